@@ -1,0 +1,41 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+// Hot loops are written with unsafe pointers and checked by tests; in release
+// builds we drop the runtime exclusivity checks that would sit inside them.
+let fast: [SwiftSetting] = [
+    .unsafeFlags(["-enforce-exclusivity=unchecked"], .when(configuration: .release)),
+]
+
+let package = Package(
+    name: "bsn",
+    products: [
+        .executable(name: "bsn", targets: ["bsn"]),
+    ],
+    targets: [
+        // System libraries (Debian: libopenblas-dev, libreadline-dev, libpng-dev, libjpeg62-turbo-dev).
+        .systemLibrary(name: "CBLAS", pkgConfig: "openblas",
+                       providers: [.apt(["libopenblas-dev"])]),
+        .systemLibrary(name: "CReadline", providers: [.apt(["libreadline-dev"])]),
+        .systemLibrary(name: "CPNG", pkgConfig: "libpng16", providers: [.apt(["libpng-dev"])]),
+        .systemLibrary(name: "CJPEG", providers: [.apt(["libjpeg62-turbo-dev"])]),
+
+        // Small C shims: BLAS kernel selection at process start, and the
+        // setjmp/longjmp error handling of libpng and libjpeg that Swift cannot express.
+        // The modulemaps' `link` lines apply to Swift importers only, so the C
+        // target names its libraries itself.
+        .target(name: "CSupport", dependencies: ["CBLAS", "CPNG", "CJPEG"],
+                linkerSettings: [.linkedLibrary("openblas"), .linkedLibrary("png16"), .linkedLibrary("jpeg")]),
+
+        .target(name: "Tensor", dependencies: ["CBLAS", "CSupport"], swiftSettings: fast),
+        .target(name: "Layers", dependencies: ["Tensor"], swiftSettings: fast),
+        .target(name: "Benchmarks", dependencies: ["Tensor", "Layers"], swiftSettings: fast),
+        .executableTarget(name: "bsn", dependencies: ["Benchmarks", "Tensor"], swiftSettings: fast),
+
+        .target(name: "TestSupport", dependencies: ["Tensor", "Layers"], path: "Tests/TestSupport"),
+        .testTarget(name: "TensorTests", dependencies: ["Tensor", "CSupport", "TestSupport"]),
+        .testTarget(name: "LayersTests", dependencies: ["Layers", "TestSupport"]),
+        .testTarget(name: "EndToEnd", dependencies: ["bsn", "TestSupport"]),
+    ],
+    swiftLanguageModes: [.v6]
+)

@@ -1,0 +1,76 @@
+#define _GNU_SOURCE
+#include "CSupport.h"
+
+#include <cblas.h>
+#include <cpuid.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+static unsigned long long read_xcr0(void) {
+    unsigned int eax, edx;
+    __asm__ volatile("xgetbv" : "=a"(eax), "=d"(edx) : "c"(0));
+    return ((unsigned long long)edx << 32) | eax;
+}
+
+static int os_saves_ymm(void) {
+    unsigned int a, b, c, d;
+    if (!__get_cpuid(1, &a, &b, &c, &d)) return 0;
+    if (!(c & (1u << 27))) return 0;            // OSXSAVE
+    return (read_xcr0() & 0x6) == 0x6;          // SSE and AVX state
+}
+
+int bsn_cpu_has_avx2_fma(void) {
+    unsigned int a, b, c, d;
+    if (!os_saves_ymm()) return 0;
+    if (!__get_cpuid(1, &a, &b, &c, &d) || !(c & (1u << 12))) return 0;   // FMA
+    if (!__get_cpuid_count(7, 0, &a, &b, &c, &d)) return 0;
+    return (b & (1u << 5)) != 0;                                          // AVX2
+}
+
+int bsn_cpu_has_avx512(void) {
+    unsigned int a, b, c, d;
+    if (!bsn_cpu_has_avx2_fma()) return 0;
+    if ((read_xcr0() & 0xE0) != 0xE0) return 0;  // opmask, ZMM_Hi256, Hi16_ZMM
+    if (!__get_cpuid_count(7, 0, &a, &b, &c, &d)) return 0;
+    const unsigned int need = (1u << 16) | (1u << 17) | (1u << 30) | (1u << 31); // F DQ BW VL
+    return (b & need) == need;
+}
+
+// OpenBLAS cores whose kernels predate AVX2: a fallback on a modern CPU.
+static const char *const weak_cores[] = {
+    "Unknown", "Katmai", "Coppermine", "Northwood", "Prescott", "Banias", "Atom",
+    "Core2", "Penryn", "Dunnington", "Nehalem", "Sandybridge", "Nano", "Athlon",
+    "Opteron", "Opteron_SSE3", "Barcelona", "Bobcat", "Bulldozer", "Piledriver",
+    "Steamroller",
+};
+
+const char *bsn_blas_preferred_core(const char *detected, int has_avx2_fma, int has_avx512) {
+    if (!has_avx2_fma) return NULL;
+    int weak = detected == NULL;
+    for (size_t i = 0; !weak && i < sizeof weak_cores / sizeof weak_cores[0]; i++)
+        weak = strcasecmp(detected, weak_cores[i]) == 0;
+    if (!weak) return NULL;
+    return has_avx512 ? "SkylakeX" : "Haswell";
+}
+
+// Runs before main (glibc passes argc/argv/envp to constructors), after
+// OpenBLAS has loaded and picked its core. BSN_BLAS_PRETEND_DETECTED lets a
+// test exercise the re-exec path on a CPU that OpenBLAS does recognise.
+__attribute__((constructor))
+static void bsn_select_blas_core(int argc, char **argv, char **envp) {
+    (void)argc; (void)envp;
+    if (getenv("OPENBLAS_CORETYPE") != NULL) return;
+    const char *pretend = getenv("BSN_BLAS_PRETEND_DETECTED");
+    const char *detected = pretend ? pretend : openblas_get_corename();
+    const char *core = bsn_blas_preferred_core(detected, bsn_cpu_has_avx2_fma(), bsn_cpu_has_avx512());
+    if (core == NULL || argv == NULL) return;
+    setenv("OPENBLAS_CORETYPE", core, 0);
+    setenv("BSN_BLAS_CORE_SWITCHED_FROM", detected ? detected : "Unknown", 1);
+    unsetenv("BSN_BLAS_PRETEND_DETECTED");
+    execv("/proc/self/exe", argv);
+    // exec failed: carry on with the slow kernels, and say so truthfully.
+    unsetenv("OPENBLAS_CORETYPE");
+    unsetenv("BSN_BLAS_CORE_SWITCHED_FROM");
+}

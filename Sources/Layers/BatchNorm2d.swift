@@ -1,0 +1,172 @@
+import Tensor
+
+/// Batch normalisation over the channels of NHWC images (or of (N, C) rows).
+///
+///     x, y are (N, H, W, C); statistics are per channel over the N·H·W rows
+///     x̂ = (x − μ) / sqrt(σ² + eps),   y = γ · x̂ + β
+///
+/// Training mode uses the batch's mean and (biased) variance and updates the
+/// running statistics with `momentum` (running = (1 − m)·running + m·batch,
+/// the unbiased variance, as PyTorch). Inference mode uses the running ones.
+public final class BatchNorm2d: Layer {
+    public let channels: Int
+    public let momentum: Float, epsilon: Float
+    public let scale: Parameter   // γ, starts at 1
+    public let shift: Parameter   // β, starts at 0
+    public let runningMean: Tensor
+    public let runningVariance: Tensor
+
+    private let output = Tensor(shape: [0])
+    private let inputGradient = Tensor(shape: [0])
+    private let mean: Tensor, inverseStd: Tensor
+    private var input: Tensor?
+    private var lastForwardWasTraining = false
+    /// Per-channel Double sums (2 per channel), reused by every call.
+    private let totals: UnsafeMutablePointer<Double>
+
+    public init(_ channels: Int, momentum: Float = 0.1, epsilon: Float = 1e-5) {
+        self.channels = channels
+        (self.momentum, self.epsilon) = (momentum, epsilon)
+        scale = Parameter(name: "scale", shape: [channels])
+        shift = Parameter(name: "shift", shape: [channels])
+        scale.value.fill(1)
+        runningMean = Tensor(shape: [channels])
+        runningVariance = Tensor(shape: [channels])
+        runningVariance.fill(1)
+        mean = Tensor(shape: [channels])
+        inverseStd = Tensor(shape: [channels])
+        totals = .allocate(capacity: 2 * channels)
+    }
+
+    deinit { totals.deallocate() }
+
+    public var parameters: [Parameter] { [scale, shift] }
+
+    public func forward(_ x: Tensor, training: Bool) throws -> Tensor {
+        guard x.rank >= 2 else { throw ShapeError("BatchNorm2d: expected (N, H, W, C) or (N, C), got shape \(x.shape)") }
+        try ShapeError.check(x, axis: -1, is: channels, "BatchNorm2d", what: "channels")
+        input = x
+        let c = channels, rows = x.count / c
+        lastForwardWasTraining = training
+        if training {
+            guard rows > 0 else { throw ShapeError("BatchNorm2d: empty batch in training mode") }
+            let xData = x.data, mu = mean.data, sums = totals
+            reducePerChannel(rows: rows, width: c, into: sums) { range, acc in
+                for r in range {
+                    let xr = xData + r * c
+                    for j in 0..<c { acc[j] += xr[j] }
+                }
+            }
+            for j in 0..<c { mu[j] = Float(sums[j] / Double(rows)) }
+            reducePerChannel(rows: rows, width: c, into: sums) { range, acc in
+                for r in range {
+                    let xr = xData + r * c
+                    for j in 0..<c { let d = xr[j] - mu[j]; acc[j] += d * d }
+                }
+            }
+            let unbiased = rows > 1 ? Float(rows) / Float(rows - 1) : 1
+            for j in 0..<c {
+                let variance = Float(sums[j] / Double(rows))
+                inverseStd[j] = 1 / (variance + epsilon).squareRoot()
+                runningMean[j] = (1 - momentum) * runningMean[j] + momentum * mu[j]
+                runningVariance[j] = (1 - momentum) * runningVariance[j] + momentum * variance * unbiased
+            }
+        } else {
+            for j in 0..<c {
+                mean[j] = runningMean[j]
+                inverseStd[j] = 1 / (runningVariance[j] + epsilon).squareRoot()
+            }
+        }
+        output.reshape(x.shape)
+        // y = x · a + b per channel, with a = γ/σ and b = β − μ·a.
+        let a = Workspace.shared.buffer(worker: 0, slot: 10, count: 2 * c), b = a + c
+        for j in 0..<c {
+            a[j] = scale.value[j] * inverseStd[j]
+            b[j] = shift.value[j] - mean[j] * a[j]
+        }
+        let xData = x.data, yData = output.data
+        forEachRowRange(rows) { range in
+            for r in range {
+                let xr = xData + r * c, yr = yData + r * c
+                for j in 0..<c { yr[j] = xr[j] * a[j] + b[j] }
+            }
+        }
+        return output
+    }
+
+    public func backward(_ outputGradient: Tensor) throws -> Tensor {
+        let x = try savedInput(input, "BatchNorm2d")
+        try ShapeError.check(outputGradient, sameShapeAs: x, "BatchNorm2d backward")
+        let c = channels, rows = x.count / c
+        // Σ dy and Σ dy·x̂ per channel; x̂ is recomputed from x, μ and 1/σ.
+        let sums = Workspace.shared.buffer(worker: 0, slot: 11, count: 2 * c)
+        sums.update(repeating: 0, count: 2 * c)
+        let sumDy = sums, sumDyXhat = sums + c
+        let (dyData, xData, mu, inv) = (outputGradient.data, x.data, mean.data, inverseStd.data)
+        let partial = totals
+        reducePerChannel(rows: rows, width: 2 * c, into: partial) { range, acc in
+            for r in range {
+                let dy = dyData + r * c, xr = xData + r * c
+                for j in 0..<c {
+                    acc[j] += dy[j]
+                    acc[c + j] += dy[j] * (xr[j] - mu[j]) * inv[j]
+                }
+            }
+        }
+        for j in 0..<c {
+            sumDy[j] = Float(partial[j])
+            sumDyXhat[j] = Float(partial[c + j])
+            shift.gradient[j] += sumDy[j]
+            scale.gradient[j] += sumDyXhat[j]
+        }
+        inputGradient.reshape(x.shape)
+        let dxData = inputGradient.data, gamma = scale.value.data
+        // Training: dx = γ/σ · (dy − Σdy/M − x̂ · Σdy·x̂/M); inference: dx = γ/σ · dy.
+        let centre: Float = lastForwardWasTraining ? 1 / Float(rows) : 0
+        forEachRowRange(rows) { range in
+            for r in range {
+                let dy = dyData + r * c, xr = xData + r * c, dx = dxData + r * c
+                for j in 0..<c {
+                    let xhat = (xr[j] - mu[j]) * inv[j]
+                    dx[j] = gamma[j] * inv[j] * (dy[j] - centre * (sumDy[j] + xhat * sumDyXhat[j]))
+                }
+            }
+        }
+        return inputGradient
+    }
+}
+
+/// Runs `body` over row ranges of `rows`, in parallel.
+func forEachRowRange(_ rows: Int, _ body: (Range<Int>) -> Void) {
+    let blocks = Parallel.ranges(rows, parts: min(Parallel.threads * 4, max(1, rows / 64)))
+    Parallel.forEach(blocks.count) { i, _ in body(blocks[i]) }
+}
+
+/// Sums per-channel values over rows into `result` (`width` Doubles):
+/// `body(range, acc)` adds the rows of `range` into `acc` (Float, `width`
+/// wide). Blocks of 256 rows are summed in Float and combined in Double, so
+/// long batches keep their precision.
+func reducePerChannel(rows: Int, width: Int, into result: UnsafeMutablePointer<Double>,
+                      _ body: (Range<Int>, UnsafeMutablePointer<Float>) -> Void) {
+    let blockRows = 256
+    let blocks = (rows + blockRows - 1) / blockRows
+    let workers = max(1, min(Parallel.threads, blocks))
+    // Per worker: `width` Float accumulators, then `width` Doubles (2 Floats each).
+    func scratch(_ worker: Int) -> (UnsafeMutablePointer<Float>, UnsafeMutablePointer<Double>) {
+        let buffer = Workspace.shared.buffer(worker: worker, slot: 12, count: 3 * width + 2)
+        let raw = UnsafeMutableRawPointer(buffer + width + 2).alignedUp(for: Double.self)
+        return (buffer, raw.bindMemory(to: Double.self, capacity: width))
+    }
+    for w in 0..<workers { scratch(w).1.update(repeating: 0, count: width) }
+    Parallel.forEach(blocks) { block, worker in
+        let (acc, total) = scratch(worker)
+        acc.update(repeating: 0, count: width)
+        body(block * blockRows..<min(rows, (block + 1) * blockRows), acc)
+        for j in 0..<width { total[j] += Double(acc[j]) }
+    }
+    result.update(repeating: 0, count: width)
+    for w in 0..<workers {
+        let total = scratch(w).1
+        for j in 0..<width { result[j] += total[j] }
+    }
+}

@@ -1,0 +1,147 @@
+import Tensor
+
+/// 2-D convolution with a square kernel, stride and zero padding, as
+/// im2col + one sgemm per chunk of images (no im2col at all for 1x1 stride 1).
+///
+///     x is (N, H, W, Cin), y is (N, Ho, Wo, Cout), weight is (Cout, k, k, Cin)
+///     y[r, o] = Σ_j col[r, j] · weight[o, j] + bias[o]     (col: im2col of x)
+///
+/// Chunks of whole images are spread over the cores; each worker builds its
+/// own column matrix in the shared `Workspace` and calls a single-threaded
+/// sgemm, which beats one multi-threaded sgemm at these small M/N/K.
+public final class Conv2d: Layer {
+    public let inChannels: Int, outChannels: Int
+    public let kernel: Int, stride: Int, padding: Int
+    public let weight: Parameter
+    public let bias: Parameter?
+    /// When false, backward skips the input gradient and returns zeros (the
+    /// first layer of a network, whose input is data).
+    public var computesInputGradient = true
+
+    private let output = Tensor(shape: [0])
+    private let inputGradient = Tensor(shape: [0])
+    private var input: Tensor?
+
+    /// Target rows (output pixels) per chunk: big enough for an efficient
+    /// sgemm, small enough that the column matrix stays in cache.
+    public static let rowsPerChunk = 2048
+
+    public init(_ inChannels: Int, _ outChannels: Int, kernel: Int = 3, stride: Int = 1,
+                padding: Int? = nil, bias: Bool = true, rng: inout RNG) {
+        precondition(inChannels > 0 && outChannels > 0 && kernel > 0, "Conv2d sizes must be positive")
+        precondition(stride == 1 || stride == 2, "Conv2d stride must be 1 or 2")
+        (self.inChannels, self.outChannels) = (inChannels, outChannels)
+        (self.kernel, self.stride, self.padding) = (kernel, stride, padding ?? kernel / 2)
+        weight = Parameter(name: "weight", shape: [outChannels, kernel, kernel, inChannels])
+        self.bias = bias ? Parameter(name: "bias", shape: [outChannels]) : nil
+        heInitialize(weight, fanIn: inChannels * kernel * kernel, rng: &rng)
+    }
+
+    public var parameters: [Parameter] { [weight] + (bias.map { [$0] } ?? []) }
+
+    /// Multiply-accumulates of one forward pass over an input of this size.
+    public func multiplyAccumulates(height: Int, width: Int) -> Int {
+        let g = geometry(height: height, width: width)
+        return g.outHeight * g.outWidth * g.patchSize * outChannels
+    }
+
+    func geometry(height: Int, width: Int) -> ConvGeometry {
+        ConvGeometry(height: height, width: width, channels: inChannels, kernel: kernel, stride: stride, padding: padding)
+    }
+
+    /// Images per chunk and number of chunks, giving every worker some work.
+    private func chunking(images: Int, rowsPerImage: Int) -> (perChunk: Int, chunks: Int) {
+        var perChunk = max(1, Conv2d.rowsPerChunk / max(rowsPerImage, 1))
+        perChunk = min(perChunk, (images + Parallel.threads - 1) / Parallel.threads)
+        perChunk = max(perChunk, 1)
+        return (perChunk, (images + perChunk - 1) / perChunk)
+    }
+
+    public func forward(_ x: Tensor, training: Bool) throws -> Tensor {
+        try ShapeError.check(x, rank: 4, "Conv2d", layout: "(N, H, W, C)")
+        try ShapeError.check(x, axis: 3, is: inChannels, "Conv2d", what: "input channels")
+        let g = geometry(height: x.shape[1], width: x.shape[2])
+        guard g.outHeight > 0 && g.outWidth > 0 else {
+            throw ShapeError("Conv2d: a \(kernel)x\(kernel) kernel does not fit a \(g.height)x\(g.width) input with padding \(padding)")
+        }
+        input = x
+        let images = x.shape[0], rowsPerImage = g.outHeight * g.outWidth, k = g.patchSize
+        output.reshape([images, g.outHeight, g.outWidth, outChannels])
+        let (perChunk, chunks) = chunking(images: images, rowsPerImage: rowsPerImage)
+        let xData = x.data, yData = output.data, w = weight.value.data, b = bias?.value.data
+        let cout = outChannels, imageSize = g.height * g.width * g.channels
+        Parallel.forEach(chunks) { chunk, worker in
+            let first = chunk * perChunk, count = min(perChunk, images - first)
+            let rows = count * rowsPerImage
+            let y = yData + first * rowsPerImage * cout
+            var columns = UnsafePointer(xData + first * imageSize)
+            if !g.isPointwise {
+                let buffer = Workspace.shared.buffer(worker: worker, slot: 0, count: rows * k)
+                g.im2col(columns, images: count, into: buffer)
+                columns = UnsafePointer(buffer)
+            }
+            if let b {
+                for r in 0..<rows { (y + r * cout).update(from: b, count: cout) }
+            }
+            BLAS.sgemm(transposeB: true, m: rows, n: cout, k: k, a: columns, lda: k,
+                       b: w, ldb: k, beta: b == nil ? 0 : 1, c: y, ldc: cout)
+        }
+        return output
+    }
+
+    public func backward(_ outputGradient: Tensor) throws -> Tensor {
+        let x = try savedInput(input, "Conv2d")
+        try ShapeError.check(outputGradient, sameShapeAs: output, "Conv2d backward")
+        let g = geometry(height: x.shape[1], width: x.shape[2])
+        let images = x.shape[0], rowsPerImage = g.outHeight * g.outWidth, k = g.patchSize
+        let cout = outChannels, cin = inChannels, imageSize = g.height * g.width * cin
+        let weightSize = cout * k
+        let (perChunk, chunks) = chunking(images: images, rowsPerImage: rowsPerImage)
+        let workers = min(Parallel.threads, chunks)
+        let withInput = computesInputGradient, withBias = bias != nil
+        inputGradient.reshape(x.shape)
+        if !withInput { inputGradient.fill(0) }
+
+        // Each worker accumulates its own weight/bias gradient (slot 2); summed below.
+        for worker in 0..<workers {
+            Workspace.shared.buffer(worker: worker, slot: 2, count: weightSize + cout).update(repeating: 0, count: weightSize + cout)
+        }
+        let xData = x.data, dyData = outputGradient.data, dxData = inputGradient.data, w = weight.value.data
+        Parallel.forEach(chunks) { chunk, worker in
+            let first = chunk * perChunk, count = min(perChunk, images - first)
+            let rows = count * rowsPerImage
+            let dy = dyData + first * rowsPerImage * cout
+            var columns = UnsafePointer(xData + first * imageSize)
+            if !g.isPointwise {
+                let buffer = Workspace.shared.buffer(worker: worker, slot: 0, count: rows * k)
+                g.im2col(columns, images: count, into: buffer)
+                columns = UnsafePointer(buffer)
+            }
+            let partial = Workspace.shared.buffer(worker: worker, slot: 2, count: weightSize + cout)
+            // dW (Cout × K) += dyᵀ (Cout × rows) · col (rows × K)
+            BLAS.sgemm(transposeA: true, m: cout, n: k, k: rows, a: dy, lda: cout,
+                       b: columns, ldb: k, beta: 1, c: partial, ldc: k)
+            if withBias {
+                let db = partial + weightSize
+                for r in 0..<rows { addVectors(db, dy + r * cout, count: cout) }
+            }
+            guard withInput else { return }
+            let dx = dxData + first * imageSize
+            if g.isPointwise {
+                // dx (rows × Cin) = dy (rows × Cout) · W (Cout × Cin)
+                BLAS.sgemm(m: rows, n: cin, k: cout, a: dy, lda: cout, b: w, ldb: k, c: dx, ldc: cin)
+            } else {
+                let dcol = Workspace.shared.buffer(worker: worker, slot: 1, count: rows * k)
+                BLAS.sgemm(m: rows, n: k, k: cout, a: dy, lda: cout, b: w, ldb: k, c: dcol, ldc: k)
+                dx.update(repeating: 0, count: count * imageSize)
+                g.col2im(dcol, images: count, addingInto: dx)
+            }
+        }
+        for worker in 0..<workers {
+            let partial = Workspace.shared.buffer(worker: worker, slot: 2, count: weightSize + cout)
+            addVectors(weight.gradient.data, partial, count: weightSize)
+            if let bias { addVectors(bias.gradient.data, partial + weightSize, count: cout) }
+        }
+        return inputGradient
+    }
+}

@@ -1,0 +1,84 @@
+import Tensor
+
+/// Parameters that share optimisation settings (e.g. weights vs. gate logits).
+public final class ParameterGroup {
+    public let name: String
+    public let parameters: [Parameter]
+    public var learningRate: Float
+    public var momentum: Float
+    public var weightDecay: Float
+    public var nesterov: Bool
+
+    public init(name: String, parameters: [Parameter], learningRate: Float,
+                momentum: Float = 0, weightDecay: Float = 0, nesterov: Bool = false) {
+        self.name = name
+        self.parameters = parameters
+        (self.learningRate, self.momentum, self.weightDecay, self.nesterov) = (learningRate, momentum, weightDecay, nesterov)
+    }
+}
+
+/// Stochastic gradient descent with momentum (PyTorch's formulation):
+///
+///     g ← ∇ + wd·w;   v ← μ·v + g;   w ← w − lr·(nesterov ? g + μ·v : v)
+///
+/// Each group has its own learning rate, momentum and decay. The velocity
+/// buffers are allocated on the first step and reused.
+public final class SGD {
+    public let groups: [ParameterGroup]
+    /// One velocity per parameter, in group order.
+    public private(set) var velocities: [[Tensor]]
+
+    public init(groups: [ParameterGroup]) {
+        self.groups = groups
+        velocities = groups.map { $0.parameters.map { Tensor(shape: $0.value.shape) } }
+    }
+
+    public func group(named name: String) -> ParameterGroup? { groups.first { $0.name == name } }
+
+    /// Applies one update from the current gradients (which are left as they are).
+    public func step() {
+        for (g, group) in groups.enumerated() {
+            let (lr, mu, wd, nesterov) = (group.learningRate, group.momentum, group.weightDecay, group.nesterov)
+            for (i, parameter) in group.parameters.enumerated() {
+                let w = parameter.value.data, grad = parameter.gradient.data, v = velocities[g][i].data
+                for j in 0..<parameter.count {
+                    let d = grad[j] + wd * w[j]
+                    if mu == 0 {
+                        w[j] -= lr * d
+                    } else {
+                        v[j] = mu * v[j] + d
+                        w[j] -= lr * (nesterov ? d + mu * v[j] : v[j])
+                    }
+                }
+            }
+        }
+    }
+
+    /// Zeroes the gradient of every parameter of every group.
+    public func zeroGradients() {
+        for group in groups { for parameter in group.parameters { parameter.zeroGradient() } }
+    }
+}
+
+/// A piecewise-constant schedule: `initial` until the first change, then each
+/// change's value from its step or epoch on ("0.1 @150:0.01 @225:0.001").
+public struct PiecewiseConstantSchedule: Codable, Equatable, Sendable {
+    public struct Change: Codable, Equatable, Sendable {
+        public let at: Int
+        public let value: Float
+        public init(at: Int, value: Float) { (self.at, self.value) = (at, value) }
+    }
+
+    public let initial: Float
+    public let changes: [Change]
+
+    public init(initial: Float, changes: [Change] = []) {
+        self.initial = initial
+        self.changes = changes.sorted { $0.at < $1.at }
+    }
+
+    /// The value in force at `time` (an epoch or step index, from 0).
+    public func value(at time: Int) -> Float {
+        changes.last { $0.at <= time }?.value ?? initial
+    }
+}

@@ -1,0 +1,50 @@
+import Dispatch
+import Foundation
+import Synchronization
+
+/// Work split over the machine's cores. Hot loops hand out independent chunks
+/// with `Parallel.forEach`; each worker has an index (`0..<workers`) so it can
+/// use its own scratch space from `Workspace`.
+public enum Parallel {
+    /// Number of worker threads (default: the active processor count).
+    public static var threads: Int {
+        get { threadCount.load(ordering: .relaxed) }
+        set { threadCount.store(max(1, newValue), ordering: .relaxed) }
+    }
+    private static let threadCount = Atomic<Int>(max(1, ProcessInfo.processInfo.activeProcessorCount))
+
+    /// Calls `body(index, worker)` for every index in `0..<count`, spreading the
+    /// indices over up to `threads` workers (dynamically: a worker that is done
+    /// takes the next index). Returns when all calls have returned.
+    public static func forEach(_ count: Int, _ body: (_ index: Int, _ worker: Int) -> Void) {
+        let workers = min(threads, count)
+        if workers <= 1 {
+            for i in 0..<count { body(i, 0) }
+            return
+        }
+        let next = Atomic<Int>(0)
+        withoutActuallyEscaping(body) { body in
+            let unchecked = UncheckedSendable(body)
+            DispatchQueue.concurrentPerform(iterations: workers) { worker in
+                while true {
+                    let i = next.add(1, ordering: .relaxed).oldValue
+                    if i >= count { break }
+                    unchecked.value(i, worker)
+                }
+            }
+        }
+    }
+
+    /// Splits `0..<count` into `parts` contiguous ranges of nearly equal length.
+    public static func ranges(_ count: Int, parts: Int) -> [Range<Int>] {
+        let parts = max(1, min(parts, count))
+        return (0..<parts).map { p in (count * p / parts)..<(count * (p + 1) / parts) }
+    }
+}
+
+/// Wraps a value that is safe to share for the duration of a parallel call
+/// (the caller guarantees the workers touch disjoint memory).
+public struct UncheckedSendable<Value>: @unchecked Sendable {
+    public let value: Value
+    public init(_ value: Value) { self.value = value }
+}

@@ -1,0 +1,35 @@
+import Synchronization
+
+/// Scratch buffers shared by all layers, one set per worker thread. Layers run
+/// one after another, so a single arena serves the whole network: it grows to
+/// the largest request and is then reused, keeping a training step free of
+/// allocations after the first.
+///
+/// A buffer is named by (worker, slot); a layer uses distinct slots for
+/// buffers it needs at the same time.
+public final class Workspace: @unchecked Sendable {
+    public static let shared = Workspace()
+
+    private let lock = Mutex<Void>(())
+    private var buffers: [[Int: Tensor]] = []
+
+    /// A buffer of at least `count` elements for this worker and slot. Its
+    /// contents are left over from the previous user.
+    public func buffer(worker: Int, slot: Int, count: Int) -> UnsafeMutablePointer<Float> {
+        lock.withLock { _ in
+            while buffers.count <= worker { buffers.append([:]) }
+            if let tensor = buffers[worker][slot] {
+                if tensor.count < count { tensor.reshape([count]) }
+                return tensor.data
+            }
+            let tensor = Tensor(shape: [count])
+            buffers[worker][slot] = tensor
+            return tensor.data
+        }
+    }
+
+    /// Total elements held (for memory reports).
+    public var elementCount: Int {
+        lock.withLock { _ in buffers.reduce(0) { $0 + $1.values.reduce(0) { $0 + $1.capacity } } }
+    }
+}

@@ -1,0 +1,2 @@
+import Tensor
+print(BLAS.coreName)

@@ -1,0 +1,108 @@
+import Layers
+import Tensor
+import TestSupport
+import XCTest
+
+/// Direct convolution over NHWC, written independently of im2col: the reference.
+private func directConvolution(_ x: Tensor, _ conv: Conv2d) -> Tensor {
+    let (n, h, w, cin) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3])
+    let (k, s, p, cout) = (conv.kernel, conv.stride, conv.padding, conv.outChannels)
+    let ho = (h + 2 * p - k) / s + 1, wo = (w + 2 * p - k) / s + 1
+    let y = Tensor(shape: [n, ho, wo, cout])
+    for b in 0..<n { for oy in 0..<ho { for ox in 0..<wo { for o in 0..<cout {
+        var acc = Double(conv.bias?.value[o] ?? 0)
+        for ky in 0..<k { for kx in 0..<k {
+            let iy = oy * s - p + ky, ix = ox * s - p + kx
+            guard iy >= 0, iy < h, ix >= 0, ix < w else { continue }
+            for c in 0..<cin {
+                acc += Double(x[((b * h + iy) * w + ix) * cin + c]) * Double(conv.weight.value[((o * k + ky) * k + kx) * cin + c])
+            }
+        } }
+        y[((b * ho + oy) * wo + ox) * cout + o] = Float(acc)
+    } } } }
+    return y
+}
+
+/// The direct convolution's backward: dx, dW, db for output gradient dy.
+private func directConvolutionBackward(_ x: Tensor, _ dy: Tensor, _ conv: Conv2d) -> (Tensor, Tensor, Tensor) {
+    let (n, h, w, cin) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3])
+    let (k, s, p, cout) = (conv.kernel, conv.stride, conv.padding, conv.outChannels)
+    let (ho, wo) = (dy.shape[1], dy.shape[2])
+    let dx = Tensor(shape: x.shape), dw = Tensor(shape: conv.weight.value.shape), db = Tensor(shape: [cout])
+    for b in 0..<n { for oy in 0..<ho { for ox in 0..<wo { for o in 0..<cout {
+        let g = dy[((b * ho + oy) * wo + ox) * cout + o]
+        db[o] += g
+        for ky in 0..<k { for kx in 0..<k {
+            let iy = oy * s - p + ky, ix = ox * s - p + kx
+            guard iy >= 0, iy < h, ix >= 0, ix < w else { continue }
+            for c in 0..<cin {
+                let xi = ((b * h + iy) * w + ix) * cin + c, wi = ((o * k + ky) * k + kx) * cin + c
+                dx[xi] += g * conv.weight.value[wi]
+                dw[wi] += g * x[xi]
+            }
+        } }
+    } } } }
+    return (dx, dw, db)
+}
+
+final class ConvolutionTests: XCTestCase {
+    // (batch, height, width, in, out, kernel, stride, padding, bias)
+    let shapes = [
+        (2, 8, 8, 3, 5, 3, 1, 1, true), (3, 9, 7, 4, 6, 3, 2, 1, false), (2, 6, 6, 5, 4, 1, 1, 0, true),
+        (2, 8, 8, 3, 4, 1, 2, 0, true), (1, 7, 7, 2, 3, 5, 1, 2, true), (2, 5, 5, 3, 2, 3, 1, 0, false),
+        (5, 1, 1, 4, 4, 3, 1, 1, true), (4, 2, 2, 3, 3, 3, 2, 1, true), (2, 6, 6, 2, 3, 2, 2, 0, true),
+    ]
+
+    func testConv2dMatchesDirectConvolutionForwardAndBackward() throws {
+        for (i, (n, h, w, cin, cout, k, s, p, bias)) in shapes.enumerated() {
+            var rng = RNG(seed: UInt64(i))
+            let conv = Conv2d(cin, cout, kernel: k, stride: s, padding: p, bias: bias, rng: &rng)
+            if let b = conv.bias { rng.fillUniform(b.value, -1, 1) }
+            let x = randomTensor([n, h, w, cin], seed: UInt64(100 + i))
+            let y = try conv.forward(x, training: true)
+            assertClose(y, directConvolution(x, conv), "forward \(i)")
+            let dy = randomTensor(y.shape, seed: UInt64(200 + i))
+            for p in conv.parameters { p.zeroGradient() }
+            let dx = try conv.backward(dy)
+            let (rdx, rdw, rdb) = directConvolutionBackward(x, dy, conv)
+            assertClose(dx, rdx, "dx \(i)")
+            assertClose(conv.weight.gradient, rdw, "dW \(i)")
+            if let b = conv.bias { assertClose(b.gradient, rdb, "db \(i)") }
+        }
+    }
+
+    func testConv2dMatchesDirectConvolutionOnSingleThread() throws {
+        let saved = Parallel.threads
+        defer { Parallel.threads = saved }
+        Parallel.threads = 1
+        try testConv2dMatchesDirectConvolutionForwardAndBackward()
+    }
+
+    func testConv2dGradientsMatchFiniteDifferences() throws {
+        for (n, h, w, cin, cout, k, s, p) in [(2, 6, 6, 3, 4, 3, 2, 1), (2, 5, 5, 2, 3, 3, 1, 1), (3, 4, 4, 3, 2, 1, 1, 0)] {
+            var rng = RNG(seed: 5)
+            let conv = Conv2d(cin, cout, kernel: k, stride: s, padding: p, rng: &rng)
+            try checkLayerGradients(conv, input: randomTensor([n, h, w, cin], seed: 6), training: true)
+        }
+    }
+
+    func testConv2dRejectsWrongChannelsWithAClearMessage() {
+        var rng = RNG(seed: 1)
+        let conv = Conv2d(3, 4, rng: &rng)
+        XCTAssertThrowsError(try conv.forward(Tensor(shape: [1, 4, 4, 5]), training: true)) { error in
+            XCTAssertEqual("\(error)", "Conv2d: expected 3 input channels, got 5 (shape [1, 4, 4, 5])")
+        }
+        XCTAssertThrowsError(try conv.forward(Tensor(shape: [4, 4, 3]), training: true))
+        XCTAssertThrowsError(try Conv2d(3, 4, kernel: 5, padding: 0, rng: &rng).forward(Tensor(shape: [1, 3, 3, 3]), training: true))
+    }
+
+    func testConv2dWeightsFollowHeInitialisation() {
+        var rng = RNG(seed: 11)
+        let conv = Conv2d(64, 64, kernel: 3, rng: &rng)
+        let v = conv.weight.value.values.map(Double.init)
+        let mean = v.reduce(0, +) / Double(v.count)
+        let std = (v.map { ($0 - mean) * ($0 - mean) }.reduce(0, +) / Double(v.count)).squareRoot()
+        XCTAssertEqual(mean, 0, accuracy: 0.002)
+        XCTAssertEqual(std, (2.0 / (64 * 9)).squareRoot(), accuracy: 0.002)
+    }
+}
