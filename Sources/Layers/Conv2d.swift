@@ -49,11 +49,14 @@ public final class Conv2d: Layer {
         ConvGeometry(height: height, width: width, channels: inChannels, kernel: kernel, stride: stride, padding: padding)
     }
 
-    /// Images per chunk and number of chunks, giving every worker some work.
+    /// Images per chunk and number of chunks: about `rowsPerChunk` rows each,
+    /// and a multiple of the worker count when there are enough images, so
+    /// the fixed assignment of `Parallel.forEach` keeps every core busy.
     private func chunking(images: Int, rowsPerImage: Int) -> (perChunk: Int, chunks: Int) {
-        var perChunk = max(1, Conv2d.rowsPerChunk / max(rowsPerImage, 1))
-        perChunk = min(perChunk, (images + Parallel.threads - 1) / Parallel.threads)
-        perChunk = max(perChunk, 1)
+        let workers = Parallel.threads
+        var chunks = (images + max(1, Conv2d.rowsPerChunk / max(rowsPerImage, 1)) - 1) / max(1, Conv2d.rowsPerChunk / max(rowsPerImage, 1))
+        chunks = min(images, (chunks + workers - 1) / workers * workers)
+        let perChunk = (images + chunks - 1) / chunks
         return (perChunk, (images + perChunk - 1) / perChunk)
     }
 

@@ -13,24 +13,21 @@ public enum Parallel {
     }
     private static let threadCount = Atomic<Int>(max(1, ProcessInfo.processInfo.activeProcessorCount))
 
-    /// Calls `body(index, worker)` for every index in `0..<count`, spreading the
-    /// indices over up to `threads` workers (dynamically: a worker that is done
-    /// takes the next index). Returns when all calls have returned.
+    /// Calls `body(index, worker)` for every index in `0..<count`, spread over
+    /// up to `threads` workers. The assignment is fixed (worker w takes indices
+    /// w, w + workers, …), so per-worker partial sums combine in the same order
+    /// on every run: the same seed gives the same numbers. Returns when all
+    /// calls have returned.
     public static func forEach(_ count: Int, _ body: (_ index: Int, _ worker: Int) -> Void) {
         let workers = min(threads, count)
         if workers <= 1 {
             for i in 0..<count { body(i, 0) }
             return
         }
-        let next = Atomic<Int>(0)
         withoutActuallyEscaping(body) { body in
             let unchecked = UncheckedSendable(body)
             DispatchQueue.concurrentPerform(iterations: workers) { worker in
-                while true {
-                    let i = next.add(1, ordering: .relaxed).oldValue
-                    if i >= count { break }
-                    unchecked.value(i, worker)
-                }
+                for i in stride(from: worker, to: count, by: workers) { unchecked.value(i, worker) }
             }
         }
     }

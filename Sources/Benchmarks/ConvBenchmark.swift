@@ -1,0 +1,124 @@
+import Foundation
+import Layers
+import Tensor
+
+/// `bsn bench conv`: conv forward and forward+backward throughput on the
+/// shapes of a Convolutional Neural Fabric (C channels everywhere, 32x32 down
+/// to 1x1), against the sgemm ceiling measured in the same run.
+public struct ConvBenchmark {
+    public struct Configuration {
+        public var channels = [32, 64, 128]
+        public var sizes = [32, 16, 8, 4, 2, 1]
+        public var batch = 64
+        public var minimumSeconds = 0.3
+        public var ceilingSizes = [1024, 2048, 4096]
+        public init() {}
+
+        /// A few seconds' run for tests and smoke checks.
+        public static var quick: Configuration {
+            var c = Configuration()
+            c.channels = [16]
+            c.sizes = [8, 2]
+            c.batch = 8
+            c.minimumSeconds = 0.01
+            c.ceilingSizes = [256]
+            return c
+        }
+    }
+
+    /// One measured convolution. `size` is the output resolution; `kind` is
+    /// "same" (3x3 stride 1), "down" (3x3 stride 2 from 2·size) or "up"
+    /// (nearest 2x upsampling from size/2, then 3x3 stride 1).
+    public struct Row: Codable {
+        public let channels: Int, size: Int, stride: Int
+        public let kind: String, op: String
+        public let ms: Double, gflops: Double
+        public let ratio_to_sgemm: Double
+    }
+
+    public struct Report: Codable {
+        public let sgemm_gflops: Double
+        public let sgemm_by_size: [String: Double]
+        public let blas_core: String
+        public let blas_core_detected: String?
+        public let threads: Int
+        public let batch: Int
+        public let rows: [Row]
+    }
+
+    public let configuration: Configuration
+    public init(_ configuration: Configuration = .init()) { self.configuration = configuration }
+
+    public func run(progress: (String) -> Void = { _ in }) throws -> Report {
+        progress("measuring the sgemm ceiling (\(configuration.ceilingSizes.map { "\($0)³" }.joined(separator: ", ")))")
+        let ceiling = SgemmCeiling.measure(sizes: configuration.ceilingSizes)
+        BLAS.threads = 1
+        var rows = [Row]()
+        var rng = RNG(seed: 3)
+        let n = configuration.batch
+        for c in configuration.channels {
+            for size in configuration.sizes {
+                var cases: [(String, Int, Int)] = [("same", size, 1)]                // (kind, input size, stride)
+                if size * 2 <= configuration.sizes.max()! { cases.append(("down", size * 2, 2)) }
+                if size >= 2 { cases.append(("up", size / 2, 1)) }
+                for (kind, inputSize, stride) in cases {
+                    progress("C=\(c) \(kind) \(size)x\(size)")
+                    let conv = Conv2d(c, c, kernel: 3, stride: stride, rng: &rng)
+                    let up = kind == "up" ? Upsample2x() : nil
+                    let x = Tensor(shape: [n, inputSize, inputSize, c])
+                    rng.fillUniform(x, -1, 1)
+                    let convInput = try up?.forward(x, training: true) ?? x
+                    let flops = 2 * Double(n) * Double(conv.multiplyAccumulates(height: convInput.dim(1), width: convInput.dim(2)))
+                    let dy = Tensor(shape: [n, size, size, c])
+                    rng.fillUniform(dy, -1, 1)
+                    let forward = try Timing.median(minimumSeconds: configuration.minimumSeconds) {
+                        _ = try conv.forward(try up?.forward(x, training: true) ?? x, training: true)
+                    }
+                    let both = try Timing.median(minimumSeconds: configuration.minimumSeconds) {
+                        _ = try conv.forward(try up?.forward(x, training: true) ?? x, training: true)
+                        let g = try conv.backward(dy)
+                        if let up { _ = try up.backward(g) }
+                    }
+                    for (op, seconds, work) in [("forward", forward, flops), ("forward+backward", both, 3 * flops)] {
+                        let gflops = work / seconds / 1e9
+                        rows.append(Row(channels: c, size: size, stride: stride, kind: kind, op: op, ms: seconds * 1e3,
+                                        gflops: gflops, ratio_to_sgemm: gflops / ceiling.gflops))
+                    }
+                }
+            }
+        }
+        return Report(sgemm_gflops: ceiling.gflops,
+                      sgemm_by_size: Dictionary(uniqueKeysWithValues: ceiling.bySize.map { ("\($0.size)", $0.gflops) }),
+                      blas_core: BLAS.coreName, blas_core_detected: BLAS.coreSwitchedFrom,
+                      threads: Parallel.threads, batch: n, rows: rows)
+    }
+}
+
+extension ConvBenchmark.Report {
+    /// The human-readable table.
+    public var table: String {
+        var lines = [String]()
+        let core = blas_core_detected.map { "\(blas_core) (selected by bsn; OpenBLAS detected \($0))" } ?? blas_core
+        lines.append("bsn bench conv — batch \(batch), \(threads) threads, OpenBLAS core \(core)")
+        lines.append("sgemm ceiling: \(format(sgemm_gflops, 1)) GFLOP/s  (" +
+                     sgemm_by_size.sorted { Int($0.key)! < Int($1.key)! }.map { "\($0.key)³ \(format($0.value, 1))" }.joined(separator: ", ") + ")")
+        lines.append("")
+        lines.append(pad("C", 5) + pad("out", 7) + pad("conv", 6) + pad("op", 18) + pad("ms", 10) + pad("GFLOP/s", 9) + pad("of sgemm", 9))
+        for row in rows {
+            lines.append(pad("\(row.channels)", 5) + pad("\(row.size)x\(row.size)", 7) + pad(row.kind, 6) + pad(row.op, 18)
+                         + pad(format(row.ms, 3), 10) + pad(format(row.gflops, 1), 9) + pad(format(100 * row.ratio_to_sgemm, 0) + "%", 9))
+        }
+        lines.append("")
+        for c in Set(rows.map(\.channels)).sorted() {
+            for op in ["forward", "forward+backward"] {
+                let selected = rows.filter { $0.channels == c && $0.op == op }
+                let work = selected.reduce(0) { $0 + $1.gflops * $1.ms }, time = selected.reduce(0) { $0 + $1.ms }
+                lines.append("C=\(c) all shapes, \(op): \(format(work / time, 1)) GFLOP/s (\(format(100 * work / time / sgemm_gflops, 0))% of sgemm)")
+            }
+        }
+        return lines.joined(separator: "\n")
+    }
+}
+
+func format(_ value: Double, _ decimals: Int) -> String { String(format: "%.\(decimals)f", value) }
+func pad(_ text: String, _ width: Int) -> String { text.count >= width ? text + " " : text + String(repeating: " ", count: width - text.count) }

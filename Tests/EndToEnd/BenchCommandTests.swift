@@ -1,0 +1,66 @@
+import Foundation
+import TestSupport
+import XCTest
+
+/// Drives the real `bsn` binary.
+final class BenchCommandTests: XCTestCase {
+    func testBenchConvJSONHasTheDocumentedFields() throws {
+        let run = try runBSN(["bench", "conv", "--quick", "--json"])
+        XCTAssertEqual(run.status, 0, run.stderr)
+        let report = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(run.stdout.utf8)) as? [String: Any])
+        let ceiling = try XCTUnwrap(report["sgemm_gflops"] as? Double)
+        XCTAssertGreaterThan(ceiling, 1)
+        XCTAssertFalse((report["blas_core"] as? String ?? "").isEmpty)
+        let rows = try XCTUnwrap(report["rows"] as? [[String: Any]])
+        XCTAssertFalse(rows.isEmpty)
+        for row in rows {
+            for key in ["channels", "size", "stride", "op", "ms", "gflops", "ratio_to_sgemm"] {
+                XCTAssertNotNil(row[key], "row lacks \(key)")
+            }
+            let gflops = try XCTUnwrap(row["gflops"] as? Double), ratio = try XCTUnwrap(row["ratio_to_sgemm"] as? Double)
+            XCTAssertEqual(ratio, gflops / ceiling, accuracy: 1e-9)
+            XCTAssertTrue(["forward", "forward+backward"].contains(row["op"] as? String))
+        }
+        XCTAssertEqual(Set(rows.compactMap { $0["kind"] as? String }), ["same", "down", "up"])
+    }
+
+    func testBenchConvTablePrintsTheConfiguration() throws {
+        let run = try runBSN(["bench", "conv", "--quick"])
+        XCTAssertEqual(run.status, 0, run.stderr)
+        XCTAssertTrue(run.stdout.contains("sgemm ceiling:"), run.stdout)
+        XCTAssertTrue(run.stdout.contains("OpenBLAS core"), run.stdout)
+        XCTAssertTrue(run.stdout.contains("threads"), run.stdout)
+    }
+
+    func testUnknownCommandsFailWithUsage() throws {
+        let run = try runBSN(["bnech"])
+        XCTAssertEqual(run.status, 2)
+        XCTAssertTrue(run.stderr.contains("unknown command 'bnech'"), run.stderr)
+        let bench = try runBSN(["bench", "conv", "--jsno"])
+        XCTAssertEqual(bench.status, 2)
+        XCTAssertTrue(bench.stderr.contains("unknown option '--jsno'"), bench.stderr)
+    }
+}
+
+/// The start-up hook that picks fast OpenBLAS kernels (CSupport/blas_core.c).
+final class BLASCoreSelectionTests: XCTestCase {
+    private func core(_ environment: [String: String?]) throws -> String {
+        let run = try runBSN(["info"], environment: environment)
+        XCTAssertEqual(run.status, 0, run.stderr)
+        let line = try XCTUnwrap(run.stdout.split(separator: "\n").first { $0.hasPrefix("OpenBLAS core: ") })
+        return String(line.dropFirst("OpenBLAS core: ".count))
+    }
+
+    func testAWeakDetectedCoreIsReplacedByReexecution() throws {
+        // Pretend OpenBLAS fell back to Prescott, as it does on CPUs it does not know.
+        let cpuinfo = (try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8)) ?? ""
+        guard cpuinfo.contains(" avx2") && cpuinfo.contains(" fma") else { throw XCTSkip("CPU without AVX2: nothing to switch to") }
+        let selected = try core(["OPENBLAS_CORETYPE": nil, "BSN_BLAS_PRETEND_DETECTED": "Prescott"])
+        XCTAssertTrue(selected.hasPrefix("Haswell") || selected.hasPrefix("SkylakeX"), selected)
+        XCTAssertTrue(selected.contains("detected Prescott"), selected)
+    }
+
+    func testAValueTheUserSetIsNeverOverridden() throws {
+        XCTAssertEqual(try core(["OPENBLAS_CORETYPE": "Prescott", "BSN_BLAS_PRETEND_DETECTED": "Prescott"]), "Prescott")
+    }
+}
