@@ -12,6 +12,7 @@ public struct ConvBenchmark {
         public var batch = 64
         public var minimumSeconds = 0.3
         public var ceilingSizes = [1024, 2048, 4096]
+        public var algorithm = ConvolutionAlgorithm.preferred
         public init() {}
 
         /// A few seconds' run for tests and smoke checks.
@@ -43,6 +44,8 @@ public struct ConvBenchmark {
         public let blas_core_detected: String?
         public let threads: Int
         public let batch: Int
+        /// "direct" or "gemm" (`ConvolutionAlgorithm`).
+        public let conv_algorithm: String
         public let rows: [Row]
     }
 
@@ -64,6 +67,7 @@ public struct ConvBenchmark {
                 for (kind, inputSize, stride) in cases {
                     progress("C=\(c) \(kind) \(size)x\(size)")
                     let conv = Conv2d(c, c, kernel: 3, stride: stride, rng: &rng)
+                    conv.algorithm = configuration.algorithm
                     let up = kind == "up" ? Upsample2x() : nil
                     let x = Tensor(shape: [n, inputSize, inputSize, c])
                     rng.fillUniform(x, -1, 1)
@@ -90,7 +94,7 @@ public struct ConvBenchmark {
         return Report(sgemm_gflops: ceiling.gflops,
                       sgemm_by_size: Dictionary(uniqueKeysWithValues: ceiling.bySize.map { ("\($0.size)", $0.gflops) }),
                       blas_core: BLAS.coreName, blas_core_detected: BLAS.coreSwitchedFrom,
-                      threads: Parallel.threads, batch: n, rows: rows)
+                      threads: Parallel.threads, batch: n, conv_algorithm: configuration.algorithm.rawValue, rows: rows)
     }
 }
 
@@ -100,6 +104,7 @@ extension ConvBenchmark.Report {
         var lines = [String]()
         let core = blas_core_detected.map { "\(blas_core) (selected by bsn; OpenBLAS detected \($0))" } ?? blas_core
         lines.append("bsn bench conv — batch \(batch), \(threads) threads, OpenBLAS core \(core)")
+        lines.append("conv algorithm: \(ConvolutionAlgorithm(rawValue: conv_algorithm)?.summary ?? conv_algorithm)")
         lines.append("sgemm ceiling: \(format(sgemm_gflops, 1)) GFLOP/s  (" +
                      sgemm_by_size.sorted { Int($0.key)! < Int($1.key)! }.map { "\($0.key)³ \(format($0.value, 1))" }.joined(separator: ", ") + ")")
         lines.append("")

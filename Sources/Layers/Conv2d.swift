@@ -1,14 +1,16 @@
 import Tensor
 
-/// 2-D convolution with a square kernel, stride and zero padding, as
-/// im2col + one sgemm per chunk of images (no im2col at all for 1x1 stride 1).
+/// 2-D convolution with a square kernel, stride and zero padding.
 ///
 ///     x is (N, H, W, Cin), y is (N, Ho, Wo, Cout), weight is (Cout, k, k, Cin)
 ///     y[r, o] = Σ_j col[r, j] · weight[o, j] + bias[o]     (col: im2col of x)
 ///
-/// Chunks of whole images are spread over the cores; each worker builds its
-/// own column matrix in the shared `Workspace` and calls a single-threaded
-/// sgemm, which beats one multi-threaded sgemm at these small M/N/K.
+/// Two algorithms compute it (`ConvolutionAlgorithm`): direct AVX2 kernels
+/// on a zero-padded copy of each chunk (no column matrix), or im2col + one
+/// sgemm per chunk (no im2col at all for 1x1 stride 1). Chunks of whole
+/// images are spread over the cores; each worker uses its own scratch space
+/// in the shared `Workspace` and single-threaded kernels, which beats one
+/// multi-threaded sgemm at these small M/N/K.
 public final class Conv2d: Layer {
     public let inChannels: Int, outChannels: Int
     public let kernel: Int, stride: Int, padding: Int
@@ -18,7 +20,11 @@ public final class Conv2d: Layer {
     /// first layer of a network, whose input is data).
     public var computesInputGradient = true
 
+    /// The algorithm this layer uses where its shape allows (see `ConvolutionAlgorithm`).
+    public var algorithm = ConvolutionAlgorithm.preferred
+
     private let output = Tensor(shape: [0])
+    private var plan: DirectPlan?
     private let inputGradient = Tensor(shape: [0])
     private var input: Tensor?
 
@@ -60,6 +66,15 @@ public final class Conv2d: Layer {
         return (perChunk, (images + perChunk - 1) / perChunk)
     }
 
+    /// The direct plan for this input size, or nil when the direct kernels
+    /// cannot run the forward pass (or `algorithm` is `.gemm`).
+    private func directPlan(_ g: ConvGeometry) -> DirectPlan? {
+        guard algorithm == .direct, outChannels % 8 == 0, padding < kernel else { return nil }
+        if let plan, plan.geometry == g { return plan }
+        plan = DirectPlan(g, outChannels: outChannels)
+        return plan
+    }
+
     public func forward(_ x: Tensor, training: Bool) throws -> Tensor {
         try ShapeError.check(x, rank: 4, "Conv2d", layout: "(N, H, W, C)")
         try ShapeError.check(x, axis: 3, is: inChannels, "Conv2d", what: "input channels")
@@ -73,13 +88,23 @@ public final class Conv2d: Layer {
         let (perChunk, chunks) = chunking(images: images, rowsPerImage: rowsPerImage)
         let xData = x.data, yData = output.data, w = weight.value.data, b = bias?.value.data
         let cout = outChannels, imageSize = g.height * g.width * g.channels
+
+        if let plan = directPlan(g), !g.isPointwise {
+            let packed = packForwardWeights(plan)
+            Parallel.forEach(chunks) { chunk, worker in
+                let first = chunk * perChunk
+                directForward(plan, x: xData, y: yData, packed: packed, first: first,
+                              count: min(perChunk, images - first), worker: worker)
+            }
+            return output
+        }
         Parallel.forEach(chunks) { chunk, worker in
             let first = chunk * perChunk, count = min(perChunk, images - first)
             let rows = count * rowsPerImage
             let y = yData + first * rowsPerImage * cout
             var columns = UnsafePointer(xData + first * imageSize)
             if !g.isPointwise {
-                let buffer = Workspace.shared.buffer(worker: worker, slot: 0, count: rows * k)
+                let buffer = Workspace.shared.buffer(worker: worker, slot: ConvSlot.columns, count: rows * k)
                 g.im2col(columns, images: count, into: buffer)
                 columns = UnsafePointer(buffer)
             }
@@ -104,45 +129,63 @@ public final class Conv2d: Layer {
         let withInput = computesInputGradient, withBias = bias != nil
         inputGradient.reshape(x.shape)
         if !withInput { inputGradient.fill(0) }
+        let direct = g.isPointwise ? nil : directPlan(g)
+        let directInput = direct != nil && (!withInput || cin % 8 == 0)
 
-        // Each worker accumulates its own weight/bias gradient (slot 2); summed below.
+        // Each worker accumulates its own weight and bias gradient (slot
+        // weightGradient: [Cout][K] for gemm, [K][Cout] for direct, then Cout
+        // bias sums); they are added up in worker order below.
         for worker in 0..<workers {
-            Workspace.shared.buffer(worker: worker, slot: 2, count: weightSize + cout).update(repeating: 0, count: weightSize + cout)
+            Workspace.shared.buffer(worker: worker, slot: ConvSlot.weightGradient, count: weightSize + cout)
+                .update(repeating: 0, count: weightSize + cout)
         }
         let xData = x.data, dyData = outputGradient.data, dxData = inputGradient.data, w = weight.value.data
+        let packed = direct != nil && directInput && withInput ? packInputGradientWeights(direct!) : nil
         Parallel.forEach(chunks) { chunk, worker in
             let first = chunk * perChunk, count = min(perChunk, images - first)
             let rows = count * rowsPerImage
             let dy = dyData + first * rowsPerImage * cout
-            var columns = UnsafePointer(xData + first * imageSize)
-            if !g.isPointwise {
-                let buffer = Workspace.shared.buffer(worker: worker, slot: 0, count: rows * k)
-                g.im2col(columns, images: count, into: buffer)
-                columns = UnsafePointer(buffer)
-            }
-            let partial = Workspace.shared.buffer(worker: worker, slot: 2, count: weightSize + cout)
-            // dW (Cout × K) += dyᵀ (Cout × rows) · col (rows × K)
-            BLAS.sgemm(transposeA: true, m: cout, n: k, k: rows, a: dy, lda: cout,
-                       b: columns, ldb: k, beta: 1, c: partial, ldc: k)
+            let partial = Workspace.shared.buffer(worker: worker, slot: ConvSlot.weightGradient, count: weightSize + cout)
             if withBias {
                 let db = partial + weightSize
                 for r in 0..<rows { addVectors(db, dy + r * cout, count: cout) }
             }
+            if let direct, directInput {
+                directBackward(direct, x: xData, dy: dyData, dx: dxData, packed: packed, gradient: partial,
+                               first: first, count: count, worker: worker)
+                return
+            }
+            var columns = UnsafePointer(xData + first * imageSize)
+            if !g.isPointwise {
+                let buffer = Workspace.shared.buffer(worker: worker, slot: ConvSlot.columns, count: rows * k)
+                g.im2col(columns, images: count, into: buffer)
+                columns = UnsafePointer(buffer)
+            }
+            // dW (Cout × K) += dyᵀ (Cout × rows) · col (rows × K)
+            BLAS.sgemm(transposeA: true, m: cout, n: k, k: rows, a: dy, lda: cout,
+                       b: columns, ldb: k, beta: 1, c: partial, ldc: k)
             guard withInput else { return }
             let dx = dxData + first * imageSize
             if g.isPointwise {
                 // dx (rows × Cin) = dy (rows × Cout) · W (Cout × Cin)
                 BLAS.sgemm(m: rows, n: cin, k: cout, a: dy, lda: cout, b: w, ldb: k, c: dx, ldc: cin)
             } else {
-                let dcol = Workspace.shared.buffer(worker: worker, slot: 1, count: rows * k)
+                let dcol = Workspace.shared.buffer(worker: worker, slot: ConvSlot.columnGradient, count: rows * k)
                 BLAS.sgemm(m: rows, n: k, k: cout, a: dy, lda: cout, b: w, ldb: k, c: dcol, ldc: k)
                 dx.update(repeating: 0, count: count * imageSize)
                 g.col2im(dcol, images: count, addingInto: dx)
             }
         }
+        let transposed = direct != nil && directInput
         for worker in 0..<workers {
-            let partial = Workspace.shared.buffer(worker: worker, slot: 2, count: weightSize + cout)
-            addVectors(weight.gradient.data, partial, count: weightSize)
+            let partial = Workspace.shared.buffer(worker: worker, slot: ConvSlot.weightGradient, count: weightSize + cout)
+            if transposed {
+                // [K][Cout] → [Cout][K]
+                let dw = weight.gradient.data
+                for j in 0..<k { for o in 0..<cout { dw[o * k + j] += partial[j * cout + o] } }
+            } else {
+                addVectors(weight.gradient.data, partial, count: weightSize)
+            }
             if let bias { addVectors(bias.gradient.data, partial + weightSize, count: cout) }
         }
         return inputGradient

@@ -50,9 +50,10 @@ public final class SoftmaxCrossEntropy {
 
     /// Gradient of the batch mean of the losses.
     public func backwardMean() throws -> Tensor {
-        let n = probabilities.shape[0]
-        return try backward(weights: [Float](repeating: 1 / Float(max(n, 1)), count: n))
+        try backward(weights: meanWeights.weights(probabilities.shape[0]))
     }
+
+    private var meanWeights = MeanWeights()
 }
 
 /// Per-pixel softmax cross-entropy for segmentation, averaged over each
@@ -122,8 +123,18 @@ public final class PixelCrossEntropy {
     }
 
     public func backwardMean() throws -> Tensor {
-        let n = probabilities.shape[0]
-        return try backward(weights: [Float](repeating: 1 / Float(max(n, 1)), count: n))
+        try backward(weights: meanWeights.weights(probabilities.shape[0]))
+    }
+
+    private var meanWeights = MeanWeights()
+}
+
+/// The weights 1/N of a batch mean, kept between calls.
+struct MeanWeights {
+    private var cached: [Float] = []
+    mutating func weights(_ n: Int) -> [Float] {
+        if cached.count != n { cached = [Float](repeating: 1 / Float(max(n, 1)), count: n) }
+        return cached
     }
 }
 

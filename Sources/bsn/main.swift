@@ -1,5 +1,6 @@
 import Benchmarks
 import Foundation
+import Layers
 import Tensor
 
 // The executable: dispatches to the library modules. The REPL arrives with the
@@ -8,7 +9,8 @@ import Tensor
 let usage = """
 usage: bsn <command>
 
-  bench conv [--json] [--quick]   conv throughput on CNF shapes vs. the sgemm ceiling
+  bench conv [--json] [--quick] [--algorithm direct|gemm]
+                                  conv throughput on CNF shapes vs. the sgemm ceiling
   info                            version, OpenBLAS core and threads
   help                            this text
 """
@@ -23,10 +25,28 @@ switch arguments.first {
 case "bench":
     let rest = Array(arguments.dropFirst())
     guard rest.first == "conv" else { fail("bsn bench: unknown benchmark '\(rest.first ?? "")' (available: conv)\n\n" + usage) }
-    let flags = Set(rest.dropFirst())
-    if let unknown = flags.subtracting(["--json", "--quick"]).first { fail("bsn bench conv: unknown option '\(unknown)'") }
-    let json = flags.contains("--json")
-    let benchmark = ConvBenchmark(flags.contains("--quick") ? .quick : .init())
+    var configuration = ConvBenchmark.Configuration()
+    var json = false
+    var options = rest.dropFirst()
+    while let option = options.popFirst() {
+        switch option {
+        case "--json": json = true
+        case "--quick":
+            let algorithm = configuration.algorithm
+            configuration = .quick
+            configuration.algorithm = algorithm
+        case "--algorithm":
+            guard let name = options.popFirst(), let algorithm = ConvolutionAlgorithm(rawValue: name) else {
+                fail("bsn bench conv: --algorithm takes direct or gemm")
+            }
+            if algorithm == .direct && !ConvolutionAlgorithm.directKernelsAvailable {
+                fail("bsn bench conv: the direct kernels need a CPU with AVX2 and FMA")
+            }
+            configuration.algorithm = algorithm
+        default: fail("bsn bench conv: unknown option '\(option)'\n\n" + usage)
+        }
+    }
+    let benchmark = ConvBenchmark(configuration)
     do {
         let report = try benchmark.run { step in
             if !json { FileHandle.standardError.write(Data("  \(step)…\n".utf8)) }
@@ -44,6 +64,7 @@ case "bench":
 case "info":
     print("bsn 0.1")
     print("OpenBLAS core: \(BLAS.coreName)" + (BLAS.coreSwitchedFrom.map { " (selected by bsn; OpenBLAS detected \($0))" } ?? ""))
+    print("conv algorithm: \(ConvolutionAlgorithm.preferred.summary)")
     print("threads: \(Parallel.threads)")
 case "help", "--help", "-h", nil:
     print(usage)

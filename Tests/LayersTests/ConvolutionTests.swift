@@ -53,21 +53,53 @@ final class ConvolutionTests: XCTestCase {
         (5, 1, 1, 4, 4, 3, 1, 1, true), (4, 2, 2, 3, 3, 3, 2, 1, true), (2, 6, 6, 2, 3, 2, 2, 0, true),
     ]
 
+    // Shapes the direct kernels take (channels in multiples of 8), with
+    // 16- and 8-wide channel blocks, odd sizes, every tile width 1...6.
+    let kernelShapes = [
+        (2, 8, 8, 8, 16, 3, 1, 1, true), (3, 9, 7, 16, 8, 3, 2, 1, true), (2, 7, 13, 24, 24, 3, 1, 1, false),
+        (2, 6, 6, 8, 8, 1, 2, 0, true), (1, 9, 9, 8, 16, 5, 1, 2, true), (2, 5, 5, 16, 8, 3, 1, 0, false),
+        (5, 1, 1, 8, 8, 3, 1, 1, true), (4, 2, 2, 16, 16, 3, 2, 1, true), (2, 7, 7, 8, 16, 2, 2, 0, true),
+        (1, 11, 11, 8, 40, 3, 2, 1, true), (2, 4, 4, 3, 16, 3, 1, 1, true), (2, 5, 5, 8, 5, 3, 2, 1, true),
+    ]
+
     func testConv2dMatchesDirectConvolutionForwardAndBackward() throws {
+        for algorithm in [ConvolutionAlgorithm.gemm, .direct] {
+            try compareWithDirectConvolution(shapes + kernelShapes, algorithm: algorithm)
+        }
+    }
+
+    func testBothAlgorithmsAgree() throws {
+        for (i, (n, h, w, cin, cout, k, s, p, bias)) in kernelShapes.enumerated() {
+            var results = [[Float]]()
+            for algorithm in [ConvolutionAlgorithm.gemm, .direct] {
+                var rng = RNG(seed: UInt64(i))
+                let conv = Conv2d(cin, cout, kernel: k, stride: s, padding: p, bias: bias, rng: &rng)
+                conv.algorithm = algorithm
+                let x = randomTensor([n, h, w, cin], seed: UInt64(i))
+                let y = try conv.forward(x, training: true)
+                let dx = try conv.backward(randomTensor(y.shape, seed: 9))
+                results.append(y.values + dx.values + conv.weight.gradient.values)
+            }
+            for (a, b) in zip(results[0], results[1]) { XCTAssertEqual(a, b, accuracy: 1e-4 * max(1, abs(a)), "shape \(i)") }
+        }
+    }
+
+    private func compareWithDirectConvolution(_ shapes: [(Int, Int, Int, Int, Int, Int, Int, Int, Bool)], algorithm: ConvolutionAlgorithm) throws {
         for (i, (n, h, w, cin, cout, k, s, p, bias)) in shapes.enumerated() {
             var rng = RNG(seed: UInt64(i))
             let conv = Conv2d(cin, cout, kernel: k, stride: s, padding: p, bias: bias, rng: &rng)
+            conv.algorithm = algorithm
             if let b = conv.bias { rng.fillUniform(b.value, -1, 1) }
             let x = randomTensor([n, h, w, cin], seed: UInt64(100 + i))
             let y = try conv.forward(x, training: true)
-            assertClose(y, directConvolution(x, conv), "forward \(i)")
+            assertClose(y, directConvolution(x, conv), "\(algorithm) forward \(i)")
             let dy = randomTensor(y.shape, seed: UInt64(200 + i))
             for p in conv.parameters { p.zeroGradient() }
             let dx = try conv.backward(dy)
             let (rdx, rdw, rdb) = directConvolutionBackward(x, dy, conv)
-            assertClose(dx, rdx, "dx \(i)")
-            assertClose(conv.weight.gradient, rdw, "dW \(i)")
-            if let b = conv.bias { assertClose(b.gradient, rdb, "db \(i)") }
+            assertClose(dx, rdx, "\(algorithm) dx \(i)")
+            assertClose(conv.weight.gradient, rdw, "\(algorithm) dW \(i)")
+            if let b = conv.bias { assertClose(b.gradient, rdb, "\(algorithm) db \(i)") }
         }
     }
 
@@ -79,7 +111,8 @@ final class ConvolutionTests: XCTestCase {
     }
 
     func testConv2dGradientsMatchFiniteDifferences() throws {
-        for (n, h, w, cin, cout, k, s, p) in [(2, 6, 6, 3, 4, 3, 2, 1), (2, 5, 5, 2, 3, 3, 1, 1), (3, 4, 4, 3, 2, 1, 1, 0)] {
+        for (n, h, w, cin, cout, k, s, p) in [(2, 6, 6, 3, 4, 3, 2, 1), (2, 5, 5, 2, 3, 3, 1, 1), (3, 4, 4, 3, 2, 1, 1, 0),
+                                              (2, 5, 5, 8, 8, 3, 2, 1), (2, 4, 4, 8, 16, 3, 1, 1)] {
             var rng = RNG(seed: 5)
             let conv = Conv2d(cin, cout, kernel: k, stride: s, padding: p, rng: &rng)
             try checkLayerGradients(conv, input: randomTensor([n, h, w, cin], seed: 6), training: true)

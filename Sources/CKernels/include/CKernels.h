@@ -1,0 +1,74 @@
+#ifndef BSN_CKERNELS_H
+#define BSN_CKERNELS_H
+
+// Direct convolution kernels over NHWC data with AVX2 + FMA register tiling.
+// Swift's x86-64 code generation targets the baseline ISA (SSE2, no FMA) and
+// cannot enable wider instructions per function, so these few hot loops are C
+// with per-function target attributes, selected at run time: callers check
+// bsn_kernels_available() and otherwise use im2col + sgemm.
+
+#include <stddef.h>
+
+/// 1 when the CPU and OS support AVX2 and FMA, so the kernels below may run.
+int bsn_kernels_available(void);
+/// 1 when the CPU and OS support AVX-512 F (ZMM state enabled).
+int bsn_cpu_has_avx512f(void);
+
+/// A convolution written as "each output pixel sums taps × input channels":
+///
+///   out[img][row][col][o] = bias[o] + Σ_t Σ_c in[base + tap_offsets[t] + c] · w(t, c, o)
+///   base = img·in_image_stride + row·in_row_stride + col·in_pixel_stride
+///
+/// with `input` already zero-padded so every access is in range. Forward
+/// convolution, and the input gradient of stride-1 and stride-2 convolutions
+/// (one job per output parity class), are all such jobs. Strides count floats.
+typedef struct {
+    const float *input;
+    ptrdiff_t in_pixel_stride, in_row_stride, in_image_stride;
+    int taps;
+    const ptrdiff_t *tap_offsets;
+    int in_channels;
+    /// Weights packed by bsn_pack_weights: blocks of 16 output channels (the
+    /// last may be 8), each [taps][in_channels][16 or 8].
+    const float *packed_weights;
+    const float *bias;               // NULL for none
+    float *output;
+    ptrdiff_t out_pixel_stride, out_row_stride, out_image_stride;
+    int out_channels;                // a multiple of 8
+    int images, rows, cols;          // the output grid
+} bsn_conv_job;
+
+/// Runs a job (overwrites the output grid).
+void bsn_conv_run(const bsn_conv_job *job);
+
+/// Packs weights for a job. The source holds weights [cout][kk][cin] where kk
+/// indexes kernel taps (ky·k + kx); taps[t] selects the source tap of job tap
+/// t. When `transpose` is 0 the job maps cin → cout (forward); when 1 it maps
+/// cout → cin (input gradient), i.e. the job's input channels are the
+/// source's outputs. The job's output channel count must be a multiple of 8.
+/// `packed` holds taps · cin · cout floats.
+void bsn_pack_weights(const float *weights, int cout, int kk, int cin,
+                      const int *taps, int tap_count, int transpose, float *packed);
+
+/// Weight gradient, accumulated:
+///
+///   grad[t][c][o] += Σ over the output grid of dy[img][row][col][o] · in[base + tap_offsets[t] + c]
+///
+/// with `input` and the grid as in bsn_conv_job (the forward job's geometry),
+/// `dy` with its own strides. out_channels a multiple of 8.
+typedef struct {
+    const float *input;
+    ptrdiff_t in_pixel_stride, in_row_stride, in_image_stride;
+    int taps;
+    const ptrdiff_t *tap_offsets;
+    int in_channels;
+    const float *dy;
+    ptrdiff_t dy_pixel_stride, dy_row_stride, dy_image_stride;
+    int out_channels;
+    int images, rows, cols;
+    float *gradient;                 // [taps][in_channels][out_channels]
+} bsn_conv_weight_gradient_job;
+
+void bsn_conv_weight_gradient(const bsn_conv_weight_gradient_job *job);
+
+#endif

@@ -1,0 +1,231 @@
+import CKernels
+import Foundation
+import Tensor
+
+/// How a convolution computes its products.
+public enum ConvolutionAlgorithm: String, Sendable {
+    /// Hand-tiled AVX2/FMA kernels over zero-padded NHWC data, no im2col
+    /// (CKernels). Needs output channels (and, for the input gradient, input
+    /// channels) in multiples of 8, stride 1 or 2, padding < kernel.
+    case direct
+    /// im2col + one sgemm per chunk of images: works for every shape.
+    case gemm
+
+    /// The default for new layers: `direct` on CPUs with AVX2 + FMA but no
+    /// AVX-512. The direct kernels use 256-bit vectors; on AVX-512 CPUs
+    /// OpenBLAS's 512-bit sgemm has twice their peak, so `gemm` is used there.
+    /// `BSN_CONV_ALGORITHM=gemm` (or `direct`) overrides the choice.
+    public static let preferred: ConvolutionAlgorithm = {
+        let available = bsn_kernels_available() != 0
+        if let forced = ProcessInfo.processInfo.environment["BSN_CONV_ALGORITHM"].flatMap(ConvolutionAlgorithm.init) {
+            return forced == .direct && !available ? .gemm : forced
+        }
+        return available && bsn_cpu_has_avx512f() == 0 ? .direct : .gemm
+    }()
+
+    /// True when this CPU can run the direct kernels.
+    public static var directKernelsAvailable: Bool { bsn_kernels_available() != 0 }
+
+    /// What the choice means, for reports.
+    public var summary: String {
+        switch self {
+        case .direct: "direct (AVX2/FMA kernels, no im2col)"
+        case .gemm: "im2col + OpenBLAS sgemm"
+        }
+    }
+}
+
+/// Workspace slots of the convolution (per worker unless noted).
+enum ConvSlot {
+    static let columns = 0, columnGradient = 1, weightGradient = 2, paddedInput = 3
+    static let packedWeights = 4      // worker 0 only, shared read-only by all workers
+    static let paddedOutputGradient = 5
+}
+
+/// A convolution's direct-kernel plan for one input size: tap offsets and,
+/// for the input gradient, the jobs of each output parity class.
+struct DirectPlan {
+    let geometry: ConvGeometry
+    let paddedHeight: Int, paddedWidth: Int          // input padded by `padding`
+    let forwardOffsets: [Int]                        // per tap, in floats of the padded input
+    /// Input-gradient classes (one for stride 1, four for stride 2): which
+    /// kernel taps feed them, their offsets in the padded output gradient,
+    /// their first pixel and grid.
+    struct GradientClass {
+        let taps: [Int32], offsets: [Int]
+        let rowOffset: Int, columnOffset: Int, rows: Int, columns: Int
+        /// Where this class's packed weights start in the packed buffer (floats).
+        let packedStart: Int
+    }
+    let allTaps: [Int32]
+    let gradientClasses: [GradientClass]
+    let gradientPad: Int                             // output gradient padded by this on each side
+    let gradientHeight: Int, gradientWidth: Int      // padded output-gradient size
+
+    init(_ g: ConvGeometry, outChannels: Int) {
+        geometry = g
+        let (k, s, p) = (g.kernel, g.stride, g.padding)
+        paddedHeight = g.height + 2 * p
+        paddedWidth = g.width + 2 * p
+        var offsets = [Int]()
+        for ky in 0..<k { for kx in 0..<k { offsets.append((ky * paddedWidth + kx) * g.channels) } }
+        forwardOffsets = offsets
+        allTaps = (0..<Int32(k * k)).map { $0 }
+
+        // dx[iy, ix] = Σ dy[oy, ox] · w[ky, kx] over iy = s·oy − p + ky. For the
+        // inputs of parity (py, px) the taps with ky ≡ py + p (mod s) apply, and
+        // oy = m + (py + p − ky)/s where iy = s·m + py.
+        let q = k
+        gradientPad = q
+        gradientHeight = g.outHeight + 2 * q
+        gradientWidth = g.outWidth + 2 * q
+        var classes = [GradientClass]()
+        var packedStart = 0
+        for py in 0..<s { for px in 0..<s {
+            var taps = [Int32](), tapOffsets = [Int]()
+            for ky in 0..<k where (py + p - ky) % s == 0 { for kx in 0..<k where (px + p - kx) % s == 0 {
+                taps.append(Int32(ky * k + kx))
+                tapOffsets.append((((py + p - ky) / s + q) * gradientWidth + (px + p - kx) / s + q) * outChannels)
+            } }
+            classes.append(GradientClass(taps: taps, offsets: tapOffsets, rowOffset: py, columnOffset: px,
+                                         rows: (g.height - py + s - 1) / s, columns: (g.width - px + s - 1) / s,
+                                         packedStart: packedStart))
+            packedStart += taps.count * g.channels * outChannels
+        } }
+        gradientClasses = classes
+    }
+}
+
+extension Conv2d {
+    /// Copies `images` NHWC images into `target` with a zero border of `pad`.
+    static func pad(_ source: UnsafePointer<Float>, images: Int, height: Int, width: Int, channels c: Int,
+                    pad: Int, into target: UnsafeMutablePointer<Float>) {
+        let pw = width + 2 * pad, ph = height + 2 * pad
+        for n in 0..<images {
+            let image = target + n * ph * pw * c, input = source + n * height * width * c
+            image.update(repeating: 0, count: pad * pw * c)
+            for y in 0..<height {
+                let line = image + (pad + y) * pw * c
+                line.update(repeating: 0, count: pad * c)
+                (line + pad * c).update(from: input + y * width * c, count: width * c)
+                (line + (pad + width) * c).update(repeating: 0, count: pad * c)
+            }
+            (image + (pad + height) * pw * c).update(repeating: 0, count: pad * pw * c)
+        }
+    }
+
+    /// Forward of `count` images starting at `first`, with the direct kernel.
+    func directForward(_ plan: DirectPlan, x: UnsafePointer<Float>, y: UnsafeMutablePointer<Float>,
+                       packed: UnsafePointer<Float>, first: Int, count: Int, worker: Int) {
+        let g = plan.geometry, cin = inChannels, cout = outChannels
+        let paddedSize = plan.paddedHeight * plan.paddedWidth * cin
+        let padded = Workspace.shared.buffer(worker: worker, slot: ConvSlot.paddedInput, count: count * paddedSize)
+        Conv2d.pad(x + first * g.height * g.width * cin, images: count, height: g.height, width: g.width,
+                   channels: cin, pad: g.padding, into: padded)
+        plan.forwardOffsets.withUnsafeBufferPointer { offsets in
+            var job = bsn_conv_job()
+            job.input = UnsafePointer(padded)
+            job.in_pixel_stride = g.stride * cin
+            job.in_row_stride = g.stride * plan.paddedWidth * cin
+            job.in_image_stride = paddedSize
+            job.taps = Int32(offsets.count)
+            job.tap_offsets = offsets.baseAddress
+            job.in_channels = Int32(cin)
+            job.packed_weights = packed
+            job.bias = bias.map { UnsafePointer($0.value.data) }
+            job.output = y + first * g.outHeight * g.outWidth * cout
+            job.out_pixel_stride = cout
+            job.out_row_stride = g.outWidth * cout
+            job.out_image_stride = g.outHeight * g.outWidth * cout
+            job.out_channels = Int32(cout)
+            job.images = Int32(count)
+            job.rows = Int32(g.outHeight)
+            job.cols = Int32(g.outWidth)
+            bsn_conv_run(&job)
+        }
+    }
+
+    /// Packs the weights for the forward job into the shared workspace slot.
+    func packForwardWeights(_ plan: DirectPlan) -> UnsafePointer<Float> {
+        let kk = kernel * kernel
+        let packed = Workspace.shared.buffer(worker: 0, slot: ConvSlot.packedWeights, count: kk * inChannels * outChannels)
+        bsn_pack_weights(weight.value.data, Int32(outChannels), Int32(kk), Int32(inChannels), plan.allTaps, Int32(kk), 0, packed)
+        return UnsafePointer(packed)
+    }
+
+    /// Packs the transposed weights of every input-gradient class one after
+    /// the other (at each class's `packedStart`).
+    func packInputGradientWeights(_ plan: DirectPlan) -> UnsafePointer<Float> {
+        let kk = kernel * kernel
+        let packed = Workspace.shared.buffer(worker: 0, slot: ConvSlot.packedWeights, count: kk * inChannels * outChannels)
+        for c in plan.gradientClasses {
+            bsn_pack_weights(weight.value.data, Int32(outChannels), Int32(kk), Int32(inChannels),
+                             c.taps, Int32(c.taps.count), 1, packed + c.packedStart)
+        }
+        return UnsafePointer(packed)
+    }
+
+    /// Weight gradient ([taps][cin][cout], added into `gradient`) and, when
+    /// `packed` is given, the input gradient of `count` images from `first`.
+    func directBackward(_ plan: DirectPlan, x: UnsafePointer<Float>, dy: UnsafePointer<Float>,
+                        dx: UnsafeMutablePointer<Float>, packed: UnsafePointer<Float>?, gradient: UnsafeMutablePointer<Float>,
+                        first: Int, count: Int, worker: Int) {
+        let g = plan.geometry, cin = inChannels, cout = outChannels
+        let paddedSize = plan.paddedHeight * plan.paddedWidth * cin
+        let outputSize = g.outHeight * g.outWidth * cout
+        let padded = Workspace.shared.buffer(worker: worker, slot: ConvSlot.paddedInput, count: count * paddedSize)
+        Conv2d.pad(x + first * g.height * g.width * cin, images: count, height: g.height, width: g.width,
+                   channels: cin, pad: g.padding, into: padded)
+        let dyChunk = dy + first * outputSize
+        plan.forwardOffsets.withUnsafeBufferPointer { offsets in
+            var job = bsn_conv_weight_gradient_job()
+            job.input = UnsafePointer(padded)
+            job.in_pixel_stride = g.stride * cin
+            job.in_row_stride = g.stride * plan.paddedWidth * cin
+            job.in_image_stride = paddedSize
+            job.taps = Int32(offsets.count)
+            job.tap_offsets = offsets.baseAddress
+            job.in_channels = Int32(cin)
+            job.dy = dyChunk
+            job.dy_pixel_stride = cout
+            job.dy_row_stride = g.outWidth * cout
+            job.dy_image_stride = outputSize
+            job.out_channels = Int32(cout)
+            job.images = Int32(count)
+            job.rows = Int32(g.outHeight)
+            job.cols = Int32(g.outWidth)
+            job.gradient = gradient
+            bsn_conv_weight_gradient(&job)
+        }
+        guard let packed else { return }
+
+        let gradientSize = plan.gradientHeight * plan.gradientWidth * cout
+        let paddedDy = Workspace.shared.buffer(worker: worker, slot: ConvSlot.paddedOutputGradient, count: count * gradientSize)
+        Conv2d.pad(dyChunk, images: count, height: g.outHeight, width: g.outWidth, channels: cout,
+                   pad: plan.gradientPad, into: paddedDy)
+        let dxChunk = dx + first * g.height * g.width * cin
+        for c in plan.gradientClasses {
+            c.offsets.withUnsafeBufferPointer { offsets in
+                var job = bsn_conv_job()
+                job.input = UnsafePointer(paddedDy)
+                job.in_pixel_stride = cout
+                job.in_row_stride = plan.gradientWidth * cout
+                job.in_image_stride = gradientSize
+                job.taps = Int32(offsets.count)
+                job.tap_offsets = offsets.baseAddress
+                job.in_channels = Int32(cout)
+                job.packed_weights = packed + c.packedStart
+                job.bias = nil
+                job.output = dxChunk + (c.rowOffset * g.width + c.columnOffset) * cin
+                job.out_pixel_stride = g.stride * cin
+                job.out_row_stride = g.stride * g.width * cin
+                job.out_image_stride = g.height * g.width * cin
+                job.out_channels = Int32(cin)
+                job.images = Int32(count)
+                job.rows = Int32(c.rows)
+                job.cols = Int32(c.columns)
+                bsn_conv_run(&job)
+            }
+        }
+    }
+}
