@@ -28,84 +28,114 @@ int bsn_cpu_has_avx512f(void) {
     return (b & (1u << 16)) != 0;                                // AVX-512 F
 }
 
-// ---- Forward-style tiles ---------------------------------------------------
+// ---- Pixel bands --------------------------------------------------------------
+// Output pixels are walked in (image, row, column) order in bands of up to
+// BAND pixels, which may span rows and images; each pixel's input and output
+// offsets are listed once per band. Tiles then take any 6 pixels of a band,
+// so small maps (2x2, 4x4) fill the register tile as well as large ones.
+
+enum { BAND = 96, TILE = 6 };
+
+typedef struct {
+    ptrdiff_t in[BAND], out[BAND];
+    int count;
+} band;
+
+// Fills `b` with pixels [first, first + n) of the job grid.
+static void band_fill(band *b, long first, int n, int rows, int cols,
+                      ptrdiff_t in_pixel, ptrdiff_t in_row, ptrdiff_t in_image,
+                      ptrdiff_t out_pixel, ptrdiff_t out_row, ptrdiff_t out_image) {
+    long per_image = (long)rows * cols;
+    long img = first / per_image, rest = first % per_image;
+    int row = (int)(rest / cols), col = (int)(rest % cols);
+    for (int i = 0; i < n; i++) {
+        b->in[i] = img * in_image + row * in_row + col * in_pixel;
+        b->out[i] = img * out_image + row * out_row + col * out_pixel;
+        if (++col == cols) { col = 0; if (++row == rows) { row = 0; img++; } }
+    }
+    b->count = n;
+}
+
+// ---- Forward-style tiles ------------------------------------------------------
 // R output pixels × 16 (or 8) output channels held in registers; for every tap
 // and input channel: load the weight vector(s), broadcast each pixel's input
 // value, fused multiply-add. R ≤ 6 keeps 12 accumulators + 2 weights + 1
 // broadcast within the 16 YMM registers.
 
-INLINE AVX2 void tile16(const int R, const float *in, ptrdiff_t ps, const ptrdiff_t *off, int taps,
-                        int cin, const float *w, const float *bias, float *out, ptrdiff_t ops) {
-    __m256 a0[6], a1[6];
+INLINE AVX2 void tile16(const int R, const float *in, const ptrdiff_t *pix, const ptrdiff_t *off, int taps,
+                        int cin, const float *w, const float *bias, float *out, const ptrdiff_t *opix) {
+    __m256 a0[TILE], a1[TILE];
     __m256 b0 = bias ? _mm256_loadu_ps(bias) : _mm256_setzero_ps();
     __m256 b1 = bias ? _mm256_loadu_ps(bias + 8) : _mm256_setzero_ps();
     for (int r = 0; r < R; r++) { a0[r] = b0; a1[r] = b1; }
     for (int t = 0; t < taps; t++) {
-        const float *x = in + off[t];
+        const float *x[TILE];
+        for (int r = 0; r < R; r++) x[r] = in + pix[r] + off[t];
         const float *wt = w + (ptrdiff_t)t * cin * 16;
         for (int c = 0; c < cin; c++) {
             __m256 w0 = _mm256_loadu_ps(wt + c * 16), w1 = _mm256_loadu_ps(wt + c * 16 + 8);
             for (int r = 0; r < R; r++) {
-                __m256 v = _mm256_broadcast_ss(x + r * ps + c);
+                __m256 v = _mm256_broadcast_ss(x[r] + c);
                 a0[r] = _mm256_fmadd_ps(v, w0, a0[r]);
                 a1[r] = _mm256_fmadd_ps(v, w1, a1[r]);
             }
         }
     }
     for (int r = 0; r < R; r++) {
-        _mm256_storeu_ps(out + r * ops, a0[r]);
-        _mm256_storeu_ps(out + r * ops + 8, a1[r]);
+        _mm256_storeu_ps(out + opix[r], a0[r]);
+        _mm256_storeu_ps(out + opix[r] + 8, a1[r]);
     }
 }
 
-INLINE AVX2 void tile8(const int R, const float *in, ptrdiff_t ps, const ptrdiff_t *off, int taps,
-                       int cin, const float *w, const float *bias, float *out, ptrdiff_t ops) {
-    __m256 a0[6];
+INLINE AVX2 void tile8(const int R, const float *in, const ptrdiff_t *pix, const ptrdiff_t *off, int taps,
+                       int cin, const float *w, const float *bias, float *out, const ptrdiff_t *opix) {
+    __m256 a0[TILE];
     __m256 b0 = bias ? _mm256_loadu_ps(bias) : _mm256_setzero_ps();
     for (int r = 0; r < R; r++) a0[r] = b0;
     for (int t = 0; t < taps; t++) {
-        const float *x = in + off[t];
+        const float *x[TILE];
+        for (int r = 0; r < R; r++) x[r] = in + pix[r] + off[t];
         const float *wt = w + (ptrdiff_t)t * cin * 8;
         for (int c = 0; c < cin; c++) {
             __m256 w0 = _mm256_loadu_ps(wt + c * 8);
-            for (int r = 0; r < R; r++)
-                a0[r] = _mm256_fmadd_ps(_mm256_broadcast_ss(x + r * ps + c), w0, a0[r]);
+            for (int r = 0; r < R; r++) a0[r] = _mm256_fmadd_ps(_mm256_broadcast_ss(x[r] + c), w0, a0[r]);
         }
     }
-    for (int r = 0; r < R; r++) _mm256_storeu_ps(out + r * ops, a0[r]);
+    for (int r = 0; r < R; r++) _mm256_storeu_ps(out + opix[r], a0[r]);
 }
 
+#define TILE_ARGS const float *i, const ptrdiff_t *p, const ptrdiff_t *o, int t, int c, const float *w, const float *b, float *out, const ptrdiff_t *op
 #define TILE_VARIANTS(name) \
-    static AVX2 void name##_1(const float *i, ptrdiff_t p, const ptrdiff_t *o, int t, int c, const float *w, const float *b, float *out, ptrdiff_t op) { name(1, i, p, o, t, c, w, b, out, op); } \
-    static AVX2 void name##_2(const float *i, ptrdiff_t p, const ptrdiff_t *o, int t, int c, const float *w, const float *b, float *out, ptrdiff_t op) { name(2, i, p, o, t, c, w, b, out, op); } \
-    static AVX2 void name##_3(const float *i, ptrdiff_t p, const ptrdiff_t *o, int t, int c, const float *w, const float *b, float *out, ptrdiff_t op) { name(3, i, p, o, t, c, w, b, out, op); } \
-    static AVX2 void name##_4(const float *i, ptrdiff_t p, const ptrdiff_t *o, int t, int c, const float *w, const float *b, float *out, ptrdiff_t op) { name(4, i, p, o, t, c, w, b, out, op); } \
-    static AVX2 void name##_5(const float *i, ptrdiff_t p, const ptrdiff_t *o, int t, int c, const float *w, const float *b, float *out, ptrdiff_t op) { name(5, i, p, o, t, c, w, b, out, op); } \
-    static AVX2 void name##_6(const float *i, ptrdiff_t p, const ptrdiff_t *o, int t, int c, const float *w, const float *b, float *out, ptrdiff_t op) { name(6, i, p, o, t, c, w, b, out, op); }
+    static AVX2 void name##_1(TILE_ARGS) { name(1, i, p, o, t, c, w, b, out, op); } \
+    static AVX2 void name##_2(TILE_ARGS) { name(2, i, p, o, t, c, w, b, out, op); } \
+    static AVX2 void name##_3(TILE_ARGS) { name(3, i, p, o, t, c, w, b, out, op); } \
+    static AVX2 void name##_4(TILE_ARGS) { name(4, i, p, o, t, c, w, b, out, op); } \
+    static AVX2 void name##_5(TILE_ARGS) { name(5, i, p, o, t, c, w, b, out, op); } \
+    static AVX2 void name##_6(TILE_ARGS) { name(6, i, p, o, t, c, w, b, out, op); }
 
 TILE_VARIANTS(tile16)
 TILE_VARIANTS(tile8)
 
-typedef void (*tile_fn)(const float *, ptrdiff_t, const ptrdiff_t *, int, int, const float *, const float *, float *, ptrdiff_t);
-static const tile_fn tiles16[7] = {0, tile16_1, tile16_2, tile16_3, tile16_4, tile16_5, tile16_6};
-static const tile_fn tiles8[7] = {0, tile8_1, tile8_2, tile8_3, tile8_4, tile8_5, tile8_6};
+typedef void (*tile_fn)(TILE_ARGS);
+static const tile_fn tiles16[TILE + 1] = {0, tile16_1, tile16_2, tile16_3, tile16_4, tile16_5, tile16_6};
+static const tile_fn tiles8[TILE + 1] = {0, tile8_1, tile8_2, tile8_3, tile8_4, tile8_5, tile8_6};
 
 AVX2 void bsn_conv_run(const bsn_conv_job *j) {
     const int cout = j->out_channels, cin = j->in_channels, taps = j->taps;
-    for (int img = 0; img < j->images; img++) {
-        for (int row = 0; row < j->rows; row++) {
-            const float *in_row = j->input + img * j->in_image_stride + row * j->in_row_stride;
-            float *out_row = j->output + img * j->out_image_stride + row * j->out_row_stride;
-            for (int ob = 0; ob < cout; ob += 16) {
-                const int width = cout - ob >= 16 ? 16 : 8;
-                const float *w = j->packed_weights + (ptrdiff_t)ob * taps * cin;
-                const float *bias = j->bias ? j->bias + ob : NULL;
-                const tile_fn *fns = width == 16 ? tiles16 : tiles8;
-                for (int col = 0; col < j->cols; col += 6) {
-                    int r = j->cols - col < 6 ? j->cols - col : 6;
-                    fns[r](in_row + col * j->in_pixel_stride, j->in_pixel_stride, j->tap_offsets, taps, cin,
-                           w, bias, out_row + col * j->out_pixel_stride + ob, j->out_pixel_stride);
-                }
+    const long total = (long)j->images * j->rows * j->cols;
+    band b;
+    for (long first = 0; first < total; first += BAND) {
+        band_fill(&b, first, total - first < BAND ? (int)(total - first) : BAND, j->rows, j->cols,
+                  j->in_pixel_stride, j->in_row_stride, j->in_image_stride,
+                  j->out_pixel_stride, j->out_row_stride, j->out_image_stride);
+        for (int ob = 0; ob < cout; ob += 16) {
+            const int width = cout - ob >= 16 ? 16 : 8;
+            const float *w = j->packed_weights + (ptrdiff_t)ob * taps * cin;
+            const float *bias = j->bias ? j->bias + ob : NULL;
+            const tile_fn *fns = width == 16 ? tiles16 : tiles8;
+            for (int p = 0; p < b.count; p += TILE) {
+                int r = b.count - p < TILE ? b.count - p : TILE;
+                fns[r](j->input, b.in + p, j->tap_offsets, taps, cin, w, bias, j->output + ob, b.out + p);
             }
         }
     }
@@ -135,65 +165,69 @@ void bsn_pack_weights(const float *weights, int cout, int kk, int cin,
 
 // ---- Weight gradient tiles --------------------------------------------------
 // R input channels × 16 (or 8) output channels in registers, accumulated over
-// the pixels of one output row: per pixel, load dy's vector(s) and broadcast
-// the R input values.
+// the pixels of one band: per pixel, load dy's vector(s) and broadcast the R
+// input values.
 
-INLINE AVX2 void grad16(const int R, const float *x, ptrdiff_t ps, const float *dy, ptrdiff_t dps,
-                        int cols, float *g, int cout) {
-    __m256 a0[6], a1[6];
+INLINE AVX2 void grad16(const int R, const float *x, const ptrdiff_t *pix, const float *dy, const ptrdiff_t *dpix,
+                        int n, float *g, int cout) {
+    __m256 a0[TILE], a1[TILE];
     for (int r = 0; r < R; r++) { a0[r] = _mm256_loadu_ps(g + r * cout); a1[r] = _mm256_loadu_ps(g + r * cout + 8); }
-    for (int p = 0; p < cols; p++) {
-        __m256 d0 = _mm256_loadu_ps(dy + p * dps), d1 = _mm256_loadu_ps(dy + p * dps + 8);
+    for (int p = 0; p < n; p++) {
+        const float *d = dy + dpix[p], *v = x + pix[p];
+        __m256 d0 = _mm256_loadu_ps(d), d1 = _mm256_loadu_ps(d + 8);
         for (int r = 0; r < R; r++) {
-            __m256 v = _mm256_broadcast_ss(x + p * ps + r);
-            a0[r] = _mm256_fmadd_ps(v, d0, a0[r]);
-            a1[r] = _mm256_fmadd_ps(v, d1, a1[r]);
+            __m256 b = _mm256_broadcast_ss(v + r);
+            a0[r] = _mm256_fmadd_ps(b, d0, a0[r]);
+            a1[r] = _mm256_fmadd_ps(b, d1, a1[r]);
         }
     }
     for (int r = 0; r < R; r++) { _mm256_storeu_ps(g + r * cout, a0[r]); _mm256_storeu_ps(g + r * cout + 8, a1[r]); }
 }
 
-INLINE AVX2 void grad8(const int R, const float *x, ptrdiff_t ps, const float *dy, ptrdiff_t dps,
-                       int cols, float *g, int cout) {
-    __m256 a0[6];
+INLINE AVX2 void grad8(const int R, const float *x, const ptrdiff_t *pix, const float *dy, const ptrdiff_t *dpix,
+                       int n, float *g, int cout) {
+    __m256 a0[TILE];
     for (int r = 0; r < R; r++) a0[r] = _mm256_loadu_ps(g + r * cout);
-    for (int p = 0; p < cols; p++) {
-        __m256 d0 = _mm256_loadu_ps(dy + p * dps);
-        for (int r = 0; r < R; r++) a0[r] = _mm256_fmadd_ps(_mm256_broadcast_ss(x + p * ps + r), d0, a0[r]);
+    for (int p = 0; p < n; p++) {
+        const float *v = x + pix[p];
+        __m256 d0 = _mm256_loadu_ps(dy + dpix[p]);
+        for (int r = 0; r < R; r++) a0[r] = _mm256_fmadd_ps(_mm256_broadcast_ss(v + r), d0, a0[r]);
     }
     for (int r = 0; r < R; r++) _mm256_storeu_ps(g + r * cout, a0[r]);
 }
 
+#define GRAD_ARGS const float *x, const ptrdiff_t *p, const float *d, const ptrdiff_t *dp, int n, float *g, int co
 #define GRAD_VARIANTS(name) \
-    static AVX2 void name##_1(const float *x, ptrdiff_t p, const float *d, ptrdiff_t dp, int n, float *g, int co) { name(1, x, p, d, dp, n, g, co); } \
-    static AVX2 void name##_2(const float *x, ptrdiff_t p, const float *d, ptrdiff_t dp, int n, float *g, int co) { name(2, x, p, d, dp, n, g, co); } \
-    static AVX2 void name##_3(const float *x, ptrdiff_t p, const float *d, ptrdiff_t dp, int n, float *g, int co) { name(3, x, p, d, dp, n, g, co); } \
-    static AVX2 void name##_4(const float *x, ptrdiff_t p, const float *d, ptrdiff_t dp, int n, float *g, int co) { name(4, x, p, d, dp, n, g, co); } \
-    static AVX2 void name##_5(const float *x, ptrdiff_t p, const float *d, ptrdiff_t dp, int n, float *g, int co) { name(5, x, p, d, dp, n, g, co); } \
-    static AVX2 void name##_6(const float *x, ptrdiff_t p, const float *d, ptrdiff_t dp, int n, float *g, int co) { name(6, x, p, d, dp, n, g, co); }
+    static AVX2 void name##_1(GRAD_ARGS) { name(1, x, p, d, dp, n, g, co); } \
+    static AVX2 void name##_2(GRAD_ARGS) { name(2, x, p, d, dp, n, g, co); } \
+    static AVX2 void name##_3(GRAD_ARGS) { name(3, x, p, d, dp, n, g, co); } \
+    static AVX2 void name##_4(GRAD_ARGS) { name(4, x, p, d, dp, n, g, co); } \
+    static AVX2 void name##_5(GRAD_ARGS) { name(5, x, p, d, dp, n, g, co); } \
+    static AVX2 void name##_6(GRAD_ARGS) { name(6, x, p, d, dp, n, g, co); }
 
 GRAD_VARIANTS(grad16)
 GRAD_VARIANTS(grad8)
 
-typedef void (*grad_fn)(const float *, ptrdiff_t, const float *, ptrdiff_t, int, float *, int);
-static const grad_fn grads16[7] = {0, grad16_1, grad16_2, grad16_3, grad16_4, grad16_5, grad16_6};
-static const grad_fn grads8[7] = {0, grad8_1, grad8_2, grad8_3, grad8_4, grad8_5, grad8_6};
+typedef void (*grad_fn)(GRAD_ARGS);
+static const grad_fn grads16[TILE + 1] = {0, grad16_1, grad16_2, grad16_3, grad16_4, grad16_5, grad16_6};
+static const grad_fn grads8[TILE + 1] = {0, grad8_1, grad8_2, grad8_3, grad8_4, grad8_5, grad8_6};
 
 AVX2 void bsn_conv_weight_gradient(const bsn_conv_weight_gradient_job *j) {
     const int cout = j->out_channels, cin = j->in_channels;
-    for (int img = 0; img < j->images; img++) {
-        for (int row = 0; row < j->rows; row++) {
-            const float *in_row = j->input + img * j->in_image_stride + row * j->in_row_stride;
-            const float *dy_row = j->dy + img * j->dy_image_stride + row * j->dy_row_stride;
+    const long total = (long)j->images * j->rows * j->cols;
+    band b;
+    for (long first = 0; first < total; first += BAND) {
+        band_fill(&b, first, total - first < BAND ? (int)(total - first) : BAND, j->rows, j->cols,
+                  j->in_pixel_stride, j->in_row_stride, j->in_image_stride,
+                  j->dy_pixel_stride, j->dy_row_stride, j->dy_image_stride);
+        // Output-channel block outermost: the band's slice of dy stays in L1.
+        for (int ob = 0; ob < cout; ob += 16) {
+            const grad_fn *fns = cout - ob >= 16 ? grads16 : grads8;
             for (int t = 0; t < j->taps; t++) {
-                const float *x = in_row + j->tap_offsets[t];
-                for (int c = 0; c < cin; c += 6) {
-                    const int r = cin - c < 6 ? cin - c : 6;
-                    float *g = j->gradient + ((ptrdiff_t)t * cin + c) * cout;
-                    for (int ob = 0; ob < cout; ob += 16) {
-                        const grad_fn *fns = cout - ob >= 16 ? grads16 : grads8;
-                        fns[r](x + c, j->in_pixel_stride, dy_row + ob, j->dy_pixel_stride, j->cols, g + ob, cout);
-                    }
+                const float *x = j->input + j->tap_offsets[t];
+                for (int c = 0; c < cin; c += TILE) {
+                    const int r = cin - c < TILE ? cin - c : TILE;
+                    fns[r](x + c, b.in, j->dy + ob, b.out, b.count, j->gradient + ((ptrdiff_t)t * cin + c) * cout + ob, cout);
                 }
             }
         }

@@ -179,10 +179,15 @@ public final class Conv2d: Layer {
         let transposed = direct != nil && directInput
         for worker in 0..<workers {
             let partial = Workspace.shared.buffer(worker: worker, slot: ConvSlot.weightGradient, count: weightSize + cout)
-            if transposed {
-                // [K][Cout] → [Cout][K]
+            if transposed, let direct {
+                // [live tap][Cin][Cout] → [Cout][k·k][Cin]; dead taps have no gradient.
                 let dw = weight.gradient.data
-                for j in 0..<k { for o in 0..<cout { dw[o * k + j] += partial[j * cout + o] } }
+                for (j, tap) in direct.liveTaps.enumerated() {
+                    for c in 0..<cin {
+                        let source = partial + (j * cin + c) * cout, column = Int(tap) * cin + c
+                        for o in 0..<cout { dw[o * k + column] += source[o] }
+                    }
+                }
             } else {
                 addVectors(weight.gradient.data, partial, count: weightSize)
             }

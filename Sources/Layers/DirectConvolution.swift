@@ -47,7 +47,10 @@ enum ConvSlot {
 struct DirectPlan {
     let geometry: ConvGeometry
     let paddedHeight: Int, paddedWidth: Int          // input padded by `padding`
-    let forwardOffsets: [Int]                        // per tap, in floats of the padded input
+    /// The kernel taps (ky·k + kx) that reach the image for some output
+    /// pixel; the others only ever multiply padding (e.g. 8 of 9 on a 1x1 map).
+    let liveTaps: [Int32]
+    let forwardOffsets: [Int]                        // per live tap, in floats of the padded input
     /// Input-gradient classes (one for stride 1, four for stride 2): which
     /// kernel taps feed them, their offsets in the padded output gradient,
     /// their first pixel and grid.
@@ -57,7 +60,7 @@ struct DirectPlan {
         /// Where this class's packed weights start in the packed buffer (floats).
         let packedStart: Int
     }
-    let allTaps: [Int32]
+
     let gradientClasses: [GradientClass]
     let gradientPad: Int                             // output gradient padded by this on each side
     let gradientHeight: Int, gradientWidth: Int      // padded output-gradient size
@@ -67,10 +70,18 @@ struct DirectPlan {
         let (k, s, p) = (g.kernel, g.stride, g.padding)
         paddedHeight = g.height + 2 * p
         paddedWidth = g.width + 2 * p
-        var offsets = [Int]()
-        for ky in 0..<k { for kx in 0..<k { offsets.append((ky * paddedWidth + kx) * g.channels) } }
+        func reaches(_ tap: Int, _ size: Int, _ outSize: Int) -> Bool {
+            (0..<outSize).contains { o in (0..<size).contains(o * s - p + tap) }
+        }
+        let liveRows = (0..<k).filter { reaches($0, g.height, g.outHeight) }
+        let liveColumns = (0..<k).filter { reaches($0, g.width, g.outWidth) }
+        var taps = [Int32](), offsets = [Int]()
+        for ky in liveRows { for kx in liveColumns {
+            taps.append(Int32(ky * k + kx))
+            offsets.append((ky * paddedWidth + kx) * g.channels)
+        } }
+        liveTaps = taps
         forwardOffsets = offsets
-        allTaps = (0..<Int32(k * k)).map { $0 }
 
         // dx[iy, ix] = Σ dy[oy, ox] · w[ky, kx] over iy = s·oy − p + ky. For the
         // inputs of parity (py, px) the taps with ky ≡ py + p (mod s) apply, and
@@ -83,7 +94,7 @@ struct DirectPlan {
         var packedStart = 0
         for py in 0..<s { for px in 0..<s {
             var taps = [Int32](), tapOffsets = [Int]()
-            for ky in 0..<k where (py + p - ky) % s == 0 { for kx in 0..<k where (px + p - kx) % s == 0 {
+            for ky in liveRows where (py + p - ky) % s == 0 { for kx in liveColumns where (px + p - kx) % s == 0 {
                 taps.append(Int32(ky * k + kx))
                 tapOffsets.append((((py + p - ky) / s + q) * gradientWidth + (px + p - kx) / s + q) * outChannels)
             } }
@@ -149,7 +160,8 @@ extension Conv2d {
     func packForwardWeights(_ plan: DirectPlan) -> UnsafePointer<Float> {
         let kk = kernel * kernel
         let packed = Workspace.shared.buffer(worker: 0, slot: ConvSlot.packedWeights, count: kk * inChannels * outChannels)
-        bsn_pack_weights(weight.value.data, Int32(outChannels), Int32(kk), Int32(inChannels), plan.allTaps, Int32(kk), 0, packed)
+        bsn_pack_weights(weight.value.data, Int32(outChannels), Int32(kk), Int32(inChannels),
+                         plan.liveTaps, Int32(plan.liveTaps.count), 0, packed)
         return UnsafePointer(packed)
     }
 
@@ -165,7 +177,7 @@ extension Conv2d {
         return UnsafePointer(packed)
     }
 
-    /// Weight gradient ([taps][cin][cout], added into `gradient`) and, when
+    /// Weight gradient ([live taps][cin][cout], added into `gradient`) and, when
     /// `packed` is given, the input gradient of `count` images from `first`.
     func directBackward(_ plan: DirectPlan, x: UnsafePointer<Float>, dy: UnsafePointer<Float>,
                         dx: UnsafeMutablePointer<Float>, packed: UnsafePointer<Float>?, gradient: UnsafeMutablePointer<Float>,

@@ -9,7 +9,7 @@ import Tensor
 let usage = """
 usage: bsn <command>
 
-  bench conv [--json] [--quick] [--algorithm direct|gemm]
+  bench conv [--json] [--quick] [--algorithm direct|gemm] [--channels 32,64] [--sizes 32,16]
                                   conv throughput on CNF shapes vs. the sgemm ceiling
   info                            version, OpenBLAS core and threads
   help                            this text
@@ -43,6 +43,12 @@ case "bench":
                 fail("bsn bench conv: the direct kernels need a CPU with AVX2 and FMA")
             }
             configuration.algorithm = algorithm
+        case "--channels", "--sizes":
+            guard let list = options.popFirst().map({ $0.split(separator: ",").compactMap { Int($0) } }),
+                  !list.isEmpty, list.allSatisfy({ $0 > 0 }) else {
+                fail("bsn bench conv: \(option) takes a comma-separated list of positive integers, e.g. 32,64")
+            }
+            if option == "--channels" { configuration.channels = list } else { configuration.sizes = list }
         default: fail("bsn bench conv: unknown option '\(option)'\n\n" + usage)
         }
     }
