@@ -35,7 +35,7 @@ public final class Conv2d: Layer {
     public init(_ inChannels: Int, _ outChannels: Int, kernel: Int = 3, stride: Int = 1,
                 padding: Int? = nil, bias: Bool = true, rng: inout RNG) {
         precondition(inChannels > 0 && outChannels > 0 && kernel > 0, "Conv2d sizes must be positive")
-        precondition(stride == 1 || stride == 2, "Conv2d stride must be 1 or 2")
+        precondition(stride >= 1, "Conv2d stride must be positive")
         (self.inChannels, self.outChannels) = (inChannels, outChannels)
         (self.kernel, self.stride, self.padding) = (kernel, stride, padding ?? kernel / 2)
         weight = Parameter(name: "weight", shape: [outChannels, kernel, kernel, inChannels])

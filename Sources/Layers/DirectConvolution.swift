@@ -6,7 +6,7 @@ import Tensor
 public enum ConvolutionAlgorithm: String, Sendable {
     /// Hand-tiled AVX2/FMA kernels over zero-padded NHWC data, no im2col
     /// (CKernels). Needs output channels (and, for the input gradient, input
-    /// channels) in multiples of 8, stride 1 or 2, padding < kernel.
+    /// channels) in multiples of 8 and padding < kernel; any stride.
     case direct
     /// im2col + one sgemm per chunk of images: works for every shape.
     case gemm

@@ -60,6 +60,7 @@ final class ConvolutionTests: XCTestCase {
         (2, 6, 6, 8, 8, 1, 2, 0, true), (1, 9, 9, 8, 16, 5, 1, 2, true), (2, 5, 5, 16, 8, 3, 1, 0, false),
         (5, 1, 1, 8, 8, 3, 1, 1, true), (4, 2, 2, 16, 16, 3, 2, 1, true), (2, 7, 7, 8, 16, 2, 2, 0, true),
         (1, 11, 11, 8, 40, 3, 2, 1, true), (2, 4, 4, 3, 16, 3, 1, 1, true), (2, 5, 5, 8, 5, 3, 2, 1, true),
+        (2, 8, 8, 8, 16, 3, 4, 1, true), (2, 9, 9, 16, 8, 1, 4, 0, false),     // stride 4 (ResNet Fabric shortcuts)
     ]
 
     func testConv2dMatchesDirectConvolutionForwardAndBackward() throws {

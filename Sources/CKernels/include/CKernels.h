@@ -21,7 +21,8 @@ int bsn_cpu_has_avx512f(void);
 ///
 /// with `input` already zero-padded so every access is in range. Forward
 /// convolution, and the input gradient of stride-1 and stride-2 convolutions
-/// (one job per output parity class), are all such jobs. Strides count floats.
+/// (one job per class of input pixels sharing a position modulo the stride),
+/// are all such jobs. Strides count floats.
 typedef struct {
     const float *input;
     ptrdiff_t in_pixel_stride, in_row_stride, in_image_stride;
