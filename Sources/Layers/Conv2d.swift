@@ -51,7 +51,7 @@ public final class Conv2d: Layer {
         return g.outHeight * g.outWidth * g.patchSize * outChannels
     }
 
-    func geometry(height: Int, width: Int) -> ConvGeometry {
+    public func geometry(height: Int, width: Int) -> ConvGeometry {
         ConvGeometry(height: height, width: width, channels: inChannels, kernel: kernel, stride: stride, padding: padding)
     }
 

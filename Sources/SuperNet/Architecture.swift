@@ -1,0 +1,65 @@
+/// A set of node indices as bits: the nodes one sampled architecture uses.
+public struct NodeSet: Hashable, Sendable {
+    public private(set) var words: [UInt64]
+
+    public init(count: Int) { words = [UInt64](repeating: 0, count: (count + 63) / 64) }
+
+    public func contains(_ i: Int) -> Bool { words[i >> 6] & (1 << UInt64(i & 63)) != 0 }
+    public mutating func insert(_ i: Int) { words[i >> 6] |= 1 << UInt64(i & 63) }
+    public mutating func remove(_ i: Int) { words[i >> 6] &= ~(1 << UInt64(i & 63)) }
+    public var count: Int { words.reduce(0) { $0 + $1.nonzeroBitCount } }
+    public var isEmpty: Bool { words.allSatisfy { $0 == 0 } }
+
+    /// The members in increasing order.
+    public var members: [Int] {
+        var result = [Int]()
+        for (w, word) in words.enumerated() {
+            var bits = word
+            while bits != 0 {
+                result.append(w * 64 + bits.trailingZeroBitCount)
+                bits &= bits - 1
+            }
+        }
+        return result
+    }
+}
+
+/// One sampled architecture: which gates are on (H), and the pruned set of
+/// nodes it actually uses.
+public struct Architecture: Hashable, Sendable {
+    /// h_k for every gate.
+    public let gates: [Bool]
+    /// Nodes that are on and lie on an input → output path of switched-on
+    /// nodes. Empty when no such path exists (an inconsistent sample).
+    public let active: NodeSet
+
+    public var isConsistent: Bool { !active.isEmpty }
+}
+
+extension SuperNetwork {
+    /// The pruned architecture of these gate values. A node is on when it is
+    /// not gated or its gate is on; it is active when it is on, is reached
+    /// from the input through on nodes, and reaches the output through on nodes.
+    public func architecture(gates: [Bool]) -> Architecture {
+        precondition(gates.count == gateCount, "\(gates.count) gate values for \(gateCount) gates")
+        let n = nodes.count
+        var reached = NodeSet(count: n)
+        for i in 0..<n {
+            let node = nodes[i]
+            if let g = node.gate, !gates[g] { continue }
+            if i == inputNode || node.inputs.contains(where: { reached.contains($0) }) { reached.insert(i) }
+        }
+        var active = NodeSet(count: n)
+        guard reached.contains(outputNode) else { return Architecture(gates: gates, active: active) }
+        for i in stride(from: n - 1, through: 0, by: -1) where reached.contains(i) {
+            if i == outputNode || nodes[i].outputs.contains(where: { active.contains($0) }) { active.insert(i) }
+        }
+        return Architecture(gates: gates, active: active)
+    }
+
+    /// The architecture with every gate on: the whole super network.
+    public var fullArchitecture: Architecture { architecture(gates: [Bool](repeating: true, count: gateCount)) }
+
+    /// The deterministic architecture: gate k on iff p_k > 0.5, then pruned.
+    public var deterministicArchitecture: Architecture { architecture(gates: keepProbabilities.map { $0 > 0.5 }) }
+}

@@ -1,0 +1,147 @@
+import Foundation
+import Tensor
+
+/// A search space, described by its parameters; `build` makes the super network.
+public enum Fabric: Codable, Equatable, Sendable {
+    /// Convolutional Neural Fabric: `columns` W, `scales` S (input size halved
+    /// down to 1x1 by default), `channels` C everywhere. `segmentation` puts a
+    /// per-pixel head at scale 0 and zips the last column upward. `gated`
+    /// false gives the baseline with every module fixed on.
+    case cnf(columns: Int, scales: Int, channels: Int, segmentation: Bool, gated: Bool)
+    /// ResNet Fabric: `groups` k of `blocks` n residual blocks, widths
+    /// 16·2^b, with the shortcut pattern of the seed's Figure 1a.
+    /// `shortcuts` false and `gated` false give the plain ResNet-(6n+2).
+    case resnet(groups: Int, blocks: Int, shortcuts: Bool, gated: Bool)
+
+    /// Plain ResNet of this depth (20, 32, 44, 56, 110): 3 groups of (depth − 2)/6 blocks.
+    public static func resnet(depth: Int) -> Fabric? {
+        guard depth >= 8, (depth - 2) % 6 == 0 else { return nil }
+        return .resnet(groups: 3, blocks: (depth - 2) / 6, shortcuts: false, gated: false)
+    }
+
+    public var summary: String {
+        switch self {
+        case let .cnf(w, s, c, segmentation, gated):
+            return "\(gated ? "B-" : "")CNF\(segmentation ? "-seg" : "") W=\(w) S=\(s) C=\(c)"
+        case let .resnet(k, n, shortcuts, gated):
+            if !shortcuts && !gated && k == 3 { return "ResNet-\(6 * n + 2)" }
+            return "\(gated ? "B-" : "")ResNet Fabric k=\(k) n=\(n)\(shortcuts ? "" : " (no shortcuts)")"
+        }
+    }
+
+    /// Builds the super network for inputs of this shape, with `classes` outputs.
+    public func build(input: FeatureShape, classes: Int, rng: inout RNG) throws -> SuperNetwork {
+        switch self {
+        case let .cnf(w, s, c, segmentation, gated):
+            return try buildCNF(columns: w, scales: s, channels: c, segmentation: segmentation, gated: gated,
+                                input: input, classes: classes, rng: &rng)
+        case let .resnet(k, n, shortcuts, gated):
+            return try buildResNet(groups: k, blocks: n, shortcuts: shortcuts, gated: gated,
+                                   input: input, classes: classes, rng: &rng)
+        }
+    }
+}
+
+/// The number of CNF scales for a square input: size, size/2, …, 1.
+public func fabricScales(forSize size: Int) -> Int { Int(log2(Double(max(size, 1)))) + 1 }
+
+// The CNF is built in the reference implementation's order (nodes, then each
+// transformation's two edges as it is created), so that the reverse DFS
+// order, and with it the parallel cost, comes out as in the paper.
+private func buildCNF(columns w: Int, scales s: Int, channels c: Int, segmentation: Bool, gated: Bool,
+                      input: FeatureShape, classes: Int, rng: inout RNG) throws -> SuperNetwork {
+    guard w >= 1, s >= 1, c >= 1 else { throw GraphError("CNF needs W, S and C of at least 1 (got W=\(w) S=\(s) C=\(c))") }
+    guard input.height == input.width, input.height >> (s - 1) >= 1 else {
+        throw GraphError("CNF with S=\(s) scales needs a square input of at least \(1 << (s - 1))x\(1 << (s - 1)), got \(input)")
+    }
+    var b = GraphBuilder(inputShape: input)
+    func node(_ l: Int, _ k: Int) -> String { "A-\(l)_\(k)" }
+    func transformation(from a: (Int, Int), to z: (Int, Int), _ kind: String) {
+        let name = "C-\(a.0)_\(a.1)-\(z.0)_\(z.1)"
+        let module = ConvBN(c, c, stride: kind == "down" ? 2 : 1, upsample: kind == "up", rng: &rng)
+        b.add(name, .module, module: module, gated: gated)
+        b.connect(node(a.0, a.1), name)
+        b.connect(name, node(z.0, z.1))
+    }
+    func zip(_ l: Int, down: Bool) {
+        for k in 0..<(s - 1) {
+            if down { transformation(from: (l, k), to: (l, k + 1), "down") } else { transformation(from: (l, k + 1), to: (l, k), "up") }
+        }
+    }
+    b.add("x", .input)
+    b.add(node(0, 0), .module, module: ConvBN(input.channels, c, relu: true, rng: &rng), inputs: ["x"])
+    for k in 1..<s { b.add(node(0, k), .aggregation) }
+    zip(0, down: true)
+    for l in 1..<max(w, 1) {
+        for k in 0..<s {
+            b.add(node(l, k), .aggregation)
+            for source in max(0, k - 1)..<min(s, k + 2) {
+                transformation(from: (l - 1, source), to: (l, k), source < k ? "down" : source == k ? "same" : "up")
+            }
+        }
+    }
+    if w > 1 { zip(w - 1, down: !segmentation) }
+    b.add("out", .output, module: PointwiseClassifier(c, classes: classes, rng: &rng),
+          inputs: [node(w - 1, segmentation ? 0 : s - 1)])
+    return try b.build()
+}
+
+private func buildResNet(groups k: Int, blocks n: Int, shortcuts: Bool, gated: Bool,
+                         input: FeatureShape, classes: Int, rng: inout RNG) throws -> SuperNetwork {
+    guard k >= 1, n >= 1 else { throw GraphError("ResNet Fabric needs k ≥ 1 groups and n ≥ 1 blocks (got k=\(k) n=\(n))") }
+    guard input.height % (1 << (k - 1)) == 0 else {
+        throw GraphError("ResNet Fabric with \(k) groups needs an input size divisible by \(1 << (k - 1)), got \(input)")
+    }
+    var b = GraphBuilder(inputShape: input)
+    let width = (0..<k).map { 16 << $0 }
+    b.add("x", .input)
+    b.add("stem", .module, module: ConvBN(input.channels, 16, relu: true, rng: &rng), inputs: ["x"])
+    // `groupInput[g]`: the node holding group g's input; `blockOutput[g][d]`: block d's ReLU node.
+    var groupInput = ["stem"], blockOutput = [[String]]()
+    for g in 0..<k {
+        if g > 0 {
+            groupInput.append("g\(g)-in")
+            b.add("g\(g)-in", .identity, inputs: [blockOutput[g - 1][n - 1]])
+        }
+        var outputs = [String]()
+        for d in 0..<n {
+            let previous = d == 0 ? groupInput[g] : outputs[d - 1]
+            let sum = "g\(g)b\(d)"
+            b.add(sum, .aggregation)
+            let stride = d == 0 && g > 0 ? 2 : 1
+            let inWidth = d == 0 && g > 0 ? width[g - 1] : width[g]
+            b.add("\(sum)-block", .module, module: BasicBlock(inWidth, width[g], stride: stride, rng: &rng),
+                  gated: gated, inputs: [previous])
+            b.connect("\(sum)-block", sum)
+            if stride == 1 && inWidth == width[g] {
+                b.connect(previous, sum)                                   // identity skip
+            } else {
+                b.add("\(sum)-skip", .module, module: ConvBN(inWidth, width[g], kernel: 1, stride: stride, rng: &rng),
+                      gated: gated, inputs: [previous])
+                b.connect("\(sum)-skip", sum)
+            }
+            if shortcuts && g > 0 {
+                // Sources in group g−1: blocks n−d−2, n−1−d (d ≠ 0), n−d−3 (d ≠ n−1); < 0 is group g−1's input.
+                var sources = [n - d - 2]
+                if d != 0 { sources.append(n - 1 - d) }
+                if d != n - 1 { sources.append(n - d - 3) }
+                for index in sources {
+                    let from = index < 0 ? groupInput[g - 1] : blockOutput[g - 1][index]
+                    let fromWidth = index < 0 && g >= 2 ? width[g - 2] : width[g - 1]
+                    let fromStride = index < 0 && g >= 2 ? 4 : 2
+                    let tag = "\(sum)<-\(index < 0 ? "g\(g - 1)in" : "g\(g - 1)b\(index)")"
+                    b.add("\(tag)-block", .module, module: BasicBlock(fromWidth, width[g], stride: fromStride, rng: &rng),
+                          gated: gated, inputs: [from])
+                    b.add("\(tag)-skip", .module, module: ConvBN(fromWidth, width[g], kernel: 1, stride: fromStride, rng: &rng),
+                          gated: gated, inputs: [from])
+                    b.connect("\(tag)-block", sum)
+                    b.connect("\(tag)-skip", sum)
+                }
+            }
+            outputs.append(sum)
+        }
+        blockOutput.append(outputs)
+    }
+    b.add("out", .output, module: PooledLinear(width[k - 1], classes: classes, rng: &rng), inputs: [blockOutput[k - 1][n - 1]])
+    return try b.build()
+}

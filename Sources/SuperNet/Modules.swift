@@ -1,0 +1,179 @@
+import Layers
+import Tensor
+
+/// The size of one example's feature map (the batch dimension aside).
+public struct FeatureShape: Hashable, Codable, Sendable, CustomStringConvertible {
+    public var height: Int, width: Int, channels: Int
+    public init(height: Int, width: Int, channels: Int) {
+        (self.height, self.width, self.channels) = (height, width, channels)
+    }
+    public var elements: Int { height * width * channels }
+    public var description: String { "\(height)x\(width)x\(channels)" }
+    /// The NHWC tensor shape of `batch` examples.
+    public func batch(_ n: Int) -> [Int] { [n, height, width, channels] }
+}
+
+/// A computing node's layer stack, with what the graph and the costs need to
+/// know about it: its output shape, multiply-accumulates and parameters.
+public protocol Module: Layer {
+    /// A short name of the module type ("conv", "up-conv", "block", ...).
+    var kind: String { get }
+    /// The output shape for this input shape, or a `ShapeError` saying why not.
+    func outputShape(for input: FeatureShape) throws -> FeatureShape
+    /// Multiply-accumulates of one example's forward pass.
+    func multiplyAccumulates(for input: FeatureShape) -> Int
+    /// False when the module reads the data: its input gradient is never used.
+    var computesInputGradient: Bool { get set }
+}
+
+extension Module {
+    /// Trainable scalars.
+    public var parameterCount: Int { parameters.reduce(0) { $0 + $1.count } }
+}
+
+/// Shape and cost of a convolution as used inside modules.
+extension Conv2d {
+    func outputShape(for x: FeatureShape, _ owner: String) throws -> FeatureShape {
+        guard x.channels == inChannels else {
+            throw ShapeError("\(owner): expected \(inChannels) input channels, got \(x.channels)")
+        }
+        let g = geometry(height: x.height, width: x.width)
+        guard g.outHeight > 0, g.outWidth > 0 else { throw ShapeError("\(owner): a \(kernel)x\(kernel) kernel does not fit \(x)") }
+        return FeatureShape(height: g.outHeight, width: g.outWidth, channels: outChannels)
+    }
+}
+
+/// Convolution, batch norm, optional ReLU; optionally preceded by nearest 2x
+/// upsampling (the CNF's coarse-to-fine links). The paper's "ConvBn".
+public final class ConvBN: Module {
+    public let upsample: Upsample2x?
+    public let conv: Conv2d
+    public let norm: BatchNorm2d
+    public let relu: ReLU?
+    private let stack: Sequential
+
+    public init(_ inChannels: Int, _ outChannels: Int, kernel: Int = 3, stride: Int = 1, relu: Bool = false,
+                upsample: Bool = false, bias: Bool = true, rng: inout RNG) {
+        self.upsample = upsample ? Upsample2x() : nil
+        conv = Conv2d(inChannels, outChannels, kernel: kernel, stride: stride, bias: bias, rng: &rng)
+        norm = BatchNorm2d(outChannels)
+        self.relu = relu ? ReLU() : nil
+        stack = Sequential([self.upsample as (any Layer)?, conv, norm, self.relu].compactMap { $0 })
+    }
+
+    public var kind: String { upsample != nil ? "up-conv" : conv.kernel == 1 ? "projection" : "conv" }
+    public var computesInputGradient: Bool {
+        get { conv.computesInputGradient }
+        set { conv.computesInputGradient = newValue }
+    }
+    public var parameters: [Parameter] { stack.parameters }
+    public func forward(_ x: Tensor, training: Bool) throws -> Tensor { try stack.forward(x, training: training) }
+    public func backward(_ outputGradient: Tensor) throws -> Tensor { try stack.backward(outputGradient) }
+
+    private func convInput(_ x: FeatureShape) -> FeatureShape {
+        upsample == nil ? x : FeatureShape(height: 2 * x.height, width: 2 * x.width, channels: x.channels)
+    }
+    public func outputShape(for input: FeatureShape) throws -> FeatureShape {
+        try conv.outputShape(for: convInput(input), kind)
+    }
+    public func multiplyAccumulates(for input: FeatureShape) -> Int {
+        let x = convInput(input)
+        return conv.multiplyAccumulates(height: x.height, width: x.width)
+    }
+}
+
+/// A residual basic block's main path: ConvBN(stride) + ReLU, then ConvBN.
+/// Its skip (identity or a 1x1 projection) is a separate graph node; both
+/// sum into an aggregation node whose ReLU ends the block.
+public final class BasicBlock: Module {
+    public let first: ConvBN, second: ConvBN
+    private let stack: Sequential
+
+    public init(_ inChannels: Int, _ outChannels: Int, stride: Int, bias: Bool = true, rng: inout RNG) {
+        first = ConvBN(inChannels, outChannels, stride: stride, relu: true, bias: bias, rng: &rng)
+        second = ConvBN(outChannels, outChannels, bias: bias, rng: &rng)
+        stack = Sequential([first, second])
+    }
+
+    public var kind: String { "block" }
+    public var computesInputGradient: Bool {
+        get { first.computesInputGradient }
+        set { first.computesInputGradient = newValue }
+    }
+    public var parameters: [Parameter] { stack.parameters }
+    public func forward(_ x: Tensor, training: Bool) throws -> Tensor { try stack.forward(x, training: training) }
+    public func backward(_ outputGradient: Tensor) throws -> Tensor { try stack.backward(outputGradient) }
+    public func outputShape(for input: FeatureShape) throws -> FeatureShape {
+        try second.outputShape(for: first.outputShape(for: input))
+    }
+    public func multiplyAccumulates(for input: FeatureShape) -> Int {
+        guard let middle = try? first.outputShape(for: input) else { return 0 }
+        return first.multiplyAccumulates(for: input) + second.multiplyAccumulates(for: middle)
+    }
+}
+
+/// Classification output: global average pooling, then a linear layer.
+///     x is (N, H, W, C), logits are (N, classes)
+public final class PooledLinear: Module {
+    public let pool = GlobalAveragePool()
+    public let linear: Linear
+    private let stack: Sequential
+
+    public init(_ channels: Int, classes: Int, rng: inout RNG) {
+        linear = Linear(channels, classes, rng: &rng)
+        stack = Sequential([pool, linear])
+    }
+
+    public var kind: String { "output" }
+    public var computesInputGradient = true
+    public var parameters: [Parameter] { stack.parameters }
+    public func forward(_ x: Tensor, training: Bool) throws -> Tensor { try stack.forward(x, training: training) }
+    public func backward(_ outputGradient: Tensor) throws -> Tensor { try stack.backward(outputGradient) }
+    public func outputShape(for input: FeatureShape) throws -> FeatureShape {
+        guard input.channels == linear.inFeatures else {
+            throw ShapeError("output: expected \(linear.inFeatures) channels, got \(input.channels)")
+        }
+        return FeatureShape(height: 1, width: 1, channels: linear.outFeatures)
+    }
+    public func multiplyAccumulates(for input: FeatureShape) -> Int { linear.inFeatures * linear.outFeatures }
+}
+
+/// A 1x1 convolution to class scores, per pixel. On a 1x1 map (the CNF's
+/// classification head) the logits are returned as (N, classes); otherwise
+/// as (N, H, W, classes) for per-pixel losses (segmentation).
+public final class PointwiseClassifier: Module {
+    public let conv: Conv2d
+    private let logits = Tensor(shape: [0])
+    private let inputGradient = Tensor(shape: [0])
+    private var spatial = true
+
+    public init(_ channels: Int, classes: Int, rng: inout RNG) {
+        conv = Conv2d(channels, classes, kernel: 1, padding: 0, rng: &rng)
+    }
+
+    public var kind: String { "output" }
+    public var computesInputGradient: Bool {
+        get { conv.computesInputGradient }
+        set { conv.computesInputGradient = newValue }
+    }
+    public var parameters: [Parameter] { conv.parameters }
+
+    public func forward(_ x: Tensor, training: Bool) throws -> Tensor {
+        let y = try conv.forward(x, training: training)
+        spatial = !(y.shape[1] == 1 && y.shape[2] == 1)
+        if spatial { return y }
+        logits.reshape([y.shape[0], y.shape[3]])
+        logits.data.update(from: y.data, count: y.count)
+        return logits
+    }
+
+    public func backward(_ outputGradient: Tensor) throws -> Tensor {
+        if spatial { return try conv.backward(outputGradient) }
+        inputGradient.reshape([outputGradient.shape[0], 1, 1, outputGradient.shape[1]])
+        inputGradient.data.update(from: outputGradient.data, count: outputGradient.count)
+        return try conv.backward(inputGradient)
+    }
+
+    public func outputShape(for input: FeatureShape) throws -> FeatureShape { try conv.outputShape(for: input, kind) }
+    public func multiplyAccumulates(for input: FeatureShape) -> Int { conv.multiplyAccumulates(height: input.height, width: input.width) }
+}
