@@ -1,0 +1,58 @@
+import Foundation
+
+/// The budget on the optimised cost: D = loss + λ · max(0, C − C_budget)
+/// ("max", default) or λ · |C − C_budget| ("abs").
+public struct Budget: Codable, Equatable, Sendable {
+    public enum Mode: String, Codable, Sendable { case max, abs }
+
+    /// C_budget, in the cost's unit.
+    public var limit: Double
+    /// λ. Choose it so that λ · C_budget is of order 1.
+    public var lambda: Double
+    public var mode: Mode
+    /// Added to the cost (0) of an inconsistent sample, so that the gates learn to avoid them.
+    public var inconsistentPenalty: Double
+
+    public init(limit: Double, lambda: Double, mode: Mode = .max, inconsistentPenalty: Double = 0) {
+        (self.limit, self.lambda, self.mode, self.inconsistentPenalty) = (limit, lambda, mode, inconsistentPenalty)
+    }
+
+    /// λ · max(0, C − C_budget), or λ · |C − C_budget|.
+    public func penalty(cost: Double) -> Double {
+        switch mode {
+        case .max: lambda * Swift.max(0, cost - limit)
+        case .abs: lambda * Swift.abs(cost - limit)
+        }
+    }
+}
+
+/// The score-function (REINFORCE) estimate of the gradient of E_{H∼Γ}[D] with
+/// respect to the gate parameters a_k (seed, Gradient computation, Eq. 15–18).
+public enum Reinforce {
+    /// With reward r_i = −D_i and baseline b (the batch mean of r unless given):
+    ///
+    ///     ∂/∂a_k = − Σ_i (r_i − b) · (h_ik − p_k),   since ∂ log P(H_i)/∂a_k = h_ik − p_k,
+    ///
+    /// summed over the batch as the reference code does: with the batch-mean
+    /// baseline its expectation is (N − 1) times ∇_a E[D]; the path learning
+    /// rate absorbs the factor. Every gate's sample counts, pruned or not.
+    public static func gateGradient(objectives: [Double], gates: [[Bool]], probabilities: [Float],
+                                    baseline: Double? = nil) -> [Double] {
+        precondition(objectives.count == gates.count, "one objective per sampled architecture")
+        let rewardBaseline = baseline.map { -$0 } ?? -objectives.reduce(0, +) / Double(max(objectives.count, 1))
+        var gradient = [Double](repeating: 0, count: probabilities.count)
+        for (d, h) in zip(objectives, gates) {
+            let advantage = -d - rewardBaseline          // r_i − b
+            for k in gradient.indices { gradient[k] -= advantage * ((h[k] ? 1 : 0) - Double(probabilities[k])) }
+        }
+        return gradient
+    }
+}
+
+/// Mean entropy (nats) of the gates' Bernoulli distributions.
+public func meanGateEntropy(_ probabilities: [Float]) -> Double {
+    guard !probabilities.isEmpty else { return 0 }
+    var total = 0.0
+    for p in probabilities.map(Double.init) where p > 0 && p < 1 { total -= p * log(p) + (1 - p) * log(1 - p) }
+    return total / Double(probabilities.count)
+}
