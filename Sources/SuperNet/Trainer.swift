@@ -1,0 +1,190 @@
+import Foundation
+import Layers
+import Tensor
+
+/// What the network predicts, which fixes the loss and the accuracy.
+public enum Task: String, Codable, Sendable {
+    /// Class scores (N, classes); softmax cross-entropy; accuracy.
+    case classification
+    /// Per-pixel scores (N, H, W, classes); per-pixel cross-entropy averaged per example; pixel accuracy.
+    case segmentation
+}
+
+/// When architectures are drawn.
+public enum Sampling: String, Codable, Sendable {
+    /// One architecture per example (the reference code's choice).
+    case perExample = "example"
+    /// One architecture per mini-batch. The batch-mean baseline would cancel the
+    /// REINFORCE signal, so the baseline is a running mean of past batches.
+    case perBatch = "batch"
+}
+
+/// What one training step measured.
+public struct StepMetrics: Codable, Equatable, Sendable {
+    public var step: Int
+    public var sampling: Bool
+    public var learningRate: Float
+    public var loss: Double
+    public var accuracy: Double
+    /// Mean optimised cost of the architectures used in the step.
+    public var sampledCost: Double
+    /// Optimised cost of the deterministic architecture after the step.
+    public var deterministicCost: Double
+    public var gateEntropy: Double
+    /// Fraction of sampled architectures with an input → output path.
+    public var consistent: Double
+}
+
+/// Trains weights θ and gate parameters a together (seed, "Learning procedure"):
+/// warm-up steps with every gate on and no sampling, then gate logits set to
+/// 3 and architectures sampled; weights get SGD on the loss of the modules
+/// each example used, gates get REINFORCE on loss + budget penalty with
+/// their own learning rate (no momentum, no decay).
+public final class Trainer {
+    public let network: SuperNetwork
+    public let executor: Executor
+    public let task: Task
+    public let optimizer: SGD
+    /// Learning rate of the weights, by epoch.
+    public var schedule: PiecewiseConstantSchedule
+    /// Steps per epoch of the data in use (turns steps into epochs for the schedule).
+    public var stepsPerEpoch: Int = 1
+    /// Learning rate of the gate parameters.
+    public var pathLearningRate: Float = 1e-3
+    public var sampling: Sampling = .perExample
+    /// The cost the budget applies to (the first of `costs` by default).
+    public var optimisedCost: any Cost
+    public var budget: Budget?
+    /// Steps with all gates on before sampling starts.
+    public var warmupSteps: Int = 0
+    public var rng: RNG
+
+    public private(set) var step = 0
+    public private(set) var samplingStarted = false
+    /// The architectures used in the last step (for cost reports).
+    public private(set) var lastArchitectures: [Architecture] = []
+
+    private let classification = SoftmaxCrossEntropy()
+    private let pixels = PixelCrossEntropy()
+    private var runningBaseline: Double?
+
+    public init(network: SuperNetwork, task: Task, optimisedCost: any Cost, seed: UInt64,
+                learningRate: Float = 0.1, momentum: Float = 0.9, weightDecay: Float = 1e-4, nesterov: Bool = false,
+                mode: ExecutionMode = .subBatch) {
+        self.network = network
+        self.task = task
+        self.optimisedCost = optimisedCost
+        executor = Executor(network, mode: mode)
+        optimizer = SGD(groups: [ParameterGroup(name: "weights", parameters: network.weights, learningRate: learningRate,
+                                                momentum: momentum, weightDecay: weightDecay, nesterov: nesterov)])
+        schedule = PiecewiseConstantSchedule(initial: learningRate)
+        rng = RNG(seed: seed)
+    }
+
+    public var epoch: Int { step / max(stepsPerEpoch, 1) }
+    public var isWarmingUp: Bool { step < warmupSteps }
+
+    /// One step on a batch: `images` are (N, H, W, C) NHWC; `labels` one class
+    /// per example (classification) or per pixel, −1 ignored (segmentation).
+    @discardableResult
+    public func trainStep(images: Tensor, labels: [Int32]) throws -> StepMetrics {
+        let n = images.shape[0]
+        if !isWarmingUp && !samplingStarted {
+            network.gateLogits.value.fill(3)
+            samplingStarted = true
+        }
+        let probabilities = network.keepProbabilities
+        let architectures: [Architecture]
+        if !samplingStarted || network.gateCount == 0 {
+            architectures = [network.fullArchitecture]
+        } else if sampling == .perBatch {
+            architectures = [network.sampleArchitecture(probabilities, rng: &rng)]
+        } else {
+            architectures = (0..<n).map { _ in network.sampleArchitecture(probabilities, rng: &rng) }
+        }
+        lastArchitectures = architectures
+
+        optimizer.group(named: "weights")!.learningRate = schedule.value(at: epoch)
+        let logits = try executor.forward(images, architectures: architectures, training: true)
+        let losses = try computeLosses(logits, labels: labels)
+        optimizer.zeroGradients()
+        try executor.backward(try lossGradient())
+        optimizer.step()
+
+        let costs = architectures.map { $0.isConsistent ? optimisedCost.cost(of: $0) : budget?.inconsistentPenalty ?? 0 }
+        if samplingStarted && network.gateCount > 0 {
+            updateGates(losses: losses, costs: costs, architectures: architectures, probabilities: probabilities)
+        }
+        step += 1
+        let perExampleCosts = architectures.count == 1 ? [Double](repeating: costs[0], count: n) : costs
+        return StepMetrics(step: step, sampling: samplingStarted, learningRate: optimizer.groups[0].learningRate,
+                           loss: Double(losses.reduce(0, +)) / Double(n), accuracy: accuracy(logits, labels: labels),
+                           sampledCost: perExampleCosts.reduce(0, +) / Double(n),
+                           deterministicCost: optimisedCost.cost(of: network.deterministicArchitecture),
+                           gateEntropy: meanGateEntropy(network.keepProbabilities),
+                           consistent: Double(architectures.filter(\.isConsistent).count) / Double(architectures.count))
+    }
+
+    /// D_i = loss_i + budget penalty of C(H_i); a ← a − path lr · REINFORCE gradient.
+    private func updateGates(losses: [Float], costs: [Double], architectures: [Architecture], probabilities: [Float]) {
+        let penalty = { (c: Double) in self.budget?.penalty(cost: c) ?? 0 }
+        var objectives: [Double], gates: [[Bool]], baseline: Double?
+        if architectures.count == 1 {
+            // One architecture for the batch: its objective is the batch mean.
+            let d = Double(losses.reduce(0, +)) / Double(losses.count) + penalty(costs[0])
+            objectives = [d]
+            gates = [architectures[0].gates]
+            baseline = runningBaseline ?? d
+            runningBaseline = 0.9 * (runningBaseline ?? d) + 0.1 * d
+        } else {
+            objectives = zip(losses, costs).map { Double($0) + penalty($1) }
+            gates = architectures.map(\.gates)
+            baseline = nil
+        }
+        let gradient = Reinforce.gateGradient(objectives: objectives, gates: gates, probabilities: probabilities, baseline: baseline)
+        for k in gradient.indices { network.gateLogits.value[k] -= pathLearningRate * Float(gradient[k]) }
+    }
+
+    private func computeLosses(_ logits: Tensor, labels: [Int32]) throws -> [Float] {
+        switch task {
+        case .classification: try classification.forward(logits, labels: labels)
+        case .segmentation: try pixels.forward(logits, labels: labels)
+        }
+    }
+
+    private func lossGradient() throws -> Tensor {
+        switch task {
+        case .classification: try classification.backwardMean()
+        case .segmentation: try pixels.backwardMean()
+        }
+    }
+
+    /// Fraction of examples (classification) or labelled pixels (segmentation) predicted right.
+    public func accuracy(_ logits: Tensor, labels: [Int32]) -> Double {
+        let k = logits.dim(-1), rows = logits.count / k
+        var right = 0, counted = 0
+        for r in 0..<rows where labels[r] >= 0 {
+            let z = logits.data + r * k
+            var best = 0
+            for j in 1..<k where z[j] > z[best] { best = j }
+            if best == Int(labels[r]) { right += 1 }
+            counted += 1
+        }
+        return counted == 0 ? 0 : Double(right) / Double(counted)
+    }
+
+    /// Loss and accuracy of the deterministic architecture (batch norm in
+    /// inference mode) over `batches`.
+    public func evaluate(_ batches: [(images: Tensor, labels: [Int32])]) throws -> (loss: Double, accuracy: Double) {
+        let architecture = network.deterministicArchitecture
+        var loss = 0.0, right = 0.0, count = 0.0
+        for (images, labels) in batches {
+            let logits = try executor.forward(images, architectures: [architecture], training: false)
+            let losses = try computeLosses(logits, labels: labels)
+            loss += Double(losses.reduce(0, +))
+            right += accuracy(logits, labels: labels) * Double(images.shape[0])
+            count += Double(images.shape[0])
+        }
+        return (loss / max(count, 1), right / max(count, 1))
+    }
+}

@@ -1,0 +1,56 @@
+import SuperNet
+import Tensor
+import XCTest
+
+/// End to end: a small B-CNF trained on synthetic data with and without a
+/// tight flops budget.
+final class BudgetLearningTests: XCTestCase {
+    /// 8x8 images of noise with one 3x3 square whose colour channel is the class.
+    private func batch(_ n: Int, rng: inout RNG) -> (images: Tensor, labels: [Int32]) {
+        let x = Tensor(shape: [n, 8, 8, 3])
+        var labels = [Int32]()
+        for e in 0..<n {
+            let label = rng.integer(below: 3)
+            labels.append(Int32(label))
+            for i in 0..<(64 * 3) { x[e * 192 + i] = 0.3 * rng.normal() }
+            let top = rng.integer(below: 6), left = rng.integer(below: 6)
+            for y in top..<top + 3 { for xx in left..<left + 3 {
+                for c in 0..<3 { x[e * 192 + (y * 8 + xx) * 3 + c] += c == label ? 1.5 : -0.5 }
+            } }
+        }
+        return (x, labels)
+    }
+
+    private func train(budgetFraction: Double?) throws -> (full: Double, deterministic: Double, accuracy: Double) {
+        var rng = RNG(seed: 7)
+        let net = try Fabric.cnf(columns: 3, scales: 4, channels: 8, segmentation: false, gated: true)
+            .build(input: FeatureShape(height: 8, width: 8, channels: 3), classes: 3, rng: &rng)
+        let flops = FlopsCost(net)
+        let full = flops.cost(of: net.fullArchitecture)
+        let trainer = Trainer(network: net, task: .classification, optimisedCost: flops, seed: 1, learningRate: 0.05)
+        trainer.warmupSteps = 40
+        trainer.pathLearningRate = 0.02
+        if let fraction = budgetFraction {
+            trainer.budget = Budget(limit: fraction * full, lambda: 4 / full)
+        }
+        for _ in 0..<300 {
+            let (x, y) = batch(32, rng: &rng)
+            try trainer.trainStep(images: x, labels: y)
+        }
+        let test = (0..<4).map { _ in batch(50, rng: &rng) }
+        let accuracy = try trainer.evaluate(test).accuracy
+        return (full, flops.cost(of: net.deterministicArchitecture), accuracy)
+    }
+
+    func testATightFlopsBudgetIsMetWhileAccuracyStaysHigh() throws {
+        let budgeted = try train(budgetFraction: 0.3)
+        XCTAssertLessThanOrEqual(budgeted.deterministic, 0.3 * budgeted.full, "deterministic architecture within the budget")
+        XCTAssertGreaterThan(budgeted.deterministic, 0, "the deterministic architecture is consistent")
+        XCTAssertGreaterThan(budgeted.accuracy, 0.8, "chance is 1/3")
+
+        let free = try train(budgetFraction: nil)
+        XCTAssertGreaterThan(free.deterministic, 2 * budgeted.deterministic, "without a budget more modules stay")
+        XCTAssertGreaterThan(free.accuracy, 0.8)
+        print("flops: full \(budgeted.full), budgeted \(budgeted.deterministic) (accuracy \(budgeted.accuracy)), free \(free.deterministic) (accuracy \(free.accuracy))")
+    }
+}
