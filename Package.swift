@@ -35,7 +35,7 @@ let package = Package(
         .target(name: "Layers", dependencies: ["Tensor", "CKernels"], swiftSettings: fast),
         .target(name: "SuperNet", dependencies: ["Tensor", "Layers"], swiftSettings: fast),
         .target(name: "Benchmarks", dependencies: ["Tensor", "Layers", "SuperNet"], swiftSettings: fast),
-        .executableTarget(name: "bsn", dependencies: ["Benchmarks", "Layers", "Tensor"], swiftSettings: fast),
+        .executableTarget(name: "bsn", dependencies: ["Benchmarks", "Layers", "SuperNet", "Tensor"], swiftSettings: fast),
 
         .target(name: "TestSupport", dependencies: ["Tensor", "Layers"], path: "Tests/TestSupport"),
         .testTarget(name: "SuperNetTests", dependencies: ["SuperNet", "TestSupport"]),

@@ -84,15 +84,20 @@ public final class Trainer {
     public var epoch: Int { step / max(stepsPerEpoch, 1) }
     public var isWarmingUp: Bool { step < warmupSteps }
 
+    /// Starts sampling now, with every gate logit set to `logit` (3 in the
+    /// paper's protocol; benchmarks use other values to fix the distribution).
+    public func startSampling(logit: Float = 3) {
+        network.gateLogits.value.fill(logit)
+        samplingStarted = true
+        warmupSteps = min(warmupSteps, step)
+    }
+
     /// One step on a batch: `images` are (N, H, W, C) NHWC; `labels` one class
     /// per example (classification) or per pixel, −1 ignored (segmentation).
     @discardableResult
     public func trainStep(images: Tensor, labels: [Int32]) throws -> StepMetrics {
         let n = images.shape[0]
-        if !isWarmingUp && !samplingStarted {
-            network.gateLogits.value.fill(3)
-            samplingStarted = true
-        }
+        if !isWarmingUp && !samplingStarted { startSampling() }
         let probabilities = network.keepProbabilities
         let architectures: [Architecture]
         if !samplingStarted || network.gateCount == 0 {

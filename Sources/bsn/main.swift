@@ -1,6 +1,7 @@
 import Benchmarks
 import Foundation
 import Layers
+import SuperNet
 import Tensor
 
 // The executable: dispatches to the library modules. The REPL arrives with the
@@ -11,6 +12,9 @@ usage: bsn <command>
 
   bench conv [--json] [--quick] [--algorithm direct|gemm] [--channels 32,64] [--sizes 32,16]
                                   conv throughput on CNF shapes vs. the sgemm ceiling
+  bench train [--json] [--config NAME] [--seconds S]
+                                  training / inference images/s and peak memory of the
+                                  CNF (C=32, 64, 128) and ResNet-20 configurations
   info                            version, OpenBLAS core and threads
   help                            this text
 """
@@ -24,10 +28,26 @@ let arguments = Array(CommandLine.arguments.dropFirst())
 switch arguments.first {
 case "bench":
     let rest = Array(arguments.dropFirst())
-    guard rest.first == "conv" else { fail("bsn bench: unknown benchmark '\(rest.first ?? "")' (available: conv)\n\n" + usage) }
+    switch rest.first {
+    case "conv": benchConv(Array(rest.dropFirst()))
+    case "train": benchTrain(Array(rest.dropFirst()))
+    default: fail("bsn bench: unknown benchmark '\(rest.first ?? "")' (available: conv, train)\n\n" + usage)
+    }
+case "info":
+    print("bsn 0.1")
+    print("OpenBLAS core: \(BLAS.coreName)" + (BLAS.coreSwitchedFrom.map { " (selected by bsn; OpenBLAS detected \($0))" } ?? ""))
+    print("conv algorithm: \(ConvolutionAlgorithm.preferred.summary)")
+    print("threads: \(Parallel.threads)")
+case "help", "--help", "-h", nil:
+    print(usage)
+default:
+    fail("bsn: unknown command '\(arguments[0])'\n\n" + usage)
+}
+
+func benchConv(_ arguments: [String]) {
     var configuration = ConvBenchmark.Configuration()
     var json = false
-    var options = rest.dropFirst()
+    var options = ArraySlice(arguments)
     while let option = options.popFirst() {
         switch option {
         case "--json": json = true
@@ -67,13 +87,63 @@ case "bench":
     } catch {
         fail("bsn bench conv: \(error)")
     }
-case "info":
-    print("bsn 0.1")
-    print("OpenBLAS core: \(BLAS.coreName)" + (BLAS.coreSwitchedFrom.map { " (selected by bsn; OpenBLAS detected \($0))" } ?? ""))
-    print("conv algorithm: \(ConvolutionAlgorithm.preferred.summary)")
-    print("threads: \(Parallel.threads)")
-case "help", "--help", "-h", nil:
-    print(usage)
-default:
-    fail("bsn: unknown command '\(arguments[0])'\n\n" + usage)
+}
+
+func benchTrain(_ arguments: [String]) {
+    var json = false, seconds = 2.0, only: String?, child: (String, String, String)?
+    var options = ArraySlice(arguments)
+    while let option = options.popFirst() {
+        switch option {
+        case "--json": json = true
+        case "--seconds":
+            guard let value = options.popFirst().flatMap(Double.init), value > 0 else { fail("bsn bench train: --seconds takes a positive number") }
+            seconds = value
+        case "--config":
+            guard let name = options.popFirst(), TrainBenchmark.configs.contains(where: { $0.name == name }) else {
+                fail("bsn bench train: --config takes one of \(TrainBenchmark.configs.map(\.name).joined(separator: ", "))")
+            }
+            only = name
+        case "--row":   // internal: one row, run by the parent in a child process
+            guard let c = options.popFirst(), let m = options.popFirst(), let g = options.popFirst() else { fail("bsn bench train: --row takes 3 values") }
+            child = (c, m, g)
+        default: fail("bsn bench train: unknown option '\(option)'\n\n" + usage)
+        }
+    }
+    if let (name, modeName, gates) = child {
+        guard let config = TrainBenchmark.configs.first(where: { $0.name == name }), let mode = ExecutionMode(rawValue: modeName) else {
+            fail("bsn bench train: bad row \(name) \(modeName)")
+        }
+        do {
+            let row = try TrainBenchmark.measure(config, mode: mode, gatesOn: gates, seconds: seconds)
+            print(String(decoding: try JSONEncoder().encode(row), as: UTF8.self))
+        } catch { fail("bsn bench train: \(error)") }
+        return
+    }
+    let ceiling = SgemmCeiling.measure()
+    var rows = [TrainBenchmark.Row]()
+    let configs = TrainBenchmark.configs.filter { only == nil || $0.name == only }
+    for (config, mode, gates) in TrainBenchmark.plan(configs: configs) {
+        if !json { FileHandle.standardError.write(Data("  \(config.name) \(mode.rawValue) gates \(gates)…\n".utf8)) }
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/proc/self/exe")
+        process.arguments = ["bench", "train", "--row", config.name, mode.rawValue, gates, "--seconds", "\(seconds)"]
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        do { try process.run() } catch { fail("bsn bench train: cannot start a child process: \(error)") }
+        let data = pipe.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        guard process.terminationStatus == 0, let row = try? JSONDecoder().decode(TrainBenchmark.Row.self, from: data) else {
+            fail("bsn bench train: the \(config.name) \(mode.rawValue) row failed")
+        }
+        rows.append(row)
+    }
+    if json {
+        struct Report: Codable { let sgemm_gflops: Double; let blas_core: String; let threads: Int; let rows: [TrainBenchmark.Row] }
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        let report = Report(sgemm_gflops: ceiling.gflops, blas_core: BLAS.coreName, threads: Parallel.threads, rows: rows)
+        print(String(decoding: (try? encoder.encode(report)) ?? Data(), as: UTF8.self))
+    } else {
+        print(TrainBenchmark.table(rows, sgemm: ceiling.gflops))
+    }
 }
