@@ -212,14 +212,14 @@ typedef void (*grad_fn)(GRAD_ARGS);
 static const grad_fn grads16[TILE + 1] = {0, grad16_1, grad16_2, grad16_3, grad16_4, grad16_5, grad16_6};
 static const grad_fn grads8[TILE + 1] = {0, grad8_1, grad8_2, grad8_3, grad8_4, grad8_5, grad8_6};
 
-AVX2 void bsn_conv_weight_gradient(const bsn_conv_weight_gradient_job *j) {
+AVX2 void bsn_conv_weight_gradient(const bsn_conv_job *j, const float *dy, float *gradient) {
     const int cout = j->out_channels, cin = j->in_channels;
     const long total = (long)j->images * j->rows * j->cols;
     band b;
     for (long first = 0; first < total; first += BAND) {
         band_fill(&b, first, total - first < BAND ? (int)(total - first) : BAND, j->rows, j->cols,
                   j->in_pixel_stride, j->in_row_stride, j->in_image_stride,
-                  j->dy_pixel_stride, j->dy_row_stride, j->dy_image_stride);
+                  j->out_pixel_stride, j->out_row_stride, j->out_image_stride);
         // Output-channel block outermost: the band's slice of dy stays in L1.
         for (int ob = 0; ob < cout; ob += 16) {
             const grad_fn *fns = cout - ob >= 16 ? grads16 : grads8;
@@ -227,7 +227,7 @@ AVX2 void bsn_conv_weight_gradient(const bsn_conv_weight_gradient_job *j) {
                 const float *x = j->input + j->tap_offsets[t];
                 for (int c = 0; c < cin; c += TILE) {
                     const int r = cin - c < TILE ? cin - c : TILE;
-                    fns[r](x + c, b.in, j->dy + ob, b.out, b.count, j->gradient + ((ptrdiff_t)t * cin + c) * cout + ob, cout);
+                    fns[r](x + c, b.in, dy + ob, b.out, b.count, gradient + ((ptrdiff_t)t * cin + c) * cout + ob, cout);
                 }
             }
         }

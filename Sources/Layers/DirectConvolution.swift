@@ -125,9 +125,10 @@ extension Conv2d {
         }
     }
 
-    /// Forward of `count` images starting at `first`, with the direct kernel.
-    func directForward(_ plan: DirectPlan, x: UnsafePointer<Float>, y: UnsafeMutablePointer<Float>,
-                       packed: UnsafePointer<Float>, first: Int, count: Int, worker: Int) {
+    /// Pads `count` images from `first` into this worker's buffer and calls
+    /// `body` with the forward job over them (weights, bias and output unset).
+    private func withForwardJob(_ plan: DirectPlan, x: UnsafePointer<Float>, first: Int, count: Int, worker: Int,
+                                _ body: (inout bsn_conv_job) -> Void) {
         let g = plan.geometry, cin = inChannels, cout = outChannels
         let paddedSize = plan.paddedHeight * plan.paddedWidth * cin
         let padded = Workspace.shared.buffer(worker: worker, slot: ConvSlot.paddedInput, count: count * paddedSize)
@@ -142,9 +143,6 @@ extension Conv2d {
             job.taps = Int32(offsets.count)
             job.tap_offsets = offsets.baseAddress
             job.in_channels = Int32(cin)
-            job.packed_weights = packed
-            job.bias = bias.map { UnsafePointer($0.value.data) }
-            job.output = y + first * g.outHeight * g.outWidth * cout
             job.out_pixel_stride = cout
             job.out_row_stride = g.outWidth * cout
             job.out_image_stride = g.outHeight * g.outWidth * cout
@@ -152,6 +150,18 @@ extension Conv2d {
             job.images = Int32(count)
             job.rows = Int32(g.outHeight)
             job.cols = Int32(g.outWidth)
+            body(&job)
+        }
+    }
+
+    /// Forward of `count` images starting at `first`, with the direct kernel.
+    func directForward(_ plan: DirectPlan, x: UnsafePointer<Float>, y: UnsafeMutablePointer<Float>,
+                       packed: UnsafePointer<Float>, first: Int, count: Int, worker: Int) {
+        let g = plan.geometry
+        withForwardJob(plan, x: x, first: first, count: count, worker: worker) { job in
+            job.packed_weights = packed
+            job.bias = bias.map { UnsafePointer($0.value.data) }
+            job.output = y + first * g.outHeight * g.outWidth * outChannels
             bsn_conv_run(&job)
         }
     }
@@ -183,31 +193,10 @@ extension Conv2d {
                         dx: UnsafeMutablePointer<Float>, packed: UnsafePointer<Float>?, gradient: UnsafeMutablePointer<Float>,
                         first: Int, count: Int, worker: Int) {
         let g = plan.geometry, cin = inChannels, cout = outChannels
-        let paddedSize = plan.paddedHeight * plan.paddedWidth * cin
         let outputSize = g.outHeight * g.outWidth * cout
-        let padded = Workspace.shared.buffer(worker: worker, slot: ConvSlot.paddedInput, count: count * paddedSize)
-        Conv2d.pad(x + first * g.height * g.width * cin, images: count, height: g.height, width: g.width,
-                   channels: cin, pad: g.padding, into: padded)
         let dyChunk = dy + first * outputSize
-        plan.forwardOffsets.withUnsafeBufferPointer { offsets in
-            var job = bsn_conv_weight_gradient_job()
-            job.input = UnsafePointer(padded)
-            job.in_pixel_stride = g.stride * cin
-            job.in_row_stride = g.stride * plan.paddedWidth * cin
-            job.in_image_stride = paddedSize
-            job.taps = Int32(offsets.count)
-            job.tap_offsets = offsets.baseAddress
-            job.in_channels = Int32(cin)
-            job.dy = dyChunk
-            job.dy_pixel_stride = cout
-            job.dy_row_stride = g.outWidth * cout
-            job.dy_image_stride = outputSize
-            job.out_channels = Int32(cout)
-            job.images = Int32(count)
-            job.rows = Int32(g.outHeight)
-            job.cols = Int32(g.outWidth)
-            job.gradient = gradient
-            bsn_conv_weight_gradient(&job)
+        withForwardJob(plan, x: x, first: first, count: count, worker: worker) { job in
+            bsn_conv_weight_gradient(&job, dyChunk, gradient)
         }
         guard let packed else { return }
 

@@ -51,25 +51,13 @@ void bsn_conv_run(const bsn_conv_job *job);
 void bsn_pack_weights(const float *weights, int cout, int kk, int cin,
                       const int *taps, int tap_count, int transpose, float *packed);
 
-/// Weight gradient, accumulated:
+/// Weight gradient of a forward job, accumulated:
 ///
-///   grad[t][c][o] += Σ over the output grid of dy[img][row][col][o] · in[base + tap_offsets[t] + c]
+///   gradient[t][c][o] += Σ over the job's output grid of dy[pixel][o] · in[base + tap_offsets[t] + c]
 ///
-/// with `input` and the grid as in bsn_conv_job (the forward job's geometry),
-/// `dy` with its own strides. out_channels a multiple of 8.
-typedef struct {
-    const float *input;
-    ptrdiff_t in_pixel_stride, in_row_stride, in_image_stride;
-    int taps;
-    const ptrdiff_t *tap_offsets;
-    int in_channels;
-    const float *dy;
-    ptrdiff_t dy_pixel_stride, dy_row_stride, dy_image_stride;
-    int out_channels;
-    int images, rows, cols;
-    float *gradient;                 // [taps][in_channels][out_channels]
-} bsn_conv_weight_gradient_job;
-
-void bsn_conv_weight_gradient(const bsn_conv_weight_gradient_job *job);
+/// `dy` has the layout of the job's output (its strides); the job's weights,
+/// bias and output are not used. out_channels a multiple of 8;
+/// `gradient` holds [taps][in_channels][out_channels].
+void bsn_conv_weight_gradient(const bsn_conv_job *job, const float *dy, float *gradient);
 
 #endif
