@@ -90,7 +90,7 @@ public final class Executor {
         let nodes = network.nodes
         for i in nodes.indices where !rows[i].isEmpty && i != network.outputNode {
             gradients[i].reshape(nodes[i].shape.batch(rows[i].count))
-            gradients[i].fill(0)
+            Elementwise.fill(gradients[i].data, 0, count: gradients[i].count)
         }
         for i in stride(from: nodes.count - 1, through: 1, by: -1) where !rows[i].isEmpty {
             let node = nodes[i]
@@ -140,16 +140,24 @@ public final class Executor {
         let shape = network.nodes[sources[0]].shape
         let width = shape.elements
         target.reshape(shape.batch(mine.count))
-        target.fill(0)
+        // The first source whose rows match is copied, the others added; otherwise start from zero.
+        var copied = false
         for j in sources {
             guard let source = outputs[j] else { continue }
             if rows[j] == mine {
-                addVectors(target.data, source.data, count: target.count)
-                continue
+                if copied { Elementwise.add(target.data, source.data, count: target.count) }
+                else { Elementwise.copy(target.data, source.data, count: target.count) }
+                copied = true
             }
-            let from = position[j]
-            for (r, e) in mine.enumerated() where from[Int(e)] >= 0 {
-                addVectors(target.data + r * width, source.data + Int(from[Int(e)]) * width, count: width)
+        }
+        if !copied { Elementwise.fill(target.data, 0, count: target.count) }
+        for j in sources {
+            guard let source = outputs[j], rows[j] != mine else { continue }
+            let from = position[j], data = source.data, out = target.data
+            Parallel.forEach(min(Parallel.threads, mine.count)) { part, _ in
+                for r in stride(from: part, to: mine.count, by: Parallel.threads) where from[Int(mine[r])] >= 0 {
+                    addVectors(out + r * width, data + Int(from[Int(mine[r])]) * width, count: width)
+                }
             }
         }
         return target
@@ -161,12 +169,15 @@ public final class Executor {
         for j in sources where j != network.inputNode && !rows[j].isEmpty {
             let target = gradients[j], width = network.nodes[j].shape.elements
             if rows[j] == mine {
-                addVectors(target.data, dx.data, count: dx.count)
+                Elementwise.add(target.data, dx.data, count: dx.count)
                 continue
             }
-            let to = position[j]
-            for (r, e) in mine.enumerated() where to[Int(e)] >= 0 {
-                addVectors(target.data + Int(to[Int(e)]) * width, dx.data + r * width, count: width)
+            // Rows of one example go to one target row: split the rows over the workers.
+            let to = position[j], out = target.data, data = dx.data
+            Parallel.forEach(min(Parallel.threads, mine.count)) { part, _ in
+                for r in stride(from: part, to: mine.count, by: Parallel.threads) where to[Int(mine[r])] >= 0 {
+                    addVectors(out + Int(to[Int(mine[r])]) * width, data + r * width, count: width)
+                }
             }
         }
     }
@@ -186,13 +197,9 @@ public final class Executor {
         return target
     }
 
-    private func reluInPlace(_ y: Tensor) {
-        let p = y.data
-        for k in 0..<y.count where p[k] < 0 { p[k] = 0 }
-    }
+    private func reluInPlace(_ y: Tensor) { Elementwise.reluInPlace(y.data, count: y.count) }
 
     private func reluBackwardInPlace(_ g: Tensor, output y: Tensor) {
-        let gp = g.data, yp = y.data
-        for k in 0..<g.count where yp[k] <= 0 { gp[k] = 0 }
+        Elementwise.reluBackwardInPlace(g.data, output: y.data, count: g.count)
     }
 }

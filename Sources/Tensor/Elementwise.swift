@@ -1,0 +1,58 @@
+/// Elementwise kernels over contiguous floats, split over the cores for
+/// large arrays (each worker takes a contiguous range of whole SIMD vectors).
+public enum Elementwise {
+    /// Runs `body` over contiguous ranges covering `0..<count`, in parallel when large.
+    public static func forRanges(_ count: Int, _ body: (Range<Int>) -> Void) {
+        let parts = count < 1 << 15 ? 1 : Parallel.threads * 2
+        if parts == 1 { body(0..<count); return }
+        Parallel.forEach(parts) { p, _ in
+            // Boundaries on multiples of 16 floats keep every worker's vectors aligned alike.
+            let start = (count * p / parts) & ~15, end = p == parts - 1 ? count : (count * (p + 1) / parts) & ~15
+            body(start..<end)
+        }
+    }
+
+    /// target[i] += source[i].
+    public static func add(_ target: UnsafeMutablePointer<Float>, _ source: UnsafePointer<Float>, count: Int) {
+        forRanges(count) { r in addVectors(target + r.lowerBound, source + r.lowerBound, count: r.count) }
+    }
+
+    /// x[i] = max(x[i], 0).
+    public static func reluInPlace(_ x: UnsafeMutablePointer<Float>, count: Int) {
+        forRanges(count) { r in
+            var i = r.lowerBound
+            while i + 8 <= r.upperBound {
+                let p = UnsafeMutableRawPointer(x + i)
+                let v = p.loadUnaligned(as: SIMD8<Float>.self)
+                p.storeBytes(of: v.replacing(with: 0, where: v .< 0), as: SIMD8<Float>.self)
+                i += 8
+            }
+            while i < r.upperBound { x[i] = max(x[i], 0); i += 1 }
+        }
+    }
+
+    /// g[i] = 0 where y[i] ≤ 0 (the gradient through a ReLU whose output is y).
+    public static func reluBackwardInPlace(_ g: UnsafeMutablePointer<Float>, output y: UnsafePointer<Float>, count: Int) {
+        forRanges(count) { r in
+            var i = r.lowerBound
+            while i + 8 <= r.upperBound {
+                let p = UnsafeMutableRawPointer(g + i)
+                let v = p.loadUnaligned(as: SIMD8<Float>.self)
+                let o = UnsafeRawPointer(y + i).loadUnaligned(as: SIMD8<Float>.self)
+                p.storeBytes(of: v.replacing(with: 0, where: o .<= 0), as: SIMD8<Float>.self)
+                i += 8
+            }
+            while i < r.upperBound { if y[i] <= 0 { g[i] = 0 }; i += 1 }
+        }
+    }
+
+    /// x[i] = value.
+    public static func fill(_ x: UnsafeMutablePointer<Float>, _ value: Float, count: Int) {
+        forRanges(count) { r in (x + r.lowerBound).update(repeating: value, count: r.count) }
+    }
+
+    /// target[i] = source[i].
+    public static func copy(_ target: UnsafeMutablePointer<Float>, _ source: UnsafePointer<Float>, count: Int) {
+        forRanges(count) { r in (target + r.lowerBound).update(from: source + r.lowerBound, count: r.count) }
+    }
+}
