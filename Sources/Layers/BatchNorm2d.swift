@@ -16,8 +16,8 @@ public final class BatchNorm2d: Layer {
     public let runningMean: Tensor
     public let runningVariance: Tensor
 
-    private let output = Tensor(shape: [0])
-    private let inputGradient = Tensor(shape: [0])
+    private var output = Tensor(shape: [0])
+    private var inputGradient = Tensor(shape: [0])
     private let mean: Tensor, inverseStd: Tensor
     private var input: Tensor?
     private var lastForwardWasTraining = false
@@ -41,6 +41,14 @@ public final class BatchNorm2d: Layer {
     deinit { totals.deallocate() }
 
     public var parameters: [Parameter] { [scale, shift] }
+
+    /// Writes the output and/or the input gradient into these tensors from now
+    /// on, instead of the layer's own: a network shares one tensor among
+    /// layers whose results are consumed at once, to save memory.
+    public func useSharedBuffers(output: Tensor? = nil, inputGradient: Tensor? = nil) {
+        if let output { self.output = output }
+        if let inputGradient { self.inputGradient = inputGradient }
+    }
 
     public func forward(_ x: Tensor, training: Bool) throws -> Tensor {
         guard x.rank >= 2 else { throw ShapeError("BatchNorm2d: expected (N, H, W, C) or (N, C), got shape \(x.shape)") }

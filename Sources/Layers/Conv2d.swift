@@ -23,9 +23,9 @@ public final class Conv2d: Layer {
     /// The algorithm this layer uses where its shape allows (see `ConvolutionAlgorithm`).
     public var algorithm = ConvolutionAlgorithm.preferred
 
-    private let output = Tensor(shape: [0])
+    private var output = Tensor(shape: [0])
     private var plan: DirectPlan?
-    private let inputGradient = Tensor(shape: [0])
+    private var inputGradient = Tensor(shape: [0])
     private var input: Tensor?
 
     /// Target rows (output pixels) per chunk: big enough for an efficient
@@ -73,6 +73,14 @@ public final class Conv2d: Layer {
         if let plan, plan.geometry == g { return plan }
         plan = DirectPlan(g, outChannels: outChannels)
         return plan
+    }
+
+    /// Writes the output and/or the input gradient into these tensors from now
+    /// on, instead of the layer's own: a network shares one tensor among
+    /// layers whose results are consumed at once, to save memory.
+    public func useSharedBuffers(output: Tensor? = nil, inputGradient: Tensor? = nil) {
+        if let output { self.output = output }
+        if let inputGradient { self.inputGradient = inputGradient }
     }
 
     public func forward(_ x: Tensor, training: Bool) throws -> Tensor {

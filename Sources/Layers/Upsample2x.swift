@@ -4,11 +4,19 @@ import Tensor
 ///
 ///     x is (N, H, W, C), y is (N, 2H, 2W, C), y[n, 2i+a, 2j+b, :] = x[n, i, j, :]
 public final class Upsample2x: Layer {
-    private let output = Tensor(shape: [0])
-    private let inputGradient = Tensor(shape: [0])
+    private var output = Tensor(shape: [0])
+    private var inputGradient = Tensor(shape: [0])
     private var inputShape: [Int] = []
 
     public init() {}
+
+    /// Writes the output and/or the input gradient into these tensors from now
+    /// on, instead of the layer's own: a network shares one tensor among
+    /// layers whose results are consumed at once, to save memory.
+    public func useSharedBuffers(output: Tensor? = nil, inputGradient: Tensor? = nil) {
+        if let output { self.output = output }
+        if let inputGradient { self.inputGradient = inputGradient }
+    }
 
     public func forward(_ x: Tensor, training: Bool) throws -> Tensor {
         try ShapeError.check(x, rank: 4, "Upsample2x", layout: "(N, H, W, C)")

@@ -17,6 +17,12 @@ public enum ExecutionMode: String, Codable, Sendable, CaseIterable {
 /// Node i's tensors hold one row per example in its row set S_i, in example
 /// order; `position[i][e]` is e's row in node i, or −1. Weight gradients
 /// accumulate into the modules' parameters; the caller zeroes them.
+///
+/// Memory: sums (aggregation, identity, a pass-through output) are filled
+/// by their inputs as soon as those are computed ("pushed"), so a module
+/// whose successors are all sums keeps no output of its own: it writes into
+/// `TransientBuffers` shared by all modules. In backward such a module pulls
+/// its output gradient from its successors' gradients.
 public final class Executor {
     public let network: SuperNetwork
     public var mode: ExecutionMode
@@ -24,10 +30,15 @@ public final class Executor {
     private var rows: [[Int32]]            // S_i
     private var position: [[Int32]]        // example → row of node i, or −1
     private var outputs: [Tensor?]
-    private let nodeOutputs: [Tensor]      // aggregation / identity outputs; masked module outputs
+    private let nodeOutputs: [Tensor]      // sums; masked outputs of kept modules
     private let gathered: [Tensor]         // module inputs gathered from a larger row set
-    private let gradients: [Tensor]        // gradient w.r.t. each node's output
+    private let gradients: [Tensor]        // gradient w.r.t. the output of sums and kept modules
     private var mask: [[Float]]            // mask mode: 1 where node i is active for example e
+    private let isSum: [Bool]
+    /// Modules whose successors are all sums: their outputs are pushed and not kept.
+    private let isTransient: [Bool]
+    private let transient = TransientBuffers()
+    private let pulled = Tensor(shape: [0])
     private var batch = 0
 
     public init(_ network: SuperNetwork, mode: ExecutionMode = .subBatch) {
@@ -41,8 +52,12 @@ public final class Executor {
         gathered = (0..<n).map { _ in Tensor(shape: [0]) }
         gradients = (0..<n).map { _ in Tensor(shape: [0]) }
         mask = Array(repeating: [], count: n)
-        for i in 0..<n where network.nodes[i].inputs == [network.inputNode] {
-            network.nodes[i].module?.computesInputGradient = false
+        let sums = network.nodes.map { $0.module == nil && $0.role != .input }
+        isSum = sums
+        isTransient = network.nodes.map { $0.role == .module && !$0.outputs.isEmpty && $0.outputs.allSatisfy { sums[$0] } }
+        for (i, node) in network.nodes.enumerated() {
+            if node.inputs == [network.inputNode] { node.module?.computesInputGradient = false }
+            if isTransient[i] { node.module?.shareTransientBuffers(transient) }
         }
     }
 
@@ -61,25 +76,36 @@ public final class Executor {
         batch = n
         assignRows(architectures)
         let nodes = network.nodes
+        for i in nodes.indices where isSum[i] && !rows[i].isEmpty {
+            nodeOutputs[i].reshape(nodes[i].shape.batch(rows[i].count))
+            Elementwise.fill(nodeOutputs[i].data, 0, count: nodeOutputs[i].count)
+        }
         for i in nodes.indices {
             let node = nodes[i]
+            outputs[i] = nil
             if node.role == .input {
                 outputs[i] = x
+                push(x, rowsOf: i, scaledBy: nil)
                 continue
             }
-            guard !rows[i].isEmpty else { outputs[i] = nil; continue }
+            guard !rows[i].isEmpty else { continue }
             if let module = node.module {
-                let input = try sum(into: gathered[i], rowsOf: i, from: node.inputs)
+                let input = try gather(into: gathered[i], rowsOf: i, from: node.inputs[0])
                 var y = try module.forward(input, training: training)
-                if mode == .mask && node.role == .module && !isAllOnes(mask[i]) {
-                    y = scaleRows(y, by: mask[i], into: nodeOutputs[i])
+                let scale = mode == .mask && node.role == .module && !isAllOnes(mask[i]) ? mask[i] : nil
+                if isTransient[i] {
+                    push(y, rowsOf: i, scaledBy: scale)
+                    continue
                 }
+                if let scale { y = scaleRows(y, by: scale, into: nodeOutputs[i]) }
                 outputs[i] = y
+                push(y, rowsOf: i, scaledBy: nil)
             } else {
-                // Aggregation (then ReLU), identity, or a pass-through output: a sum.
-                let y = try sum(into: nodeOutputs[i], rowsOf: i, from: node.inputs, alwaysCopy: true)
-                if node.role == .aggregation { reluInPlace(y) }
+                // A sum: every input has been pushed into it. Aggregations end with a ReLU.
+                let y = nodeOutputs[i]
+                if node.role == .aggregation { Elementwise.reluInPlace(y.data, count: y.count) }
                 outputs[i] = y
+                push(y, rowsOf: i, scaledBy: nil)
             }
         }
         return outputs[network.outputNode]!
@@ -88,20 +114,27 @@ public final class Executor {
     /// Back-propagates the gradient of the loss with respect to the logits.
     public func backward(_ logitGradient: Tensor) throws {
         let nodes = network.nodes
-        for i in nodes.indices where !rows[i].isEmpty && i != network.outputNode {
+        for i in nodes.indices where !rows[i].isEmpty && i != network.inputNode && !isTransient[i] {
             gradients[i].reshape(nodes[i].shape.batch(rows[i].count))
             Elementwise.fill(gradients[i].data, 0, count: gradients[i].count)
         }
+        if isSum[network.outputNode] {
+            Elementwise.copy(gradients[network.outputNode].data, logitGradient.data, count: logitGradient.count)
+        }
         for i in stride(from: nodes.count - 1, through: 1, by: -1) where !rows[i].isEmpty {
             let node = nodes[i]
-            var g = i == network.outputNode ? logitGradient : gradients[i]
             if let module = node.module {
-                if mode == .mask && node.role == .module && !isAllOnes(mask[i]) { g = scaleRows(g, by: mask[i], into: g) }
+                var g = i == network.outputNode ? logitGradient : isTransient[i] ? pullGradient(of: i) : gradients[i]
+                if mode == .mask && node.role == .module && !isAllOnes(mask[i]) {
+                    g = scaleRows(g, by: mask[i], into: g === pulled || g === gradients[i] ? g : pulled)
+                }
                 let dx = try module.backward(g)
-                if node.inputs[0] != network.inputNode { scatterAdd(dx, rowsOf: i, into: node.inputs) }
+                if node.inputs[0] != network.inputNode { scatterAdd(dx, rowsOf: i, into: node.inputs[0]) }
             } else {
-                if node.role == .aggregation { reluBackwardInPlace(g, output: outputs[i]!) }
-                scatterAdd(g, rowsOf: i, into: node.inputs)
+                let g = gradients[i]
+                if node.role == .aggregation { Elementwise.reluBackwardInPlace(g.data, output: outputs[i]!.data, count: g.count) }
+                // Transient modules among the inputs pull this gradient themselves.
+                for j in node.inputs where !isTransient[j] { scatterAdd(g, rowsOf: i, into: j) }
             }
         }
     }
@@ -131,55 +164,81 @@ public final class Executor {
         }
     }
 
-    /// The input of node i: the sum over `sources` of their rows for S_i (zero
-    /// where a source is not active). Returns a source's tensor itself when it
-    /// is the only one and has exactly S_i's rows, unless `alwaysCopy`.
-    private func sum(into target: Tensor, rowsOf i: Int, from sources: [Int], alwaysCopy: Bool = false) throws -> Tensor {
+    /// The input of module i: its source's rows for S_i (zero where the
+    /// source is not active), or the source's tensor itself when the rows agree.
+    private func gather(into target: Tensor, rowsOf i: Int, from j: Int) throws -> Tensor {
         let mine = rows[i]
-        if sources.count == 1, !alwaysCopy, let only = outputs[sources[0]], rows[sources[0]] == mine { return only }
-        let shape = network.nodes[sources[0]].shape
-        let width = shape.elements
-        target.reshape(shape.batch(mine.count))
-        // The first source whose rows match is copied, the others added; otherwise start from zero.
-        var copied = false
-        for j in sources {
-            guard let source = outputs[j] else { continue }
-            if rows[j] == mine {
-                if copied { Elementwise.add(target.data, source.data, count: target.count) }
-                else { Elementwise.copy(target.data, source.data, count: target.count) }
-                copied = true
+        guard let source = outputs[j] else { throw ShapeError("SuperNetwork: '\(network.nodes[i].name)' has no input") }
+        if rows[j] == mine { return source }
+        let width = network.nodes[j].shape.elements
+        target.reshape(network.nodes[j].shape.batch(mine.count))
+        let from = position[j], data = source.data, out = target.data
+        Parallel.forEach(min(Parallel.threads, mine.count)) { part, _ in
+            for r in stride(from: part, to: mine.count, by: Parallel.threads) {
+                let p = Int(from[Int(mine[r])])
+                if p >= 0 { (out + r * width).update(from: data + p * width, count: width) }
+                else { (out + r * width).update(repeating: 0, count: width) }
             }
         }
-        if !copied { Elementwise.fill(target.data, 0, count: target.count) }
-        for j in sources {
-            guard let source = outputs[j], rows[j] != mine else { continue }
-            let from = position[j], data = source.data, out = target.data
+        return target
+    }
+
+    /// Adds node i's output `y` (rows S_i, each row e times scale[e] if given)
+    /// into every sum that follows node i.
+    private func push(_ y: Tensor, rowsOf i: Int, scaledBy scale: [Float]?) {
+        for j in network.nodes[i].outputs where isSum[j] && !rows[j].isEmpty {
+            addRows(of: y, rowsOf: i, into: nodeOutputs[j], rowsOf: j, scaledBy: scale)
+        }
+    }
+
+    /// target (rows S_j) += source (rows S_i) on the examples both hold.
+    /// (A module's input gradient has its input's shape: the row width comes from the tensor.)
+    private func addRows(of source: Tensor, rowsOf i: Int, into target: Tensor, rowsOf j: Int, scaledBy scale: [Float]? = nil) {
+        let width = source.count / max(rows[i].count, 1)
+        precondition(width * rows[j].count == target.count, "row widths of \(network.nodes[i].name) and \(network.nodes[j].name) differ")
+        if rows[i] == rows[j] && scale == nil {
+            Elementwise.add(target.data, source.data, count: source.count)
+            return
+        }
+        let mine = rows[i], to = position[j], data = source.data, out = target.data
+        Parallel.forEach(min(Parallel.threads, mine.count)) { part, _ in
+            for r in stride(from: part, to: mine.count, by: Parallel.threads) {
+                let e = Int(mine[r]), p = Int(to[e])
+                guard p >= 0 else { continue }
+                if let scale {
+                    let f = scale[e], t = out + p * width, s = data + r * width
+                    if f != 0 { for k in 0..<width { t[k] += f * s[k] } }
+                } else {
+                    addVectors(out + p * width, data + r * width, count: width)
+                }
+            }
+        }
+    }
+
+    /// Adds node i's input gradient `dx` (rows S_i) into the gradient of node j.
+    private func scatterAdd(_ dx: Tensor, rowsOf i: Int, into j: Int) {
+        guard j != network.inputNode, !rows[j].isEmpty else { return }
+        addRows(of: dx, rowsOf: i, into: gradients[j], rowsOf: j)
+    }
+
+    /// The gradient w.r.t. transient module i's output: the sum of its
+    /// successors' gradients on its rows (the successor's tensor itself when
+    /// there is one with the same rows).
+    private func pullGradient(of i: Int) -> Tensor {
+        let successors = network.nodes[i].outputs.filter { !rows[$0].isEmpty }
+        if successors.count == 1, rows[successors[0]] == rows[i] { return gradients[successors[0]] }
+        let width = network.nodes[i].shape.elements, mine = rows[i]
+        pulled.reshape(network.nodes[i].shape.batch(mine.count))
+        Elementwise.fill(pulled.data, 0, count: pulled.count)
+        for j in successors {
+            let from = position[j], data = gradients[j].data, out = pulled.data
             Parallel.forEach(min(Parallel.threads, mine.count)) { part, _ in
                 for r in stride(from: part, to: mine.count, by: Parallel.threads) where from[Int(mine[r])] >= 0 {
                     addVectors(out + r * width, data + Int(from[Int(mine[r])]) * width, count: width)
                 }
             }
         }
-        return target
-    }
-
-    /// Adds node i's input gradient `dx` (rows S_i) into each source's gradient.
-    private func scatterAdd(_ dx: Tensor, rowsOf i: Int, into sources: [Int]) {
-        let mine = rows[i]
-        for j in sources where j != network.inputNode && !rows[j].isEmpty {
-            let target = gradients[j], width = network.nodes[j].shape.elements
-            if rows[j] == mine {
-                Elementwise.add(target.data, dx.data, count: dx.count)
-                continue
-            }
-            // Rows of one example go to one target row: split the rows over the workers.
-            let to = position[j], out = target.data, data = dx.data
-            Parallel.forEach(min(Parallel.threads, mine.count)) { part, _ in
-                for r in stride(from: part, to: mine.count, by: Parallel.threads) where to[Int(mine[r])] >= 0 {
-                    addVectors(out + Int(to[Int(mine[r])]) * width, data + r * width, count: width)
-                }
-            }
-        }
+        return pulled
     }
 
     // MARK: Elementwise helpers
@@ -197,9 +256,5 @@ public final class Executor {
         return target
     }
 
-    private func reluInPlace(_ y: Tensor) { Elementwise.reluInPlace(y.data, count: y.count) }
 
-    private func reluBackwardInPlace(_ g: Tensor, output y: Tensor) {
-        Elementwise.reluBackwardInPlace(g.data, output: y.data, count: g.count)
-    }
 }

@@ -24,11 +24,28 @@ public protocol Module: Layer {
     func multiplyAccumulates(for input: FeatureShape) -> Int
     /// False when the module reads the data: its input gradient is never used.
     var computesInputGradient: Bool { get set }
+    /// Moves the buffers that are consumed at once (the output, internal
+    /// gradients) to tensors shared with other modules. Called by an executor
+    /// for modules whose output it consumes immediately.
+    func shareTransientBuffers(_ buffers: TransientBuffers)
 }
 
 extension Module {
     /// Trainable scalars.
     public var parameterCount: Int { parameters.reduce(0) { $0 + $1.count } }
+    public func shareTransientBuffers(_ buffers: TransientBuffers) {}
+}
+
+/// Tensors shared by all the modules of a network whose results are consumed
+/// as soon as they are made: one module's output is summed into its
+/// successors before the next module runs, its gradients flow on at once.
+/// Only what backward needs later (conv outputs for batch norm, inputs of
+/// convolutions) stays with each module.
+public final class TransientBuffers {
+    public let output = Tensor(shape: [0])
+    public let gradientA = Tensor(shape: [0]), gradientB = Tensor(shape: [0])
+    public let upsampled = Tensor(shape: [0]), upsampledGradient = Tensor(shape: [0])
+    public init() {}
 }
 
 /// Shape and cost of a convolution as used inside modules.
@@ -61,14 +78,34 @@ public final class ConvBN: Module {
         stack = Sequential([self.upsample as (any Layer)?, conv, norm, self.relu].compactMap { $0 })
     }
 
+    /// The upsampled input lives in a shared buffer: backward recomputes it from `savedInput`.
+    private var recomputesUpsampling = false
+    private var savedInput: Tensor?
+
+    public func shareTransientBuffers(_ buffers: TransientBuffers) {
+        guard relu == nil else { return }            // a ReLU's output is needed by its backward
+        norm.useSharedBuffers(output: buffers.output, inputGradient: buffers.gradientA)
+        conv.useSharedBuffers(inputGradient: buffers.gradientB)
+        if let upsample {
+            upsample.useSharedBuffers(output: buffers.upsampled, inputGradient: buffers.upsampledGradient)
+            recomputesUpsampling = true
+        }
+    }
+
     public var kind: String { upsample != nil ? "up-conv" : conv.kernel == 1 ? "projection" : "conv" }
     public var computesInputGradient: Bool {
         get { conv.computesInputGradient }
         set { conv.computesInputGradient = newValue }
     }
     public var parameters: [Parameter] { stack.parameters }
-    public func forward(_ x: Tensor, training: Bool) throws -> Tensor { try stack.forward(x, training: training) }
-    public func backward(_ outputGradient: Tensor) throws -> Tensor { try stack.backward(outputGradient) }
+    public func forward(_ x: Tensor, training: Bool) throws -> Tensor {
+        if recomputesUpsampling { savedInput = x }
+        return try stack.forward(x, training: training)
+    }
+    public func backward(_ outputGradient: Tensor) throws -> Tensor {
+        if recomputesUpsampling, let upsample, let savedInput { _ = try upsample.forward(savedInput, training: true) }
+        return try stack.backward(outputGradient)
+    }
 
     private func convInput(_ x: FeatureShape) -> FeatureShape {
         upsample == nil ? x : FeatureShape(height: 2 * x.height, width: 2 * x.width, channels: x.channels)
@@ -96,6 +133,9 @@ public final class BasicBlock: Module {
     }
 
     public var kind: String { "block" }
+    public func shareTransientBuffers(_ buffers: TransientBuffers) {
+        second.shareTransientBuffers(buffers)        // the first ConvBN keeps its own: its ReLU output is the second's input
+    }
     public var computesInputGradient: Bool {
         get { first.computesInputGradient }
         set { first.computesInputGradient = newValue }
