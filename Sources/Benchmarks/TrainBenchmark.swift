@@ -27,7 +27,8 @@ public struct TrainBenchmark {
     }
 
     /// Runs one row in this process. `gatesOn` is "all" (every gate on) or
-    /// "half" (each gate on with probability 1/2, per example).
+    /// "half" (half of the gates off, p ≈ 0, picked at random among those
+    /// that keep an input → output path; the rest on).
     public static func measure(_ config: Config, mode: ExecutionMode, gatesOn: String, seconds: Double) throws -> Row {
         BLAS.threads = 1
         var rng = RNG(seed: 1)
@@ -36,7 +37,16 @@ public struct TrainBenchmark {
         let trainer = Trainer(network: network, task: .classification, optimisedCost: FlopsCost(network), seed: 2, mode: mode)
         trainer.pathLearningRate = 0                         // keep the distribution fixed
         trainer.budget = Budget(limit: 0, lambda: 1e-9)
-        trainer.startSampling(logit: gatesOn == "half" ? 0 : 30)
+        trainer.startSampling(logit: 30)
+        if gatesOn == "half" {
+            // Switch gates off in a random order, skipping any that would leave no input → output path.
+            var pick = RNG(seed: 3), on = [Bool](repeating: true, count: network.gateCount), off = 0
+            for k in Array(0..<network.gateCount).shuffled(using: &pick) where off < network.gateCount / 2 {
+                on[k] = false
+                if network.architecture(gates: on).isConsistent { off += 1 } else { on[k] = true }
+            }
+            for k in 0..<network.gateCount where !on[k] { network.gateLogits.value[k] = -30 }
+        }
         let images = Tensor(shape: input.batch(config.batch))
         rng.fillUniform(images, -1, 1)
         let labels = (0..<config.batch).map { _ in Int32(rng.integer(below: 10)) }

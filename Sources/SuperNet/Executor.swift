@@ -90,7 +90,7 @@ public final class Executor {
             }
             guard !rows[i].isEmpty else { continue }
             if let module = node.module {
-                let input = try gather(into: gathered[i], rowsOf: i, from: node.inputs[0])
+                let input = gather(into: gathered[i], rowsOf: i, from: node.inputs[0])
                 var y = try module.forward(input, training: training)
                 let scale = mode == .mask && node.role == .module && !isAllOnes(mask[i]) ? mask[i] : nil
                 if isTransient[i] {
@@ -166,11 +166,16 @@ public final class Executor {
 
     /// The input of module i: its source's rows for S_i (zero where the
     /// source is not active), or the source's tensor itself when the rows agree.
-    private func gather(into target: Tensor, rowsOf i: Int, from j: Int) throws -> Tensor {
+    private func gather(into target: Tensor, rowsOf i: Int, from j: Int) -> Tensor {
         let mine = rows[i]
-        guard let source = outputs[j] else { throw ShapeError("SuperNetwork: '\(network.nodes[i].name)' has no input") }
-        if rows[j] == mine { return source }
         let width = network.nodes[j].shape.elements
+        guard let source = outputs[j] else {
+            // No example reaches the output through the source (every sample inconsistent): zeros in.
+            target.reshape(network.nodes[j].shape.batch(mine.count))
+            Elementwise.fill(target.data, 0, count: target.count)
+            return target
+        }
+        if rows[j] == mine { return source }
         target.reshape(network.nodes[j].shape.batch(mine.count))
         let from = position[j], data = source.data, out = target.data
         Parallel.forEach(min(Parallel.threads, mine.count)) { part, _ in

@@ -2,6 +2,15 @@ import SuperNet
 import Tensor
 import XCTest
 
+/// Endless batches of the synthetic colour-square task, for the epoch loop.
+private final class SquareBatches: BatchSource {
+    var rng = RNG(seed: 99)
+    let make: (inout RNG) -> (images: Tensor, labels: [Int32])
+    init(_ make: @escaping (inout RNG) -> (images: Tensor, labels: [Int32])) { self.make = make }
+    var batchesPerEpoch: Int { 10 }
+    func nextBatch() throws -> (images: Tensor, labels: [Int32]) { make(&rng) }
+}
+
 /// End to end: a small B-CNF trained on synthetic data with and without a
 /// tight flops budget.
 final class BudgetLearningTests: XCTestCase {
@@ -40,6 +49,27 @@ final class BudgetLearningTests: XCTestCase {
         let test = (0..<4).map { _ in batch(50, rng: &rng) }
         let accuracy = try trainer.evaluate(test).accuracy
         return (full, flops.cost(of: net.deterministicArchitecture), accuracy)
+    }
+
+    func testEpochsReportMeansAndTheScheduleFollowsEpochs() throws {
+        var rng = RNG(seed: 3)
+        let net = try Fabric.cnf(columns: 2, scales: 4, channels: 8, segmentation: false, gated: true)
+            .build(input: FeatureShape(height: 8, width: 8, channels: 3), classes: 3, rng: &rng)
+        let trainer = Trainer(network: net, task: .classification, optimisedCost: FlopsCost(net), seed: 1, learningRate: 0.05)
+        trainer.schedule = PiecewiseConstantSchedule(initial: 0.05, changes: [.init(at: 2, value: 0.005)])
+        trainer.warmupSteps = 10
+        var epochs = [EpochMetrics]()
+        let steps = try trainer.train(epochs: 3, from: SquareBatches { self.batch(16, rng: &$0) }, onEpoch: { epochs.append($0) })
+        XCTAssertEqual(steps.count, 30)
+        XCTAssertEqual(epochs.map(\.epoch), [1, 2, 3])
+        XCTAssertEqual(epochs[0].loss, steps[0..<10].reduce(0) { $0 + $1.loss } / 10, accuracy: 1e-12)
+        XCTAssertEqual(steps[19].learningRate, 0.05)
+        XCTAssertEqual(steps[20].learningRate, 0.005, "epoch 2 starts at step 20")
+        XCTAssertFalse(steps[9].sampling)
+        XCTAssertTrue(steps[10].sampling, "sampling starts after the warm-up")
+        // Stopping early happens at a batch boundary.
+        let stopped = try trainer.train(steps: 50, from: SquareBatches { self.batch(16, rng: &$0) }, onStep: { $0.step < 33 })
+        XCTAssertEqual(stopped.count, 3)
     }
 
     func testATightFlopsBudgetIsMetWhileAccuracyStaysHigh() throws {

@@ -131,3 +131,23 @@ final class CostTests: XCTestCase {
         XCTAssertEqual(net.report(FlopsCost(net)), report, "the Monte Carlo estimate is reproducible")
     }
 }
+
+final class TimeCostTests: XCTestCase {
+    func testMeasuredLatenciesAddUpOverActiveModules() throws {
+        var rng = RNG(seed: 6)
+        let net = try Fabric.cnf(columns: 3, scales: 3, channels: 8, segmentation: false, gated: true)
+            .build(input: FeatureShape(height: 8, width: 8, channels: 3), classes: 2, rng: &rng)
+        let time = TimeCost(net)
+        XCTAssertFalse(time.isMeasured)
+        try time.measure(batch: 4)
+        XCTAssertTrue(time.isMeasured)
+        for (i, node) in net.nodes.enumerated() {
+            if node.module != nil { XCTAssertGreaterThan(time.latency[i], 0, node.name) } else { XCTAssertEqual(time.latency[i], 0) }
+        }
+        let full = time.cost(of: net.fullArchitecture)
+        let part = net.architecture(gates: (0..<net.gateCount).map { $0 % 3 != 0 })
+        let expected = part.active.members.reduce(0.0) { $0 + time.latency[$1] }
+        XCTAssertEqual(time.cost(of: part), expected, accuracy: 1e-12)
+        XCTAssertLessThan(time.cost(of: part), full)
+    }
+}

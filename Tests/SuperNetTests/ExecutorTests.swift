@@ -73,6 +73,10 @@ final class ExecutorTests: XCTestCase {
         for k in 0..<3 { XCTAssertEqual(logits[k], head.conv.bias!.value[k], accuracy: 1e-6) }
         XCTAssertNotEqual(logits[3], head.conv.bias!.value[0])
         XCTAssertEqual(executor.examples(of: 1), [1, 2, 3], "the stem only ran on the consistent examples")
+        // A batch of inconsistent samples only: every example gets the bias.
+        let none = try executor.forward(randomTensor(shape.batch(2), seed: 2), architectures: [off], training: true)
+        for e in 0..<2 { for k in 0..<3 { XCTAssertEqual(none[e * 3 + k], head.conv.bias!.value[k], accuracy: 1e-6) } }
+        try executor.backward(randomTensor(none.shape, seed: 3))
     }
 
     func testGradientsThroughAGatedFabricMatchFiniteDifferences() throws {

@@ -1,0 +1,66 @@
+import Foundation
+import Tensor
+
+/// Where training batches come from (the dataset loaders implement it).
+public protocol BatchSource: AnyObject {
+    /// Batches in one pass over the training data.
+    var batchesPerEpoch: Int { get }
+    /// The next batch: images (N, H, W, C) NHWC and labels; wraps to a new epoch by itself.
+    func nextBatch() throws -> (images: Tensor, labels: [Int32])
+}
+
+/// Means over the steps of one epoch.
+public struct EpochMetrics: Codable, Equatable, Sendable {
+    public var epoch: Int
+    public var steps: Int
+    public var loss: Double, accuracy: Double
+    public var sampledCost: Double, deterministicCost: Double
+    public var gateEntropy: Double
+    public var validationAccuracy: Double?
+
+    /// The mean of `steps`' metrics.
+    public init(epoch: Int, steps: [StepMetrics], validationAccuracy: Double? = nil) {
+        let n = Double(max(steps.count, 1))
+        self.epoch = epoch
+        self.steps = steps.count
+        loss = steps.reduce(0) { $0 + $1.loss } / n
+        accuracy = steps.reduce(0) { $0 + $1.accuracy } / n
+        sampledCost = steps.reduce(0) { $0 + $1.sampledCost } / n
+        deterministicCost = steps.last?.deterministicCost ?? 0
+        gateEntropy = steps.last?.gateEntropy ?? 0
+        self.validationAccuracy = validationAccuracy
+    }
+}
+
+extension Trainer {
+    /// Runs `count` steps on batches from `source`, calling `onStep` after
+    /// each (return false to stop early, at a batch boundary) and `onEpoch`
+    /// with the means whenever an epoch completes. Returns the steps' metrics.
+    @discardableResult
+    public func train(steps count: Int, from source: any BatchSource,
+                      onStep: (StepMetrics) -> Bool = { _ in true },
+                      onEpoch: (EpochMetrics) -> Void = { _ in }) throws -> [StepMetrics] {
+        stepsPerEpoch = max(source.batchesPerEpoch, 1)
+        var all = [StepMetrics](), epochSteps = [StepMetrics]()
+        for _ in 0..<count {
+            let (images, labels) = try source.nextBatch()
+            let metrics = try trainStep(images: images, labels: labels)
+            all.append(metrics)
+            epochSteps.append(metrics)
+            if step % stepsPerEpoch == 0 {
+                onEpoch(EpochMetrics(epoch: epoch, steps: epochSteps))
+                epochSteps.removeAll()
+            }
+            if !onStep(metrics) { break }
+        }
+        return all
+    }
+
+    /// Runs `count` epochs of `source`.
+    @discardableResult
+    public func train(epochs count: Int, from source: any BatchSource,
+                      onStep: (StepMetrics) -> Bool = { _ in true },
+                      onEpoch: (EpochMetrics) -> Void = { _ in }) throws -> [StepMetrics] {
+        try train(steps: count * max(source.batchesPerEpoch, 1), from: source, onStep: onStep, onEpoch: onEpoch)
+    }
+}
