@@ -1,3 +1,4 @@
+import Layers
 import SuperNet
 import Tensor
 import XCTest
