@@ -56,7 +56,7 @@ public struct TrainBenchmark {
         let used = trainer.lastArchitectures.map { a in Double(modules.filter { a.active.contains($0) }.count) / Double(max(modules.count, 1)) }
         let architectures = trainer.lastArchitectures
         let infer = try Timing.median(minimumRuns: 3, minimumSeconds: seconds) {
-            _ = try trainer.executor.forward(images, architectures: architectures, training: false)
+            _ = try trainer.executor.forward(images, architectures: architectures, training: false, inferenceOnly: true)
         }
         return Row(config: config.name, mode: mode.rawValue, gates_on: gatesOn,
                    train_images_per_s: Double(config.batch) / train, infer_images_per_s: Double(config.batch) / infer,

@@ -144,7 +144,7 @@ public final class BatchNorm2d: Layer {
     }
 }
 
-/// Runs `body` over row ranges of `rows`, in parallel.
+/// Runs `body` over row ranges of `rows` (at least 64 rows each), in parallel.
 func forEachRowRange(_ rows: Int, _ body: (Range<Int>) -> Void) {
     let blocks = Parallel.ranges(rows, parts: min(Parallel.threads * 4, max(1, rows / 64)))
     Parallel.forEach(blocks.count) { i, _ in body(blocks[i]) }

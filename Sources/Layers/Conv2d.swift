@@ -84,6 +84,12 @@ public final class Conv2d: Layer {
     }
 
     public func forward(_ x: Tensor, training: Bool) throws -> Tensor {
+        try forward(x, weights: weight.value.data, bias: bias?.value.data)
+    }
+
+    /// Forward with other weights ([Cout][k][k][Cin]) and bias of this layer's
+    /// shape: batch norm folded into the convolution for inference.
+    public func forward(_ x: Tensor, weights w: UnsafePointer<Float>, bias b: UnsafePointer<Float>?) throws -> Tensor {
         try ShapeError.check(x, rank: 4, "Conv2d", layout: "(N, H, W, C)")
         try ShapeError.check(x, axis: 3, is: inChannels, "Conv2d", what: "input channels")
         let g = geometry(height: x.shape[1], width: x.shape[2])
@@ -94,14 +100,14 @@ public final class Conv2d: Layer {
         let images = x.shape[0], rowsPerImage = g.outHeight * g.outWidth, k = g.patchSize
         output.reshape([images, g.outHeight, g.outWidth, outChannels])
         let (perChunk, chunks) = chunking(images: images, rowsPerImage: rowsPerImage)
-        let xData = x.data, yData = output.data, w = weight.value.data, b = bias?.value.data
+        let xData = x.data, yData = output.data
         let cout = outChannels, imageSize = g.height * g.width * g.channels
 
         if let plan = directPlan(g), !g.isPointwise {
-            let packed = packForwardWeights(plan)
+            let packed = packForwardWeights(plan, weights: w)
             Parallel.forEach(chunks) { chunk, worker in
                 let first = chunk * perChunk
-                directForward(plan, x: xData, y: yData, packed: packed, first: first,
+                directForward(plan, x: xData, y: yData, packed: packed, bias: b, first: first,
                               count: min(perChunk, images - first), worker: worker)
             }
             return output

@@ -156,21 +156,21 @@ extension Conv2d {
 
     /// Forward of `count` images starting at `first`, with the direct kernel.
     func directForward(_ plan: DirectPlan, x: UnsafePointer<Float>, y: UnsafeMutablePointer<Float>,
-                       packed: UnsafePointer<Float>, first: Int, count: Int, worker: Int) {
+                       packed: UnsafePointer<Float>, bias: UnsafePointer<Float>?, first: Int, count: Int, worker: Int) {
         let g = plan.geometry
         withForwardJob(plan, x: x, first: first, count: count, worker: worker) { job in
             job.packed_weights = packed
-            job.bias = bias.map { UnsafePointer($0.value.data) }
+            job.bias = bias
             job.output = y + first * g.outHeight * g.outWidth * outChannels
             bsn_conv_run(&job)
         }
     }
 
     /// Packs the weights for the forward job into the shared workspace slot.
-    func packForwardWeights(_ plan: DirectPlan) -> UnsafePointer<Float> {
+    func packForwardWeights(_ plan: DirectPlan, weights: UnsafePointer<Float>) -> UnsafePointer<Float> {
         let kk = kernel * kernel
         let packed = Workspace.shared.buffer(worker: 0, slot: ConvSlot.packedWeights, count: kk * inChannels * outChannels)
-        bsn_pack_weights(weight.value.data, Int32(outChannels), Int32(kk), Int32(inChannels),
+        bsn_pack_weights(weights, Int32(outChannels), Int32(kk), Int32(inChannels),
                          plan.liveTaps, Int32(plan.liveTaps.count), 0, packed)
         return UnsafePointer(packed)
     }

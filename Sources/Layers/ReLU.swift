@@ -10,7 +10,7 @@ public final class ReLU: Layer {
     public func forward(_ x: Tensor, training: Bool) throws -> Tensor {
         output.reshape(x.shape)
         let xData = x.data, yData = output.data
-        forEachElementRange(x.count) { range in
+        Elementwise.forRanges(x.count) { range in
             for i in range { yData[i] = max(xData[i], 0) }
         }
         return output
@@ -21,16 +21,9 @@ public final class ReLU: Layer {
         try ShapeError.check(outputGradient, sameShapeAs: output, "ReLU backward")
         inputGradient.reshape(output.shape)
         let y = output.data, dy = outputGradient.data, dx = inputGradient.data
-        forEachElementRange(output.count) { range in
+        Elementwise.forRanges(output.count) { range in
             for i in range { dx[i] = y[i] > 0 ? dy[i] : 0 }
         }
         return inputGradient
     }
-}
-
-/// Runs `body` over contiguous element ranges of `count`, in parallel when large.
-func forEachElementRange(_ count: Int, _ body: (Range<Int>) -> Void) {
-    let parts = count < 1 << 15 ? 1 : Parallel.threads * 2
-    let ranges = Parallel.ranges(count, parts: parts)
-    Parallel.forEach(ranges.count) { i, _ in body(ranges[i]) }
 }

@@ -11,12 +11,7 @@ public final class Sum {
         guard let first = inputs.first else { throw ShapeError("Sum: no inputs") }
         for x in inputs.dropFirst() { try ShapeError.check(x, sameShapeAs: first, "Sum") }
         output.copy(from: first)
-        for x in inputs.dropFirst() {
-            let y = output.data, xData = x.data
-            forEachElementRange(x.count) { range in
-                addVectors(y + range.lowerBound, xData + range.lowerBound, count: range.count)
-            }
-        }
+        for x in inputs.dropFirst() { Elementwise.add(output.data, x.data, count: x.count) }
         return output
     }
 

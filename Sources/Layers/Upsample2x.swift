@@ -24,7 +24,7 @@ public final class Upsample2x: Layer {
         inputShape = x.shape
         output.reshape([n, 2 * h, 2 * w, c])
         let xData = x.data, yData = output.data
-        forEachElementRange(n * h) { range in
+        forEachRowRange(n * h) { range in
             for row in range {                      // row = n·H + i
                 let source = xData + row * w * c
                 let target = yData + 2 * row * 2 * w * c
@@ -44,7 +44,7 @@ public final class Upsample2x: Layer {
         let (n, h, w, c) = (inputShape[0], inputShape[1], inputShape[2], inputShape[3])
         inputGradient.reshape(inputShape)
         let dy = outputGradient.data, dx = inputGradient.data
-        forEachElementRange(n * h) { range in
+        forEachRowRange(n * h) { range in
             for row in range {
                 let top = dy + 2 * row * 2 * w * c, bottom = top + 2 * w * c
                 let target = dx + row * w * c

@@ -62,8 +62,9 @@ public final class Executor {
     }
 
     /// The logits of every example: (N, classes), or (N, H, W, classes) for a
-    /// segmentation head. `x` is (N, H, W, C) NHWC.
-    public func forward(_ x: Tensor, architectures: [Architecture], training: Bool) throws -> Tensor {
+    /// segmentation head. `x` is (N, H, W, C) NHWC. `backward` may follow
+    /// unless `inferenceOnly` (inference mode, modules may fold batch norm).
+    public func forward(_ x: Tensor, architectures: [Architecture], training: Bool, inferenceOnly: Bool = false) throws -> Tensor {
         try ShapeError.check(x, rank: 4, "SuperNetwork", layout: "(N, H, W, C)")
         let s = network.inputShape
         guard x.shape[1] == s.height, x.shape[2] == s.width, x.shape[3] == s.channels else {
@@ -91,7 +92,7 @@ public final class Executor {
             guard !rows[i].isEmpty else { continue }
             if let module = node.module {
                 let input = gather(into: gathered[i], rowsOf: i, from: node.inputs[0])
-                var y = try module.forward(input, training: training)
+                var y = inferenceOnly && !training ? try module.infer(input) : try module.forward(input, training: training)
                 let scale = mode == .mask && node.role == .module && !isAllOnes(mask[i]) ? mask[i] : nil
                 if isTransient[i] {
                     push(y, rowsOf: i, scaledBy: scale)

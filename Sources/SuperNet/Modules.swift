@@ -24,6 +24,9 @@ public protocol Module: Layer {
     func multiplyAccumulates(for input: FeatureShape) -> Int
     /// False when the module reads the data: its input gradient is never used.
     var computesInputGradient: Bool { get set }
+    /// Inference-mode forward when no backward follows: may take shortcuts
+    /// (batch norm folded into the convolution). Default: `forward(x, training: false)`.
+    func infer(_ x: Tensor) throws -> Tensor
     /// Moves the buffers that are consumed at once (the output, internal
     /// gradients) to tensors shared with other modules. Called by an executor
     /// for modules whose output it consumes immediately.
@@ -34,6 +37,7 @@ extension Module {
     /// Trainable scalars.
     public var parameterCount: Int { parameters.reduce(0) { $0 + $1.count } }
     public func shareTransientBuffers(_ buffers: TransientBuffers) {}
+    public func infer(_ x: Tensor) throws -> Tensor { try forward(x, training: false) }
 }
 
 /// Tensors shared by all the modules of a network whose results are consumed
@@ -107,6 +111,23 @@ public final class ConvBN: Module {
         return try stack.backward(outputGradient)
     }
 
+    /// Batch norm in inference mode is y = a·z + b per channel (a = γ/σ,
+    /// b = β − μ·a): folded into the convolution's weights and bias, it costs
+    /// no pass over memory of its own.
+    public func infer(_ x: Tensor) throws -> Tensor {
+        let input = try upsample?.forward(x, training: false) ?? x
+        let perOutput = conv.kernel * conv.kernel * conv.inChannels, cout = conv.outChannels
+        let folded = Workspace.shared.buffer(worker: 0, slot: 20, count: cout * (perOutput + 1))
+        let w = conv.weight.value.data, bias = folded + cout * perOutput
+        for o in 0..<cout {
+            let a = norm.scale.value[o] / (norm.runningVariance[o] + norm.epsilon).squareRoot()
+            for j in 0..<perOutput { folded[o * perOutput + j] = a * w[o * perOutput + j] }
+            bias[o] = a * ((conv.bias?.value[o] ?? 0) - norm.runningMean[o]) + norm.shift.value[o]
+        }
+        let z = try conv.forward(input, weights: folded, bias: bias)
+        return try relu?.forward(z, training: false) ?? z
+    }
+
     private func convInput(_ x: FeatureShape) -> FeatureShape {
         upsample == nil ? x : FeatureShape(height: 2 * x.height, width: 2 * x.width, channels: x.channels)
     }
@@ -133,6 +154,7 @@ public final class BasicBlock: Module {
     }
 
     public var kind: String { "block" }
+    public func infer(_ x: Tensor) throws -> Tensor { try second.infer(try first.infer(x)) }
     public func shareTransientBuffers(_ buffers: TransientBuffers) {
         second.shareTransientBuffers(buffers)        // the first ConvBN keeps its own: its ReLU output is the second's input
     }

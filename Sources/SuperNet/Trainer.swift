@@ -184,7 +184,7 @@ public final class Trainer {
         let architecture = network.deterministicArchitecture
         var loss = 0.0, right = 0.0, count = 0.0
         for (images, labels) in batches {
-            let logits = try executor.forward(images, architectures: [architecture], training: false)
+            let logits = try executor.forward(images, architectures: [architecture], training: false, inferenceOnly: true)
             let losses = try computeLosses(logits, labels: labels)
             loss += Double(losses.reduce(0, +))
             right += accuracy(logits, labels: labels) * Double(images.shape[0])

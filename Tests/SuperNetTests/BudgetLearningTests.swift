@@ -85,3 +85,20 @@ final class BudgetLearningTests: XCTestCase {
         print("flops: full \(budgeted.full), budgeted \(budgeted.deterministic) (accuracy \(budgeted.accuracy)), free \(free.deterministic) (accuracy \(free.accuracy))")
     }
 }
+
+final class TrainerAllocationTests: XCTestCase {
+    func testDenseTrainingStepsAllocateNoBuffersAfterTheFirst() throws {
+        var rng = RNG(seed: 4)
+        let net = try Fabric.cnf(columns: 3, scales: 4, channels: 8, segmentation: false, gated: true)
+            .build(input: FeatureShape(height: 8, width: 8, channels: 3), classes: 3, rng: &rng)
+        let trainer = Trainer(network: net, task: .classification, optimisedCost: FlopsCost(net), seed: 1)
+        trainer.warmupSteps = 100
+        let x = Tensor(shape: [16, 8, 8, 3])
+        rng.fillUniform(x, -1, 1)
+        let labels = (0..<16).map { Int32($0 % 3) }
+        try trainer.trainStep(images: x, labels: labels)
+        let after = Tensor.allocations
+        for _ in 0..<3 { try trainer.trainStep(images: x, labels: labels) }
+        XCTAssertEqual(Tensor.allocations, after, "steps 2-4 allocated \(Tensor.allocations - after) buffers")
+    }
+}

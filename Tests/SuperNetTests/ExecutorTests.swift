@@ -59,6 +59,19 @@ final class ExecutorTests: XCTestCase {
         }
     }
 
+    func testFoldedInferenceMatchesInferenceModeForward() throws {
+        for (name, net, shape) in try fabrics() {
+            var rng = RNG(seed: 9)
+            randomiseBatchNorm(net, rng: &rng)
+            let archs = architectures(net, count: 6, rng: &rng)
+            let x = randomTensor(shape.batch(6), seed: 4)
+            let executor = Executor(net)
+            let plain = try executor.forward(x, architectures: archs, training: false).values
+            let folded = try executor.forward(x, architectures: archs, training: false, inferenceOnly: true).values
+            for (a, b) in zip(plain, folded) { XCTAssertEqual(a, b, accuracy: 1e-4 * max(1, abs(a)), name) }
+        }
+    }
+
     func testInconsistentExamplesGetTheOutputBiasAndNoGradient() throws {
         var rng = RNG(seed: 8)
         let shape = FeatureShape(height: 4, width: 4, channels: 3)
