@@ -56,6 +56,13 @@ static void band_fill(band *b, long first, int n, int rows, int cols,
     b->count = n;
 }
 
+// The band of a job's output grid starting at pixel `first` (of `total`).
+static void job_band(const bsn_conv_job *j, long first, long total, band *b) {
+    band_fill(b, first, total - first < BAND ? (int)(total - first) : BAND, j->rows, j->cols,
+              j->in_pixel_stride, j->in_row_stride, j->in_image_stride,
+              j->out_pixel_stride, j->out_row_stride, j->out_image_stride);
+}
+
 // ---- Forward-style tiles ------------------------------------------------------
 // R output pixels × 16 (or 8) output channels held in registers; for every tap
 // and input channel: load the weight vector(s), broadcast each pixel's input
@@ -125,9 +132,7 @@ AVX2 void bsn_conv_run(const bsn_conv_job *j) {
     const long total = (long)j->images * j->rows * j->cols;
     band b;
     for (long first = 0; first < total; first += BAND) {
-        band_fill(&b, first, total - first < BAND ? (int)(total - first) : BAND, j->rows, j->cols,
-                  j->in_pixel_stride, j->in_row_stride, j->in_image_stride,
-                  j->out_pixel_stride, j->out_row_stride, j->out_image_stride);
+        job_band(j, first, total, &b);
         for (int ob = 0; ob < cout; ob += 16) {
             const int width = cout - ob >= 16 ? 16 : 8;
             const float *w = j->packed_weights + (ptrdiff_t)ob * taps * cin;
@@ -217,9 +222,7 @@ AVX2 void bsn_conv_weight_gradient(const bsn_conv_job *j, const float *dy, float
     const long total = (long)j->images * j->rows * j->cols;
     band b;
     for (long first = 0; first < total; first += BAND) {
-        band_fill(&b, first, total - first < BAND ? (int)(total - first) : BAND, j->rows, j->cols,
-                  j->in_pixel_stride, j->in_row_stride, j->in_image_stride,
-                  j->out_pixel_stride, j->out_row_stride, j->out_image_stride);
+        job_band(j, first, total, &b);
         // Output-channel block outermost: the band's slice of dy stays in L1.
         for (int ob = 0; ob < cout; ob += 16) {
             const grad_fn *fns = cout - ob >= 16 ? grads16 : grads8;

@@ -57,6 +57,14 @@ extension SuperNetwork {
         return Architecture(gates: gates, active: active)
     }
 
+    /// The sampled architecture without pruning: every node that is on, connected
+    /// or not (the reference implementation's costed set; an option of `Trainer`).
+    public func unprunedArchitecture(gates: [Bool]) -> Architecture {
+        var on = NodeSet(count: nodes.count)
+        for (i, node) in nodes.enumerated() where node.gate.map({ gates[$0] }) ?? true { on.insert(i) }
+        return Architecture(gates: gates, active: on)
+    }
+
     /// The architecture with every gate on: the whole super network.
     public var fullArchitecture: Architecture { architecture(gates: [Bool](repeating: true, count: gateCount)) }
 

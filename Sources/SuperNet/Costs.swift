@@ -17,6 +17,9 @@ public protocol Cost: AnyObject {
 /// linear: in·out) plus aggregations (elements · (active inputs − 1)).
 public final class FlopsCost: Cost {
     public let network: SuperNetwork
+    /// The reference implementation charges an upsampling convolution at the
+    /// coarse resolution, a quarter of what it executes; true reproduces that.
+    public var upsamplingAtCoarseResolution = false
     public init(_ network: SuperNetwork) { self.network = network }
     public var name: String { "flops" }
     public var unit: String { "MAC" }
@@ -27,7 +30,9 @@ public final class FlopsCost: Cost {
         for i in active.members {
             let node = network.nodes[i]
             switch node.role {
-            case .module, .output: total += node.multiplyAccumulates
+            case .module, .output:
+                let coarse = upsamplingAtCoarseResolution && node.module?.kind == "up-conv"
+                total += coarse ? node.multiplyAccumulates / 4 : node.multiplyAccumulates
             case .aggregation: total += node.shape.elements * max(0, node.inputs.filter { active.contains($0) }.count - 1)
             case .input, .identity: break
             }

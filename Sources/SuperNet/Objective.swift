@@ -12,6 +12,9 @@ public struct Budget: Codable, Equatable, Sendable {
     public var mode: Mode
     /// Added to the cost (0) of an inconsistent sample, so that the gates learn to avoid them.
     public var inconsistentPenalty: Double
+    /// The released reference code adds the penalty to the *consistent*
+    /// samples instead; true reproduces that.
+    public var penaltyOnConsistentSamples = false
 
     public init(limit: Double, lambda: Double, mode: Mode = .max, inconsistentPenalty: Double = 0) {
         (self.limit, self.lambda, self.mode, self.inconsistentPenalty) = (limit, lambda, mode, inconsistentPenalty)

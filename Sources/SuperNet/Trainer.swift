@@ -55,6 +55,9 @@ public final class Trainer {
     /// The cost the budget applies to (the first of `costs` by default).
     public var optimisedCost: any Cost
     public var budget: Budget?
+    /// False reproduces the reference implementation: the optimised cost is that
+    /// of every sampled module, connected or not, instead of the pruned architecture.
+    public var costsPrunedArchitecture = true
     /// Steps with all gates on before sampling starts.
     public var warmupSteps: Int = 0
     public var rng: RNG
@@ -116,7 +119,7 @@ public final class Trainer {
         try executor.backward(try lossGradient())
         optimizer.step()
 
-        let costs = architectures.map { $0.isConsistent ? optimisedCost.cost(of: $0) : budget?.inconsistentPenalty ?? 0 }
+        let costs = architectures.map(optimisedCostOf)
         if samplingStarted && network.gateCount > 0 {
             updateGates(losses: losses, costs: costs, architectures: architectures, probabilities: probabilities)
         }
@@ -128,6 +131,15 @@ public final class Trainer {
                            deterministicCost: optimisedCost.cost(of: network.deterministicArchitecture),
                            gateEntropy: meanGateEntropy(network.keepProbabilities),
                            consistent: Double(architectures.filter(\.isConsistent).count) / Double(architectures.count))
+    }
+
+    /// The optimised cost of a sampled architecture, with the inconsistent-sample
+    /// penalty where the budget puts it.
+    public func optimisedCostOf(_ architecture: Architecture) -> Double {
+        let costed = costsPrunedArchitecture ? architecture : network.unprunedArchitecture(gates: architecture.gates)
+        let cost = costed.active.isEmpty ? 0 : optimisedCost.cost(of: costed)
+        guard let budget, budget.inconsistentPenalty != 0 else { return cost }
+        return architecture.isConsistent == budget.penaltyOnConsistentSamples ? cost + budget.inconsistentPenalty : cost
     }
 
     /// D_i = loss_i + budget penalty of C(H_i); a ← a − path lr · REINFORCE gradient.
@@ -179,12 +191,17 @@ public final class Trainer {
     }
 
     /// Loss and accuracy of the deterministic architecture (batch norm in
-    /// inference mode) over `batches`.
-    public func evaluate(_ batches: [(images: Tensor, labels: [Int32])]) throws -> (loss: Double, accuracy: Double) {
-        let architecture = network.deterministicArchitecture
+    /// inference mode) over `batches`; with `sampling`, of architectures
+    /// sampled per example instead (the reference code's evaluation).
+    public func evaluate(_ batches: [(images: Tensor, labels: [Int32])], sampling: Bool = false) throws -> (loss: Double, accuracy: Double) {
+        let deterministic = network.deterministicArchitecture
+        let probabilities = network.keepProbabilities
         var loss = 0.0, right = 0.0, count = 0.0
         for (images, labels) in batches {
-            let logits = try executor.forward(images, architectures: [architecture], training: false, inferenceOnly: true)
+            let architectures = sampling
+                ? (0..<images.shape[0]).map { _ in network.sampleArchitecture(probabilities, rng: &rng) }
+                : [deterministic]
+            let logits = try executor.forward(images, architectures: architectures, training: false, inferenceOnly: true)
             let losses = try computeLosses(logits, labels: labels)
             loss += Double(losses.reduce(0, +))
             right += accuracy(logits, labels: labels) * Double(images.shape[0])

@@ -151,3 +151,50 @@ final class TimeCostTests: XCTestCase {
         XCTAssertLessThan(time.cost(of: part), full)
     }
 }
+
+final class ReferenceOptionTests: XCTestCase {
+    func testReferenceBehavioursCanBeReproduced() throws {
+        var rng = RNG(seed: 8)
+        // x → a → s1 → c → out-sum, x → b → out-sum (sink); gates a, c, b.
+        var builder = GraphBuilder(inputShape: FeatureShape(height: 4, width: 4, channels: 2))
+        builder.add("x", .input)
+        builder.add("a", .module, module: ConvBN(2, 2, rng: &rng), gated: true, inputs: ["x"])
+        builder.add("s1", .aggregation, inputs: ["a"])
+        builder.add("c", .module, module: ConvBN(2, 2, upsample: true, rng: &rng), gated: true, inputs: ["s1"])
+        builder.add("down", .module, module: ConvBN(2, 2, stride: 2, rng: &rng), gated: false, inputs: ["c"])
+        builder.add("b", .module, module: ConvBN(2, 2, rng: &rng), gated: true, inputs: ["x"])
+        builder.add("out", .output, inputs: ["down", "b"])
+        let net = try builder.build()
+        let flops = FlopsCost(net)
+        // c upsamples 4x4 → 8x8 and convolves there: 2·2·64·9 = 2304 MACs; the reference charges a quarter.
+        let full = flops.cost(of: net.fullArchitecture)
+        flops.upsamplingAtCoarseResolution = true
+        XCTAssertEqual(full - flops.cost(of: net.fullArchitecture), 2304 * 3 / 4)
+        flops.upsamplingAtCoarseResolution = false
+
+        // a off: c is on but unconnected. Pruned, it costs nothing; the reference costs it.
+        let gates = [false, true, true]
+        let pruned = net.architecture(gates: gates), unpruned = net.unprunedArchitecture(gates: gates)
+        // Unpruned adds c (2304) and `down` (2·2·(4·4)·9 = 576); s1's only input is off: no sum cost.
+        XCTAssertEqual(flops.cost(of: unpruned) - flops.cost(of: pruned), 2304 + 576)
+        XCTAssertFalse(pruned.active.contains(net.index(of: "c")!))
+        XCTAssertTrue(unpruned.active.contains(net.index(of: "c")!))
+
+        let trainer = Trainer(network: net, task: .classification, optimisedCost: flops, seed: 1)
+        XCTAssertEqual(trainer.optimisedCostOf(pruned), flops.cost(of: pruned))
+        trainer.costsPrunedArchitecture = false
+        XCTAssertEqual(trainer.optimisedCostOf(pruned), flops.cost(of: unpruned))
+        trainer.costsPrunedArchitecture = true
+
+        // The inconsistent-sample penalty: on inconsistent samples, or (released code) on consistent ones.
+        trainer.budget = Budget(limit: 0, lambda: 1, inconsistentPenalty: 100)
+        let broken = net.architecture(gates: [true, true, false])        // b off; x → a → c → down → out is still a path
+        let none = net.architecture(gates: [false, false, false])
+        XCTAssertFalse(none.isConsistent)
+        XCTAssertEqual(trainer.optimisedCostOf(none), 100)
+        XCTAssertEqual(trainer.optimisedCostOf(broken), flops.cost(of: broken))
+        trainer.budget!.penaltyOnConsistentSamples = true
+        XCTAssertEqual(trainer.optimisedCostOf(none), 0)
+        XCTAssertEqual(trainer.optimisedCostOf(broken), flops.cost(of: broken) + 100)
+    }
+}
