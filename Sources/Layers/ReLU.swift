@@ -9,10 +9,7 @@ public final class ReLU: Layer {
 
     public func forward(_ x: Tensor, training: Bool) throws -> Tensor {
         output.reshape(x.shape)
-        let xData = x.data, yData = output.data
-        Elementwise.forRanges(x.count) { range in
-            for i in range { yData[i] = max(xData[i], 0) }
-        }
+        Elementwise.relu(x.data, into: output.data, count: x.count)
         return output
     }
 
@@ -20,10 +17,7 @@ public final class ReLU: Layer {
     public func backward(_ outputGradient: Tensor) throws -> Tensor {
         try ShapeError.check(outputGradient, sameShapeAs: output, "ReLU backward")
         inputGradient.reshape(output.shape)
-        let y = output.data, dy = outputGradient.data, dx = inputGradient.data
-        Elementwise.forRanges(output.count) { range in
-            for i in range { dx[i] = y[i] > 0 ? dy[i] : 0 }
-        }
+        Elementwise.reluBackward(outputGradient.data, output: output.data, into: inputGradient.data, count: output.count)
         return inputGradient
     }
 }

@@ -46,6 +46,34 @@ public enum Elementwise {
         }
     }
 
+    /// y[i] = max(x[i], 0).
+    public static func relu(_ x: UnsafePointer<Float>, into y: UnsafeMutablePointer<Float>, count: Int) {
+        forRanges(count) { r in
+            var i = r.lowerBound
+            while i + 8 <= r.upperBound {
+                let v = UnsafeRawPointer(x + i).loadUnaligned(as: SIMD8<Float>.self)
+                UnsafeMutableRawPointer(y + i).storeBytes(of: v.replacing(with: 0, where: v .< 0), as: SIMD8<Float>.self)
+                i += 8
+            }
+            while i < r.upperBound { y[i] = max(x[i], 0); i += 1 }
+        }
+    }
+
+    /// dx[i] = dy[i] where y[i] > 0, else 0.
+    public static func reluBackward(_ dy: UnsafePointer<Float>, output y: UnsafePointer<Float>,
+                                    into dx: UnsafeMutablePointer<Float>, count: Int) {
+        forRanges(count) { r in
+            var i = r.lowerBound
+            while i + 8 <= r.upperBound {
+                let g = UnsafeRawPointer(dy + i).loadUnaligned(as: SIMD8<Float>.self)
+                let o = UnsafeRawPointer(y + i).loadUnaligned(as: SIMD8<Float>.self)
+                UnsafeMutableRawPointer(dx + i).storeBytes(of: g.replacing(with: 0, where: o .<= 0), as: SIMD8<Float>.self)
+                i += 8
+            }
+            while i < r.upperBound { dx[i] = y[i] > 0 ? dy[i] : 0; i += 1 }
+        }
+    }
+
     /// x[i] = value.
     public static func fill(_ x: UnsafeMutablePointer<Float>, _ value: Float, count: Int) {
         forRanges(count) { r in (x + r.lowerBound).update(repeating: value, count: r.count) }
