@@ -58,23 +58,28 @@ public final class BatchNorm2d: Layer {
         lastForwardWasTraining = training
         if training {
             guard rows > 0 else { throw ShapeError("BatchNorm2d: empty batch in training mode") }
-            let xData = x.data, mu = mean.data, sums = totals
-            reducePerChannel(rows: rows, width: c, into: sums) { range, acc in
+            // One pass: sums of (x − s) and (x − s)² per channel, shifted by the first row s so
+            // the variance E[(x − s)²] − E[x − s]² does not cancel catastrophically.
+            let xData = x.data, mu = mean.data, sums = totals, shift = inverseStd.data
+            shift.update(from: xData, count: c)
+            reducePerChannel(rows: rows, width: 2 * c, into: sums) { range, acc in
                 for r in range {
                     let xr = xData + r * c
-                    for j in 0..<c { acc[j] += xr[j] }
+                    for j in 0..<c {
+                        let d = xr[j] - shift[j]
+                        acc[j] += d
+                        acc[c + j] += d * d
+                    }
                 }
             }
-            for j in 0..<c { mu[j] = Float(sums[j] / Double(rows)) }
-            reducePerChannel(rows: rows, width: c, into: sums) { range, acc in
-                for r in range {
-                    let xr = xData + r * c
-                    for j in 0..<c { let d = xr[j] - mu[j]; acc[j] += d * d }
-                }
+            for j in 0..<c {
+                let m = sums[j] / Double(rows)
+                mu[j] = shift[j] + Float(m)
+                sums[j] = max(0, sums[c + j] / Double(rows) - m * m)     // the biased variance
             }
             let unbiased = rows > 1 ? Float(rows) / Float(rows - 1) : 1
             for j in 0..<c {
-                let variance = Float(sums[j] / Double(rows))
+                let variance = Float(sums[j])
                 inverseStd[j] = 1 / (variance + epsilon).squareRoot()
                 runningMean[j] = (1 - momentum) * runningMean[j] + momentum * mu[j]
                 runningVariance[j] = (1 - momentum) * runningVariance[j] + momentum * variance * unbiased
