@@ -6,7 +6,6 @@ public struct NodeSet: Hashable, Sendable {
 
     public func contains(_ i: Int) -> Bool { words[i >> 6] & (1 << UInt64(i & 63)) != 0 }
     public mutating func insert(_ i: Int) { words[i >> 6] |= 1 << UInt64(i & 63) }
-    public mutating func remove(_ i: Int) { words[i >> 6] &= ~(1 << UInt64(i & 63)) }
     public var count: Int { words.reduce(0) { $0 + $1.nonzeroBitCount } }
     public var isEmpty: Bool { words.allSatisfy { $0 == 0 } }
 

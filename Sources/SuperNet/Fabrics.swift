@@ -42,9 +42,6 @@ public enum Fabric: Codable, Equatable, Sendable {
     }
 }
 
-/// The number of CNF scales for a square input: size, size/2, …, 1.
-public func fabricScales(forSize size: Int) -> Int { Int(log2(Double(max(size, 1)))) + 1 }
-
 // The CNF is built in the reference implementation's order (nodes, then each
 // transformation's two edges as it is created), so that the reverse DFS
 // order, and with it the parallel cost, comes out as in the paper.

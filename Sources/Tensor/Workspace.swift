@@ -27,9 +27,4 @@ public final class Workspace: @unchecked Sendable {
             return tensor.data
         }
     }
-
-    /// Total elements held (for memory reports).
-    public var elementCount: Int {
-        lock.withLock { _ in buffers.reduce(0) { $0 + $1.values.reduce(0) { $0 + $1.capacity } } }
-    }
 }
