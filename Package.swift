@@ -34,13 +34,15 @@ let package = Package(
         .target(name: "Tensor", dependencies: ["CBLAS", "CSupport"], swiftSettings: fast),
         .target(name: "Layers", dependencies: ["Tensor", "CKernels"], swiftSettings: fast),
         .target(name: "SuperNet", dependencies: ["Tensor", "Layers"], swiftSettings: fast),
-        .target(name: "Benchmarks", dependencies: ["Tensor", "Layers", "SuperNet"], swiftSettings: fast),
-        .executableTarget(name: "bsn", dependencies: ["Benchmarks", "Layers", "SuperNet", "Tensor"], swiftSettings: fast),
+        .target(name: "Datasets", dependencies: ["Tensor", "CSupport", "SuperNet"], swiftSettings: fast),
+        .target(name: "Benchmarks", dependencies: ["Tensor", "Layers", "SuperNet", "Datasets"], swiftSettings: fast),
+        .executableTarget(name: "bsn", dependencies: ["Benchmarks", "Datasets", "Layers", "SuperNet", "Tensor"], swiftSettings: fast),
 
         .target(name: "TestSupport", dependencies: ["Tensor", "Layers"], path: "Tests/TestSupport"),
         .testTarget(name: "SuperNetTests", dependencies: ["SuperNet", "TestSupport"]),
         .testTarget(name: "TensorTests", dependencies: ["Tensor", "CSupport", "TestSupport"]),
         .testTarget(name: "LayersTests", dependencies: ["Layers", "TestSupport"]),
+        .testTarget(name: "DatasetsTests", dependencies: ["Datasets", "SuperNet", "Layers", "TestSupport"]),
         .testTarget(name: "EndToEnd", dependencies: ["bsn", "TestSupport"]),
     ],
     swiftLanguageModes: [.v6]

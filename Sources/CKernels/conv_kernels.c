@@ -70,7 +70,7 @@ static void job_band(const bsn_conv_job *j, long first, long total, band *b) {
 // broadcast within the 16 YMM registers.
 
 INLINE AVX2 void tile16(const int R, const float *in, const ptrdiff_t *pix, const ptrdiff_t *off, int taps,
-                        int cin, const float *w, const float *bias, float *out, const ptrdiff_t *opix) {
+                        int cin, const float *w, const float *bias, float *out, const ptrdiff_t *opix, int add) {
     __m256 a0[TILE], a1[TILE];
     __m256 b0 = bias ? _mm256_loadu_ps(bias) : _mm256_setzero_ps();
     __m256 b1 = bias ? _mm256_loadu_ps(bias + 8) : _mm256_setzero_ps();
@@ -88,6 +88,12 @@ INLINE AVX2 void tile16(const int R, const float *in, const ptrdiff_t *pix, cons
             }
         }
     }
+    if (add) {
+        for (int r = 0; r < R; r++) {
+            a0[r] = _mm256_add_ps(a0[r], _mm256_loadu_ps(out + opix[r]));
+            a1[r] = _mm256_add_ps(a1[r], _mm256_loadu_ps(out + opix[r] + 8));
+        }
+    }
     for (int r = 0; r < R; r++) {
         _mm256_storeu_ps(out + opix[r], a0[r]);
         _mm256_storeu_ps(out + opix[r] + 8, a1[r]);
@@ -95,7 +101,7 @@ INLINE AVX2 void tile16(const int R, const float *in, const ptrdiff_t *pix, cons
 }
 
 INLINE AVX2 void tile8(const int R, const float *in, const ptrdiff_t *pix, const ptrdiff_t *off, int taps,
-                       int cin, const float *w, const float *bias, float *out, const ptrdiff_t *opix) {
+                       int cin, const float *w, const float *bias, float *out, const ptrdiff_t *opix, int add) {
     __m256 a0[TILE];
     __m256 b0 = bias ? _mm256_loadu_ps(bias) : _mm256_setzero_ps();
     for (int r = 0; r < R; r++) a0[r] = b0;
@@ -108,17 +114,18 @@ INLINE AVX2 void tile8(const int R, const float *in, const ptrdiff_t *pix, const
             for (int r = 0; r < R; r++) a0[r] = _mm256_fmadd_ps(_mm256_broadcast_ss(x[r] + c), w0, a0[r]);
         }
     }
+    if (add) for (int r = 0; r < R; r++) a0[r] = _mm256_add_ps(a0[r], _mm256_loadu_ps(out + opix[r]));
     for (int r = 0; r < R; r++) _mm256_storeu_ps(out + opix[r], a0[r]);
 }
 
-#define TILE_ARGS const float *i, const ptrdiff_t *p, const ptrdiff_t *o, int t, int c, const float *w, const float *b, float *out, const ptrdiff_t *op
+#define TILE_ARGS const float *i, const ptrdiff_t *p, const ptrdiff_t *o, int t, int c, const float *w, const float *b, float *out, const ptrdiff_t *op, int add
 #define TILE_VARIANTS(name) \
-    static AVX2 void name##_1(TILE_ARGS) { name(1, i, p, o, t, c, w, b, out, op); } \
-    static AVX2 void name##_2(TILE_ARGS) { name(2, i, p, o, t, c, w, b, out, op); } \
-    static AVX2 void name##_3(TILE_ARGS) { name(3, i, p, o, t, c, w, b, out, op); } \
-    static AVX2 void name##_4(TILE_ARGS) { name(4, i, p, o, t, c, w, b, out, op); } \
-    static AVX2 void name##_5(TILE_ARGS) { name(5, i, p, o, t, c, w, b, out, op); } \
-    static AVX2 void name##_6(TILE_ARGS) { name(6, i, p, o, t, c, w, b, out, op); }
+    static AVX2 void name##_1(TILE_ARGS) { name(1, i, p, o, t, c, w, b, out, op, add); } \
+    static AVX2 void name##_2(TILE_ARGS) { name(2, i, p, o, t, c, w, b, out, op, add); } \
+    static AVX2 void name##_3(TILE_ARGS) { name(3, i, p, o, t, c, w, b, out, op, add); } \
+    static AVX2 void name##_4(TILE_ARGS) { name(4, i, p, o, t, c, w, b, out, op, add); } \
+    static AVX2 void name##_5(TILE_ARGS) { name(5, i, p, o, t, c, w, b, out, op, add); } \
+    static AVX2 void name##_6(TILE_ARGS) { name(6, i, p, o, t, c, w, b, out, op, add); }
 
 TILE_VARIANTS(tile16)
 TILE_VARIANTS(tile8)
@@ -140,7 +147,7 @@ AVX2 void bsn_conv_run(const bsn_conv_job *j) {
             const tile_fn *fns = width == 16 ? tiles16 : tiles8;
             for (int p = 0; p < b.count; p += TILE) {
                 int r = b.count - p < TILE ? b.count - p : TILE;
-                fns[r](j->input, b.in + p, j->tap_offsets, taps, cin, w, bias, j->output + ob, b.out + p);
+                fns[r](j->input, b.in + p, j->tap_offsets, taps, cin, w, bias, j->output + ob, b.out + p, j->accumulate);
             }
         }
     }

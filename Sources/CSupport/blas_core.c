@@ -56,11 +56,15 @@ const char *bsn_blas_preferred_core(const char *detected, int has_avx2_fma, int 
 }
 
 // Runs before main (glibc passes argc/argv/envp to constructors), after
-// OpenBLAS has loaded and picked its core. BSN_BLAS_PRETEND_DETECTED lets a
+// OpenBLAS has loaded and picked its core. It also makes OpenBLAS
+// single-threaded: bsn parallelises over chunks itself and calls sgemm from
+// its workers, where OpenBLAS's own threads would only spin against them
+// (code that wants a multithreaded sgemm, the ceiling benchmark, asks for it). BSN_BLAS_PRETEND_DETECTED lets a
 // test exercise the re-exec path on a CPU that OpenBLAS does recognise.
 __attribute__((constructor))
 static void bsn_select_blas_core(int argc, char **argv, char **envp) {
     (void)argc; (void)envp;
+    openblas_set_num_threads(1);
     if (getenv("OPENBLAS_CORETYPE") != NULL) return;
     const char *pretend = getenv("BSN_BLAS_PRETEND_DETECTED");
     const char *detected = pretend ? pretend : openblas_get_corename();

@@ -90,6 +90,13 @@ public final class Conv2d: Layer {
     /// Forward with other weights ([Cout][k][k][Cin]) and bias of this layer's
     /// shape: batch norm folded into the convolution for inference.
     public func forward(_ x: Tensor, weights w: UnsafePointer<Float>, bias b: UnsafePointer<Float>?) throws -> Tensor {
+        try forward(x, weights: w, bias: b, addingTo: nil)
+    }
+
+    /// Forward with other weights that adds its result to `target` (of the
+    /// output's shape) and returns it: the direct kernel accumulates in place,
+    /// which saves writing the output and reading it back to add it.
+    public func forward(_ x: Tensor, weights w: UnsafePointer<Float>, bias b: UnsafePointer<Float>?, addingTo target: Tensor?) throws -> Tensor {
         try ShapeError.check(x, rank: 4, "Conv2d", layout: "(N, H, W, C)")
         try ShapeError.check(x, axis: 3, is: inChannels, "Conv2d", what: "input channels")
         let g = geometry(height: x.shape[1], width: x.shape[2])
@@ -98,20 +105,27 @@ public final class Conv2d: Layer {
         }
         input = x
         let images = x.shape[0], rowsPerImage = g.outHeight * g.outWidth, k = g.patchSize
-        output.reshape([images, g.outHeight, g.outWidth, outChannels])
+        let shape = [images, g.outHeight, g.outWidth, outChannels]
+        if let target, target.shape != shape {
+            throw ShapeError("Conv2d: cannot add a \(shape) result to a tensor of shape \(target.shape)")
+        }
         let (perChunk, chunks) = chunking(images: images, rowsPerImage: rowsPerImage)
-        let xData = x.data, yData = output.data
         let cout = outChannels, imageSize = g.height * g.width * g.channels
 
         if let plan = directPlan(g), !g.isPointwise {
-            let packed = packForwardWeights(plan, weights: w)
+            let y = target ?? output
+            y.reshape(shape)
+            let packed = packForwardWeights(plan, weights: w), xData = x.data, yData = y.data
             Parallel.forEach(chunks) { chunk, worker in
                 let first = chunk * perChunk
-                directForward(plan, x: xData, y: yData, packed: packed, bias: b, first: first,
-                              count: min(perChunk, images - first), worker: worker)
+                directForward(plan, x: xData, y: yData, packed: packed, bias: b, accumulate: target != nil,
+                              first: first, count: min(perChunk, images - first), worker: worker)
             }
-            return output
+            return y
         }
+        output.reshape(shape)
+        let xData = x.data, yData = output.data
+        defer { if let target { Elementwise.add(target.data, output.data, count: output.count) } }
         Parallel.forEach(chunks) { chunk, worker in
             let first = chunk * perChunk, count = min(perChunk, images - first)
             let rows = count * rowsPerImage
@@ -128,7 +142,7 @@ public final class Conv2d: Layer {
             BLAS.sgemm(transposeB: true, m: rows, n: cout, k: k, a: columns, lda: k,
                        b: w, ldb: k, beta: b == nil ? 0 : 1, c: y, ldc: cout)
         }
-        return output
+        return target ?? output
     }
 
     public func backward(_ outputGradient: Tensor) throws -> Tensor {

@@ -92,8 +92,13 @@ public final class Executor {
             guard !rows[i].isEmpty else { continue }
             if let module = node.module {
                 let input = gather(into: gathered[i], rowsOf: i, from: node.inputs[0])
-                var y = inferenceOnly && !training ? try module.infer(input) : try module.forward(input, training: training)
                 let scale = mode == .mask && node.role == .module && !isAllOnes(mask[i]) ? mask[i] : nil
+                if inferenceOnly && !training && isTransient[i] && scale == nil,
+                   let j = node.outputs.first, node.outputs.count == 1, isSum[j], rows[j] == rows[i],
+                   try module.infer(input, addingTo: nodeOutputs[j]) {
+                    continue                                  // summed in place
+                }
+                var y = inferenceOnly && !training ? try module.infer(input) : try module.forward(input, training: training)
                 if isTransient[i] {
                     push(y, rowsOf: i, scaledBy: scale)
                     continue

@@ -27,6 +27,10 @@ public protocol Module: Layer {
     /// Inference-mode forward when no backward follows: may take shortcuts
     /// (batch norm folded into the convolution). Default: `forward(x, training: false)`.
     func infer(_ x: Tensor) throws -> Tensor
+    /// `infer` whose result is added to `target` (of the output's shape);
+    /// returns true, or false (nothing done) when the module cannot, and the
+    /// caller adds `infer(x)` itself.
+    func infer(_ x: Tensor, addingTo target: Tensor) throws -> Bool
     /// Moves the buffers that are consumed at once (the output, internal
     /// gradients) to tensors shared with other modules. Called by an executor
     /// for modules whose output it consumes immediately.
@@ -38,6 +42,7 @@ extension Module {
     public var parameterCount: Int { parameters.reduce(0) { $0 + $1.count } }
     public func shareTransientBuffers(_ buffers: TransientBuffers) {}
     public func infer(_ x: Tensor) throws -> Tensor { try forward(x, training: false) }
+    public func infer(_ x: Tensor, addingTo target: Tensor) throws -> Bool { false }
 }
 
 /// Tensors shared by all the modules of a network whose results are consumed
@@ -115,6 +120,18 @@ public final class ConvBN: Module {
     /// b = β − μ·a): folded into the convolution's weights and bias, it costs
     /// no pass over memory of its own.
     public func infer(_ x: Tensor) throws -> Tensor {
+        let z = try foldedForward(x, addingTo: nil)
+        return try relu?.forward(z, training: false) ?? z
+    }
+
+    /// Without a ReLU the folded convolution adds its result in place.
+    public func infer(_ x: Tensor, addingTo target: Tensor) throws -> Bool {
+        guard relu == nil else { return false }
+        _ = try foldedForward(x, addingTo: target)
+        return true
+    }
+
+    private func foldedForward(_ x: Tensor, addingTo target: Tensor?) throws -> Tensor {
         let input = try upsample?.forward(x, training: false) ?? x
         let perOutput = conv.kernel * conv.kernel * conv.inChannels, cout = conv.outChannels
         let folded = Workspace.shared.buffer(worker: 0, slot: 20, count: cout * (perOutput + 1))
@@ -124,8 +141,7 @@ public final class ConvBN: Module {
             for j in 0..<perOutput { folded[o * perOutput + j] = a * w[o * perOutput + j] }
             bias[o] = a * ((conv.bias?.value[o] ?? 0) - norm.runningMean[o]) + norm.shift.value[o]
         }
-        let z = try conv.forward(input, weights: folded, bias: bias)
-        return try relu?.forward(z, training: false) ?? z
+        return try conv.forward(input, weights: folded, bias: bias, addingTo: target)
     }
 
     private func convInput(_ x: FeatureShape) -> FeatureShape {

@@ -193,7 +193,8 @@ public final class Trainer {
     /// Loss and accuracy of the deterministic architecture (batch norm in
     /// inference mode) over `batches`; with `sampling`, of architectures
     /// sampled per example instead (the reference code's evaluation).
-    public func evaluate(_ batches: [(images: Tensor, labels: [Int32])], sampling: Bool = false) throws -> (loss: Double, accuracy: Double) {
+    public func evaluate<Batches: Sequence>(_ batches: Batches, sampling: Bool = false) throws -> (loss: Double, accuracy: Double)
+    where Batches.Element == (images: Tensor, labels: [Int32]) {
         let deterministic = network.deterministicArchitecture
         let probabilities = network.keepProbabilities
         var loss = 0.0, right = 0.0, count = 0.0

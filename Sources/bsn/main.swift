@@ -15,6 +15,8 @@ usage: bsn <command>
   bench train [--json] [--config NAME] [--seconds S]
                                   training / inference images/s and peak memory of the
                                   CNF (C=32, 64, 128) and ResNet-20 configurations
+  bench data [--json] [--quick]   input pipeline images/s (CIFAR- and Part-Labels-sized data
+                                  generated on the fly), without and with prefetch
   info                            version, OpenBLAS core and threads
   help                            this text
 """
@@ -31,7 +33,8 @@ case "bench":
     switch rest.first {
     case "conv": benchConv(Array(rest.dropFirst()))
     case "train": benchTrain(Array(rest.dropFirst()))
-    default: fail("bsn bench: unknown benchmark '\(rest.first ?? "")' (available: conv, train)\n\n" + usage)
+    case "data": benchData(Array(rest.dropFirst()))
+    default: fail("bsn bench: unknown benchmark '\(rest.first ?? "")' (available: conv, train, data)\n\n" + usage)
     }
 case "info":
     print("bsn 0.1")
@@ -145,5 +148,33 @@ func benchTrain(_ arguments: [String]) {
         print(String(decoding: (try? encoder.encode(report)) ?? Data(), as: UTF8.self))
     } else {
         print(TrainBenchmark.table(rows, sgemm: ceiling.gflops))
+    }
+}
+
+func benchData(_ arguments: [String]) {
+    var json = false, quick = false
+    for option in arguments {
+        switch option {
+        case "--json": json = true
+        case "--quick": quick = true
+        default: fail("bsn bench data: unknown option '\(option)'\n\n" + usage)
+        }
+    }
+    let ceiling = SgemmCeiling.measure()
+    do {
+        let report = try DataBenchmark(quick: quick).run { step in
+            if !json { FileHandle.standardError.write(Data("  \(step)…\n".utf8)) }
+        }
+        if json {
+            struct Output: Codable { let sgemm_gflops: Double; let threads: Int; let report: DataBenchmark.Report }
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.sortedKeys]
+            print(String(decoding: try encoder.encode(Output(sgemm_gflops: ceiling.gflops, threads: Parallel.threads, report: report)), as: UTF8.self))
+        } else {
+            print(DataBenchmark.table(report))
+            print(String(format: "%d threads; sgemm ceiling %.1f GFLOP/s (same run)", Parallel.threads, ceiling.gflops))
+        }
+    } catch {
+        fail("bsn bench data: \(error)")
     }
 }

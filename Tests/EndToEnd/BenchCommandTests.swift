@@ -32,6 +32,20 @@ final class BenchCommandTests: XCTestCase {
         XCTAssertTrue(run.stdout.contains("threads"), run.stdout)
     }
 
+    func testBenchDataMeasuresTheLoaderWithAndWithoutPrefetch() throws {
+        let run = try runBSN(["bench", "data", "--quick", "--json"])
+        XCTAssertEqual(run.status, 0, run.stderr)
+        let output = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(run.stdout.utf8)) as? [String: Any])
+        XCTAssertGreaterThan(try XCTUnwrap(output["sgemm_gflops"] as? Double), 1)
+        let report = try XCTUnwrap(output["report"] as? [String: Any])
+        XCTAssertEqual(report["cifar_images"] as? Int, 6000)
+        let rows = try XCTUnwrap(report["rows"] as? [[String: Any]])
+        XCTAssertEqual(rows.count, 8)
+        XCTAssertEqual(Set(rows.compactMap { $0["data"] as? String }), ["cifar", "partlabels"])
+        XCTAssertEqual(Set(rows.compactMap { $0["prefetch"] as? Bool }), [true, false])
+        for row in rows { XCTAssertGreaterThan(row["images_per_s"] as? Double ?? 0, 0) }
+    }
+
     func testUnknownCommandsFailWithUsage() throws {
         let run = try runBSN(["bnech"])
         XCTAssertEqual(run.status, 2)

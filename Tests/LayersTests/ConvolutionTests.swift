@@ -85,6 +85,27 @@ final class ConvolutionTests: XCTestCase {
         }
     }
 
+    func testForwardAddingToATensorAddsTheResult() throws {
+        for (i, (n, h, w, cin, cout, k, s, p, bias)) in kernelShapes.enumerated() {
+            for algorithm in [ConvolutionAlgorithm.gemm, .direct] {
+                var rng = RNG(seed: UInt64(i))
+                let conv = Conv2d(cin, cout, kernel: k, stride: s, padding: p, bias: bias, rng: &rng)
+                conv.algorithm = algorithm
+                let x = randomTensor([n, h, w, cin], seed: UInt64(i))
+                let b = bias ? conv.bias!.value.data : nil
+                let result = try conv.forward(x, weights: conv.weight.value.data, bias: b)
+                let y = result.values, target = randomTensor(result.shape, seed: 50)
+                let before = target.values
+                let returned = try conv.forward(x, weights: conv.weight.value.data, bias: b, addingTo: target)
+                XCTAssertTrue(returned === target)
+                for (j, v) in target.values.enumerated() {
+                    XCTAssertEqual(v, before[j] + y[j], accuracy: 1e-4 * max(1, abs(v)), "\(algorithm) shape \(i)")
+                }
+                XCTAssertThrowsError(try conv.forward(x, weights: conv.weight.value.data, bias: b, addingTo: Tensor(shape: [1, 1, 1, 1])))
+            }
+        }
+    }
+
     private func compareWithDirectConvolution(_ shapes: [(Int, Int, Int, Int, Int, Int, Int, Int, Bool)], algorithm: ConvolutionAlgorithm) throws {
         for (i, (n, h, w, cin, cout, k, s, p, bias)) in shapes.enumerated() {
             var rng = RNG(seed: UInt64(i))

@@ -69,6 +69,11 @@ final class ExecutorTests: XCTestCase {
             let plain = try executor.forward(x, architectures: archs, training: false).values
             let folded = try executor.forward(x, architectures: archs, training: false, inferenceOnly: true).values
             for (a, b) in zip(plain, folded) { XCTAssertEqual(a, b, accuracy: 1e-4 * max(1, abs(a)), name) }
+            // Every module on: convolutions add their results into the sums in place.
+            let full = [net.fullArchitecture]
+            let plainFull = try executor.forward(x, architectures: full, training: false).values
+            let foldedFull = try executor.forward(x, architectures: full, training: false, inferenceOnly: true).values
+            for (a, b) in zip(plainFull, foldedFull) { XCTAssertEqual(a, b, accuracy: 1e-4 * max(1, abs(a)), "\(name) full") }
         }
     }
 

@@ -37,9 +37,10 @@ typedef struct {
     ptrdiff_t out_pixel_stride, out_row_stride, out_image_stride;
     int out_channels;                // a multiple of 8
     int images, rows, cols;          // the output grid
+    int accumulate;                  // 0: overwrite the output grid; 1: add to it
 } bsn_conv_job;
 
-/// Runs a job (overwrites the output grid).
+/// Runs a job (overwrites the output grid, or adds to it with `accumulate`).
 void bsn_conv_run(const bsn_conv_job *job);
 
 /// Packs weights for a job. The source holds weights [cout][kk][cin] where kk

@@ -1,0 +1,122 @@
+import Datasets
+import Foundation
+import Tensor
+
+/// `bsn bench data`: how fast the input pipeline runs, on data generated on
+/// the fly: a CIFAR-sized set (50,000 + 10,000 random images written in the
+/// official binary format, then loaded) and a Part-Labels-sized one (250x250
+/// images with masks, padded to 256x256). For each: images/s of the loader
+/// alone (augmentation and conversion to floats), without and with prefetch,
+/// and with a consumer that works as long as a batch takes to make, which
+/// shows how much of the loading the prefetch thread hides.
+public struct DataBenchmark {
+    public struct Row: Codable, Sendable {
+        public let data: String, batch: Int, prefetch: Bool
+        /// Milliseconds of simulated training per batch (0: the loader alone).
+        public let consumer_ms: Double
+        public let images_per_s: Double, ms_per_batch: Double
+    }
+    public struct Report: Codable, Sendable {
+        public let cifar_images: Int, cifar_load_s: Double, cifar_load_images_per_s: Double
+        public let rows: [Row]
+    }
+
+    public let quick: Bool
+    public init(quick: Bool) { self.quick = quick }
+
+    public func run(progress: (String) -> Void = { _ in }) throws -> Report {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("bsn-bench-data-\(getpid())")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: folder) }
+
+        let trainCount = quick ? 5000 : 50000, testCount = quick ? 1000 : 10000
+        progress("writing a CIFAR-10-sized set (\(trainCount) + \(testCount) images) in the official binary format")
+        try writeCIFAR(folder, trainCount: trainCount, testCount: testCount)
+        let start = Timing.now()
+        var spec = DatasetSpec(kind: .cifar10, path: folder.path)
+        spec.validation = trainCount / 10
+        let cifar = try spec.load()
+        let loadSeconds = Timing.now() - start
+
+        progress("generating a Part-Labels-sized set (250x250 images and masks)")
+        let faces = partLabelsSized(count: quick ? 32 : 128)
+        let facesAugmentation = Augmentation(cropPadding: 0, flip: true, height: 256, width: 256)
+
+        var rows = [Row]()
+        for (name, set, augmentation, batch) in [("cifar", cifar.train, cifar.augmentation, 64), ("partlabels", faces, facesAugmentation, 8)] {
+            progress("measuring the \(name) loader")
+            let alone = try measure(set, augmentation, batch: batch, prefetch: false, consumer: 0)
+            rows.append(row(name, batch, false, 0, alone))
+            rows.append(row(name, batch, true, 0, try measure(set, augmentation, batch: batch, prefetch: true, consumer: 0)))
+            for prefetch in [false, true] {
+                rows.append(row(name, batch, prefetch, alone * 1000, try measure(set, augmentation, batch: batch, prefetch: prefetch, consumer: alone)))
+            }
+        }
+        return Report(cifar_images: trainCount + testCount, cifar_load_s: loadSeconds,
+                      cifar_load_images_per_s: Double(trainCount + testCount) / loadSeconds, rows: rows)
+    }
+
+    private func row(_ name: String, _ batch: Int, _ prefetch: Bool, _ consumerMs: Double, _ seconds: Double) -> Row {
+        Row(data: name, batch: batch, prefetch: prefetch, consumer_ms: consumerMs,
+            images_per_s: Double(batch) / seconds, ms_per_batch: seconds * 1000)
+    }
+
+    /// Median seconds per batch; the consumer spins `consumer` seconds per batch.
+    private func measure(_ set: ImageSet, _ augmentation: Augmentation, batch: Int, prefetch: Bool, consumer: Double) throws -> Double {
+        let loader = Loader(set, augmentation: augmentation, batchSize: batch, seed: 1, prefetch: prefetch)
+        var samples = [Double]()
+        for _ in 0..<5 {
+            let t0 = Timing.now(), steps = quick ? 10 : 40
+            for _ in 0..<steps {
+                _ = try loader.nextBatch()
+                if consumer > 0 { let end = Timing.now() + consumer; while Timing.now() < end {} }
+            }
+            samples.append((Timing.now() - t0) / Double(steps))
+        }
+        return samples.sorted()[samples.count / 2]
+    }
+
+    private func writeCIFAR(_ folder: URL, trainCount: Int, testCount: Int) throws {
+        var rng = RNG(seed: 1)
+        func records(_ n: Int) -> Data {
+            var bytes = [UInt8](repeating: 0, count: n * 3073)
+            for r in 0..<n {
+                bytes[r * 3073] = UInt8(rng.integer(below: 10))
+                for k in 1..<3073 where k % 8 == 1 {
+                    let v = rng.next()
+                    for j in 0..<8 where k + j < 3073 { bytes[r * 3073 + k + j] = UInt8(truncatingIfNeeded: v >> (8 * j)) }
+                }
+            }
+            return Data(bytes)
+        }
+        for i in 1...5 { try records(trainCount / 5).write(to: folder.appendingPathComponent("data_batch_\(i).bin")) }
+        try records(testCount).write(to: folder.appendingPathComponent("test_batch.bin"))
+        try (0..<10).map { "class\($0)" }.joined(separator: "\n").write(to: folder.appendingPathComponent("batches.meta.txt"), atomically: true, encoding: .utf8)
+    }
+
+    private func partLabelsSized(count: Int) -> ImageSet {
+        var rng = RNG(seed: 2), set = ImageSet(height: 250, width: 250, channels: 3, segmentation: true)
+        for i in 0..<count {
+            let pixels = (0..<(250 * 250 * 3)).map { _ in UInt8(truncatingIfNeeded: rng.next()) }
+            let mask = (0..<(250 * 250)).map { _ in UInt8(rng.integer(below: 3)) }
+            set.append(pixels: pixels, mask: mask, id: "\(i)")
+        }
+        return set
+    }
+
+    public static func table(_ report: Report) -> String {
+        var lines = [String(format: "bsn bench data — CIFAR-sized binary load: %d images in %.2f s (%.0f images/s)",
+                            report.cifar_images, report.cifar_load_s, report.cifar_load_images_per_s),
+                     "loader: augmentation (crop/flip), bytes → floats in [-1, 1], batches of the training split",
+                     "",
+                     "data         batch  prefetch  consumer ms   images/s   ms/batch"]
+        for r in report.rows {
+            lines.append(r.data.padding(toLength: 13, withPad: " ", startingAt: 0)
+                         + String(format: "%5d  %-8@  %11.2f  %9.0f  %9.3f", r.batch, (r.prefetch ? "yes" : "no") as NSString,
+                                  r.consumer_ms, r.images_per_s, r.ms_per_batch))
+        }
+        lines.append("")
+        lines.append("With a consumer as slow as the loader, prefetch hides the loading when ms/batch ≈ consumer ms (without it: ≈ 2x).")
+        return lines.joined(separator: "\n")
+    }
+}

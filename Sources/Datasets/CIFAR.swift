@@ -1,0 +1,90 @@
+import Foundation
+
+/// CIFAR-10 and CIFAR-100 in their official binary versions.
+///
+/// CIFAR-10 (`cifar-10-batches-bin/`): `data_batch_1.bin` … `data_batch_5.bin`
+/// and `test_batch.bin`, records of 3073 bytes (label, then 1024 red, 1024
+/// green, 1024 blue bytes, rows top to bottom); class names in
+/// `batches.meta.txt`. CIFAR-100 (`cifar-100-binary/`): `train.bin`,
+/// `test.bin`, records of 3074 bytes (coarse label, fine label, pixels);
+/// names in `fine_label_names.txt` and `coarse_label_names.txt`.
+/// Any whole number of records per file is accepted.
+enum CIFAR {
+    static let side = 32, planeSize = 1024
+
+    /// CIFAR-10: (train, test, class names).
+    static func load10(_ folder: URL) throws -> (train: ImageSet, test: ImageSet, classes: [String]) {
+        let classes = try names(folder.appendingPathComponent("batches.meta.txt"), count: 10)
+        var train = ImageSet(height: side, width: side, channels: 3)
+        for i in 1...5 { try read(folder.appendingPathComponent("data_batch_\(i).bin"), labelBytes: 1, labelIndex: 0, classes: 10, into: &train) }
+        var test = ImageSet(height: side, width: side, channels: 3)
+        try read(folder.appendingPathComponent("test_batch.bin"), labelBytes: 1, labelIndex: 0, classes: 10, into: &test)
+        return (train, test, classes)
+    }
+
+    /// CIFAR-100 with its fine (100) or coarse (20) labels.
+    static func load100(_ folder: URL, coarse: Bool) throws -> (train: ImageSet, test: ImageSet, classes: [String]) {
+        let classCount = coarse ? 20 : 100
+        let classes = try names(folder.appendingPathComponent(coarse ? "coarse_label_names.txt" : "fine_label_names.txt"), count: classCount)
+        var train = ImageSet(height: side, width: side, channels: 3)
+        try read(folder.appendingPathComponent("train.bin"), labelBytes: 2, labelIndex: coarse ? 0 : 1, classes: classCount, into: &train)
+        var test = ImageSet(height: side, width: side, channels: 3)
+        try read(folder.appendingPathComponent("test.bin"), labelBytes: 2, labelIndex: coarse ? 0 : 1, classes: classCount, into: &test)
+        return (train, test, classes)
+    }
+
+    /// Appends every record of `file`: planar RGB becomes interleaved (H, W, C).
+    static func read(_ file: URL, labelBytes: Int, labelIndex: Int, classes: Int, into set: inout ImageSet) throws {
+        let bytes = try contents(of: file)
+        let record = labelBytes + 3 * planeSize
+        guard bytes.count % record == 0 else {
+            throw DataError("\(file.path): \(bytes.count) bytes is not a whole number of \(record)-byte records "
+                            + "(\(bytes.count / record) records and a partial one of \(bytes.count % record) bytes); the file is truncated or not a CIFAR binary file")
+        }
+        guard !bytes.isEmpty else { throw DataError("\(file.path): the file is empty") }
+        let n = bytes.count / record, name = file.lastPathComponent
+        set.reserve(set.count + n)
+        var image = [UInt8](repeating: 0, count: 3 * planeSize)
+        try bytes.withUnsafeBytes { (raw: UnsafeRawBufferPointer) in
+            for r in 0..<n {
+                let base = r * record
+                let label = Int(raw[base + labelIndex])
+                guard label < classes else {
+                    throw DataError("\(file.path): record \(r) has label \(label); labels must be below \(classes)")
+                }
+                let planes = base + labelBytes
+                for p in 0..<planeSize {
+                    image[3 * p] = raw[planes + p]
+                    image[3 * p + 1] = raw[planes + planeSize + p]
+                    image[3 * p + 2] = raw[planes + 2 * planeSize + p]
+                }
+                set.append(pixels: image, label: Int32(label), id: "\(name)#\(r)")
+            }
+        }
+    }
+
+    /// Class names, one per line (blank lines ignored); exactly `count`.
+    static func names(_ file: URL, count: Int) throws -> [String] {
+        let bytes = try contents(of: file)
+        guard let text = String(data: bytes, encoding: .utf8) else { throw DataError("\(file.path): not a text file") }
+        let names = text.split(whereSeparator: \.isNewline).map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+        guard names.count == count else {
+            throw DataError("\(file.path): \(names.count) class names, expected \(count)")
+        }
+        return names
+    }
+}
+
+/// A file's bytes, or an error naming it.
+func contents(of file: URL) throws -> Data {
+    var isFolder: ObjCBool = false
+    guard FileManager.default.fileExists(atPath: file.path, isDirectory: &isFolder) else {
+        throw DataError("\(file.path): no such file")
+    }
+    guard !isFolder.boolValue else { throw DataError("\(file.path): is a folder, expected a file") }
+    do {
+        return try Data(contentsOf: file, options: .mappedIfSafe)
+    } catch {
+        throw DataError("\(file.path): cannot be read (\(error.localizedDescription))")
+    }
+}

@@ -1,0 +1,116 @@
+import Foundation
+
+/// The datasets bsn knows.
+public enum DatasetKind: String, Codable, Sendable, CaseIterable {
+    case cifar10, cifar100, partlabels, shapes, faces
+
+    public var isSynthetic: Bool { self == .shapes || self == .faces }
+    public var isSegmentation: Bool { self == .partlabels || self == .faces }
+}
+
+/// Everything needed to load a dataset again (a session stores this, not the
+/// images): the kind, the folder for data on disk, and the options.
+public struct DatasetSpec: Codable, Equatable, Sendable {
+    public var kind: DatasetKind
+    /// The dataset's folder (CIFAR, Part Labels).
+    public var path: String?
+    /// CIFAR-100: the 20 coarse classes instead of the 100 fine ones.
+    public var coarseLabels = false
+    /// CIFAR: the last `validation` training images are the validation set.
+    public var validation = 5000
+    /// Part Labels: stop at a missing or damaged image, or skip it.
+    public var onDamagedFile = DamagedFilePolicy.stop
+    /// Synthetic sets: the seed and the split sizes; `side` is the faces' image size.
+    public var seed: UInt64 = 1
+    public var trainSize = 0, validationSize = 0, testSize = 0
+    public var side = 64
+
+    public init(kind: DatasetKind, path: String? = nil) {
+        self.kind = kind
+        self.path = path
+        switch kind {
+        case .shapes: (trainSize, validationSize, testSize) = (5000, 1000, 1000)
+        case .faces: (trainSize, validationSize, testSize) = (1000, 200, 200)
+        default: break
+        }
+    }
+
+    /// Loads the images. `progress(done, total)` reports long loads (Part Labels).
+    public func load(progress: ((Int, Int) -> Void)? = nil) throws -> Dataset {
+        switch kind {
+        case .cifar10, .cifar100:
+            let folder = try self.folder()
+            let (all, test, classes) = kind == .cifar10 ? try CIFAR.load10(folder) : try CIFAR.load100(folder, coarse: coarseLabels)
+            guard validation >= 0, validation < all.count else {
+                throw DataError("a validation set of \(validation) images leaves no training images: the training files of \(folder.path) hold \(all.count)")
+            }
+            return Dataset(spec: self, classNames: classes, train: all.subset(0 ..< all.count - validation),
+                           validation: all.subset(all.count - validation ..< all.count), test: test, skipped: [])
+        case .partlabels:
+            let (sets, skipped) = try PartLabels.load(try folder(), policy: onDamagedFile, progress: progress)
+            return Dataset(spec: self, classNames: PartLabels.classNames, train: sets[0], validation: sets[1], test: sets[2], skipped: skipped)
+        case .shapes, .faces:
+            guard trainSize > 0, validationSize >= 0, testSize >= 0 else {
+                throw DataError("\(kind.rawValue): the training set needs at least one image (train=\(trainSize))")
+            }
+            guard kind == .shapes || (16...512).contains(side) else { throw DataError("faces: size must be 16...512, not \(side)") }
+            let make: (Int, Int) -> ImageSet = { count, split in
+                kind == .shapes ? Synthetic.shapes(count: count, split: split, seed: seed)
+                                : Synthetic.faces(count: count, split: split, seed: seed, side: side)
+            }
+            return Dataset(spec: self, classNames: kind == .shapes ? Synthetic.shapeNames : Synthetic.faceClassNames,
+                           train: make(trainSize, 0), validation: make(validationSize, 1), test: make(testSize, 2), skipped: [])
+        }
+    }
+
+    private func folder() throws -> URL {
+        guard let path, !path.isEmpty else { throw DataError("\(kind.rawValue): no dataset folder given") }
+        let url = URL(fileURLWithPath: (path as NSString).expandingTildeInPath)
+        var isFolder: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: url.path, isDirectory: &isFolder) else { throw DataError("\(url.path): no such folder") }
+        guard isFolder.boolValue else { throw DataError("\(url.path): is a file, expected the dataset's folder") }
+        return url
+    }
+}
+
+/// A loaded dataset: three splits of images as bytes and the class names.
+public struct Dataset: Sendable {
+    public let spec: DatasetSpec
+    public let classNames: [String]
+    public let train: ImageSet, validation: ImageSet, test: ImageSet
+    /// Images left out of a Part Labels load ("<file>: <reason>").
+    public let skipped: [String]
+
+    public var kind: DatasetKind { spec.kind }
+    public var isSegmentation: Bool { train.isSegmentation }
+    public var name: String {
+        switch spec.kind {
+        case .cifar10: "CIFAR-10"
+        case .cifar100: spec.coarseLabels ? "CIFAR-100 (coarse labels)" : "CIFAR-100 (fine labels)"
+        case .partlabels: "Part Labels (LFW)"
+        case .shapes: "shapes (synthetic, seed \(spec.seed))"
+        case .faces: "faces (synthetic, seed \(spec.seed))"
+        }
+    }
+
+    /// The split called "train", "val"/"validation" or "test".
+    public func split(_ name: String) throws -> ImageSet {
+        switch name.lowercased() {
+        case "train": train
+        case "val", "validation": validation
+        case "test": test
+        default: throw DataError("unknown split '\(name)' (train, val or test)")
+        }
+    }
+
+    /// The paper's pipeline for this dataset: CIFAR-sized images are padded
+    /// by 4 and randomly cropped back and flipped; Part Labels images are
+    /// flipped and zero-padded to 256x256; the synthetic faces are flipped.
+    public var augmentation: Augmentation {
+        switch spec.kind {
+        case .cifar10, .cifar100, .shapes: Augmentation(cropPadding: 4, flip: true, height: 32, width: 32)
+        case .partlabels: Augmentation(cropPadding: 0, flip: true, height: 256, width: 256)
+        case .faces: Augmentation(cropPadding: 0, flip: true, height: spec.side, width: spec.side)
+        }
+    }
+}

@@ -1,0 +1,97 @@
+import CSupport
+import Foundation
+
+/// 8-bit RGB pixels, rows top to bottom, (H, W, 3) interleaved.
+public struct RGBImage: Equatable, Sendable {
+    public let width: Int, height: Int
+    public var pixels: [UInt8]
+    public init(width: Int, height: Int, pixels: [UInt8]) {
+        precondition(pixels.count == width * height * 3)
+        self.width = width
+        self.height = height
+        self.pixels = pixels
+    }
+}
+
+/// JPEG through libjpeg-turbo; its errors come back as messages (a C shim
+/// catches them), never as a crash.
+public enum JPEG {
+    public static func read(_ path: String) throws -> RGBImage {
+        var data: UnsafeMutablePointer<UInt8>?, w: Int32 = 0, h: Int32 = 0
+        var error = [CChar](repeating: 0, count: 256)
+        guard bsn_jpeg_read(path, &data, &w, &h, &error, error.count) == 0, let data else {
+            throw DataError("\(path): \(FileManager.default.fileExists(atPath: path) ? "not a readable JPEG (" + message(error) + ")" : "no such file")")
+        }
+        defer { bsn_free(data) }
+        return RGBImage(width: Int(w), height: Int(h), pixels: Array(UnsafeBufferPointer(start: data, count: Int(w) * Int(h) * 3)))
+    }
+
+    public static func write(_ image: RGBImage, to path: String, quality: Int = 95) throws {
+        var error = [CChar](repeating: 0, count: 256)
+        guard bsn_jpeg_write(path, image.pixels, Int32(image.width), Int32(image.height), Int32(quality), &error, error.count) == 0 else {
+            throw DataError("\(path): cannot write the JPEG (\(message(error)))")
+        }
+    }
+}
+
+func message(_ buffer: [CChar]) -> String {
+    String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+}
+
+/// Binary PPM (P6), 8-bit: "P6", width, height, maxval (< 256) separated by
+/// whitespace (comments from '#' to the end of a line allowed), one
+/// whitespace byte, then width·height RGB triples.
+public enum PPM {
+    public static func read(_ path: String) throws -> RGBImage {
+        let bytes = [UInt8](try contents(of: URL(fileURLWithPath: path)))
+        return try parse(bytes, path)
+    }
+
+    static func parse(_ bytes: [UInt8], _ path: String) throws -> RGBImage {
+        var i = 0
+        func isSpace(_ b: UInt8) -> Bool { b == 0x20 || b == 0x09 || b == 0x0A || b == 0x0D || b == 0x0B || b == 0x0C }
+        func skipSpaceAndComments() {
+            while i < bytes.count {
+                if isSpace(bytes[i]) { i += 1 } else if bytes[i] == UInt8(ascii: "#") {
+                    while i < bytes.count && bytes[i] != 0x0A { i += 1 }
+                } else { break }
+            }
+        }
+        func number(_ what: String) throws -> Int {
+            skipSpaceAndComments()
+            var value = 0, digits = 0
+            while i < bytes.count, bytes[i] >= 0x30, bytes[i] <= 0x39, digits < 9 {
+                value = value * 10 + Int(bytes[i] - 0x30)
+                i += 1
+                digits += 1
+            }
+            guard digits > 0 else { throw DataError("\(path): damaged PPM header (no \(what))") }
+            return value
+        }
+        guard bytes.count >= 2, bytes[0] == UInt8(ascii: "P") else { throw DataError("\(path): not a PPM file") }
+        guard bytes[1] == UInt8(ascii: "6") else {
+            throw DataError("\(path): a P\(Character(UnicodeScalar(bytes[1]))) file; only binary RGB PPM (P6) is supported")
+        }
+        i = 2
+        let width = try number("width"), height = try number("height"), maxval = try number("maximum value")
+        guard width > 0, height > 0 else { throw DataError("\(path): PPM of size \(width)x\(height)") }
+        guard maxval > 0, maxval < 256 else { throw DataError("\(path): PPM maximum value \(maxval); only 8-bit PPM (1...255) is supported") }
+        guard i < bytes.count, isSpace(bytes[i]) else { throw DataError("\(path): damaged PPM header") }
+        i += 1
+        let needed = width * height * 3
+        guard bytes.count - i >= needed else {
+            throw DataError("\(path): truncated PPM (\(bytes.count - i) bytes of pixels, expected \(needed) for \(width)x\(height))")
+        }
+        var pixels = Array(bytes[i ..< i + needed])
+        if maxval != 255 { for k in pixels.indices { pixels[k] = UInt8(min(255, Int(pixels[k]) * 255 / maxval)) } }
+        return RGBImage(width: width, height: height, pixels: pixels)
+    }
+
+    public static func write(_ image: RGBImage, to path: String) throws {
+        var bytes = Array("P6\n\(image.width) \(image.height)\n255\n".utf8)
+        bytes += image.pixels
+        do { try Data(bytes).write(to: URL(fileURLWithPath: path)) } catch {
+            throw DataError("\(path): cannot write (\(error.localizedDescription))")
+        }
+    }
+}

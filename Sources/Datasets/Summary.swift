@@ -1,0 +1,82 @@
+import Foundation
+
+/// What `data` shows: name, source, splits and sizes, image shape, classes
+/// with their names and balance (images per class, or for segmentation the
+/// fraction of labelled pixels per class), and skipped files.
+public struct DatasetSummary: Codable, Equatable, Sendable {
+    public struct Split: Codable, Equatable, Sendable {
+        public let name: String
+        public let images: Int
+        /// Classification: images per class. Segmentation: labelled pixels per class.
+        public let classCounts: [Int]
+    }
+    public let name: String
+    public let task: String
+    public let source: String
+    /// Stored image (H, W, C) and network input (H, W, C) after the pipeline.
+    public let imageShape: [Int], inputShape: [Int]
+    public let classes: [String]
+    public let splits: [Split]
+    public let augmentation: String
+    public let skipped: [String]
+
+    public init(_ d: Dataset) {
+        name = d.name
+        task = d.isSegmentation ? "segmentation" : "classification"
+        source = d.kind.isSynthetic ? "embedded, generated from seed \(d.spec.seed)" : (d.spec.path ?? "")
+        imageShape = [d.train.height, d.train.width, d.train.channels]
+        let a = d.augmentation
+        inputShape = [a.height, a.width, d.train.channels]
+        classes = d.classNames
+        splits = [("train", d.train), ("validation", d.validation), ("test", d.test)].map { name, set in
+            var counts = [Int](repeating: 0, count: d.classNames.count)
+            if set.isSegmentation {
+                for m in set.masks where Int(m) < counts.count { counts[Int(m)] += 1 }
+            } else {
+                for l in set.labels where l >= 0 && Int(l) < counts.count { counts[Int(l)] += 1 }
+            }
+            return Split(name: name, images: set.count, classCounts: counts)
+        }
+        var steps = [String]()
+        if a.cropPadding > 0 { steps.append("pad by \(a.cropPadding), random \(a.height)x\(a.width) crop") }
+        if a.height != d.train.height || a.width != d.train.width, a.cropPadding == 0 { steps.append("centred on \(a.height)x\(a.width) (black padding, label -1)") }
+        if a.flip { steps.append("random horizontal flip") }
+        steps.append("bytes to [-1, 1]")
+        augmentation = steps.joined(separator: ", ")
+        skipped = d.skipped
+    }
+
+    /// The text `data` prints.
+    public var text: String {
+        var lines = ["\(name) — \(task), \(source)",
+                     "images \(imageShape[0])x\(imageShape[1])x\(imageShape[2]), network input \(inputShape[0])x\(inputShape[1])x\(inputShape[2])",
+                     "splits: " + splits.map { "\($0.name) \($0.images)" }.joined(separator: ", "),
+                     "training pipeline: \(augmentation)"]
+        let unit = task == "segmentation" ? "% of pixels" : "images"
+        lines.append("\(classes.count) classes (\(unit) per class in train / validation / test):")
+        let width = min(24, classes.map(\.count).max() ?? 0)
+        for (k, name) in classes.enumerated() {
+            let cells = splits.map { s -> String in
+                if task == "segmentation" {
+                    let total = max(1, s.classCounts.reduce(0, +))
+                    return String(format: "%5.1f%%", 100 * Double(s.classCounts[k]) / Double(total))
+                }
+                return String(s.classCounts[k])
+            }
+            let label = name.padding(toLength: max(width, name.count), withPad: " ", startingAt: 0)
+            lines.append(String(format: "  %3d  ", k) + label + "  " + cells.joined(separator: " / "))
+        }
+        if !skipped.isEmpty {
+            lines.append("\(skipped.count) images skipped:")
+            lines += skipped.prefix(10).map { "  " + $0 }
+            if skipped.count > 10 { lines.append("  … and \(skipped.count - 10) more") }
+        }
+        return lines.joined(separator: "\n")
+    }
+
+    public var json: String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        return String(decoding: (try? encoder.encode(self)) ?? Data(), as: UTF8.self)
+    }
+}

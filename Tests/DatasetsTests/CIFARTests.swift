@@ -1,0 +1,130 @@
+import Datasets
+import Foundation
+import XCTest
+
+/// A fresh temporary folder, removed when the test ends.
+func temporaryFolder(_ test: XCTestCase) throws -> URL {
+    let url = FileManager.default.temporaryDirectory.appendingPathComponent("bsn-data-\(UUID().uuidString)")
+    try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
+    test.addTeardownBlock { try? FileManager.default.removeItem(at: url) }
+    return url
+}
+
+/// Asserts that `body` throws a DataError whose message contains every fragment.
+func assertDataError(_ body: @autoclosure () throws -> some Any, mentions fragments: [String], file: StaticString = #filePath, line: UInt = #line) {
+    do {
+        _ = try body()
+        XCTFail("expected an error mentioning \(fragments)", file: file, line: line)
+    } catch let error as DataError {
+        for f in fragments { XCTAssertTrue(error.description.contains(f), "'\(error)' should mention '\(f)'", file: file, line: line) }
+    } catch {
+        XCTFail("unexpected error \(error)", file: file, line: line)
+    }
+}
+
+final class CIFARTests: XCTestCase {
+    /// Record r of a file as stored: planar (1024 red, 1024 green, 1024 blue),
+    /// every byte a known function of (file, record, pixel, channel).
+    static func image(_ file: Int, _ r: Int) -> [UInt8] {
+        (0..<3072).map { i in UInt8(truncatingIfNeeded: file * 31 + r * 7 + (i % 1024) * 3 + (i / 1024) * 101) }
+    }
+
+    /// Writes records byte by byte: label bytes, then the planar image.
+    static func write(_ file: URL, images: [[UInt8]], labels: [[UInt8]]) throws {
+        try Data(zip(labels, images).flatMap { $0 + $1 }).write(to: file)
+    }
+
+    /// CIFAR-10 with `records[i]` records in data_batch_(i+1) and 4 in test_batch.
+    func writeCIFAR10(_ folder: URL, records: [Int] = [3, 2, 3, 2, 2]) throws {
+        for (i, n) in records.enumerated() {
+            try Self.write(folder.appendingPathComponent("data_batch_\(i + 1).bin"),
+                            images: (0..<n).map { Self.image(i, $0) }, labels: (0..<n).map { [UInt8((i + $0) % 10)] })
+        }
+        try Self.write(folder.appendingPathComponent("test_batch.bin"),
+                        images: (0..<4).map { Self.image(9, $0) }, labels: (0..<4).map { [UInt8($0)] })
+        let names = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"]
+        try (names.joined(separator: "\n") + "\n\n").write(to: folder.appendingPathComponent("batches.meta.txt"), atomically: true, encoding: .utf8)
+    }
+
+    func testCIFAR10LoadsPixelsLabelsSplitsAndNames() throws {
+        let folder = try temporaryFolder(self)
+        try writeCIFAR10(folder)
+        var spec = DatasetSpec(kind: .cifar10, path: folder.path)
+        spec.validation = 3
+        let d = try spec.load()
+        XCTAssertEqual(d.classNames.count, 10)
+        XCTAssertEqual(d.classNames[0], "airplane")
+        XCTAssertEqual(d.classNames[9], "truck")
+        XCTAssertEqual(d.train.count, 9)
+        XCTAssertEqual(d.validation.count, 3)
+        XCTAssertEqual(d.test.count, 4)
+        // Training order: file 1 records 0-2, file 2 records 0-1, file 3 records 0-2, …
+        let order = [(0, 0), (0, 1), (0, 2), (1, 0), (1, 1), (2, 0), (2, 1), (2, 2), (3, 0), (3, 1), (4, 0), (4, 1)]
+        for (k, (f, r)) in order.enumerated() {
+            let set = k < 9 ? d.train : d.validation, i = k < 9 ? k : k - 9
+            XCTAssertEqual(set.labels[i], Int32((f + r) % 10))
+            let planar = Self.image(f, r), got = Array(set.image(i))
+            // Interleaved (H, W, C): pixel p channel c comes from plane c.
+            for p in [0, 1, 31, 32, 500, 1023] {
+                for c in 0..<3 { XCTAssertEqual(got[3 * p + c], planar[c * 1024 + p], "record \(f):\(r) pixel \(p) channel \(c)") }
+            }
+        }
+        XCTAssertEqual(d.test.labels, [0, 1, 2, 3])
+        XCTAssertEqual(d.train.ids[3], "data_batch_2.bin#0")
+    }
+
+    func testCIFAR100FineAndCoarseLabels() throws {
+        let folder = try temporaryFolder(self)
+        let labels: [[UInt8]] = [[3, 77], [19, 0], [0, 99]]
+        try Self.write(folder.appendingPathComponent("train.bin"), images: (0..<3).map { Self.image(0, $0) }, labels: labels)
+        try Self.write(folder.appendingPathComponent("test.bin"), images: [Self.image(1, 0)], labels: [[5, 42]])
+        try (0..<100).map { "fine\($0)" }.joined(separator: "\n").write(to: folder.appendingPathComponent("fine_label_names.txt"), atomically: true, encoding: .utf8)
+        try (0..<20).map { "coarse\($0)" }.joined(separator: "\n").write(to: folder.appendingPathComponent("coarse_label_names.txt"), atomically: true, encoding: .utf8)
+        var spec = DatasetSpec(kind: .cifar100, path: folder.path)
+        spec.validation = 1
+        let fine = try spec.load()
+        XCTAssertEqual(fine.train.labels + fine.validation.labels, [77, 0, 99])
+        XCTAssertEqual(fine.test.labels, [42])
+        XCTAssertEqual(fine.classNames.count, 100)
+        XCTAssertEqual(fine.classNames[77], "fine77")
+        spec.coarseLabels = true
+        let coarse = try spec.load()
+        XCTAssertEqual(coarse.train.labels + coarse.validation.labels, [3, 19, 0])
+        XCTAssertEqual(coarse.test.labels, [5])
+        XCTAssertEqual(coarse.classNames.count, 20)
+        XCTAssertEqual(Array(coarse.train.image(1)), Array(fine.train.image(1)))
+        XCTAssertEqual(Array(coarse.train.image(1))[3 * 5 + 2], Self.image(0, 1)[2 * 1024 + 5])
+    }
+
+    func testBadCIFARFilesGiveClearErrors() throws {
+        let folder = try temporaryFolder(self)
+        try writeCIFAR10(folder)
+        var spec = DatasetSpec(kind: .cifar10, path: folder.path)
+        spec.validation = 2
+
+        // A partial record at the end.
+        let file = folder.appendingPathComponent("data_batch_3.bin")
+        let whole = try Data(contentsOf: file)
+        try whole.prefix(whole.count - 100).write(to: file)
+        assertDataError(try spec.load(), mentions: ["data_batch_3.bin", "partial", "3073-byte records"])
+        try whole.write(to: file)
+
+        // An out-of-range label.
+        var bad = whole
+        bad[3073] = 10
+        try bad.write(to: file)
+        assertDataError(try spec.load(), mentions: ["data_batch_3.bin", "record 1", "label 10"])
+        try whole.write(to: file)
+
+        // A missing file, a wrong class list, no folder, too large a validation set.
+        try FileManager.default.removeItem(at: folder.appendingPathComponent("test_batch.bin"))
+        assertDataError(try spec.load(), mentions: ["test_batch.bin", "no such file"])
+        try writeCIFAR10(folder)
+        try "a\nb\n".write(to: folder.appendingPathComponent("batches.meta.txt"), atomically: true, encoding: .utf8)
+        assertDataError(try spec.load(), mentions: ["batches.meta.txt", "2 class names, expected 10"])
+        assertDataError(try DatasetSpec(kind: .cifar10, path: folder.path + "/nope").load(), mentions: ["nope", "no such folder"])
+        try writeCIFAR10(folder)
+        spec.validation = 12
+        assertDataError(try spec.load(), mentions: ["validation", "12", "hold 12"])
+    }
+}
