@@ -35,14 +35,17 @@ let package = Package(
         .target(name: "Layers", dependencies: ["Tensor", "CKernels"], swiftSettings: fast),
         .target(name: "SuperNet", dependencies: ["Tensor", "Layers"], swiftSettings: fast),
         .target(name: "Datasets", dependencies: ["Tensor", "CSupport", "SuperNet"], swiftSettings: fast),
+        .target(name: "Session", dependencies: ["Tensor", "Layers", "SuperNet", "Datasets"], swiftSettings: fast),
+        .target(name: "Notebook", dependencies: ["Session", "Datasets", "SuperNet", "Layers", "Tensor", "CReadline"], swiftSettings: fast),
         .target(name: "Benchmarks", dependencies: ["Tensor", "Layers", "SuperNet", "Datasets"], swiftSettings: fast),
-        .executableTarget(name: "bsn", dependencies: ["Benchmarks", "Datasets", "Layers", "SuperNet", "Tensor"], swiftSettings: fast),
+        .executableTarget(name: "bsn", dependencies: ["Benchmarks", "Notebook", "Session", "Datasets", "Layers", "SuperNet", "Tensor"], swiftSettings: fast),
 
         .target(name: "TestSupport", dependencies: ["Tensor", "Layers"], path: "Tests/TestSupport"),
         .testTarget(name: "SuperNetTests", dependencies: ["SuperNet", "TestSupport"]),
         .testTarget(name: "TensorTests", dependencies: ["Tensor", "CSupport", "TestSupport"]),
         .testTarget(name: "LayersTests", dependencies: ["Layers", "TestSupport"]),
         .testTarget(name: "DatasetsTests", dependencies: ["Datasets", "SuperNet", "Layers", "TestSupport"]),
+        .testTarget(name: "SessionTests", dependencies: ["Session", "Notebook", "Datasets", "SuperNet", "TestSupport"]),
         .testTarget(name: "EndToEnd", dependencies: ["bsn", "TestSupport"]),
     ],
     swiftLanguageModes: [.v6]

@@ -15,6 +15,7 @@ public final class BatchNorm2d: Layer {
     public let shift: Parameter   // β, starts at 0
     public let runningMean: Tensor
     public let runningVariance: Tensor
+    public var buffers: [Tensor] { [runningMean, runningVariance] }
 
     private var output = Tensor(shape: [0])
     private var inputGradient = Tensor(shape: [0])

@@ -27,6 +27,9 @@ public final class Parameter {
 public protocol Layer: AnyObject {
     /// The trainable parameters, in a fixed order.
     var parameters: [Parameter] { get }
+    /// State that is not trained by gradients but must be saved with the
+    /// parameters (batch norm's running statistics), in a fixed order.
+    var buffers: [Tensor] { get }
     /// `training` selects batch statistics (batch norm) over running ones.
     func forward(_ x: Tensor, training: Bool) throws -> Tensor
     func backward(_ outputGradient: Tensor) throws -> Tensor
@@ -34,6 +37,7 @@ public protocol Layer: AnyObject {
 
 extension Layer {
     public var parameters: [Parameter] { [] }
+    public var buffers: [Tensor] { [] }
 }
 
 /// Layers run one after the other.
@@ -42,6 +46,7 @@ public final class Sequential: Layer {
     public init(_ layers: [any Layer]) { self.layers = layers }
 
     public var parameters: [Parameter] { layers.flatMap(\.parameters) }
+    public var buffers: [Tensor] { layers.flatMap(\.buffers) }
 
     public func forward(_ x: Tensor, training: Bool) throws -> Tensor {
         var y = x

@@ -146,6 +146,14 @@ public final class TimeCost: Cost {
     public var unit: String { "ms" }
     public var isMeasured: Bool { latency.contains { $0 > 0 } }
 
+    /// Puts back latencies measured earlier (a saved session), one per node.
+    public func restore(latency saved: [Double]) throws {
+        guard saved.count == network.nodes.count else {
+            throw ShapeError("time cost: \(saved.count) latencies for \(network.nodes.count) nodes")
+        }
+        latency = saved
+    }
+
     /// Times every module on random inputs of `batch` examples (median of runs).
     public func measure(batch: Int = 16, seed: UInt64 = 17) throws {
         var rng = RNG(seed: seed)

@@ -78,8 +78,13 @@ private func buildCNF(columns w: Int, scales s: Int, channels c: Int, segmentati
         }
     }
     if w > 1 { zip(w - 1, down: !segmentation) }
-    b.add("out", .output, module: PointwiseClassifier(c, classes: classes, rng: &rng),
-          inputs: [node(w - 1, segmentation ? 0 : s - 1)])
+    // Classification reads the coarsest scale: a 1x1 convolution on a 1x1 map
+    // (S = log2(size) + 1, as the paper), or global average pooling and a
+    // linear layer when fewer scales leave a larger map.
+    let coarsest = input.height >> (s - 1)
+    let head: any Module = segmentation || coarsest == 1 ? PointwiseClassifier(c, classes: classes, rng: &rng)
+                                                         : PooledLinear(c, classes: classes, rng: &rng)
+    b.add("out", .output, module: head, inputs: [node(w - 1, segmentation ? 0 : s - 1)])
     return try b.build()
 }
 

@@ -107,6 +107,7 @@ public final class ConvBN: Module {
         set { conv.computesInputGradient = newValue }
     }
     public var parameters: [Parameter] { stack.parameters }
+    public var buffers: [Tensor] { stack.buffers }
     public func forward(_ x: Tensor, training: Bool) throws -> Tensor {
         if recomputesUpsampling { savedInput = x }
         return try stack.forward(x, training: training)
@@ -179,6 +180,7 @@ public final class BasicBlock: Module {
         set { first.computesInputGradient = newValue }
     }
     public var parameters: [Parameter] { stack.parameters }
+    public var buffers: [Tensor] { stack.buffers }
     public func forward(_ x: Tensor, training: Bool) throws -> Tensor { try stack.forward(x, training: training) }
     public func backward(_ outputGradient: Tensor) throws -> Tensor { try stack.backward(outputGradient) }
     public func outputShape(for input: FeatureShape) throws -> FeatureShape {
@@ -205,6 +207,7 @@ public final class PooledLinear: Module {
     public var kind: String { "output" }
     public var computesInputGradient = true
     public var parameters: [Parameter] { stack.parameters }
+    public var buffers: [Tensor] { stack.buffers }
     public func forward(_ x: Tensor, training: Bool) throws -> Tensor { try stack.forward(x, training: training) }
     public func backward(_ outputGradient: Tensor) throws -> Tensor { try stack.backward(outputGradient) }
     public func outputShape(for input: FeatureShape) throws -> FeatureShape {

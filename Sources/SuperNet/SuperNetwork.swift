@@ -63,6 +63,20 @@ public final class SuperNetwork {
     /// All trainable weights of the modules (not the gates), in node order.
     public var weights: [Parameter] { nodes.flatMap { $0.module?.parameters ?? [] } }
 
+    /// Everything a saved network holds, named and in a fixed order: each
+    /// module's parameters ("<node>.p<i>") and buffers ("<node>.b<i>", batch
+    /// norm statistics), then the gate logits ("gates").
+    public var stateTensors: [(name: String, tensor: Tensor)] {
+        var all = [(name: String, tensor: Tensor)]()
+        for node in nodes {
+            guard let module = node.module else { continue }
+            for (i, p) in module.parameters.enumerated() { all.append(("\(node.name).p\(i)", p.value)) }
+            for (i, b) in module.buffers.enumerated() { all.append(("\(node.name).b\(i)", b)) }
+        }
+        all.append(("gates", gateLogits.value))
+        return all
+    }
+
     public func index(of name: String) -> Int? { nodes.firstIndex { $0.name == name } }
 
     /// p_k = sigmoid(a_k) for every gate.

@@ -62,14 +62,14 @@ public final class Trainer {
     public var warmupSteps: Int = 0
     public var rng: RNG
 
-    public private(set) var step = 0
-    public private(set) var samplingStarted = false
+    public internal(set) var step = 0
+    public internal(set) var samplingStarted = false
     /// The architectures used in the last step (for cost reports).
     public private(set) var lastArchitectures: [Architecture] = []
 
     private let classification = SoftmaxCrossEntropy()
     private let pixels = PixelCrossEntropy()
-    private var runningBaseline: Double?
+    var runningBaseline: Double?
 
     public init(network: SuperNetwork, task: Task, optimisedCost: any Cost, seed: UInt64,
                 learningRate: Float = 0.1, momentum: Float = 0.9, weightDecay: Float = 1e-4, nesterov: Bool = false,
@@ -162,7 +162,7 @@ public final class Trainer {
         for k in gradient.indices { network.gateLogits.value[k] -= pathLearningRate * Float(gradient[k]) }
     }
 
-    private func computeLosses(_ logits: Tensor, labels: [Int32]) throws -> [Float] {
+    func computeLosses(_ logits: Tensor, labels: [Int32]) throws -> [Float] {
         switch task {
         case .classification: try classification.forward(logits, labels: labels)
         case .segmentation: try pixels.forward(logits, labels: labels)

@@ -1,14 +1,18 @@
 import Benchmarks
 import Foundation
 import Layers
+import Notebook
+import Session
 import SuperNet
 import Tensor
 
-// The executable: dispatches to the library modules. The REPL arrives with the
-// notebook issue; for now `bsn bench conv` and `bsn info` are the commands.
+// The executable: the notebook (interactive, or a script), and the benchmarks.
 
 let usage = """
-usage: bsn <command>
+usage: bsn [--session NAME]         the notebook (a REPL on a terminal; reads a script from stdin otherwise)
+       bsn run FILE.bsn [--echo] [--keep-going] [--session NAME]
+                                    runs a script of notebook commands
+       bsn <command>
 
   bench conv [--json] [--quick] [--algorithm direct|gemm] [--channels 32,64] [--sizes 32,16]
                                   conv throughput on CNF shapes vs. the sgemm ceiling
@@ -28,6 +32,10 @@ func fail(_ message: String) -> Never {
 
 let arguments = Array(CommandLine.arguments.dropFirst())
 switch arguments.first {
+case "run":
+    runScript(Array(arguments.dropFirst()))
+case nil, "--session":
+    startNotebook(arguments)
 case "bench":
     let rest = Array(arguments.dropFirst())
     switch rest.first {
@@ -41,7 +49,7 @@ case "info":
     print("OpenBLAS core: \(BLAS.coreName)" + (BLAS.coreSwitchedFrom.map { " (selected by bsn; OpenBLAS detected \($0))" } ?? ""))
     print("conv algorithm: \(ConvolutionAlgorithm.preferred.summary)")
     print("threads: \(Parallel.threads)")
-case "help", "--help", "-h", nil:
+case "help", "--help", "-h":
     print(usage)
 default:
     fail("bsn: unknown command '\(arguments[0])'\n\n" + usage)
@@ -177,4 +185,71 @@ func benchData(_ arguments: [String]) {
     } catch {
         fail("bsn bench data: \(error)")
     }
+}
+
+/// A new session, or the saved one of that name.
+func session(named name: String, store: SessionStore) -> Session {
+    do { try SessionStore.check(name: name) } catch { fail("bsn: \(error)") }
+    if FileManager.default.fileExists(atPath: store.folder(name).appendingPathComponent("session.json").path) {
+        do {
+            let s = try store.open(name)
+            s.applySettings()
+            return s
+        } catch { fail("bsn: cannot open session '\(name)': \(error)") }
+    }
+    return Session(name: name)
+}
+
+func startNotebook(_ arguments: [String]) {
+    var name: String?
+    var options = ArraySlice(arguments)
+    while let option = options.popFirst() {
+        switch option {
+        case "--session":
+            guard let n = options.popFirst() else { fail("bsn: --session takes a name") }
+            name = n
+        default: fail("bsn: unknown option '\(option)'\n\n" + usage)
+        }
+    }
+    let store = SessionStore.default
+    let stamp = ISO8601DateFormatter.string(from: Date(), timeZone: .current, formatOptions: [.withYear, .withMonth, .withDay, .withTime])
+    let interactive = isatty(STDIN_FILENO) == 1 && isatty(STDOUT_FILENO) == 1
+    let nb = Notebook(session: session(named: name ?? "notebook-\(stamp)", store: store), store: store, console: Console(interactive: interactive))
+    if interactive {
+        REPL.run(nb)
+        exit(0)
+    }
+    let text = String(decoding: FileHandle.standardInput.readDataToEndOfFile(), as: UTF8.self)
+    exit(Script.run(text, file: "<stdin>", in: nb, options: .init()))
+}
+
+func runScript(_ arguments: [String]) {
+    var file: String?, name: String?, options = Script.Options()
+    var rest = ArraySlice(arguments)
+    while let a = rest.popFirst() {
+        switch a {
+        case "--echo": options.echo = true
+        case "--keep-going": options.keepGoing = true
+        case "--session":
+            guard let n = rest.popFirst() else { fail("bsn run: --session takes a name") }
+            name = n
+        default:
+            if a.hasPrefix("-") { fail("bsn run: unknown option '\(a)'\n\n" + usage) }
+            guard file == nil else { fail("bsn run: one script at a time (got \(file!) and \(a))") }
+            file = a
+        }
+    }
+    guard let file else { fail("bsn run: which script? (bsn run samples/quickstart.bsn)") }
+    guard let data = FileManager.default.contents(atPath: file), let text = String(data: data, encoding: .utf8) else {
+        fail("bsn run: cannot read \(file)" + (FileManager.default.fileExists(atPath: file) ? " (not a UTF-8 text file)" : " (no such file)"))
+    }
+    signal(SIGINT) { _ in Interrupt.request() }
+    let store = SessionStore.default
+    let base = ((file as NSString).lastPathComponent as NSString).deletingPathExtension
+    // --session continues (or creates) a named session; otherwise the script
+    // starts a fresh session named after it (its save replaces the old one).
+    let fresh = base.filter { $0.isLetter || $0.isNumber || $0 == "-" || $0 == "_" }
+    let nb = Notebook(session: name.map { session(named: $0, store: store) } ?? Session(name: fresh.isEmpty ? "script" : fresh),
+                      store: store, console: Console(interactive: false))
+    exit(Script.run(text, file: file, in: nb, options: options))
 }

@@ -22,6 +22,16 @@ final class FabricTests: XCTestCase {
         XCTAssertEqual(net.nodes.last!.shape, FeatureShape(height: 1, width: 1, channels: 10))
     }
 
+    func testCNFWithFewerScalesPoolsItsCoarsestMap() throws {
+        var rng = RNG(seed: 1)
+        let net = try Fabric.cnf(columns: 3, scales: 3, channels: 8, segmentation: false, gated: true)
+            .build(input: FeatureShape(height: 32, width: 32, channels: 3), classes: 10, rng: &rng)
+        XCTAssertEqual(net.nodes.last!.shape, FeatureShape(height: 1, width: 1, channels: 10))
+        XCTAssertEqual(net.nodes.last!.parameterCount, 8 * 10 + 10)
+        let logits = try Executor(net).forward(Tensor(shape: [2, 32, 32, 3]), architectures: [net.fullArchitecture], training: false)
+        XCTAssertEqual(logits.shape, [2, 10])
+    }
+
     func testCNFSegmentationHas191Gates() throws {
         var rng = RNG(seed: 1)
         let net = try Fabric.cnf(columns: 8, scales: 9, channels: 8, segmentation: true, gated: true)

@@ -1,0 +1,109 @@
+import CReadline
+import Foundation
+import Session
+
+/// The interactive notebook on a terminal, through GNU readline: line
+/// editing, history (~/.bsn_history, plus the session's own cells), Ctrl-R
+/// search, tab completion of commands, their words and file paths, numbered
+/// prompts. Ctrl-C clears the line at the prompt and stops training at the
+/// next batch; Ctrl-D saves and quits.
+///
+/// readline runs in its callback mode: the main loop waits for input with
+/// poll(), so a Ctrl-C (the signal handler only sets a flag) is handled
+/// between keystrokes, outside the signal handler.
+public enum REPL {
+    nonisolated(unsafe) private static var pendingLine: String?
+    nonisolated(unsafe) private static var gotLine = false
+    nonisolated(unsafe) private static var endOfInput = false
+    nonisolated(unsafe) private static var candidates: [String] = []
+    nonisolated(unsafe) private static var candidateIndex = 0
+
+    public static var historyFile: String {
+        ProcessInfo.processInfo.environment["BSN_HISTORY"] ?? FileManager.default.homeDirectoryForCurrentUser.appendingPathComponent(".bsn_history").path
+    }
+
+    public static func run(_ nb: Notebook) {
+        signal(SIGINT) { _ in Interrupt.request() }
+        bsn_rl_setup { text, start, _ in REPL.complete(text, start: Int(start)) }
+        using_history()
+        read_history(historyFile)
+        stifle_history(5000)
+        for c in nb.session.cells { add_history(c.command) }
+
+        nb.console.print("bsn — Budgeted Super Networks. help lists the commands; Ctrl-D saves and quits.")
+        nb.console.print("session '\(nb.session.name)' (saved in \(nb.store.folder(nb.session.name).path))")
+        while !nb.quitRequested {
+            guard let line = readLine(prompt: "[\(nb.nextCell)]> ") else {
+                // Ctrl-D: save and quit.
+                FileHandle.standardOutput.write(Data("\n".utf8))
+                nb.execute("quit")
+                break
+            }
+            let trimmed = line.trimmingCharacters(in: .whitespaces)
+            if trimmed.isEmpty { continue }
+            add_history(trimmed)
+            append_history(1, historyFile)
+            Interrupt.clear()
+            nb.execute(trimmed)
+        }
+        history_truncate_file(historyFile, 5000)
+    }
+
+    /// One line from readline (nil at end of input). Ctrl-C clears the line.
+    private static func readLine(prompt: String) -> String? {
+        gotLine = false
+        endOfInput = false
+        rl_callback_handler_install(prompt) { line in
+            if let line {
+                REPL.pendingLine = String(cString: line)
+                free(line)
+            } else {
+                REPL.endOfInput = true
+            }
+            REPL.gotLine = true
+            rl_callback_handler_remove()
+        }
+        Interrupt.clear()
+        while !gotLine {
+            var fds = pollfd(fd: STDIN_FILENO, events: Int16(POLLIN), revents: 0)
+            let ready = poll(&fds, 1, -1)
+            if Interrupt.requested {
+                Interrupt.clear()
+                rl_free_line_state()
+                rl_callback_sigcleanup()
+                rl_replace_line("", 0)
+                FileHandle.standardOutput.write(Data("^C\n".utf8))
+                rl_on_new_line()
+                rl_redisplay()
+                continue
+            }
+            if ready > 0 { rl_callback_read_char() }
+        }
+        return endOfInput ? nil : pendingLine
+    }
+
+    /// Completion: command names first, then the command's words and file paths.
+    private static func complete(_ text: UnsafePointer<CChar>?, start: Int) -> UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>? {
+        let prefix = text.map { String(cString: $0) } ?? ""
+        let line = String(cString: bsn_rl_line_buffer())
+        let before = String(line.prefix(start)).split(separator: " ")
+        if before.isEmpty {
+            candidates = (Registry.names + Array(Registry.aliases.keys)).filter { $0.hasPrefix(prefix) }.sorted()
+        } else if let command = Registry.find(String(before[0])) {
+            candidates = command.words.filter { $0.hasPrefix(prefix) }
+            if candidates.isEmpty {
+                return rl_completion_matches(text, rl_filename_completion_function)       // paths
+            }
+        } else {
+            candidates = []
+        }
+        bsn_rl_completion_done(candidates.count == 1 && candidates[0].hasSuffix("=") ? 0 : 32)
+        candidateIndex = 0
+        return rl_completion_matches(text) { _, state in
+            if state == 0 { REPL.candidateIndex = 0 }
+            guard REPL.candidateIndex < REPL.candidates.count else { return nil }
+            defer { REPL.candidateIndex += 1 }
+            return strdup(REPL.candidates[REPL.candidateIndex])
+        }
+    }
+}

@@ -1,0 +1,92 @@
+import Foundation
+
+/// Every command, in the order `help` lists them.
+public enum Registry {
+    public static let commands: [any Command] = [
+        Help(), LoadCommand(), DataCommand(), BuildCommand(), SummaryCommand(), BudgetCommand(), CostsCommand(),
+        SetCommand(), ScheduleCommand(), WarmupCommand(), TrainCommand(), EvalCommand(),
+        SampleCommand(), InspectCommand(), ArchCommand(), ExportCommand(),
+        SaveCommand(), OpenCommand(), SessionsCommand(), HistoryCommand(), QuitCommand(),
+    ]
+    public static let aliases = ["exit": "quit", "?": "help"]
+
+    public static var names: [String] { commands.map(\.name) }
+
+    public static func find(_ name: String) -> (any Command)? {
+        let n = aliases[name] ?? name
+        return commands.first { $0.name == n }
+    }
+}
+
+extension Notebook {
+    /// Prints one JSON object (for `--json`).
+    func printJSON<T: Encodable>(_ value: T) throws {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        encoder.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
+        console.print(String(decoding: try encoder.encode(value), as: UTF8.self))
+    }
+}
+
+struct Help: Command {
+    let name = "help"
+    let usage = "help [command]"
+    let summary = "lists the commands, or explains one"
+    let example = "help train"
+    var words: [String] { Registry.names }
+
+    func run(_ a: inout Arguments, _ nb: Notebook) throws {
+        if let topic = a.next() {
+            try a.finish()
+            guard let c = Registry.find(topic) else {
+                throw UsageError("no command '\(topic)'" + (nearest(topic, in: Registry.names).map { ", did you mean '\($0)'?" } ?? ""))
+            }
+            nb.console.print(c.help)
+            return
+        }
+        try a.finish()
+        let width = Registry.commands.map(\.usage.count).max() ?? 0
+        var lines = ["Commands (help <command> or <command> --help for details and an example):", ""]
+        for c in Registry.commands {
+            lines.append("  " + c.usage.padding(toLength: max(width, c.usage.count), withPad: " ", startingAt: 0) + "  " + c.summary)
+        }
+        lines += ["", "Scripts: bsn run file.bsn [--echo] [--keep-going]; # starts a comment; set name value, then $name."]
+        nb.console.print(lines.joined(separator: "\n"))
+    }
+}
+
+struct HistoryCommand: Command {
+    let name = "history"
+    let usage = "history [n]"
+    let summary = "the session's cells: number, command, and whether it failed"
+    let example = "history 20"
+
+    func run(_ a: inout Arguments, _ nb: Notebook) throws {
+        let n = try a.next().map { w -> Int in
+            guard let n = Int(w), n > 0 else { throw UsageError("history: expected a number of cells, got '\(w)'") }
+            return n
+        }
+        try a.finish()
+        let cells = nb.session.cells.suffix(n ?? nb.session.cells.count)
+        if cells.isEmpty { nb.console.print("(no cells yet)") }
+        for c in cells { nb.console.print(String(format: "[%d]%@ %@", c.number, c.failed ? "!" : " ", c.command)) }
+    }
+}
+
+struct QuitCommand: Command {
+    let name = "quit"
+    let usage = "quit [--no-save]"
+    let summary = "saves the session and leaves (Ctrl-D does the same)"
+    let example = "quit"
+    let words = ["--no-save"]
+
+    func run(_ a: inout Arguments, _ nb: Notebook) throws {
+        let noSave = a.flag("no-save")
+        try a.finish()
+        if !noSave {
+            try nb.save()
+            nb.console.print("saved session '\(nb.session.name)' in \(nb.store.folder(nb.session.name).path)")
+        }
+        nb.quitRequested = true
+    }
+}

@@ -1,0 +1,63 @@
+import Foundation
+import Session
+
+struct SaveCommand: Command {
+    let name = "save"
+    let usage = "save [name]"
+    let summary = "saves the whole session to sessions/<name>/ (atomic, checksummed); a name renames it"
+    let example = "save cifar-run-1"
+
+    func run(_ a: inout Arguments, _ nb: Notebook) throws {
+        let newName = a.next()
+        try a.finish()
+        if let newName {
+            try SessionStore.check(name: newName)
+            nb.session.name = newName
+        }
+        try nb.save()
+        nb.console.print("saved session '\(nb.session.name)' in \(nb.store.folder(nb.session.name).path)")
+    }
+}
+
+struct OpenCommand: Command {
+    let name = "open"
+    let usage = "open <name>"
+    let summary = "saves the current session, then opens a saved one where it stopped"
+    let example = "open cifar-run-1"
+
+    func run(_ a: inout Arguments, _ nb: Notebook) throws {
+        let target = try a.required("a session name (sessions lists them)")
+        try a.finish()
+        // Read the target completely before touching the current session.
+        let opened = try nb.store.open(target) { done, total in nb.console.progress("decoding images \(done)/\(total)") }
+        if !nb.session.cells.isEmpty || nb.session.network != nil { try nb.save() }
+        nb.session = opened
+        opened.applySettings()
+        let s = opened
+        nb.console.print("opened '\(target)': " + [s.dataset?.name, s.modelSpec?.fabric.summary, s.trainer.map { "step \($0.step)" }, "\(s.cells.count) cells"]
+                            .compactMap { $0 }.joined(separator: ", "))
+    }
+}
+
+struct SessionsCommand: Command {
+    let name = "sessions"
+    let usage = "sessions [--json]"
+    let summary = "the saved sessions with their dataset, model, steps and last accuracy"
+    let example = "sessions"
+    let words = ["--json"]
+
+    func run(_ a: inout Arguments, _ nb: Notebook) throws {
+        let json = a.flag("json")
+        try a.finish()
+        let list = nb.store.list()
+        if json { return try nb.printJSON(list) }
+        guard !list.isEmpty else { return nb.console.print("no saved sessions in \(nb.store.root.path)") }
+        var lines = [pad("name", 22) + pad("dataset", 28) + pad("model", 26) + padLeft("steps", 8) + padLeft("accuracy", 10) + "  saved"]
+        for s in list {
+            if let problem = s.problem { lines.append(pad(s.name, 22) + "unreadable: \(problem)"); continue }
+            lines.append(pad(s.name + (s.name == nb.session.name ? " *" : ""), 22) + pad(s.dataset ?? "-", 28) + pad(s.model ?? "-", 26)
+                         + padLeft(String(s.steps), 8) + padLeft(s.lastAccuracy.map { String(format: "%.3f", $0) } ?? "-", 10) + "  " + s.savedAt)
+        }
+        nb.console.print(lines.joined(separator: "\n"))
+    }
+}

@@ -1,0 +1,117 @@
+import Foundation
+
+/// A session file: one header line, then the payload.
+///
+///     bsn-<kind> <version> <byte count> <crc32 of the payload, 8 hex digits>\n
+///     <payload>
+///
+/// Written atomically: the bytes go to a temporary file in the same folder,
+/// which is flushed to disk (fsync) and renamed over the target, and the
+/// folder is synced; a crash or a kill at any moment leaves either the old
+/// file or the new one. Reading checks the kind, the version, the length and
+/// the checksum, and says which file and what is wrong.
+public enum CheckedFile {
+    public static let version = 1
+
+    public static func write(_ payload: Data, kind: String, to url: URL) throws {
+        var bytes = Data("bsn-\(kind) \(version) \(payload.count) \(String(format: "%08x", CRC32.of(payload)))\n".utf8)
+        bytes.append(payload)
+        try writeAtomically(bytes, to: url)
+    }
+
+    public static func read(_ url: URL, kind: String) throws -> Data {
+        let name = url.path
+        guard FileManager.default.fileExists(atPath: name) else { throw SessionError("\(name): missing") }
+        let bytes: Data
+        do { bytes = try Data(contentsOf: url) } catch { throw SessionError("\(name): cannot be read (\(error.localizedDescription))") }
+        guard let newline = bytes.firstIndex(of: 0x0A), newline - bytes.startIndex < 200,
+              let header = String(data: bytes[bytes.startIndex..<newline], encoding: .utf8) else {
+            throw SessionError("\(name): not a bsn session file")
+        }
+        let fields = header.split(separator: " ")
+        guard fields.count == 4, fields[0].hasPrefix("bsn-") else { throw SessionError("\(name): not a bsn session file") }
+        guard fields[0] == "bsn-\(kind)" else { throw SessionError("\(name): a \(fields[0].dropFirst(4)) file, expected \(kind)") }
+        guard let v = Int(fields[1]) else { throw SessionError("\(name): damaged header") }
+        guard v <= version else { throw SessionError("\(name): format version \(v) is newer than this bsn reads (\(version)); update bsn") }
+        guard let count = Int(fields[2]), let crc = UInt32(fields[3], radix: 16) else { throw SessionError("\(name): damaged header") }
+        let payload = bytes[(newline + 1)...]
+        guard payload.count == count else {
+            throw SessionError("\(name): \(payload.count < count ? "truncated" : "too long") (\(payload.count) bytes of payload, the header says \(count))")
+        }
+        guard CRC32.of(payload) == crc else { throw SessionError("\(name): checksum mismatch, the file is damaged") }
+        return Data(payload)
+    }
+
+    /// Bytes written before a simulated crash, for fault-injection tests:
+    /// `BSN_TEST_CRASH_DURING_WRITE=<file name>:<bytes>` makes the process
+    /// exit abruptly after writing that many bytes of that file's temporary copy.
+    static let crashPoint: (String, Int)? = {
+        guard let spec = ProcessInfo.processInfo.environment["BSN_TEST_CRASH_DURING_WRITE"],
+              let colon = spec.lastIndex(of: ":"), let n = Int(spec[spec.index(after: colon)...]) else { return nil }
+        return (String(spec[..<colon]), n)
+    }()
+
+    /// temp file → fsync → rename → fsync of the folder.
+    public static func writeAtomically(_ bytes: Data, to url: URL) throws {
+        let folder = url.deletingLastPathComponent()
+        let temporary = folder.appendingPathComponent(".\(url.lastPathComponent).tmp-\(getpid())")
+        let fd = open(temporary.path, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+        guard fd >= 0 else { throw SessionError("\(url.path): cannot write (\(String(cString: strerror(errno))))") }
+        var failure: String?
+        bytes.withUnsafeBytes { raw in
+            var offset = 0
+            var limit = raw.count
+            if let (file, n) = crashPoint, file == url.lastPathComponent { limit = min(n, raw.count) }
+            while offset < limit {
+                let written = Foundation.write(fd, raw.baseAddress! + offset, limit - offset)
+                if written < 0 {
+                    if errno == EINTR { continue }
+                    failure = String(cString: strerror(errno))
+                    return
+                }
+                offset += written
+            }
+            if limit < raw.count { fsync(fd); _exit(9) }             // the simulated crash
+        }
+        if failure == nil && fsync(fd) != 0 { failure = String(cString: strerror(errno)) }
+        close(fd)
+        if let failure {
+            unlink(temporary.path)
+            throw SessionError("\(url.path): cannot write (\(failure))")
+        }
+        guard rename(temporary.path, url.path) == 0 else {
+            let reason = String(cString: strerror(errno))
+            unlink(temporary.path)
+            throw SessionError("\(url.path): cannot write (\(reason))")
+        }
+        let dir = open(folder.path, O_RDONLY)
+        if dir >= 0 { fsync(dir); close(dir) }
+    }
+}
+
+/// A problem with a session or its files.
+public struct SessionError: Error, CustomStringConvertible, Equatable {
+    public let description: String
+    public init(_ message: String) { description = message }
+}
+
+/// CRC-32 (IEEE 802.3, as zlib and PNG), table-driven.
+public enum CRC32 {
+    static let table: [UInt32] = (0..<256).map { n in
+        var c = UInt32(n)
+        for _ in 0..<8 { c = c & 1 != 0 ? 0xEDB8_8320 ^ (c >> 1) : c >> 1 }
+        return c
+    }
+
+    public static func of(_ data: some DataProtocol) -> UInt32 {
+        var c: UInt32 = 0xFFFF_FFFF
+        table.withUnsafeBufferPointer { t in
+            for region in data.regions {
+                region.withUnsafeBytes { raw in
+                    for b in raw { c = t[Int((c ^ UInt32(b)) & 0xFF)] ^ (c >> 8) }
+                }
+            }
+        }
+        return c ^ 0xFFFF_FFFF
+    }
+}

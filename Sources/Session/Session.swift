@@ -1,0 +1,265 @@
+import Datasets
+import Foundation
+import Layers
+import SuperNet
+import Tensor
+
+/// The model of a session: what to build again when the session is opened.
+public struct ModelSpec: Codable, Equatable, Sendable {
+    public var fabric: Fabric
+    public var mode: ExecutionMode
+    /// Seed of the initial weights (overwritten by saved weights on open).
+    public var seed: UInt64
+    /// A fixed architecture (built from an exported one): these gates, not learned.
+    public var fixedGates: [Bool]?
+}
+
+/// The cost a budget applies to, with what is needed to rebuild it.
+public struct BudgetSpec: Codable, Equatable, Sendable {
+    /// "flops", "params", "parallel", "time".
+    public var cost: String
+    /// Machines of the parallel cost.
+    public var machines: Int?
+    public var budget: Budget
+    /// Per-node latencies of the time cost, as measured when it was set.
+    public var latency: [Double]?
+
+    public var costName: String { cost == "parallel" ? "parallel-\(machines ?? 1)" : cost }
+}
+
+/// Hyper-parameters set with `set`, `schedule` and `warmup`.
+public struct Settings: Codable, Equatable, Sendable {
+    public var learningRate: Float = 0.1
+    public var pathLearningRate: Float = 1e-3
+    public var momentum: Float = 0.9
+    public var weightDecay: Float = 5e-4
+    public var nesterov = false
+    public var batch = 64
+    public var seed: UInt64 = 1
+    public var threads = ProcessInfo.processInfo.activeProcessorCount
+    public var sampling = Sampling.perExample
+    /// Learning-rate changes by epoch ("0.1 @150:0.01 @225:0.001"); nil: constant `learningRate`.
+    public var schedule: PiecewiseConstantSchedule?
+    /// Warm-up length, in steps.
+    public var warmupSteps = 0
+    public init() {}
+}
+
+/// One numbered cell of the notebook: the command and what it printed.
+public struct Cell: Codable, Equatable, Sendable {
+    public var number: Int
+    public var command: String
+    public var output: String
+    public var failed: Bool
+    public init(number: Int, command: String, output: String, failed: Bool) {
+        self.number = number
+        self.command = command
+        self.output = output
+        self.failed = failed
+    }
+}
+
+/// Everything a researcher builds in a notebook: the data, the model and its
+/// trainer, the budget, the settings, the history of metrics and cells.
+/// `save` and `open` persist it (see SessionStore).
+public final class Session {
+    public var name: String
+    public var settings = Settings()
+    public var variables: [String: String] = [:]
+    /// The session's generator: seeds of loaders and models are drawn from it.
+    public var rng: RNG
+
+    public private(set) var datasetSpec: DatasetSpec?
+    public private(set) var dataset: Dataset?
+    public private(set) var loader: Loader?
+
+    public private(set) var modelSpec: ModelSpec?
+    public private(set) var network: SuperNetwork?
+    public private(set) var trainer: Trainer?
+    public private(set) var budgetSpec: BudgetSpec?
+    /// The costs, built for the current network: flops, params, the optimised one.
+    public private(set) var optimisedCost: (any Cost)?
+
+    public var steps: [StepMetrics] = []
+    public var epochs: [EpochMetrics] = []
+    public var evaluations: [Evaluation] = []
+    public var cells: [Cell] = []
+    /// Files rendered in this session (absolute paths).
+    public var renders: [String] = []
+
+    public struct Evaluation: Codable, Equatable, Sendable {
+        public var step: Int, split: String, loss: Double, accuracy: Double
+        public var cost: Double?
+        public init(step: Int, split: String, loss: Double, accuracy: Double, cost: Double?) {
+            (self.step, self.split, self.loss, self.accuracy, self.cost) = (step, split, loss, accuracy, cost)
+        }
+    }
+
+    public init(name: String, seed: UInt64 = 1) {
+        self.name = name
+        rng = RNG(seed: seed)
+        settings.seed = seed
+    }
+
+    // MARK: data
+
+    /// Loads a dataset; the loader's seed comes from the session generator.
+    public func load(_ spec: DatasetSpec, progress: ((Int, Int) -> Void)? = nil) throws {
+        let d = try spec.load(progress: progress)
+        if let network, !fits(d, network) {
+            throw SessionError("\(d.name) does not fit the model built (input \(network.inputShape), \(network.nodes[network.outputNode].shape)): build a new model after loading")
+        }
+        datasetSpec = spec
+        dataset = d
+        loader = nil
+        try makeLoader(seed: rng.next())
+    }
+
+    private func fits(_ d: Dataset, _ net: SuperNetwork) -> Bool {
+        let a = d.augmentation
+        return net.inputShape == FeatureShape(height: a.height, width: a.width, channels: d.train.channels)
+    }
+
+    private func makeLoader(seed: UInt64) throws {
+        guard let dataset else { return }
+        guard dataset.train.count > 0 else { throw SessionError("\(dataset.name): the training split is empty") }
+        loader = Loader(dataset.train, augmentation: dataset.augmentation, batchSize: settings.batch, seed: seed)
+    }
+
+    /// Changes the batch size: a new loader continuing the same seed and epoch.
+    public func setBatch(_ n: Int) throws {
+        guard n > 0 else { throw SessionError("batch must be a positive number") }
+        settings.batch = n
+        if let old = loader {
+            try makeLoader(seed: old.state.seed)
+            loader?.restore(LoaderState(seed: old.state.seed, epoch: old.state.batch == 0 ? old.state.epoch : old.state.epoch + 1))
+            trainer?.stepsPerEpoch = max(loader?.batchesPerEpoch ?? 1, 1)
+        }
+    }
+
+    // MARK: model
+
+    /// Builds a fabric for the loaded dataset and a trainer for it.
+    public func build(_ fabric: Fabric, mode: ExecutionMode = .subBatch, fixedGates: [Bool]? = nil) throws {
+        guard let dataset else { throw SessionError("no data: load a dataset first (e.g. load shapes)") }
+        let spec = ModelSpec(fabric: fabric, mode: mode, seed: rng.next(), fixedGates: fixedGates)
+        try instantiate(spec, for: dataset)
+        budgetSpec = nil
+        steps = []
+        epochs = []
+        evaluations = []
+        try makeLoader(seed: loader?.state.seed ?? rng.next())
+    }
+
+    private func instantiate(_ spec: ModelSpec, for dataset: Dataset) throws {
+        if case let .cnf(_, _, _, segmentation, _) = spec.fabric, segmentation != dataset.isSegmentation {
+            throw SessionError(segmentation ? "cnf-seg needs a segmentation dataset (partlabels, faces); \(dataset.name) is classification: use build cnf"
+                                            : "\(dataset.name) is a segmentation dataset: use build cnf-seg")
+        }
+        if case .resnet = spec.fabric, dataset.isSegmentation {
+            throw SessionError("the ResNet fabrics classify; \(dataset.name) is a segmentation dataset: use build cnf-seg")
+        }
+        let a = dataset.augmentation
+        var seed = RNG(seed: spec.seed)
+        let net = try spec.fabric.build(input: FeatureShape(height: a.height, width: a.width, channels: dataset.train.channels),
+                                        classes: dataset.classNames.count, rng: &seed)
+        let cost = FlopsCost(net)
+        let t = Trainer(network: net, task: dataset.isSegmentation ? .segmentation : .classification, optimisedCost: cost,
+                        seed: spec.seed &+ 1, learningRate: settings.learningRate, momentum: settings.momentum,
+                        weightDecay: settings.weightDecay, nesterov: settings.nesterov, mode: spec.mode)
+        if let gates = spec.fixedGates {
+            guard gates.count == net.gateCount else {
+                throw SessionError("the architecture has \(gates.count) gates, \(spec.fabric.summary) has \(net.gateCount)")
+            }
+            guard net.architecture(gates: gates).isConsistent else { throw SessionError("the architecture has no input → output path") }
+            // Logits of ±1e30 give probabilities of exactly 1 and 0: every sample is this architecture.
+            t.startSampling(logit: 0)
+            for (k, on) in gates.enumerated() { net.gateLogits.value[k] = on ? 1e30 : -1e30 }
+        }
+        modelSpec = spec
+        network = net
+        trainer = t
+        optimisedCost = cost
+        applySettings()
+    }
+
+    /// Pushes `settings` into the trainer.
+    public func applySettings() {
+        Parallel.threads = settings.threads
+        guard let trainer else { return }
+        trainer.pathLearningRate = modelSpec?.fixedGates == nil ? settings.pathLearningRate : 0
+        trainer.sampling = settings.sampling
+        trainer.warmupSteps = settings.warmupSteps
+        trainer.schedule = settings.schedule ?? PiecewiseConstantSchedule(initial: settings.learningRate)
+        for g in trainer.optimizer.groups {
+            g.momentum = settings.momentum
+            g.weightDecay = settings.weightDecay
+            g.nesterov = settings.nesterov
+            g.learningRate = trainer.schedule.value(at: trainer.epoch)
+        }
+        if let loader { trainer.stepsPerEpoch = max(loader.batchesPerEpoch, 1) }
+    }
+
+    // MARK: budget
+
+    /// Sets the budget on a cost ("flops", "params", "parallel" with `machines`, "time").
+    public func setBudget(cost: String, machines: Int?, budget: Budget) throws {
+        guard let network, let trainer else { throw SessionError("no model: build one first (e.g. build cnf W=4 S=4 C=16)") }
+        let spec = BudgetSpec(cost: cost, machines: machines, budget: budget, latency: nil)
+        let c = try makeCost(spec, network)
+        trainer.optimisedCost = c
+        trainer.budget = budget
+        optimisedCost = c
+        budgetSpec = BudgetSpec(cost: cost, machines: machines, budget: budget, latency: (c as? TimeCost)?.latency)
+    }
+
+    public func clearBudget() {
+        trainer?.budget = nil
+        budgetSpec = nil
+        if let network {
+            optimisedCost = FlopsCost(network)
+            trainer?.optimisedCost = optimisedCost!
+        }
+    }
+
+    private func makeCost(_ spec: BudgetSpec, _ network: SuperNetwork) throws -> any Cost {
+        switch spec.cost {
+        case "flops": return FlopsCost(network)
+        case "params": return ParameterCost(network)
+        case "parallel":
+            guard let n = spec.machines, n >= 1 else { throw SessionError("parallel needs a number of machines of at least 1") }
+            return ParallelCost(network, machines: n)
+        case "time":
+            let t = TimeCost(network)
+            if let latency = spec.latency { try t.restore(latency: latency) } else { try t.measure() }
+            return t
+        default: throw SessionError("unknown cost '\(spec.cost)' (flops, params, parallel <n>, time)")
+        }
+    }
+
+    // MARK: persistence hooks (SessionStore)
+
+    /// Rebuilds data, model, trainer and loader from saved specs.
+    func restore(dataset spec: DatasetSpec?, loader state: LoaderState?, model: ModelSpec?, budget: BudgetSpec?,
+                 trainer trainerState: Trainer.State?, progress: ((Int, Int) -> Void)?) throws {
+        if let spec {
+            let d = try spec.load(progress: progress)
+            datasetSpec = spec
+            dataset = d
+            try makeLoader(seed: state?.seed ?? 0)
+            if let state { loader?.restore(state) }
+        }
+        if let model {
+            guard let dataset else { throw SessionError("the session has a model but no dataset") }
+            try instantiate(model, for: dataset)
+        }
+        if let budget, let network, let trainer {
+            let c = try makeCost(budget, network)
+            trainer.optimisedCost = c
+            trainer.budget = budget.budget
+            optimisedCost = c
+            budgetSpec = budget
+        }
+        if let trainerState { trainer?.restore(trainerState) }
+    }
+}

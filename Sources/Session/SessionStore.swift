@@ -1,0 +1,202 @@
+import Datasets
+import Foundation
+import SuperNet
+import Tensor
+
+/// Sessions on disk: `<root>/<name>/`, one folder per session.
+///
+///     session.json        manifest: specs, settings, counters, generators,
+///                         and the names of this save's other files
+///     state-<g>.bin       tensors: weights, batch-norm statistics, gate
+///                         logits, optimizer velocities (TensorArchive)
+///     steps-<g>.jsonl     per-step metrics, one JSON object per line
+///     epochs-<g>.jsonl    per-epoch metrics and evaluations
+///     cells-<g>.jsonl     the transcript: every cell's command and output
+///     *.png               pictures rendered in the session
+///
+/// Every file is a CheckedFile (header with kind, version, length, CRC-32)
+/// written atomically. A save writes generation g + 1's files first and the
+/// manifest last, then removes generation g's: a crash at any point leaves a
+/// manifest whose files are all intact.
+public struct SessionStore {
+    public let root: URL
+
+    public init(root: URL) { self.root = root }
+
+    /// `BSN_SESSIONS` if set, else `./sessions`.
+    public static var `default`: SessionStore {
+        let path = ProcessInfo.processInfo.environment["BSN_SESSIONS"] ?? "sessions"
+        return SessionStore(root: URL(fileURLWithPath: path))
+    }
+
+    public func folder(_ name: String) -> URL { root.appendingPathComponent(name) }
+
+    struct Manifest: Codable {
+        var format = "bsn-session"
+        var name: String
+        var savedAt: String
+        var generation: Int
+        var settings: Settings
+        var variables: [String: String]
+        var rng: RNG
+        var dataset: DatasetSpec?
+        var datasetName: String?
+        var loader: LoaderState?
+        var model: ModelSpec?
+        var modelName: String?
+        var budget: BudgetSpec?
+        var trainer: Trainer.State?
+        var renders: [String]
+        var lastAccuracy: Double?
+        var files: [String: String]          // role → file name
+    }
+
+    /// Valid session names: letters, digits, '-', '_', '.', not starting with '.'.
+    public static func check(name: String) throws {
+        let ok = !name.isEmpty && name.count <= 100 && !name.hasPrefix(".")
+            && name.unicodeScalars.allSatisfy { CharacterSet.alphanumerics.contains($0) || "-_.".unicodeScalars.contains($0) }
+        guard ok else { throw SessionError("'\(name)' is not a valid session name (letters, digits, - _ . ; not starting with .)") }
+    }
+
+    // MARK: save
+
+    public func save(_ s: Session) throws {
+        try Self.check(name: s.name)
+        let dir = folder(s.name)
+        do { try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true) } catch {
+            throw SessionError("\(dir.path): cannot create the session folder (\(error.localizedDescription))")
+        }
+        let previous = try? readManifest(dir)
+        let g = (previous?.generation ?? 0) + 1
+        var files = [String: String]()
+        func put(_ role: String, _ ext: String, _ payload: Data) throws {
+            let name = "\(role)-\(g).\(ext)"
+            try CheckedFile.write(payload, kind: role, to: dir.appendingPathComponent(name))
+            files[role] = name
+        }
+        if let trainer = s.trainer { try put("state", "bin", TensorArchive.encode(trainer.stateTensors)) }
+        try put("steps", "jsonl", jsonLines(s.steps))
+        try put("epochs", "jsonl", jsonLines(s.epochs.map(HistoryLine.epoch) + s.evaluations.map(HistoryLine.evaluation)))
+        try put("cells", "jsonl", jsonLines(s.cells))
+
+        let manifest = Manifest(name: s.name, savedAt: ISO8601DateFormatter().string(from: Date()), generation: g,
+                                settings: s.settings, variables: s.variables, rng: s.rng,
+                                dataset: s.datasetSpec, datasetName: s.dataset?.name, loader: s.loader?.state,
+                                model: s.modelSpec, modelName: s.modelSpec?.fabric.summary, budget: s.budgetSpec,
+                                trainer: s.trainer?.state, renders: s.renders,
+                                lastAccuracy: s.evaluations.last?.accuracy ?? s.epochs.last?.validationAccuracy ?? s.steps.last?.accuracy,
+                                files: files)
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        try CheckedFile.write(try encoder.encode(manifest), kind: "session", to: dir.appendingPathComponent("session.json"))
+        // The new manifest is on disk: the previous generation's files can go.
+        if let previous {
+            for (_, name) in previous.files where !files.values.contains(name) {
+                try? FileManager.default.removeItem(at: dir.appendingPathComponent(name))
+            }
+        }
+    }
+
+    private func jsonLines<T: Encodable>(_ items: [T]) throws -> Data {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        var out = Data()
+        for item in items {
+            out.append(try encoder.encode(item))
+            out.append(0x0A)
+        }
+        return out
+    }
+
+    enum HistoryLine: Codable {
+        case epoch(EpochMetrics)
+        case evaluation(Session.Evaluation)
+    }
+
+    // MARK: open
+
+    private func readManifest(_ dir: URL) throws -> Manifest {
+        let file = dir.appendingPathComponent("session.json")
+        let data = try CheckedFile.read(file, kind: "session")
+        do {
+            let m = try JSONDecoder().decode(Manifest.self, from: data)
+            guard m.format == "bsn-session" else { throw SessionError("\(file.path): not a bsn session manifest") }
+            return m
+        } catch let e as SessionError { throw e } catch {
+            throw SessionError("\(file.path): the manifest does not parse (\(error))")
+        }
+    }
+
+    /// Opens a saved session: reloads its dataset, rebuilds its model and
+    /// puts back every tensor and counter. Nothing on disk is changed.
+    public func open(_ name: String, progress: ((Int, Int) -> Void)? = nil) throws -> Session {
+        try Self.check(name: name)
+        let dir = folder(name)
+        guard FileManager.default.fileExists(atPath: dir.path) else {
+            throw SessionError("no session '\(name)' in \(root.path)" + (list().isEmpty ? "" : " (sessions: \(list().map(\.name).joined(separator: ", ")))"))
+        }
+        let m = try readManifest(dir)
+        func payload(_ role: String) throws -> Data {
+            guard let file = m.files[role] else { throw SessionError("\(dir.path)/session.json: no \(role) file listed") }
+            return try CheckedFile.read(dir.appendingPathComponent(file), kind: role)
+        }
+        // Read and check every file before building anything.
+        let state = m.model == nil ? nil : try payload("state")
+        let steps: [StepMetrics] = try decodeLines(try payload("steps"), file: m.files["steps"]!)
+        let history: [HistoryLine] = try decodeLines(try payload("epochs"), file: m.files["epochs"]!)
+        let cells: [Cell] = try decodeLines(try payload("cells"), file: m.files["cells"]!)
+
+        let s = Session(name: m.name)
+        s.settings = m.settings
+        s.variables = m.variables
+        s.rng = m.rng
+        try s.restore(dataset: m.dataset, loader: m.loader, model: m.model, budget: m.budget, trainer: m.trainer, progress: progress)
+        if let state, let trainer = s.trainer {
+            try TensorArchive.restore(state, into: trainer.stateTensors, file: dir.appendingPathComponent(m.files["state"]!).path)
+        }
+        s.steps = steps
+        for line in history {
+            switch line {
+            case .epoch(let e): s.epochs.append(e)
+            case .evaluation(let e): s.evaluations.append(e)
+            }
+        }
+        s.cells = cells
+        s.renders = m.renders
+        return s
+    }
+
+    private func decodeLines<T: Decodable>(_ data: Data, file: String) throws -> [T] {
+        let decoder = JSONDecoder()
+        var out = [T]()
+        for (n, line) in data.split(separator: 0x0A).enumerated() {
+            do { out.append(try decoder.decode(T.self, from: Data(line))) } catch {
+                throw SessionError("\(file): line \(n + 1) does not parse")
+            }
+        }
+        return out
+    }
+
+    // MARK: list
+
+    public struct Listing: Codable, Sendable {
+        public let name: String, dataset: String?, model: String?, steps: Int, lastAccuracy: Double?, savedAt: String
+        public let problem: String?
+    }
+
+    /// Every session folder, with what its manifest says (or why it cannot be read).
+    public func list() -> [Listing] {
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: root.path)) ?? []
+        return names.sorted().filter { !$0.hasPrefix(".") }.compactMap { name in
+            var isFolder: ObjCBool = false
+            guard FileManager.default.fileExists(atPath: folder(name).path, isDirectory: &isFolder), isFolder.boolValue else { return nil }
+            do {
+                let m = try readManifest(folder(name))
+                return Listing(name: name, dataset: m.datasetName, model: m.modelName, steps: m.trainer?.step ?? 0,
+                               lastAccuracy: m.lastAccuracy, savedAt: m.savedAt, problem: nil)
+            } catch {
+                return Listing(name: name, dataset: nil, model: nil, steps: 0, lastAccuracy: nil, savedAt: "", problem: "\(error)")
+            }
+        }
+    }
+}

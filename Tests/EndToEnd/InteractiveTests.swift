@@ -1,0 +1,109 @@
+import Foundation
+import TestSupport
+import XCTest
+
+/// The REPL on a pseudo-terminal: prompts, completion, Ctrl-C, Ctrl-D.
+final class InteractiveTests: XCTestCase {
+    /// A bsn process whose terminal is the slave side of a pty we drive.
+    final class Terminal {
+        let process = Process()
+        var master: Int32 = -1
+        var transcript = ""
+
+        init(environment: [String: String], folder: URL) throws {
+            var slave: Int32 = -1
+            guard openpty(&master, &slave, nil, nil, nil) == 0 else { throw XCTSkip("no pseudo-terminals here") }
+            process.executableURL = URL(fileURLWithPath: try bsnBinaryPath())
+            process.currentDirectoryURL = folder
+            var env = ProcessInfo.processInfo.environment
+            for (k, v) in environment { env[k] = v }
+            env["TERM"] = "xterm"
+            process.environment = env
+            let handle = FileHandle(fileDescriptor: slave, closeOnDealloc: true)
+            process.standardInput = handle
+            process.standardOutput = handle
+            process.standardError = handle
+            try process.run()
+        }
+
+        deinit {
+            if process.isRunning { process.terminate() }
+            close(master)
+        }
+
+        func type(_ text: String) { _ = text.utf8CString.withUnsafeBufferPointer { write(master, $0.baseAddress, $0.count - 1) } }
+
+        /// Reads until `marker` appears after `from` (or the timeout); returns the new text.
+        @discardableResult
+        func wait(for marker: String, timeout: Double = 60, file: StaticString = #filePath, line: UInt = #line) -> String {
+            let start = transcript.count, deadline = Date().addingTimeInterval(timeout)
+            var buffer = [UInt8](repeating: 0, count: 4096)
+            while Date() < deadline {
+                if String(transcript.dropFirst(start)).contains(marker) { break }
+                var fds = pollfd(fd: master, events: Int16(POLLIN), revents: 0)
+                guard poll(&fds, 1, 200) > 0 else { if !process.isRunning { break } else { continue } }
+                let n = read(master, &buffer, buffer.count)
+                if n <= 0 { break }
+                transcript += String(decoding: buffer[0..<n], as: UTF8.self)
+            }
+            let new = String(transcript.dropFirst(start))
+            XCTAssertTrue(new.contains(marker), "waited for '\(marker)', got: \(new.suffix(600))", file: file, line: line)
+            return new
+        }
+    }
+
+    func testCompletionCtrlCAndCtrlD() throws {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("bsn-pty-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let sessions = folder.appendingPathComponent("sessions").path
+        let t = try Terminal(environment: ["BSN_SESSIONS": sessions, "BSN_HISTORY": folder.appendingPathComponent("h").path], folder: folder)
+
+        t.wait(for: "[1]> ")
+        // Tab completes a command name, then an option.
+        t.type("hel\t")
+        t.wait(for: "help ")
+        t.type("tra\t")
+        t.wait(for: "train")
+        t.type("\n")
+        t.wait(for: "example:")
+        t.wait(for: "[2]> ")
+
+        t.type("load shapes train=3000 val=0 test=0\n")
+        t.wait(for: "[3]> ")
+        t.type("build cnf W=4 S=4 C=16\n")
+        t.wait(for: "[4]> ")
+        t.type("train 40 epochs\n")
+        t.wait(for: "ETA")                               // the progress bar is drawn
+        kill(t.process.processIdentifier, SIGINT)        // Ctrl-C during training
+        let stopped = t.wait(for: "[5]> ")
+        XCTAssertTrue(stopped.contains("interrupted after"), stopped)
+        XCTAssertTrue(stopped.contains("saved session"), stopped)
+
+        // Ctrl-C at the prompt clears the line; the REPL goes on.
+        t.type("half-typed garbage")
+        t.wait(for: "garbage")
+        kill(t.process.processIdentifier, SIGINT)
+        t.wait(for: "^C")
+        t.type("history\n")
+        let history = t.wait(for: "[6]> ")
+        XCTAssertTrue(history.contains("[4]  train 40 epochs"), history)
+        XCTAssertFalse(history.contains("half-typed garbage\r\n[5]"), history)
+
+        // A mistyped command suggests the right one.
+        t.type("inspekt\n")
+        XCTAssertTrue(t.wait(for: "[7]> ").contains("did you mean 'inspect'?"))
+
+        // Ctrl-D saves and quits.
+        t.type("\u{04}")
+        t.wait(for: "saved session")
+        let deadline = Date().addingTimeInterval(20)
+        while t.process.isRunning && Date() < deadline { usleep(50_000) }
+        XCTAssertFalse(t.process.isRunning)
+        XCTAssertEqual(t.process.terminationStatus, 0)
+        let names = try FileManager.default.contentsOfDirectory(atPath: sessions)
+        XCTAssertEqual(names.count, 1)
+        let manifest = try String(contentsOfFile: "\(sessions)/\(names[0])/session.json", encoding: .utf8)
+        XCTAssertTrue(manifest.contains("\"step\" : "), "the trainer state was saved")
+    }
+}

@@ -1,0 +1,150 @@
+import Foundation
+import TestSupport
+import XCTest
+
+/// Scripts through the real binary: outputs, files, exit codes, faults.
+final class NotebookScriptTests: XCTestCase {
+    private var folder: URL!
+
+    override func setUpWithError() throws {
+        folder = FileManager.default.temporaryDirectory.appendingPathComponent("bsn-e2e-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+    }
+
+    override func tearDownWithError() throws { try? FileManager.default.removeItem(at: folder) }
+
+    private func write(_ name: String, _ text: String) throws -> String {
+        let path = folder.appendingPathComponent(name).path
+        try text.write(toFile: path, atomically: true, encoding: .utf8)
+        return path
+    }
+
+    private func bsn(_ arguments: [String], input: String? = nil, environment: [String: String?] = [:]) throws -> BinaryRun {
+        var env = environment
+        env["BSN_SESSIONS"] = folder.appendingPathComponent("sessions").path
+        env["BSN_HISTORY"] = folder.appendingPathComponent("history").path
+        return try runBSN(arguments, environment: env, input: input, workingDirectory: folder.path)
+    }
+
+    static let search = """
+    # a small budgeted search on the embedded shapes
+    set n 3
+    load shapes train=192 val=64 test=64 seed=$n
+    set batch 32
+    build cnf W=3 S=3 C=8
+    budget flops 60k lambda=1e-5
+    warmup 1 epochs
+    set path-lr 0.05
+    train 3 epochs
+    eval test --json
+    inspect
+    sample 4
+    export arch found.json
+    save small
+    """
+
+    func testAScriptTrainsSavesAndExports() throws {
+        let script = try write("small.bsn", Self.search)
+        let run = try bsn(["run", script, "--echo"])
+        XCTAssertEqual(run.status, 0, run.stderr + run.stdout)
+        XCTAssertTrue(run.stdout.contains("[1]> set n 3"), run.stdout)
+        XCTAssertTrue(run.stdout.contains("loaded shapes (synthetic, seed 3): 192 train, 64 validation, 64 test"), run.stdout)
+        XCTAssertTrue(run.stdout.contains("trained 18 steps"), run.stdout)
+        // The test accuracy is a number in [0, 1].
+        let json = { (s: String) in s.split(separator: "\n").first { $0.hasPrefix("{\"accuracy\"") }.map(String.init) }
+        let evaluation = try XCTUnwrap(json(run.stdout), run.stdout)
+        let object = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(evaluation.utf8)) as? [String: Any])
+        let accuracy = try XCTUnwrap(object["accuracy"] as? Double)
+        XCTAssertTrue((0...1).contains(accuracy), evaluation)
+        XCTAssertEqual(object["examples"] as? Int, 64)
+        XCTAssertFalse(run.stdout.contains("\r"), "no progress redraws in scripts")
+        let sessions = folder.appendingPathComponent("sessions/small")
+        XCTAssertTrue(FileManager.default.fileExists(atPath: sessions.appendingPathComponent("session.json").path))
+        let arch = try JSONSerialization.jsonObject(with: Data(contentsOf: folder.appendingPathComponent("found.json"))) as? [String: Any]
+        XCTAssertEqual(arch?["format"] as? String, "bsn-architecture")
+
+        // The same script and seed give the same numbers.
+        let again = try bsn(["run", script])
+        XCTAssertEqual(again.status, 0)
+        XCTAssertEqual(json(again.stdout), evaluation)
+
+        // stdin works as a script too; sessions lists the saved one.
+        let listed = try bsn([], input: "sessions\n")
+        XCTAssertEqual(listed.status, 0, listed.stderr)
+        XCTAssertTrue(listed.stdout.contains("small"), listed.stdout)
+    }
+
+    func testAnErrorStopsTheScriptWithFileAndLine() throws {
+        let script = try write("bad.bsn", "load shapes train=64 val=0 test=0\n# comment\nbuild cnf W=2 S=2\ndata\n")
+        let run = try bsn(["run", script])
+        XCTAssertEqual(run.status, 1)
+        XCTAssertTrue(run.stderr.contains("bad.bsn:3: error: build cnf: needs W=, S= and C="), run.stderr)
+        XCTAssertFalse(run.stdout.contains("shapes —"), "data (line 4) did not run")
+        let goOn = try bsn(["run", script, "--keep-going"])
+        XCTAssertEqual(goOn.status, 1)
+        XCTAssertTrue(goOn.stdout.contains("shapes (synthetic"), goOn.stdout)
+        let missing = try bsn(["run", folder.appendingPathComponent("nope.bsn").path])
+        XCTAssertEqual(missing.status, 2)
+        XCTAssertTrue(missing.stderr.contains("no such file"), missing.stderr)
+    }
+
+    func testHundredsOfMalformedLinesNeverCrash() throws {
+        var rng = SystemRandomNumberGenerator()
+        let words = ["train", "build", "load", "set", "budget", "eval", "sample", "export", "open", "save", "render", "schedule",
+                     "warmup", "costs", "cnf", "W=", "S=x", "C=-1", "lambda=", "steps", "epochs", "-3", "1e999", "$", "${", "\"",
+                     "'", "\\", "=", "==", "/dev/null", "../../..", "sessions", "🙂", "\u{0}", "mode=abs", "k=0", "n=1", "depth=7",
+                     "parallel", "0", "999999999999999999999", "arch", "script", "from", "shapes", "faces", "cifar10", "val", "test"]
+        var lines = [String]()
+        for _ in 0..<300 {
+            let n = Int.random(in: 1...5, using: &rng)
+            lines.append((0..<n).map { _ in words.randomElement(using: &rng)! }.joined(separator: " "))
+        }
+        // In the wrong order too: training before anything is loaded.
+        let script = try write("fuzz.bsn", (["train 2 steps", "eval test", "inspect"] + lines + ["sessions"]).joined(separator: "\n"))
+        let run = try bsn(["run", script, "--keep-going"])
+        XCTAssertTrue(run.status == 0 || run.status == 1, "exit \(run.status): \(run.stderr.suffix(500))")
+        XCTAssertTrue(run.stderr.contains("fuzz.bsn:1: error: train: no model yet"), String(run.stderr.prefix(300)))
+        XCTAssertFalse(run.stderr.contains("Fatal error"), String(run.stderr.suffix(500)))
+        for line in run.stderr.split(separator: "\n") {
+            XCTAssertTrue(line.contains("fuzz.bsn:"), "every error is one line with its location: \(line)")
+        }
+    }
+
+    /// A save killed half-way through writing leaves the previous save loadable.
+    func testACrashDuringSaveLeavesThePreviousSaveIntact() throws {
+        let first = try write("first.bsn", "load shapes train=96 val=32 test=0\nset batch 32\nbuild cnf W=2 S=2 C=8\ntrain 2 steps\n")
+        XCTAssertEqual(try bsn(["run", first, "--session", "crashy"]).status, 0)
+        let second = try write("second.bsn", "train 3 steps\n")
+        let crash = try bsn(["run", second, "--session", "crashy"], environment: ["BSN_TEST_CRASH_DURING_WRITE": "state-2.bin:5000"])
+        XCTAssertEqual(crash.status, 9, "the process died mid-write: \(crash.stderr)")
+        let leftovers = try FileManager.default.contentsOfDirectory(atPath: folder.appendingPathComponent("sessions/crashy").path)
+        XCTAssertTrue(leftovers.contains { $0.contains(".tmp") }, "the partial file is a temporary one: \(leftovers)")
+        let check = try write("check.bsn", "sessions\ntrain 1 steps\n")
+        let reopened = try bsn(["run", check, "--session", "crashy"])
+        XCTAssertEqual(reopened.status, 0, reopened.stderr)
+        XCTAssertTrue(reopened.stdout.contains(" 2 "), "the session is at step 2, as saved before the crash: \(reopened.stdout)")
+        XCTAssertTrue(reopened.stdout.contains("(step 3,"), reopened.stdout)
+    }
+
+    /// N + M steps in one process = N steps, save, M steps in another process.
+    func testResumingInANewProcessGivesTheSameNumbers() throws {
+        let setup = "load shapes train=128 val=32 test=32\nset batch 16\nbuild cnf W=2 S=3 C=8\nbudget flops 20k lambda=1e-4\nwarmup 2 steps\nset path-lr 0.1\n"
+        let straight = try write("straight.bsn", setup + "train 9 steps\neval val\n")
+        let part1 = try write("part1.bsn", setup + "train 4 steps\n")
+        let part2 = try write("part2.bsn", "train 5 steps\neval val\n")
+        let a = try bsn(["run", straight])
+        XCTAssertEqual(a.status, 0, a.stderr)
+        XCTAssertEqual(try bsn(["run", part1, "--session", "resumed"]).status, 0)
+        let b = try bsn(["run", part2, "--session", "resumed"])
+        XCTAssertEqual(b.status, 0, b.stderr)
+        let evalLine = { (s: String) in s.split(separator: "\n").first { $0.hasPrefix("val (") }.map(String.init) }
+        XCTAssertNotNil(evalLine(a.stdout))
+        XCTAssertEqual(evalLine(a.stdout), evalLine(b.stdout))
+        // "trained 9 steps in 1.2s (step 9, …)" vs "trained 5 steps in 0.7s (step 9, …)": the same from "(step" on.
+        let lastTrain = { (s: String) -> String? in
+            guard let line = s.split(separator: "\n").last(where: { $0.hasPrefix("trained") }), let r = line.range(of: "(step") else { return nil }
+            return String(line[r.lowerBound...])
+        }
+        XCTAssertEqual(lastTrain(a.stdout), lastTrain(b.stdout))
+    }
+}

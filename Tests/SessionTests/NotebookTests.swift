@@ -1,0 +1,140 @@
+import Foundation
+import Notebook
+import Session
+import SuperNet
+import TestSupport
+import XCTest
+
+/// A notebook on a fresh session whose saves go to a temporary folder.
+func makeNotebook(_ test: XCTestCase, name: String = "t") throws -> Notebook {
+    let store = SessionStore(root: try temporaryFolder(test))
+    return Notebook(session: Session(name: name), store: store, console: Console(interactive: false))
+}
+
+final class NotebookTests: XCTestCase {
+    func testTokenizerQuotesVariablesAndComments() throws {
+        let vars = ["data": "/d/cifar", "n": "3"]
+        XCTAssertEqual(try tokenize("load cifar10 $data val=${n}00 # the data", variables: vars), ["load", "cifar10", "/d/cifar", "val=300"])
+        XCTAssertEqual(try tokenize("export arch \"my file.json\" 'lit $x'", variables: vars), ["export", "arch", "my file.json", "lit $x"])
+        XCTAssertEqual(try tokenize("a\\ b c", variables: [:]), ["a b", "c"])
+        XCTAssertThrowsError(try tokenize("load $nope", variables: vars)) { XCTAssertTrue("\($0)".contains("unknown variable $nope")) }
+        XCTAssertThrowsError(try tokenize("save \"open", variables: [:])) { XCTAssertTrue("\($0)".contains("unclosed quote")) }
+    }
+
+    func testMistakesGiveOneLineErrorsAndSuggestions() throws {
+        let nb = try makeNotebook(self)
+        let cases: [(String, String)] = [
+            ("trian 3 steps", "did you mean 'train'?"),
+            ("train 3 steps", "no model yet"),
+            ("build cnf W=2 S=2 C=4", "load a dataset first"),
+            ("load shapes trian=10", "did you mean 'train='?"),
+            ("load cifar10 /nonexistent/folder", "no such folder"),
+            ("load imagenet", "unknown dataset 'imagenet'"),
+            ("set momentum 1.5", "[0, 1)"),
+            ("set batch lots", "whole number"),
+            ("schedule 0.1 @x:0.01", "@<epoch>:<lr>"),
+            ("open missing-session", "no session 'missing-session'"),
+            ("budget flops 1M lambda=1e-6", "no model"),
+            ("budget flops 1M", "needs lambda="),
+            ("eval test", "no model"),
+        ]
+        for (line, fragment) in cases {
+            XCTAssertFalse(nb.execute(line), line)
+            let output = nb.session.cells.last!.output
+            XCTAssertTrue(output.contains(fragment), "\(line) → \(output)")
+            XCTAssertEqual(output.split(separator: "\n").count, 1, "one line: \(output)")
+        }
+        XCTAssertTrue(nb.execute("help train"))
+        XCTAssertTrue(nb.session.cells.last!.output.contains("example:"))
+        XCTAssertTrue(nb.execute("train --help"))
+        XCTAssertTrue(nb.session.cells.last!.output.contains("train <n> epochs|steps"))
+    }
+
+    func testASmallSearchRunsThroughTheCommands() throws {
+        let nb = try makeNotebook(self)
+        for line in ["load shapes train=256 val=64 test=64", "set batch 32", "build cnf W=3 S=3 C=8",
+                     "budget flops 100k lambda=1e-5", "warmup 1 epochs", "set path-lr 0.05", "train 3 epochs",
+                     "eval val", "inspect", "sample 3", "arch", "costs", "summary", "data"] {
+            XCTAssertTrue(nb.execute(line), "\(line): \(nb.session.cells.last!.output)")
+        }
+        let trainer = try XCTUnwrap(nb.session.trainer)
+        XCTAssertEqual(trainer.step, 24)
+        XCTAssertEqual(nb.session.epochs.count, 3)
+        XCTAssertTrue(trainer.samplingStarted)
+        XCTAssertTrue(nb.session.steps.allSatisfy { $0.loss.isFinite && $0.accuracy >= 0 && $0.accuracy <= 1 })
+        XCTAssertEqual(nb.session.evaluations.last?.split, "val")
+        // The session was saved by train; the JSON outputs parse.
+        XCTAssertTrue(FileManager.default.fileExists(atPath: nb.store.folder("t").appendingPathComponent("session.json").path))
+        for command in ["costs --json", "inspect --json", "sample 2 --json", "eval test --json", "summary --json", "data --json", "sessions --json"] {
+            XCTAssertTrue(nb.execute(command), command)
+            let text = nb.session.cells.last!.output
+            XCTAssertNoThrow(try JSONSerialization.jsonObject(with: Data(text.utf8)), "\(command): \(text)")
+            XCTAssertEqual(text.split(separator: "\n").count, 1, "one JSON object: \(command)")
+        }
+    }
+
+    /// Train N + M steps at once, or N, save, open, M: the same numbers.
+    func testSaveAndOpenContinueExactly() throws {
+        let setup = ["load shapes train=200 val=40 test=40", "set batch 20", "build cnf W=2 S=3 C=8",
+                     "budget params 2k lambda=1e-4", "warmup 3 steps", "set path-lr 0.1"]
+        let straight = try makeNotebook(self, name: "a")
+        for l in setup + ["train 13 steps"] { XCTAssertTrue(straight.execute(l), l) }
+
+        let first = try makeNotebook(self, name: "b")
+        for l in setup + ["train 6 steps", "save"] { XCTAssertTrue(first.execute(l), l) }
+        let reopened = try first.store.open("b")
+        let second = Notebook(session: reopened, store: first.store, console: Console(interactive: false))
+        reopened.applySettings()
+        XCTAssertTrue(second.execute("train 7 steps"))
+
+        let a = straight.session.trainer!, b = second.session.trainer!
+        XCTAssertEqual(a.step, b.step)
+        for ((na, ta), (nb, tb)) in zip(a.stateTensors, b.stateTensors) {
+            XCTAssertEqual(na, nb)
+            XCTAssertEqual(ta.values, tb.values, na)
+        }
+        XCTAssertEqual(straight.session.steps, second.session.steps)
+        XCTAssertEqual(a.state, b.state)
+        XCTAssertEqual(second.session.cells.map(\.command), setup + ["train 6 steps", "save", "train 7 steps"])
+    }
+
+    func testDamagedSessionFilesAreRefusedByName() throws {
+        let nb = try makeNotebook(self, name: "d")
+        for l in ["load shapes train=100 val=20 test=20", "build cnf W=2 S=2 C=8", "train 2 steps"] { XCTAssertTrue(nb.execute(l), l) }
+        let folder = nb.store.folder("d")
+        let files = try FileManager.default.contentsOfDirectory(atPath: folder.path).sorted()
+        XCTAssertEqual(files, ["cells-1.jsonl", "epochs-1.jsonl", "session.json", "state-1.bin", "steps-1.jsonl"])
+        for name in files {
+            let url = folder.appendingPathComponent(name)
+            let saved = try Data(contentsOf: url)
+            try saved.prefix(saved.count / 2).write(to: url)
+            assertSessionError(try nb.store.open("d"), mentions: [name])
+            var flipped = saved
+            flipped[flipped.count - 2] ^= 1
+            try flipped.write(to: url)
+            assertSessionError(try nb.store.open("d"), mentions: [name])
+            try saved.write(to: url)
+        }
+        XCTAssertNoThrow(try nb.store.open("d"))
+        // A listing shows the damage instead of failing.
+        try Data("junk".utf8).write(to: folder.appendingPathComponent("session.json"))
+        XCTAssertNotNil(nb.store.list().first { $0.name == "d" }?.problem)
+    }
+
+    func testExportedArchitectureBuildsAFixedBaseline() throws {
+        let nb = try makeNotebook(self)
+        let file = try temporaryFolder(self).appendingPathComponent("arch.json").path
+        for l in ["load shapes train=100 val=20 test=20", "build cnf W=3 S=3 C=8"] { XCTAssertTrue(nb.execute(l), l) }
+        let net = nb.session.network!
+        for k in 0..<net.gateCount where k % 3 == 0 { net.gateLogits.value[k] = -2 }    // drop some modules
+        let gates = net.keepProbabilities.map { $0 > 0.5 }
+        XCTAssertTrue(nb.execute("export arch \(file)"))
+        XCTAssertTrue(nb.execute("build from \(file)"), nb.session.cells.last!.output)
+        let fixed = nb.session.network!
+        XCTAssertEqual(fixed.keepProbabilities.map { $0 > 0.5 }, gates)
+        XCTAssertTrue(fixed.keepProbabilities.allSatisfy { $0 == 0 || $0 == 1 })
+        XCTAssertTrue(nb.execute("train 3 steps"))
+        XCTAssertEqual(nb.session.network!.keepProbabilities.map { $0 > 0.5 }, gates, "fixed gates are not learned")
+        XCTAssertTrue(nb.session.trainer!.lastArchitectures.allSatisfy { $0.gates == gates })
+    }
+}
