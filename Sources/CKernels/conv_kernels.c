@@ -70,7 +70,8 @@ static void job_band(const bsn_conv_job *j, long first, long total, band *b) {
 // broadcast within the 16 YMM registers.
 
 INLINE AVX2 void tile16(const int R, const float *in, const ptrdiff_t *pix, const ptrdiff_t *off, int taps,
-                        int cin, const float *w, const float *bias, float *out, const ptrdiff_t *opix, int add) {
+                        int cin, const float *w, const float *bias, float *out, const ptrdiff_t *opix,
+                        int add /* bit 0: add to out; bit 1: ReLU */) {
     __m256 a0[TILE], a1[TILE];
     __m256 b0 = bias ? _mm256_loadu_ps(bias) : _mm256_setzero_ps();
     __m256 b1 = bias ? _mm256_loadu_ps(bias + 8) : _mm256_setzero_ps();
@@ -88,10 +89,16 @@ INLINE AVX2 void tile16(const int R, const float *in, const ptrdiff_t *pix, cons
             }
         }
     }
-    if (add) {
+    if (add & 1) {
         for (int r = 0; r < R; r++) {
             a0[r] = _mm256_add_ps(a0[r], _mm256_loadu_ps(out + opix[r]));
             a1[r] = _mm256_add_ps(a1[r], _mm256_loadu_ps(out + opix[r] + 8));
+        }
+    }
+    if (add & 2) {
+        for (int r = 0; r < R; r++) {
+            a0[r] = _mm256_max_ps(a0[r], _mm256_setzero_ps());
+            a1[r] = _mm256_max_ps(a1[r], _mm256_setzero_ps());
         }
     }
     for (int r = 0; r < R; r++) {
@@ -114,7 +121,8 @@ INLINE AVX2 void tile8(const int R, const float *in, const ptrdiff_t *pix, const
             for (int r = 0; r < R; r++) a0[r] = _mm256_fmadd_ps(_mm256_broadcast_ss(x[r] + c), w0, a0[r]);
         }
     }
-    if (add) for (int r = 0; r < R; r++) a0[r] = _mm256_add_ps(a0[r], _mm256_loadu_ps(out + opix[r]));
+    if (add & 1) for (int r = 0; r < R; r++) a0[r] = _mm256_add_ps(a0[r], _mm256_loadu_ps(out + opix[r]));
+    if (add & 2) for (int r = 0; r < R; r++) a0[r] = _mm256_max_ps(a0[r], _mm256_setzero_ps());
     for (int r = 0; r < R; r++) _mm256_storeu_ps(out + opix[r], a0[r]);
 }
 
@@ -147,7 +155,7 @@ AVX2 void bsn_conv_run(const bsn_conv_job *j) {
             const tile_fn *fns = width == 16 ? tiles16 : tiles8;
             for (int p = 0; p < b.count; p += TILE) {
                 int r = b.count - p < TILE ? b.count - p : TILE;
-                fns[r](j->input, b.in + p, j->tap_offsets, taps, cin, w, bias, j->output + ob, b.out + p, j->accumulate);
+                fns[r](j->input, b.in + p, j->tap_offsets, taps, cin, w, bias, j->output + ob, b.out + p, (j->accumulate ? 1 : 0) | (j->relu ? 2 : 0));
             }
         }
     }

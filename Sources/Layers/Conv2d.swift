@@ -96,7 +96,8 @@ public final class Conv2d: Layer {
     /// Forward with other weights that adds its result to `target` (of the
     /// output's shape) and returns it: the direct kernel accumulates in place,
     /// which saves writing the output and reading it back to add it.
-    public func forward(_ x: Tensor, weights w: UnsafePointer<Float>, bias b: UnsafePointer<Float>?, addingTo target: Tensor?) throws -> Tensor {
+    public func forward(_ x: Tensor, weights w: UnsafePointer<Float>, bias b: UnsafePointer<Float>?, addingTo target: Tensor?,
+                        relu: Bool = false) throws -> Tensor {
         try ShapeError.check(x, rank: 4, "Conv2d", layout: "(N, H, W, C)")
         try ShapeError.check(x, axis: 3, is: inChannels, "Conv2d", what: "input channels")
         let g = geometry(height: x.shape[1], width: x.shape[2])
@@ -118,14 +119,17 @@ public final class Conv2d: Layer {
             let packed = packForwardWeights(plan, weights: w), xData = x.data, yData = y.data
             Parallel.forEach(chunks) { chunk, worker in
                 let first = chunk * perChunk
-                directForward(plan, x: xData, y: yData, packed: packed, bias: b, accumulate: target != nil,
+                directForward(plan, x: xData, y: yData, packed: packed, bias: b, accumulate: target != nil, relu: relu,
                               first: first, count: min(perChunk, images - first), worker: worker)
             }
             return y
         }
         output.reshape(shape)
         let xData = x.data, yData = output.data
-        defer { if let target { Elementwise.add(target.data, output.data, count: output.count) } }
+        defer {
+            if relu { Elementwise.reluInPlace(output.data, count: output.count) }
+            if let target { Elementwise.add(target.data, output.data, count: output.count) }
+        }
         Parallel.forEach(chunks) { chunk, worker in
             let first = chunk * perChunk, count = min(perChunk, images - first)
             let rows = count * rowsPerImage

@@ -156,13 +156,14 @@ extension Conv2d {
 
     /// Forward of `count` images starting at `first`, with the direct kernel.
     func directForward(_ plan: DirectPlan, x: UnsafePointer<Float>, y: UnsafeMutablePointer<Float>,
-                       packed: UnsafePointer<Float>, bias: UnsafePointer<Float>?, accumulate: Bool = false,
+                       packed: UnsafePointer<Float>, bias: UnsafePointer<Float>?, accumulate: Bool = false, relu: Bool = false,
                        first: Int, count: Int, worker: Int) {
         let g = plan.geometry
         withForwardJob(plan, x: x, first: first, count: count, worker: worker) { job in
             job.packed_weights = packed
             job.bias = bias
             job.accumulate = accumulate ? 1 : 0
+            job.relu = relu ? 1 : 0
             job.output = y + first * g.outHeight * g.outWidth * outChannels
             bsn_conv_run(&job)
         }

@@ -28,7 +28,9 @@ public func tokenize(_ line: String, variables: [String: String]) throws -> [Str
         }
         guard !name.isEmpty else { word.append("$"); return }
         guard let value = variables[name] else {
-            throw UsageError("unknown variable $\(name)" + (variables.isEmpty ? " (define it with: set \(name) <value>)" : " (defined: \(variables.keys.sorted().map { "$" + $0 }.joined(separator: ", ")))"))
+            let defined = variables.keys.sorted().map { "$" + $0 }.joined(separator: ", ")
+            throw UsageError("unknown variable $\(name) (define it with: set \(name) <value>, or bsn run … --set \(name)=<value>"
+                             + (variables.isEmpty ? ")" : "; defined: \(defined))"))
         }
         word += value
     }

@@ -121,8 +121,7 @@ public final class ConvBN: Module {
     /// b = β − μ·a): folded into the convolution's weights and bias, it costs
     /// no pass over memory of its own.
     public func infer(_ x: Tensor) throws -> Tensor {
-        let z = try foldedForward(x, addingTo: nil)
-        return try relu?.forward(z, training: false) ?? z
+        try foldedForward(x, addingTo: nil)
     }
 
     /// Without a ReLU the folded convolution adds its result in place.
@@ -142,7 +141,8 @@ public final class ConvBN: Module {
             for j in 0..<perOutput { folded[o * perOutput + j] = a * w[o * perOutput + j] }
             bias[o] = a * ((conv.bias?.value[o] ?? 0) - norm.runningMean[o]) + norm.shift.value[o]
         }
-        return try conv.forward(input, weights: folded, bias: bias, addingTo: target)
+        // The ReLU, if any, is applied by the kernel as it stores the result.
+        return try conv.forward(input, weights: folded, bias: bias, addingTo: target, relu: relu != nil && target == nil)
     }
 
     private func convInput(_ x: FeatureShape) -> FeatureShape {
@@ -172,6 +172,7 @@ public final class BasicBlock: Module {
 
     public var kind: String { "block" }
     public func infer(_ x: Tensor) throws -> Tensor { try second.infer(try first.infer(x)) }
+    public func infer(_ x: Tensor, addingTo target: Tensor) throws -> Bool { try second.infer(try first.infer(x), addingTo: target) }
     public func shareTransientBuffers(_ buffers: TransientBuffers) {
         second.shareTransientBuffers(buffers)        // the first ConvBN keeps its own: its ReLU output is the second's input
     }

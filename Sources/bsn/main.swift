@@ -10,8 +10,8 @@ import Tensor
 
 let usage = """
 usage: bsn [--session NAME]         the notebook (a REPL on a terminal; reads a script from stdin otherwise)
-       bsn run FILE.bsn [--echo] [--keep-going] [--session NAME]
-                                    runs a script of notebook commands
+       bsn run FILE.bsn [--echo] [--keep-going] [--session NAME] [--set NAME=VALUE …]
+                                    runs a script of notebook commands ($NAME in it is VALUE)
        bsn <command>
 
   bench conv [--json] [--quick] [--algorithm direct|gemm] [--channels 32,64] [--sizes 32,16]
@@ -224,7 +224,7 @@ func startNotebook(_ arguments: [String]) {
 }
 
 func runScript(_ arguments: [String]) {
-    var file: String?, name: String?, options = Script.Options()
+    var file: String?, name: String?, options = Script.Options(), variables = [String: String]()
     var rest = ArraySlice(arguments)
     while let a = rest.popFirst() {
         switch a {
@@ -233,6 +233,11 @@ func runScript(_ arguments: [String]) {
         case "--session":
             guard let n = rest.popFirst() else { fail("bsn run: --session takes a name") }
             name = n
+        case "--set":
+            guard let pair = rest.popFirst(), let eq = pair.firstIndex(of: "="), eq != pair.startIndex else {
+                fail("bsn run: --set takes NAME=VALUE (e.g. --set data=$HOME/cifar-10-batches-bin)")
+            }
+            variables[String(pair[..<eq])] = String(pair[pair.index(after: eq)...])
         default:
             if a.hasPrefix("-") { fail("bsn run: unknown option '\(a)'\n\n" + usage) }
             guard file == nil else { fail("bsn run: one script at a time (got \(file!) and \(a))") }
@@ -251,5 +256,6 @@ func runScript(_ arguments: [String]) {
     let fresh = base.filter { $0.isLetter || $0.isNumber || $0 == "-" || $0 == "_" }
     let nb = Notebook(session: name.map { session(named: $0, store: store) } ?? Session(name: fresh.isEmpty ? "script" : fresh),
                       store: store, console: Console(interactive: false))
+    nb.session.variables.merge(variables) { _, new in new }
     exit(Script.run(text, file: file, in: nb, options: options))
 }

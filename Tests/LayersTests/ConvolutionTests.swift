@@ -102,6 +102,8 @@ final class ConvolutionTests: XCTestCase {
                     XCTAssertEqual(v, before[j] + y[j], accuracy: 1e-4 * max(1, abs(v)), "\(algorithm) shape \(i)")
                 }
                 XCTAssertThrowsError(try conv.forward(x, weights: conv.weight.value.data, bias: b, addingTo: Tensor(shape: [1, 1, 1, 1])))
+                let rectified = try conv.forward(x, weights: conv.weight.value.data, bias: b, addingTo: nil, relu: true).values
+                XCTAssertEqual(rectified, y.map { max(0, $0) }, "\(algorithm) shape \(i) with ReLU")
             }
         }
     }

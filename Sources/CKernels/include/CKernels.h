@@ -38,6 +38,7 @@ typedef struct {
     int out_channels;                // a multiple of 8
     int images, rows, cols;          // the output grid
     int accumulate;                  // 0: overwrite the output grid; 1: add to it
+    int relu;                        // 1: max(0, ·) of the result before storing
 } bsn_conv_job;
 
 /// Runs a job (overwrites the output grid, or adds to it with `accumulate`).
