@@ -33,22 +33,32 @@ final class InteractiveTests: XCTestCase {
 
         func type(_ text: String) { _ = text.utf8CString.withUnsafeBufferPointer { write(master, $0.baseAddress, $0.count - 1) } }
 
-        /// Reads until `marker` appears after `from` (or the timeout); returns the new text.
+        /// Where the previous wait's marker ended: each wait looks at what came after it.
+        var cursor = 0
+
+        /// Reads until `marker` appears after the previous marker (or the
+        /// timeout); returns the text from there to the end of the marker.
         @discardableResult
         func wait(for marker: String, timeout: Double = 60, file: StaticString = #filePath, line: UInt = #line) -> String {
-            let start = transcript.count, deadline = Date().addingTimeInterval(timeout)
+            let deadline = Date().addingTimeInterval(timeout)
             var buffer = [UInt8](repeating: 0, count: 4096)
-            while Date() < deadline {
-                if String(transcript.dropFirst(start)).contains(marker) { break }
+            while true {
+                let unseen = transcript.utf8.dropFirst(cursor)
+                if let r = String(unseen)?.range(of: marker) {
+                    let text = String(unseen)!
+                    let found = String(text[..<r.upperBound])
+                    cursor += found.utf8.count
+                    return found
+                }
+                guard Date() < deadline else { break }
                 var fds = pollfd(fd: master, events: Int16(POLLIN), revents: 0)
-                guard poll(&fds, 1, 200) > 0 else { if !process.isRunning { break } else { continue } }
+                guard poll(&fds, 1, 200) > 0 else { if process.isRunning { continue } else { break } }
                 let n = read(master, &buffer, buffer.count)
                 if n <= 0 { break }
                 transcript += String(decoding: buffer[0..<n], as: UTF8.self)
             }
-            let new = String(transcript.dropFirst(start))
-            XCTAssertTrue(new.contains(marker), "waited for '\(marker)', got: \(new.suffix(600))", file: file, line: line)
-            return new
+            XCTFail("waited for '\(marker)', got: \(String(transcript.utf8.dropFirst(cursor)).map { $0.suffix(600) } ?? "")", file: file, line: line)
+            return ""
         }
     }
 
