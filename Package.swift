@@ -36,7 +36,8 @@ let package = Package(
         .target(name: "SuperNet", dependencies: ["Tensor", "Layers"], swiftSettings: fast),
         .target(name: "Datasets", dependencies: ["Tensor", "CSupport", "SuperNet"], swiftSettings: fast),
         .target(name: "Session", dependencies: ["Tensor", "Layers", "SuperNet", "Datasets"], swiftSettings: fast),
-        .target(name: "Notebook", dependencies: ["Session", "Datasets", "SuperNet", "Layers", "Tensor", "CReadline"], swiftSettings: fast),
+        .target(name: "Render", dependencies: ["SuperNet", "CSupport"], swiftSettings: fast),
+        .target(name: "Notebook", dependencies: ["Session", "Render", "Datasets", "SuperNet", "Layers", "Tensor", "CReadline"], swiftSettings: fast),
         .target(name: "Benchmarks", dependencies: ["Tensor", "Layers", "SuperNet", "Datasets"], swiftSettings: fast),
         .executableTarget(name: "bsn", dependencies: ["Benchmarks", "Notebook", "Session", "Datasets", "Layers", "SuperNet", "Tensor"], swiftSettings: fast),
 
@@ -45,6 +46,7 @@ let package = Package(
         .testTarget(name: "TensorTests", dependencies: ["Tensor", "CSupport", "TestSupport"]),
         .testTarget(name: "LayersTests", dependencies: ["Layers", "TestSupport"]),
         .testTarget(name: "DatasetsTests", dependencies: ["Datasets", "SuperNet", "Layers", "TestSupport"]),
+        .testTarget(name: "RenderTests", dependencies: ["Render", "SuperNet", "Layers", "Tensor", "TestSupport"]),
         .testTarget(name: "SessionTests", dependencies: ["Session", "Notebook", "Datasets", "SuperNet", "TestSupport"]),
         .testTarget(name: "EndToEnd", dependencies: ["bsn", "TestSupport"]),
     ],

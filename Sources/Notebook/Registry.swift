@@ -5,8 +5,8 @@ public enum Registry {
     public static let commands: [any Command] = [
         Help(), LoadCommand(), DataCommand(), BuildCommand(), SummaryCommand(), BudgetCommand(), CostsCommand(),
         SetCommand(), ScheduleCommand(), WarmupCommand(), TrainCommand(), EvalCommand(),
-        SampleCommand(), InspectCommand(), ArchCommand(), ExportCommand(),
-        SaveCommand(), OpenCommand(), SessionsCommand(), HistoryCommand(), QuitCommand(),
+        SampleCommand(), InspectCommand(), ArchCommand(), ExportCommand(), RenderCommand(),
+        SaveCommand(), OpenCommand(), NewCommand(), SessionsCommand(), HistoryCommand(), QuitCommand(),
     ]
     public static let aliases = ["exit": "quit", "?": "help"]
 

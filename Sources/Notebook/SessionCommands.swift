@@ -61,3 +61,27 @@ struct SessionsCommand: Command {
         nb.console.print(lines.joined(separator: "\n"))
     }
 }
+
+struct NewCommand: Command {
+    let name = "new"
+    let usage = "new <name>"
+    let summary = "saves the current session and starts an empty one with this name"
+    let example = "new cifar-run-2"
+
+    func run(_ a: inout Arguments, _ nb: Notebook) throws {
+        let target = try a.required("a name for the new session")
+        try a.finish()
+        try SessionStore.check(name: target)
+        guard !FileManager.default.fileExists(atPath: nb.store.folder(target).appendingPathComponent("session.json").path) else {
+            throw UsageError("new: a session '\(target)' exists already (open \(target) to continue it)")
+        }
+        if !nb.session.cells.isEmpty || nb.session.network != nil {
+            try nb.save()
+            nb.console.print("saved session '\(nb.session.name)'")
+        }
+        let fresh = Session(name: target, seed: nb.session.settings.seed)
+        fresh.variables = nb.session.variables
+        nb.session = fresh
+        nb.console.print("new session '\(target)'")
+    }
+}

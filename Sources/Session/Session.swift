@@ -107,7 +107,7 @@ public final class Session {
     public func load(_ spec: DatasetSpec, progress: ((Int, Int) -> Void)? = nil) throws {
         let d = try spec.load(progress: progress)
         if let network, !fits(d, network) {
-            throw SessionError("\(d.name) does not fit the model built (input \(network.inputShape), \(network.nodes[network.outputNode].shape)): build a new model after loading")
+            throw SessionError("\(d.name) does not fit this session's model (input \(network.inputShape), output \(network.nodes[network.outputNode].shape)); start a new session for it: new <name>, then load")
         }
         datasetSpec = spec
         dataset = d

@@ -48,6 +48,9 @@ public struct SessionStore {
         var trainer: Trainer.State?
         var renders: [String]
         var lastAccuracy: Double?
+        /// The optimised cost of the deterministic architecture when saved, and its name.
+        var cost: Double?
+        var costName: String?
         var files: [String: String]          // role → file name
     }
 
@@ -85,7 +88,8 @@ public struct SessionStore {
                                 model: s.modelSpec, modelName: s.modelSpec?.fabric.summary, budget: s.budgetSpec,
                                 trainer: s.trainer?.state, renders: s.renders,
                                 lastAccuracy: s.evaluations.last?.accuracy ?? s.epochs.last?.validationAccuracy ?? s.steps.last?.accuracy,
-                                files: files)
+                                cost: s.network.map { n in (s.optimisedCost ?? FlopsCost(n)).cost(of: n.deterministicArchitecture) },
+                                costName: s.optimisedCost?.name, files: files)
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
         try CheckedFile.write(try encoder.encode(manifest), kind: "session", to: dir.appendingPathComponent("session.json"))
@@ -181,6 +185,7 @@ public struct SessionStore {
 
     public struct Listing: Codable, Sendable {
         public let name: String, dataset: String?, model: String?, steps: Int, lastAccuracy: Double?, savedAt: String
+        public var cost: Double? = nil, costName: String? = nil
         public let problem: String?
     }
 
@@ -193,7 +198,7 @@ public struct SessionStore {
             do {
                 let m = try readManifest(folder(name))
                 return Listing(name: name, dataset: m.datasetName, model: m.modelName, steps: m.trainer?.step ?? 0,
-                               lastAccuracy: m.lastAccuracy, savedAt: m.savedAt, problem: nil)
+                               lastAccuracy: m.lastAccuracy, savedAt: m.savedAt, cost: m.cost, costName: m.costName, problem: nil)
             } catch {
                 return Listing(name: name, dataset: nil, model: nil, steps: 0, lastAccuracy: nil, savedAt: "", problem: "\(error)")
             }

@@ -1,0 +1,224 @@
+import Foundation
+import SuperNet
+
+/// How a super network is drawn.
+///
+/// Junctions (the input, sums, identities, the output, and any module that
+/// does not have exactly one input and one output, like a stem) are dots;
+/// every other module is drawn as a curve from its input junction to its
+/// output junction. A CNF sits on its natural grid: junction "A-l_k" at column
+/// l (left → right) and scale k (top → bottom), the data on the left, the
+/// head on the right. Other graphs are layered: a junction's column is its
+/// longest distance from the input, its row its order within the column;
+/// modules skipping columns arc above, parallel modules fan out.
+public struct GraphLayout {
+    public enum Edge: Equatable {
+        /// A module drawn as a curve (node index), between two junctions.
+        case module(Int, from: Int, to: Int)
+        /// A direct connection between junctions (an identity skip).
+        case plain(from: Int, to: Int)
+        public var ends: (Int, Int) {
+            switch self { case let .module(_, f, t), let .plain(f, t): return (f, t) }
+        }
+    }
+    public let junctions: [Int]
+    public let edges: [Edge]
+    /// Grid position (column, row) of every junction.
+    public let grid: [Int: (column: Int, row: Int)]
+    public let columns: Int, rows: Int
+
+    public init(_ net: SuperNetwork) {
+        let nodes = net.nodes
+        func drawnAsEdge(_ i: Int) -> Bool { nodes[i].role == .module && nodes[i].inputs.count == 1 && nodes[i].outputs.count == 1 }
+        junctions = nodes.indices.filter { !drawnAsEdge($0) }
+        var edges = [Edge]()
+        for i in nodes.indices {
+            if drawnAsEdge(i) {
+                edges.append(.module(i, from: nodes[i].inputs[0], to: nodes[i].outputs[0]))
+            } else {
+                for source in nodes[i].inputs where !drawnAsEdge(source) { edges.append(.plain(from: source, to: i)) }
+            }
+        }
+        self.edges = edges
+
+        var grid = [Int: (column: Int, row: Int)]()
+        let cnfNames = junctions.compactMap { i -> (Int, Int, Int)? in
+            let name = nodes[i].name
+            guard name.hasPrefix("A-") else { return nil }
+            let parts = name.dropFirst(2).split(separator: "_")
+            guard parts.count == 2, let l = Int(parts[0]), let k = Int(parts[1]) else { return nil }
+            return (i, l, k)
+        }
+        if !cnfNames.isEmpty && cnfNames.count + 2 == junctions.count {
+            // CNF: the grid from the names; the data left of A-0_0, the head right of its input.
+            for (i, l, k) in cnfNames { grid[i] = (l + 1, k) }
+            for i in junctions where grid[i] == nil {
+                if nodes[i].role == .input { grid[i] = (0, 0) } else {
+                    let from = grid[nodes[i].inputs[0]] ?? (0, 0)
+                    grid[i] = (from.column + 1, from.row)
+                }
+            }
+        } else {
+            // Layered: longest path from the input over the drawn edges (nodes are in topological order).
+            var depth = [Int: Int]()
+            for i in junctions { depth[i] = 0 }
+            for i in nodes.indices where !drawnAsEdge(i) {
+                for e in edges where e.ends.1 == i { depth[i] = max(depth[i]!, (depth[e.ends.0] ?? 0) + 1) }
+            }
+            var used = [Int: Int]()
+            for i in junctions {
+                let d = depth[i]!
+                grid[i] = (d, used[d, default: 0])
+                used[d, default: 0] += 1
+            }
+        }
+        self.grid = grid
+        columns = (grid.values.map(\.column).max() ?? 0) + 1
+        rows = (grid.values.map(\.row).max() ?? 0) + 1
+    }
+}
+
+/// What the colours of a graph show.
+public enum GraphColouring: Sendable {
+    /// Each module's keep probability (colour and width).
+    case probabilities
+    /// The deterministic architecture: kept modules strong, dropped ones faded.
+    case architecture
+    /// The step at which the list schedule on n machines runs each node (parallel cost).
+    case schedule(machines: Int)
+}
+
+/// Draws a super network (see GraphLayout) with a title, a subtitle (costs,
+/// budget) and a legend.
+public struct GraphView {
+    public let network: SuperNetwork
+    public let layout: GraphLayout
+    public var colouring: GraphColouring
+    public var title: String, subtitle: String
+    public let width: Int
+    public let margin = 60.0, top = 80.0, rowGap = 64.0, legendHeight = 70.0
+
+    public init(_ network: SuperNetwork, colouring: GraphColouring = .probabilities, title: String, subtitle: String = "", width: Int = 1200) {
+        self.network = network
+        layout = GraphLayout(network)
+        self.colouring = colouring
+        self.title = title
+        self.subtitle = subtitle
+        self.width = max(width, 320)
+    }
+
+    public var height: Int { Int(top + arcSpace + Double(max(layout.rows, 1)) * rowGap + legendHeight + 20) }
+
+    /// Room above the first row for modules that skip columns (arcs).
+    var arcSpace: Double {
+        let longest = layout.edges.map { e in abs((layout.grid[e.ends.1]?.column ?? 0) - (layout.grid[e.ends.0]?.column ?? 0)) }.max() ?? 0
+        return longest > 1 ? Self.arcHeight(span: longest) * 0.75 : 0
+    }
+
+    static func arcHeight(span: Int) -> Double { min(18 * Double(span), 110) }
+
+    /// Pixel position of a junction.
+    public func position(_ node: Int) -> Point {
+        let g = layout.grid[node] ?? (0, 0)
+        let step = layout.columns > 1 ? (Double(width) - 2 * margin) / Double(layout.columns - 1) : 0
+        return Point(margin + Double(g.column) * step, top + arcSpace + rowGap / 2 + Double(g.row) * rowGap)
+    }
+
+    /// The curve of an edge: k-th of `count` edges between the same junctions.
+    public func controlPoints(_ a: Point, _ b: Point, index k: Int, count: Int, span: Int) -> (Point, Point) {
+        let dx = b.x - a.x, dy = b.y - a.y, length = max(hypot(dx, dy), 1)
+        let nx = -dy / length, ny = dx / length                         // unit normal
+        var bend = (Double(k) - Double(count - 1) / 2) * 16
+        if span > 1 && abs(dy) < 1 { bend -= Self.arcHeight(span: span) }   // long skips arc above the row
+        return (Point(a.x + dx / 3 + nx * bend, a.y + dy / 3 + ny * bend), Point(a.x + 2 * dx / 3 + nx * bend, a.y + 2 * dy / 3 + ny * bend))
+    }
+
+    /// The style of a module edge: colour (with alpha) and width.
+    public func style(module i: Int, probabilities p: [Float], kept: Architecture, steps: [Int: Int], lastStep: Int) -> (Colour, Double) {
+        let keep = network.nodes[i].gate.map { Double(p[$0]) } ?? 1
+        switch colouring {
+        case .probabilities:
+            return (ColourMap.viridis(keep).with(alpha: Float(0.35 + 0.65 * keep)), 0.75 + 3.25 * keep)
+        case .architecture:
+            return kept.active.contains(i) ? (ColourMap.viridis(keep), 2.75) : (Colour.lightGrey.with(alpha: 0.8), 1)
+        case .schedule:
+            guard let s = steps[i] else { return (Colour.lightGrey.with(alpha: 0.8), 1) }
+            return (ColourMap.viridis(Double(s - 1) / Double(max(lastStep - 1, 1))), 2.75)
+        }
+    }
+
+    public func render() -> Canvas {
+        let canvas = Canvas(width: width, height: height)
+        let p = network.keepProbabilities
+        let kept = network.deterministicArchitecture
+        var steps = [Int: Int](), lastStep = 1
+        if case .schedule(let machines) = colouring {
+            let s = ParallelCost(network, machines: machines).schedule(kept)
+            (steps, lastStep) = (s.stepOf, max(s.steps, 1))
+        }
+        canvas.title(title, x: margin - 30, y: 18, maxWidth: Double(width) - margin)
+        canvas.text(subtitle, x: margin - 30, y: 50, size: .small, .grey)
+
+        // Edges, weakest first so strong ones lie on top.
+        var pairCount = [String: Int](), pairIndex = [String: Int]()
+        for e in layout.edges { pairCount["\(e.ends.0)-\(e.ends.1)", default: 0] += 1 }
+        func order(_ e: GraphLayout.Edge) -> Double {
+            if case let .module(i, _, _) = e { return network.nodes[i].gate.map { Double(p[$0]) } ?? 1 }
+            return 2
+        }
+        let ordered = layout.edges.enumerated().sorted { (order($0.element), $0.offset) < (order($1.element), $1.offset) }.map(\.element)
+        for e in ordered {
+            let (f, t) = e.ends, key = "\(f)-\(t)"
+            let k = pairIndex[key, default: 0]
+            pairIndex[key] = k + 1
+            let a = position(f), b = position(t)
+            let span = abs((layout.grid[t]?.column ?? 0) - (layout.grid[f]?.column ?? 0))
+            let (c1, c2) = controlPoints(a, b, index: k, count: pairCount[key]!, span: span)
+            switch e {
+            case let .module(i, _, _):
+                let (colour, lineWidth) = style(module: i, probabilities: p, kept: kept, steps: steps, lastStep: lastStep)
+                canvas.curve(a, c1, c2, b, width: lineWidth, colour)
+            case .plain:
+                canvas.curve(a, c1, c2, b, width: 1.5, Colour.grey)
+            }
+        }
+        // Junctions.
+        for i in layout.junctions {
+            let c = position(i), node = network.nodes[i]
+            var fill = Colour.ink
+            if case .architecture = colouring, !kept.active.contains(i) { fill = Colour.lightGrey }
+            if case .schedule = colouring {
+                fill = steps[i].map { ColourMap.viridis(Double($0 - 1) / Double(max(lastStep - 1, 1))) } ?? Colour.lightGrey
+            }
+            if node.role == .input || node.role == .output {
+                canvas.fill(x: c.x - 7, y: c.y - 7, width: 14, height: 14, fill)
+                canvas.text(node.role == .input ? "input" : "output", x: c.x, y: c.y + 12, size: .small, .ink, anchor: .centre)
+            } else {
+                canvas.circle(c, radius: 4.5, fill: fill, stroke: .white, lineWidth: 1)
+            }
+        }
+        drawLegend(canvas, lastStep: lastStep)
+        return canvas
+    }
+
+    private func drawLegend(_ canvas: Canvas, lastStep: Int) {
+        let y = Double(height) - legendHeight + 10, x = margin - 30
+        switch colouring {
+        case .probabilities, .schedule:
+            let isSchedule: Bool = { if case .schedule = colouring { return true } else { return false } }()
+            let label = isSchedule ? "step of the list schedule" : "keep probability p (colour; line width grows with p)"
+            canvas.text(label, x: x, y: y, size: .small)
+            let barWidth = 300.0
+            for i in 0..<Int(barWidth) { canvas.fill(x: x + Double(i), y: y + 14, width: 1, height: 12, ColourMap.viridis(Double(i) / (barWidth - 1))) }
+            let ends = isSchedule ? ("1", "\(lastStep)") : ("0", "1")
+            canvas.text(ends.0, x: x, y: y + 32, size: .small)
+            if !isSchedule { canvas.text("0.5", x: x + barWidth / 2, y: y + 32, size: .small, anchor: .centre) }
+            canvas.text(ends.1, x: x + barWidth, y: y + 32, size: .small, anchor: .right)
+        case .architecture:
+            canvas.line(Point(x, y + 20), Point(x + 40, y + 20), width: 2.75, ColourMap.viridis(0.9))
+            canvas.text("kept (p > 0.5, on an input-output path)", x: x + 50, y: y + 16, size: .small)
+            canvas.line(Point(x + 330, y + 20), Point(x + 370, y + 20), width: 1, Colour.lightGrey)
+            canvas.text("dropped", x: x + 380, y: y + 16, size: .small)
+        }
+    }
+}

@@ -1,0 +1,146 @@
+import Foundation
+
+/// A line / scatter plot with axes, ticks, labels and a legend.
+public struct Plot {
+    public struct Series {
+        public var label: String
+        public var points: [(x: Double, y: Double)]
+        public var colour: Colour
+        /// Lines join the points; otherwise each is a dot.
+        public var lines = true
+        public var dashed = false
+        public init(label: String, points: [(x: Double, y: Double)], colour: Colour, lines: Bool = true, dashed: Bool = false) {
+            self.label = label
+            self.points = points
+            self.colour = colour
+            self.lines = lines
+            self.dashed = dashed
+        }
+    }
+    public var title: String
+    public var xLabel: String, yLabel: String
+    public var series: [Series] = []
+    public var logX = false
+    /// Text next to points (Pareto labels): (x, y, text).
+    public var labels: [(x: Double, y: Double, text: String)] = []
+    public init(title: String, xLabel: String, yLabel: String) {
+        self.title = title
+        self.xLabel = xLabel
+        self.yLabel = yLabel
+    }
+
+    /// "Nice" tick values covering lo…hi (1, 2, 5 × 10^k steps).
+    public static func ticks(_ lo: Double, _ hi: Double, count: Int = 5) -> [Double] {
+        guard hi > lo, lo.isFinite, hi.isFinite else { return [lo] }
+        let raw = (hi - lo) / Double(count), magnitude = pow(10, floor(log10(raw)))
+        let step = [1.0, 2, 5, 10].map { $0 * magnitude }.first { $0 >= raw } ?? 10 * magnitude
+        var t = ceil(lo / step) * step, out = [Double]()
+        while t <= hi + step * 1e-9 { out.append(abs(t) < step * 1e-9 ? 0 : t); t += step }
+        return out
+    }
+
+    static func format(_ v: Double) -> String {
+        let a = abs(v)
+        if a >= 1e9 { return String(format: "%gG", v / 1e9) }
+        if a >= 1e6 { return String(format: "%gM", v / 1e6) }
+        if a >= 1e4 { return String(format: "%gk", v / 1e3) }
+        return String(format: "%g", (v * 1e6).rounded() / 1e6)
+    }
+
+    /// Draws the plot in the rectangle (x, y, w, h) of `canvas`.
+    public func draw(on canvas: Canvas, x: Double, y: Double, width w: Double, height h: Double) {
+        let left = x + 58, right = x + w - 12, topY = y + 26, bottom = y + h - 44
+        canvas.text(title, x: x + w / 2, y: y + 4, size: .small, .ink, anchor: .centre)
+        let all = series.flatMap(\.points).filter { $0.x.isFinite && $0.y.isFinite && (!logX || $0.x > 0) }
+        guard !all.isEmpty else {
+            canvas.strokeRect(x: left, y: topY, width: right - left, height: bottom - topY, .lightGrey)
+            canvas.text("no data yet", x: (left + right) / 2, y: (topY + bottom) / 2, size: .small, .grey, anchor: .centre)
+            return
+        }
+        func tx(_ v: Double) -> Double { logX ? log10(v) : v }
+        var x0 = all.map { tx($0.x) }.min()!, x1 = all.map { tx($0.x) }.max()!
+        var y0 = all.map(\.y).min()!, y1 = all.map(\.y).max()!
+        if x1 - x0 < 1e-12 { x0 -= 0.5; x1 += 0.5 }
+        if y1 - y0 < 1e-12 { y0 -= abs(y0) * 0.1 + 0.5; y1 += abs(y1) * 0.1 + 0.5 }
+        let pad = (y1 - y0) * 0.06
+        y0 -= pad; y1 += pad
+        if logX { let padX = (x1 - x0) * 0.06; x0 -= padX; x1 += padX }
+        func px(_ v: Double) -> Double { left + (tx(v) - x0) / (x1 - x0) * (right - left) }
+        func py(_ v: Double) -> Double { bottom - (v - y0) / (y1 - y0) * (bottom - topY) }
+
+        // Grid, ticks and labels.
+        for t in Plot.ticks(y0, y1) {
+            let yy = py(t)
+            canvas.line(Point(left, yy), Point(right, yy), width: 1, Colour.lightGrey.with(alpha: 0.7))
+            canvas.text(Plot.format(t), x: left - 6, y: yy - 3, size: .small, .grey, anchor: .right)
+        }
+        // Log axes: 1, 2, 5 × 10^k when they span less than three decades, else powers of ten.
+        let xTicks: [Double] = logX ? (Int(floor(x0))...Int(ceil(x1))).flatMap { k in
+                                          (x1 - x0 < 3 ? [1.0, 2, 5] : [1.0]).map { $0 * pow(10, Double(k)) } }.filter { tx($0) >= x0 && tx($0) <= x1 }
+                                    : Plot.ticks(x0, x1)
+        for t in xTicks {
+            let xx = px(t)
+            canvas.line(Point(xx, bottom), Point(xx, bottom + 4), width: 1, .grey)
+            canvas.text(Plot.format(t), x: xx, y: bottom + 8, size: .small, .grey, anchor: .centre)
+        }
+        canvas.line(Point(left, topY), Point(left, bottom), width: 1, .ink)
+        canvas.line(Point(left, bottom), Point(right, bottom), width: 1, .ink)
+        canvas.text(xLabel + (logX ? " (log scale)" : ""), x: (left + right) / 2, y: bottom + 22, size: .small, .ink, anchor: .centre)
+        canvas.verticalText(yLabel, x: x + 10, y: (topY + bottom) / 2, size: .small)
+
+        // Series.
+        for s in series {
+            let pts = s.points.filter { $0.x.isFinite && $0.y.isFinite && (!logX || $0.x > 0) }.map { Point(px($0.x), py($0.y)) }
+            if s.lines {
+                if s.dashed {
+                    for k in stride(from: 0, to: pts.count - 1, by: 1) {
+                        let a = pts[k], b = pts[k + 1], length = hypot(b.x - a.x, b.y - a.y)
+                        var d = 0.0
+                        while d < length {
+                            let e = min(d + 6, length)
+                            canvas.line(Point(a.x + (b.x - a.x) * d / length, a.y + (b.y - a.y) * d / length),
+                                        Point(a.x + (b.x - a.x) * e / length, a.y + (b.y - a.y) * e / length), width: 1.5, s.colour)
+                            d += 10
+                        }
+                    }
+                } else {
+                    canvas.stroke(pts, width: 1.75, s.colour)
+                }
+                if pts.count == 1 { canvas.circle(pts[0], radius: 2.5, fill: s.colour) }
+            } else {
+                for p in pts { canvas.circle(p, radius: 3.5, fill: s.colour, stroke: .white, lineWidth: 1) }
+            }
+        }
+        for l in labels where l.x.isFinite && l.y.isFinite && (!logX || l.x > 0) {
+            canvas.text(l.text, x: px(l.x) + 6, y: py(l.y) - 12, size: .small, .ink)
+        }
+        // Legend on a white box, top right or bottom right, whichever holds fewer points.
+        let labelled = series.filter { !$0.label.isEmpty }
+        let drawn = series.flatMap(\.points).filter { $0.x.isFinite && $0.y.isFinite && (!logX || $0.x > 0) }.map { Point(px($0.x), py($0.y)) }
+        let boxHeight = Double(14 * labelled.count + 6), boxLeft = (left + right) / 2
+        let inTop = drawn.filter { $0.x >= boxLeft && $0.y <= topY + boxHeight + 6 }.count
+        let inBottom = drawn.filter { $0.x >= boxLeft && $0.y >= bottom - boxHeight - 6 }.count
+        var ly = inBottom < inTop ? bottom - boxHeight : topY + 6
+        if !labelled.isEmpty {
+            let boxWidth = Double(labelled.map { Canvas.textWidth($0.label) }.max()! + 36)
+            canvas.fill(x: right - 10 - boxWidth, y: ly - 4, width: boxWidth + 6, height: Double(14 * labelled.count + 6), Colour.white.with(alpha: 0.85))
+        }
+        for s in labelled {
+            let lx = right - 10 - Double(Canvas.textWidth(s.label)) - 22
+            if s.lines { canvas.line(Point(lx, ly + 3), Point(lx + 16, ly + 3), width: 2, s.colour) } else { canvas.circle(Point(lx + 8, ly + 3), radius: 3.5, fill: s.colour) }
+            canvas.text(s.label, x: lx + 22, y: ly, size: .small)
+            ly += 14
+        }
+    }
+}
+
+/// The Pareto front of (cost, accuracy) points: the points no other point
+/// beats on both (lower or equal cost and higher or equal accuracy, one strictly).
+public func paretoFront(_ points: [(cost: Double, accuracy: Double)]) -> [Int] {
+    points.indices.filter { i in
+        !points.indices.contains { j in
+            j != i && points[j].cost <= points[i].cost && points[j].accuracy >= points[i].accuracy
+                && (points[j].cost < points[i].cost || points[j].accuracy > points[i].accuracy)
+        }
+    }.sorted { points[$0].cost < points[$1].cost }
+}

@@ -1,0 +1,61 @@
+import Foundation
+import TestSupport
+import XCTest
+
+/// The sample scripts, run as a user runs them.
+final class SampleTests: XCTestCase {
+    private let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+
+    private func run(_ sample: String, _ extra: [String] = []) throws -> (BinaryRun, URL) {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("bsn-sample-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        addTeardownBlock { try? FileManager.default.removeItem(at: folder) }
+        let script = repository.appendingPathComponent("samples/\(sample)").path
+        let result = try runBSN(["run", script] + extra, environment: ["BSN_SESSIONS": folder.appendingPathComponent("sessions").path],
+                                workingDirectory: folder.path)
+        return (result, folder)
+    }
+
+    private func pngSize(_ url: URL) throws -> (Int, Int) {
+        let bytes = [UInt8](try Data(contentsOf: url))
+        XCTAssertEqual(Array(bytes.prefix(8)), [137, 80, 78, 71, 13, 10, 26, 10], "\(url.lastPathComponent) is a PNG")
+        let be = { (i: Int) in Int(bytes[i]) << 24 | Int(bytes[i + 1]) << 16 | Int(bytes[i + 2]) << 8 | Int(bytes[i + 3]) }
+        return (be(16), be(20))
+    }
+
+    func testQuickstartSearchesWritesPicturesAndSaves() throws {
+        let (r, folder) = try run("quickstart.bsn")
+        XCTAssertEqual(r.status, 0, r.stderr)
+        for name in ["quickstart-graph.png", "quickstart-arch.png", "quickstart-history.png"] {
+            let (w, h) = try pngSize(folder.appendingPathComponent(name))
+            XCTAssertEqual(w, 1200)
+            XCTAssertGreaterThan(h, 200)
+            XCTAssertTrue(FileManager.default.fileExists(atPath: folder.appendingPathComponent("sessions/quickstart/\(name)").path))
+        }
+        XCTAssertTrue(FileManager.default.fileExists(atPath: folder.appendingPathComponent("sessions/quickstart/session.json").path))
+        // The search meets the budget (4M, within 10%) far below the full network (23.09M), and learns.
+        let test = try XCTUnwrap(r.stdout.split(separator: "\n").first { $0.hasPrefix("test (1000 images") }, r.stdout)
+        let numbers = test.split(whereSeparator: { " ;,".contains($0) })
+        let accuracy = try XCTUnwrap(numbers.firstIndex(of: "accuracy").flatMap { Double(numbers[$0 + 1]) })
+        XCTAssertGreaterThan(accuracy, 0.8, String(test))
+        let flops = try XCTUnwrap(test.components(separatedBy: "flops ").last.flatMap { Double($0.dropLast()) })
+        XCTAssertLessThan(flops, 4.4, String(test))
+    }
+
+    func testFacesSegmentationWritesMasks() throws {
+        let (r, folder) = try run("faces-segmentation.bsn")
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertGreaterThan(try pngSize(folder.appendingPathComponent("faces-masks.png")).1, 400)
+        XCTAssertTrue(r.stdout.contains("mean IoU"), r.stdout)
+    }
+
+    func testRealDataSamplesNameTheMissingFolder() throws {
+        for sample in ["cifar10-bcnf.bsn", "cifar100-bresnet.bsn", "partlabels-bcnf.bsn"] {
+            let (r, _) = try run(sample, ["--set", "data=/nonexistent/data"])
+            XCTAssertEqual(r.status, 1, sample)
+            XCTAssertTrue(r.stderr.contains("\(sample):") && r.stderr.contains("/nonexistent/data"), "\(sample): \(r.stderr)")
+            let (unset, _) = try run(sample)
+            XCTAssertTrue(unset.stderr.contains("unknown variable $data") && unset.stderr.contains("--set data="), unset.stderr)
+        }
+    }
+}

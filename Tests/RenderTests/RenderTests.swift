@@ -1,0 +1,147 @@
+import Foundation
+import Render
+import SuperNet
+import Tensor
+import XCTest
+
+func near(_ c: Colour, _ hex: UInt32, tolerance: Float = 0.03) -> Bool {
+    let e = Colour(hex: hex)
+    return abs(c.r - e.r) <= tolerance && abs(c.g - e.g) <= tolerance && abs(c.b - e.b) <= tolerance
+}
+
+final class CanvasTests: XCTestCase {
+    func testPNGRoundTripIsExactForOddSizes() throws {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("bsn-png-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: folder) }
+        for (w, h) in [(1, 1), (7, 3), (33, 17)] {
+            let image = RGBAImage(width: w, height: h, pixels: (0..<(w * h * 4)).map { UInt8(($0 * 37 + w) % 256) })
+            let path = folder.appendingPathComponent("\(w)x\(h).png").path
+            try PNG.write(image, to: path)
+            XCTAssertEqual(try PNG.read(path), image)
+        }
+        XCTAssertThrowsError(try PNG.write(RGBAImage(width: 1, height: 1, pixels: [0, 0, 0, 255]), to: "/nonexistent/x.png")) {
+            XCTAssertTrue("\($0)".contains("does not exist"), "\($0)")
+        }
+    }
+
+    func testLineCircleRectangleAndTextDrawWhereTheyShould() {
+        let c = Canvas(width: 100, height: 60)
+        c.line(Point(10.5, 10.5), Point(90.5, 10.5), width: 3, .black)
+        XCTAssertTrue(near(c.pixel(10, 10), 0x000000))          // endpoints
+        XCTAssertTrue(near(c.pixel(90, 10), 0x000000))
+        XCTAssertTrue(near(c.pixel(50, 10), 0x000000))          // midpoint
+        XCTAssertTrue(near(c.pixel(50, 14), 0xFFFFFF))          // off the line
+        XCTAssertTrue(near(c.pixel(95, 10), 0xFFFFFF))          // past the round cap
+
+        c.circle(Point(30, 40), radius: 8, fill: Colour(hex: 0xFF0000))
+        XCTAssertTrue(near(c.pixel(29, 39), 0xFF0000))          // centre
+        XCTAssertTrue(near(c.pixel(29, 50), 0xFFFFFF))          // outside
+        c.fill(x: 60, y: 30, width: 10, height: 10, Colour(hex: 0x0000FF, alpha: 0.5))
+        XCTAssertTrue(near(c.pixel(65, 35), 0x8080FF, tolerance: 0.01))   // half-transparent blue over white
+        XCTAssertTrue(near(c.pixel(70, 35), 0xFFFFFF))
+
+        let t = Canvas(width: 60, height: 20)
+        t.text("Hi", x: 5, y: 5, size: .small)
+        var inside = 0, outside = 0
+        for y in 0..<20 { for x in 0..<60 where t.pixel(x, y).r < 0.5 {
+            if x >= 5 && x < 5 + Canvas.textWidth("Hi") && y >= 5 && y < 12 { inside += 1 } else { outside += 1 }
+        } }
+        XCTAssertGreaterThan(inside, 10)
+        XCTAssertEqual(outside, 0)
+        XCTAssertEqual(Canvas.textWidth("Hi", size: .large), 2 * Canvas.textWidth("Hi"))
+    }
+}
+
+final class GraphViewTests: XCTestCase {
+    /// x → m1 → s1 → out and x → m2 → s2 → out; m1 kept (p = 1), m2 dropped (p = 0).
+    func network() throws -> SuperNetwork {
+        var rng = RNG(seed: 1)
+        var b = GraphBuilder(inputShape: FeatureShape(height: 4, width: 4, channels: 3))
+        b.add("x", .input)
+        b.add("m1", .module, module: ConvBN(3, 3, rng: &rng), gated: true, inputs: ["x"])
+        b.add("m2", .module, module: ConvBN(3, 3, rng: &rng), gated: true, inputs: ["x"])
+        b.add("s1", .aggregation, inputs: ["m1"])
+        b.add("s2", .aggregation, inputs: ["m2"])
+        b.add("out", .output, inputs: ["s1", "s2"])
+        let net = try b.build()
+        net.gateLogits.value[0] = 1e30
+        net.gateLogits.value[1] = -1e30
+        return net
+    }
+
+    func testLayoutColoursAndSize() throws {
+        let net = try network()
+        let view = GraphView(net, title: "test", width: 800)
+        let canvas = view.render()
+        XCTAssertEqual(canvas.width, 800)
+        XCTAssertEqual(canvas.height, view.height)
+        // Layered layout: the input in column 0, the sums in column 1 (rows 0 and 1), the output in column 2.
+        let index = { (name: String) in net.nodes.firstIndex { $0.name == name }! }
+        XCTAssertEqual(view.layout.grid[index("x")]!.column, 0)
+        XCTAssertEqual(view.layout.grid[index("s1")]!.column, 1)
+        XCTAssertEqual(view.layout.grid[index("s2")]!.column, 1)
+        XCTAssertEqual(view.layout.grid[index("out")]!.column, 2)
+        XCTAssertNotEqual(view.layout.grid[index("s1")]!.row, view.layout.grid[index("s2")]!.row)
+        XCTAssertLessThan(view.position(index("x")).x, view.position(index("s1")).x)
+        XCTAssertEqual(view.layout.edges.filter { if case .module = $0 { return true } else { return false } }.count, 2)
+
+        func midpoint(_ module: String) -> Point {
+            let i = index(module), n = net.nodes[i]
+            let a = view.position(n.inputs[0]), b = view.position(n.outputs[0])
+            let (c1, c2) = view.controlPoints(a, b, index: 0, count: 1, span: 1)
+            return Point((a.x + 3 * c1.x + 3 * c2.x + b.x) / 8, (a.y + 3 * c1.y + 3 * c2.y + b.y) / 8)
+        }
+        let kept = midpoint("m1"), dropped = midpoint("m2")
+        XCTAssertTrue(near(canvas.pixel(Int(kept.x), Int(kept.y)), 0xFDE725, tolerance: 0.05), "p = 1: viridis(1) \(canvas.pixel(Int(kept.x), Int(kept.y)))")
+        let faint = canvas.pixel(Int(dropped.x), Int(dropped.y))
+        XCTAssertTrue(faint.r > 0.6 && faint.g < faint.r && faint.g < faint.b, "p = 0: faint viridis(0) purple, got \(faint)")
+    }
+
+    func testCNFLayoutFollowsColumnsAndScales() throws {
+        var rng = RNG(seed: 2)
+        let net = try Fabric.cnf(columns: 3, scales: 3, channels: 8, segmentation: false, gated: true)
+            .build(input: FeatureShape(height: 8, width: 8, channels: 3), classes: 4, rng: &rng)
+        let view = GraphView(net, title: "cnf", width: 600)
+        for (i, n) in net.nodes.enumerated() where n.name.hasPrefix("A-") {
+            let parts = n.name.dropFirst(2).split(separator: "_").map { Int($0)! }
+            XCTAssertEqual(view.layout.grid[i]!.column, parts[0] + 1, n.name)
+            XCTAssertEqual(view.layout.grid[i]!.row, parts[1], n.name)
+        }
+        XCTAssertEqual(view.layout.columns, 5)            // data, 3 columns, head
+        XCTAssertEqual(view.layout.rows, 3)
+    }
+
+    func testRendersAreDeterministic() throws {
+        let net = try network()
+        for colouring in [GraphColouring.probabilities, .architecture, .schedule(machines: 2)] {
+            XCTAssertEqual(GraphView(net, colouring: colouring, title: "t").render().image, GraphView(net, colouring: colouring, title: "t").render().image)
+        }
+        var h = TrainingHistory()
+        h.steps = (1...50).map { (step: $0, loss: 2 / Double($0), accuracy: Double($0) / 60, sampledCost: 100 - Double($0), deterministicCost: 90, entropy: 0.5) }
+        h.epochs = [(step: 25, accuracy: 0.3, validation: 0.28), (step: 50, accuracy: 0.6, validation: 0.55)]
+        h.budget = 70
+        XCTAssertEqual(HistoryView.render(h, title: "h").image, HistoryView.render(h, title: "h").image)
+        let models = [(cost: 1e6, accuracy: 0.8, label: "a"), (cost: 3e6, accuracy: 0.9, label: "b"), (cost: 4e6, accuracy: 0.85, label: "c")]
+        XCTAssertEqual(ParetoView.render(models, costName: "flops", title: "p").image, ParetoView.render(models, costName: "flops", title: "p").image)
+        XCTAssertEqual(paretoFront(models.map { ($0.cost, $0.accuracy) }), [0, 1])
+    }
+}
+
+final class MaskViewTests: XCTestCase {
+    func testMaskColoursLandOnTheKnownPixels() {
+        // 4x4: truth all hair (1); prediction: left half skin (2), right half hair.
+        let truth = [Int32](repeating: 1, count: 16)
+        let prediction = (0..<16).map { Int32($0 % 4 < 2 ? 2 : 1) }
+        let e = MaskExample(width: 4, height: 4, image: [UInt8](repeating: 0, count: 48), truth: truth, prediction: prediction)
+        XCTAssertEqual(e.accuracy, 0.5)
+        let canvas = MaskView.render([e], classNames: ["background", "hair", "skin"], title: "m")
+        let scale = MaskView.cell(for: e), w = 4 * scale, gap = 12, left = 20, top = 60
+        func at(_ panel: Int, _ px: Int, _ py: Int) -> Colour { canvas.pixel(left + panel * (w + gap) + px * scale + scale / 2, top + py * scale + scale / 2) }
+        XCTAssertTrue(near(at(1, 0, 0), 0xE15759))           // truth: hair colour
+        XCTAssertTrue(near(at(2, 0, 0), 0x59A14F))           // prediction left: skin colour
+        XCTAssertTrue(near(at(2, 3, 3), 0xE15759))           // prediction right: hair colour
+        XCTAssertTrue(near(at(0, 1, 1), 0x000000))           // the (black) input
+        XCTAssertEqual(MaskView.render([e], classNames: ["a", "b", "c"], title: "m").image, MaskView.render([e], classNames: ["a", "b", "c"], title: "m").image)
+    }
+}
