@@ -6,4 +6,4 @@ cd "$(dirname "$0")/.."
 swift build -c release
 export BSN_SESSIONS="${TMPDIR:-/tmp}/bsn-gallery-sessions"
 rm -rf "$BSN_SESSIONS"
-.build/release/bsn run docs/gallery/gallery.bsn
+.build/release/bsn run docs/gallery/gallery.bsn --session gallery-cnf

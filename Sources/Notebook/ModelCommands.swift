@@ -107,9 +107,9 @@ struct SummaryCommand: Command {
         let totals = [net.report(ParameterCost(net)), net.report(FlopsCost(net), sampled: trainer.lastArchitectures)]
         let model = nb.session.modelSpec!.fabric.summary
         if json { return try nb.printJSON(Output(model: model, nodes: rows, totals: totals)) }
-        var lines = [model, "", pad("node", 16) + pad("type", 10) + pad("shape", 12) + padLeft("params", 10) + padLeft("MAC", 10) + padLeft("p(keep)", 9)]
+        var lines = [model, "", pad("node", 16) + pad("type", 13) + pad("shape", 12) + padLeft("params", 10) + padLeft("MAC", 10) + padLeft("p(keep)", 9)]
         for r in rows {
-            lines.append(pad(r.node, 16) + pad(r.type, 10) + pad(r.shape.map(String.init).joined(separator: "x"), 12)
+            lines.append(pad(r.node, 16) + pad(r.type, 13) + pad(r.shape.map(String.init).joined(separator: "x"), 12)
                          + padLeft(human(Double(r.params)), 10) + padLeft(human(Double(r.flops)), 10)
                          + padLeft(r.keep.map { String(format: "%.3f", $0) } ?? "-", 9))
         }

@@ -57,7 +57,7 @@ struct RenderCommand: Command {
             // This session's evaluations (test split preferred), and the saved sessions on the same data.
             let splits = Set(s.evaluations.map(\.split)), split = splits.contains("test") ? "test" : "val"
             var models = s.evaluations.filter { $0.split == split }.compactMap { e in
-                e.cost.map { (cost: $0, accuracy: e.accuracy, label: "step \(e.step)") }
+                e.cost.map { (cost: $0, accuracy: e.accuracy, label: "\(s.name) @\(e.step)") }
             }
             for l in nb.store.list() where l.name != s.name && l.dataset == s.dataset?.name && l.costName == s.optimisedCost?.name {
                 if let c = l.cost, let acc = l.lastAccuracy { models.append((cost: c, accuracy: acc, label: l.name)) }

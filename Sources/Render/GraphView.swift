@@ -182,6 +182,24 @@ public struct GraphView {
                 canvas.curve(a, c1, c2, b, width: 1.5, Colour.grey)
             }
         }
+        // Labels: on a CNF grid each scale's resolution at the left; elsewhere each junction's name.
+        let onGrid = layout.junctions.contains { network.nodes[$0].name.hasPrefix("A-") }
+        var labelledRows = Set<Int>()
+        for i in layout.junctions {
+            let node = network.nodes[i], c = position(i)
+            guard node.role != .input && node.role != .output else { continue }
+            if onGrid {
+                if let row = layout.grid[i]?.row, !labelledRows.contains(row), node.name.hasPrefix("A-") {
+                    labelledRows.insert(row)
+                    // Left of the first fabric column, above its line.
+                    let firstColumn = layout.junctions.filter { layout.grid[$0]?.row == row && network.nodes[$0].name.hasPrefix("A-") }
+                        .map { position($0).x }.min() ?? c.x
+                    canvas.text("\(node.shape.height)x\(node.shape.width)", x: firstColumn - 8, y: c.y - 13, size: .small, .grey, anchor: .right)
+                }
+            } else {
+                canvas.text(node.name, x: c.x, y: c.y + 10, size: .small, .grey, anchor: .centre)
+            }
+        }
         // Junctions.
         for i in layout.junctions {
             let c = position(i), node = network.nodes[i]

@@ -21,8 +21,8 @@ public struct Plot {
     public var xLabel: String, yLabel: String
     public var series: [Series] = []
     public var logX = false
-    /// Text next to points (Pareto labels): (x, y, text).
-    public var labels: [(x: Double, y: Double, text: String)] = []
+    /// Text next to points (Pareto labels): (x, y, text); `faint` ones in grey.
+    public var labels: [(x: Double, y: Double, text: String, faint: Bool)] = []
     public init(title: String, xLabel: String, yLabel: String) {
         self.title = title
         self.xLabel = xLabel
@@ -64,7 +64,11 @@ public struct Plot {
         if y1 - y0 < 1e-12 { y0 -= abs(y0) * 0.1 + 0.5; y1 += abs(y1) * 0.1 + 0.5 }
         let pad = (y1 - y0) * 0.06
         y0 -= pad; y1 += pad
-        if logX { let padX = (x1 - x0) * 0.06; x0 -= padX; x1 += padX }
+        if logX || !labels.isEmpty {
+            let padX = (x1 - x0) * 0.06
+            x0 -= padX
+            x1 += padX + (labels.isEmpty ? 0 : (x1 - x0) * 0.08)      // room for the labels on the right
+        }
         func px(_ v: Double) -> Double { left + (tx(v) - x0) / (x1 - x0) * (right - left) }
         func py(_ v: Double) -> Double { bottom - (v - y0) / (y1 - y0) * (bottom - topY) }
 
@@ -75,9 +79,17 @@ public struct Plot {
             canvas.text(Plot.format(t), x: left - 6, y: yy - 3, size: .small, .grey, anchor: .right)
         }
         // Log axes: 1, 2, 5 × 10^k when they span less than three decades, else powers of ten.
-        let xTicks: [Double] = logX ? (Int(floor(x0))...Int(ceil(x1))).flatMap { k in
-                                          (x1 - x0 < 3 ? [1.0, 2, 5] : [1.0]).map { $0 * pow(10, Double(k)) } }.filter { tx($0) >= x0 && tx($0) <= x1 }
-                                    : Plot.ticks(x0, x1)
+        // Log axes: powers of ten over three decades or more, 1-2-5 steps over one to three,
+        // and round values in between below one decade.
+        let xTicks: [Double]
+        if !logX {
+            xTicks = Plot.ticks(x0, x1)
+        } else if x1 - x0 < 1 {
+            xTicks = Plot.ticks(pow(10, x0), pow(10, x1)).filter { $0 > 0 }
+        } else {
+            xTicks = (Int(floor(x0))...Int(ceil(x1))).flatMap { k in (x1 - x0 < 3 ? [1.0, 2, 5] : [1.0]).map { $0 * pow(10, Double(k)) } }
+                .filter { tx($0) >= x0 && tx($0) <= x1 }
+        }
         for t in xTicks {
             let xx = px(t)
             canvas.line(Point(xx, bottom), Point(xx, bottom + 4), width: 1, .grey)
@@ -112,7 +124,7 @@ public struct Plot {
             }
         }
         for l in labels where l.x.isFinite && l.y.isFinite && (!logX || l.x > 0) {
-            canvas.text(l.text, x: px(l.x) + 6, y: py(l.y) - 12, size: .small, .ink)
+            canvas.text(l.text, x: px(l.x) + 6, y: py(l.y) - 12, size: .small, l.faint ? .grey : .ink)
         }
         // Legend on a white box, top right or bottom right, whichever holds fewer points.
         let labelled = series.filter { !$0.label.isEmpty }

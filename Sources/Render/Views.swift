@@ -123,7 +123,7 @@ public enum ParetoView {
         let front = paretoFront(models.map { ($0.cost, $0.accuracy) })
         plot.series = [.init(label: "models", points: models.map { ($0.cost, $0.accuracy) }, colour: ColourMap.qualitative(0), lines: false),
                        .init(label: "Pareto front", points: front.map { (models[$0].cost, models[$0].accuracy) }, colour: ColourMap.qualitative(1))]
-        plot.labels = front.map { (models[$0].cost, models[$0].accuracy, models[$0].label) }
+        plot.labels = models.indices.map { (models[$0].cost, models[$0].accuracy, models[$0].label, !front.contains($0)) }
         plot.draw(on: canvas, x: 20, y: 40, width: Double(width - 40), height: 580)
         return canvas
     }
