@@ -19,7 +19,7 @@ struct LoadCommand: Command {
     func run(_ a: inout Arguments, _ nb: Notebook) throws {
         let kindName = try a.required("a dataset: cifar10, cifar100, partlabels, shapes or faces")
         guard let kind = DatasetKind(rawValue: kindName.lowercased()) else {
-            throw UsageError("load: unknown dataset '\(kindName)'" + (nearest(kindName, in: DatasetKind.allCases.map(\.rawValue)).map { ", did you mean '\($0)'?" } ?? "")
+            throw UsageError("load: unknown dataset '\(kindName)'" + didYouMean(kindName, in: DatasetKind.allCases.map(\.rawValue))
                              + " (cifar10, cifar100, partlabels, shapes, faces)")
         }
         var spec = DatasetSpec(kind: kind)

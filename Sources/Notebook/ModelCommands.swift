@@ -73,7 +73,7 @@ struct BuildCommand: Command {
             fabric = exported.fabric
             fixedGates = exported.gates
         default:
-            throw UsageError("build: unknown fabric '\(kind)'" + (nearest(kind, in: ["cnf", "cnf-seg", "resnet-fabric", "resnet", "from"]).map { ", did you mean '\($0)'?" } ?? ""))
+            throw UsageError("build: unknown fabric '\(kind)'" + didYouMean(kind, in: ["cnf", "cnf-seg", "resnet-fabric", "resnet", "from"]))
         }
         try a.finish()
         try nb.session.build(fabric, mode: mode, fixedGates: fixedGates)
@@ -145,7 +145,7 @@ struct BudgetCommand: Command {
             return
         }
         guard ["flops", "params", "parallel", "time"].contains(cost) else {
-            throw UsageError("budget: unknown cost '\(cost)'" + (nearest(cost, in: ["flops", "params", "parallel", "time"]).map { ", did you mean '\($0)'?" } ?? "") + " (flops, params, parallel <n>, time)")
+            throw UsageError("budget: unknown cost '\(cost)'" + didYouMean(cost, in: ["flops", "params", "parallel", "time"]) + " (flops, params, parallel <n>, time)")
         }
         var machines: Int?
         if cost == "parallel" {

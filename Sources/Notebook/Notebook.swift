@@ -103,7 +103,7 @@ public final class Notebook {
             let words = try tokenize(line, variables: session.variables)
             guard let name = words.first else { return true }       // blank or comment: not a cell
             guard let command = Registry.find(name) else {
-                throw UsageError("unknown command '\(name)'" + (nearest(name, in: Registry.names).map { ", did you mean '\($0)'?" } ?? "") + " (help lists the commands)")
+                throw UsageError("unknown command '\(name)'" + didYouMean(name, in: Registry.names) + " (help lists the commands)")
             }
             // The cell is recorded before the command runs, so that a save
             // made by the command (save, train, quit) includes it.

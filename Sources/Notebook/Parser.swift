@@ -148,11 +148,11 @@ public struct Arguments {
     public func finish(known: [String] = []) throws {
         for k in options.keys.sorted() where !used.contains(k) {
             let candidates = used.filter { !$0.hasPrefix("--") }
-            throw UsageError("\(command): unknown option '\(k)='" + (nearest(k, in: Array(candidates)).map { ", did you mean '\($0)='?" } ?? "")
+            throw UsageError("\(command): unknown option '\(k)='" + didYouMean(k, in: Array(candidates), suffix: "=")
                              + (candidates.isEmpty ? " (this command takes no options)" : ""))
         }
         for f in flags.sorted() where !used.contains("--" + f) {
-            throw UsageError("\(command): unknown flag '--\(f)'" + (nearest("--" + f, in: used.filter { $0.hasPrefix("--") }).map { ", did you mean '\($0)'?" } ?? ""))
+            throw UsageError("\(command): unknown flag '--\(f)'" + didYouMean("--" + f, in: used.filter { $0.hasPrefix("--") }))
         }
         if let extra = positional.first { throw UsageError("\(command): unexpected '\(extra)'") }
     }
@@ -166,6 +166,11 @@ public func parseNumber(_ text: String) -> Double? {
     let suffixes: [Character: Double] = ["k": 1e3, "K": 1e3, "M": 1e6, "G": 1e9]
     if let last = t.last, let m = suffixes[last], let x = Double(t.dropLast()) { return x * m }
     return Double(t)
+}
+
+/// ", did you mean 'x'?" for the closest candidate, or "".
+func didYouMean(_ word: String, in candidates: [String], suffix: String = "") -> String {
+    nearest(word, in: candidates).map { ", did you mean '\($0)\(suffix)'?" } ?? ""
 }
 
 /// The closest of `candidates` to `word` (edit distance at most a third of its length, at least 2).

@@ -39,7 +39,7 @@ struct Help: Command {
         if let topic = a.next() {
             try a.finish()
             guard let c = Registry.find(topic) else {
-                throw UsageError("no command '\(topic)'" + (nearest(topic, in: Registry.names).map { ", did you mean '\($0)'?" } ?? ""))
+                throw UsageError("no command '\(topic)'" + didYouMean(topic, in: Registry.names))
             }
             nb.console.print(c.help)
             return

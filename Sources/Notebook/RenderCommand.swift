@@ -65,7 +65,7 @@ struct RenderCommand: Command {
             guard !models.isEmpty else { throw UsageError("render pareto: no evaluated models yet (run eval, or save sessions that have one)") }
             canvas = ParetoView.render(models, costName: s.optimisedCost?.name ?? "cost", title: "cost against accuracy: \(models.count) models", width: width)
         default:
-            throw UsageError("render: unknown picture '\(kind)'" + (nearest(kind, in: ["graph", "arch", "masks", "history", "pareto"]).map { ", did you mean '\($0)'?" } ?? ""))
+            throw UsageError("render: unknown picture '\(kind)'" + didYouMean(kind, in: ["graph", "arch", "masks", "history", "pareto"]))
         }
         try PNG.write(canvas.image, to: path)
         // A copy in the session's folder.

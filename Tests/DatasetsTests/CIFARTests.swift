@@ -1,26 +1,7 @@
 import Datasets
 import Foundation
+import TestSupport
 import XCTest
-
-/// A fresh temporary folder, removed when the test ends.
-func temporaryFolder(_ test: XCTestCase) throws -> URL {
-    let url = FileManager.default.temporaryDirectory.appendingPathComponent("bsn-data-\(UUID().uuidString)")
-    try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
-    test.addTeardownBlock { try? FileManager.default.removeItem(at: url) }
-    return url
-}
-
-/// Asserts that `body` throws a DataError whose message contains every fragment.
-func assertDataError(_ body: @autoclosure () throws -> some Any, mentions fragments: [String], file: StaticString = #filePath, line: UInt = #line) {
-    do {
-        _ = try body()
-        XCTFail("expected an error mentioning \(fragments)", file: file, line: line)
-    } catch let error as DataError {
-        for f in fragments { XCTAssertTrue(error.description.contains(f), "'\(error)' should mention '\(f)'", file: file, line: line) }
-    } catch {
-        XCTFail("unexpected error \(error)", file: file, line: line)
-    }
-}
 
 final class CIFARTests: XCTestCase {
     /// Record r of a file as stored: planar (1024 red, 1024 green, 1024 blue),
@@ -106,25 +87,25 @@ final class CIFARTests: XCTestCase {
         let file = folder.appendingPathComponent("data_batch_3.bin")
         let whole = try Data(contentsOf: file)
         try whole.prefix(whole.count - 100).write(to: file)
-        assertDataError(try spec.load(), mentions: ["data_batch_3.bin", "partial", "3073-byte records"])
+        assertThrows(try spec.load(), mentions: ["data_batch_3.bin", "partial", "3073-byte records"])
         try whole.write(to: file)
 
         // An out-of-range label.
         var bad = whole
         bad[3073] = 10
         try bad.write(to: file)
-        assertDataError(try spec.load(), mentions: ["data_batch_3.bin", "record 1", "label 10"])
+        assertThrows(try spec.load(), mentions: ["data_batch_3.bin", "record 1", "label 10"])
         try whole.write(to: file)
 
         // A missing file, a wrong class list, no folder, too large a validation set.
         try FileManager.default.removeItem(at: folder.appendingPathComponent("test_batch.bin"))
-        assertDataError(try spec.load(), mentions: ["test_batch.bin", "no such file"])
+        assertThrows(try spec.load(), mentions: ["test_batch.bin", "no such file"])
         try writeCIFAR10(folder)
         try "a\nb\n".write(to: folder.appendingPathComponent("batches.meta.txt"), atomically: true, encoding: .utf8)
-        assertDataError(try spec.load(), mentions: ["batches.meta.txt", "2 class names, expected 10"])
-        assertDataError(try DatasetSpec(kind: .cifar10, path: folder.path + "/nope").load(), mentions: ["nope", "no such folder"])
+        assertThrows(try spec.load(), mentions: ["batches.meta.txt", "2 class names, expected 10"])
+        assertThrows(try DatasetSpec(kind: .cifar10, path: folder.path + "/nope").load(), mentions: ["nope", "no such folder"])
         try writeCIFAR10(folder)
         spec.validation = 12
-        assertDataError(try spec.load(), mentions: ["validation", "12", "hold 12"])
+        assertThrows(try spec.load(), mentions: ["validation", "12", "hold 12"])
     }
 }

@@ -1,6 +1,7 @@
 import Datasets
 import Foundation
 import Tensor
+import TestSupport
 import XCTest
 
 final class LoaderTests: XCTestCase {

@@ -1,5 +1,6 @@
 import Datasets
 import Foundation
+import TestSupport
 import XCTest
 
 final class PartLabelsTests: XCTestCase {
@@ -89,7 +90,7 @@ final class PartLabelsTests: XCTestCase {
         let missing = root.appendingPathComponent("lfw_funneled/Bo_Chan/Bo_Chan_0012.jpg")
         let saved = try Data(contentsOf: missing)
         try FileManager.default.removeItem(at: missing)
-        assertDataError(try spec.load(), mentions: ["Bo_Chan_0012.jpg", "no such file"])
+        assertThrows(try spec.load(), mentions: ["Bo_Chan_0012.jpg", "no such file"])
         let skipped = try skip.load()
         XCTAssertEqual(skipped.train.ids, ["Ann_Lee_0001", "Ann_Lee_0002"])
         XCTAssertEqual(skipped.skipped.count, 1)
@@ -98,30 +99,30 @@ final class PartLabelsTests: XCTestCase {
 
         // A corrupt JPEG (truncated), then garbage.
         try saved.prefix(300).write(to: missing)
-        assertDataError(try spec.load(), mentions: ["Bo_Chan_0012.jpg", "JPEG"])
+        assertThrows(try spec.load(), mentions: ["Bo_Chan_0012.jpg", "JPEG"])
         try Data("not a jpeg at all".utf8).write(to: missing)
-        assertDataError(try spec.load(), mentions: ["Bo_Chan_0012.jpg", "JPEG"])
+        assertThrows(try spec.load(), mentions: ["Bo_Chan_0012.jpg", "JPEG"])
         try saved.write(to: missing)
 
         // Masks: wrong size, wrong format, truncated.
         let maskPath = root.appendingPathComponent("parts_lfw_funneled_gt_images/Cy_Diaz_0001.ppm")
         let savedMask = try Data(contentsOf: maskPath)
         try PPM.write(RGBImage(width: 100, height: 250, pixels: [UInt8](repeating: 0, count: 100 * 250 * 3)), to: maskPath.path)
-        assertDataError(try spec.load(), mentions: ["Cy_Diaz_0001.ppm", "100x250", "expected 250x250"])
+        assertThrows(try spec.load(), mentions: ["Cy_Diaz_0001.ppm", "100x250", "expected 250x250"])
         try Data("P3\n250 250\n255\n0 0 0\n".utf8).write(to: maskPath)
-        assertDataError(try spec.load(), mentions: ["Cy_Diaz_0001.ppm", "P3", "P6"])
+        assertThrows(try spec.load(), mentions: ["Cy_Diaz_0001.ppm", "P3", "P6"])
         try savedMask.prefix(savedMask.count - 7).write(to: maskPath)
-        assertDataError(try spec.load(), mentions: ["Cy_Diaz_0001.ppm", "truncated"])
+        assertThrows(try spec.load(), mentions: ["Cy_Diaz_0001.ppm", "truncated"])
         XCTAssertEqual(try skip.load().validation.count, 0)
         try savedMask.write(to: maskPath)
 
         // A malformed split line, a missing split file: refused whatever the policy.
         let test = root.appendingPathComponent("parts_test.txt")
         try "Ann_Lee 3\nDi_Eng seven\n".write(to: test, atomically: true, encoding: .utf8)
-        assertDataError(try skip.load(), mentions: ["parts_test.txt:2", "Di_Eng seven"])
+        assertThrows(try skip.load(), mentions: ["parts_test.txt:2", "Di_Eng seven"])
         try FileManager.default.removeItem(at: test)
-        assertDataError(try skip.load(), mentions: ["parts_test.txt", "no such file"])
-        assertDataError(try DatasetSpec(kind: .partlabels, path: root.path + "/x").load(), mentions: ["no such folder"])
+        assertThrows(try skip.load(), mentions: ["parts_test.txt", "no such file"])
+        assertThrows(try DatasetSpec(kind: .partlabels, path: root.path + "/x").load(), mentions: ["no such folder"])
     }
 
     func testPPMHeaderWithCommentsAndSmallMaxval() throws {

@@ -1,6 +1,7 @@
 import Datasets
 import Layers
 import Tensor
+import TestSupport
 import XCTest
 
 final class SyntheticTests: XCTestCase {
@@ -41,8 +42,8 @@ final class SyntheticTests: XCTestCase {
         let counts = DatasetSummary(a).splits[0].classCounts
         XCTAssertEqual(counts.reduce(0, +), 30 * 48 * 48)
         XCTAssertTrue(counts.allSatisfy { $0 > 30 * 48 * 48 / 20 }, "each class is a sizeable share: \(counts)")
-        assertDataError(try { var s = spec; s.side = 8; return try s.load() }(), mentions: ["size"])
-        assertDataError(try { var s = spec; s.trainSize = 0; return try s.load() }(), mentions: ["at least one"])
+        assertThrows(try { var s = spec; s.side = 8; return try s.load() }(), mentions: ["size"])
+        assertThrows(try { var s = spec; s.trainSize = 0; return try s.load() }(), mentions: ["at least one"])
     }
 
     /// Trains `net` on the loader's batches; returns validation accuracy.

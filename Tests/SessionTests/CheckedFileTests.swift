@@ -1,22 +1,7 @@
 import Foundation
 import Session
+import TestSupport
 import XCTest
-
-func temporaryFolder(_ test: XCTestCase) throws -> URL {
-    let url = FileManager.default.temporaryDirectory.appendingPathComponent("bsn-session-\(UUID().uuidString)")
-    try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
-    test.addTeardownBlock { try? FileManager.default.removeItem(at: url) }
-    return url
-}
-
-func assertSessionError(_ body: @autoclosure () throws -> some Any, mentions fragments: [String], file: StaticString = #filePath, line: UInt = #line) {
-    do {
-        _ = try body()
-        XCTFail("expected an error mentioning \(fragments)", file: file, line: line)
-    } catch {
-        for f in fragments { XCTAssertTrue("\(error)".contains(f), "'\(error)' should mention '\(f)'", file: file, line: line) }
-    }
-}
 
 final class CheckedFileTests: XCTestCase {
     func testCRC32KnownValue() {
@@ -34,24 +19,24 @@ final class CheckedFileTests: XCTestCase {
         let whole = try Data(contentsOf: url)
 
         try whole.prefix(whole.count - 10).write(to: url)
-        assertSessionError(try CheckedFile.read(url, kind: "state"), mentions: ["x.bin", "truncated"])
+        assertThrows(try CheckedFile.read(url, kind: "state"), mentions: ["x.bin", "truncated"])
         var flipped = whole
         flipped[flipped.count - 5] ^= 0x40
         try flipped.write(to: url)
-        assertSessionError(try CheckedFile.read(url, kind: "state"), mentions: ["x.bin", "checksum"])
+        assertThrows(try CheckedFile.read(url, kind: "state"), mentions: ["x.bin", "checksum"])
         try Data("PK\u{3}\u{4} a zip file".utf8).write(to: url)
-        assertSessionError(try CheckedFile.read(url, kind: "state"), mentions: ["x.bin", "not a bsn session file"])
+        assertThrows(try CheckedFile.read(url, kind: "state"), mentions: ["x.bin", "not a bsn session file"])
         try whole.write(to: url)
-        assertSessionError(try CheckedFile.read(url, kind: "cells"), mentions: ["x.bin", "a state file, expected cells"])
+        assertThrows(try CheckedFile.read(url, kind: "cells"), mentions: ["x.bin", "a state file, expected cells"])
         var newer = whole
         let header = String(decoding: whole.prefix(while: { $0 != 0x0A }), as: UTF8.self)
         newer.replaceSubrange(0..<header.utf8.count, with: Data(header.replacingOccurrences(of: "bsn-state 1 ", with: "bsn-state 7 ").utf8))
         try newer.write(to: url)
-        assertSessionError(try CheckedFile.read(url, kind: "state"), mentions: ["x.bin", "version 7"])
-        assertSessionError(try CheckedFile.read(folder.appendingPathComponent("nope"), kind: "state"), mentions: ["nope", "missing"])
+        assertThrows(try CheckedFile.read(url, kind: "state"), mentions: ["x.bin", "version 7"])
+        assertThrows(try CheckedFile.read(folder.appendingPathComponent("nope"), kind: "state"), mentions: ["nope", "missing"])
     }
 
     func testUnwritableFolderGivesAMessage() {
-        assertSessionError(try CheckedFile.write(Data([1]), kind: "state", to: URL(fileURLWithPath: "/nonexistent-folder/x")), mentions: ["cannot write"])
+        assertThrows(try CheckedFile.write(Data([1]), kind: "state", to: URL(fileURLWithPath: "/nonexistent-folder/x")), mentions: ["cannot write"])
     }
 }

@@ -108,11 +108,11 @@ final class NotebookTests: XCTestCase {
             let url = folder.appendingPathComponent(name)
             let saved = try Data(contentsOf: url)
             try saved.prefix(saved.count / 2).write(to: url)
-            assertSessionError(try nb.store.open("d"), mentions: [name])
+            assertThrows(try nb.store.open("d"), mentions: [name])
             var flipped = saved
             flipped[flipped.count - 2] ^= 1
             try flipped.write(to: url)
-            assertSessionError(try nb.store.open("d"), mentions: [name])
+            assertThrows(try nb.store.open("d"), mentions: [name])
             try saved.write(to: url)
         }
         XCTAssertNoThrow(try nb.store.open("d"))
