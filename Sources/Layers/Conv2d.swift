@@ -93,11 +93,13 @@ public final class Conv2d: Layer {
         try forward(x, weights: w, bias: b, addingTo: nil)
     }
 
-    /// Forward with other weights that adds its result to `target` (of the
-    /// output's shape) and returns it: the direct kernel accumulates in place,
-    /// which saves writing the output and reading it back to add it.
+    /// Forward with other weights whose result goes into `target` (of the
+    /// output's shape), added to it (`accumulate`) or written over it, with an
+    /// optional ReLU after the addition; returns the target. The direct kernel
+    /// does this as it stores its tiles, which saves writing the output and
+    /// reading it back.
     public func forward(_ x: Tensor, weights w: UnsafePointer<Float>, bias b: UnsafePointer<Float>?, addingTo target: Tensor?,
-                        relu: Bool = false) throws -> Tensor {
+                        accumulate: Bool = true, relu: Bool = false) throws -> Tensor {
         try ShapeError.check(x, rank: 4, "Conv2d", layout: "(N, H, W, C)")
         try ShapeError.check(x, axis: 3, is: inChannels, "Conv2d", what: "input channels")
         let g = geometry(height: x.shape[1], width: x.shape[2])
@@ -119,7 +121,7 @@ public final class Conv2d: Layer {
             let packed = packForwardWeights(plan, weights: w), xData = x.data, yData = y.data
             Parallel.forEach(chunks) { chunk, worker in
                 let first = chunk * perChunk
-                directForward(plan, x: xData, y: yData, packed: packed, bias: b, accumulate: target != nil, relu: relu,
+                directForward(plan, x: xData, y: yData, packed: packed, bias: b, accumulate: target != nil && accumulate, relu: relu,
                               first: first, count: min(perChunk, images - first), worker: worker)
             }
             return y
@@ -127,8 +129,13 @@ public final class Conv2d: Layer {
         output.reshape(shape)
         let xData = x.data, yData = output.data
         defer {
-            if relu { Elementwise.reluInPlace(output.data, count: output.count) }
-            if let target { Elementwise.add(target.data, output.data, count: output.count) }
+            if let target {
+                if accumulate { Elementwise.add(target.data, output.data, count: output.count) }
+                else { Elementwise.copy(target.data, output.data, count: output.count) }
+                if relu { Elementwise.reluInPlace(target.data, count: target.count) }
+            } else if relu {
+                Elementwise.reluInPlace(output.data, count: output.count)
+            }
         }
         Parallel.forEach(chunks) { chunk, worker in
             let first = chunk * perChunk, count = min(perChunk, images - first)

@@ -35,6 +35,8 @@ public final class Executor {
     private let gradients: [Tensor]        // gradient w.r.t. the output of sums and kept modules
     private var mask: [[Float]]            // mask mode: 1 where node i is active for example e
     private let isSum: [Bool]
+    /// Forward bookkeeping of each sum: nothing written into it yet; its ReLU already applied.
+    private var empty: [Bool], rectified: [Bool]
     /// Modules whose successors are all sums: their outputs are pushed and not kept.
     private let isTransient: [Bool]
     private let transient = TransientBuffers()
@@ -52,6 +54,8 @@ public final class Executor {
         gathered = (0..<n).map { _ in Tensor(shape: [0]) }
         gradients = (0..<n).map { _ in Tensor(shape: [0]) }
         mask = Array(repeating: [], count: n)
+        empty = Array(repeating: false, count: n)
+        rectified = Array(repeating: false, count: n)
         let sums = network.nodes.map { $0.module == nil && $0.role != .input }
         isSum = sums
         isTransient = network.nodes.map { $0.role == .module && !$0.outputs.isEmpty && $0.outputs.allSatisfy { sums[$0] } }
@@ -77,9 +81,12 @@ public final class Executor {
         batch = n
         assignRows(architectures)
         let nodes = network.nodes
+        // Sums start empty: their first contribution is copied (or written in
+        // place) rather than added to zeros.
         for i in nodes.indices where isSum[i] && !rows[i].isEmpty {
             nodeOutputs[i].reshape(nodes[i].shape.batch(rows[i].count))
-            Elementwise.fill(nodeOutputs[i].data, 0, count: nodeOutputs[i].count)
+            empty[i] = true
+            rectified[i] = false
         }
         for i in nodes.indices {
             let node = nodes[i]
@@ -94,9 +101,14 @@ public final class Executor {
                 let input = gather(into: gathered[i], rowsOf: i, from: node.inputs[0])
                 let scale = mode == .mask && node.role == .module && !isAllOnes(mask[i]) ? mask[i] : nil
                 if inferenceOnly && !training && isTransient[i] && scale == nil,
-                   let j = node.outputs.first, node.outputs.count == 1, isSum[j], rows[j] == rows[i],
-                   try module.infer(input, addingTo: nodeOutputs[j]) {
-                    continue                                  // summed in place
+                   let j = node.outputs.first, node.outputs.count == 1, isSum[j], rows[j] == rows[i] {
+                    // The sum's last contribution also applies the aggregation's ReLU.
+                    let last = nodes[j].role == .aggregation && nodes[j].inputs.max() == i
+                    if try module.infer(input, into: nodeOutputs[j], accumulate: !empty[j], relu: last) {
+                        empty[j] = false
+                        rectified[j] = last
+                        continue                              // summed in place
+                    }
                 }
                 var y = inferenceOnly && !training ? try module.infer(input) : try module.forward(input, training: training)
                 if isTransient[i] {
@@ -109,7 +121,9 @@ public final class Executor {
             } else {
                 // A sum: every input has been pushed into it. Aggregations end with a ReLU.
                 let y = nodeOutputs[i]
-                if node.role == .aggregation { Elementwise.reluInPlace(y.data, count: y.count) }
+                if empty[i] { Elementwise.fill(y.data, 0, count: y.count) }
+                empty[i] = false
+                if node.role == .aggregation && !rectified[i] { Elementwise.reluInPlace(y.data, count: y.count) }
                 outputs[i] = y
                 push(y, rowsOf: i, scaledBy: nil)
             }
@@ -198,6 +212,14 @@ public final class Executor {
     /// into every sum that follows node i.
     private func push(_ y: Tensor, rowsOf i: Int, scaledBy scale: [Float]?) {
         for j in network.nodes[i].outputs where isSum[j] && !rows[j].isEmpty {
+            if empty[j] {
+                empty[j] = false
+                if rows[i] == rows[j] && scale == nil {
+                    Elementwise.copy(nodeOutputs[j].data, y.data, count: y.count)
+                    continue
+                }
+                Elementwise.fill(nodeOutputs[j].data, 0, count: nodeOutputs[j].count)
+            }
             addRows(of: y, rowsOf: i, into: nodeOutputs[j], rowsOf: j, scaledBy: scale)
         }
     }

@@ -27,10 +27,11 @@ public protocol Module: Layer {
     /// Inference-mode forward when no backward follows: may take shortcuts
     /// (batch norm folded into the convolution). Default: `forward(x, training: false)`.
     func infer(_ x: Tensor) throws -> Tensor
-    /// `infer` whose result is added to `target` (of the output's shape);
-    /// returns true, or false (nothing done) when the module cannot, and the
-    /// caller adds `infer(x)` itself.
-    func infer(_ x: Tensor, addingTo target: Tensor) throws -> Bool
+    /// `infer` whose result goes into `target` (of the output's shape):
+    /// added to it (`accumulate`) or written over it, then a ReLU if `relu`.
+    /// Returns true, or false (nothing done) when the module cannot, and the
+    /// caller uses `infer(x)` itself.
+    func infer(_ x: Tensor, into target: Tensor, accumulate: Bool, relu: Bool) throws -> Bool
     /// Moves the buffers that are consumed at once (the output, internal
     /// gradients) to tensors shared with other modules. Called by an executor
     /// for modules whose output it consumes immediately.
@@ -42,7 +43,7 @@ extension Module {
     public var parameterCount: Int { parameters.reduce(0) { $0 + $1.count } }
     public func shareTransientBuffers(_ buffers: TransientBuffers) {}
     public func infer(_ x: Tensor) throws -> Tensor { try forward(x, training: false) }
-    public func infer(_ x: Tensor, addingTo target: Tensor) throws -> Bool { false }
+    public func infer(_ x: Tensor, into target: Tensor, accumulate: Bool, relu: Bool) throws -> Bool { false }
 }
 
 /// Tensors shared by all the modules of a network whose results are consumed
@@ -121,17 +122,17 @@ public final class ConvBN: Module {
     /// b = β − μ·a): folded into the convolution's weights and bias, it costs
     /// no pass over memory of its own.
     public func infer(_ x: Tensor) throws -> Tensor {
-        try foldedForward(x, addingTo: nil)
+        try foldedForward(x)
     }
 
-    /// Without a ReLU the folded convolution adds its result in place.
-    public func infer(_ x: Tensor, addingTo target: Tensor) throws -> Bool {
+    /// Without a ReLU of its own, the folded convolution stores into the target.
+    public func infer(_ x: Tensor, into target: Tensor, accumulate: Bool, relu outputReLU: Bool) throws -> Bool {
         guard relu == nil else { return false }
-        _ = try foldedForward(x, addingTo: target)
+        _ = try foldedForward(x, into: target, accumulate: accumulate, relu: outputReLU)
         return true
     }
 
-    private func foldedForward(_ x: Tensor, addingTo target: Tensor?) throws -> Tensor {
+    private func foldedForward(_ x: Tensor, into target: Tensor? = nil, accumulate: Bool = false, relu outputReLU: Bool = false) throws -> Tensor {
         let input = try upsample?.forward(x, training: false) ?? x
         let perOutput = conv.kernel * conv.kernel * conv.inChannels, cout = conv.outChannels
         let folded = Workspace.shared.buffer(worker: 0, slot: 20, count: cout * (perOutput + 1))
@@ -141,8 +142,9 @@ public final class ConvBN: Module {
             for j in 0..<perOutput { folded[o * perOutput + j] = a * w[o * perOutput + j] }
             bias[o] = a * ((conv.bias?.value[o] ?? 0) - norm.runningMean[o]) + norm.shift.value[o]
         }
-        // The ReLU, if any, is applied by the kernel as it stores the result.
-        return try conv.forward(input, weights: folded, bias: bias, addingTo: target, relu: relu != nil && target == nil)
+        // The ReLU, the module's own or the sum's, is applied by the kernel as it stores the result.
+        return try conv.forward(input, weights: folded, bias: bias, addingTo: target, accumulate: accumulate,
+                                relu: target == nil ? relu != nil : outputReLU)
     }
 
     private func convInput(_ x: FeatureShape) -> FeatureShape {
@@ -172,7 +174,9 @@ public final class BasicBlock: Module {
 
     public var kind: String { "block" }
     public func infer(_ x: Tensor) throws -> Tensor { try second.infer(try first.infer(x)) }
-    public func infer(_ x: Tensor, addingTo target: Tensor) throws -> Bool { try second.infer(try first.infer(x), addingTo: target) }
+    public func infer(_ x: Tensor, into target: Tensor, accumulate: Bool, relu: Bool) throws -> Bool {
+        try second.infer(try first.infer(x), into: target, accumulate: accumulate, relu: relu)
+    }
     public func shareTransientBuffers(_ buffers: TransientBuffers) {
         second.shareTransientBuffers(buffers)        // the first ConvBN keeps its own: its ReLU output is the second's input
     }

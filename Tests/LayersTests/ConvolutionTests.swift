@@ -104,6 +104,14 @@ final class ConvolutionTests: XCTestCase {
                 XCTAssertThrowsError(try conv.forward(x, weights: conv.weight.value.data, bias: b, addingTo: Tensor(shape: [1, 1, 1, 1])))
                 let rectified = try conv.forward(x, weights: conv.weight.value.data, bias: b, addingTo: nil, relu: true).values
                 XCTAssertEqual(rectified, y.map { max(0, $0) }, "\(algorithm) shape \(i) with ReLU")
+                // Written over the target (not added), then rectified after the addition when accumulating.
+                let over = randomTensor(result.shape, seed: 51)
+                XCTAssertEqual(try conv.forward(x, weights: conv.weight.value.data, bias: b, addingTo: over, accumulate: false).values, y)
+                let sum = randomTensor(result.shape, seed: 52), start = sum.values
+                let rectifiedSum = try conv.forward(x, weights: conv.weight.value.data, bias: b, addingTo: sum, relu: true).values
+                for (j, v) in rectifiedSum.enumerated() {
+                    XCTAssertEqual(v, max(0, start[j] + y[j]), accuracy: 1e-4 * max(1, abs(v)), "\(algorithm) shape \(i) sum + ReLU")
+                }
             }
         }
     }
