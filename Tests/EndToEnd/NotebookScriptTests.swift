@@ -74,6 +74,19 @@ final class NotebookScriptTests: XCTestCase {
         XCTAssertTrue(listed.stdout.contains("small"), listed.stdout)
     }
 
+    func testAnExportedScriptReplaysTheSession() throws {
+        let script = try write("orig.bsn", "load shapes train=96 val=32 test=32\nset batch 32\nbuild cnf W=2 S=3 C=8\ninspect\ntrain 4 steps\neval test --json\nexport script replay.bsn\n")
+        let first = try bsn(["run", script])
+        XCTAssertEqual(first.status, 0, first.stderr)
+        let replay = try String(contentsOf: folder.appendingPathComponent("replay.bsn"), encoding: .utf8)
+        XCTAssertFalse(replay.contains("inspect"), "read-only commands are left out: \(replay)")
+        let second = try bsn(["run", folder.appendingPathComponent("replay.bsn").path])
+        XCTAssertEqual(second.status, 0, second.stderr)
+        let json = { (s: String) in s.split(separator: "\n").first { $0.hasPrefix("{\"accuracy\"") } }
+        XCTAssertNotNil(json(first.stdout))
+        XCTAssertEqual(json(first.stdout), json(second.stdout))
+    }
+
     func testAnErrorStopsTheScriptWithFileAndLine() throws {
         let script = try write("bad.bsn", "load shapes train=64 val=0 test=0\n# comment\nbuild cnf W=2 S=2\ndata\n")
         let run = try bsn(["run", script])
