@@ -127,15 +127,15 @@ public struct Arguments {
 
     public mutating func int(_ keys: String..., default d: Int? = nil, range: ClosedRange<Int> = 1...Int.max) throws -> Int? {
         for k in keys { used.insert(k) }
-        guard let (k, v) = lookup(keys) else { return d }
-        guard let n = Int(v), range.contains(n) else { throw UsageError("\(command): \(k)= takes a whole number in \(describe(range)), got '\(v)'") }
+        guard let (_, v) = lookup(keys) else { return d }
+        guard let n = Int(v), range.contains(n) else { throw UsageError("\(command): \(keys[0])= takes a whole number in \(describe(range)), got '\(v)'") }
         return n
     }
 
     public mutating func double(_ keys: String..., default d: Double? = nil) throws -> Double? {
         for k in keys { used.insert(k) }
-        guard let (k, v) = lookup(keys) else { return d }
-        guard let x = parseNumber(v), x.isFinite else { throw UsageError("\(command): \(k)= takes a number, got '\(v)'") }
+        guard let (_, v) = lookup(keys) else { return d }
+        guard let x = parseNumber(v), x.isFinite else { throw UsageError("\(command): \(keys[0])= takes a number, got '\(v)'") }
         return x
     }
 

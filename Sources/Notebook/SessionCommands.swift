@@ -52,10 +52,11 @@ struct SessionsCommand: Command {
         let list = nb.store.list()
         if json { return try nb.printJSON(list) }
         guard !list.isEmpty else { return nb.console.print("no saved sessions in \(nb.store.root.path)") }
-        var lines = [pad("name", 22) + pad("dataset", 28) + pad("model", 26) + padLeft("steps", 8) + padLeft("accuracy", 10) + "  saved"]
+        let nameWidth = max(12, (list.map(\.name.count).max() ?? 0) + 4)
+        var lines = [pad("name", nameWidth) + pad("dataset", 30) + pad("model", 28) + padLeft("steps", 8) + padLeft("accuracy", 10) + "  saved"]
         for s in list {
-            if let problem = s.problem { lines.append(pad(s.name, 22) + "unreadable: \(problem)"); continue }
-            lines.append(pad(s.name + (s.name == nb.session.name ? " *" : ""), 22) + pad(s.dataset ?? "-", 28) + pad(s.model ?? "-", 26)
+            if let problem = s.problem { lines.append(pad(s.name, nameWidth) + "unreadable: \(problem)"); continue }
+            lines.append(pad(s.name + (s.name == nb.session.name ? " *" : ""), nameWidth) + pad(s.dataset ?? "-", 30) + pad(s.model ?? "-", 28)
                          + padLeft(String(s.steps), 8) + padLeft(s.lastAccuracy.map { String(format: "%.3f", $0) } ?? "-", 10) + "  " + s.savedAt)
         }
         nb.console.print(lines.joined(separator: "\n"))
