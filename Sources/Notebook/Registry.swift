@@ -10,6 +10,14 @@ public enum Registry {
     ]
     public static let aliases = ["exit": "quit", "?": "help"]
 
+    /// How `help` groups the commands.
+    static let groups: [(String, [String])] = [
+        ("data", ["load", "data"]), ("model", ["build", "summary"]), ("budget and costs", ["budget", "costs"]),
+        ("training", ["set", "schedule", "warmup", "train", "eval"]),
+        ("architectures", ["sample", "inspect", "arch", "export"]), ("pictures", ["render"]),
+        ("sessions", ["save", "open", "new", "sessions", "history", "quit", "help"]),
+    ]
+
     public static var names: [String] { commands.map(\.name) }
 
     public static func find(_ name: String) -> (any Command)? {
@@ -45,10 +53,13 @@ struct Help: Command {
             return
         }
         try a.finish()
-        let width = Registry.commands.map(\.usage.count).max() ?? 0
-        var lines = ["Commands (help <command> or <command> --help for details and an example):", ""]
-        for c in Registry.commands {
-            lines.append("  " + c.usage.padding(toLength: max(width, c.usage.count), withPad: " ", startingAt: 0) + "  " + c.summary)
+        var lines = ["Commands (help <command> or <command> --help: usage, details and an example):"]
+        for (group, names) in Registry.groups {
+            lines.append("")
+            lines.append(group)
+            for name in names {
+                if let c = Registry.find(name) { lines.append("  " + pad(c.name, 10) + c.summary) }
+            }
         }
         lines += ["", "Scripts: bsn run file.bsn [--echo] [--keep-going]; # starts a comment; set name value, then $name."]
         nb.console.print(lines.joined(separator: "\n"))

@@ -44,6 +44,9 @@ final class NotebookTests: XCTestCase {
             XCTAssertTrue(output.contains(fragment), "\(line) → \(output)")
             XCTAssertEqual(output.split(separator: "\n").count, 1, "one line: \(output)")
         }
+        XCTAssertTrue(nb.execute("help"))
+        let listing = nb.session.cells.last!.output
+        for name in Registry.names { XCTAssertTrue(listing.contains("\n  \(name) "), "help lists \(name)") }
         XCTAssertTrue(nb.execute("help train"))
         XCTAssertTrue(nb.session.cells.last!.output.contains("example:"))
         XCTAssertTrue(nb.execute("train --help"))
