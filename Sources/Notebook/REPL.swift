@@ -90,7 +90,9 @@ public enum REPL {
         if before.isEmpty {
             candidates = (Registry.names + Array(Registry.aliases.keys)).filter { $0.hasPrefix(prefix) }.sorted()
         } else if let command = Registry.find(String(before[0])) {
-            candidates = command.words.filter { $0.hasPrefix(prefix) }
+            // Something that looks like a path completes as one; otherwise the command's words first.
+            let looksLikePath = prefix.contains("/") || prefix.hasPrefix(".") || prefix.hasPrefix("~")
+            candidates = looksLikePath ? [] : command.words.filter { $0.hasPrefix(prefix) }
             if candidates.isEmpty {
                 return rl_completion_matches(text, rl_filename_completion_function)       // paths
             }
