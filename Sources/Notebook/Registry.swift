@@ -68,19 +68,28 @@ struct Help: Command {
 
 struct HistoryCommand: Command {
     let name = "history"
-    let usage = "history [n]"
-    let summary = "the session's cells: number, command, and whether it failed"
-    let example = "history 20"
+    let usage = "history [n] [--output]"
+    let summary = "the session's cells: number, command (! when it failed), and with --output what it printed"
+    let example = "history 5 --output"
+    let words = ["--output"]
 
     func run(_ a: inout Arguments, _ nb: Notebook) throws {
         let n = try a.next().map { w -> Int in
             guard let n = Int(w), n > 0 else { throw UsageError("history: expected a number of cells, got '\(w)'") }
             return n
         }
+        let withOutput = a.flag("output")
         try a.finish()
-        let cells = nb.session.cells.suffix(n ?? nb.session.cells.count)
+        // The cell running this command is the last one: leave it out.
+        let earlier = Array(nb.session.cells.dropLast())
+        let cells = earlier.suffix(n ?? earlier.count)
         if cells.isEmpty { nb.console.print("(no cells yet)") }
-        for c in cells { nb.console.print(String(format: "[%d]%@ %@", c.number, c.failed ? "!" : " ", c.command)) }
+        for c in cells {
+            nb.console.print(String(format: "[%d]%@ %@", c.number, c.failed ? "!" : " ", c.command))
+            if withOutput && !c.output.isEmpty {
+                nb.console.print(c.output.split(separator: "\n", omittingEmptySubsequences: false).dropLast().map { "      " + $0 }.joined(separator: "\n"))
+            }
+        }
     }
 }
 
