@@ -47,6 +47,9 @@ final class NotebookTests: XCTestCase {
         XCTAssertTrue(nb.execute("help"))
         let listing = nb.session.cells.last!.output
         for name in Registry.names { XCTAssertTrue(listing.contains("\n  \(name) "), "help lists \(name)") }
+        XCTAssertTrue(nb.execute("history 2 --output"))
+        let recent = nb.session.cells.last!.output
+        XCTAssertTrue(recent.contains("! eval test") && recent.contains("no model yet"), recent)
         XCTAssertTrue(nb.execute("help train"))
         XCTAssertTrue(nb.session.cells.last!.output.contains("example:"))
         XCTAssertTrue(nb.execute("train --help"))
