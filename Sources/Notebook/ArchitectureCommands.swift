@@ -57,10 +57,8 @@ struct InspectCommand: Command {
         try a.finish()
         let (net, trainer) = try nb.requireModel("inspect")
         let p = net.keepProbabilities
-        let gates = net.gatedNodes.enumerated().map { k, node -> Gate in
-            let q = Double(p[k])
-            let h = q <= 0 || q >= 1 ? 0 : -(q * log(q) + (1 - q) * log(1 - q))
-            return Gate(node: net.nodes[node].name, probability: p[k], entropy: h)
+        let gates = net.gatedNodes.enumerated().map { k, node in
+            Gate(node: net.nodes[node].name, probability: p[k], entropy: gateEntropy(p[k]))
         }.sorted { $0.entropy != $1.entropy ? $0.entropy > $1.entropy : $0.node < $1.node }
         let cost = net.report(nb.session.optimisedCost ?? FlopsCost(net), sampled: trainer.lastArchitectures)
         let out = Output(gates: gates, meanEntropy: meanGateEntropy(p), cost: cost, budget: nb.session.budgetSpec?.budget.limit,
@@ -83,6 +81,13 @@ struct InspectCommand: Command {
     }
 }
 
+extension Notebook {
+    /// The session's deterministic architecture, as `arch` shows and `export arch` writes it.
+    func exportedArchitecture(_ net: SuperNetwork) -> ExportedArchitecture {
+        ExportedArchitecture(network: net, fabric: session.modelSpec!.fabric, dataset: session.dataset?.name)
+    }
+}
+
 struct ArchCommand: Command {
     let name = "arch"
     let usage = "arch"
@@ -92,7 +97,7 @@ struct ArchCommand: Command {
     func run(_ a: inout Arguments, _ nb: Notebook) throws {
         try a.finish()
         let (net, _) = try nb.requireModel("arch")
-        let exported = ExportedArchitecture(network: net, fabric: nb.session.modelSpec!.fabric, dataset: nb.session.dataset?.name)
+        let exported = nb.exportedArchitecture(net)
         guard !exported.nodes.isEmpty else { return nb.console.print("the deterministic architecture has no input → output path (every path has a gate with p ≤ 0.5)") }
         let modules = exported.nodes.filter { !["input", "aggregation", "identity", "output"].contains($0.type) }.count
         var lines = ["\(nb.session.modelSpec!.fabric.summary), deterministic architecture: \(modules) of \(net.nodes.filter { $0.role == .module }.count) modules; "
@@ -121,7 +126,7 @@ struct ExportCommand: Command {
         switch what {
         case "arch":
             let (net, _) = try nb.requireModel("export arch")
-            let exported = ExportedArchitecture(network: net, fabric: nb.session.modelSpec!.fabric, dataset: nb.session.dataset?.name)
+            let exported = nb.exportedArchitecture(net)
             try exported.write(to: path)
             nb.console.print("wrote \(path): \(exported.nodes.count) nodes, \(exported.edges.count) edges; build from \(path) trains it as a fixed baseline")
         case "script":

@@ -132,4 +132,12 @@ public final class Notebook {
     public func save() throws {
         try store.save(session)
     }
+
+    /// Saves the session before it is replaced, unless nothing happened in it.
+    /// Returns whether it saved.
+    func saveBeforeLeaving() throws -> Bool {
+        guard !session.cells.isEmpty || session.network != nil else { return false }
+        try save()
+        return true
+    }
 }

@@ -111,18 +111,15 @@ struct RenderCommand: Command {
         let offY = (a.height - set.height) / 2, offX = (a.width - set.width) / 2
         var examples = [MaskExample]()
         for e in 0..<n {
-            var prediction = [Int32](), truth = [Int32]()
+            var prediction = [Int32]()
             for y in 0..<set.height {
                 for x in 0..<set.width {
                     let row = (e * a.height + y + offY) * a.width + x + offX
-                    let z = logits.data + row * k
-                    var best = 0
-                    for j in 1..<k where z[j] > z[best] { best = j }
-                    prediction.append(Int32(best))
-                    truth.append(Int32(subset.mask(e)[subset.mask(e).startIndex + y * set.width + x]))
+                    prediction.append(Int32(argmax(logits.data + row * k, count: k)))
                 }
             }
-            examples.append(MaskExample(width: set.width, height: set.height, image: Array(subset.image(e)), truth: truth, prediction: prediction))
+            examples.append(MaskExample(width: set.width, height: set.height, image: Array(subset.image(e)),
+                                        truth: subset.mask(e).map(Int32.init), prediction: prediction))
         }
         return MaskView.render(examples, classNames: d.classNames, title: "\(d.name): \(split), deterministic architecture, step \(trainer.step)")
     }

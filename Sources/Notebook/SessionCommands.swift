@@ -30,9 +30,8 @@ struct OpenCommand: Command {
         try a.finish()
         // Read the target completely before touching the current session.
         let opened = try nb.store.open(target) { done, total in nb.console.progress("decoding images \(done)/\(total)") }
-        if !nb.session.cells.isEmpty || nb.session.network != nil { try nb.save() }
+        _ = try nb.saveBeforeLeaving()
         nb.session = opened
-        opened.applySettings()
         let s = opened
         nb.console.print("opened '\(target)': " + [s.dataset?.name, s.modelSpec?.fabric.summary, s.trainer.map { "step \($0.step)" }, "\(s.cells.count) cells"]
                             .compactMap { $0 }.joined(separator: ", "))
@@ -76,10 +75,7 @@ struct NewCommand: Command {
         guard !FileManager.default.fileExists(atPath: nb.store.folder(target).appendingPathComponent("session.json").path) else {
             throw UsageError("new: a session '\(target)' exists already (open \(target) to continue it)")
         }
-        if !nb.session.cells.isEmpty || nb.session.network != nil {
-            try nb.save()
-            nb.console.print("saved session '\(nb.session.name)'")
-        }
+        if try nb.saveBeforeLeaving() { nb.console.print("saved session '\(nb.session.name)'") }
         let fresh = Session(name: target, seed: nb.session.settings.seed)
         fresh.variables = nb.session.variables
         nb.session = fresh

@@ -100,7 +100,10 @@ public struct GraphView {
 
     public init(_ network: SuperNetwork, colouring: GraphColouring = .probabilities, title: String, subtitle: String = "", width: Int = 1200) {
         self.network = network
-        layout = GraphLayout(network)
+        let layout = GraphLayout(network)
+        self.layout = layout
+        let longest = layout.edges.map { e in abs((layout.grid[e.ends.1]?.column ?? 0) - (layout.grid[e.ends.0]?.column ?? 0)) }.max() ?? 0
+        arcSpace = longest > 1 ? Self.arcHeight(span: longest) * 0.75 : 0
         self.colouring = colouring
         self.title = title
         self.subtitle = subtitle
@@ -110,10 +113,7 @@ public struct GraphView {
     public var height: Int { Int(top + arcSpace + Double(max(layout.rows, 1)) * rowGap + legendHeight + 20) }
 
     /// Room above the first row for modules that skip columns (arcs).
-    var arcSpace: Double {
-        let longest = layout.edges.map { e in abs((layout.grid[e.ends.1]?.column ?? 0) - (layout.grid[e.ends.0]?.column ?? 0)) }.max() ?? 0
-        return longest > 1 ? Self.arcHeight(span: longest) * 0.75 : 0
-    }
+    let arcSpace: Double
 
     static func arcHeight(span: Int) -> Double { min(18 * Double(span), 110) }
 

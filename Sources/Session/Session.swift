@@ -204,22 +204,21 @@ public final class Session {
 
     /// Sets the budget on a cost ("flops", "params", "parallel" with `machines`, "time").
     public func setBudget(cost: String, machines: Int?, budget: Budget) throws {
-        guard let network, let trainer else { throw SessionError("no model: build one first (e.g. build cnf W=4 S=4 C=16)") }
-        let spec = BudgetSpec(cost: cost, machines: machines, budget: budget, latency: nil)
-        let c = try makeCost(spec, network)
-        trainer.optimisedCost = c
-        trainer.budget = budget
-        optimisedCost = c
-        budgetSpec = BudgetSpec(cost: cost, machines: machines, budget: budget, latency: (c as? TimeCost)?.latency)
+        guard let network, trainer != nil else { throw SessionError("no model: build one first (e.g. build cnf W=4 S=4 C=16)") }
+        let c = try makeCost(BudgetSpec(cost: cost, machines: machines, budget: budget, latency: nil), network)
+        optimise(c, under: BudgetSpec(cost: cost, machines: machines, budget: budget, latency: (c as? TimeCost)?.latency))
     }
 
     public func clearBudget() {
-        trainer?.budget = nil
-        budgetSpec = nil
-        if let network {
-            optimisedCost = FlopsCost(network)
-            trainer?.optimisedCost = optimisedCost!
-        }
+        if let network { optimise(FlopsCost(network), under: nil) } else { budgetSpec = nil }
+    }
+
+    /// The cost the search optimises and its budget, in the session and its trainer.
+    private func optimise(_ cost: any Cost, under spec: BudgetSpec?) {
+        optimisedCost = cost
+        budgetSpec = spec
+        trainer?.optimisedCost = cost
+        trainer?.budget = spec?.budget
     }
 
     private func makeCost(_ spec: BudgetSpec, _ network: SuperNetwork) throws -> any Cost {
@@ -239,7 +238,7 @@ public final class Session {
 
     // MARK: persistence hooks (SessionStore)
 
-    /// Rebuilds data, model, trainer and loader from saved specs.
+    /// Rebuilds data, model, trainer and loader from saved specs, and applies the settings.
     func restore(dataset spec: DatasetSpec?, loader state: LoaderState?, model: ModelSpec?, budget: BudgetSpec?,
                  trainer trainerState: Trainer.State?, progress: ((Int, Int) -> Void)?) throws {
         if let spec {
@@ -253,13 +252,8 @@ public final class Session {
             guard let dataset else { throw SessionError("the session has a model but no dataset") }
             try instantiate(model, for: dataset)
         }
-        if let budget, let network, let trainer {
-            let c = try makeCost(budget, network)
-            trainer.optimisedCost = c
-            trainer.budget = budget.budget
-            optimisedCost = c
-            budgetSpec = budget
-        }
+        if let budget, let network, trainer != nil { optimise(try makeCost(budget, network), under: budget) }
         if let trainerState { trainer?.restore(trainerState) }
+        applySettings()
     }
 }

@@ -131,13 +131,14 @@ public struct SessionStore {
         }
     }
 
-    /// Opens a saved session: reloads its dataset, rebuilds its model and
-    /// puts back every tensor and counter. Nothing on disk is changed.
+    /// Opens a saved session: reloads its dataset, rebuilds its model, puts
+    /// back every tensor and counter, applies its settings. Nothing on disk is changed.
     public func open(_ name: String, progress: ((Int, Int) -> Void)? = nil) throws -> Session {
         try Self.check(name: name)
         let dir = folder(name)
         guard FileManager.default.fileExists(atPath: dir.path) else {
-            throw SessionError("no session '\(name)' in \(root.path)" + (list().isEmpty ? "" : " (sessions: \(list().map(\.name).joined(separator: ", ")))"))
+            let saved = list().map(\.name)
+            throw SessionError("no session '\(name)' in \(root.path)" + (saved.isEmpty ? "" : " (sessions: \(saved.joined(separator: ", ")))"))
         }
         let m = try readManifest(dir)
         func payload(_ role: String) throws -> Data {

@@ -31,15 +31,22 @@ public struct EvaluationResult: Codable, Equatable, Sendable {
     }
 }
 
+/// The index of the largest of `count` scores (the first one on ties).
+public func argmax(_ scores: UnsafePointer<Float>, count k: Int) -> Int {
+    var best = 0
+    for j in 1..<max(k, 1) where scores[j] > scores[best] { best = j }
+    return best
+}
+
 extension Trainer {
     /// Loss and confusion matrix of the deterministic architecture (or, with
     /// `sampling`, of architectures sampled per example) over `batches`, with
-    /// batch norm in inference mode.
-    public func evaluateInDetail<Batches: Sequence>(_ batches: Batches, classes: Int, sampling: Bool = false) throws -> EvaluationResult
+    /// batch norm in inference mode. `classes` defaults to the logits' width.
+    public func evaluateInDetail<Batches: Sequence>(_ batches: Batches, classes: Int? = nil, sampling: Bool = false) throws -> EvaluationResult
     where Batches.Element == (images: Tensor, labels: [Int32]) {
         let deterministic = network.deterministicArchitecture
         let probabilities = network.keepProbabilities
-        var result = EvaluationResult(examples: 0, loss: 0, confusion: Array(repeating: Array(repeating: 0, count: classes), count: classes))
+        var result = EvaluationResult(examples: 0, loss: 0, confusion: [])
         var lossSum = 0.0
         for (images, labels) in batches {
             let architectures = sampling
@@ -47,12 +54,10 @@ extension Trainer {
                 : [deterministic]
             let logits = try executor.forward(images, architectures: architectures, training: false, inferenceOnly: true)
             lossSum += Double(try computeLosses(logits, labels: labels).reduce(0, +))
-            let k = logits.dim(-1)
-            for r in 0..<(logits.count / k) where labels[r] >= 0 && Int(labels[r]) < classes {
-                let z = logits.data + r * k
-                var best = 0
-                for j in 1..<k where z[j] > z[best] { best = j }
-                result.confusion[Int(labels[r])][min(best, classes - 1)] += 1
+            let k = logits.dim(-1), n = classes ?? k
+            if result.confusion.isEmpty { result.confusion = Array(repeating: Array(repeating: 0, count: n), count: n) }
+            for r in 0..<(logits.count / k) where labels[r] >= 0 && Int(labels[r]) < n {
+                result.confusion[Int(labels[r])][min(argmax(logits.data + r * k, count: k), n - 1)] += 1
             }
             result.examples += images.shape[0]
         }

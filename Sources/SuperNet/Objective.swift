@@ -52,10 +52,14 @@ public enum Reinforce {
     }
 }
 
+/// Entropy (nats) of one gate's Bernoulli distribution; 0 for p = 0 or 1.
+public func gateEntropy(_ probability: Float) -> Double {
+    let p = Double(probability)
+    return p > 0 && p < 1 ? -(p * log(p) + (1 - p) * log(1 - p)) : 0
+}
+
 /// Mean entropy (nats) of the gates' Bernoulli distributions.
 public func meanGateEntropy(_ probabilities: [Float]) -> Double {
     guard !probabilities.isEmpty else { return 0 }
-    var total = 0.0
-    for p in probabilities.map(Double.init) where p > 0 && p < 1 { total -= p * log(p) + (1 - p) * log(1 - p) }
-    return total / Double(probabilities.count)
+    return probabilities.reduce(0) { $0 + gateEntropy($1) } / Double(probabilities.count)
 }

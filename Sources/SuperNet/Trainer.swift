@@ -181,10 +181,7 @@ public final class Trainer {
         let k = logits.dim(-1), rows = logits.count / k
         var right = 0, counted = 0
         for r in 0..<rows where labels[r] >= 0 {
-            let z = logits.data + r * k
-            var best = 0
-            for j in 1..<k where z[j] > z[best] { best = j }
-            if best == Int(labels[r]) { right += 1 }
+            if argmax(logits.data + r * k, count: k) == Int(labels[r]) { right += 1 }
             counted += 1
         }
         return counted == 0 ? 0 : Double(right) / Double(counted)
@@ -195,19 +192,7 @@ public final class Trainer {
     /// sampled per example instead (the reference code's evaluation).
     public func evaluate<Batches: Sequence>(_ batches: Batches, sampling: Bool = false) throws -> (loss: Double, accuracy: Double)
     where Batches.Element == (images: Tensor, labels: [Int32]) {
-        let deterministic = network.deterministicArchitecture
-        let probabilities = network.keepProbabilities
-        var loss = 0.0, right = 0.0, count = 0.0
-        for (images, labels) in batches {
-            let architectures = sampling
-                ? (0..<images.shape[0]).map { _ in network.sampleArchitecture(probabilities, rng: &rng) }
-                : [deterministic]
-            let logits = try executor.forward(images, architectures: architectures, training: false, inferenceOnly: true)
-            let losses = try computeLosses(logits, labels: labels)
-            loss += Double(losses.reduce(0, +))
-            right += accuracy(logits, labels: labels) * Double(images.shape[0])
-            count += Double(images.shape[0])
-        }
-        return (loss / max(count, 1), right / max(count, 1))
+        let r = try evaluateInDetail(batches, sampling: sampling)
+        return (r.loss, r.accuracy)
     }
 }

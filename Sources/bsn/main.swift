@@ -191,11 +191,7 @@ func benchData(_ arguments: [String]) {
 func session(named name: String, store: SessionStore) -> Session {
     do { try SessionStore.check(name: name) } catch { fail("bsn: \(error)") }
     if FileManager.default.fileExists(atPath: store.folder(name).appendingPathComponent("session.json").path) {
-        do {
-            let s = try store.open(name)
-            s.applySettings()
-            return s
-        } catch { fail("bsn: cannot open session '\(name)': \(error)") }
+        do { return try store.open(name) } catch { fail("bsn: cannot open session '\(name)': \(error)") }
     }
     return Session(name: name)
 }
