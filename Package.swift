@@ -39,7 +39,9 @@ let package = Package(
         .target(name: "Render", dependencies: ["SuperNet", "CSupport"], swiftSettings: fast),
         .target(name: "Notebook", dependencies: ["Session", "Render", "Datasets", "SuperNet", "Layers", "Tensor", "CReadline"], swiftSettings: fast),
         .target(name: "Benchmarks", dependencies: ["Tensor", "Layers", "SuperNet", "Datasets"], swiftSettings: fast),
-        .executableTarget(name: "bsn", dependencies: ["Benchmarks", "Notebook", "Session", "Datasets", "Layers", "SuperNet", "Tensor"], swiftSettings: fast),
+        // The fuzz harness (bsn fuzz): random scripts and mutated files run through the binary itself.
+        .target(name: "Fuzz", dependencies: ["Notebook", "Session", "Datasets", "Tensor"]),
+        .executableTarget(name: "bsn", dependencies: ["Benchmarks", "Notebook", "Session", "Datasets", "Layers", "SuperNet", "Tensor", "Fuzz"], swiftSettings: fast),
 
         .target(name: "TestSupport", dependencies: ["Tensor", "Layers"], path: "Tests/TestSupport"),
         .testTarget(name: "SuperNetTests", dependencies: ["SuperNet", "TestSupport"]),
@@ -48,7 +50,7 @@ let package = Package(
         .testTarget(name: "DatasetsTests", dependencies: ["Datasets", "SuperNet", "Layers", "TestSupport"]),
         .testTarget(name: "RenderTests", dependencies: ["Render", "SuperNet", "Layers", "Tensor", "TestSupport"]),
         .testTarget(name: "SessionTests", dependencies: ["Session", "Notebook", "Datasets", "SuperNet", "TestSupport"]),
-        .testTarget(name: "EndToEnd", dependencies: ["bsn", "TestSupport"]),
+        .testTarget(name: "EndToEnd", dependencies: ["bsn", "TestSupport", "Session", "Fuzz", "Datasets"]),
     ],
     swiftLanguageModes: [.v6]
 )

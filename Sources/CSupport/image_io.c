@@ -87,7 +87,7 @@ static void jpeg_fail(j_common_ptr info) {
 
 static void jpeg_quiet(j_common_ptr info, int level) { (void)info; (void)level; }
 
-int bsn_jpeg_read(const char *path, uint8_t **pixels, int *width, int *height,
+int bsn_jpeg_read(const char *path, int expect_width, int expect_height, uint8_t **pixels, int *width, int *height,
                   char *error, size_t error_size) {
     FILE *file = fopen(path, "rb");
     if (!file) { set_error(error, error_size, "", strerror(errno)); return -1; }
@@ -107,6 +107,18 @@ int bsn_jpeg_read(const char *path, uint8_t **pixels, int *width, int *height,
     jpeg_create_decompress(&info);
     jpeg_stdio_src(&info, file);
     jpeg_read_header(&info, TRUE);
+    // The size is checked on the header, before a pixel is decoded or a byte allocated.
+    int wrong_size = expect_width > 0 && ((int)info.image_width != expect_width || (int)info.image_height != expect_height);
+    if (wrong_size || (unsigned long long)info.image_width * info.image_height > BSN_JPEG_MAX_PIXELS) {
+        *width = (int)info.image_width;
+        *height = (int)info.image_height;
+        char message[96];
+        snprintf(message, sizeof message, "%ux%u image", info.image_width, info.image_height);
+        set_error(error, error_size, "", message);
+        jpeg_destroy_decompress(&info);
+        fclose(file);
+        return -2;
+    }
     info.out_color_space = JCS_RGB;
     jpeg_start_decompress(&info);
     size_t stride = (size_t)info.output_width * 3;

@@ -1,4 +1,5 @@
 import Foundation
+import Tensor
 
 /// CIFAR-10 and CIFAR-100 in their official binary versions.
 ///
@@ -43,6 +44,7 @@ enum CIFAR {
         }
         guard !bytes.isEmpty else { throw DataError("\(file.path): the file is empty") }
         let n = bytes.count / record, name = file.lastPathComponent
+        try Memory.check(Double(set.count + n) * Double(3 * planeSize + 40), "\(file.path) (\(n) records)", of: "images")
         set.reserve(set.count + n)
         var image = [UInt8](repeating: 0, count: 3 * planeSize)
         try bytes.withUnsafeBytes { (raw: UnsafeRawBufferPointer) in

@@ -1,4 +1,5 @@
 import Foundation
+import Tensor
 
 /// The datasets bsn knows.
 public enum DatasetKind: String, Codable, Sendable, CaseIterable {
@@ -35,8 +36,10 @@ public struct DatasetSpec: Codable, Equatable, Sendable {
         }
     }
 
-    /// Loads the images. `progress(done, total)` reports long loads (Part Labels).
-    public func load(progress: ((Int, Int) -> Void)? = nil) throws -> Dataset {
+    /// Loads the images. `progress(done, total)` reports long loads (Part
+    /// Labels); `shouldStop` is asked as the work goes (Ctrl-C), and true
+    /// stops it with `DataError.interrupted`.
+    public func load(progress: ((Int, Int) -> Void)? = nil, shouldStop: () -> Bool = { false }) throws -> Dataset {
         switch kind {
         case .cifar10, .cifar100:
             let folder = try self.folder()
@@ -47,20 +50,41 @@ public struct DatasetSpec: Codable, Equatable, Sendable {
             return Dataset(spec: self, classNames: classes, train: all.subset(0 ..< all.count - validation),
                            validation: all.subset(all.count - validation ..< all.count), test: test, skipped: [])
         case .partlabels:
-            let (sets, skipped) = try PartLabels.load(try folder(), policy: onDamagedFile, progress: progress)
+            let (sets, skipped) = try PartLabels.load(try folder(), policy: onDamagedFile, progress: progress, shouldStop: shouldStop)
             return Dataset(spec: self, classNames: PartLabels.classNames, train: sets[0], validation: sets[1], test: sets[2], skipped: skipped)
         case .shapes, .faces:
-            guard trainSize > 0, validationSize >= 0, testSize >= 0 else {
-                throw DataError("\(kind.rawValue): the training set needs at least one image (train=\(trainSize))")
-            }
-            guard kind == .shapes || (16...512).contains(side) else { throw DataError("faces: size must be 16...512, not \(side)") }
-            let make: (Int, Int) -> ImageSet = { count, split in
-                kind == .shapes ? Synthetic.shapes(count: count, split: split, seed: seed)
-                                : Synthetic.faces(count: count, split: split, seed: seed, side: side)
+            try checkSyntheticSizes()
+            func make(_ count: Int, _ split: Int) throws -> ImageSet {
+                kind == .shapes ? try Synthetic.shapes(count: count, split: split, seed: seed, shouldStop: shouldStop)
+                                : try Synthetic.faces(count: count, split: split, seed: seed, side: side, shouldStop: shouldStop)
             }
             return Dataset(spec: self, classNames: kind == .shapes ? Synthetic.shapeNames : Synthetic.faceClassNames,
-                           train: make(trainSize, 0), validation: make(validationSize, 1), test: make(testSize, 2), skipped: [])
+                           train: try make(trainSize, 0), validation: try make(validationSize, 1), test: try make(testSize, 2), skipped: [])
         }
+    }
+
+    /// The most images a synthetic split may have, and the faces' side bounds.
+    public static let maxSyntheticImages = 100_000_000
+    public static let faceSides = 16...512
+
+    /// Refuses split sizes outside their bounds, or whose images do not fit in memory, before generating any.
+    public func checkSyntheticSizes() throws {
+        let name = kind.rawValue
+        guard trainSize >= 1 else { throw DataError("\(name): the training set needs at least one image (train=\(trainSize))") }
+        guard trainSize <= Self.maxSyntheticImages else {
+            throw DataError("\(name): train= must be 1…\(Self.maxSyntheticImages) images, not \(trainSize)")
+        }
+        for (value, key) in [(validationSize, "val"), (testSize, "test")] where !(0...Self.maxSyntheticImages).contains(value) {
+            throw DataError("\(name): \(key)= must be 0…\(Self.maxSyntheticImages) images, not \(value)")
+        }
+        guard kind == .shapes || Self.faceSides.contains(side) else {
+            throw DataError("faces: size must be \(Self.faceSides.lowerBound)…\(Self.faceSides.upperBound), not \(side)")
+        }
+        let imageSide = kind == .shapes ? 32 : side
+        let bytesPerImage = Double(imageSide * imageSide * (kind == .faces ? 4 : 3) + 40)
+        let count = trainSize + validationSize + testSize
+        try Memory.check(Double(count) * bytesPerImage,
+                         "\(name) train=\(trainSize) val=\(validationSize) test=\(testSize)" + (kind == .faces ? " size=\(side)" : ""), of: "images")
     }
 
     private func folder() throws -> URL {

@@ -16,10 +16,15 @@ public struct RGBImage: Equatable, Sendable {
 /// JPEG through libjpeg-turbo; its errors come back as messages (a C shim
 /// catches them), never as a crash.
 public enum JPEG {
-    public static func read(_ path: String) throws -> RGBImage {
+    /// Decodes the file; with `expecting`, a header of another size is refused before decoding.
+    public static func read(_ path: String, expecting size: (width: Int, height: Int)? = nil) throws -> RGBImage {
         var data: UnsafeMutablePointer<UInt8>?, w: Int32 = 0, h: Int32 = 0
         var error = [CChar](repeating: 0, count: 256)
-        guard bsn_jpeg_read(path, &data, &w, &h, &error, error.count) == 0, let data else {
+        let status = bsn_jpeg_read(path, Int32(clamping: size?.width ?? 0), Int32(clamping: size?.height ?? 0), &data, &w, &h, &error, error.count)
+        if status == -2 {
+            throw DataError("\(path): \(w)x\(h) image, expected " + (size.map { "\($0.width)x\($0.height)" } ?? "at most \(BSN_JPEG_MAX_PIXELS) pixels"))
+        }
+        guard status == 0, let data else {
             throw DataError("\(path): \(FileManager.default.fileExists(atPath: path) ? "not a readable JPEG (" + message(error) + ")" : "no such file")")
         }
         defer { bsn_free(data) }
@@ -42,12 +47,34 @@ func message(_ buffer: [CChar]) -> String {
 /// whitespace (comments from '#' to the end of a line allowed), one
 /// whitespace byte, then width·height RGB triples.
 public enum PPM {
-    public static func read(_ path: String) throws -> RGBImage {
-        let bytes = [UInt8](try contents(of: URL(fileURLWithPath: path)))
-        return try parse(bytes, path)
+    /// Reads the file; with `expecting`, a header of another size is refused before the pixels are read.
+    public static func read(_ path: String, expecting size: (width: Int, height: Int)? = nil) throws -> RGBImage {
+        let file = try contents(of: URL(fileURLWithPath: path))
+        // A P6 header is a few dozen bytes: parse it from the (mapped) file before copying anything.
+        let header = [UInt8](file.prefix(4096))
+        let (width, height, _, start) = try parseHeader(header, path)
+        if let size, (width, height) != (size.width, size.height) {
+            throw DataError("\(path): \(width)x\(height) mask, expected \(size.width)x\(size.height)")
+        }
+        guard file.count - start >= width * height * 3 else {
+            throw DataError("\(path): truncated PPM (\(file.count - start) bytes of pixels, expected \(width * height * 3) for \(width)x\(height))")
+        }
+        return try parse([UInt8](file.prefix(start + width * height * 3)), path)
     }
 
     static func parse(_ bytes: [UInt8], _ path: String) throws -> RGBImage {
+        let (width, height, maxval, i) = try parseHeader(bytes, path)
+        let needed = width * height * 3
+        guard bytes.count - i >= needed else {
+            throw DataError("\(path): truncated PPM (\(bytes.count - i) bytes of pixels, expected \(needed) for \(width)x\(height))")
+        }
+        var pixels = Array(bytes[i ..< i + needed])
+        if maxval != 255 { for k in pixels.indices { pixels[k] = UInt8(min(255, Int(pixels[k]) * 255 / maxval)) } }
+        return RGBImage(width: width, height: height, pixels: pixels)
+    }
+
+    /// Width, height, maximum value and the offset of the first pixel byte.
+    static func parseHeader(_ bytes: [UInt8], _ path: String) throws -> (width: Int, height: Int, maxval: Int, start: Int) {
         var i = 0
         func isSpace(_ b: UInt8) -> Bool { b == 0x20 || b == 0x09 || b == 0x0A || b == 0x0D || b == 0x0B || b == 0x0C }
         func skipSpaceAndComments() {
@@ -77,14 +104,7 @@ public enum PPM {
         guard width > 0, height > 0 else { throw DataError("\(path): PPM of size \(width)x\(height)") }
         guard maxval > 0, maxval < 256 else { throw DataError("\(path): PPM maximum value \(maxval); only 8-bit PPM (1...255) is supported") }
         guard i < bytes.count, isSpace(bytes[i]) else { throw DataError("\(path): damaged PPM header") }
-        i += 1
-        let needed = width * height * 3
-        guard bytes.count - i >= needed else {
-            throw DataError("\(path): truncated PPM (\(bytes.count - i) bytes of pixels, expected \(needed) for \(width)x\(height))")
-        }
-        var pixels = Array(bytes[i ..< i + needed])
-        if maxval != 255 { for k in pixels.indices { pixels[k] = UInt8(min(255, Int(pixels[k]) * 255 / maxval)) } }
-        return RGBImage(width: width, height: height, pixels: pixels)
+        return (width, height, maxval, i + 1)
     }
 
     public static func write(_ image: RGBImage, to path: String) throws {

@@ -5,6 +5,8 @@ import Foundation
 public struct DataError: Error, CustomStringConvertible, Equatable {
     public let description: String
     public init(_ message: String) { description = message }
+    /// The user stopped a long load (Ctrl-C).
+    public static let interrupted = DataError("interrupted: nothing was loaded")
 }
 
 /// What to do with a missing or damaged image of a dataset made of many files.

@@ -18,6 +18,7 @@ public enum PartLabels {
     /// One example named by a split file.
     public struct Entry: Equatable, Sendable {
         public let name: String, number: Int
+        public init(name: String, number: Int) { (self.name, self.number) = (name, number) }
         public var id: String { name + "_" + String(format: "%04d", number) }
         public func imagePath(_ root: URL) -> String {
             root.appendingPathComponent("lfw_funneled/\(name)/\(id).jpg").path
@@ -47,7 +48,7 @@ public enum PartLabels {
     /// The (train, validation, test) sets. Missing or damaged images stop the
     /// load, or are skipped and listed in `skipped` ("<file>: <reason>").
     /// `progress(done, total)` is called as images are decoded.
-    static func load(_ root: URL, policy: DamagedFilePolicy, progress: ((Int, Int) -> Void)?) throws
+    static func load(_ root: URL, policy: DamagedFilePolicy, progress: ((Int, Int) -> Void)?, shouldStop: () -> Bool = { false }) throws
         -> (sets: [ImageSet], skipped: [String]) {
         var isFolder: ObjCBool = false
         guard FileManager.default.fileExists(atPath: root.path, isDirectory: &isFolder), isFolder.boolValue else {
@@ -55,11 +56,13 @@ public enum PartLabels {
         }
         let splits = try splitFiles.map { try entries(root.appendingPathComponent($0)) }
         let total = splits.reduce(0) { $0 + $1.count }
+        try Memory.check(Double(total) * Double(side * side * 4 + 64), "Part Labels (\(total) images listed in the split files)", of: "images")
         var sets = [ImageSet](), skipped = [String](), done = 0
         for entries in splits {
             var set = ImageSet(height: side, width: side, channels: 3, segmentation: true)
             set.reserve(entries.count)
             for chunk in stride(from: 0, to: entries.count, by: 64) {
+                if shouldStop() { throw DataError.interrupted }
                 let part = Array(entries[chunk ..< min(chunk + 64, entries.count)])
                 var results = [Result<(RGBImage, [UInt8]), DataError>](repeating: .failure(DataError("")), count: part.count)
                 results.withUnsafeMutableBufferPointer { out in
@@ -84,14 +87,8 @@ public enum PartLabels {
     /// One image and its labels.
     static func example(_ entry: Entry, _ root: URL) throws -> (RGBImage, [UInt8]) {
         let imagePath = entry.imagePath(root), maskPath = entry.maskPath(root)
-        let image = try JPEG.read(imagePath)
-        guard image.width == side, image.height == side else {
-            throw DataError("\(imagePath): \(image.width)x\(image.height) image, expected \(side)x\(side)")
-        }
-        let mask = try PPM.read(maskPath)
-        guard mask.width == side, mask.height == side else {
-            throw DataError("\(maskPath): \(mask.width)x\(mask.height) mask, expected \(side)x\(side)")
-        }
+        let image = try JPEG.read(imagePath, expecting: (side, side))
+        let mask = try PPM.read(maskPath, expecting: (side, side))
         return (image, labels(of: mask))
     }
 

@@ -54,6 +54,31 @@ public final class SGD {
         }
     }
 
+    /// What `step()` would do, without doing it: the gradients' squared norm
+    /// (Σ ∇², in Double) and whether every updated weight and velocity would
+    /// be finite. The trainer calls it before each step so that a diverging
+    /// step is refused and the last finite weights are kept.
+    public func inspectUpdate() -> (gradientSquaredNorm: Double, finite: Bool) {
+        var norm = 0.0, probe: Float = 0
+        for (g, group) in groups.enumerated() {
+            let (lr, mu, wd, nesterov) = (group.learningRate, group.momentum, group.weightDecay, group.nesterov)
+            for (i, parameter) in group.parameters.enumerated() {
+                let w = parameter.value.data, grad = parameter.gradient.data, v = velocities[g][i].data
+                var squares: Float = 0
+                for j in 0..<parameter.count {
+                    let d = grad[j] + wd * w[j]
+                    let velocity = mu == 0 ? d : mu * v[j] + d
+                    let weight = w[j] - lr * (mu == 0 ? d : nesterov ? d + mu * velocity : velocity)
+                    squares += grad[j] * grad[j]
+                    // x − x is 0 for a finite x and NaN for ±inf or NaN: no branch in the loop.
+                    probe += (weight - weight) + (velocity - velocity)
+                }
+                norm += Double(squares)
+            }
+        }
+        return (norm, probe == 0)
+    }
+
     /// Zeroes the gradient of every parameter of every group.
     public func zeroGradients() {
         for group in groups { for parameter in group.parameters { parameter.zeroGradient() } }

@@ -14,7 +14,7 @@ struct SampleCommand: Command {
 
     func run(_ a: inout Arguments, _ nb: Notebook) throws {
         let countWord = a.next() ?? "5"
-        guard let n = Int(countWord), (1...10_000).contains(n) else { throw UsageError("sample: expected a number of architectures in 1…10000, got '\(countWord)'") }
+        guard let n = parseWhole(countWord), (1...10_000).contains(n) else { throw UsageError("sample: expected a number of architectures in 1…10000, got '\(countWord)'") }
         let json = a.flag("json")
         try a.finish()
         let (net, _) = try nb.requireModel("sample")
@@ -73,7 +73,7 @@ struct InspectCommand: Command {
         lines.append(pad("gate (most uncertain first)", 30) + padLeft("p(keep)", 9) + padLeft("entropy", 9) + "  ")
         let shown = all ? gates : Array(gates.prefix(15))
         for g in shown {
-            let bar = String(repeating: "█", count: Int((g.probability * 10).rounded()))
+            let bar = String(repeating: "█", count: g.probability.isFinite ? Int((max(0, min(1, g.probability)) * 10).rounded()) : 0)
             lines.append(pad(g.node, 30) + padLeft(String(format: "%.3f", g.probability), 9) + padLeft(String(format: "%.3f", g.entropy), 9) + "  " + bar)
         }
         if shown.count < gates.count { lines.append("… \(gates.count - shown.count) more (inspect --all)") }
@@ -127,6 +127,9 @@ struct ExportCommand: Command {
         case "arch":
             let (net, _) = try nb.requireModel("export arch")
             let exported = nb.exportedArchitecture(net)
+            guard !exported.nodes.isEmpty else {
+                throw UsageError("export arch: the deterministic architecture has no input → output path (every path has a gate with p ≤ 0.5); nothing written")
+            }
             try exported.write(to: path)
             nb.console.print("wrote \(path): \(exported.nodes.count) nodes, \(exported.edges.count) edges; build from \(path) trains it as a fixed baseline")
         case "script":

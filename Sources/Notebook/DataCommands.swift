@@ -43,7 +43,9 @@ struct LoadCommand: Command {
         }
         try a.finish()
         let start = Date()
-        try nb.session.load(spec) { done, total in nb.console.progress("decoding images \(done)/\(total)") }
+        Interrupt.clear()
+        try nb.session.load(spec, progress: { done, total in nb.console.progress("decoding images \(done)/\(total)") },
+                            shouldStop: { Interrupt.requested })
         let d = nb.session.dataset!
         nb.console.print("loaded \(d.name): \(d.train.count) train, \(d.validation.count) validation, \(d.test.count) test images"
                          + (d.skipped.isEmpty ? "" : ", \(d.skipped.count) skipped (see data)")

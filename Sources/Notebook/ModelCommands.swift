@@ -13,6 +13,11 @@ func human(_ x: Double) -> String {
     return String(format: "%.3g", x)
 }
 
+/// `places` decimals for ordinary values; three significant digits once a value is too large for a table column (a diverging loss).
+func decimal(_ x: Double, _ places: Int = 4) -> String {
+    abs(x) < 1e5 || !x.isFinite ? String(format: "%.\(places)f", x) : String(format: "%.3g", x)
+}
+
 func pad(_ s: String, _ n: Int) -> String { s.count >= n ? s : s + String(repeating: " ", count: n - s.count) }
 func padLeft(_ s: String, _ n: Int) -> String { s.count >= n ? s : String(repeating: " ", count: n - s.count) + s }
 
@@ -150,7 +155,7 @@ struct BudgetCommand: Command {
         var machines: Int?
         if cost == "parallel" {
             let w = try a.required("the number of machines (budget parallel 4 30 lambda=0.01)")
-            guard let n = Int(w), n >= 1 else { throw UsageError("budget parallel: the number of machines must be a whole number ≥ 1, got '\(w)'") }
+            guard let n = parseWhole(w), (1...ParallelCost.maxMachines).contains(n) else { throw UsageError("budget parallel: the number of machines must be a whole number in 1…\(ParallelCost.maxMachines), got '\(w)'") }
             machines = n
         }
         let limitWord = try a.required("the budget C (e.g. 2M)")
@@ -187,7 +192,7 @@ struct CostsCommand: Command {
         let list = a.option("--parallel", "parallel") ?? "1,2,4"
         try a.finish()
         let machines = try list.split(separator: ",").map { w -> Int in
-            guard let n = Int(w), n >= 1 else { throw UsageError("costs: --parallel= takes machine counts like 1,2,4, got '\(list)'") }
+            guard let n = parseWhole(String(w)), (1...ParallelCost.maxMachines).contains(n) else { throw UsageError("costs: --parallel= takes machine counts in 1…\(ParallelCost.maxMachines) like 1,2,4, got '\(list)'") }
             return n
         }
         let (net, trainer) = try nb.requireModel("costs")

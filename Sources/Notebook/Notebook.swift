@@ -103,7 +103,8 @@ public final class Notebook {
             let words = try tokenize(line, variables: session.variables)
             guard let name = words.first else { return true }       // blank or comment: not a cell
             guard let command = Registry.find(name) else {
-                throw UsageError("unknown command '\(name)'" + didYouMean(name, in: Registry.names) + " (help lists the commands)")
+                let shown = name.count > 40 ? name.prefix(40) + "…" : Substring(name)
+                throw UsageError("unknown command '\(shown)'" + didYouMean(name, in: Registry.names) + " (help lists the commands)")
             }
             // The cell is recorded before the command runs, so that a save
             // made by the command (save, train, quit) includes it.
@@ -128,9 +129,11 @@ public final class Notebook {
         return ok
     }
 
-    /// Saves the session (autosave after training and on quit).
+    /// Saves the session (autosave after training and on quit), and says
+    /// which stale files of earlier, interrupted saves it removed.
     public func save() throws {
-        try store.save(session)
+        let removed = try store.save(session)
+        if !removed.isEmpty { console.print("removed stale files of an interrupted save: \(removed.joined(separator: ", "))") }
     }
 
     /// Saves the session before it is replaced, unless nothing happened in it.

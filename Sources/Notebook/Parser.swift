@@ -128,7 +128,7 @@ public struct Arguments {
     public mutating func int(_ keys: String..., default d: Int? = nil, range: ClosedRange<Int> = 1...Int.max) throws -> Int? {
         for k in keys { used.insert(k) }
         guard let (_, v) = lookup(keys) else { return d }
-        guard let n = Int(v), range.contains(n) else { throw UsageError("\(command): \(keys[0])= takes a whole number in \(describe(range)), got '\(v)'") }
+        guard let n = parseWhole(v), range.contains(n) else { throw UsageError("\(command): \(keys[0])= takes a whole number in \(describe(range)), got '\(v)'") }
         return n
     }
 
@@ -166,6 +166,13 @@ public func parseNumber(_ text: String) -> Double? {
     let suffixes: [Character: Double] = ["k": 1e3, "K": 1e3, "M": 1e6, "G": 1e9]
     if let last = t.last, let m = suffixes[last], let x = Double(t.dropLast()) { return x * m }
     return Double(t)
+}
+
+/// A whole number, written plainly or as `parseNumber` reads it ("10M", "1e6", "2.5k"); nil if it is not whole or not an Int.
+public func parseWhole(_ text: String) -> Int? {
+    if let n = Int(text) { return n }
+    guard let x = parseNumber(text), x.isFinite, x == x.rounded(), abs(x) < 9.2e18 else { return nil }
+    return Int(x)
 }
 
 /// ", did you mean 'x'?" for the closest candidate, or "".

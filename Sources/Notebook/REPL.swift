@@ -22,7 +22,8 @@ public enum REPL {
         ProcessInfo.processInfo.environment["BSN_HISTORY"] ?? FileManager.default.homeDirectoryForCurrentUser.appendingPathComponent(".bsn_history").path
     }
 
-    public static func run(_ nb: Notebook) {
+    /// Returns the exit status: 0, or 1 when the user left without the save that failed.
+    public static func run(_ nb: Notebook) -> Int32 {
         signal(SIGINT) { _ in Interrupt.request() }
         bsn_rl_setup { text, start, _ in REPL.complete(text, start: Int(start)) }
         using_history()
@@ -32,12 +33,16 @@ public enum REPL {
 
         nb.console.print("bsn — Budgeted Super Networks. help lists the commands; Ctrl-D saves and quits.")
         nb.console.print("session '\(nb.session.name)' (saved in \(nb.store.folder(nb.session.name).path))")
+        var status: Int32 = 0, saveFailed = false
         while !nb.quitRequested {
             guard let line = readLine(prompt: "[\(nb.nextCell)]> ") else {
-                // Ctrl-D: save and quit.
+                // Ctrl-D: save and quit; if the save fails, stay (a second Ctrl-D leaves without it).
                 FileHandle.standardOutput.write(Data("\n".utf8))
-                nb.execute("quit")
-                break
+                if saveFailed { status = 1; break }
+                if nb.execute("quit") { break }
+                saveFailed = true
+                nb.console.error("the session is not saved: fix the cause, or save <other-name>; Ctrl-D again leaves without saving")
+                continue
             }
             let trimmed = line.trimmingCharacters(in: .whitespaces)
             if trimmed.isEmpty { continue }
@@ -47,6 +52,7 @@ public enum REPL {
             nb.execute(trimmed)
         }
         history_truncate_file(historyFile, 5000)
+        return status
     }
 
     /// One line from readline (nil at end of input). Ctrl-C clears the line.

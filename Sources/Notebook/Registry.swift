@@ -75,7 +75,7 @@ struct HistoryCommand: Command {
 
     func run(_ a: inout Arguments, _ nb: Notebook) throws {
         let n = try a.next().map { w -> Int in
-            guard let n = Int(w), n > 0 else { throw UsageError("history: expected a number of cells, got '\(w)'") }
+            guard let n = parseWhole(w), n > 0 else { throw UsageError("history: expected a number of cells, got '\(w)'") }
             return n
         }
         let withOutput = a.flag("output")

@@ -4,7 +4,7 @@ import Session
 struct SaveCommand: Command {
     let name = "save"
     let usage = "save [name]"
-    let summary = "saves the whole session to sessions/<name>/ (atomic, checksummed); a name renames it"
+    let summary = "saves the whole session to sessions/<name>/ (atomic, checksummed); with a name: save as (the old folder stays as last saved)"
     let example = "save cifar-run-1"
 
     func run(_ a: inout Arguments, _ nb: Notebook) throws {
@@ -29,12 +29,15 @@ struct OpenCommand: Command {
         let target = try a.required("a session name (sessions lists them)")
         try a.finish()
         // Read the target completely before touching the current session.
-        let opened = try nb.store.open(target) { done, total in nb.console.progress("decoding images \(done)/\(total)") }
+        var removed = [String]()
+        let opened = try nb.store.open(target, progress: { done, total in nb.console.progress("decoding images \(done)/\(total)") },
+                                       removed: { removed = $0 })
         _ = try nb.saveBeforeLeaving()
         nb.session = opened
         let s = opened
         nb.console.print("opened '\(target)': " + [s.dataset?.name, s.modelSpec?.fabric.summary, s.trainer.map { "step \($0.step)" }, "\(s.cells.count) cells"]
                             .compactMap { $0 }.joined(separator: ", "))
+        if !removed.isEmpty { nb.console.print("removed stale files of an interrupted save: \(removed.joined(separator: ", "))") }
     }
 }
 

@@ -39,26 +39,27 @@ struct SetCommand: Command {
         let value = try a.required("a value for \(key)")
         try a.finish()
         let s = nb.session
-        func number() throws -> Float {
-            guard let x = parseNumber(value), x.isFinite, x >= 0 else { throw UsageError("set \(key): expected a number ≥ 0, got '\(value)'") }
+        func number(_ range: ClosedRange<Double>) throws -> Float {
+            guard let x = parseNumber(value), range.contains(x) else {
+                throw UsageError("set \(key): expected a number in [\(String(format: "%g", range.lowerBound)), \(String(format: "%g", range.upperBound))], got '\(value)'")
+            }
             return Float(x)
         }
         func whole(_ range: ClosedRange<Int>) throws -> Int {
-            guard let n = Int(value), range.contains(n) else { throw UsageError("set \(key): expected a whole number in \(describe(range)), got '\(value)'") }
+            guard let n = parseWhole(value), range.contains(n) else { throw UsageError("set \(key): expected a whole number in \(describe(range)), got '\(value)'") }
             return n
         }
         switch key {
         case "lr":
-            s.settings.learningRate = try number()
+            s.settings.learningRate = try number(Settings.learningRateRange)
             s.settings.schedule = nil
-        case "path-lr": s.settings.pathLearningRate = try number()
+        case "path-lr": s.settings.pathLearningRate = try number(Settings.pathLearningRateRange)
         case "momentum":
-            let m = try number()
-            guard m < 1 else { throw UsageError("set momentum: expected a number in [0, 1), got '\(value)'") }
-            s.settings.momentum = m
-        case "wd": s.settings.weightDecay = try number()
-        case "batch": try s.setBatch(try whole(1...100_000))
-        case "threads": s.settings.threads = try whole(1...256)
+            guard let m = parseNumber(value), m >= 0, m < 1 else { throw UsageError("set momentum: expected a number in [0, 1), got '\(value)'") }
+            s.settings.momentum = Float(m)
+        case "wd": s.settings.weightDecay = try number(Settings.weightDecayRange)
+        case "batch": try s.setBatch(try whole(Settings.batchRange))
+        case "threads": s.settings.threads = try whole(Settings.threadRange)
         case "seed":
             let seed = UInt64(try whole(0...Int.max))
             s.settings.seed = seed
@@ -98,12 +99,16 @@ struct ScheduleCommand: Command {
 
     func run(_ a: inout Arguments, _ nb: Notebook) throws {
         let first = try a.required("the initial learning rate")
-        guard let initial = parseNumber(first), initial > 0 else { throw UsageError("schedule: expected a learning rate > 0, got '\(first)'") }
+        let lr = Settings.learningRateRange
+        guard let initial = parseNumber(first), lr.contains(initial) else {
+            throw UsageError("schedule: expected a learning rate in [0, \(String(format: "%g", lr.upperBound))], got '\(first)'")
+        }
         var changes = [PiecewiseConstantSchedule.Change]()
         while let w = a.next() {
             let parts = w.dropFirst().split(separator: ":")
-            guard w.hasPrefix("@"), parts.count == 2, let at = Int(parts[0]), at >= 0, let v = parseNumber(String(parts[1])), v > 0 else {
-                throw UsageError("schedule: expected @<epoch>:<lr> like @150:0.01, got '\(w)'")
+            guard w.hasPrefix("@"), parts.count == 2, let at = parseWhole(String(parts[0])), (0...Settings.maxEpoch).contains(at),
+                  let v = parseNumber(String(parts[1])), lr.contains(v) else {
+                throw UsageError("schedule: expected @<epoch>:<lr> like @150:0.01 (epoch 0…\(Settings.maxEpoch), lr in [0, \(String(format: "%g", lr.upperBound))]), got '\(w)'")
             }
             changes.append(.init(at: at, value: Float(v)))
         }
@@ -119,13 +124,17 @@ struct ScheduleCommand: Command {
 /// "10 epochs" or "200 steps" → steps.
 func parseLength(_ a: inout Arguments, _ nb: Notebook, _ what: String) throws -> Int {
     let countWord = try a.required("a length like 10 epochs or 200 steps")
-    guard let n = Int(countWord), n >= 0 else { throw UsageError("\(a.command): expected a whole number of \(what), got '\(countWord)'") }
+    guard let n = parseWhole(countWord), (0...Settings.maxSteps).contains(n) else {
+        throw UsageError("\(a.command): expected a whole number of \(what) in 0…\(Settings.maxSteps), got '\(countWord)'")
+    }
     let unit = a.next() ?? "steps"
     switch unit {
     case "step", "steps": return n
     case "epoch", "epochs":
         guard let loader = nb.session.loader else { throw UsageError("\(a.command): epochs need a dataset: load one first") }
-        return n * max(loader.batchesPerEpoch, 1)
+        let (steps, overflow) = n.multipliedReportingOverflow(by: max(loader.batchesPerEpoch, 1))
+        guard !overflow, steps <= Settings.maxSteps else { throw UsageError("\(a.command): \(n) epochs are more than \(Settings.maxSteps) steps") }
+        return steps
     default: throw UsageError("\(a.command): expected steps or epochs after \(n), got '\(unit)'")
     }
 }
@@ -173,48 +182,59 @@ struct TrainCommand: Command {
                          + padLeft(costName + " (sampled)", 18) + padLeft("deterministic", 15) + padLeft("entropy", 9) + padLeft("s", 7))
         let start = Date()
         var epochStart = Date(), done = 0
+        // Where the loader was before the step in progress: a diverged step gives its batch back.
+        var position = loader.state
+        var diverged: TrainingDiverged?
         Interrupt.clear()
-        _ = try trainer.train(steps: steps, from: loader, onStep: { m in
-            nb.session.steps.append(m)
-            done += 1
-            let elapsed = Date().timeIntervalSince(start), eta = elapsed / Double(done) * Double(steps - done)
-            let width = 24, filled = width * done / max(steps, 1)
-            nb.console.progress("[" + String(repeating: "#", count: filled) + String(repeating: ".", count: width - filled) + "] "
-                                + String(format: "%d/%d  loss %.3f  acc %.3f  %@ %@  ETA %@", done, steps, m.loss, m.accuracy, costName,
-                                         human(m.sampledCost), duration(eta)))
-            if Interrupt.requested { return false }
-            return true
-        }, onEpoch: { e in
-            var e = e
-            if validate && dataset.validation.count > 0 {
-                nb.console.progress("validating…")
-                let batches = EvaluationBatches(dataset.validation, augmentation: dataset.augmentation, batchSize: max(nb.session.settings.batch, 32))
-                e.validationAccuracy = (try? trainer.evaluate(batches))?.accuracy
-            }
-            nb.session.epochs.append(e)
-            nb.console.print(pad(String(e.epoch), 7) + padLeft(String(trainer.step), 8) + padLeft(String(format: "%.3g", trainer.optimizer.groups[0].learningRate), 8)
-                             + padLeft(String(format: "%.4f", e.loss), 9) + padLeft(String(format: "%.3f", e.accuracy), 8)
-                             + padLeft(e.validationAccuracy.map { String(format: "%.3f", $0) } ?? "-", 9)
-                             + padLeft(human(e.sampledCost), 18) + padLeft(human(e.deterministicCost), 15)
-                             + padLeft(String(format: "%.3f", e.gateEntropy), 9) + padLeft(String(format: "%.1f", Date().timeIntervalSince(epochStart)), 7))
-            epochStart = Date()
-        })
+        do {
+            _ = try trainer.train(steps: steps, from: loader, onStep: { m in
+                nb.session.steps.append(m)
+                position = loader.state
+                done += 1
+                let elapsed = Date().timeIntervalSince(start), eta = elapsed / Double(done) * Double(steps - done)
+                let width = 24, filled = width * done / max(steps, 1)
+                nb.console.progress("[" + String(repeating: "#", count: filled) + String(repeating: ".", count: width - filled) + "] "
+                                    + String(format: "%d/%d  loss %.3f  acc %.3f  %@ %@  ETA %@", done, steps, m.loss, m.accuracy, costName,
+                                             human(m.sampledCost), duration(eta)))
+                if Interrupt.requested { return false }
+                return true
+            }, onEpoch: { e in
+                var e = e
+                if validate && dataset.validation.count > 0 {
+                    nb.console.progress("validating…")
+                    let batches = EvaluationBatches(dataset.validation, augmentation: dataset.augmentation, batchSize: max(nb.session.settings.batch, 32))
+                    e.validationAccuracy = (try? trainer.evaluate(batches))?.accuracy
+                }
+                nb.session.epochs.append(e)
+                nb.console.print(pad(String(e.epoch), 7) + padLeft(String(trainer.step), 8) + padLeft(String(format: "%.3g", trainer.optimizer.groups[0].learningRate), 8)
+                                 + padLeft(decimal(e.loss), 9) + padLeft(String(format: "%.3f", e.accuracy), 8)
+                                 + padLeft(e.validationAccuracy.map { String(format: "%.3f", $0) } ?? "-", 9)
+                                 + padLeft(human(e.sampledCost), 18) + padLeft(human(e.deterministicCost), 15)
+                                 + padLeft(String(format: "%.3f", e.gateEntropy), 9) + padLeft(String(format: "%.1f", Date().timeIntervalSince(epochStart)), 7))
+                epochStart = Date()
+            })
+        } catch let error as TrainingDiverged {
+            loader.restore(position)
+            diverged = error
+        }
         nb.console.endProgress()
         let interrupted = Interrupt.requested
         Interrupt.clear()
         let last = nb.session.steps.last
         let r = net.report(nb.session.optimisedCost ?? FlopsCost(net))
-        nb.console.print((interrupted ? "interrupted after \(done) of \(steps) steps" : "trained \(done) steps")
-                         + String(format: " in %@ (step %d, epoch %.2f); last loss %.4f, accuracy %.3f; %@ deterministic %@ (expected %@)",
+        nb.console.print((diverged != nil ? "stopped after \(done) of \(steps) steps" : interrupted ? "interrupted after \(done) of \(steps) steps" : "trained \(done) steps")
+                         + String(format: " in %@ (step %d, epoch %.2f); last loss %@, accuracy %.3f; %@ deterministic %@ (expected %@)",
                                   duration(Date().timeIntervalSince(start)), trainer.step, Double(trainer.step) / Double(perEpoch),
-                                  last?.loss ?? .nan, last?.accuracy ?? .nan, r.name, human(r.deterministic), human(r.expected))
+                                  decimal(last?.loss ?? .nan), last?.accuracy ?? .nan, r.name, human(r.deterministic), human(r.expected))
                          + (nb.session.budgetSpec.map { " vs budget \(human($0.budget.limit))" } ?? ""))
+        // Training's work is kept whatever happened; a save that fails makes the command fail.
         do {
             try nb.save()
             nb.console.print("saved session '\(nb.session.name)'")
         } catch {
-            nb.console.error("warning: autosave failed: \(error)")
+            throw UsageError("training's results are in memory but the autosave failed: \(error); save <new-name> keeps them")
         }
+        if let diverged { throw diverged }
     }
 }
 
@@ -261,8 +281,8 @@ struct EvalCommand: Command {
         let out = Output(split: split, examples: r.examples, loss: r.loss, accuracy: r.accuracy, classAccuracy: r.classAccuracy,
                          meanIoU: dataset.isSegmentation ? r.meanIoU : nil, cost: c, costName: cost.name)
         if json { return try nb.printJSON(out) }
-        var text = String(format: "%@ (%d images, %@ architecture): loss %.4f, %@accuracy %.4f; %@ %@",
-                          split, r.examples, sampled ? "sampled" : "deterministic", r.loss, dataset.isSegmentation ? "pixel " : "", r.accuracy, cost.name, human(c))
+        var text = String(format: "%@ (%d images, %@ architecture): loss %@, %@accuracy %.4f; %@ %@",
+                          split, r.examples, sampled ? "sampled" : "deterministic", decimal(r.loss), dataset.isSegmentation ? "pixel " : "", r.accuracy, cost.name, human(c))
         if dataset.isSegmentation {
             text += String(format: "; mean IoU %.4f; per class: ", r.meanIoU)
                 + zip(dataset.classNames, r.classAccuracy).map { "\($0) \($1.map { String(format: "%.3f", $0) } ?? "-")" }.joined(separator: ", ")

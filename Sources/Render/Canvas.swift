@@ -67,8 +67,9 @@ public final class Canvas {
 
     /// Fills a rectangle; partly covered edge pixels are blended by the covered fraction.
     public func fill(x: Double, y: Double, width w: Double, height h: Double, _ colour: Colour) {
-        let x0 = max(0, Int(floor(x))), x1 = min(width - 1, Int(ceil(x + w)) - 1)
-        let y0 = max(0, Int(floor(y))), y1 = min(height - 1, Int(ceil(y + h)) - 1)
+        guard x.isFinite, y.isFinite, w.isFinite, h.isFinite else { return }
+        let x0 = max(0, pixelIndex(floor(x))), x1 = min(width - 1, pixelIndex(ceil(x + w)) - 1)
+        let y0 = max(0, pixelIndex(floor(y))), y1 = min(height - 1, pixelIndex(ceil(y + h)) - 1)
         guard x0 <= x1, y0 <= y1 else { return }
         for j in y0...y1 {
             let cy = min(Double(j + 1), y + h) - max(Double(j), y)
@@ -89,9 +90,10 @@ public final class Canvas {
 
     /// A disc (fill) and/or a ring (stroke) centred at `c`.
     public func circle(_ c: Point, radius r: Double, fill: Colour? = nil, stroke: Colour? = nil, lineWidth: Double = 1) {
+        guard c.x.isFinite, c.y.isFinite, r.isFinite else { return }
         let reach = r + lineWidth + 1
-        let x0 = max(0, Int(c.x - reach)), x1 = min(width - 1, Int(c.x + reach))
-        let y0 = max(0, Int(c.y - reach)), y1 = min(height - 1, Int(c.y + reach))
+        let x0 = max(0, pixelIndex(c.x - reach)), x1 = min(width - 1, pixelIndex(c.x + reach))
+        let y0 = max(0, pixelIndex(c.y - reach)), y1 = min(height - 1, pixelIndex(c.y + reach))
         guard x0 <= x1, y0 <= y1 else { return }
         for j in y0...y1 {
             for i in x0...x1 {
@@ -105,18 +107,18 @@ public final class Canvas {
     /// An anti-aliased polyline of this width with round joins and caps,
     /// blended once (overlapping segments do not darken).
     public func stroke(_ points: [Point], width lineWidth: Double, _ colour: Colour) {
-        guard points.count >= 2 else { return }
+        guard points.count >= 2, points.allSatisfy({ $0.x.isFinite && $0.y.isFinite }) else { return }
         let half = lineWidth / 2
         let xs = points.map(\.x), ys = points.map(\.y)
-        let x0 = max(0, Int(xs.min()! - half - 1)), x1 = min(width - 1, Int(xs.max()! + half + 1))
-        let y0 = max(0, Int(ys.min()! - half - 1)), y1 = min(height - 1, Int(ys.max()! + half + 1))
+        let x0 = max(0, pixelIndex(xs.min()! - half - 1)), x1 = min(width - 1, pixelIndex(xs.max()! + half + 1))
+        let y0 = max(0, pixelIndex(ys.min()! - half - 1)), y1 = min(height - 1, pixelIndex(ys.max()! + half + 1))
         guard x0 <= x1, y0 <= y1 else { return }
         let w = x1 - x0 + 1
         var coverage = [Float](repeating: 0, count: w * (y1 - y0 + 1))
         for s in 0..<(points.count - 1) {
             let a = points[s], b = points[s + 1]
-            let sx0 = max(x0, Int(min(a.x, b.x) - half - 1)), sx1 = min(x1, Int(max(a.x, b.x) + half + 1))
-            let sy0 = max(y0, Int(min(a.y, b.y) - half - 1)), sy1 = min(y1, Int(max(a.y, b.y) + half + 1))
+            let sx0 = max(x0, pixelIndex(min(a.x, b.x) - half - 1)), sx1 = min(x1, pixelIndex(max(a.x, b.x) + half + 1))
+            let sy0 = max(y0, pixelIndex(min(a.y, b.y) - half - 1)), sy1 = min(y1, pixelIndex(max(a.y, b.y) + half + 1))
             guard sx0 <= sx1, sy0 <= sy1 else { continue }
             let dx = b.x - a.x, dy = b.y - a.y, length2 = dx * dx + dy * dy
             for j in sy0...sy1 {
@@ -145,7 +147,7 @@ public final class Canvas {
 
     static func bezier(_ a: Point, _ c1: Point, _ c2: Point, _ b: Point) -> [Point] {
         let length = hypot(c1.x - a.x, c1.y - a.y) + hypot(c2.x - c1.x, c2.y - c1.y) + hypot(b.x - c2.x, b.y - c2.y)
-        let n = max(4, min(200, Int(length / 4)))
+        let n = max(4, min(200, pixelIndex(length / 4)))
         return (0...n).map { k in
             let t = Double(k) / Double(n), u = 1 - t
             return Point(u * u * u * a.x + 3 * u * u * t * c1.x + 3 * u * t * t * c2.x + t * t * t * b.x,
@@ -155,9 +157,9 @@ public final class Canvas {
 
     /// A filled polygon (4x4 samples per pixel).
     public func polygon(_ points: [Point], _ colour: Colour) {
-        guard points.count >= 3 else { return }
-        let x0 = max(0, Int(points.map(\.x).min()!)), x1 = min(width - 1, Int(points.map(\.x).max()!))
-        let y0 = max(0, Int(points.map(\.y).min()!)), y1 = min(height - 1, Int(points.map(\.y).max()!))
+        guard points.count >= 3, points.allSatisfy({ $0.x.isFinite && $0.y.isFinite }) else { return }
+        let x0 = max(0, pixelIndex(points.map(\.x).min()!)), x1 = min(width - 1, pixelIndex(points.map(\.x).max()!))
+        let y0 = max(0, pixelIndex(points.map(\.y).min()!)), y1 = min(height - 1, pixelIndex(points.map(\.y).max()!))
         guard x0 <= x1, y0 <= y1 else { return }
         func inside(_ x: Double, _ y: Double) -> Bool {
             var odd = false
@@ -196,4 +198,10 @@ public final class Canvas {
             }
         }
     }
+}
+
+/// A coordinate as a pixel index: truncated like `Int(_:)`, but NaN and ±inf
+/// (from a user's NaN reaching a view) become far-off pixels instead of a trap.
+func pixelIndex(_ v: Double) -> Int {
+    v.isNaN ? -1_000_000_000 : Int(max(-1e9, min(1e9, v)))
 }

@@ -65,8 +65,8 @@ extension Canvas {
     /// Draws one line of text; `y` is the top of the capital letters.
     public func text(_ text: String, x: Double, y: Double, size: TextSize = .small, _ colour: Colour = .ink, anchor: TextAnchor = .left) {
         let w = Double(Canvas.textWidth(text, size: size))
-        var left = Int((anchor == .left ? x : anchor == .centre ? x - w / 2 : x - w).rounded())
-        let top = Int(y.rounded()), s = size.scale
+        var left = pixelIndex((anchor == .left ? x : anchor == .centre ? x - w / 2 : x - w).rounded())
+        let top = pixelIndex(y.rounded()), s = size.scale
         for c in text {
             let rows = Font.glyph(c)
             for (r, bits) in rows.enumerated() {
@@ -88,7 +88,7 @@ extension Canvas {
                 for col in 0..<5 where bits & (16 >> col) != 0 {
                     for dy in 0..<s { for dx in 0..<s {
                         // (col, r) in the glyph → (r, −col) on the canvas.
-                        blend(Int(x) - 7 * s / 2 + r * s + dy, Int(y) + w / 2 - offset - col * s - dx, colour)
+                        blend(pixelIndex(x) - 7 * s / 2 + r * s + dy, pixelIndex(y) + w / 2 - offset - col * s - dx, colour)
                     } }
                 }
             }

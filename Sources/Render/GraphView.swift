@@ -110,7 +110,7 @@ public struct GraphView {
         self.width = max(width, 320)
     }
 
-    public var height: Int { Int(top + arcSpace + Double(max(layout.rows, 1)) * rowGap + legendHeight + 20) }
+    public var height: Int { pixelIndex(top + arcSpace + Double(max(layout.rows, 1)) * rowGap + legendHeight + 20) }
 
     /// Room above the first row for modules that skip columns (arcs).
     let arcSpace: Double
@@ -227,7 +227,7 @@ public struct GraphView {
             let label = isSchedule ? "step of the list schedule" : "keep probability p (colour; line width grows with p)"
             canvas.text(label, x: x, y: y, size: .small)
             let barWidth = 300.0
-            for i in 0..<Int(barWidth) { canvas.fill(x: x + Double(i), y: y + 14, width: 1, height: 12, ColourMap.viridis(Double(i) / (barWidth - 1))) }
+            for i in 0..<max(0, pixelIndex(barWidth)) { canvas.fill(x: x + Double(i), y: y + 14, width: 1, height: 12, ColourMap.viridis(Double(i) / (barWidth - 1))) }
             let ends = isSchedule ? ("1", "\(lastStep)") : ("0", "1")
             canvas.text(ends.0, x: x, y: y + 32, size: .small)
             if !isSchedule { canvas.text("0.5", x: x + barWidth / 2, y: y + 32, size: .small, anchor: .centre) }

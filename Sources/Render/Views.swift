@@ -85,7 +85,7 @@ public enum HistoryView {
     /// Four panels: loss, accuracy (train, validation), cost (sampled, deterministic, budget), gate entropy.
     public static func render(_ h: TrainingHistory, title: String, width: Int = 1200) -> Canvas {
         let panelW = Double(width - 40) / 2, panelH = 300.0
-        let canvas = Canvas(width: width, height: Int(60 + 2 * panelH + 20))
+        let canvas = Canvas(width: width, height: pixelIndex(60 + 2 * panelH + 20))
         canvas.title(title, x: 20, y: 14, maxWidth: Double(width - 40))
         let window = max(1, h.steps.count / 50)
         func series(_ f: (Int) -> Double) -> [(x: Double, y: Double)] { h.steps.indices.map { (Double(h.steps[$0].step), f($0)) } }

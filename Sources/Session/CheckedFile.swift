@@ -1,4 +1,5 @@
 import Foundation
+import Tensor
 
 /// A session file: one header line, then the payload.
 ///
@@ -22,8 +23,7 @@ public enum CheckedFile {
     public static func read(_ url: URL, kind: String) throws -> Data {
         let name = url.path
         guard FileManager.default.fileExists(atPath: name) else { throw SessionError("\(name): missing") }
-        let bytes: Data
-        do { bytes = try Data(contentsOf: url) } catch { throw SessionError("\(name): cannot be read (\(error.localizedDescription))") }
+        let bytes = try readPlain(url, limit: nil)
         guard let newline = bytes.firstIndex(of: 0x0A), newline - bytes.startIndex < 200,
               let header = String(data: bytes[bytes.startIndex..<newline], encoding: .utf8) else {
             throw SessionError("\(name): not a bsn session file")
@@ -40,6 +40,19 @@ public enum CheckedFile {
         }
         guard CRC32.of(payload) == crc else { throw SessionError("\(name): checksum mismatch, the file is damaged") }
         return Data(payload)
+    }
+
+    /// A file's bytes, refused by size before reading when it is larger than
+    /// `limit` or than the memory available.
+    public static func readPlain(_ url: URL, limit: Int?) throws -> Data {
+        let name = url.path
+        var info = stat()
+        guard stat(name, &info) == 0 else { throw SessionError("\(name): no such file") }
+        guard (info.st_mode & S_IFMT) == S_IFREG else { throw SessionError("\(name): not a regular file") }
+        let size = Int(info.st_size)
+        if let limit, size > limit { throw SessionError("\(name): \(Memory.format(Double(size))), larger than any such file (\(Memory.format(Double(limit))))") }
+        do { try Memory.check(Double(size), name, of: "file contents") } catch { throw SessionError("\(error)") }
+        do { return try Data(contentsOf: url) } catch { throw SessionError("\(name): cannot be read (\(error.localizedDescription))") }
     }
 
     /// Bytes written before a simulated crash, for fault-injection tests:

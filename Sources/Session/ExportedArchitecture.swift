@@ -41,20 +41,23 @@ public struct ExportedArchitecture: Codable, Equatable, Sendable {
     }
 
     public func write(to path: String) throws {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-        do { try encoder.encode(self).write(to: URL(fileURLWithPath: path), options: .atomic) } catch {
+        do { try SessionJSON.encoder(pretty: true).encode(self).write(to: URL(fileURLWithPath: path), options: .atomic) } catch {
             throw SessionError("\(path): cannot write (\(error.localizedDescription))")
         }
     }
 
     public static func read(_ path: String) throws -> ExportedArchitecture {
         let url = URL(fileURLWithPath: (path as NSString).expandingTildeInPath)
-        guard let data = try? Data(contentsOf: url) else { throw SessionError("\(url.path): no such file") }
-        guard let a = try? JSONDecoder().decode(ExportedArchitecture.self, from: data), a.format == "bsn-architecture" else {
+        let data = try CheckedFile.readPlain(url, limit: 64 << 20)
+        guard let a = try? SessionJSON.decoder().decode(ExportedArchitecture.self, from: data), a.format == "bsn-architecture" else {
             throw SessionError("\(url.path): not an architecture written by export arch")
         }
         guard a.version <= 1 else { throw SessionError("\(url.path): format version \(a.version) is newer than this bsn reads") }
+        // Untrusted input: the fabric's bounds are checked here, its memory when it is built.
+        do { try a.fabric.validate() } catch { throw SessionError("\(url.path): fabric: \(error)") }
+        guard !a.nodes.isEmpty, a.gates.count <= 10_000_000 else {
+            throw SessionError("\(url.path): an empty architecture (no input → output path)")
+        }
         return a
     }
 }

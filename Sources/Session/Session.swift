@@ -43,6 +43,16 @@ public struct Settings: Codable, Equatable, Sendable {
     /// Warm-up length, in steps.
     public var warmupSteps = 0
     public init() {}
+
+    /// Bounds of the settings (`set` refuses values outside them; so does `open`).
+    public static let learningRateRange = 0.0...10.0
+    public static let pathLearningRateRange = 0.0...100.0
+    public static let weightDecayRange = 0.0...1.0
+    public static let batchRange = 1...100_000
+    public static let threadRange = 1...256
+    /// The longest run a `train` or `warmup` may ask for, in steps, and the last epoch of a schedule.
+    public static let maxSteps = 1_000_000_000
+    public static let maxEpoch = 10_000_000
 }
 
 /// One numbered cell of the notebook: the command and what it printed.
@@ -56,6 +66,13 @@ public struct Cell: Codable, Equatable, Sendable {
         self.command = command
         self.output = output
         self.failed = failed
+    }
+}
+
+extension Dataset {
+    /// The shape of one network input (after augmentation's crop or padding).
+    var inputShape: FeatureShape {
+        FeatureShape(height: augmentation.height, width: augmentation.width, channels: train.channels)
     }
 }
 
@@ -104,8 +121,8 @@ public final class Session {
     // MARK: data
 
     /// Loads a dataset; the loader's seed comes from the session generator.
-    public func load(_ spec: DatasetSpec, progress: ((Int, Int) -> Void)? = nil) throws {
-        let d = try spec.load(progress: progress)
+    public func load(_ spec: DatasetSpec, progress: ((Int, Int) -> Void)? = nil, shouldStop: () -> Bool = { false }) throws {
+        let d = try spec.load(progress: progress, shouldStop: shouldStop)
         if let network, !fits(d, network) {
             throw SessionError("\(d.name) does not fit this session's model (input \(network.inputShape), output \(network.nodes[network.outputNode].shape)); start a new session for it: new <name>, then load")
         }
@@ -116,8 +133,7 @@ public final class Session {
     }
 
     private func fits(_ d: Dataset, _ net: SuperNetwork) -> Bool {
-        let a = d.augmentation
-        return net.inputShape == FeatureShape(height: a.height, width: a.width, channels: d.train.channels)
+        net.inputShape == d.inputShape && net.nodes[net.outputNode].shape.channels == d.classNames.count
     }
 
     private func makeLoader(seed: UInt64) throws {
@@ -128,7 +144,11 @@ public final class Session {
 
     /// Changes the batch size: a new loader continuing the same seed and epoch.
     public func setBatch(_ n: Int) throws {
-        guard n > 0 else { throw SessionError("batch must be a positive number") }
+        guard Settings.batchRange.contains(n) else { throw SessionError("batch must be a whole number in 1…\(Settings.batchRange.upperBound)") }
+        if let spec = modelSpec, let dataset {
+            let size = try spec.fabric.size(input: dataset.inputShape, classes: dataset.classNames.count)
+            try checkTrainingMemory(spec.fabric, size, input: dataset.inputShape, batch: n)
+        }
         settings.batch = n
         if let old = loader {
             try makeLoader(seed: old.state.seed)
@@ -141,6 +161,7 @@ public final class Session {
 
     /// Builds a fabric for the loaded dataset and a trainer for it.
     public func build(_ fabric: Fabric, mode: ExecutionMode = .subBatch, fixedGates: [Bool]? = nil) throws {
+        try fabric.validate()
         guard let dataset else { throw SessionError("no data: load a dataset first (e.g. load shapes)") }
         let spec = ModelSpec(fabric: fabric, mode: mode, seed: rng.next(), fixedGates: fixedGates)
         try instantiate(spec, for: dataset)
@@ -159,9 +180,12 @@ public final class Session {
         if case .resnet = spec.fabric, dataset.isSegmentation {
             throw SessionError("the ResNet fabrics classify; \(dataset.name) is a segmentation dataset: use build cnf-seg")
         }
-        let a = dataset.augmentation
+        let input = dataset.inputShape
+        let size = try spec.fabric.size(input: input, classes: dataset.classNames.count)
+        try Memory.check(size.weightBytes, spec.fabric.summary, of: "weights")
+        try checkTrainingMemory(spec.fabric, size, input: input, batch: settings.batch)
         var seed = RNG(seed: spec.seed)
-        let net = try spec.fabric.build(input: FeatureShape(height: a.height, width: a.width, channels: dataset.train.channels),
+        let net = try spec.fabric.build(input: input,
                                         classes: dataset.classNames.count, rng: &seed)
         let cost = FlopsCost(net)
         let t = Trainer(network: net, task: dataset.isSegmentation ? .segmentation : .classification, optimisedCost: cost,
@@ -181,6 +205,12 @@ public final class Session {
         trainer = t
         optimisedCost = cost
         applySettings()
+    }
+
+    /// Refuses a batch whose activations do not fit next to the weights.
+    private func checkTrainingMemory(_ fabric: Fabric, _ size: FabricSize, input: FeatureShape, batch: Int) throws {
+        try Memory.check(size.trainingBytes(batch: min(batch, dataset?.train.count ?? batch), input: input),
+                         "training \(fabric.summary) with batch \(batch)", of: "weights and activations (a smaller batch needs less: set batch)")
     }
 
     /// Pushes `settings` into the trainer.
@@ -246,7 +276,12 @@ public final class Session {
             datasetSpec = spec
             dataset = d
             try makeLoader(seed: state?.seed ?? 0)
-            if let state { loader?.restore(state) }
+            if let state, let loader {
+                guard state.batch < max(loader.batchesPerEpoch, 1) else {
+                    throw SessionError("loader.batch = \(state.batch) is beyond the \(loader.batchesPerEpoch) batches of an epoch")
+                }
+                loader.restore(state)
+            }
         }
         if let model {
             guard let dataset else { throw SessionError("the session has a model but no dataset") }

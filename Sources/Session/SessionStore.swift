@@ -63,47 +63,75 @@ public struct SessionStore {
 
     // MARK: save
 
-    public func save(_ s: Session) throws {
+    /// Writes generation g + 1 of the session and removes what is stale
+    /// (generation g, temporary files of interrupted saves); returns the stale
+    /// files it removed. A save that cannot complete throws why, removes what
+    /// it had written and leaves generation g as it was.
+    @discardableResult
+    public func save(_ s: Session) throws -> [String] {
         try Self.check(name: s.name)
         let dir = folder(s.name)
         do { try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true) } catch {
-            throw SessionError("\(dir.path): cannot create the session folder (\(error.localizedDescription))")
+            throw SessionError("cannot save session '\(s.name)': \(dir.path): cannot create the session folder (\(error.localizedDescription))")
         }
         let previous = try? readManifest(dir)
         let g = (previous?.generation ?? 0) + 1
         var files = [String: String]()
-        func put(_ role: String, _ ext: String, _ payload: Data) throws {
-            let name = "\(role)-\(g).\(ext)"
-            try CheckedFile.write(payload, kind: role, to: dir.appendingPathComponent(name))
-            files[role] = name
-        }
-        if let trainer = s.trainer { try put("state", "bin", TensorArchive.encode(trainer.stateTensors)) }
-        try put("steps", "jsonl", jsonLines(s.steps))
-        try put("epochs", "jsonl", jsonLines(s.epochs.map(HistoryLine.epoch) + s.evaluations.map(HistoryLine.evaluation)))
-        try put("cells", "jsonl", jsonLines(s.cells))
+        do {
+            func put(_ role: String, _ ext: String, _ payload: Data) throws {
+                let name = "\(role)-\(g).\(ext)"
+                files[role] = name
+                try CheckedFile.write(payload, kind: role, to: dir.appendingPathComponent(name))
+            }
+            if let trainer = s.trainer { try put("state", "bin", TensorArchive.encode(trainer.stateTensors)) }
+            try put("steps", "jsonl", try jsonLines(s.steps))
+            try put("epochs", "jsonl", try jsonLines(s.epochs.map(HistoryLine.epoch) + s.evaluations.map(HistoryLine.evaluation)))
+            try put("cells", "jsonl", try jsonLines(s.cells))
 
-        let manifest = Manifest(name: s.name, savedAt: ISO8601DateFormatter().string(from: Date()), generation: g,
-                                settings: s.settings, variables: s.variables, rng: s.rng,
-                                dataset: s.datasetSpec, datasetName: s.dataset?.name, loader: s.loader?.state,
-                                model: s.modelSpec, modelName: s.modelSpec?.fabric.summary, budget: s.budgetSpec,
-                                trainer: s.trainer?.state, renders: s.renders,
-                                lastAccuracy: s.evaluations.last?.accuracy ?? s.epochs.last?.validationAccuracy ?? s.steps.last?.accuracy,
-                                cost: s.network.map { n in (s.optimisedCost ?? FlopsCost(n)).cost(of: n.deterministicArchitecture) },
-                                costName: s.optimisedCost?.name, files: files)
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-        try CheckedFile.write(try encoder.encode(manifest), kind: "session", to: dir.appendingPathComponent("session.json"))
-        // The new manifest is on disk: the previous generation's files can go.
-        if let previous {
-            for (_, name) in previous.files where !files.values.contains(name) {
+            let manifest = Manifest(name: s.name, savedAt: ISO8601DateFormatter().string(from: Date()), generation: g,
+                                    settings: s.settings, variables: s.variables, rng: s.rng,
+                                    dataset: s.datasetSpec, datasetName: s.dataset?.name, loader: s.loader?.state,
+                                    model: s.modelSpec, modelName: s.modelSpec?.fabric.summary, budget: s.budgetSpec,
+                                    trainer: s.trainer?.state, renders: s.renders,
+                                    lastAccuracy: s.evaluations.last?.accuracy ?? s.epochs.last?.validationAccuracy ?? s.steps.last?.accuracy,
+                                    cost: s.network.map { n in (s.optimisedCost ?? FlopsCost(n)).cost(of: n.deterministicArchitecture) },
+                                    costName: s.optimisedCost?.name, files: files)
+            try CheckedFile.write(try SessionJSON.encoder(pretty: true).encode(manifest), kind: "session", to: dir.appendingPathComponent("session.json"))
+        } catch {
+            // The manifest still names generation g: what this save wrote is an orphan.
+            for name in files.values where !(previous?.files.values.contains(name) ?? false) {
                 try? FileManager.default.removeItem(at: dir.appendingPathComponent(name))
             }
+            throw SessionError("cannot save session '\(s.name)': \(error)" + (previous == nil ? "" : "; its previous save is intact"))
         }
+        // The new manifest is on disk: the previous generation's files can go
+        // (quietly), and so can anything an interrupted save left (reported).
+        let previousFiles = Set(previous?.files.values.map { $0 } ?? [])
+        return removeStaleFiles(dir, keeping: Set(files.values)).filter { !previousFiles.contains($0) }
+    }
+
+    /// Removes from a session folder the temporary files of saves that did
+    /// not finish (their process is gone) and the generation files the
+    /// manifest does not name. Returns their names.
+    func removeStaleFiles(_ dir: URL, keeping current: Set<String>) -> [String] {
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: dir.path)) ?? []
+        var removed = [String]()
+        for name in names.sorted() {
+            var stale = false
+            if name.hasPrefix("."), let marker = name.range(of: ".tmp-", options: .backwards), let pid = Int32(name[marker.upperBound...]) {
+                stale = pid != getpid() && kill(pid, 0) != 0 && errno == ESRCH
+            } else if let dash = name.lastIndex(of: "-"), let dot = name.lastIndex(of: "."), dash < dot,
+                      ["state", "steps", "epochs", "cells"].contains(String(name[..<dash])),
+                      Int(name[name.index(after: dash)..<dot]) != nil, ["bin", "jsonl"].contains(String(name[name.index(after: dot)...])) {
+                stale = !current.contains(name)
+            }
+            if stale, (try? FileManager.default.removeItem(at: dir.appendingPathComponent(name))) != nil { removed.append(name) }
+        }
+        return removed
     }
 
     private func jsonLines<T: Encodable>(_ items: [T]) throws -> Data {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys]
+        let encoder = SessionJSON.encoder()
         var out = Data()
         for item in items {
             out.append(try encoder.encode(item))
@@ -123,8 +151,9 @@ public struct SessionStore {
         let file = dir.appendingPathComponent("session.json")
         let data = try CheckedFile.read(file, kind: "session")
         do {
-            let m = try JSONDecoder().decode(Manifest.self, from: data)
+            let m = try SessionJSON.decoder().decode(Manifest.self, from: data)
             guard m.format == "bsn-session" else { throw SessionError("\(file.path): not a bsn session manifest") }
+            try m.validate(file: file.path)
             return m
         } catch let e as SessionError { throw e } catch {
             throw SessionError("\(file.path): the manifest does not parse (\(error))")
@@ -132,8 +161,10 @@ public struct SessionStore {
     }
 
     /// Opens a saved session: reloads its dataset, rebuilds its model, puts
-    /// back every tensor and counter, applies its settings. Nothing on disk is changed.
-    public func open(_ name: String, progress: ((Int, Int) -> Void)? = nil) throws -> Session {
+    /// back every tensor and counter, applies its settings. On disk, only
+    /// stale files are removed (temporary files of interrupted saves,
+    /// generations the manifest does not name); `removed` gets their names.
+    public func open(_ name: String, progress: ((Int, Int) -> Void)? = nil, removed: (([String]) -> Void)? = nil) throws -> Session {
         try Self.check(name: name)
         let dir = folder(name)
         guard FileManager.default.fileExists(atPath: dir.path) else {
@@ -168,11 +199,13 @@ public struct SessionStore {
         }
         s.cells = cells
         s.renders = m.renders
+        let stale = removeStaleFiles(dir, keeping: Set(m.files.values))
+        if !stale.isEmpty { removed?(stale) }
         return s
     }
 
     private func decodeLines<T: Decodable>(_ data: Data, file: String) throws -> [T] {
-        let decoder = JSONDecoder()
+        let decoder = SessionJSON.decoder()
         var out = [T]()
         for (n, line) in data.split(separator: 0x0A).enumerated() {
             do { out.append(try decoder.decode(T.self, from: Data(line))) } catch {

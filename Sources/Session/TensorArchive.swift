@@ -59,6 +59,10 @@ public enum TensorArchive {
                 let out = UnsafeMutableRawBufferPointer(start: target.data, count: target.count * 4)
                 out.copyMemory(from: raw)
             }
+            // Gate logits of fixed architectures are ±1e30: finite, like every value a session holds.
+            guard (0..<target.count).allSatisfy({ target.data[$0].isFinite }) else {
+                throw SessionError("\(file): tensor '\(name)' holds a value that is not a finite number")
+            }
             byName[name] = nil
         }
         guard i == bytes.count else { throw SessionError("\(file): \(bytes.count - i) unexpected bytes after the tensors") }

@@ -67,6 +67,8 @@ public final class ParallelCost: Cost {
 
     public let network: SuperNetwork
     public let machines: Int
+    /// The most machines a parallel cost takes (a bound for user input and session files).
+    public static let maxMachines = 1_000_000
     public let allocation: Allocation
     private var cache: [NodeSet: Int] = [:]
     private let lock = NSLock()
@@ -151,6 +153,7 @@ public final class TimeCost: Cost {
         guard saved.count == network.nodes.count else {
             throw ShapeError("time cost: \(saved.count) latencies for \(network.nodes.count) nodes")
         }
+        guard saved.allSatisfy({ $0.isFinite && $0 >= 0 }) else { throw ShapeError("time cost: a latency is negative or not a number") }
         latency = saved
     }
 

@@ -31,6 +31,7 @@ public enum Fabric: Codable, Equatable, Sendable {
 
     /// Builds the super network for inputs of this shape, with `classes` outputs.
     public func build(input: FeatureShape, classes: Int, rng: inout RNG) throws -> SuperNetwork {
+        try validate()
         switch self {
         case let .cnf(w, s, c, segmentation, gated):
             return try buildCNF(columns: w, scales: s, channels: c, segmentation: segmentation, gated: gated,

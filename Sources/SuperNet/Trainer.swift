@@ -35,6 +35,17 @@ public struct StepMetrics: Codable, Equatable, Sendable {
     public var consistent: Double
 }
 
+/// A training step that would have made the state non-finite; the state is that of the step before.
+public struct TrainingDiverged: Error, CustomStringConvertible, Equatable {
+    /// The step that diverged (1 = the first).
+    public let step: Int
+    /// What became non-finite: "loss nan", "gradient norm inf", "weights overflow", …
+    public let quantity: String
+    public var description: String {
+        "training diverged at step \(step) (\(quantity)); weights of step \(step - 1) kept; lower lr (set lr, or schedule)"
+    }
+}
+
 /// Trains weights θ and gate parameters a together (seed, "Learning procedure"):
 /// warm-up steps with every gate on and no sampling, then gate logits set to
 /// 3 and architectures sampled; weights get SGD on the loss of the modules
@@ -67,6 +78,12 @@ public final class Trainer {
     /// The architectures used in the last step (for cost reports).
     public private(set) var lastArchitectures: [Architecture] = []
 
+    /// Running sums of the epoch in progress (saved with the trainer, so that
+    /// an epoch split across sessions gives the same row as one run).
+    public internal(set) var epochTotals = EpochTotals()
+
+    private let buffers: [Tensor]
+    private let bufferBackup: [Tensor]
     private let classification = SoftmaxCrossEntropy()
     private let pixels = PixelCrossEntropy()
     var runningBaseline: Double?
@@ -82,6 +99,8 @@ public final class Trainer {
                                                 momentum: momentum, weightDecay: weightDecay, nesterov: nesterov)])
         schedule = PiecewiseConstantSchedule(initial: learningRate)
         rng = RNG(seed: seed)
+        buffers = network.nodes.flatMap { $0.module?.buffers ?? [] }
+        bufferBackup = buffers.map { Tensor(shape: $0.shape) }
     }
 
     public var epoch: Int { step / max(stepsPerEpoch, 1) }
@@ -97,9 +116,29 @@ public final class Trainer {
 
     /// One step on a batch: `images` are (N, H, W, C) NHWC; `labels` one class
     /// per example (classification) or per pixel, −1 ignored (segmentation).
+    ///
+    /// A step that would put a non-finite value into the state (the loss, the
+    /// gradients, an updated weight, velocity or gate logit, a batch-norm
+    /// statistic) throws `TrainingDiverged` and changes nothing: weights,
+    /// gates, optimizer, batch-norm statistics, generator and counters stay
+    /// those of the last finite step.
     @discardableResult
     public func trainStep(images: Tensor, labels: [Int32]) throws -> StepMetrics {
         let n = images.shape[0]
+        let before = (rng: rng, samplingStarted: samplingStarted, warmupSteps: warmupSteps, baseline: runningBaseline,
+                      logits: Array(UnsafeBufferPointer(start: network.gateLogits.value.data, count: network.gateCount)),
+                      architectures: lastArchitectures)
+        saveBuffers()
+        func diverged(_ what: String) -> TrainingDiverged {
+            rng = before.rng
+            samplingStarted = before.samplingStarted
+            warmupSteps = before.warmupSteps
+            runningBaseline = before.baseline
+            for k in before.logits.indices { network.gateLogits.value[k] = before.logits[k] }
+            lastArchitectures = before.architectures
+            restoreBuffers()
+            return TrainingDiverged(step: step + 1, quantity: what)
+        }
         if !isWarmingUp && !samplingStarted { startSampling() }
         let probabilities = network.keepProbabilities
         let architectures: [Architecture]
@@ -115,22 +154,48 @@ public final class Trainer {
         optimizer.group(named: "weights")!.learningRate = schedule.value(at: epoch)
         let logits = try executor.forward(images, architectures: architectures, training: true)
         let losses = try computeLosses(logits, labels: labels)
+        let loss = Double(losses.reduce(0, +)) / Double(n)
+        guard loss.isFinite else { throw diverged("loss \(loss)") }
+        guard buffersAreFinite() else { throw diverged("batch-norm statistics overflow") }
         optimizer.zeroGradients()
         try executor.backward(try lossGradient())
-        optimizer.step()
+        let update = optimizer.inspectUpdate()
+        guard update.gradientSquaredNorm.isFinite else { throw diverged("gradient norm \(update.gradientSquaredNorm.squareRoot())") }
+        guard update.finite else { throw diverged("weights overflow") }
 
         let costs = architectures.map(optimisedCostOf)
+        var newLogits: [Float]?
         if samplingStarted && network.gateCount > 0 {
-            updateGates(losses: losses, costs: costs, architectures: architectures, probabilities: probabilities)
+            newLogits = gateUpdate(losses: losses, costs: costs, architectures: architectures, probabilities: probabilities)
+            guard newLogits!.allSatisfy(\.isFinite) else { throw diverged("gate logits overflow") }
         }
+        optimizer.step()
+        if let newLogits { for k in newLogits.indices { network.gateLogits.value[k] = newLogits[k] } }
         step += 1
         let perExampleCosts = architectures.count == 1 ? [Double](repeating: costs[0], count: n) : costs
-        return StepMetrics(step: step, sampling: samplingStarted, learningRate: optimizer.groups[0].learningRate,
-                           loss: Double(losses.reduce(0, +)) / Double(n), accuracy: accuracy(logits, labels: labels),
-                           sampledCost: perExampleCosts.reduce(0, +) / Double(n),
-                           deterministicCost: optimisedCost.cost(of: network.deterministicArchitecture),
-                           gateEntropy: meanGateEntropy(network.keepProbabilities),
-                           consistent: Double(architectures.filter(\.isConsistent).count) / Double(architectures.count))
+        let metrics = StepMetrics(step: step, sampling: samplingStarted, learningRate: optimizer.groups[0].learningRate,
+                                  loss: loss, accuracy: accuracy(logits, labels: labels),
+                                  sampledCost: perExampleCosts.reduce(0, +) / Double(n),
+                                  deterministicCost: optimisedCost.cost(of: network.deterministicArchitecture),
+                                  gateEntropy: meanGateEntropy(network.keepProbabilities),
+                                  consistent: Double(architectures.filter(\.isConsistent).count) / Double(architectures.count))
+        epochTotals.add(metrics)
+        return metrics
+    }
+
+    /// Batch-norm statistics before the step (forward updates them), to put back if the step diverges.
+    private func saveBuffers() {
+        for (saved, buffer) in zip(bufferBackup, buffers) { saved.data.update(from: buffer.data, count: buffer.count) }
+    }
+
+    private func restoreBuffers() {
+        for (saved, buffer) in zip(bufferBackup, buffers) { buffer.data.update(from: saved.data, count: buffer.count) }
+    }
+
+    private func buffersAreFinite() -> Bool {
+        var probe: Float = 0
+        for b in buffers { for j in 0..<b.count { probe += b.data[j] - b.data[j] } }
+        return probe == 0
     }
 
     /// The optimised cost of a sampled architecture, with the inconsistent-sample
@@ -142,8 +207,9 @@ public final class Trainer {
         return architecture.isConsistent == budget.penaltyOnConsistentSamples ? cost + budget.inconsistentPenalty : cost
     }
 
-    /// D_i = loss_i + budget penalty of C(H_i); a ← a − path lr · REINFORCE gradient.
-    private func updateGates(losses: [Float], costs: [Double], architectures: [Architecture], probabilities: [Float]) {
+    /// D_i = loss_i + budget penalty of C(H_i); returns a − path lr · REINFORCE gradient
+    /// (the caller applies it once the whole step is known to be finite).
+    private func gateUpdate(losses: [Float], costs: [Double], architectures: [Architecture], probabilities: [Float]) -> [Float] {
         let penalty = { (c: Double) in self.budget?.penalty(cost: c) ?? 0 }
         var objectives: [Double], gates: [[Bool]], baseline: Double?
         if architectures.count == 1 {
@@ -159,7 +225,7 @@ public final class Trainer {
             baseline = nil
         }
         let gradient = Reinforce.gateGradient(objectives: objectives, gates: gates, probabilities: probabilities, baseline: baseline)
-        for k in gradient.indices { network.gateLogits.value[k] -= pathLearningRate * Float(gradient[k]) }
+        return gradient.indices.map { network.gateLogits.value[$0] - pathLearningRate * Float(gradient[$0]) }
     }
 
     func computeLosses(_ logits: Tensor, labels: [Int32]) throws -> [Float] {

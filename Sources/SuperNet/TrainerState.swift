@@ -18,6 +18,8 @@ extension Trainer {
         public var costsPrunedArchitecture: Bool
         public var schedule: PiecewiseConstantSchedule
         public var momentum: Float, weightDecay: Float, nesterov: Bool
+        /// The epoch in progress (absent in sessions saved before it was kept).
+        public var epochTotals: EpochTotals?
     }
 
     public var state: State {
@@ -25,7 +27,8 @@ extension Trainer {
         return State(step: step, samplingStarted: samplingStarted, runningBaseline: runningBaseline, rng: rng,
                      warmupSteps: warmupSteps, stepsPerEpoch: stepsPerEpoch, pathLearningRate: pathLearningRate,
                      sampling: sampling, budget: budget, costsPrunedArchitecture: costsPrunedArchitecture,
-                     schedule: schedule, momentum: g.momentum, weightDecay: g.weightDecay, nesterov: g.nesterov)
+                     schedule: schedule, momentum: g.momentum, weightDecay: g.weightDecay, nesterov: g.nesterov,
+                     epochTotals: epochTotals)
     }
 
     /// Puts back a saved state (the tensors are restored separately).
@@ -41,6 +44,7 @@ extension Trainer {
         budget = s.budget
         costsPrunedArchitecture = s.costsPrunedArchitecture
         schedule = s.schedule
+        epochTotals = s.epochTotals ?? EpochTotals()
         for g in optimizer.groups {
             g.momentum = s.momentum
             g.weightDecay = s.weightDecay

@@ -18,17 +18,31 @@ public struct EpochMetrics: Codable, Equatable, Sendable {
     public var gateEntropy: Double
     public var validationAccuracy: Double?
 
-    /// The mean of `steps`' metrics.
-    public init(epoch: Int, steps: [StepMetrics], validationAccuracy: Double? = nil) {
-        let n = Double(max(steps.count, 1))
+    /// The means of an epoch's running totals; costs and entropy as after its last step.
+    public init(epoch: Int, totals: EpochTotals, last: StepMetrics?, validationAccuracy: Double? = nil) {
+        let n = Double(max(totals.steps, 1))
         self.epoch = epoch
-        self.steps = steps.count
-        loss = steps.reduce(0) { $0 + $1.loss } / n
-        accuracy = steps.reduce(0) { $0 + $1.accuracy } / n
-        sampledCost = steps.reduce(0) { $0 + $1.sampledCost } / n
-        deterministicCost = steps.last?.deterministicCost ?? 0
-        gateEntropy = steps.last?.gateEntropy ?? 0
+        steps = totals.steps
+        loss = totals.loss / n
+        accuracy = totals.accuracy / n
+        sampledCost = totals.sampledCost / n
+        deterministicCost = last?.deterministicCost ?? 0
+        gateEntropy = last?.gateEntropy ?? 0
         self.validationAccuracy = validationAccuracy
+    }
+}
+
+/// Sums over the steps of the epoch in progress.
+public struct EpochTotals: Codable, Equatable, Sendable {
+    public var steps = 0
+    public var loss = 0.0, accuracy = 0.0, sampledCost = 0.0
+    public init() {}
+
+    mutating func add(_ m: StepMetrics) {
+        steps += 1
+        loss += m.loss
+        accuracy += m.accuracy
+        sampledCost += m.sampledCost
     }
 }
 
@@ -41,15 +55,14 @@ extension Trainer {
                       onStep: (StepMetrics) -> Bool = { _ in true },
                       onEpoch: (EpochMetrics) -> Void = { _ in }) throws -> [StepMetrics] {
         stepsPerEpoch = max(source.batchesPerEpoch, 1)
-        var all = [StepMetrics](), epochSteps = [StepMetrics]()
+        var all = [StepMetrics]()
         for _ in 0..<count {
             let (images, labels) = try source.nextBatch()
             let metrics = try trainStep(images: images, labels: labels)
             all.append(metrics)
-            epochSteps.append(metrics)
             if step % stepsPerEpoch == 0 {
-                onEpoch(EpochMetrics(epoch: epoch, steps: epochSteps))
-                epochSteps.removeAll()
+                onEpoch(EpochMetrics(epoch: epoch, totals: epochTotals, last: metrics))
+                epochTotals = EpochTotals()
             }
             if !onStep(metrics) { break }
         }

@@ -1,5 +1,6 @@
 import Benchmarks
 import Foundation
+import Fuzz
 import Layers
 import Notebook
 import Session
@@ -11,7 +12,8 @@ import Tensor
 let usage = """
 usage: bsn [--session NAME]         the notebook (a REPL on a terminal; reads a script from stdin otherwise)
        bsn run FILE.bsn [--echo] [--keep-going] [--session NAME] [--set NAME=VALUE …]
-                                    runs a script of notebook commands ($NAME in it is VALUE)
+                                    runs a script of notebook commands ($NAME in it is VALUE);
+                                    FILE - reads the script from standard input
        bsn <command>
 
   bench conv [--json] [--quick] [--algorithm direct|gemm] [--channels 32,64] [--sizes 32,16]
@@ -30,6 +32,17 @@ func fail(_ message: String) -> Never {
     exit(2)
 }
 
+// BSN_PEAK_MEMORY=1: at exit, the process's peak resident memory (VmHWM) on
+// stderr, for tests and the fuzz harness (a spawning parent's size would
+// inflate a child's rusage).
+if ProcessInfo.processInfo.environment["BSN_PEAK_MEMORY"] != nil {
+    atexit {
+        let status = (try? String(contentsOfFile: "/proc/self/status", encoding: .utf8)) ?? ""
+        let kb = status.split(separator: "\n").first { $0.hasPrefix("VmHWM:") }?.split(separator: " ").dropFirst().first ?? "?"
+        FileHandle.standardError.write(Data("bsn: peak resident memory \(kb) kB\n".utf8))
+    }
+}
+
 let arguments = Array(CommandLine.arguments.dropFirst())
 switch arguments.first {
 case "run":
@@ -44,6 +57,8 @@ case "bench":
     case "data": benchData(Array(rest.dropFirst()))
     default: fail("bsn bench: unknown benchmark '\(rest.first ?? "")' (available: conv, train, data)\n\n" + usage)
     }
+case "fuzz":       // a developer's tool, not in the usage text: see docs/architecture.md
+    fuzz(Array(arguments.dropFirst()))
 case "info":
     print("bsn 0.1")
     print("OpenBLAS core: \(BLAS.coreName)" + (BLAS.coreSwitchedFrom.map { " (selected by bsn; OpenBLAS detected \($0))" } ?? ""))
@@ -187,11 +202,76 @@ func benchData(_ arguments: [String]) {
     }
 }
 
+func fuzz(_ arguments: [String]) {
+    var c = Fuzzer.Configuration()
+    var options = ArraySlice(arguments)
+    func value(_ option: String) -> String {
+        guard let v = options.popFirst() else { fail("bsn fuzz: \(option) takes a value") }
+        return v
+    }
+    func whole(_ option: String) -> Int {
+        guard let n = Int(value(option)), n >= 0 else { fail("bsn fuzz: \(option) takes a whole number") }
+        return n
+    }
+    while let option = options.popFirst() {
+        switch option {
+        case "--cases": c.commandLines = whole(option)
+        case "--files": c.files = whole(option)
+        case "--seed": c.seed = UInt64(whole(option))
+        case "--jobs": c.jobs = max(1, whole(option))
+        case "--memory-mb": c.memoryMB = max(256, whole(option))
+        case "--deadline": c.deadline = Double(whole(option))
+        case "--output": c.output = URL(fileURLWithPath: value(option))
+        case "--quick": (c.commandLines, c.files) = (2000, 300)
+        case "--keep": c.keep = true
+        default:
+            fail("""
+            bsn fuzz: unknown option '\(option)'
+            usage: bsn fuzz [--cases N (2000)] [--files N (300)] [--seed S] [--jobs K (2)] [--memory-mb M (4096)]
+                            [--deadline S (30)] [--output DIR (fuzz-out)] [--keep]
+            """)
+        }
+    }
+    do {
+        let interactive = isatty(STDERR_FILENO) == 1
+        let report = try Fuzzer(c).run { line in
+            FileHandle.standardError.write(Data((interactive ? "\r\u{1B}[2K" + line : line + "\n").utf8))
+        }
+        if interactive { FileHandle.standardError.write(Data("\n".utf8)) }
+        print(report.summary)
+        exit(report.failures.isEmpty ? 0 : 1)
+    } catch {
+        fail("bsn fuzz: \(error)")
+    }
+}
+
+/// A script's text: a file (pipes and /dev/stdin included), or standard input for "-".
+func readScript(_ file: String) -> String {
+    let handle: FileHandle
+    if file == "-" {
+        handle = FileHandle.standardInput
+    } else {
+        var isFolder: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: file, isDirectory: &isFolder) else { fail("bsn run: cannot read \(file) (no such file)") }
+        guard !isFolder.boolValue else { fail("bsn run: \(file) is a folder, expected a script file") }
+        guard let h = FileHandle(forReadingAtPath: file) else { fail("bsn run: cannot read \(file) (permission denied?)") }
+        handle = h
+    }
+    let data: Data
+    do { data = try handle.readToEnd() ?? Data() } catch { fail("bsn run: cannot read \(file) (\(error.localizedDescription))") }
+    guard let text = String(data: data, encoding: .utf8) else { fail("bsn run: \(file) is not a UTF-8 text file") }
+    return text
+}
+
 /// A new session, or the saved one of that name.
 func session(named name: String, store: SessionStore) -> Session {
     do { try SessionStore.check(name: name) } catch { fail("bsn: \(error)") }
     if FileManager.default.fileExists(atPath: store.folder(name).appendingPathComponent("session.json").path) {
-        do { return try store.open(name) } catch { fail("bsn: cannot open session '\(name)': \(error)") }
+        do {
+            return try store.open(name, removed: {
+                FileHandle.standardOutput.write(Data("removed stale files of an interrupted save: \($0.joined(separator: ", "))\n".utf8))
+            })
+        } catch { fail("bsn: cannot open session '\(name)': \(error)") }
     }
     return Session(name: name)
 }
@@ -211,12 +291,13 @@ func startNotebook(_ arguments: [String]) {
     let stamp = ISO8601DateFormatter.string(from: Date(), timeZone: .current, formatOptions: [.withYear, .withMonth, .withDay, .withTime])
     let interactive = isatty(STDIN_FILENO) == 1 && isatty(STDOUT_FILENO) == 1
     let nb = Notebook(session: session(named: name ?? "notebook-\(stamp)", store: store), store: store, console: Console(interactive: interactive))
-    if interactive {
-        REPL.run(nb)
-        exit(0)
-    }
+    if interactive { exit(REPL.run(nb)) }
     let text = String(decoding: FileHandle.standardInput.readDataToEndOfFile(), as: UTF8.self)
-    exit(Script.run(text, file: "<stdin>", in: nb, options: .init()))
+    var status = Script.run(text, file: "<stdin>", in: nb, options: .init())
+    // End of input is Ctrl-D: a session with data or a model is saved, and a save that fails is the exit status.
+    let worthSaving = nb.session.datasetSpec != nil || nb.session.modelSpec != nil
+    if !nb.quitRequested && worthSaving && !nb.execute("quit", location: "<stdin>: end of input") { status = 1 }
+    exit(status)
 }
 
 func runScript(_ arguments: [String]) {
@@ -235,21 +316,19 @@ func runScript(_ arguments: [String]) {
             }
             variables[String(pair[..<eq])] = String(pair[pair.index(after: eq)...])
         default:
-            if a.hasPrefix("-") { fail("bsn run: unknown option '\(a)'\n\n" + usage) }
+            if a.hasPrefix("-") && a != "-" { fail("bsn run: unknown option '\(a)'\n\n" + usage) }
             guard file == nil else { fail("bsn run: one script at a time (got \(file!) and \(a))") }
             file = a
         }
     }
-    guard let file else { fail("bsn run: which script? (bsn run samples/quickstart.bsn)") }
-    guard let data = FileManager.default.contents(atPath: file), let text = String(data: data, encoding: .utf8) else {
-        fail("bsn run: cannot read \(file)" + (FileManager.default.fileExists(atPath: file) ? " (not a UTF-8 text file)" : " (no such file)"))
-    }
+    guard let file else { fail("bsn run: which script? (bsn run samples/quickstart.bsn, or bsn run - for standard input)") }
+    let text = readScript(file)
     signal(SIGINT) { _ in Interrupt.request() }
     let store = SessionStore.default
     let base = ((file as NSString).lastPathComponent as NSString).deletingPathExtension
     // --session continues (or creates) a named session; otherwise the script
     // starts a fresh session named after it (its save replaces the old one).
-    let fresh = base.filter { $0.isLetter || $0.isNumber || $0 == "-" || $0 == "_" }
+    let fresh = file == "-" ? "stdin" : base.filter { $0.isLetter || $0.isNumber || $0 == "-" || $0 == "_" }
     let nb = Notebook(session: name.map { session(named: $0, store: store) } ?? Session(name: fresh.isEmpty ? "script" : fresh),
                       store: store, console: Console(interactive: false))
     nb.session.variables.merge(variables) { _, new in new }

@@ -32,7 +32,7 @@ final class NotebookScriptTests: XCTestCase {
     load shapes train=192 val=64 test=64 seed=$n
     set batch 32
     build cnf W=3 S=3 C=8
-    budget flops 60k lambda=1e-5
+    budget flops 1M lambda=1e-6
     warmup 1 epochs
     set path-lr 0.05
     train 3 epochs

@@ -1,4 +1,5 @@
 import SuperNet
+import TestSupport
 import Tensor
 import XCTest
 
@@ -96,5 +97,45 @@ final class FabricTests: XCTestCase {
             XCTAssertEqual(params, count, "ResNet-\(depth)")
         }
         XCTAssertNil(Fabric.resnet(depth: 21))
+    }
+}
+
+/// The size a fabric is checked against memory with, before it is built.
+final class FabricSizeTests: XCTestCase {
+    func testEstimatedSizeMatchesTheBuiltNetwork() throws {
+        let cases: [(Fabric, FeatureShape, Int)] = [
+            (.cnf(columns: 8, scales: 6, channels: 16, segmentation: false, gated: true), FeatureShape(height: 32, width: 32, channels: 3), 10),
+            (.cnf(columns: 3, scales: 3, channels: 8, segmentation: false, gated: true), FeatureShape(height: 32, width: 32, channels: 3), 10),
+            (.cnf(columns: 4, scales: 5, channels: 8, segmentation: true, gated: true), FeatureShape(height: 64, width: 64, channels: 3), 3),
+            (.resnet(groups: 3, blocks: 3, shortcuts: true, gated: true), FeatureShape(height: 32, width: 32, channels: 3), 10),
+            (Fabric.resnet(depth: 20)!, FeatureShape(height: 32, width: 32, channels: 3), 100),
+        ]
+        for (fabric, input, classes) in cases {
+            var rng = RNG(seed: 1)
+            let net = try fabric.build(input: input, classes: classes, rng: &rng)
+            let size = try fabric.size(input: input, classes: classes)
+            let parameters = Double(net.weights.reduce(0) { $0 + $1.count })
+            let activations = Double(net.nodes.reduce(0) { $0 + $1.shape.elements })
+            XCTAssertEqual(size.parameters / parameters, 1, accuracy: 0.02, "\(fabric.summary): \(size.parameters) vs \(parameters) weights")
+            // A CNF's nodes are its tensors; a residual block also keeps the tensors inside it, so the estimate is larger.
+            if case .cnf = fabric {
+                XCTAssertEqual(size.activationsPerExample / activations, 1, accuracy: 0.35, "\(fabric.summary): \(size.activationsPerExample) vs \(activations)")
+            } else {
+                XCTAssertGreaterThan(size.activationsPerExample, activations, fabric.summary)
+                XCTAssertLessThan(size.activationsPerExample, 3 * activations, fabric.summary)
+            }
+        }
+    }
+
+    func testBoundsAreCheckedBeforeAnyShiftOrAllocation() {
+        let input = FeatureShape(height: 32, width: 32, channels: 3)
+        var rng = RNG(seed: 1)
+        assertThrows(try Fabric.resnet(groups: 65, blocks: 1, shortcuts: true, gated: true).build(input: input, classes: 10, rng: &rng),
+                     mentions: ["k=65", "1…10"])
+        assertThrows(try Fabric.cnf(columns: 2, scales: 63, channels: 4, segmentation: false, gated: true).size(input: input, classes: 10),
+                     mentions: ["S=63", "1…30"])
+        // Within bounds, an absurd size is a number, not an overflow.
+        let huge = try? Fabric.cnf(columns: 1000, scales: 30, channels: 65536, segmentation: false, gated: true).size(input: input, classes: 10)
+        XCTAssertGreaterThan(huge?.weightBytes ?? 0, 1e15)
     }
 }

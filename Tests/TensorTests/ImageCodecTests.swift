@@ -59,7 +59,7 @@ final class ImageCodecTests: XCTestCase {
         XCTAssertEqual(bsn_jpeg_write(path, pixels, Int32(w), Int32(h), 95, &error, 256), 0, message(error))
         var data: UnsafeMutablePointer<UInt8>?
         var rw: Int32 = 0, rh: Int32 = 0
-        XCTAssertEqual(bsn_jpeg_read(path, &data, &rw, &rh, &error, 256), 0, message(error))
+        XCTAssertEqual(bsn_jpeg_read(path, 0, 0, &data, &rw, &rh, &error, 256), 0, message(error))
         XCTAssertEqual([rw, rh], [Int32(w), Int32(h)])
         let decoded = Array(UnsafeBufferPointer(start: data, count: w * h * 3))
         bsn_free(data)
@@ -70,12 +70,12 @@ final class ImageCodecTests: XCTestCase {
         let bytes = try Data(contentsOf: URL(fileURLWithPath: path))
         let truncated = folder.appendingPathComponent("t.jpg").path
         try bytes.prefix(bytes.count / 2).write(to: URL(fileURLWithPath: truncated))
-        XCTAssertEqual(bsn_jpeg_read(truncated, &data, &rw, &rh, &error, 256), -1)
+        XCTAssertEqual(bsn_jpeg_read(truncated, 0, 0, &data, &rw, &rh, &error, 256), -1)
         XCTAssertTrue(message(error).contains("corrupt JPEG"), message(error))
         // Not a JPEG at all: libjpeg's fatal error comes back as a message, the process lives on.
         try Data("GIF89a....".utf8).write(to: URL(fileURLWithPath: truncated))
-        XCTAssertEqual(bsn_jpeg_read(truncated, &data, &rw, &rh, &error, 256), -1)
+        XCTAssertEqual(bsn_jpeg_read(truncated, 0, 0, &data, &rw, &rh, &error, 256), -1)
         XCTAssertTrue(message(error).contains("corrupt JPEG"), message(error))
-        XCTAssertEqual(bsn_jpeg_read("/nonexistent.jpg", &data, &rw, &rh, &error, 256), -1)
+        XCTAssertEqual(bsn_jpeg_read("/nonexistent.jpg", 0, 0, &data, &rw, &rh, &error, 256), -1)
     }
 }

@@ -31,9 +31,14 @@ int bsn_png_read(const char *path, uint8_t **pixels, int *width, int *height,
                  int *channels, char *error, size_t error_size);
 
 // ---- JPEG (image_io.c), via libjpeg(-turbo) with a setjmp error handler -----
+/// The largest JPEG bsn decodes (pixels): 64M, 192 MB of RGB.
+#define BSN_JPEG_MAX_PIXELS (1ull << 26)
 /// Decodes a JPEG file to 8-bit RGB. `*pixels` is malloc'ed; release with
 /// bsn_free. Returns 0, or -1 with libjpeg's message in `error`; never exits.
-int bsn_jpeg_read(const char *path, uint8_t **pixels, int *width, int *height,
+/// The header is read first: a size other than expect_width x expect_height
+/// (when expect_width > 0), or above BSN_JPEG_MAX_PIXELS, returns -2 with
+/// the header's size in *width, *height, before any pixel is decoded.
+int bsn_jpeg_read(const char *path, int expect_width, int expect_height, uint8_t **pixels, int *width, int *height,
                   char *error, size_t error_size);
 /// Encodes 8-bit RGB as a JPEG file (quality 1...100). Returns 0 or -1 + message.
 int bsn_jpeg_write(const char *path, const uint8_t *pixels, int width, int height,

@@ -1,0 +1,109 @@
+import Foundation
+
+/// One run of the bsn binary under limits: `ulimit -v` on its address
+/// space, a deadline after which it gets SIGINT (Ctrl-C: bsn must stop what
+/// it does and exit), and a grace period after which it is killed as hung.
+struct Child {
+    enum Outcome: Equatable {
+        /// Exited with this status (0 success, 1 a command failed, 2 usage).
+        case exited(Int32)
+        /// Killed by a signal it did not handle: a crash (SIGILL, SIGTRAP from a Swift trap, SIGABRT, SIGSEGV, …).
+        case signalled(Int32)
+        /// Still running after SIGINT and the grace period.
+        case hung
+    }
+
+    struct Result {
+        let outcome: Outcome
+        /// Peak resident memory of the child (bytes).
+        let peakResident: Int
+        let seconds: Double
+        /// The run needed SIGINT to finish.
+        let interrupted: Bool
+    }
+
+    let binary: String
+    let arguments: [String]
+    let folder: URL
+    let memoryLimitKB: Int
+    let deadline: Double
+    let grace: Double
+
+    /// Runs the child with `folder` as its working folder, home and session
+    /// root; its output goes to `stdout.txt` and `stderr.txt` there.
+    func run() throws -> Result {
+        let script = "ulimit -v \(memoryLimitKB) 2>/dev/null; cd \"$1\" || exit 97; shift; exec \"$@\""
+        let argv = ["/bin/sh", "-c", script, "sh", folder.path, binary] + arguments
+        var environment = ProcessInfo.processInfo.environment
+        environment["HOME"] = folder.path
+        environment["BSN_SESSIONS"] = folder.appendingPathComponent("sessions").path
+        environment["BSN_HISTORY"] = folder.appendingPathComponent("history").path
+        environment["MALLOC_ARENA_MAX"] = "2"
+        environment["BSN_PEAK_MEMORY"] = "1"
+        let env = environment.map { "\($0.key)=\($0.value)" }
+
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+        posix_spawn_file_actions_addopen(&actions, 1, folder.appendingPathComponent("stdout.txt").path, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+        posix_spawn_file_actions_addopen(&actions, 2, folder.appendingPathComponent("stderr.txt").path, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+
+        // Workers of the caller (Dispatch threads) block signals; the child must get SIGINT as a user's Ctrl-C.
+        var attributes = posix_spawnattr_t()
+        posix_spawnattr_init(&attributes)
+        defer { posix_spawnattr_destroy(&attributes) }
+        var none = sigset_t(), defaults = sigset_t()
+        sigemptyset(&none)
+        sigemptyset(&defaults)
+        sigaddset(&defaults, SIGINT)
+        posix_spawnattr_setsigmask(&attributes, &none)
+        posix_spawnattr_setsigdefault(&attributes, &defaults)
+        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
+        var pid: pid_t = 0
+        let start = Date()
+        let status = withCStrings(argv) { cArgv in
+            withCStrings(env) { cEnv in posix_spawn(&pid, "/bin/sh", &actions, &attributes, cArgv, cEnv) }
+        }
+        guard status == 0 else { throw FuzzError("cannot start \(binary): \(String(cString: strerror(status)))") }
+
+        var interrupted = false, killed = false
+        var waitStatus: Int32 = 0, usage = rusage()
+        while true {
+            let r = wait4(pid, &waitStatus, WNOHANG, &usage)
+            if r == pid { break }
+            if r < 0 && errno != EINTR { throw FuzzError("wait4: \(String(cString: strerror(errno)))") }
+            let elapsed = Date().timeIntervalSince(start)
+            if !interrupted && elapsed > deadline {
+                kill(pid, SIGINT)
+                interrupted = true
+            } else if interrupted && !killed && elapsed > deadline + grace {
+                kill(pid, SIGKILL)
+                killed = true
+            }
+            usleep(2_000)
+        }
+        let seconds = Date().timeIntervalSince(start)
+        // bsn reports its own peak (VmHWM) at exit; rusage also counts the pages it shared with this process before exec.
+        let stderr = (try? String(contentsOf: folder.appendingPathComponent("stderr.txt"), encoding: .utf8)) ?? ""
+        let reported = stderr.split(separator: "\n").last { $0.hasPrefix("bsn: peak resident memory ") }.flatMap { Int($0.split(separator: " ")[4]) }
+        let peak = (reported ?? Int(usage.ru_maxrss)) * 1024
+        if killed { return Result(outcome: .hung, peakResident: peak, seconds: seconds, interrupted: true) }
+        let signalled = (waitStatus & 0x7f) != 0 && (waitStatus & 0x7f) != 0x7f
+        let outcome: Outcome = signalled ? .signalled(waitStatus & 0x7f) : .exited((waitStatus >> 8) & 0xff)
+        return Result(outcome: outcome, peakResident: peak, seconds: seconds, interrupted: interrupted)
+    }
+}
+
+/// Runs `body` with a NULL-terminated C array of the strings.
+private func withCStrings<R>(_ strings: [String], _ body: ([UnsafeMutablePointer<CChar>?]) -> R) -> R {
+    var pointers = strings.map { strdup($0) }
+    pointers.append(nil)
+    defer { for p in pointers { free(p) } }
+    return body(pointers)
+}
+
+struct FuzzError: Error, CustomStringConvertible {
+    let description: String
+    init(_ message: String) { description = message }
+}

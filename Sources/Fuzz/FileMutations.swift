@@ -1,0 +1,189 @@
+import Datasets
+import Foundation
+import Session
+import Tensor
+
+/// Valid files of every format bsn reads, and mutations of them: CIFAR-10/100
+/// records and name files, Part Labels JPEGs, PPM masks and split files,
+/// session files (re-signed with a valid checksum most of the time, so that
+/// the values inside are what gets tested), and exported architectures.
+struct FileMutations {
+    enum Format: String, CaseIterable {
+        case cifar10, cifar100, jpeg, ppm, split, session, arch
+    }
+
+    var rng: RNG
+    /// A saved session (`base`) and its exported architecture, made by the real binary.
+    let template: URL
+
+    mutating func pick<T>(_ items: [T]) -> T { items[rng.integer(below: items.count)] }
+    mutating func chance(_ p: Float) -> Bool { rng.uniform() < p }
+
+    // MARK: mutations
+
+    static let hugeNumbers = ["64000000000000", "1099511627778", "-1", "0", "1e308", "1e400", "9223372036854775807", "-9223372036854775808",
+                              "18446744073709551616", "0.5", "\"nan\"", "\"inf\"", "null", "true", "\"x\"", "[]", "{}", "4294967296", "65536", "2"]
+
+    /// Flips bits, sets bytes, truncates, inserts, deletes or duplicates a range, or writes a 32-bit integer.
+    mutating func mutateBytes(_ bytes: inout [UInt8]) {
+        guard !bytes.isEmpty else { bytes = [UInt8(truncatingIfNeeded: rng.next())]; return }
+        for _ in 0..<(1 + rng.integer(below: 3)) {
+            let at = rng.integer(below: max(bytes.count, 1))
+            switch rng.integer(below: 8) {
+            case 0: bytes[at] ^= UInt8(1 << rng.integer(below: 8))
+            case 1: bytes[at] = pick([0, 0xFF, 0x7F, 0x80, 0x0A, 0x20])
+            case 2: bytes.removeSubrange(at...)
+            case 3: bytes.insert(contentsOf: (0..<(1 + rng.integer(below: 64))).map { _ in UInt8(truncatingIfNeeded: rng.next()) }, at: at)
+            case 4: bytes.removeSubrange(at..<min(bytes.count, at + 1 + rng.integer(below: 512)))
+            case 5: bytes.insert(contentsOf: bytes[at..<min(bytes.count, at + 1 + rng.integer(below: 512))], at: at)
+            case 6:
+                let value: UInt32 = pick([0xFFFF_FFFF, 0x7FFF_FFFF, 0x1000_0000, 0, 1, 0xFFFF])
+                for k in 0..<4 where at + k < bytes.count { bytes[at + k] = UInt8(truncatingIfNeeded: value >> (8 * k)) }
+            default: if !bytes.isEmpty { bytes[at] = UInt8(truncatingIfNeeded: rng.next()) }
+            }
+            if bytes.isEmpty { return }
+        }
+    }
+
+    /// Replaces a number in a text with a huge or special value, or damages a line.
+    mutating func mutateText(_ text: inout String) {
+        var chars = Array(text.utf8)
+        var numbers = [Range<Int>](), i = 0
+        while i < chars.count {
+            if (chars[i] >= 0x30 && chars[i] <= 0x39) || (chars[i] == UInt8(ascii: "-") && i + 1 < chars.count && chars[i + 1] >= 0x30 && chars[i + 1] <= 0x39) {
+                let start = i
+                i += 1
+                while i < chars.count, (chars[i] >= 0x30 && chars[i] <= 0x39) || [UInt8(ascii: "."), UInt8(ascii: "e"), UInt8(ascii: "E"), UInt8(ascii: "+"), UInt8(ascii: "-")].contains(chars[i]) { i += 1 }
+                numbers.append(start..<i)
+            } else { i += 1 }
+        }
+        if !numbers.isEmpty && chance(0.8) {
+            for _ in 0..<(1 + rng.integer(below: 2)) {
+                let r = pick(numbers)
+                guard r.upperBound <= chars.count else { continue }
+                chars.replaceSubrange(r, with: Array(pick(Self.hugeNumbers).utf8))
+                break
+            }
+            text = String(decoding: chars, as: UTF8.self)
+        } else {
+            var lines = text.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+            let k = rng.integer(below: max(lines.count, 1))
+            switch rng.integer(below: 4) {
+            case 0: if !lines.isEmpty { lines.remove(at: k) }
+            case 1: lines.insert(pick(["Name 99999999999999999999", "Name -1", "Name", "日本 1", "\u{0}", String(repeating: "A", count: 5000) + " 1", "Ann_Lee 1 2"]), at: min(k, lines.count))
+            case 2: if !lines.isEmpty { lines[k] = String(lines[k].reversed()) }
+            default:
+                var bytes = Array(text.utf8)
+                mutateBytes(&bytes)
+                text = String(decoding: bytes, as: UTF8.self)
+                return
+            }
+            text = lines.joined(separator: "\n")
+        }
+    }
+
+    /// A session file's payload mutated, then (most of the time) re-signed with its true length and checksum.
+    mutating func mutateCheckedFile(_ url: URL) throws {
+        var bytes = [UInt8](try Data(contentsOf: url))
+        guard let newline = bytes.firstIndex(of: 0x0A), chance(0.85) else {
+            mutateBytes(&bytes)
+            return try Data(bytes).write(to: url)
+        }
+        let fields = String(decoding: bytes[..<newline], as: UTF8.self).split(separator: " ")
+        var payload = Array(bytes[(newline + 1)...])
+        if url.pathExtension == "bin" {
+            mutateBytes(&payload)
+        } else {
+            var text = String(decoding: payload, as: UTF8.self)
+            mutateText(&text)
+            payload = Array(text.utf8)
+        }
+        let header = "\(fields.first ?? "bsn-x") \(fields.count > 1 ? fields[1] : "1") \(payload.count) \(String(format: "%08x", CRC32.of(payload)))\n"
+        try Data(Array(header.utf8) + payload).write(to: url)
+    }
+
+    /// Changes a JPEG's frame size (SOF marker) or damages its bytes.
+    mutating func mutateJPEG(_ bytes: inout [UInt8]) {
+        if chance(0.5), let sof = (0..<(bytes.count - 9)).first(where: { bytes[$0] == 0xFF && (0xC0...0xC2).contains(bytes[$0 + 1]) }) {
+            let (w, h) = pick([(65500, 65500), (30000, 30000), (0, 0), (1, 1), (251, 250), (250, 65535), (8, 8)])
+            bytes[sof + 5] = UInt8(h >> 8); bytes[sof + 6] = UInt8(h & 0xFF)
+            bytes[sof + 7] = UInt8(w >> 8); bytes[sof + 8] = UInt8(w & 0xFF)
+        } else {
+            mutateBytes(&bytes)
+        }
+    }
+
+    /// Changes a PPM's header or damages its bytes.
+    mutating func mutatePPM(_ bytes: inout [UInt8]) {
+        if chance(0.5) {
+            let header = pick(["P6\n65500 65500\n255\n", "P6\n250 250\n65535\n", "P6\n250 250\n0\n", "P6\n-1 250\n255\n", "P3\n250 250\n255\n",
+                               "P6\n999999999 999999999\n255\n", "P6 # comment\n250 250\n255\n", "P6\n250\n", "P6\n250 250 255"])
+            let pixels = bytes.count > 15 ? Array(bytes[15...]) : []
+            bytes = Array(header.utf8) + pixels
+        } else {
+            mutateBytes(&bytes)
+        }
+    }
+
+    // MARK: cases
+
+    /// Writes one mutated case of `format` into `dir` and returns the commands that read it.
+    mutating func makeCase(_ format: Format, in dir: URL, index: Int) throws -> [String] {
+        let fm = FileManager.default
+        let name = "c\(index)"
+        let folder = dir.appendingPathComponent(name)
+        switch format {
+        case .cifar10:
+            try DatasetWriters.writeCIFAR10(folder, records: 4, rng: &rng)
+            let file = folder.appendingPathComponent(pick(["data_batch_1.bin", "data_batch_3.bin", "test_batch.bin", "batches.meta.txt"]))
+            try mutate(file, text: file.pathExtension == "txt")
+            return ["load cifar10 \(name) val=\(pick(["2", "0", "19", "20", "100"]))", "data", "build cnf W=1 S=2 C=2", "train 1 steps"]
+        case .cifar100:
+            try DatasetWriters.writeCIFAR100(folder, records: 4, rng: &rng)
+            let file = folder.appendingPathComponent(pick(["train.bin", "test.bin", "fine_label_names.txt", "coarse_label_names.txt"]))
+            try mutate(file, text: file.pathExtension == "txt")
+            return ["load cifar100 \(name) val=2 labels=\(pick(["fine", "coarse"]))", "data"]
+        case .jpeg, .ppm, .split:
+            try DatasetWriters.writePartLabels(folder)
+            let entry = PartLabels.Entry(name: "Ann_Lee", number: pick([1, 2]))
+            switch format {
+            case .jpeg:
+                var bytes = [UInt8](try Data(contentsOf: URL(fileURLWithPath: entry.imagePath(folder))))
+                mutateJPEG(&bytes)
+                try Data(bytes).write(to: URL(fileURLWithPath: entry.imagePath(folder)))
+            case .ppm:
+                var bytes = [UInt8](try Data(contentsOf: URL(fileURLWithPath: entry.maskPath(folder))))
+                mutatePPM(&bytes)
+                try Data(bytes).write(to: URL(fileURLWithPath: entry.maskPath(folder)))
+            default:
+                try mutate(folder.appendingPathComponent(pick(PartLabels.splitFiles)), text: true)
+            }
+            return ["load partlabels \(name) onerror=\(pick(["skip", "stop"]))", "data"]
+        case .session:
+            let sessions = dir.appendingPathComponent("sessions")
+            try fm.createDirectory(at: sessions, withIntermediateDirectories: true)
+            let copy = sessions.appendingPathComponent(name)
+            try fm.copyItem(at: template.appendingPathComponent("sessions/base"), to: copy)
+            let files = try fm.contentsOfDirectory(atPath: copy.path).filter { !$0.hasPrefix(".") }
+            let target = chance(0.5) ? "session.json" : pick(files)
+            for _ in 0..<(1 + rng.integer(below: 2)) { try mutateCheckedFile(copy.appendingPathComponent(target)) }
+            return ["open \(name)", "inspect", "costs", "train 1 steps", "eval val", "render graph \(name).png", "render history \(name)-h.png", "sessions"]
+        case .arch:
+            let file = dir.appendingPathComponent("\(name).json")
+            try fm.copyItem(at: template.appendingPathComponent("arch.json"), to: file)
+            try mutate(file, text: true)
+            return ["load shapes train=32 val=8 test=8", "build from \(name).json", "arch", "train 1 steps", "export arch \(name)-out.json"]
+        }
+    }
+
+    private mutating func mutate(_ file: URL, text: Bool) throws {
+        if text, var string = String(data: try Data(contentsOf: file), encoding: .utf8) {
+            mutateText(&string)
+            try Data(string.utf8).write(to: file)
+        } else {
+            var bytes = [UInt8](try Data(contentsOf: file))
+            mutateBytes(&bytes)
+            try Data(bytes).write(to: file)
+        }
+    }
+}

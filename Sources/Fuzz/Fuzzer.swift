@@ -1,0 +1,209 @@
+import Dispatch
+import Foundation
+import Tensor
+
+/// `bsn fuzz`: random command scripts and mutated files of every format bsn
+/// reads, each batch run by the real binary in its own folder under limits.
+/// An exit by a signal (a Swift trap, an abort, a segfault), an exit status
+/// other than 0, 1 or 2, or a run still alive after SIGINT and a grace
+/// period is a failure: its folder (script, files, output) is kept under
+/// `<output>/failures/` with a `reproduce.sh`.
+public struct Fuzzer: Sendable {
+    public struct Configuration: Sendable {
+        /// Random command lines, and mutated files, in all.
+        public var commandLines = 2000, files = 300
+        public var seed: UInt64 = 1
+        /// Children run at once.
+        public var jobs = 2
+        /// Seconds before SIGINT, then seconds before SIGKILL (a hang).
+        public var deadline = 30.0, grace = 20.0
+        /// `ulimit -v` of each child.
+        public var memoryMB = 4096
+        public var linesPerScript = 25, filesPerScript = 8
+        public var output = URL(fileURLWithPath: "fuzz-out")
+        /// Keep every batch's folder (script, files, output), not only failures.
+        public var keep = false
+        public init() {}
+    }
+
+    public struct Failure: Sendable {
+        public let kind: String, folder: String, detail: String
+    }
+
+    public struct Report: Sendable {
+        public var commandScripts = 0, commandLines = 0, fileScripts = 0, files = 0
+        public var interrupted = 0
+        public var peakResident = 0
+        public var failures: [Failure] = []
+        public var seconds = 0.0
+        public var summary: String {
+            var lines = [String(format: "%d command lines in %d scripts, %d mutated files in %d scripts, %.0f s: %d failures (%d runs needed SIGINT at the deadline; largest peak resident memory %@)",
+                                commandLines, commandScripts, files, fileScripts, seconds, failures.count, interrupted, Memory.format(Double(peakResident)))]
+            for f in failures { lines.append("  \(f.kind): \(f.folder) — \(f.detail)") }
+            return lines.joined(separator: "\n")
+        }
+    }
+
+    public let configuration: Configuration
+    public init(_ configuration: Configuration) { self.configuration = configuration }
+
+    private enum Job: Sendable { case commands(Int), files(Int) }
+
+    /// Runs every batch; `progress` gets a line after each.
+    public func run(progress: @escaping @Sendable (String) -> Void) throws -> Report {
+        let c = configuration, fm = FileManager.default
+        let binary = try selfPath()
+        try fm.createDirectory(at: c.output, withIntermediateDirectories: true)
+        let work = c.output.appendingPathComponent("work")
+        try? fm.removeItem(at: work)
+        try fm.createDirectory(at: work, withIntermediateDirectories: true)
+        let template = try makeTemplate(in: work, binary: binary)
+
+        let commandJobs = (c.commandLines + c.linesPerScript - 1) / max(c.linesPerScript, 1)
+        let fileJobs = (c.files + c.filesPerScript - 1) / max(c.filesPerScript, 1)
+        let jobs: [Job] = (0..<commandJobs).map(Job.commands) + (0..<fileJobs).map(Job.files)
+        let state = Shared()
+        let start = Date()
+        let workers = max(1, c.jobs)
+        DispatchQueue.concurrentPerform(iterations: workers) { _ in
+            while let index = state.nextJob(below: jobs.count) {
+                do {
+                    let outcome = try runJob(jobs[index], number: index, binary: binary, work: work, template: template)
+                    let line = state.record(outcome, total: jobs.count)
+                    progress(line)
+                } catch {
+                    state.add(Failure(kind: "harness", folder: "-", detail: "\(error)"))
+                }
+            }
+        }
+        var report = state.report
+        report.seconds = Date().timeIntervalSince(start)
+        if !c.keep { try? fm.removeItem(at: work) }
+        return report
+    }
+
+    /// What one job ran and how it ended.
+    struct JobOutcome {
+        var commandLines = 0, files = 0
+        var result: Child.Result
+        var failure: Failure?
+    }
+
+    private func runJob(_ job: Job, number: Int, binary: String, work: URL, template: URL) throws -> JobOutcome {
+        let c = configuration, fm = FileManager.default
+        let folder = work.appendingPathComponent("job-\(number)")
+        try fm.createDirectory(at: folder, withIntermediateDirectories: true)
+        var rng = RNG(seed: c.seed &* 0x9E37_79B9_7F4A_7C15 &+ UInt64(number))
+        var lines = [String](), counted = (lines: 0, files: 0), kind = ""
+        switch job {
+        case .commands(let k):
+            var scripts = CommandScripts(rng: rng)
+            let count = min(c.linesPerScript, c.commandLines - k * c.linesPerScript)
+            lines = scripts.script(lines: count)
+            counted.lines = count
+            kind = "commands"
+        case .files(let k):
+            var mutations = FileMutations(rng: RNG(seed: rng.next()), template: template)
+            let count = min(c.filesPerScript, c.files - k * c.filesPerScript)
+            for i in 0..<count {
+                let format = mutations.pick(FileMutations.Format.allCases)
+                lines += ["# case \(i): \(format.rawValue)"] + (try mutations.makeCase(format, in: folder, index: i))
+            }
+            counted.files = count
+            kind = "files"
+        }
+        try (lines.joined(separator: "\n") + "\n").write(to: folder.appendingPathComponent("case.bsn"), atomically: false, encoding: .utf8)
+        let child = Child(binary: binary, arguments: ["run", "case.bsn", "--keep-going"], folder: folder,
+                          memoryLimitKB: c.memoryMB * 1024, deadline: c.deadline, grace: c.grace)
+        let result = try child.run()
+        let stderr = (try? String(contentsOf: folder.appendingPathComponent("stderr.txt"), encoding: .utf8)) ?? ""
+        var failure: String?
+        switch result.outcome {
+        case .exited(let s) where [0, 1, 2].contains(s):
+            if stderr.contains("Fatal error") || stderr.contains("runtime failure") { failure = "a Swift runtime error, exit \(s)" }
+        case .exited(let s): failure = "exit status \(s)"
+        case .signalled(let s): failure = "killed by signal \(s) (\(String(cString: strsignal(s))))"
+        case .hung: failure = "still running \(Int(c.deadline + c.grace)) s after start and SIGINT: a hang"
+        }
+        guard let failure else {
+            if !c.keep { try? fm.removeItem(at: folder) }
+            return JobOutcome(commandLines: counted.lines, files: counted.files, result: result, failure: nil)
+        }
+        let kept = c.output.appendingPathComponent("failures/\(kind)-\(c.seed)-\(number)")
+        try? fm.removeItem(at: kept)
+        try fm.createDirectory(at: kept.deletingLastPathComponent(), withIntermediateDirectories: true)
+        try fm.moveItem(at: folder, to: kept)
+        let reproduce = """
+        #!/bin/sh
+        # \(failure)
+        cd "$(dirname "$0")" && BSN_SESSIONS=sessions HOME=. ulimit -v \(c.memoryMB * 1024) && exec \(binary) run case.bsn --keep-going
+
+        """
+        try reproduce.write(to: kept.appendingPathComponent("reproduce.sh"), atomically: false, encoding: .utf8)
+        chmod(kept.appendingPathComponent("reproduce.sh").path, 0o755)
+        let lastError = stderr.split(separator: "\n").last { $0.contains("rror") }.map(String.init) ?? ""
+        return JobOutcome(commandLines: counted.lines, files: counted.files, result: result,
+                          failure: Failure(kind: kind, folder: kept.path, detail: failure + (lastError.isEmpty ? "" : "; \(lastError.prefix(200))")))
+    }
+
+    /// A small trained session and its exported architecture, made by the binary itself.
+    private func makeTemplate(in work: URL, binary: String) throws -> URL {
+        let folder = work.appendingPathComponent("template")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        let script = """
+        load shapes train=64 val=16 test=16
+        set batch 16
+        build cnf W=2 S=3 C=4
+        budget flops 300k lambda=1e-5
+        train 2 epochs
+        eval test
+        export arch arch.json
+        save base
+        """
+        try script.write(to: folder.appendingPathComponent("make.bsn"), atomically: false, encoding: .utf8)
+        let r = try Child(binary: binary, arguments: ["run", "make.bsn"], folder: folder, memoryLimitKB: configuration.memoryMB * 1024,
+                          deadline: 120, grace: 10).run()
+        guard r.outcome == .exited(0) else {
+            let err = (try? String(contentsOf: folder.appendingPathComponent("stderr.txt"), encoding: .utf8)) ?? ""
+            throw FuzzError("cannot make the template session (\(r.outcome)): \(err)")
+        }
+        return folder
+    }
+
+    private func selfPath() throws -> String {
+        var buffer = [CChar](repeating: 0, count: 4096)
+        let n = readlink("/proc/self/exe", &buffer, buffer.count - 1)
+        guard n > 0 else { throw FuzzError("cannot find the bsn binary (/proc/self/exe)") }
+        return String(decoding: buffer[..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    }
+}
+
+/// The job counter and the report, shared by the worker threads.
+private final class Shared: @unchecked Sendable {
+    private let lock = NSLock()
+    private var next = 0, done = 0
+    private(set) var report = Fuzzer.Report()
+
+    func nextJob(below count: Int) -> Int? {
+        lock.lock(); defer { lock.unlock() }
+        guard next < count else { return nil }
+        next += 1
+        return next - 1
+    }
+
+    func add(_ failure: Fuzzer.Failure) {
+        lock.lock(); report.failures.append(failure); lock.unlock()
+    }
+
+    func record(_ o: Fuzzer.JobOutcome, total: Int) -> String {
+        lock.lock(); defer { lock.unlock() }
+        done += 1
+        if o.commandLines > 0 { report.commandScripts += 1; report.commandLines += o.commandLines }
+        if o.files > 0 { report.fileScripts += 1; report.files += o.files }
+        if o.result.interrupted { report.interrupted += 1 }
+        report.peakResident = max(report.peakResident, o.result.peakResident)
+        if let f = o.failure { report.failures.append(f) }
+        return "[\(done)/\(total)] \(report.commandLines) command lines, \(report.files) files, \(report.failures.count) failures"
+            + (o.failure.map { "  ← \($0.kind): \($0.detail)" } ?? "")
+    }
+}

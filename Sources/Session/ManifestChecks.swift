@@ -1,0 +1,99 @@
+import Datasets
+import Foundation
+import Layers
+import SuperNet
+
+extension SessionStore.Manifest {
+    /// A manifest's checksum proves it is intact, not that its values are
+    /// sane: every number that sizes memory, counts work or indexes something
+    /// is checked here, by its name in the file, before anything is built.
+    /// (Sizes within bounds are then checked against the memory available
+    /// when the dataset is loaded and the model built.)
+    func validate(file: String) throws {
+        func refuse(_ name: String, _ value: Any, _ bounds: String) -> SessionError {
+            SessionError("\(file): \(name) = \(value) is out of bounds (\(bounds)); the file was edited or damaged")
+        }
+        func check(_ value: Int, _ name: String, _ range: ClosedRange<Int>) throws {
+            guard range.contains(value) else { throw refuse(name, value, "\(range.lowerBound)…\(range.upperBound)") }
+        }
+        func check(_ value: Double, _ name: String, _ range: ClosedRange<Double>) throws {
+            guard range.contains(value) else { throw refuse(name, value, "\(range.lowerBound)…\(range.upperBound)") }
+        }
+        func check(_ value: Float, _ name: String, _ range: ClosedRange<Double>) throws { try check(Double(value), name, range) }
+        func check(_ schedule: PiecewiseConstantSchedule, _ name: String) throws {
+            try check(schedule.initial, "\(name).initial", Settings.learningRateRange)
+            try check(schedule.changes.count, "\(name).changes (count)", 0...10_000)
+            for (i, c) in schedule.changes.enumerated() {
+                try check(c.at, "\(name).changes[\(i)].at", 0...Settings.maxEpoch)
+                try check(c.value, "\(name).changes[\(i)].value", Settings.learningRateRange)
+            }
+        }
+        let big = 1_000_000_000_000, finite = -Double.greatestFiniteMagnitude...Double.greatestFiniteMagnitude
+        try check(generation, "generation", 0...big)
+
+        try check(settings.learningRate, "settings.learningRate", Settings.learningRateRange)
+        try check(settings.pathLearningRate, "settings.pathLearningRate", Settings.pathLearningRateRange)
+        try check(settings.momentum, "settings.momentum", 0...0.999_999)
+        try check(settings.weightDecay, "settings.weightDecay", Settings.weightDecayRange)
+        try check(settings.batch, "settings.batch", Settings.batchRange)
+        try check(settings.threads, "settings.threads", Settings.threadRange)
+        try check(settings.warmupSteps, "settings.warmupSteps", 0...Settings.maxSteps)
+        if let s = settings.schedule { try check(s, "settings.schedule") }
+
+        if let d = dataset {
+            if d.kind.isSynthetic {
+                try check(d.trainSize, "dataset.trainSize", 1...DatasetSpec.maxSyntheticImages)
+                try check(d.validationSize, "dataset.validationSize", 0...DatasetSpec.maxSyntheticImages)
+                try check(d.testSize, "dataset.testSize", 0...DatasetSpec.maxSyntheticImages)
+                if d.kind == .faces { try check(d.side, "dataset.side", DatasetSpec.faceSides) }
+            } else {
+                try check(d.validation, "dataset.validation", 0...DatasetSpec.maxSyntheticImages)
+            }
+        }
+        if let l = loader {
+            try check(l.epoch, "loader.epoch", 0...big)
+            try check(l.batch, "loader.batch", 0...big)
+        }
+        if let m = model {
+            switch m.fabric {
+            case let .cnf(w, s, c, _, _):
+                try check(w, "model.fabric.cnf.columns", Fabric.columnRange)
+                try check(s, "model.fabric.cnf.scales", Fabric.scaleRange)
+                try check(c, "model.fabric.cnf.channels", Fabric.channelRange)
+            case let .resnet(k, n, _, _):
+                try check(k, "model.fabric.resnet.groups", Fabric.groupRange)
+                try check(n, "model.fabric.resnet.blocks", Fabric.blockRange)
+            }
+            if let gates = m.fixedGates { try check(gates.count, "model.fixedGates (count)", 0...10_000_000) }
+        }
+        if let b = budget {
+            if let n = b.machines { try check(n, "budget.machines", 1...ParallelCost.maxMachines) }
+            try check(b.budget.limit, "budget.budget.limit", 0...Double.greatestFiniteMagnitude)
+            try check(b.budget.lambda, "budget.budget.lambda", 0...Double.greatestFiniteMagnitude)
+            try check(b.budget.inconsistentPenalty, "budget.budget.inconsistentPenalty", finite)
+            if let l = b.latency { try check(l.count, "budget.latency (count)", 0...10_000_000) }
+        }
+        if let t = trainer {
+            try check(t.step, "trainer.step", 0...big)
+            try check(t.warmupSteps, "trainer.warmupSteps", 0...big)
+            try check(t.stepsPerEpoch, "trainer.stepsPerEpoch", 1...big)
+            try check(t.pathLearningRate, "trainer.pathLearningRate", Settings.pathLearningRateRange)
+            try check(t.momentum, "trainer.momentum", 0...0.999_999)
+            try check(t.weightDecay, "trainer.weightDecay", Settings.weightDecayRange)
+            try check(t.schedule, "trainer.schedule")
+            if let r = t.runningBaseline { try check(r, "trainer.runningBaseline", finite) }
+            if let e = t.epochTotals {
+                try check(e.steps, "trainer.epochTotals.steps", 0...big)
+                try check(e.loss, "trainer.epochTotals.loss", finite)
+                try check(e.accuracy, "trainer.epochTotals.accuracy", finite)
+                try check(e.sampledCost, "trainer.epochTotals.sampledCost", finite)
+            }
+        }
+        for (role, name) in files.sorted(by: { $0.key < $1.key }) {
+            guard ["state", "steps", "epochs", "cells"].contains(role) else { throw SessionError("\(file): files.\(role): not a file of a session") }
+            guard !name.isEmpty, !name.hasPrefix("."), !name.contains("/") else {
+                throw SessionError("\(file): files.\(role) = \(name) is not a file name in the session's folder")
+            }
+        }
+    }
+}

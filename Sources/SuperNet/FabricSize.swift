@@ -1,0 +1,114 @@
+import Foundation
+import Tensor
+
+/// What a fabric will take in memory, computed from its parameters alone
+/// (nothing is built), in Double so that absurd sizes cannot overflow.
+public struct FabricSize: Equatable, Sendable {
+    /// Trainable weights (convolution weights and biases, batch-norm scales
+    /// and shifts, the head).
+    public var parameters: Double
+    /// Elements of every node's output for one example (input included).
+    public var activationsPerExample: Double
+
+    /// Bytes to build and train: each weight has a value, a gradient and a
+    /// momentum buffer; each activation an output and a gradient per example;
+    /// plus the loader's three input batches.
+    public func trainingBytes(batch: Int, input: FeatureShape) -> Double {
+        weightBytes + Double(batch) * (activationsPerExample * 2 * 4 + Double(input.elements) * 3 * 4)
+    }
+
+    public var weightBytes: Double { parameters * 3 * 4 }
+}
+
+extension Fabric {
+    /// The documented bounds of each parameter; beyond them `build` refuses
+    /// before allocating anything (memory is checked separately).
+    public static let columnRange = 1...1000, scaleRange = 1...30, channelRange = 1...65536
+    public static let groupRange = 1...10, blockRange = 1...1000
+
+    /// Throws a message naming the parameter outside its bounds.
+    public func validate() throws {
+        func check(_ value: Int, _ name: String, _ range: ClosedRange<Int>) throws {
+            guard range.contains(value) else {
+                throw GraphError("\(summaryKind) \(name)=\(value) is out of bounds (\(range.lowerBound)…\(range.upperBound))")
+            }
+        }
+        switch self {
+        case let .cnf(w, s, c, _, _):
+            try check(w, "W", Self.columnRange)
+            try check(s, "S", Self.scaleRange)
+            try check(c, "C", Self.channelRange)
+        case let .resnet(k, n, _, _):
+            try check(k, "k", Self.groupRange)
+            try check(n, "n", Self.blockRange)
+        }
+    }
+
+    private var summaryKind: String {
+        switch self {
+        case .cnf(_, _, _, let segmentation, _): segmentation ? "CNF-seg" : "CNF"
+        case .resnet: "ResNet Fabric"
+        }
+    }
+
+    /// The fabric's size for this input and number of classes (bounds checked first).
+    public func size(input: FeatureShape, classes: Int) throws -> FabricSize {
+        try validate()
+        let h = Double(input.height), cin = Double(input.channels), k = Double(classes)
+        func spatial(_ scale: Int) -> Double { max(1, (h / pow(2, Double(scale))).rounded(.down)) * max(1, (h / pow(2, Double(scale))).rounded(.down)) }
+        var parameters = 0.0, activations = Double(input.elements)
+        switch self {
+        case let .cnf(w, s, c, segmentation, _):
+            let c = Double(c)
+            parameters += 9 * cin * c + 3 * c                       // stem: conv + bias, batch norm
+            activations += spatial(0) * c
+            var transformations = 0.0
+            for scale in 0..<s {
+                let map = spatial(scale) * c
+                // One node per column, fed by up to three convolutions from the previous column,
+                // plus the first and last columns' vertical links.
+                let sources = Double(min(s, scale + 2) - max(0, scale - 1))
+                transformations += Double(w - 1) * sources + (scale > 0 ? (w > 1 ? 2 : 1) : 0)
+                activations += Double(w) * map + (Double(w - 1) * sources + (scale > 0 ? 2 : 0)) * map
+            }
+            parameters += transformations * (9 * c * c + 3 * c)
+            parameters += c * k + k
+            activations += segmentation ? spatial(0) * k : k
+        case let .resnet(groups, n, shortcuts, _):
+            let width = (0..<groups).map { 16 * pow(2, Double($0)) }
+            func block(_ a: Double, _ b: Double, _ map: Double) {
+                parameters += 9 * a * b + 9 * b * b + 6 * b
+                activations += 3 * b * map                          // two convolutions and the ReLU between
+            }
+            func projection(_ a: Double, _ b: Double, _ map: Double) {
+                parameters += a * b + 3 * b
+                activations += b * map
+            }
+            parameters += 9 * cin * 16 + 3 * 16
+            activations += spatial(0) * 16
+            for g in 0..<groups {
+                let map = spatial(g)
+                for d in 0..<n {
+                    let first = d == 0 && g > 0
+                    block(first ? width[g - 1] : width[g], width[g], map)
+                    if first { projection(width[g - 1], width[g], map) }
+                    activations += width[g] * map                   // the block's sum
+                    if shortcuts && g > 0 {
+                        // Sources as in the build: blocks n−d−2, n−1−d (d ≠ 0), n−d−3 (d ≠ n−1); below 0 is the previous group's input.
+                        var sources = [n - d - 2]
+                        if d != 0 { sources.append(n - 1 - d) }
+                        if d != n - 1 { sources.append(n - d - 3) }
+                        for index in sources {
+                            let from = index < 0 && g >= 2 ? width[g - 2] : width[g - 1]
+                            block(from, width[g], map)
+                            projection(from, width[g], map)
+                        }
+                    }
+                }
+            }
+            parameters += width[groups - 1] * k + k
+            activations += k
+        }
+        return FabricSize(parameters: parameters, activationsPerExample: activations)
+    }
+}
