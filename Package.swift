@@ -43,7 +43,7 @@ let package = Package(
         .target(name: "Fuzz", dependencies: ["Notebook", "Session", "Datasets", "Tensor"]),
         .executableTarget(name: "bsn", dependencies: ["Benchmarks", "Notebook", "Session", "Datasets", "Layers", "SuperNet", "Tensor", "Fuzz"], swiftSettings: fast),
 
-        .target(name: "TestSupport", dependencies: ["Tensor", "Layers"], path: "Tests/TestSupport"),
+        .target(name: "TestSupport", dependencies: ["Tensor", "Layers", "Fuzz"], path: "Tests/TestSupport"),
         .testTarget(name: "SuperNetTests", dependencies: ["SuperNet", "TestSupport"]),
         .testTarget(name: "TensorTests", dependencies: ["Tensor", "CSupport", "TestSupport"]),
         .testTarget(name: "LayersTests", dependencies: ["Layers", "TestSupport"]),

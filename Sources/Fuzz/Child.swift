@@ -3,8 +3,8 @@ import Foundation
 /// One run of the bsn binary under limits: `ulimit -v` on its address
 /// space, a deadline after which it gets SIGINT (Ctrl-C: bsn must stop what
 /// it does and exit), and a grace period after which it is killed as hung.
-struct Child {
-    enum Outcome: Equatable {
+public struct Child: Sendable {
+    public enum Outcome: Equatable, Sendable {
         /// Exited with this status (0 success, 1 a command failed, 2 usage).
         case exited(Int32)
         /// Killed by a signal it did not handle: a crash (SIGILL, SIGTRAP from a Swift trap, SIGABRT, SIGSEGV, …).
@@ -13,28 +13,35 @@ struct Child {
         case hung
     }
 
-    struct Result {
-        let outcome: Outcome
-        /// Peak resident memory of the child (bytes).
-        let peakResident: Int
-        let seconds: Double
+    public struct Result: Sendable {
+        public let outcome: Outcome
+        /// Peak resident memory of bsn (bytes): what it reports at exit (VmHWM), else rusage.
+        public let peakResident: Int
+        public let seconds: Double
         /// The run needed SIGINT to finish.
-        let interrupted: Bool
+        public let interrupted: Bool
     }
 
-    let binary: String
-    let arguments: [String]
-    let folder: URL
-    let memoryLimitKB: Int
-    let deadline: Double
-    let grace: Double
+    public let binary: String
+    public let arguments: [String]
+    public let folder: URL
+    public let memoryLimitKB: Int
+    public let deadline: Double
+    public let grace: Double
+    /// More environment variables for the child.
+    public var environment: [String: String] = [:]
+
+    public init(binary: String, arguments: [String], folder: URL, memoryLimitKB: Int, deadline: Double, grace: Double) {
+        (self.binary, self.arguments, self.folder) = (binary, arguments, folder)
+        (self.memoryLimitKB, self.deadline, self.grace) = (memoryLimitKB, deadline, grace)
+    }
 
     /// Runs the child with `folder` as its working folder, home and session
     /// root; its output goes to `stdout.txt` and `stderr.txt` there.
-    func run() throws -> Result {
+    public func run() throws -> Result {
         let script = "ulimit -v \(memoryLimitKB) 2>/dev/null; cd \"$1\" || exit 97; shift; exec \"$@\""
         let argv = ["/bin/sh", "-c", script, "sh", folder.path, binary] + arguments
-        var environment = ProcessInfo.processInfo.environment
+        var environment = ProcessInfo.processInfo.environment.merging(self.environment) { $1 }
         environment["HOME"] = folder.path
         environment["BSN_SESSIONS"] = folder.appendingPathComponent("sessions").path
         environment["BSN_HISTORY"] = folder.appendingPathComponent("history").path
@@ -103,7 +110,7 @@ private func withCStrings<R>(_ strings: [String], _ body: ([UnsafeMutablePointer
     return body(pointers)
 }
 
-struct FuzzError: Error, CustomStringConvertible {
-    let description: String
+public struct FuzzError: Error, CustomStringConvertible {
+    public let description: String
     init(_ message: String) { description = message }
 }
