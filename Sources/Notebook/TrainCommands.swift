@@ -201,9 +201,12 @@ struct TrainCommand: Command {
             }, onEpoch: { e in
                 var e = e
                 if validate && dataset.validation.count > 0 {
-                    nb.console.progress("validating…")
-                    let batches = EvaluationBatches(dataset.validation, augmentation: dataset.augmentation, batchSize: max(nb.session.settings.batch, 32))
-                    e.validationAccuracy = (try? trainer.evaluate(batches))?.accuracy
+                    let batches = InterruptibleBatches(EvaluationBatches(dataset.validation, augmentation: dataset.augmentation,
+                                                                         batchSize: max(nb.session.settings.batch, 32))) {
+                        nb.console.progress("validating \($0)/\($1) batches")
+                    }
+                    let accuracy = (try? trainer.evaluate(batches))?.accuracy
+                    e.validationAccuracy = batches.stoppedAfter == nil ? accuracy : nil
                 }
                 nb.session.epochs.append(e)
                 nb.console.print(pad(String(e.epoch), 7) + padLeft(String(trainer.step), 8) + padLeft(String(format: "%.3g", trainer.optimizer.groups[0].learningRate), 8)
@@ -238,6 +241,30 @@ struct TrainCommand: Command {
     }
 }
 
+/// Evaluation batches that end early when Ctrl-C is pressed (`stoppedAfter`
+/// then says after how many), with a progress callback (done, total).
+final class InterruptibleBatches: Sequence {
+    let batches: EvaluationBatches
+    let progress: (Int, Int) -> Void
+    private(set) var stoppedAfter: Int?
+
+    init(_ batches: EvaluationBatches, progress: @escaping (Int, Int) -> Void) {
+        self.batches = batches
+        self.progress = progress
+    }
+
+    func makeIterator() -> AnyIterator<(images: Tensor, labels: [Int32])> {
+        let it = batches.makeIterator()
+        var done = 0
+        return AnyIterator { [self] in
+            if Interrupt.requested { stoppedAfter = done; return nil }
+            progress(done, batches.count)
+            done += 1
+            return it.next()
+        }
+    }
+}
+
 func duration(_ seconds: Double) -> String {
     guard seconds.isFinite else { return "?" }
     let s = Int(seconds.rounded())
@@ -264,17 +291,15 @@ struct EvalCommand: Command {
         guard let dataset = nb.session.dataset else { throw UsageError("eval: no dataset loaded") }
         let set = try dataset.split(split)
         guard set.count > 0 else { throw UsageError("eval: the \(split) split is empty") }
-        let batches = EvaluationBatches(set, augmentation: dataset.augmentation, batchSize: max(nb.session.settings.batch, 32))
-        var done = 0
-        let progress = AnySequence { () -> AnyIterator<(images: Tensor, labels: [Int32])> in
-            let it = batches.makeIterator()
-            return AnyIterator {
-                nb.console.progress("evaluating \(done)/\(batches.count) batches")
-                done += 1
-                return it.next()
-            }
+        Interrupt.clear()
+        let batches = InterruptibleBatches(EvaluationBatches(set, augmentation: dataset.augmentation, batchSize: max(nb.session.settings.batch, 32))) {
+            nb.console.progress("evaluating \($0)/\($1) batches")
         }
-        let r = try trainer.evaluateInDetail(progress, classes: dataset.classNames.count, sampling: sampled)
+        let r = try trainer.evaluateInDetail(batches, classes: dataset.classNames.count, sampling: sampled)
+        if let stopped = batches.stoppedAfter {
+            Interrupt.clear()
+            throw UsageError("eval: interrupted after \(stopped) of \(batches.batches.count) batches; nothing recorded")
+        }
         let cost = nb.session.optimisedCost ?? FlopsCost(net)
         let c = cost.cost(of: net.deterministicArchitecture)
         nb.session.evaluations.append(.init(step: trainer.step, split: split, loss: r.loss, accuracy: r.accuracy, cost: c))
