@@ -155,12 +155,12 @@ public final class Trainer {
         let logits = try executor.forward(images, architectures: architectures, training: true)
         let losses = try computeLosses(logits, labels: labels)
         let loss = Double(losses.reduce(0, +)) / Double(n)
-        guard loss.isFinite else { throw diverged("loss \(loss)") }
+        guard loss.isFinite else { throw diverged("loss \(nonFinite(loss))") }
         guard buffersAreFinite() else { throw diverged("batch-norm statistics overflow") }
         optimizer.zeroGradients()
         try executor.backward(try lossGradient())
         let update = optimizer.inspectUpdate()
-        guard update.gradientSquaredNorm.isFinite else { throw diverged("gradient norm \(update.gradientSquaredNorm.squareRoot())") }
+        guard update.gradientSquaredNorm.isFinite else { throw diverged("gradient norm \(nonFinite(update.gradientSquaredNorm))") }
         guard update.finite else { throw diverged("weights overflow") }
 
         let costs = architectures.map(optimisedCostOf)
@@ -182,6 +182,9 @@ public final class Trainer {
         epochTotals.add(metrics)
         return metrics
     }
+
+    /// "nan", "inf" or "-inf" (Swift prints a NaN with its sign bit as "-nan").
+    private func nonFinite(_ x: Double) -> String { x.isNaN ? "nan" : x > 0 ? "inf" : "-inf" }
 
     /// Batch-norm statistics before the step (forward updates them), to put back if the step diverges.
     private func saveBuffers() {
