@@ -50,6 +50,7 @@ public enum REPL {
             append_history(1, historyFile)
             Interrupt.clear()
             nb.execute(trimmed)
+            saveFailed = false              // the next Ctrl-D tries to save again
         }
         history_truncate_file(historyFile, 5000)
         return status
@@ -72,7 +73,8 @@ public enum REPL {
         Interrupt.clear()
         while !gotLine {
             var fds = pollfd(fd: STDIN_FILENO, events: Int16(POLLIN), revents: 0)
-            let ready = poll(&fds, 1, -1)
+            // A timeout, so that a Ctrl-C arriving while a key is processed (not in poll) is seen too.
+            let ready = poll(&fds, 1, 100)
             if Interrupt.requested {
                 Interrupt.clear()
                 rl_free_line_state()

@@ -116,4 +116,26 @@ final class InteractiveTests: XCTestCase {
         let manifest = try String(contentsOfFile: "\(sessions)/\(names[0])/session.json", encoding: .utf8)
         XCTAssertTrue(manifest.contains("\"step\" : "), "the trainer state was saved")
     }
+
+    /// Ctrl-D whose save fails: the REPL says so and stays; a second Ctrl-D leaves with status 1.
+    func testCtrlDWithAFailedSaveStaysThenLeavesWithStatusOne() throws {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("bsn-pty-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let t = try Terminal(environment: ["BSN_SESSIONS": "/proc/bsn-cannot-write-here", "BSN_HISTORY": folder.appendingPathComponent("h").path],
+                             folder: folder)
+        t.wait(for: "[1]> ")
+        t.type("load shapes train=64 val=16 test=16\n")
+        t.wait(for: "[2]> ")
+        t.type("\u{04}")
+        t.wait(for: "cannot save session")
+        t.wait(for: "Ctrl-D again leaves without saving")
+        t.wait(for: "[3]> ")
+        XCTAssertTrue(t.process.isRunning, "the REPL stays after a failed save")
+        t.type("\u{04}")
+        let deadline = Date().addingTimeInterval(20)
+        while t.process.isRunning && Date() < deadline { usleep(50_000) }
+        XCTAssertFalse(t.process.isRunning)
+        if !t.process.isRunning { XCTAssertEqual(t.process.terminationStatus, 1) }
+    }
 }
