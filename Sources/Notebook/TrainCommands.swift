@@ -55,7 +55,7 @@ struct SetCommand: Command {
             s.settings.schedule = nil
         case "path-lr": s.settings.pathLearningRate = try number(Settings.pathLearningRateRange)
         case "momentum":
-            guard let m = parseNumber(value), m >= 0, m < 1 else { throw UsageError("set momentum: expected a number in [0, 1), got '\(value)'") }
+            guard let m = parseNumber(value), m >= 0, Float(m) < 1 else { throw UsageError("set momentum: expected a number in [0, 1), got '\(value)'") }
             s.settings.momentum = Float(m)
         case "wd": s.settings.weightDecay = try number(Settings.weightDecayRange)
         case "batch": try s.setBatch(try whole(Settings.batchRange))

@@ -33,7 +33,7 @@ extension SessionStore.Manifest {
 
         try check(settings.learningRate, "settings.learningRate", Settings.learningRateRange)
         try check(settings.pathLearningRate, "settings.pathLearningRate", Settings.pathLearningRateRange)
-        try check(settings.momentum, "settings.momentum", 0...0.999_999)
+        try check(settings.momentum, "settings.momentum", 0...Double(Float(1).nextDown))
         try check(settings.weightDecay, "settings.weightDecay", Settings.weightDecayRange)
         try check(settings.batch, "settings.batch", Settings.batchRange)
         try check(settings.threads, "settings.threads", Settings.threadRange)
@@ -78,7 +78,7 @@ extension SessionStore.Manifest {
             try check(t.warmupSteps, "trainer.warmupSteps", 0...big)
             try check(t.stepsPerEpoch, "trainer.stepsPerEpoch", 1...big)
             try check(t.pathLearningRate, "trainer.pathLearningRate", Settings.pathLearningRateRange)
-            try check(t.momentum, "trainer.momentum", 0...0.999_999)
+            try check(t.momentum, "trainer.momentum", 0...Double(Float(1).nextDown))
             try check(t.weightDecay, "trainer.weightDecay", Settings.weightDecayRange)
             try check(t.schedule, "trainer.schedule")
             if let r = t.runningBaseline { try check(r, "trainer.runningBaseline", finite) }
