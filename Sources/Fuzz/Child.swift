@@ -30,6 +30,8 @@ public struct Child: Sendable {
     public let grace: Double
     /// More environment variables for the child.
     public var environment: [String: String] = [:]
+    /// kill -9 after this many seconds (a crash-consistency test), instead of SIGINT at the deadline.
+    public var killAfter: Double?
 
     public init(binary: String, arguments: [String], folder: URL, memoryLimitKB: Int, deadline: Double, grace: Double) {
         (self.binary, self.arguments, self.folder) = (binary, arguments, folder)
@@ -81,7 +83,11 @@ public struct Child: Sendable {
             if r == pid { break }
             if r < 0 && errno != EINTR { throw FuzzError("wait4: \(String(cString: strerror(errno)))") }
             let elapsed = Date().timeIntervalSince(start)
-            if !interrupted && elapsed > deadline {
+            if let killAfter, elapsed > killAfter, !killed {
+                kill(pid, SIGKILL)
+                killed = true
+                interrupted = true
+            } else if !interrupted && elapsed > deadline {
                 kill(pid, SIGINT)
                 interrupted = true
             } else if interrupted && !killed && elapsed > deadline + grace {
@@ -95,7 +101,7 @@ public struct Child: Sendable {
         let stderr = (try? String(contentsOf: folder.appendingPathComponent("stderr.txt"), encoding: .utf8)) ?? ""
         let reported = stderr.split(separator: "\n").last { $0.hasPrefix("bsn: peak resident memory ") }.flatMap { Int($0.split(separator: " ")[4]) }
         let peak = (reported ?? Int(usage.ru_maxrss)) * 1024
-        if killed { return Result(outcome: .hung, peakResident: peak, seconds: seconds, interrupted: true) }
+        if killed && killAfter == nil { return Result(outcome: .hung, peakResident: peak, seconds: seconds, interrupted: true) }
         let signalled = (waitStatus & 0x7f) != 0 && (waitStatus & 0x7f) != 0x7f
         let outcome: Outcome = signalled ? .signalled(waitStatus & 0x7f) : .exited((waitStatus >> 8) & 0xff)
         return Result(outcome: outcome, peakResident: peak, seconds: seconds, interrupted: interrupted)

@@ -20,6 +20,8 @@ public struct Fuzzer: Sendable {
         /// `ulimit -v` of each child.
         public var memoryMB = 4096
         public var linesPerScript = 25, filesPerScript = 8
+        /// Rounds of kill -9 at a random moment of train + save, each followed by open and save.
+        public var kills = 0
         public var output = URL(fileURLWithPath: "fuzz-out")
         /// Keep every batch's folder (script, files, output), not only failures.
         public var keep = false
@@ -31,14 +33,14 @@ public struct Fuzzer: Sendable {
     }
 
     public struct Report: Sendable {
-        public var commandScripts = 0, commandLines = 0, fileScripts = 0, files = 0
+        public var commandScripts = 0, commandLines = 0, fileScripts = 0, files = 0, kills = 0
         public var interrupted = 0
         public var peakResident = 0
         public var failures: [Failure] = []
         public var seconds = 0.0
         public var summary: String {
-            var lines = [String(format: "%d command lines in %d scripts, %d mutated files in %d scripts, %.0f s: %d failures (%d runs needed SIGINT at the deadline; largest peak resident memory %@)",
-                                commandLines, commandScripts, files, fileScripts, seconds, failures.count, interrupted, Memory.format(Double(peakResident)))]
+            var lines = [String(format: "%d command lines in %d scripts, %d mutated files in %d scripts, %d kill -9 rounds, %.0f s: %d failures (%d runs needed SIGINT at the deadline; largest peak resident memory %@)",
+                                commandLines, commandScripts, files, fileScripts, kills, seconds, failures.count, interrupted, Memory.format(Double(peakResident)))]
             for f in failures { lines.append("  \(f.kind): \(f.folder) — \(f.detail)") }
             return lines.joined(separator: "\n")
         }
@@ -77,6 +79,11 @@ public struct Fuzzer: Sendable {
             }
         }
         var report = state.report
+        if c.kills > 0 {
+            let failures = try killRounds(binary: binary, work: work, progress: progress)
+            report.kills = c.kills
+            report.failures += failures
+        }
         report.seconds = Date().timeIntervalSince(start)
         if !c.keep { try? fm.removeItem(at: work) }
         return report
@@ -144,6 +151,52 @@ public struct Fuzzer: Sendable {
         let lastError = stderr.split(separator: "\n").last { $0.contains("rror") }.map(String.init) ?? ""
         return JobOutcome(commandLines: counted.lines, files: counted.files, result: result,
                           failure: Failure(kind: kind, folder: kept.path, detail: failure + (lastError.isEmpty ? "" : "; \(lastError.prefix(200))")))
+    }
+
+    /// Crash consistency: `kills` rounds of kill -9 at a random moment while a
+    /// session trains and saves in a loop. After each, the session must open
+    /// (at a saved step, never behind the previous round's) and, once saved
+    /// again, hold one generation and no temporary file.
+    private func killRounds(binary: String, work: URL, progress: @Sendable (String) -> Void) throws -> [Failure] {
+        let c = configuration, fm = FileManager.default
+        let folder = work.appendingPathComponent("kills")
+        try fm.createDirectory(at: folder, withIntermediateDirectories: true)
+        let scripts = ["setup.bsn": "load shapes train=128 val=16 test=16\nset batch 16\nbuild cnf W=2 S=3 C=4\nsave k\n",
+                       "loop.bsn": String(repeating: "train 2 steps\nsave\n", count: 40), "check.bsn": "save\n"]
+        for (name, text) in scripts { try text.write(to: folder.appendingPathComponent(name), atomically: false, encoding: .utf8) }
+        func run(_ arguments: [String], killAfter: Double? = nil) throws -> Child.Result {
+            var child = Child(binary: binary, arguments: arguments, folder: folder, memoryLimitKB: c.memoryMB * 1024, deadline: 120, grace: 20)
+            child.killAfter = killAfter
+            return try child.run()
+        }
+        guard try run(["run", "setup.bsn"]).outcome == .exited(0) else { throw FuzzError("kill rounds: cannot make the session") }
+        var rng = RNG(seed: c.seed &+ 0x5EED), lastStep = 0, failures = [Failure]()
+        let session = folder.appendingPathComponent("sessions/k")
+        for round in 0..<c.kills {
+            _ = try run(["run", "loop.bsn", "--session", "k"], killAfter: 0.05 + 0.6 * Double(rng.uniform()))
+            let check = try run(["run", "check.bsn", "--session", "k"])
+            let manifest = (try? String(contentsOf: session.appendingPathComponent("session.json"), encoding: .utf8)) ?? ""
+            let step = manifest.range(of: "\"step\" : ").flatMap { Int(manifest[$0.upperBound...].prefix { $0.isNumber }) } ?? -1
+            let names = (try? fm.contentsOfDirectory(atPath: session.path)) ?? []
+            var problem: String?
+            if check.outcome != .exited(0) {
+                problem = "the session does not open after kill -9: " + ((try? String(contentsOf: folder.appendingPathComponent("stderr.txt"), encoding: .utf8)) ?? "")
+            } else if step < lastStep || step % 2 != 0 {
+                problem = "reopened at step \(step) after step \(lastStep)"
+            } else if names.contains(where: { $0.contains(".tmp-") }) || names.filter({ $0.hasPrefix("state-") }).count != 1 {
+                problem = "stale files after a save: \(names.sorted())"
+            }
+            lastStep = max(lastStep, step)
+            progress("[kill -9 \(round + 1)/\(c.kills)] step \(step)" + (problem.map { "  ← \($0)" } ?? ""))
+            if let problem {
+                let kept = c.output.appendingPathComponent("failures/kills-\(c.seed)-\(round)")
+                try? fm.removeItem(at: kept)
+                try fm.createDirectory(at: kept.deletingLastPathComponent(), withIntermediateDirectories: true)
+                try fm.copyItem(at: folder, to: kept)
+                failures.append(Failure(kind: "kills", folder: kept.path, detail: problem))
+            }
+        }
+        return failures
     }
 
     /// A small trained session and its exported architecture, made by the binary itself.

@@ -217,6 +217,7 @@ func fuzz(_ arguments: [String]) {
         switch option {
         case "--cases": c.commandLines = whole(option)
         case "--files": c.files = whole(option)
+        case "--kills": c.kills = whole(option)
         case "--seed": c.seed = UInt64(whole(option))
         case "--jobs": c.jobs = max(1, whole(option))
         case "--memory-mb": c.memoryMB = max(256, whole(option))
@@ -227,7 +228,7 @@ func fuzz(_ arguments: [String]) {
         default:
             fail("""
             bsn fuzz: unknown option '\(option)'
-            usage: bsn fuzz [--cases N (2000)] [--files N (300)] [--seed S] [--jobs K (2)] [--memory-mb M (4096)]
+            usage: bsn fuzz [--cases N (2000)] [--files N (300)] [--kills N (0)] [--seed S] [--jobs K (2)] [--memory-mb M (4096)]
                             [--deadline S (30)] [--output DIR (fuzz-out)] [--keep]
             """)
         }
