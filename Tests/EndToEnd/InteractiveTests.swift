@@ -63,9 +63,7 @@ final class InteractiveTests: XCTestCase {
     }
 
     func testCompletionCtrlCAndCtrlD() throws {
-        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("bsn-pty-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: folder) }
+        let folder = try temporaryFolder(self)
         let sessions = folder.appendingPathComponent("sessions").path
         let t = try Terminal(environment: ["BSN_SESSIONS": sessions, "BSN_HISTORY": folder.appendingPathComponent("h").path], folder: folder)
 
@@ -119,9 +117,7 @@ final class InteractiveTests: XCTestCase {
 
     /// Ctrl-D whose save fails: the REPL says so and stays; a second Ctrl-D leaves with status 1.
     func testCtrlDWithAFailedSaveStaysThenLeavesWithStatusOne() throws {
-        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("bsn-pty-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: folder) }
+        let folder = try temporaryFolder(self)
         let t = try Terminal(environment: ["BSN_SESSIONS": "/proc/bsn-cannot-write-here", "BSN_HISTORY": folder.appendingPathComponent("h").path],
                              folder: folder)
         t.wait(for: "[1]> ")
