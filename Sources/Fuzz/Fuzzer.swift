@@ -126,7 +126,7 @@ public struct Fuzzer: Sendable {
         let stderr = (try? String(contentsOf: folder.appendingPathComponent("stderr.txt"), encoding: .utf8)) ?? ""
         var failure: String?
         switch result.outcome {
-        case .exited(let s) where [0, 1, 2].contains(s):
+        case .exited(let s) where [0, 1, 2].contains(s) || (s == 130 && result.interrupted):
             if stderr.contains("Fatal error") || stderr.contains("runtime failure") { failure = "a Swift runtime error, exit \(s)" }
         case .exited(let s): failure = "exit status \(s)"
         case .signalled(let s): failure = "killed by signal \(s) (\(String(cString: strsignal(s))))"

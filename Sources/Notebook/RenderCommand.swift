@@ -48,7 +48,10 @@ struct RenderCommand: Command {
             h.steps = s.steps.map { (step: $0.step, loss: $0.loss, accuracy: $0.accuracy, sampledCost: $0.sampledCost,
                                      deterministicCost: $0.deterministicCost, entropy: $0.gateEntropy) }
             let perEpoch = max(s.loader?.batchesPerEpoch ?? 1, 1)
-            h.epochs = s.epochs.map { (step: $0.epoch * perEpoch, accuracy: $0.accuracy, validation: $0.validationAccuracy) }
+            h.epochs = s.epochs.map { e in
+                let (step, overflow) = e.epoch.multipliedReportingOverflow(by: perEpoch)
+                return (step: overflow ? Int.max : step, accuracy: e.accuracy, validation: e.validationAccuracy)
+            }
             h.budget = s.budgetSpec?.budget.limit
             h.costName = s.optimisedCost?.name ?? "flops"
             canvas = HistoryView.render(h, title: title(s, "training history") , width: width)

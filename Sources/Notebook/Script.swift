@@ -13,7 +13,8 @@ public enum Script {
         }
     }
 
-    /// Returns the process exit status: 0, or 1 when a command failed.
+    /// Returns the process exit status: 0, 1 when a command failed, or 130
+    /// when Ctrl-C (SIGINT) stopped it (after the command it interrupted).
     public static func run(_ text: String, file: String, in nb: Notebook, options: Options) -> Int32 {
         var status: Int32 = 0
         for (n, line) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
@@ -24,7 +25,11 @@ public enum Script {
                 status = 1
                 if !options.keepGoing { break }
             }
-            if nb.quitRequested || Interrupt.requested { break }
+            if Interrupt.requested {
+                nb.console.error("\(file): stopped by Ctrl-C after line \(n + 1)")
+                return 130
+            }
+            if nb.quitRequested { break }
         }
         return status
     }

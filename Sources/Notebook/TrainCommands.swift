@@ -221,8 +221,8 @@ struct TrainCommand: Command {
             diverged = error
         }
         nb.console.endProgress()
+        // The flag stays set: a script stops after this command (the REPL clears it at its next prompt).
         let interrupted = Interrupt.requested
-        Interrupt.clear()
         let last = nb.session.steps.last
         let r = net.report(nb.session.optimisedCost ?? FlopsCost(net))
         nb.console.print((diverged != nil ? "stopped after \(done) of \(steps) steps" : interrupted ? "interrupted after \(done) of \(steps) steps" : "trained \(done) steps")
@@ -297,7 +297,6 @@ struct EvalCommand: Command {
         }
         let r = try trainer.evaluateInDetail(batches, classes: dataset.classNames.count, sampling: sampled)
         if let stopped = batches.stoppedAfter {
-            Interrupt.clear()
             throw UsageError("eval: interrupted after \(stopped) of \(batches.batches.count) batches; nothing recorded")
         }
         let cost = nb.session.optimisedCost ?? FlopsCost(net)

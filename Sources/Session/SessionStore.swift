@@ -180,6 +180,20 @@ public struct SessionStore {
         let state = m.model == nil ? nil : try payload("state")
         let steps: [StepMetrics] = try decodeLines(try payload("steps"), file: m.files["steps"]!)
         let history: [HistoryLine] = try decodeLines(try payload("epochs"), file: m.files["epochs"]!)
+        // Counters of the history index and scale plots: untrusted like the manifest's.
+        let counterBound = 0...1_000_000_000_000
+        for (n, s) in steps.enumerated() where !counterBound.contains(s.step) {
+            throw SessionError("\(dir.path)/\(m.files["steps"]!): line \(n + 1): step = \(s.step) is out of bounds")
+        }
+        for (n, line) in history.enumerated() {
+            let (name, value): (String, Int) = switch line {
+            case .epoch(let e): counterBound.contains(e.steps) ? ("epoch", e.epoch) : ("steps", e.steps)
+            case .evaluation(let e): ("step", e.step)
+            }
+            guard counterBound.contains(value) else {
+                throw SessionError("\(dir.path)/\(m.files["epochs"]!): line \(n + 1): \(name) = \(value) is out of bounds")
+            }
+        }
         let cells: [Cell] = try decodeLines(try payload("cells"), file: m.files["cells"]!)
 
         let s = Session(name: m.name)

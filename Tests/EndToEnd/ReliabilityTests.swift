@@ -273,6 +273,42 @@ final class ReliabilityTests: XCTestCase {
         XCTAssertEqual(split, whole)
     }
 
+    // Ctrl-C during a script's training stops the script after that command (found by the fuzz harness).
+    func testCtrlCStopsAScript() throws {
+        let script = try write("long.bsn", "load shapes train=3000 val=100 test=100\nbuild cnf W=4 S=4 C=16\ntrain 40 epochs\ntrain 40 epochs\neval test\n")
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: try bsnBinaryPath())
+        process.arguments = ["run", script]
+        process.environment = ProcessInfo.processInfo.environment.merging(["BSN_SESSIONS": folder.appendingPathComponent("sessions").path]) { $1 }
+        let out = Pipe(), err = Pipe()
+        process.standardOutput = out
+        process.standardError = err
+        try process.run()
+        sleep(3)
+        process.interrupt()
+        let deadline = Date().addingTimeInterval(30)
+        while process.isRunning && Date() < deadline { usleep(50_000) }
+        XCTAssertFalse(process.isRunning, "the script goes on after Ctrl-C")
+        if process.isRunning { process.terminate(); return }
+        let stdout = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        let stderr = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        XCTAssertEqual(process.terminationStatus, 130, stderr)
+        XCTAssertEqual(stdout.components(separatedBy: "interrupted after").count, 2, stdout)
+        XCTAssertTrue(stderr.contains("long.bsn: stopped by Ctrl-C after line 3"), stderr)
+    }
+
+    // A metrics line with a counter no training reaches is refused by name (found by the fuzz harness).
+    func testAbsurdHistoryCountersAreRefused() throws {
+        XCTAssertEqual(try bsn(["run", try write("h.bsn", "load shapes train=64 val=16 test=16\nset batch 16\nbuild cnf W=2 S=3 C=4\ntrain 1 epochs\nsave h\n")]).status, 0)
+        let dir = folder.appendingPathComponent("sessions/h")
+        let file = dir.appendingPathComponent(try FileManager.default.contentsOfDirectory(atPath: dir.path).first { $0.hasPrefix("epochs-") }!)
+        let text = String(decoding: try CheckedFile.read(file, kind: "epochs"), as: UTF8.self)
+        try CheckedFile.write(Data(text.replacingOccurrences(of: "\"epoch\":1,", with: "\"epoch\":9223372036854775807,").utf8), kind: "epochs", to: file)
+        let run = try bsn(["--session", "h"], input: "render history h.png\n")
+        XCTAssertEqual(run.status, 2, run.stdout)
+        XCTAssertTrue(run.stderr.contains("line 1: epoch = 9223372036854775807 is out of bounds"), run.stderr)
+    }
+
     // Housekeeping: suffixes, scripts from standard input, save as.
     func testNumbersTakeSuffixesAndScriptsComeFromStandardInput() throws {
         let run = try bsn(["run", "-"], input: "load shapes train=0.2k val=1e1 test=16\nset batch 3.2e1\nsave as-copy\n")
