@@ -15,9 +15,29 @@ public enum CheckedFile {
     public static let version = 1
 
     public static func write(_ payload: Data, kind: String, to url: URL) throws {
-        var bytes = Data("bsn-\(kind) \(version) \(payload.count) \(String(format: "%08x", CRC32.of(payload)))\n".utf8)
-        bytes.append(payload)
-        try writeAtomically(bytes, to: url)
+        try write(kind: kind, size: payload.count, to: url) { sink in
+            try payload.withUnsafeBytes { try sink($0) }
+        }
+    }
+
+    /// Writes a payload of `size` bytes that `produce` hands to its sink in
+    /// pieces, so that a large state is never copied whole into memory. The
+    /// header's checksum is written last, in place (the format is the same).
+    public static func write(kind: String, size: Int, to url: URL,
+                             produce: ((UnsafeRawBufferPointer) throws -> Void) throws -> Void) throws {
+        let header = Array("bsn-\(kind) \(version) \(size) 00000000\n".utf8)
+        try writeAtomically(to: url) { file in
+            try file.append(header.withUnsafeBytes { $0 })
+            var crc = CRC32.start, written = 0
+            try produce { piece in
+                crc = CRC32.update(crc, piece)
+                written += piece.count
+                try file.append(piece)
+            }
+            guard written == size else { throw SessionError("\(url.path): \(written) bytes of payload, \(size) announced (a bug)") }
+            let hex = Array(String(format: "%08x", CRC32.finish(crc)).utf8)
+            try file.write(hex, at: header.count - 9)
+        }
     }
 
     public static func read(_ url: URL, kind: String) throws -> Data {
@@ -39,7 +59,7 @@ public enum CheckedFile {
             throw SessionError("\(name): \(payload.count < count ? "truncated" : "too long") (\(payload.count) bytes of payload, the header says \(count))")
         }
         guard CRC32.of(payload) == crc else { throw SessionError("\(name): checksum mismatch, the file is damaged") }
-        return Data(payload)
+        return payload                 // a slice of the bytes read: no second copy of a large state
     }
 
     /// A file's bytes, refused by size before reading when it is larger than
@@ -64,34 +84,61 @@ public enum CheckedFile {
         return (String(spec[..<colon]), n)
     }()
 
+    /// An open temporary file being written (see `writeAtomically`).
+    public final class Output {
+        let fd: Int32, url: URL
+        private var offset = 0
+        private let crashAfter: Int?
+        init(fd: Int32, url: URL) {
+            (self.fd, self.url) = (fd, url)
+            crashAfter = crashPoint.flatMap { $0.0 == url.lastPathComponent ? $0.1 : nil }
+        }
+
+        /// Appends bytes (all of them, or throws).
+        public func append(_ bytes: UnsafeRawBufferPointer) throws {
+            var done = 0
+            while done < bytes.count {
+                var n = bytes.count - done
+                if let crashAfter { n = min(n, crashAfter - offset) }
+                if n <= 0 { fsync(fd); _exit(9) }                          // the simulated crash
+                let w = Foundation.write(fd, bytes.baseAddress! + done, n)
+                if w < 0 {
+                    if errno == EINTR { continue }
+                    throw SessionError("\(url.path): cannot write (\(String(cString: strerror(errno))))")
+                }
+                done += w
+                offset += w
+            }
+        }
+
+        /// Overwrites bytes already written, at `position`.
+        func write(_ bytes: [UInt8], at position: Int) throws {
+            let w = bytes.withUnsafeBytes { pwrite(fd, $0.baseAddress, $0.count, off_t(position)) }
+            guard w == bytes.count else { throw SessionError("\(url.path): cannot write (\(String(cString: strerror(errno))))") }
+        }
+    }
+
     /// temp file → fsync → rename → fsync of the folder.
     public static func writeAtomically(_ bytes: Data, to url: URL) throws {
+        try writeAtomically(to: url) { file in try bytes.withUnsafeBytes { try file.append($0) } }
+    }
+
+    /// `fill` writes the temporary file; then fsync → rename over `url` → fsync
+    /// of the folder. A failure removes the temporary file and throws.
+    public static func writeAtomically(to url: URL, _ fill: (Output) throws -> Void) throws {
         let folder = url.deletingLastPathComponent()
         let temporary = folder.appendingPathComponent(".\(url.lastPathComponent).tmp-\(getpid())")
         let fd = open(temporary.path, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
         guard fd >= 0 else { throw SessionError("\(url.path): cannot write (\(String(cString: strerror(errno))))") }
-        var failure: String?
-        bytes.withUnsafeBytes { raw in
-            var offset = 0
-            var limit = raw.count
-            if let (file, n) = crashPoint, file == url.lastPathComponent { limit = min(n, raw.count) }
-            while offset < limit {
-                let written = Foundation.write(fd, raw.baseAddress! + offset, limit - offset)
-                if written < 0 {
-                    if errno == EINTR { continue }
-                    failure = String(cString: strerror(errno))
-                    return
-                }
-                offset += written
-            }
-            if limit < raw.count { fsync(fd); _exit(9) }             // the simulated crash
-        }
-        if failure == nil && fsync(fd) != 0 { failure = String(cString: strerror(errno)) }
-        close(fd)
-        if let failure {
+        do {
+            try fill(Output(fd: fd, url: url))
+            guard fsync(fd) == 0 else { throw SessionError("\(url.path): cannot write (\(String(cString: strerror(errno))))") }
+        } catch {
+            close(fd)
             unlink(temporary.path)
-            throw SessionError("\(url.path): cannot write (\(failure))")
+            throw error
         }
+        close(fd)
         guard rename(temporary.path, url.path) == 0 else {
             let reason = String(cString: strerror(errno))
             unlink(temporary.path)
@@ -117,14 +164,19 @@ public enum CRC32 {
     }
 
     public static func of(_ data: some DataProtocol) -> UInt32 {
-        var c: UInt32 = 0xFFFF_FFFF
+        var c = start
+        for region in data.regions { region.withUnsafeBytes { c = update(c, $0) } }
+        return finish(c)
+    }
+
+    /// Incremental use: `finish(update(update(start, a), b))` is the CRC of a then b.
+    public static let start: UInt32 = 0xFFFF_FFFF
+    public static func finish(_ c: UInt32) -> UInt32 { c ^ 0xFFFF_FFFF }
+    public static func update(_ crc: UInt32, _ raw: UnsafeRawBufferPointer) -> UInt32 {
+        var c = crc
         table.withUnsafeBufferPointer { t in
-            for region in data.regions {
-                region.withUnsafeBytes { raw in
-                    for b in raw { c = t[Int((c ^ UInt32(b)) & 0xFF)] ^ (c >> 8) }
-                }
-            }
+            for b in raw { c = t[Int((c ^ UInt32(b)) & 0xFF)] ^ (c >> 8) }
         }
-        return c ^ 0xFFFF_FFFF
+        return c
     }
 }

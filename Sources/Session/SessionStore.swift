@@ -83,7 +83,14 @@ public struct SessionStore {
                 files[role] = name
                 try CheckedFile.write(payload, kind: role, to: dir.appendingPathComponent(name))
             }
-            if let trainer = s.trainer { try put("state", "bin", TensorArchive.encode(trainer.stateTensors)) }
+            if let trainer = s.trainer {
+                // Streamed from the tensors: a save needs no copy of the state in memory.
+                let tensors = trainer.stateTensors, name = "state-\(g).bin"
+                files["state"] = name
+                try CheckedFile.write(kind: "state", size: TensorArchive.size(of: tensors), to: dir.appendingPathComponent(name)) { sink in
+                    try TensorArchive.write(tensors, to: sink)
+                }
+            }
             try put("steps", "jsonl", try jsonLines(s.steps))
             try put("epochs", "jsonl", try jsonLines(s.epochs.map(HistoryLine.epoch) + s.evaluations.map(HistoryLine.evaluation)))
             try put("cells", "jsonl", try jsonLines(s.cells))
