@@ -59,7 +59,7 @@ struct SetCommand: Command {
             s.settings.momentum = Float(m)
         case "wd": s.settings.weightDecay = try number(Settings.weightDecayRange)
         case "batch": try s.setBatch(try whole(Settings.batchRange))
-        case "threads": s.settings.threads = try whole(Settings.threadRange)
+        case "threads": try s.setThreads(try whole(Settings.threadRange))
         case "seed":
             let seed = UInt64(try whole(0...Int.max))
             s.settings.seed = seed

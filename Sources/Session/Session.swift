@@ -147,7 +147,7 @@ public final class Session {
         guard Settings.batchRange.contains(n) else { throw SessionError("batch must be a whole number in 1…\(Settings.batchRange.upperBound)") }
         if let spec = modelSpec, let dataset {
             let size = try spec.fabric.size(input: dataset.inputShape, classes: dataset.classNames.count)
-            try checkTrainingMemory(spec.fabric, size, input: dataset.inputShape, batch: n)
+            try checkTrainingMemory(spec.fabric, size, input: dataset.inputShape, batch: n, threads: settings.threads)
         }
         settings.batch = n
         if let old = loader {
@@ -183,7 +183,7 @@ public final class Session {
         let input = dataset.inputShape
         let size = try spec.fabric.size(input: input, classes: dataset.classNames.count)
         try Memory.check(size.weightBytes, spec.fabric.summary, of: "weights")
-        try checkTrainingMemory(spec.fabric, size, input: input, batch: settings.batch)
+        try checkTrainingMemory(spec.fabric, size, input: input, batch: settings.batch, threads: settings.threads)
         var seed = RNG(seed: spec.seed)
         let net = try spec.fabric.build(input: input,
                                         classes: dataset.classNames.count, rng: &seed)
@@ -207,10 +207,21 @@ public final class Session {
         applySettings()
     }
 
-    /// Refuses a batch whose activations do not fit next to the weights.
-    private func checkTrainingMemory(_ fabric: Fabric, _ size: FabricSize, input: FeatureShape, batch: Int) throws {
-        try Memory.check(size.trainingBytes(batch: min(batch, dataset?.train.count ?? batch), input: input),
-                         "training \(fabric.summary) with batch \(batch)", of: "weights and activations (a smaller batch needs less: set batch)")
+    /// Refuses a batch (or a thread count) whose activations and workspace do not fit next to the weights.
+    private func checkTrainingMemory(_ fabric: Fabric, _ size: FabricSize, input: FeatureShape, batch: Int, threads: Int) throws {
+        try Memory.check(size.trainingBytes(batch: min(batch, dataset?.train.count ?? batch), input: input, threads: threads),
+                         "training \(fabric.summary) with batch \(batch)" + (threads > 2 ? " on \(threads) threads" : ""),
+                         of: "weights, activations and workspace (a smaller batch needs less: set batch)")
+    }
+
+    /// Changes the worker thread count (each thread has its own convolution workspace).
+    public func setThreads(_ n: Int) throws {
+        guard Settings.threadRange.contains(n) else { throw SessionError("threads must be a whole number in 1…\(Settings.threadRange.upperBound)") }
+        if let spec = modelSpec, let dataset {
+            let size = try spec.fabric.size(input: dataset.inputShape, classes: dataset.classNames.count)
+            try checkTrainingMemory(spec.fabric, size, input: dataset.inputShape, batch: settings.batch, threads: n)
+        }
+        settings.threads = n
     }
 
     /// Pushes `settings` into the trainer.

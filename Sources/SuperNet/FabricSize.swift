@@ -9,12 +9,17 @@ public struct FabricSize: Equatable, Sendable {
     public var parameters: Double
     /// Elements of every node's output for one example (input included).
     public var activationsPerExample: Double
+    /// Weights of the largest convolution, and its im2col columns for one example.
+    public var largestLayerWeights = 0.0, largestColumnsPerExample = 0.0
 
     /// Bytes to build and train: each weight has a value, a gradient and a
     /// momentum buffer; each activation an output and a gradient per example;
-    /// plus the loader's three input batches.
-    public func trainingBytes(batch: Int, input: FeatureShape) -> Double {
-        weightBytes + Double(batch) * (activationsPerExample * 2 * 4 + Double(input.elements) * 3 * 4)
+    /// the convolution workspace holds the largest layer's weights packed,
+    /// folded (inference) and one gradient per worker thread, and its im2col
+    /// columns and their gradient for the batch; plus the loader's three input batches.
+    public func trainingBytes(batch: Int, input: FeatureShape, threads: Int) -> Double {
+        weightBytes + Double(2 + threads) * largestLayerWeights * 4
+            + Double(batch) * (activationsPerExample * 2 * 4 + largestColumnsPerExample * 2 * 4 + Double(input.elements) * 3 * 4)
     }
 
     public var weightBytes: Double { parameters * 3 * 4 }
@@ -56,12 +61,19 @@ extension Fabric {
         try validate()
         let h = Double(input.height), cin = Double(input.channels), k = Double(classes)
         func spatial(_ scale: Int) -> Double { max(1, (h / pow(2, Double(scale))).rounded(.down)) * max(1, (h / pow(2, Double(scale))).rounded(.down)) }
-        var parameters = 0.0, activations = Double(input.elements)
+        var parameters = 0.0, activations = Double(input.elements), largestLayer = 0.0, largestColumns = 0.0
+        /// A k x k convolution a → b producing a map of `map` pixels.
+        func convolution(_ a: Double, _ b: Double, kernel: Double = 3, map: Double) {
+            largestLayer = max(largestLayer, kernel * kernel * a * b + b)
+            largestColumns = max(largestColumns, map * kernel * kernel * a)
+        }
         switch self {
         case let .cnf(w, s, c, segmentation, _):
             let c = Double(c)
             parameters += 9 * cin * c + 3 * c                       // stem: conv + bias, batch norm
             activations += spatial(0) * c
+            convolution(cin, c, map: spatial(0))
+            for scale in 0..<s where w > 1 || scale > 0 { convolution(c, c, map: spatial(scale)) }
             var transformations = 0.0
             for scale in 0..<s {
                 let map = spatial(scale) * c
@@ -79,13 +91,17 @@ extension Fabric {
             func block(_ a: Double, _ b: Double, _ map: Double) {
                 parameters += 9 * a * b + 9 * b * b + 6 * b
                 activations += 3 * b * map                          // two convolutions and the ReLU between
+                convolution(a, b, map: map)
+                convolution(b, b, map: map)
             }
             func projection(_ a: Double, _ b: Double, _ map: Double) {
                 parameters += a * b + 3 * b
                 activations += b * map
+                convolution(a, b, kernel: 1, map: map)
             }
             parameters += 9 * cin * 16 + 3 * 16
             activations += spatial(0) * 16
+            convolution(cin, 16, map: spatial(0))
             for g in 0..<groups {
                 let map = spatial(g)
                 for d in 0..<n {
@@ -109,6 +125,7 @@ extension Fabric {
             parameters += width[groups - 1] * k + k
             activations += k
         }
-        return FabricSize(parameters: parameters, activationsPerExample: activations)
+        return FabricSize(parameters: parameters, activationsPerExample: activations,
+                          largestLayerWeights: largestLayer, largestColumnsPerExample: largestColumns)
     }
 }
