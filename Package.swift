@@ -46,10 +46,12 @@ let package = Package(
         .target(name: "TestSupport", dependencies: ["Tensor", "Layers", "Fuzz"], path: "Tests/TestSupport"),
         .testTarget(name: "SuperNetTests", dependencies: ["SuperNet", "TestSupport"]),
         .testTarget(name: "TensorTests", dependencies: ["Tensor", "CSupport", "TestSupport"]),
+        .testTarget(name: "CSupportTests", dependencies: ["CSupport"]),
         .testTarget(name: "LayersTests", dependencies: ["Layers", "TestSupport"]),
         .testTarget(name: "DatasetsTests", dependencies: ["Datasets", "SuperNet", "Layers", "TestSupport"]),
         .testTarget(name: "RenderTests", dependencies: ["Render", "SuperNet", "Layers", "Tensor", "TestSupport"]),
-        .testTarget(name: "SessionTests", dependencies: ["Session", "Notebook", "Datasets", "SuperNet", "TestSupport"]),
+        .testTarget(name: "SessionTests", dependencies: ["Session", "TestSupport"]),
+        .testTarget(name: "NotebookTests", dependencies: ["Notebook", "Session", "SuperNet", "TestSupport"]),
         .testTarget(name: "EndToEnd", dependencies: ["bsn", "TestSupport", "Session", "Fuzz", "Datasets"]),
     ],
     swiftLanguageModes: [.v6]
