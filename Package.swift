@@ -34,7 +34,7 @@ let package = Package(
         .target(name: "Tensor", dependencies: ["CBLAS", "CSupport"], swiftSettings: fast),
         .target(name: "Layers", dependencies: ["Tensor", "CKernels"], swiftSettings: fast),
         .target(name: "SuperNet", dependencies: ["Tensor", "Layers"], swiftSettings: fast),
-        .target(name: "Datasets", dependencies: ["Tensor", "CSupport", "SuperNet"], swiftSettings: fast),
+        .target(name: "Datasets", dependencies: ["Tensor", "CSupport"], swiftSettings: fast),
         .target(name: "Session", dependencies: ["Tensor", "Layers", "SuperNet", "Datasets"], swiftSettings: fast),
         .target(name: "Render", dependencies: ["SuperNet", "CSupport"], swiftSettings: fast),
         .target(name: "Notebook", dependencies: ["Session", "Render", "Datasets", "SuperNet", "Layers", "Tensor", "CReadline"], swiftSettings: fast),

@@ -1,6 +1,5 @@
 import Dispatch
 import Foundation
-import SuperNet
 import Tensor
 
 /// Where a loader is: everything needed to continue with the same batches.

@@ -1,14 +1,6 @@
 import Foundation
 import Tensor
 
-/// Where training batches come from (the dataset loaders implement it).
-public protocol BatchSource: AnyObject {
-    /// Batches in one pass over the training data.
-    var batchesPerEpoch: Int { get }
-    /// The next batch: images (N, H, W, C) NHWC and labels; wraps to a new epoch by itself.
-    func nextBatch() throws -> (images: Tensor, labels: [Int32])
-}
-
 /// Means over the steps of one epoch.
 public struct EpochMetrics: Codable, Equatable, Sendable {
     public var epoch: Int
