@@ -24,15 +24,17 @@ let package = Package(
         // setjmp/longjmp error handling of libpng and libjpeg that Swift cannot express.
         // The modulemaps' `link` lines apply to Swift importers only, so the C
         // target names its libraries itself.
-        .target(name: "CSupport", dependencies: ["CBLAS", "CPNG", "CJPEG"],
+        // CPU feature detection, one for C and Swift.
+        .target(name: "CPUFeatures"),
+        .target(name: "CSupport", dependencies: ["CBLAS", "CPNG", "CJPEG", "CPUFeatures"],
                 linkerSettings: [.linkedLibrary("openblas"), .linkedLibrary("png16"), .linkedLibrary("jpeg")]),
 
         // Hand-tiled AVX2/FMA convolution kernels, optimised even in debug
         // builds so the tests that run them stay quick.
-        .target(name: "CKernels", cSettings: [.unsafeFlags(["-O2"])]),
+        .target(name: "CKernels", dependencies: ["CPUFeatures"], cSettings: [.unsafeFlags(["-O2"])]),
 
         .target(name: "Tensor", dependencies: ["CBLAS", "CSupport"], swiftSettings: fast),
-        .target(name: "Layers", dependencies: ["Tensor", "CKernels"], swiftSettings: fast),
+        .target(name: "Layers", dependencies: ["Tensor", "CKernels", "CPUFeatures"], swiftSettings: fast),
         .target(name: "SuperNet", dependencies: ["Tensor", "Layers"], swiftSettings: fast),
         .target(name: "Datasets", dependencies: ["Tensor", "CSupport"], swiftSettings: fast),
         .target(name: "Session", dependencies: ["Tensor", "Layers", "SuperNet", "Datasets"], swiftSettings: fast),
@@ -45,7 +47,7 @@ let package = Package(
 
         .target(name: "TestSupport", dependencies: ["Tensor", "Layers", "Fuzz"], path: "Tests/TestSupport"),
         .testTarget(name: "SuperNetTests", dependencies: ["SuperNet", "TestSupport"]),
-        .testTarget(name: "TensorTests", dependencies: ["Tensor", "CSupport", "TestSupport"]),
+        .testTarget(name: "TensorTests", dependencies: ["Tensor", "CSupport", "CPUFeatures", "TestSupport"]),
         .testTarget(name: "CSupportTests", dependencies: ["CSupport"]),
         .testTarget(name: "LayersTests", dependencies: ["Layers", "TestSupport"]),
         .testTarget(name: "DatasetsTests", dependencies: ["Datasets", "SuperNet", "Layers", "TestSupport"]),

@@ -1,32 +1,13 @@
 #include "CKernels.h"
 
-#include <cpuid.h>
+#include "CPUFeatures.h"
 #include <immintrin.h>
 #include <string.h>
 
 #define AVX2 __attribute__((target("avx2,fma")))
 #define INLINE static inline __attribute__((always_inline))
 
-int bsn_kernels_available(void) {
-    unsigned int a, b, c, d;
-    if (!__get_cpuid(1, &a, &b, &c, &d)) return 0;
-    if (!(c & (1u << 12)) || !(c & (1u << 27))) return 0;        // FMA, OSXSAVE
-    unsigned int lo, hi;
-    __asm__ volatile("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
-    if ((lo & 0x6) != 0x6) return 0;                             // YMM state
-    if (!__get_cpuid_count(7, 0, &a, &b, &c, &d)) return 0;
-    return (b & (1u << 5)) != 0;                                 // AVX2
-}
-
-int bsn_cpu_has_avx512f(void) {
-    unsigned int a, b, c, d;
-    if (!bsn_kernels_available()) return 0;
-    unsigned int lo, hi;
-    __asm__ volatile("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
-    if ((lo & 0xE0) != 0xE0) return 0;                           // opmask, ZMM state
-    if (!__get_cpuid_count(7, 0, &a, &b, &c, &d)) return 0;
-    return (b & (1u << 16)) != 0;                                // AVX-512 F
-}
+int bsn_kernels_available(void) { return bsn_cpu_has_avx2_fma(); }
 
 // ---- Pixel bands --------------------------------------------------------------
 // Output pixels are walked in (image, row, column) order in bands of up to

@@ -2,41 +2,11 @@
 #include "CSupport.h"
 
 #include <cblas.h>
-#include <cpuid.h>
+#include "CPUFeatures.h"
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <unistd.h>
-
-static unsigned long long read_xcr0(void) {
-    unsigned int eax, edx;
-    __asm__ volatile("xgetbv" : "=a"(eax), "=d"(edx) : "c"(0));
-    return ((unsigned long long)edx << 32) | eax;
-}
-
-static int os_saves_ymm(void) {
-    unsigned int a, b, c, d;
-    if (!__get_cpuid(1, &a, &b, &c, &d)) return 0;
-    if (!(c & (1u << 27))) return 0;            // OSXSAVE
-    return (read_xcr0() & 0x6) == 0x6;          // SSE and AVX state
-}
-
-int bsn_cpu_has_avx2_fma(void) {
-    unsigned int a, b, c, d;
-    if (!os_saves_ymm()) return 0;
-    if (!__get_cpuid(1, &a, &b, &c, &d) || !(c & (1u << 12))) return 0;   // FMA
-    if (!__get_cpuid_count(7, 0, &a, &b, &c, &d)) return 0;
-    return (b & (1u << 5)) != 0;                                          // AVX2
-}
-
-int bsn_cpu_has_avx512(void) {
-    unsigned int a, b, c, d;
-    if (!bsn_cpu_has_avx2_fma()) return 0;
-    if ((read_xcr0() & 0xE0) != 0xE0) return 0;  // opmask, ZMM_Hi256, Hi16_ZMM
-    if (!__get_cpuid_count(7, 0, &a, &b, &c, &d)) return 0;
-    const unsigned int need = (1u << 16) | (1u << 17) | (1u << 30) | (1u << 31); // F DQ BW VL
-    return (b & need) == need;
-}
 
 // OpenBLAS cores whose kernels predate AVX2: a fallback on a modern CPU.
 static const char *const weak_cores[] = {

@@ -1,3 +1,4 @@
+import CPUFeatures
 import CKernels
 import Foundation
 import Tensor

@@ -1,3 +1,4 @@
+import CPUFeatures
 import CSupport
 import Tensor
 import TestSupport

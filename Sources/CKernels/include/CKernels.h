@@ -9,10 +9,9 @@
 
 #include <stddef.h>
 
-/// 1 when the CPU and OS support AVX2 and FMA, so the kernels below may run.
+/// 1 when the CPU and OS support AVX2 and FMA, so the kernels below may run
+/// (bsn_cpu_has_avx2_fma of CPUFeatures).
 int bsn_kernels_available(void);
-/// 1 when the CPU and OS support AVX-512 F (ZMM state enabled).
-int bsn_cpu_has_avx512f(void);
 
 /// A convolution written as "each output pixel sums taps × input channels":
 ///

@@ -12,10 +12,7 @@
 // set (OpenBLAS reads it only when the library loads). A value the user set is
 // never overridden.
 
-/// 1 when the CPU and OS support AVX2 and FMA (YMM state enabled).
-int bsn_cpu_has_avx2_fma(void);
-/// 1 when the CPU and OS support AVX-512 F, DQ, BW and VL (ZMM state enabled).
-int bsn_cpu_has_avx512(void);
+// (CPU detection: CPUFeatures.h.)
 /// The OpenBLAS core to force for a library that detected `detected`, or NULL
 /// when the detected core is already right for a CPU with these features.
 const char *bsn_blas_preferred_core(const char *detected, int has_avx2_fma, int has_avx512);
