@@ -52,23 +52,27 @@ public enum PPM {
         let file = try contents(of: URL(fileURLWithPath: path))
         // A P6 header is a few dozen bytes: parse it from the (mapped) file before copying anything.
         let header = [UInt8](file.prefix(4096))
-        let (width, height, _, start) = try parseHeader(header, path)
+        let (width, height, maxval, start) = try parseHeader(header, path)
         if let size, (width, height) != (size.width, size.height) {
             throw DataError("\(path): \(width)x\(height) mask, expected \(size.width)x\(size.height)")
         }
-        guard file.count - start >= width * height * 3 else {
-            throw DataError("\(path): truncated PPM (\(file.count - start) bytes of pixels, expected \(width * height * 3) for \(width)x\(height))")
-        }
-        return try parse([UInt8](file.prefix(start + width * height * 3)), path)
+        return try image(file, header: (width, height, maxval, start), path)
     }
 
     static func parse(_ bytes: [UInt8], _ path: String) throws -> RGBImage {
-        let (width, height, maxval, i) = try parseHeader(bytes, path)
+        try image(bytes, header: try parseHeader(bytes, path), path)
+    }
+
+    /// The pixels after a parsed header, scaled to 0…255.
+    private static func image(_ bytes: some Collection<UInt8>, header: (width: Int, height: Int, maxval: Int, start: Int),
+                              _ path: String) throws -> RGBImage {
+        let (width, height, maxval, start) = header
         let needed = width * height * 3
-        guard bytes.count - i >= needed else {
-            throw DataError("\(path): truncated PPM (\(bytes.count - i) bytes of pixels, expected \(needed) for \(width)x\(height))")
+        guard bytes.count - start >= needed else {
+            throw DataError("\(path): truncated PPM (\(bytes.count - start) bytes of pixels, expected \(needed) for \(width)x\(height))")
         }
-        var pixels = Array(bytes[i ..< i + needed])
+        let first = bytes.index(bytes.startIndex, offsetBy: start)
+        var pixels = Array(bytes[first ..< bytes.index(first, offsetBy: needed)])
         if maxval != 255 { for k in pixels.indices { pixels[k] = UInt8(min(255, Int(pixels[k]) * 255 / maxval)) } }
         return RGBImage(width: width, height: height, pixels: pixels)
     }

@@ -133,7 +133,7 @@ public final class Notebook {
     /// which stale files of earlier, interrupted saves it removed.
     public func save() throws {
         let removed = try store.save(session)
-        if !removed.isEmpty { console.print("removed stale files of an interrupted save: \(removed.joined(separator: ", "))") }
+        if !removed.isEmpty { console.print(SessionStore.describeRemoved(removed)) }
     }
 
     /// Saves the session before it is replaced, unless nothing happened in it.

@@ -37,7 +37,7 @@ struct OpenCommand: Command {
         let s = opened
         nb.console.print("opened '\(target)': " + [s.dataset?.name, s.modelSpec?.fabric.summary, s.trainer.map { "step \($0.step)" }, "\(s.cells.count) cells"]
                             .compactMap { $0 }.joined(separator: ", "))
-        if !removed.isEmpty { nb.console.print("removed stale files of an interrupted save: \(removed.joined(separator: ", "))") }
+        if !removed.isEmpty { nb.console.print(SessionStore.describeRemoved(removed)) }
     }
 }
 

@@ -33,7 +33,7 @@ extension SessionStore.Manifest {
 
         try check(settings.learningRate, "settings.learningRate", Settings.learningRateRange)
         try check(settings.pathLearningRate, "settings.pathLearningRate", Settings.pathLearningRateRange)
-        try check(settings.momentum, "settings.momentum", 0...Double(Float(1).nextDown))
+        try check(settings.momentum, "settings.momentum", Settings.momentumRange)
         try check(settings.weightDecay, "settings.weightDecay", Settings.weightDecayRange)
         try check(settings.batch, "settings.batch", Settings.batchRange)
         try check(settings.threads, "settings.threads", Settings.threadRange)
@@ -55,15 +55,7 @@ extension SessionStore.Manifest {
             try check(l.batch, "loader.batch", 0...big)
         }
         if let m = model {
-            switch m.fabric {
-            case let .cnf(w, s, c, _, _):
-                try check(w, "model.fabric.cnf.columns", Fabric.columnRange)
-                try check(s, "model.fabric.cnf.scales", Fabric.scaleRange)
-                try check(c, "model.fabric.cnf.channels", Fabric.channelRange)
-            case let .resnet(k, n, _, _):
-                try check(k, "model.fabric.resnet.groups", Fabric.groupRange)
-                try check(n, "model.fabric.resnet.blocks", Fabric.blockRange)
-            }
+            for p in m.fabric.boundedParameters { try check(p.value, "model.fabric.\(p.key)", p.bounds) }
             if let gates = m.fixedGates { try check(gates.count, "model.fixedGates (count)", 0...10_000_000) }
         }
         if let b = budget {
@@ -78,7 +70,7 @@ extension SessionStore.Manifest {
             try check(t.warmupSteps, "trainer.warmupSteps", 0...big)
             try check(t.stepsPerEpoch, "trainer.stepsPerEpoch", 1...big)
             try check(t.pathLearningRate, "trainer.pathLearningRate", Settings.pathLearningRateRange)
-            try check(t.momentum, "trainer.momentum", 0...Double(Float(1).nextDown))
+            try check(t.momentum, "trainer.momentum", Settings.momentumRange)
             try check(t.weightDecay, "trainer.weightDecay", Settings.weightDecayRange)
             try check(t.schedule, "trainer.schedule")
             if let r = t.runningBaseline { try check(r, "trainer.runningBaseline", finite) }
@@ -90,7 +82,7 @@ extension SessionStore.Manifest {
             }
         }
         for (role, name) in files.sorted(by: { $0.key < $1.key }) {
-            guard ["state", "steps", "epochs", "cells"].contains(role) else { throw SessionError("\(file): files.\(role): not a file of a session") }
+            guard SessionStore.roles.contains(role) else { throw SessionError("\(file): files.\(role): not a file of a session") }
             guard !name.isEmpty, !name.hasPrefix("."), !name.contains("/") else {
                 throw SessionError("\(file): files.\(role) = \(name) is not a file name in the session's folder")
             }

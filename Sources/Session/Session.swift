@@ -48,6 +48,8 @@ public struct Settings: Codable, Equatable, Sendable {
     public static let learningRateRange = 0.0...10.0
     public static let pathLearningRateRange = 0.0...100.0
     public static let weightDecayRange = 0.0...1.0
+    /// [0, 1) as a Float holds it.
+    public static let momentumRange = 0.0...Double(Float(1).nextDown)
     public static let batchRange = 1...100_000
     public static let threadRange = 1...256
     /// The longest run a `train` or `warmup` may ask for, in steps, and the last epoch of a schedule.
@@ -145,10 +147,7 @@ public final class Session {
     /// Changes the batch size: a new loader continuing the same seed and epoch.
     public func setBatch(_ n: Int) throws {
         guard Settings.batchRange.contains(n) else { throw SessionError("batch must be a whole number in 1…\(Settings.batchRange.upperBound)") }
-        if let spec = modelSpec, let dataset {
-            let size = try spec.fabric.size(input: dataset.inputShape, classes: dataset.classNames.count)
-            try checkTrainingMemory(spec.fabric, size, input: dataset.inputShape, batch: n, threads: settings.threads)
-        }
+        try checkTrainingMemory(batch: n, threads: settings.threads)
         settings.batch = n
         if let old = loader {
             try makeLoader(seed: old.state.seed)
@@ -214,13 +213,17 @@ public final class Session {
                          of: "weights, activations and workspace (a smaller batch needs less: set batch)")
     }
 
+    /// The same check for the session's model, when it has one.
+    private func checkTrainingMemory(batch: Int, threads: Int) throws {
+        guard let spec = modelSpec, let dataset else { return }
+        let size = try spec.fabric.size(input: dataset.inputShape, classes: dataset.classNames.count)
+        try checkTrainingMemory(spec.fabric, size, input: dataset.inputShape, batch: batch, threads: threads)
+    }
+
     /// Changes the worker thread count (each thread has its own convolution workspace).
     public func setThreads(_ n: Int) throws {
         guard Settings.threadRange.contains(n) else { throw SessionError("threads must be a whole number in 1…\(Settings.threadRange.upperBound)") }
-        if let spec = modelSpec, let dataset {
-            let size = try spec.fabric.size(input: dataset.inputShape, classes: dataset.classNames.count)
-            try checkTrainingMemory(spec.fabric, size, input: dataset.inputShape, batch: settings.batch, threads: n)
-        }
+        try checkTrainingMemory(batch: settings.batch, threads: n)
         settings.threads = n
     }
 

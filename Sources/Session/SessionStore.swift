@@ -31,6 +31,14 @@ public struct SessionStore {
 
     public func folder(_ name: String) -> URL { root.appendingPathComponent(name) }
 
+    /// The files of a generation, besides the manifest ("<role>-<g>.<ext>").
+    static let roles: Set<String> = ["state", "steps", "epochs", "cells"]
+
+    /// What a command says about stale files it found removed.
+    public static func describeRemoved(_ names: [String]) -> String {
+        "removed stale files of an interrupted save: \(names.joined(separator: ", "))"
+    }
+
     struct Manifest: Codable {
         var format = "bsn-session"
         var name: String
@@ -78,18 +86,18 @@ public struct SessionStore {
         let g = (previous?.generation ?? 0) + 1
         var files = [String: String]()
         do {
-            func put(_ role: String, _ ext: String, _ payload: Data) throws {
+            func put(_ role: String, _ ext: String, size: Int, _ produce: ((UnsafeRawBufferPointer) throws -> Void) throws -> Void) throws {
                 let name = "\(role)-\(g).\(ext)"
                 files[role] = name
-                try CheckedFile.write(payload, kind: role, to: dir.appendingPathComponent(name))
+                try CheckedFile.write(kind: role, size: size, to: dir.appendingPathComponent(name), produce: produce)
+            }
+            func put(_ role: String, _ ext: String, _ payload: Data) throws {
+                try put(role, ext, size: payload.count) { sink in try payload.withUnsafeBytes { try sink($0) } }
             }
             if let trainer = s.trainer {
                 // Streamed from the tensors: a save needs no copy of the state in memory.
-                let tensors = trainer.stateTensors, name = "state-\(g).bin"
-                files["state"] = name
-                try CheckedFile.write(kind: "state", size: TensorArchive.size(of: tensors), to: dir.appendingPathComponent(name)) { sink in
-                    try TensorArchive.write(tensors, to: sink)
-                }
+                let tensors = trainer.stateTensors
+                try put("state", "bin", size: TensorArchive.size(of: tensors)) { try TensorArchive.write(tensors, to: $0) }
             }
             try put("steps", "jsonl", try jsonLines(s.steps))
             try put("epochs", "jsonl", try jsonLines(s.epochs.map(HistoryLine.epoch) + s.evaluations.map(HistoryLine.evaluation)))
@@ -128,7 +136,7 @@ public struct SessionStore {
             if name.hasPrefix("."), let marker = name.range(of: ".tmp-", options: .backwards), let pid = Int32(name[marker.upperBound...]) {
                 stale = pid != getpid() && kill(pid, 0) != 0 && errno == ESRCH
             } else if let dash = name.lastIndex(of: "-"), let dot = name.lastIndex(of: "."), dash < dot,
-                      ["state", "steps", "epochs", "cells"].contains(String(name[..<dash])),
+                      Self.roles.contains(String(name[..<dash])),
                       Int(name[name.index(after: dash)..<dot]) != nil, ["bin", "jsonl"].contains(String(name[name.index(after: dot)...])) {
                 stale = !current.contains(name)
             }

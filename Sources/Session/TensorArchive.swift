@@ -76,7 +76,7 @@ public enum TensorArchive {
             let values = try take(target.count * 4)
             UnsafeMutableRawBufferPointer(start: target.data, count: target.count * 4).copyMemory(from: values)
             // Gate logits of fixed architectures are ±1e30: finite, like every value a session holds.
-            guard (0..<target.count).allSatisfy({ target.data[$0].isFinite }) else {
+            guard Elementwise.allFinite(target.data, count: target.count) else {
                 throw SessionError("\(file): tensor '\(name)' holds a value that is not a finite number")
             }
             byName[name] = nil

@@ -31,21 +31,21 @@ extension Fabric {
     public static let columnRange = 1...1000, scaleRange = 1...30, channelRange = 1...65536
     public static let groupRange = 1...10, blockRange = 1...1000
 
-    /// Throws a message naming the parameter outside its bounds.
-    public func validate() throws {
-        func check(_ value: Int, _ name: String, _ range: ClosedRange<Int>) throws {
-            guard range.contains(value) else {
-                throw GraphError("\(summaryKind) \(name)=\(value) is out of bounds (\(range.lowerBound)…\(range.upperBound))")
-            }
-        }
+    /// Each bounded parameter: the user's option, its key in a saved fabric
+    /// ("cnf.columns"), its value and its bounds.
+    public var boundedParameters: [(option: String, key: String, value: Int, bounds: ClosedRange<Int>)] {
         switch self {
         case let .cnf(w, s, c, _, _):
-            try check(w, "W", Self.columnRange)
-            try check(s, "S", Self.scaleRange)
-            try check(c, "C", Self.channelRange)
+            [("W", "cnf.columns", w, Self.columnRange), ("S", "cnf.scales", s, Self.scaleRange), ("C", "cnf.channels", c, Self.channelRange)]
         case let .resnet(k, n, _, _):
-            try check(k, "k", Self.groupRange)
-            try check(n, "n", Self.blockRange)
+            [("k", "resnet.groups", k, Self.groupRange), ("n", "resnet.blocks", n, Self.blockRange)]
+        }
+    }
+
+    /// Throws a message naming the parameter outside its bounds.
+    public func validate() throws {
+        for p in boundedParameters where !p.bounds.contains(p.value) {
+            throw GraphError("\(summaryKind) \(p.option)=\(p.value) is out of bounds (\(p.bounds.lowerBound)…\(p.bounds.upperBound))")
         }
     }
 
@@ -60,7 +60,10 @@ extension Fabric {
     public func size(input: FeatureShape, classes: Int) throws -> FabricSize {
         try validate()
         let h = Double(input.height), cin = Double(input.channels), k = Double(classes)
-        func spatial(_ scale: Int) -> Double { max(1, (h / pow(2, Double(scale))).rounded(.down)) * max(1, (h / pow(2, Double(scale))).rounded(.down)) }
+        func spatial(_ scale: Int) -> Double {                    // pixels of a map at this scale
+            let side = max(1, (h / pow(2, Double(scale))).rounded(.down))
+            return side * side
+        }
         var parameters = 0.0, activations = Double(input.elements), largestLayer = 0.0, largestColumns = 0.0
         /// A k x k convolution a → b producing a map of `map` pixels.
         func convolution(_ a: Double, _ b: Double, kernel: Double = 3, map: Double) {

@@ -82,8 +82,11 @@ public final class Trainer {
     /// an epoch split across sessions gives the same row as one run).
     public internal(set) var epochTotals = EpochTotals()
 
-    private let buffers: [Tensor]
-    private let bufferBackup: [Tensor]
+    /// What a step changes before it is known to be finite (forward updates the
+    /// batch-norm statistics; sampling may reset the gate logits), and a copy
+    /// taken before each step to put back if the step diverges.
+    private let guarded: [Tensor]
+    private let guardedBackup: [Tensor]
     private let classification = SoftmaxCrossEntropy()
     private let pixels = PixelCrossEntropy()
     var runningBaseline: Double?
@@ -99,8 +102,8 @@ public final class Trainer {
                                                 momentum: momentum, weightDecay: weightDecay, nesterov: nesterov)])
         schedule = PiecewiseConstantSchedule(initial: learningRate)
         rng = RNG(seed: seed)
-        buffers = network.nodes.flatMap { $0.module?.buffers ?? [] }
-        bufferBackup = buffers.map { Tensor(shape: $0.shape) }
+        guarded = network.nodes.flatMap { $0.module?.buffers ?? [] } + [network.gateLogits.value]
+        guardedBackup = guarded.map { Tensor(shape: $0.shape) }
     }
 
     public var epoch: Int { step / max(stepsPerEpoch, 1) }
@@ -126,17 +129,15 @@ public final class Trainer {
     public func trainStep(images: Tensor, labels: [Int32]) throws -> StepMetrics {
         let n = images.shape[0]
         let before = (rng: rng, samplingStarted: samplingStarted, warmupSteps: warmupSteps, baseline: runningBaseline,
-                      logits: Array(UnsafeBufferPointer(start: network.gateLogits.value.data, count: network.gateCount)),
                       architectures: lastArchitectures)
-        saveBuffers()
+        copy(guarded, into: guardedBackup)
         func diverged(_ what: String) -> TrainingDiverged {
             rng = before.rng
             samplingStarted = before.samplingStarted
             warmupSteps = before.warmupSteps
             runningBaseline = before.baseline
-            for k in before.logits.indices { network.gateLogits.value[k] = before.logits[k] }
             lastArchitectures = before.architectures
-            restoreBuffers()
+            copy(guardedBackup, into: guarded)
             return TrainingDiverged(step: step + 1, quantity: what)
         }
         if !isWarmingUp && !samplingStarted { startSampling() }
@@ -156,7 +157,7 @@ public final class Trainer {
         let losses = try computeLosses(logits, labels: labels)
         let loss = Double(losses.reduce(0, +)) / Double(n)
         guard loss.isFinite else { throw diverged("loss \(nonFinite(loss))") }
-        guard buffersAreFinite() else { throw diverged("batch-norm statistics overflow") }
+        guard guarded.allSatisfy({ Elementwise.allFinite($0.data, count: $0.count) }) else { throw diverged("batch-norm statistics overflow") }
         optimizer.zeroGradients()
         try executor.backward(try lossGradient())
         let update = optimizer.inspectUpdate()
@@ -186,19 +187,8 @@ public final class Trainer {
     /// "nan", "inf" or "-inf" (Swift prints a NaN with its sign bit as "-nan").
     private func nonFinite(_ x: Double) -> String { x.isNaN ? "nan" : x > 0 ? "inf" : "-inf" }
 
-    /// Batch-norm statistics before the step (forward updates them), to put back if the step diverges.
-    private func saveBuffers() {
-        for (saved, buffer) in zip(bufferBackup, buffers) { saved.data.update(from: buffer.data, count: buffer.count) }
-    }
-
-    private func restoreBuffers() {
-        for (saved, buffer) in zip(bufferBackup, buffers) { buffer.data.update(from: saved.data, count: buffer.count) }
-    }
-
-    private func buffersAreFinite() -> Bool {
-        var probe: Float = 0
-        for b in buffers { for j in 0..<b.count { probe += b.data[j] - b.data[j] } }
-        return probe == 0
+    private func copy(_ sources: [Tensor], into targets: [Tensor]) {
+        for (s, t) in zip(sources, targets) { Elementwise.copy(t.data, s.data, count: s.count) }
     }
 
     /// The optimised cost of a sampled architecture, with the inconsistent-sample

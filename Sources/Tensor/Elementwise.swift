@@ -79,6 +79,13 @@ public enum Elementwise {
         forRanges(count) { r in (x + r.lowerBound).update(repeating: value, count: r.count) }
     }
 
+    /// True when no value is infinite or NaN (x − x is 0 only for a finite x: no branch in the loop).
+    public static func allFinite(_ x: UnsafePointer<Float>, count: Int) -> Bool {
+        var probe: Float = 0
+        for i in 0..<count { probe += x[i] - x[i] }
+        return probe == 0
+    }
+
     /// target[i] = source[i].
     public static func copy(_ target: UnsafeMutablePointer<Float>, _ source: UnsafePointer<Float>, count: Int) {
         forRanges(count) { r in (target + r.lowerBound).update(from: source + r.lowerBound, count: r.count) }

@@ -270,7 +270,7 @@ func session(named name: String, store: SessionStore) -> Session {
     if FileManager.default.fileExists(atPath: store.folder(name).appendingPathComponent("session.json").path) {
         do {
             return try store.open(name, removed: {
-                FileHandle.standardOutput.write(Data("removed stale files of an interrupted save: \($0.joined(separator: ", "))\n".utf8))
+                FileHandle.standardOutput.write(Data((SessionStore.describeRemoved($0) + "\n").utf8))
             })
         } catch { fail("bsn: cannot open session '\(name)': \(error)") }
     }
