@@ -34,16 +34,18 @@ let package = Package(
         .target(name: "CKernels", dependencies: ["CPUFeatures"], cSettings: [.unsafeFlags(["-O2"])]),
 
         .target(name: "Tensor", dependencies: ["CBLAS", "CSupport"], swiftSettings: fast),
+        // What the user reads and writes: argument words in, tables, numbers and outputs out.
+        .target(name: "Interface"),
         .target(name: "Layers", dependencies: ["Tensor", "CKernels", "CPUFeatures"], swiftSettings: fast),
-        .target(name: "SuperNet", dependencies: ["Tensor", "Layers"], swiftSettings: fast),
-        .target(name: "Datasets", dependencies: ["Tensor", "CSupport"], swiftSettings: fast),
-        .target(name: "Session", dependencies: ["Tensor", "Layers", "SuperNet", "Datasets"], swiftSettings: fast),
-        .target(name: "Render", dependencies: ["SuperNet", "CSupport"], swiftSettings: fast),
-        .target(name: "Notebook", dependencies: ["Session", "Render", "Datasets", "SuperNet", "Layers", "Tensor", "CReadline"], swiftSettings: fast),
-        .target(name: "Benchmarks", dependencies: ["Tensor", "Layers", "SuperNet", "Datasets"], swiftSettings: fast),
+        .target(name: "SuperNet", dependencies: ["Tensor", "Layers", "Interface"], swiftSettings: fast),
+        .target(name: "Datasets", dependencies: ["Tensor", "CSupport", "Interface"], swiftSettings: fast),
+        .target(name: "Session", dependencies: ["Tensor", "Layers", "SuperNet", "Datasets", "Render", "Interface"], swiftSettings: fast),
+        .target(name: "Render", dependencies: ["SuperNet", "CSupport", "Interface"], swiftSettings: fast),
+        .target(name: "Notebook", dependencies: ["Session", "Interface", "Datasets", "SuperNet", "Tensor", "CReadline"], swiftSettings: fast),
+        .target(name: "Benchmarks", dependencies: ["Tensor", "Layers", "SuperNet", "Datasets", "Interface"], swiftSettings: fast),
         // The fuzz harness (bsn fuzz): random scripts and mutated files run through the binary itself.
         .target(name: "Fuzz", dependencies: ["Notebook", "Session", "Datasets", "Tensor"]),
-        .executableTarget(name: "bsn", dependencies: ["Benchmarks", "Notebook", "Session", "Datasets", "Layers", "SuperNet", "Tensor", "Fuzz"], swiftSettings: fast),
+        .executableTarget(name: "bsn", dependencies: ["Benchmarks", "Notebook", "Session", "Datasets", "Layers", "SuperNet", "Tensor", "Fuzz", "Interface"], swiftSettings: fast),
 
         .target(name: "TestSupport", dependencies: ["Tensor", "Layers", "Fuzz"], path: "Tests/TestSupport"),
         .testTarget(name: "SuperNetTests", dependencies: ["SuperNet", "TestSupport"]),
@@ -54,7 +56,7 @@ let package = Package(
         .testTarget(name: "RenderTests", dependencies: ["Render", "SuperNet", "Layers", "Tensor", "TestSupport"]),
         .testTarget(name: "SessionTests", dependencies: ["Session", "TestSupport"]),
         .testTarget(name: "NotebookTests", dependencies: ["Notebook", "Session", "SuperNet", "TestSupport"]),
-        .testTarget(name: "EndToEnd", dependencies: ["bsn", "TestSupport", "Session", "Fuzz", "Datasets"]),
+        .testTarget(name: "EndToEnd", dependencies: ["bsn", "TestSupport", "Session", "Fuzz", "Datasets", "Notebook"]),
     ],
     swiftLanguageModes: [.v6]
 )

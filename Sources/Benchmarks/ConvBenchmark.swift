@@ -1,4 +1,5 @@
 import Foundation
+import Interface
 import Layers
 import Tensor
 
@@ -108,11 +109,12 @@ extension ConvBenchmark.Report {
         lines.append("sgemm ceiling: \(format(sgemm_gflops, 1)) GFLOP/s  (" +
                      sgemm_by_size.sorted { Int($0.key)! < Int($1.key)! }.map { "\($0.key)³ \(format($0.value, 1))" }.joined(separator: ", ") + ")")
         lines.append("")
-        lines.append(pad("C", 5) + pad("out", 7) + pad("conv", 6) + pad("op", 18) + pad("ms", 10) + pad("GFLOP/s", 9) + pad("of sgemm", 9))
+        var table = Table([.left("C", 5), .left("out", 7), .left("conv", 6), .left("op", 18), .left("ms", 10), .left("GFLOP/s", 9), .left("of sgemm", 9)])
         for row in rows {
-            lines.append(pad("\(row.channels)", 5) + pad("\(row.size)x\(row.size)", 7) + pad(row.kind, 6) + pad(row.op, 18)
-                         + pad(format(row.ms, 3), 10) + pad(format(row.gflops, 1), 9) + pad(format(100 * row.ratio_to_sgemm, 0) + "%", 9))
+            table.add(["\(row.channels)", "\(row.size)x\(row.size)", row.kind, row.op,
+                       format(row.ms, 3), format(row.gflops, 1), format(100 * row.ratio_to_sgemm, 0) + "%"])
         }
+        lines += table.lines
         lines.append("")
         for c in Set(rows.map(\.channels)).sorted() {
             for op in ["forward", "forward+backward"] {
@@ -125,5 +127,4 @@ extension ConvBenchmark.Report {
     }
 }
 
-func format(_ value: Double, _ decimals: Int) -> String { String(format: "%.\(decimals)f", value) }
-func pad(_ text: String, _ width: Int) -> String { text.count >= width ? text + " " : text + String(repeating: " ", count: width - text.count) }
+func format(_ value: Double, _ decimals: Int) -> String { Format.fixed(value, decimals) }

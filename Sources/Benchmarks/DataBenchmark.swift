@@ -1,5 +1,6 @@
 import Datasets
 import Foundation
+import Interface
 import Tensor
 
 /// `bsn bench data`: how fast the input pipeline runs, on data generated on
@@ -108,13 +109,13 @@ public struct DataBenchmark {
         var lines = [String(format: "bsn bench data — CIFAR-sized binary load: %d images in %.2f s (%.0f images/s)",
                             report.cifar_images, report.cifar_load_s, report.cifar_load_images_per_s),
                      "loader: augmentation (crop/flip), bytes → floats in [-1, 1], batches of the training split",
-                     "",
-                     "data         batch  prefetch  consumer ms   images/s   ms/batch"]
+                     ""]
+        var table = Table([.left("data", 13), .right("batch", 5), .left("  prefetch", 10), .right("consumer ms", 13), .right("images/s", 11), .right("ms/batch", 11)])
         for r in report.rows {
-            lines.append(r.data.padding(toLength: 13, withPad: " ", startingAt: 0)
-                         + String(format: "%5d  %-8@  %11.2f  %9.0f  %9.3f", r.batch, (r.prefetch ? "yes" : "no") as NSString,
-                                  r.consumer_ms, r.images_per_s, r.ms_per_batch))
+            table.add([r.data, String(r.batch), "  " + (r.prefetch ? "yes" : "no"), Format.fixed(r.consumer_ms, 2),
+                       Format.fixed(r.images_per_s, 0), Format.fixed(r.ms_per_batch, 3)])
         }
+        lines += table.lines
         lines.append("")
         lines.append("With a consumer as slow as the loader, prefetch hides the loading when ms/batch ≈ consumer ms (without it: ≈ 2x).")
         return lines.joined(separator: "\n")

@@ -1,4 +1,5 @@
 import Foundation
+import Interface
 import Layers
 import SuperNet
 import Tensor
@@ -75,12 +76,13 @@ public struct TrainBenchmark {
 
     public static func table(_ rows: [Row], sgemm: Double) -> String {
         var lines = ["bsn bench train — \(Parallel.threads) threads, OpenBLAS core \(BLAS.coreName), conv \(ConvolutionAlgorithm.preferred.rawValue), sgemm ceiling \(format(sgemm, 1)) GFLOP/s",
-                     "",
-                     pad("config", 14) + pad("mode", 11) + pad("gates on", 10) + pad("modules", 9) + pad("train img/s", 13) + pad("infer img/s", 13) + pad("peak MB", 9)]
+                     ""]
+        var table = Table([.left("config", 14), .left("mode", 11), .left("gates on", 10), .left("modules", 9), .left("train img/s", 13),
+                           .left("infer img/s", 13), .left("peak MB", 9)])
         for r in rows {
-            lines.append(pad(r.config, 14) + pad(r.mode, 11) + pad(r.gates_on, 10) + pad(format(100 * r.active_modules, 0) + "%", 9)
-                         + pad(format(r.train_images_per_s, 1), 13) + pad(format(r.infer_images_per_s, 1), 13) + pad(format(r.peak_rss_mb, 0), 9))
+            table.add([r.config, r.mode, r.gates_on, format(100 * r.active_modules, 0) + "%",
+                       format(r.train_images_per_s, 1), format(r.infer_images_per_s, 1), format(r.peak_rss_mb, 0)])
         }
-        return lines.joined(separator: "\n")
+        return (lines + table.lines).joined(separator: "\n")
     }
 }

@@ -37,9 +37,9 @@ public struct DatasetSpec: Codable, Equatable, Sendable {
     }
 
     /// Loads the images. `progress(done, total)` reports long loads (Part
-    /// Labels); `shouldStop` is asked as the work goes (Ctrl-C), and true
+    /// Labels); `cancel` is checked as the work goes (Ctrl-C), and cancelling
     /// stops it with `DataError.interrupted`.
-    public func load(progress: ((Int, Int) -> Void)? = nil, shouldStop: () -> Bool = { false }) throws -> Dataset {
+    public func load(progress: ((Int, Int) -> Void)? = nil, cancel: Cancellation = .never) throws -> Dataset {
         switch kind {
         case .cifar10, .cifar100:
             let folder = try self.folder()
@@ -50,13 +50,13 @@ public struct DatasetSpec: Codable, Equatable, Sendable {
             return Dataset(spec: self, classNames: classes, train: all.subset(0 ..< all.count - validation),
                            validation: all.subset(all.count - validation ..< all.count), test: test, skipped: [])
         case .partlabels:
-            let (sets, skipped) = try PartLabels.load(try folder(), policy: onDamagedFile, progress: progress, shouldStop: shouldStop)
+            let (sets, skipped) = try PartLabels.load(try folder(), policy: onDamagedFile, progress: progress, cancel: cancel)
             return Dataset(spec: self, classNames: PartLabels.classNames, train: sets[0], validation: sets[1], test: sets[2], skipped: skipped)
         case .shapes, .faces:
             try checkSyntheticSizes()
             func make(_ count: Int, _ split: Int) throws -> ImageSet {
-                kind == .shapes ? try Synthetic.shapes(count: count, split: split, seed: seed, shouldStop: shouldStop)
-                                : try Synthetic.faces(count: count, split: split, seed: seed, side: side, shouldStop: shouldStop)
+                kind == .shapes ? try Synthetic.shapes(count: count, split: split, seed: seed, cancel: cancel)
+                                : try Synthetic.faces(count: count, split: split, seed: seed, side: side, cancel: cancel)
             }
             return Dataset(spec: self, classNames: kind == .shapes ? Synthetic.shapeNames : Synthetic.faceClassNames,
                            train: try make(trainSize, 0), validation: try make(validationSize, 1), test: try make(testSize, 2), skipped: [])

@@ -48,7 +48,7 @@ public enum PartLabels {
     /// The (train, validation, test) sets. Missing or damaged images stop the
     /// load, or are skipped and listed in `skipped` ("<file>: <reason>").
     /// `progress(done, total)` is called as images are decoded.
-    static func load(_ root: URL, policy: DamagedFilePolicy, progress: ((Int, Int) -> Void)?, shouldStop: () -> Bool = { false }) throws
+    static func load(_ root: URL, policy: DamagedFilePolicy, progress: ((Int, Int) -> Void)?, cancel: Cancellation = .never) throws
         -> (sets: [ImageSet], skipped: [String]) {
         var isFolder: ObjCBool = false
         guard FileManager.default.fileExists(atPath: root.path, isDirectory: &isFolder), isFolder.boolValue else {
@@ -62,7 +62,7 @@ public enum PartLabels {
             var set = ImageSet(height: side, width: side, channels: 3, segmentation: true)
             set.reserve(entries.count)
             for chunk in stride(from: 0, to: entries.count, by: 64) {
-                if shouldStop() { throw DataError.interrupted }
+                if cancel.isCancelled { throw DataError.interrupted }
                 let part = Array(entries[chunk ..< min(chunk + 64, entries.count)])
                 var results = [Result<(RGBImage, [UInt8]), DataError>](repeating: .failure(DataError("")), count: part.count)
                 results.withUnsafeMutableBufferPointer { out in

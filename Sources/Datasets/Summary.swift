@@ -1,9 +1,10 @@
 import Foundation
+import Interface
 
 /// What `data` shows: name, source, splits and sizes, image shape, classes
 /// with their names and balance (images per class, or for segmentation the
 /// fraction of labelled pixels per class), and skipped files.
-public struct DatasetSummary: Codable, Equatable, Sendable {
+public struct DatasetSummary: Codable, Equatable, Sendable, Output {
     public struct Split: Codable, Equatable, Sendable {
         public let name: String
         public let images: Int
@@ -72,11 +73,5 @@ public struct DatasetSummary: Codable, Equatable, Sendable {
             if skipped.count > 10 { lines.append("  … and \(skipped.count - 10) more") }
         }
         return lines.joined(separator: "\n")
-    }
-
-    public var json: String {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-        return String(decoding: (try? encoder.encode(self)) ?? Data(), as: UTF8.self)
     }
 }

@@ -18,14 +18,14 @@ public enum Synthetic {
 
     /// 10 classes of coloured shapes (random position, size, small rotation,
     /// colour unrelated to the class) on textured backgrounds, 32x32 RGB.
-    /// `shouldStop` is asked every 64 images: true stops with `DataError.interrupted`.
-    public static func shapes(count: Int, split: Int, seed: UInt64, shouldStop: () -> Bool = { false }) throws -> ImageSet {
+    /// `cancel` is checked every 64 images: cancelling stops with `DataError.interrupted`.
+    public static func shapes(count: Int, split: Int, seed: UInt64, cancel: Cancellation = .never) throws -> ImageSet {
         let side = 32
         var set = ImageSet(height: side, width: side, channels: 3)
         set.reserve(count)
         var image = [Float](repeating: 0, count: side * side * 3)
         for i in 0..<count {
-            if i % 64 == 63, shouldStop() { throw DataError.interrupted }
+            if i % 64 == 63, cancel.isCancelled { throw DataError.interrupted }
             var rng = generator(seed: seed, split: split, index: i)
             let label = i % 10                           // balanced classes, order shuffled by the loader
             let background = texture(&image, side: side, rng: &rng)
@@ -77,14 +77,14 @@ public enum Synthetic {
     /// 3-class segmentation of face-like drawings: a skin-coloured face and
     /// neck with eyes and mouth (skin), hair of several styles and colours,
     /// textured background. side x side RGB, masks background 0, hair 1, skin 2.
-    public static func faces(count: Int, split: Int, seed: UInt64, side: Int, shouldStop: () -> Bool = { false }) throws -> ImageSet {
+    public static func faces(count: Int, split: Int, seed: UInt64, side: Int, cancel: Cancellation = .never) throws -> ImageSet {
         var set = ImageSet(height: side, width: side, channels: 3, segmentation: true)
         set.reserve(count)
         var image = [Float](repeating: 0, count: side * side * 3)
         var mask = [UInt8](repeating: 0, count: side * side)
         let n = Float(side)
         for i in 0..<count {
-            if i % 64 == 63, shouldStop() { throw DataError.interrupted }
+            if i % 64 == 63, cancel.isCancelled { throw DataError.interrupted }
             var rng = generator(seed: seed, split: split, index: i)
             _ = texture(&image, side: side, rng: &rng)
             let t = rng.uniform()

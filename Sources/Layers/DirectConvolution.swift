@@ -4,7 +4,7 @@ import Foundation
 import Tensor
 
 /// How a convolution computes its products.
-public enum ConvolutionAlgorithm: String, Sendable {
+public enum ConvolutionAlgorithm: String, Sendable, CaseIterable {
     /// Hand-tiled AVX2/FMA kernels over zero-padded NHWC data, no im2col
     /// (CKernels). Needs output channels (and, for the input gradient, input
     /// channels) in multiples of 8 and padding < kernel; any stride.

@@ -1,5 +1,6 @@
 import Datasets
 import Foundation
+import Interface
 import Session
 
 struct LoadCommand: Command {
@@ -16,7 +17,7 @@ struct LoadCommand: Command {
     """
     let words = ["cifar10", "cifar100", "partlabels", "shapes", "faces", "val=", "labels=", "onerror=", "train=", "test=", "seed=", "size="]
 
-    func run(_ a: inout Arguments, _ nb: Notebook) throws {
+    func run(_ a: inout Arguments, _ nb: Notebook) throws -> any Output {
         let kindName = try a.required("a dataset: cifar10, cifar100, partlabels, shapes or faces")
         guard let kind = DatasetKind(rawValue: kindName.lowercased()) else {
             throw UsageError("load: unknown dataset '\(kindName)'" + didYouMean(kindName, in: DatasetKind.allCases.map(\.rawValue))
@@ -36,20 +37,11 @@ struct LoadCommand: Command {
                 guard ["fine", "coarse"].contains(labels) else { throw UsageError("load: labels= takes fine or coarse, got '\(labels)'") }
                 spec.coarseLabels = labels == "coarse"
             }
-            if kind == .partlabels, let policy = a.option("onerror") {
-                guard let p = DamagedFilePolicy(rawValue: policy) else { throw UsageError("load: onerror= takes stop or skip, got '\(policy)'") }
-                spec.onDamagedFile = p
-            }
+            if kind == .partlabels, let policy: DamagedFilePolicy = try a.choice("onerror") { spec.onDamagedFile = policy }
         }
         try a.finish()
-        let start = Date()
-        Interrupt.clear()
-        try nb.session.load(spec, progress: { done, total in nb.console.progress("decoding images \(done)/\(total)") },
-                            shouldStop: { Interrupt.requested })
-        let d = nb.session.dataset!
-        nb.console.print("loaded \(d.name): \(d.train.count) train, \(d.validation.count) validation, \(d.test.count) test images"
-                         + (d.skipped.isEmpty ? "" : ", \(d.skipped.count) skipped (see data)")
-                         + String(format: " (%.1f s)", Date().timeIntervalSince(start)))
+        return try nb.session.load(spec, progress: { done, total in nb.console.progress("decoding images \(done)/\(total)") },
+                                   cancel: nb.freshCancellation)
     }
 }
 
@@ -60,11 +52,8 @@ struct DataCommand: Command {
     let example = "data"
     let words = ["--json"]
 
-    func run(_ a: inout Arguments, _ nb: Notebook) throws {
-        let json = a.flag("json")
+    func run(_ a: inout Arguments, _ nb: Notebook) throws -> any Output {
         try a.finish()
-        guard let d = nb.session.dataset else { throw UsageError("data: no dataset loaded (e.g. load shapes)") }
-        let summary = DatasetSummary(d)
-        if json { try nb.printJSON(summary) } else { nb.console.print(summary.text) }
+        return try nb.session.dataSummary()
     }
 }

@@ -1,10 +1,13 @@
 import Foundation
+import Interface
 import Session
-import Synchronization
+import Tensor
 
 /// One notebook command: its name, usage, one-line help and an example next
 /// to the code that runs it. Adding a command is one type and one line in
-/// `Registry.commands`.
+/// `Registry.commands`. A command parses its words, calls one Session verb
+/// and returns what it has to show; the notebook prints it (text, or JSON
+/// with `--json`).
 public protocol Command: Sendable {
     var name: String { get }
     /// "train <n> steps|epochs"
@@ -15,7 +18,7 @@ public protocol Command: Sendable {
     var details: String { get }
     /// Sub-commands and options offered by tab completion ("epochs", "lambda=", "--json").
     var words: [String] { get }
-    func run(_ a: inout Arguments, _ nb: Notebook) throws
+    func run(_ a: inout Arguments, _ nb: Notebook) throws -> any Output
 }
 
 extension Command {
@@ -67,13 +70,13 @@ public final class Console {
     func startCell() { captured = "" }
 }
 
-/// Ctrl-C: at the prompt it clears the line; while a command runs it asks
-/// long work (training) to stop at the next batch boundary.
-public enum Interrupt {
-    private static let flag = Atomic<Bool>(false)
-    public static var requested: Bool { flag.load(ordering: .relaxed) }
-    public static func request() { flag.store(true, ordering: .relaxed) }
-    public static func clear() { flag.store(false, ordering: .relaxed) }
+/// Ctrl-C (SIGINT): at the prompt it clears the line; while a command runs
+/// it cancels the long work (training, evaluation, loading) at the next batch.
+/// The signal handler can only reach a global, so this token is the one
+/// place where Ctrl-C lands; the Session API itself only sees tokens.
+public enum Interrupts {
+    public static let sigint = Cancellation()
+    public static func install() { signal(SIGINT) { _ in Interrupts.sigint.cancel() } }
 }
 
 /// Runs command lines against a session and keeps the numbered cells.
@@ -81,14 +84,30 @@ public final class Notebook {
     public var session: Session
     public let store: SessionStore
     public let console: Console
+    /// Cancels the command in progress (Ctrl-C).
+    public let cancellation: Cancellation
     public var quitRequested = false
+    /// The cell in progress prints JSON (`--json`): live lines are left out.
+    private(set) var printsJSON = false
     /// Cells since the session was opened or created (numbers continue the session's).
     public var nextCell: Int { (session.cells.last?.number ?? 0) + 1 }
 
-    public init(session: Session, store: SessionStore, console: Console) {
+    public init(session: Session, store: SessionStore, console: Console, cancellation: Cancellation = Interrupts.sigint) {
         self.session = session
         self.store = store
         self.console = console
+        self.cancellation = cancellation
+    }
+
+    /// A line shown while a command works (a row of the training table); not part of its JSON.
+    func live(_ line: String) {
+        if !printsJSON { console.print(line) }
+    }
+
+    /// The cancellation token for a command's long work, reset: a Ctrl-C from before does not stop it.
+    var freshCancellation: Cancellation {
+        cancellation.reset()
+        return cancellation
     }
 
     /// Runs one line as a cell; returns false when the command failed (its
@@ -110,14 +129,24 @@ public final class Notebook {
             // made by the command (save, train, quit) includes it.
             session.cells.append(Cell(number: number, command: line, output: "", failed: false))
             var arguments = try Arguments(command: command.name, words: Array(words.dropFirst()))
+            printsJSON = arguments.flag("json")
+            defer { printsJSON = false }
             if arguments.flag("help") {
-                console.print(command.help)
+                show(Message(command.help))
             } else {
-                try command.run(&arguments, self)
+                show(try command.run(&arguments, self))
             }
         } catch {
             ok = false
-            console.error((location.map { $0 + ": " } ?? "") + "error: \(error)")
+            if let partial = error as? FailureWithOutput { show(partial.output) }
+            // Errors of the Session API say what went wrong; the command's name (and its sub-command) say where.
+            var text = "\(error)"
+            if error is SessionError {
+                // "lr: expected …" from the verb becomes "set lr: expected …".
+                let place = place(of: line), sub = place.split(separator: " ").dropFirst().first.map(String.init)
+                text = sub.map { text.hasPrefix($0 + ":") } == true ? "\(place.split(separator: " ")[0]) \(text)" : "\(place): \(text)"
+            }
+            console.error((location.map { $0 + ": " } ?? "") + "error: " + text)
         }
         guard session === current else { return ok }            // open replaced the session: its cells are its own
         if session.cells.last?.number == number {
@@ -129,18 +158,22 @@ public final class Notebook {
         return ok
     }
 
-    /// Saves the session (autosave after training and on quit), and says
-    /// which stale files of earlier, interrupted saves it removed.
-    public func save() throws {
-        let removed = try store.save(session)
-        if !removed.isEmpty { console.print(SessionStore.describeRemoved(removed)) }
+    /// Prints what a command returned: its text, or its JSON with `--json`.
+    private func show(_ output: any Output) {
+        if printsJSON { console.print(output.json) } else if !output.text.isEmpty { console.print(output.text) }
+    }
+
+    /// "set lr", "export arch", "train": the command and, when it is one of the command's own words, its first argument.
+    private func place(of line: String) -> String {
+        let words = (try? tokenize(line, variables: session.variables)) ?? []
+        guard let name = words.first, let command = Registry.find(name) else { return words.first ?? "" }
+        if words.count > 1, command.words.contains(words[1]) { return "\(command.name) \(words[1])" }
+        return command.name
     }
 
     /// Saves the session before it is replaced, unless nothing happened in it.
-    /// Returns whether it saved.
-    func saveBeforeLeaving() throws -> Bool {
-        guard !session.cells.isEmpty || session.network != nil else { return false }
-        try save()
-        return true
+    func saveBeforeLeaving() throws -> SessionReport? {
+        guard !session.cells.isEmpty || session.network != nil else { return nil }
+        return try store.saveSession(session)
     }
 }

@@ -1,6 +1,7 @@
 import CReadline
 import Foundation
 import Session
+import Tensor
 
 /// The interactive notebook on a terminal, through GNU readline: line
 /// editing, history (~/.bsn_history, plus the session's own cells), Ctrl-R
@@ -24,7 +25,7 @@ public enum REPL {
 
     /// Returns the exit status: 0, or 1 when the user left without the save that failed.
     public static func run(_ nb: Notebook) -> Int32 {
-        signal(SIGINT) { _ in Interrupt.request() }
+        Interrupts.install()
         bsn_rl_setup { text, start, _ in REPL.complete(text, start: Int(start)) }
         using_history()
         read_history(historyFile)
@@ -35,7 +36,7 @@ public enum REPL {
         nb.console.print("session '\(nb.session.name)' (saved in \(nb.store.folder(nb.session.name).path))")
         var status: Int32 = 0, saveFailed = false
         while !nb.quitRequested {
-            guard let line = readLine(prompt: "[\(nb.nextCell)]> ") else {
+            guard let line = readLine(prompt: "[\(nb.nextCell)]> ", interrupt: nb.cancellation) else {
                 // Ctrl-D: save and quit; if the save fails, stay (a second Ctrl-D leaves without it).
                 FileHandle.standardOutput.write(Data("\n".utf8))
                 if saveFailed { status = 1; break }
@@ -48,7 +49,6 @@ public enum REPL {
             if trimmed.isEmpty { continue }
             add_history(trimmed)
             append_history(1, historyFile)
-            Interrupt.clear()
             nb.execute(trimmed)
             saveFailed = false              // the next Ctrl-D tries to save again
         }
@@ -57,7 +57,7 @@ public enum REPL {
     }
 
     /// One line from readline (nil at end of input). Ctrl-C clears the line.
-    private static func readLine(prompt: String) -> String? {
+    private static func readLine(prompt: String, interrupt: Cancellation) -> String? {
         gotLine = false
         endOfInput = false
         rl_callback_handler_install(prompt) { line in
@@ -70,13 +70,13 @@ public enum REPL {
             REPL.gotLine = true
             rl_callback_handler_remove()
         }
-        Interrupt.clear()
+        interrupt.reset()
         while !gotLine {
             var fds = pollfd(fd: STDIN_FILENO, events: Int16(POLLIN), revents: 0)
             // A timeout, so that a Ctrl-C arriving while a key is processed (not in poll) is seen too.
             let ready = poll(&fds, 1, 100)
-            if Interrupt.requested {
-                Interrupt.clear()
+            if interrupt.isCancelled {
+                interrupt.reset()
                 rl_free_line_state()
                 rl_callback_sigcleanup()
                 rl_replace_line("", 0)

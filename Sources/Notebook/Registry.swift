@@ -1,4 +1,6 @@
 import Foundation
+import Interface
+import Session
 
 /// Every command, in the order `help` lists them.
 public enum Registry {
@@ -26,16 +28,6 @@ public enum Registry {
     }
 }
 
-extension Notebook {
-    /// Prints one JSON object (for `--json`).
-    func printJSON<T: Encodable>(_ value: T) throws {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys]
-        encoder.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
-        console.print(String(decoding: try encoder.encode(value), as: UTF8.self))
-    }
-}
-
 struct Help: Command {
     let name = "help"
     let usage = "help [command]"
@@ -43,14 +35,13 @@ struct Help: Command {
     let example = "help train"
     var words: [String] { Registry.names }
 
-    func run(_ a: inout Arguments, _ nb: Notebook) throws {
+    func run(_ a: inout Arguments, _ nb: Notebook) throws -> any Output {
         if let topic = a.next() {
             try a.finish()
             guard let c = Registry.find(topic) else {
                 throw UsageError("no command '\(topic)'" + didYouMean(topic, in: Registry.names))
             }
-            nb.console.print(c.help)
-            return
+            return Message(c.help)
         }
         try a.finish()
         var lines = ["Commands (help <command> or <command> --help: usage, details and an example):"]
@@ -58,11 +49,12 @@ struct Help: Command {
             lines.append("")
             lines.append(group)
             for name in names {
-                if let c = Registry.find(name) { lines.append("  " + pad(c.name, 10) + c.summary) }
+                if let c = Registry.find(name) { lines.append("  " + Table.pad(c.name, 10) + c.summary) }
             }
         }
-        lines += ["", "Scripts: bsn run file.bsn [--echo] [--keep-going]; # starts a comment; set name value, then $name."]
-        nb.console.print(lines.joined(separator: "\n"))
+        lines += ["", "Scripts: bsn run file.bsn [--echo] [--keep-going]; # starts a comment; set name value, then $name.",
+                  "Every command takes --json: its output as one JSON object."]
+        return Message(lines.joined(separator: "\n"))
     }
 }
 
@@ -73,7 +65,27 @@ struct HistoryCommand: Command {
     let example = "history 5 --output"
     let words = ["--output"]
 
-    func run(_ a: inout Arguments, _ nb: Notebook) throws {
+    /// The cells, and with `--output` what each printed.
+    struct History: Output {
+        let cells: [Cell], withOutput: Bool
+        var text: String {
+            guard !cells.isEmpty else { return "(no cells yet)" }
+            return cells.map { c in
+                var text = String(format: "[%d]%@ %@", c.number, c.failed ? "!" : " ", c.command)
+                if withOutput && !c.output.isEmpty {
+                    text += "\n" + c.output.split(separator: "\n", omittingEmptySubsequences: false).dropLast().map { "      " + $0 }.joined(separator: "\n")
+                }
+                return text
+            }.joined(separator: "\n")
+        }
+        func encode(to encoder: any Encoder) throws {
+            enum Key: String, CodingKey { case cells }
+            var c = encoder.container(keyedBy: Key.self)
+            try c.encode(withOutput ? cells : cells.map { Cell(number: $0.number, command: $0.command, output: "", failed: $0.failed) }, forKey: .cells)
+        }
+    }
+
+    func run(_ a: inout Arguments, _ nb: Notebook) throws -> any Output {
         let n = try a.next().map { w -> Int in
             guard let n = parseWhole(w), n > 0 else { throw UsageError("history: expected a number of cells, got '\(w)'") }
             return n
@@ -82,14 +94,7 @@ struct HistoryCommand: Command {
         try a.finish()
         // The cell running this command is the last one: leave it out.
         let earlier = Array(nb.session.cells.dropLast())
-        let cells = earlier.suffix(n ?? earlier.count)
-        if cells.isEmpty { nb.console.print("(no cells yet)") }
-        for c in cells {
-            nb.console.print(String(format: "[%d]%@ %@", c.number, c.failed ? "!" : " ", c.command))
-            if withOutput && !c.output.isEmpty {
-                nb.console.print(c.output.split(separator: "\n", omittingEmptySubsequences: false).dropLast().map { "      " + $0 }.joined(separator: "\n"))
-            }
-        }
+        return History(cells: Array(earlier.suffix(n ?? earlier.count)), withOutput: withOutput)
     }
 }
 
@@ -100,13 +105,11 @@ struct QuitCommand: Command {
     let example = "quit"
     let words = ["--no-save"]
 
-    func run(_ a: inout Arguments, _ nb: Notebook) throws {
+    func run(_ a: inout Arguments, _ nb: Notebook) throws -> any Output {
         let noSave = a.flag("no-save")
         try a.finish()
-        if !noSave {
-            try nb.save()
-            nb.console.print("saved session '\(nb.session.name)' in \(nb.store.folder(nb.session.name).path)")
-        }
+        let saved = noSave ? nil : try nb.store.saveSession(nb.session)
         nb.quitRequested = true
+        return saved ?? Message("")
     }
 }

@@ -25,7 +25,7 @@ public enum Script {
                 status = 1
                 if !options.keepGoing { break }
             }
-            if Interrupt.requested {
+            if nb.cancellation.isCancelled {
                 nb.console.error("\(file): stopped by Ctrl-C after line \(n + 1)")
                 return 130
             }

@@ -1,4 +1,5 @@
 import Foundation
+import Interface
 import Session
 
 struct SaveCommand: Command {
@@ -7,15 +8,14 @@ struct SaveCommand: Command {
     let summary = "saves the whole session to sessions/<name>/ (atomic, checksummed); with a name: save as (the old folder stays as last saved)"
     let example = "save cifar-run-1"
 
-    func run(_ a: inout Arguments, _ nb: Notebook) throws {
+    func run(_ a: inout Arguments, _ nb: Notebook) throws -> any Output {
         let newName = a.next()
         try a.finish()
         if let newName {
             try SessionStore.check(name: newName)
             nb.session.name = newName
         }
-        try nb.save()
-        nb.console.print("saved session '\(nb.session.name)' in \(nb.store.folder(nb.session.name).path)")
+        return try nb.store.saveSession(nb.session)
     }
 }
 
@@ -25,19 +25,14 @@ struct OpenCommand: Command {
     let summary = "saves the current session, then opens a saved one where it stopped"
     let example = "open cifar-run-1"
 
-    func run(_ a: inout Arguments, _ nb: Notebook) throws {
+    func run(_ a: inout Arguments, _ nb: Notebook) throws -> any Output {
         let target = try a.required("a session name (sessions lists them)")
         try a.finish()
         // Read the target completely before touching the current session.
-        var removed = [String]()
-        let opened = try nb.store.open(target, progress: { done, total in nb.console.progress("decoding images \(done)/\(total)") },
-                                       removed: { removed = $0 })
+        let (opened, report) = try nb.store.reopen(target, progress: { done, total in nb.console.progress("decoding images \(done)/\(total)") })
         _ = try nb.saveBeforeLeaving()
         nb.session = opened
-        let s = opened
-        nb.console.print("opened '\(target)': " + [s.dataset?.name, s.modelSpec?.fabric.summary, s.trainer.map { "step \($0.step)" }, "\(s.cells.count) cells"]
-                            .compactMap { $0 }.joined(separator: ", "))
-        if !removed.isEmpty { nb.console.print(SessionStore.describeRemoved(removed)) }
+        return report
     }
 }
 
@@ -48,20 +43,9 @@ struct SessionsCommand: Command {
     let example = "sessions"
     let words = ["--json"]
 
-    func run(_ a: inout Arguments, _ nb: Notebook) throws {
-        let json = a.flag("json")
+    func run(_ a: inout Arguments, _ nb: Notebook) throws -> any Output {
         try a.finish()
-        let list = nb.store.list()
-        if json { return try nb.printJSON(list) }
-        guard !list.isEmpty else { return nb.console.print("no saved sessions in \(nb.store.root.path)") }
-        let nameWidth = max(12, (list.map(\.name.count).max() ?? 0) + 4)
-        var lines = [pad("name", nameWidth) + pad("dataset", 30) + pad("model", 28) + padLeft("steps", 8) + padLeft("accuracy", 10) + "  saved"]
-        for s in list {
-            if let problem = s.problem { lines.append(pad(s.name, nameWidth) + "unreadable: \(problem)"); continue }
-            lines.append(pad(s.name + (s.name == nb.session.name ? " *" : ""), nameWidth) + pad(s.dataset ?? "-", 30) + pad(s.model ?? "-", 28)
-                         + padLeft(String(s.steps), 8) + padLeft(s.lastAccuracy.map { String(format: "%.3f", $0) } ?? "-", 10) + "  " + s.savedAt)
-        }
-        nb.console.print(lines.joined(separator: "\n"))
+        return nb.store.sessions(current: nb.session.name)
     }
 }
 
@@ -71,17 +55,20 @@ struct NewCommand: Command {
     let summary = "saves the current session and starts an empty one with this name"
     let example = "new cifar-run-2"
 
-    func run(_ a: inout Arguments, _ nb: Notebook) throws {
+    struct Output: Interface.Output {
+        let saved: SessionReport?, created: String
+        var text: String { (saved.map { "saved session '\($0.name)'\n" } ?? "") + "new session '\(created)'" }
+    }
+
+    func run(_ a: inout Arguments, _ nb: Notebook) throws -> any Interface.Output {
         let target = try a.required("a name for the new session")
         try a.finish()
         try SessionStore.check(name: target)
-        guard !FileManager.default.fileExists(atPath: nb.store.folder(target).appendingPathComponent("session.json").path) else {
-            throw UsageError("new: a session '\(target)' exists already (open \(target) to continue it)")
-        }
-        if try nb.saveBeforeLeaving() { nb.console.print("saved session '\(nb.session.name)'") }
+        guard !nb.store.exists(target) else { throw UsageError("new: a session '\(target)' exists already (open \(target) to continue it)") }
+        let saved = try nb.saveBeforeLeaving()
         let fresh = Session(name: target, seed: nb.session.settings.seed)
         fresh.variables = nb.session.variables
         nb.session = fresh
-        nb.console.print("new session '\(target)'")
+        return Output(saved: saved, created: target)
     }
 }

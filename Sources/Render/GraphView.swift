@@ -84,8 +84,8 @@ public enum GraphColouring: Sendable {
     case probabilities
     /// The deterministic architecture: kept modules strong, dropped ones faded.
     case architecture
-    /// The step at which the list schedule on n machines runs each node (parallel cost).
-    case schedule(machines: Int)
+    /// The step at which the list schedule on n machines runs each node (parallel cost, under its allocation).
+    case schedule(machines: Int, allocation: ParallelCost.Allocation = .reference)
 }
 
 /// Draws a super network (see GraphLayout) with a title, a subtitle (costs,
@@ -152,8 +152,8 @@ public struct GraphView {
         let p = network.keepProbabilities
         let kept = network.deterministicArchitecture
         var steps = [Int: Int](), lastStep = 1
-        if case .schedule(let machines) = colouring {
-            let s = ParallelCost(network, machines: machines).schedule(kept)
+        if case .schedule(let machines, let allocation) = colouring {
+            let s = ParallelCost(network, machines: machines, allocation: allocation).schedule(kept)
             (steps, lastStep) = (s.stepOf, max(s.steps, 1))
         }
         canvas.title(title, x: margin - 30, y: 18, maxWidth: Double(width) - margin)

@@ -1,4 +1,5 @@
 import Foundation
+import Interface
 
 /// A line / scatter plot with axes, ticks, labels and a legend.
 public struct Plot {
@@ -39,14 +40,6 @@ public struct Plot {
         return out
     }
 
-    static func format(_ v: Double) -> String {
-        let a = abs(v)
-        if a >= 1e9 { return String(format: "%gG", v / 1e9) }
-        if a >= 1e6 { return String(format: "%gM", v / 1e6) }
-        if a >= 1e4 { return String(format: "%gk", v / 1e3) }
-        return String(format: "%g", (v * 1e6).rounded() / 1e6)
-    }
-
     /// Draws the plot in the rectangle (x, y, w, h) of `canvas`.
     public func draw(on canvas: Canvas, x: Double, y: Double, width w: Double, height h: Double) {
         let left = x + 58, right = x + w - 12, topY = y + 26, bottom = y + h - 44
@@ -76,7 +69,7 @@ public struct Plot {
         for t in Plot.ticks(y0, y1) {
             let yy = py(t)
             canvas.line(Point(left, yy), Point(right, yy), width: 1, Colour.lightGrey.with(alpha: 0.7))
-            canvas.text(Plot.format(t), x: left - 6, y: yy - 3, size: .small, .grey, anchor: .right)
+            canvas.text(Format.quantity(t, exact: true), x: left - 6, y: yy - 3, size: .small, .grey, anchor: .right)
         }
         // Log axes: 1, 2, 5 × 10^k when they span less than three decades, else powers of ten.
         // Log axes: powers of ten over three decades or more, 1-2-5 steps over one to three,
@@ -93,7 +86,7 @@ public struct Plot {
         for t in xTicks {
             let xx = px(t)
             canvas.line(Point(xx, bottom), Point(xx, bottom + 4), width: 1, .grey)
-            canvas.text(Plot.format(t), x: xx, y: bottom + 8, size: .small, .grey, anchor: .centre)
+            canvas.text(Format.quantity(t, exact: true), x: xx, y: bottom + 8, size: .small, .grey, anchor: .centre)
         }
         canvas.line(Point(left, topY), Point(left, bottom), width: 1, .ink)
         canvas.line(Point(left, bottom), Point(right, bottom), width: 1, .ink)

@@ -59,11 +59,11 @@ extension SessionStore.Manifest {
             if let gates = m.fixedGates { try check(gates.count, "model.fixedGates (count)", 0...10_000_000) }
         }
         if let b = budget {
-            if let n = b.machines { try check(n, "budget.machines", 1...ParallelCost.maxMachines) }
+            if let n = (b.cost as? ParallelCost.Choice)?.machines { try check(n, "budget.machines", 1...ParallelCost.maxMachines) }
             try check(b.budget.limit, "budget.budget.limit", 0...Double.greatestFiniteMagnitude)
             try check(b.budget.lambda, "budget.budget.lambda", 0...Double.greatestFiniteMagnitude)
             try check(b.budget.inconsistentPenalty, "budget.budget.inconsistentPenalty", finite)
-            if let l = b.latency { try check(l.count, "budget.latency (count)", 0...10_000_000) }
+            if let l = (b.cost as? TimeCost.Choice)?.latency { try check(l.count, "budget.latency (count)", 0...10_000_000) }
         }
         if let t = trainer {
             try check(t.step, "trainer.step", 0...big)

@@ -14,17 +14,38 @@ public struct ModelSpec: Codable, Equatable, Sendable {
     public var fixedGates: [Bool]?
 }
 
-/// The cost a budget applies to, with what is needed to rebuild it.
+/// The cost a budget applies to and the budget. Saved as
+/// `{"cost": "parallel", "machines": 4, …, "budget": {…}}`: the cost's word
+/// and its own fields, then the budget.
 public struct BudgetSpec: Codable, Equatable, Sendable {
-    /// "flops", "params", "parallel", "time".
-    public var cost: String
-    /// Machines of the parallel cost.
-    public var machines: Int?
+    public var cost: any CostChoice
     public var budget: Budget
-    /// Per-node latencies of the time cost, as measured when it was set.
-    public var latency: [Double]?
 
-    public var costName: String { cost == "parallel" ? "parallel-\(machines ?? 1)" : cost }
+    public init(cost: any CostChoice, budget: Budget) {
+        self.cost = cost
+        self.budget = budget
+    }
+
+    public var costName: String { cost.name }
+
+    private enum Key: String, CodingKey { case budget }
+
+    public init(from decoder: any Decoder) throws {
+        cost = try SavedCostChoice(from: decoder).choice
+        budget = try decoder.container(keyedBy: Key.self).decode(Budget.self, forKey: .budget)
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        try SavedCostChoice(cost).encode(to: encoder)
+        var c = encoder.container(keyedBy: Key.self)
+        try c.encode(budget, forKey: .budget)
+    }
+
+    public static func == (a: BudgetSpec, b: BudgetSpec) -> Bool {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = .sortedKeys
+        return a.budget == b.budget && (try? encoder.encode(SavedCostChoice(a.cost))) == (try? encoder.encode(SavedCostChoice(b.cost)))
+    }
 }
 
 /// Hyper-parameters set with `set`, `schedule` and `warmup`.
@@ -122,13 +143,12 @@ public final class Session {
 
     // MARK: data
 
-    /// Loads a dataset; the loader's seed comes from the session generator.
-    public func load(_ spec: DatasetSpec, progress: ((Int, Int) -> Void)? = nil, shouldStop: () -> Bool = { false }) throws {
-        let d = try spec.load(progress: progress, shouldStop: shouldStop)
+    /// Makes a loaded dataset the session's; the loader's seed comes from the session generator.
+    func use(_ d: Dataset) throws {
         if let network, !fits(d, network) {
             throw SessionError("\(d.name) does not fit this session's model (input \(network.inputShape), output \(network.nodes[network.outputNode].shape)); start a new session for it: new <name>, then load")
         }
-        datasetSpec = spec
+        datasetSpec = d.spec
         dataset = d
         loader = nil
         try makeLoader(seed: rng.next())
@@ -159,7 +179,8 @@ public final class Session {
     // MARK: model
 
     /// Builds a fabric for the loaded dataset and a trainer for it.
-    public func build(_ fabric: Fabric, mode: ExecutionMode = .subBatch, fixedGates: [Bool]? = nil) throws {
+    @discardableResult
+    public func build(_ fabric: Fabric, mode: ExecutionMode = .subBatch, fixedGates: [Bool]? = nil) throws -> BuildReport {
         try fabric.validate()
         guard let dataset else { throw SessionError("no data: load a dataset first (e.g. load shapes)") }
         let spec = ModelSpec(fabric: fabric, mode: mode, seed: rng.next(), fixedGates: fixedGates)
@@ -169,6 +190,7 @@ public final class Session {
         epochs = []
         evaluations = []
         try makeLoader(seed: loader?.state.seed ?? rng.next())
+        return buildReport()
     }
 
     private func instantiate(_ spec: ModelSpec, for dataset: Dataset) throws {
@@ -246,11 +268,12 @@ public final class Session {
 
     // MARK: budget
 
-    /// Sets the budget on a cost ("flops", "params", "parallel" with `machines`, "time").
-    public func setBudget(cost: String, machines: Int?, budget: Budget) throws {
-        guard let network, trainer != nil else { throw SessionError("no model: build one first (e.g. build cnf W=4 S=4 C=16)") }
-        let c = try makeCost(BudgetSpec(cost: cost, machines: machines, budget: budget, latency: nil), network)
-        optimise(c, under: BudgetSpec(cost: cost, machines: machines, budget: budget, latency: (c as? TimeCost)?.latency))
+    /// Sets the budget on a cost; a measured cost (time) measures now.
+    public func setBudget(_ choice: any CostChoice, _ budget: Budget) throws {
+        let (network, _) = try requireModel()
+        var choice = choice
+        let cost = try choice.make(for: network)
+        optimise(cost, under: BudgetSpec(cost: choice, budget: budget))
     }
 
     public func clearBudget() {
@@ -265,19 +288,16 @@ public final class Session {
         trainer?.budget = spec?.budget
     }
 
-    private func makeCost(_ spec: BudgetSpec, _ network: SuperNetwork) throws -> any Cost {
-        switch spec.cost {
-        case "flops": return FlopsCost(network)
-        case "params": return ParameterCost(network)
-        case "parallel":
-            guard let n = spec.machines, n >= 1 else { throw SessionError("parallel needs a number of machines of at least 1") }
-            return ParallelCost(network, machines: n)
-        case "time":
-            let t = TimeCost(network)
-            if let latency = spec.latency { try t.restore(latency: latency) } else { try t.measure() }
-            return t
-        default: throw SessionError("unknown cost '\(spec.cost)' (flops, params, parallel <n>, time)")
-        }
+    /// The network and its trainer, or the error a verb that needs them gives.
+    func requireModel() throws -> (SuperNetwork, Trainer) {
+        guard let network, let trainer else { throw SessionError("no model yet: build one first (e.g. build cnf W=4 S=4 C=16)") }
+        return (network, trainer)
+    }
+
+    /// The loaded dataset, or the error a verb that needs it gives.
+    func requireDataset() throws -> Dataset {
+        guard let dataset else { throw SessionError("no dataset loaded (e.g. load shapes)") }
+        return dataset
     }
 
     // MARK: persistence hooks (SessionStore)
@@ -301,7 +321,10 @@ public final class Session {
             guard let dataset else { throw SessionError("the session has a model but no dataset") }
             try instantiate(model, for: dataset)
         }
-        if let budget, let network, trainer != nil { optimise(try makeCost(budget, network), under: budget) }
+        if var budget, let network, trainer != nil {
+            let cost = try budget.cost.make(for: network)
+            optimise(cost, under: budget)
+        }
         if let trainerState { trainer?.restore(trainerState) }
         applySettings()
     }

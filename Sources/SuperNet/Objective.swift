@@ -3,7 +3,7 @@ import Foundation
 /// The budget on the optimised cost: D = loss + λ · max(0, C − C_budget)
 /// ("max", default) or λ · |C − C_budget| ("abs").
 public struct Budget: Codable, Equatable, Sendable {
-    public enum Mode: String, Codable, Sendable { case max, abs }
+    public enum Mode: String, Codable, Sendable, CaseIterable { case max, abs }
 
     /// C_budget, in the cost's unit.
     public var limit: Double

@@ -1,6 +1,7 @@
 import Benchmarks
 import Foundation
 import Fuzz
+import Interface
 import Layers
 import Notebook
 import Session
@@ -70,77 +71,76 @@ default:
     fail("bsn: unknown command '\(arguments[0])'\n\n" + usage)
 }
 
+/// The options of `bsn <what>` through the notebook's argument parser; a mistake exits with the usage.
+func parse(_ what: String, _ words: [String], valued: Set<String> = [], _ body: (inout Arguments) throws -> Void) {
+    do {
+        var a = try Arguments(command: "bsn \(what)", words: words, valued: valued)
+        try body(&a)
+        try a.finish()
+    } catch {
+        fail("\(error)\n\n" + usage)
+    }
+}
+
+/// Prints a benchmark's report: JSON, or its table.
+func printReport<T: Encodable>(_ report: T, json: Bool, table: () -> String) {
+    if json {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        print(String(decoding: (try? encoder.encode(report)) ?? Data(), as: UTF8.self))
+    } else {
+        print(table())
+    }
+}
+
 func benchConv(_ arguments: [String]) {
     var configuration = ConvBenchmark.Configuration()
     var json = false
-    var options = ArraySlice(arguments)
-    while let option = options.popFirst() {
-        switch option {
-        case "--json": json = true
-        case "--quick":
-            let algorithm = configuration.algorithm
-            configuration = .quick
-            configuration.algorithm = algorithm
-        case "--algorithm":
-            guard let name = options.popFirst(), let algorithm = ConvolutionAlgorithm(rawValue: name) else {
-                fail("bsn bench conv: --algorithm takes direct or gemm")
-            }
+    parse("bench conv", arguments, valued: ["algorithm", "channels", "sizes"]) { a in
+        json = a.flag("json")
+        if a.flag("quick") { configuration = .quick }
+        if let algorithm: ConvolutionAlgorithm = try a.choice("algorithm") {
             if algorithm == .direct && !ConvolutionAlgorithm.directKernelsAvailable {
                 fail("bsn bench conv: the direct kernels need a CPU with AVX2 and FMA")
             }
             configuration.algorithm = algorithm
-        case "--channels", "--sizes":
-            guard let list = options.popFirst().map({ $0.split(separator: ",").compactMap { Int($0) } }),
-                  !list.isEmpty, list.allSatisfy({ $0 > 0 }) else {
-                fail("bsn bench conv: \(option) takes a comma-separated list of positive integers, e.g. 32,64")
-            }
-            if option == "--channels" { configuration.channels = list } else { configuration.sizes = list }
-        default: fail("bsn bench conv: unknown option '\(option)'\n\n" + usage)
         }
+        if let channels = try a.wholeList("channels") { configuration.channels = channels }
+        if let sizes = try a.wholeList("sizes") { configuration.sizes = sizes }
     }
     let benchmark = ConvBenchmark(configuration)
     do {
         let report = try benchmark.run { step in
             if !json { FileHandle.standardError.write(Data("  \(step)…\n".utf8)) }
         }
-        if json {
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = [.sortedKeys]
-            print(String(decoding: try encoder.encode(report), as: UTF8.self))
-        } else {
-            print(report.table)
-        }
+        printReport(report, json: json) { report.table }
     } catch {
         fail("bsn bench conv: \(error)")
     }
 }
 
 func benchTrain(_ arguments: [String]) {
-    var json = false, seconds = 2.0, only: String?, child: (String, String, String)?
-    var options = ArraySlice(arguments)
-    while let option = options.popFirst() {
-        switch option {
-        case "--json": json = true
-        case "--seconds":
-            guard let value = options.popFirst().flatMap(Double.init), value > 0 else { fail("bsn bench train: --seconds takes a positive number") }
+    var json = false, seconds = 2.0, only: String?, child: [String]?
+    let names = TrainBenchmark.configs.map(\.name)
+    parse("bench train", arguments, valued: ["config", "seconds", "row"]) { a in
+        json = a.flag("json")
+        if let value = try a.double("seconds") {
+            guard value > 0 else { throw UsageError("bsn bench train: --seconds takes a positive number") }
             seconds = value
-        case "--config":
-            guard let name = options.popFirst(), TrainBenchmark.configs.contains(where: { $0.name == name }) else {
-                fail("bsn bench train: --config takes one of \(TrainBenchmark.configs.map(\.name).joined(separator: ", "))")
-            }
-            only = name
-        case "--row":   // internal: one row, run by the parent in a child process
-            guard let c = options.popFirst(), let m = options.popFirst(), let g = options.popFirst() else { fail("bsn bench train: --row takes 3 values") }
-            child = (c, m, g)
-        default: fail("bsn bench train: unknown option '\(option)'\n\n" + usage)
         }
+        if let name = a.option("config") {
+            guard names.contains(name) else { throw UsageError("bsn bench train: --config takes one of \(names.joined(separator: ", "))" + didYouMean(name, in: names)) }
+            only = name
+        }
+        // Internal: one row (config,mode,gates), run by the parent in a child process.
+        child = a.option("row").map { $0.split(separator: ",").map(String.init) }
     }
-    if let (name, modeName, gates) = child {
-        guard let config = TrainBenchmark.configs.first(where: { $0.name == name }), let mode = ExecutionMode(rawValue: modeName) else {
-            fail("bsn bench train: bad row \(name) \(modeName)")
+    if let child {
+        guard child.count == 3, let config = TrainBenchmark.configs.first(where: { $0.name == child[0] }), let mode = ExecutionMode(rawValue: child[1]) else {
+            fail("bsn bench train: bad row \(child.joined(separator: ","))")
         }
         do {
-            let row = try TrainBenchmark.measure(config, mode: mode, gatesOn: gates, seconds: seconds)
+            let row = try TrainBenchmark.measure(config, mode: mode, gatesOn: child[2], seconds: seconds)
             print(String(decoding: try JSONEncoder().encode(row), as: UTF8.self))
         } catch { fail("bsn bench train: \(error)") }
         return
@@ -152,7 +152,7 @@ func benchTrain(_ arguments: [String]) {
         if !json { FileHandle.standardError.write(Data("  \(config.name) \(mode.rawValue) gates \(gates)…\n".utf8)) }
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/proc/self/exe")
-        process.arguments = ["bench", "train", "--row", config.name, mode.rawValue, gates, "--seconds", "\(seconds)"]
+        process.arguments = ["bench", "train", "--row", [config.name, mode.rawValue, gates].joined(separator: ","), "--seconds", "\(seconds)"]
         let pipe = Pipe()
         process.standardOutput = pipe
         do { try process.run() } catch { fail("bsn bench train: cannot start a child process: \(error)") }
@@ -163,39 +163,26 @@ func benchTrain(_ arguments: [String]) {
         }
         rows.append(row)
     }
-    if json {
-        struct Report: Codable { let sgemm_gflops: Double; let blas_core: String; let threads: Int; let rows: [TrainBenchmark.Row] }
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys]
-        let report = Report(sgemm_gflops: ceiling.gflops, blas_core: BLAS.coreName, threads: Parallel.threads, rows: rows)
-        print(String(decoding: (try? encoder.encode(report)) ?? Data(), as: UTF8.self))
-    } else {
-        print(TrainBenchmark.table(rows, sgemm: ceiling.gflops))
+    struct Report: Codable { let sgemm_gflops: Double; let blas_core: String; let threads: Int; let rows: [TrainBenchmark.Row] }
+    printReport(Report(sgemm_gflops: ceiling.gflops, blas_core: BLAS.coreName, threads: Parallel.threads, rows: rows), json: json) {
+        TrainBenchmark.table(rows, sgemm: ceiling.gflops)
     }
 }
 
 func benchData(_ arguments: [String]) {
     var json = false, quick = false
-    for option in arguments {
-        switch option {
-        case "--json": json = true
-        case "--quick": quick = true
-        default: fail("bsn bench data: unknown option '\(option)'\n\n" + usage)
-        }
+    parse("bench data", arguments) { a in
+        json = a.flag("json")
+        quick = a.flag("quick")
     }
     let ceiling = SgemmCeiling.measure()
     do {
         let report = try DataBenchmark(quick: quick).run { step in
             if !json { FileHandle.standardError.write(Data("  \(step)…\n".utf8)) }
         }
-        if json {
-            struct Output: Codable { let sgemm_gflops: Double; let threads: Int; let report: DataBenchmark.Report }
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = [.sortedKeys]
-            print(String(decoding: try encoder.encode(Output(sgemm_gflops: ceiling.gflops, threads: Parallel.threads, report: report)), as: UTF8.self))
-        } else {
-            print(DataBenchmark.table(report))
-            print(String(format: "%d threads; sgemm ceiling %.1f GFLOP/s (same run)", Parallel.threads, ceiling.gflops))
+        struct Output: Codable { let sgemm_gflops: Double; let threads: Int; let report: DataBenchmark.Report }
+        printReport(Output(sgemm_gflops: ceiling.gflops, threads: Parallel.threads, report: report), json: json) {
+            DataBenchmark.table(report) + String(format: "\n%d threads; sgemm ceiling %.1f GFLOP/s (same run)", Parallel.threads, ceiling.gflops)
         }
     } catch {
         fail("bsn bench data: \(error)")
@@ -267,7 +254,7 @@ func readScript(_ file: String) -> String {
 /// A new session, or the saved one of that name.
 func session(named name: String, store: SessionStore) -> Session {
     do { try SessionStore.check(name: name) } catch { fail("bsn: \(error)") }
-    if FileManager.default.fileExists(atPath: store.folder(name).appendingPathComponent("session.json").path) {
+    if store.exists(name) {
         do {
             return try store.open(name, removed: {
                 FileHandle.standardOutput.write(Data((SessionStore.describeRemoved($0) + "\n").utf8))
@@ -324,7 +311,7 @@ func runScript(_ arguments: [String]) {
     }
     guard let file else { fail("bsn run: which script? (bsn run samples/quickstart.bsn, or bsn run - for standard input)") }
     let text = readScript(file)
-    signal(SIGINT) { _ in Interrupt.request() }
+    Interrupts.install()
     let store = SessionStore.default
     let base = ((file as NSString).lastPathComponent as NSString).deletingPathExtension
     // --session continues (or creates) a named session; otherwise the script

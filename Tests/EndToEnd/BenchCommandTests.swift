@@ -52,7 +52,7 @@ final class BenchCommandTests: XCTestCase {
         XCTAssertTrue(run.stderr.contains("unknown command 'bnech'"), run.stderr)
         let bench = try runBSN(["bench", "conv", "--jsno"])
         XCTAssertEqual(bench.status, 2)
-        XCTAssertTrue(bench.stderr.contains("unknown option '--jsno'"), bench.stderr)
+        XCTAssertTrue(bench.stderr.contains("unknown flag '--jsno', did you mean '--json'?"), bench.stderr)
     }
 }
 

@@ -137,7 +137,7 @@ final class ReliabilityTests: XCTestCase {
         let unwritable = try runBSN([], environment: ["BSN_SESSIONS": "/proc/bsn-cannot-write-here"], input: "load shapes train=64 val=16 test=16\n",
                                     workingDirectory: folder.path)
         XCTAssertEqual(unwritable.status, 1, unwritable.stdout + unwritable.stderr)
-        XCTAssertTrue(unwritable.stderr.contains("end of input: error: cannot save session 'notebook-"), unwritable.stderr)
+        XCTAssertTrue(unwritable.stderr.contains("end of input: error: quit: cannot save session 'notebook-"), unwritable.stderr)
     }
 
     // F4, F5: sizes are checked before memory is taken; under a 2 GB address-space limit nothing aborts.
@@ -204,7 +204,7 @@ final class ReliabilityTests: XCTestCase {
 
     // F7: a manifest with a valid checksum but absurd values is refused, naming the value.
     func testAbsurdManifestValuesAreRefusedByName() throws {
-        XCTAssertEqual(try bsn(["run", try write("m.bsn", "load shapes train=64 val=16 test=16\nbuild cnf W=2 S=3 C=4\nbudget flops 300k lambda=1e-5\ntrain 2 steps\nsave m\n")]).status, 0)
+        XCTAssertEqual(try bsn(["run", try write("m.bsn", "load shapes train=64 val=16 test=16\nbuild cnf W=2 S=3 C=4\nbudget parallel 2 30 lambda=1e-2\ntrain 2 steps\nsave m\n")]).status, 0)
         let manifest = folder.appendingPathComponent("sessions/m/session.json")
         let original = try Data(contentsOf: manifest)
         let cases: [([String], Any, String)] = [

@@ -1,0 +1,34 @@
+import Foundation
+
+/// What a command returns: a value the notebook prints either as text or,
+/// with `--json`, as exactly one JSON object. Commands never print; the
+/// notebook alone decides which form to show.
+public protocol Output: Encodable {
+    /// The text shown in the notebook (may span lines; empty prints nothing).
+    var text: String { get }
+}
+
+extension Output {
+    /// The value as one JSON object: sorted keys, inf and NaN as strings.
+    public var json: String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        encoder.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
+        do { return String(decoding: try encoder.encode(self), as: UTF8.self) } catch {
+            return #"{"error":"cannot encode the output as JSON"}"#
+        }
+    }
+}
+
+/// An output that is a sentence ("saved session 'x'"): JSON `{"message": …}`.
+public struct Message: Output, Sendable {
+    public let message: String
+    public init(_ message: String) { self.message = message }
+    public var text: String { message }
+}
+
+/// An error after which there is still something to show (training that
+/// diverged reports the steps it did): the notebook prints `output`, then the error.
+public protocol FailureWithOutput: Error {
+    var output: any Output { get }
+}

@@ -1,0 +1,16 @@
+import Foundation
+
+/// A number, with k/M/G suffixes ("5M" = 5e6) and exponents.
+public func parseNumber(_ text: String) -> Double? {
+    let t = text.trimmingCharacters(in: .whitespaces)
+    let suffixes: [Character: Double] = ["k": 1e3, "K": 1e3, "M": 1e6, "G": 1e9]
+    if let last = t.last, let m = suffixes[last], let x = Double(t.dropLast()) { return x * m }
+    return Double(t)
+}
+
+/// A whole number, written plainly or as `parseNumber` reads it ("10M", "1e6", "2.5k"); nil if it is not whole or not an Int.
+public func parseWhole(_ text: String) -> Int? {
+    if let n = Int(text) { return n }
+    guard let x = parseNumber(text), x.isFinite, x == x.rounded(), abs(x) < 9.2e18 else { return nil }
+    return Int(x)
+}

@@ -1,0 +1,61 @@
+import Foundation
+import Interface
+import SuperNet
+
+/// What `build` reports: the network's size and the cost of the architecture it starts from.
+public struct BuildReport: Output, Sendable {
+    public let model: String, fixedArchitecture: Bool
+    public let nodes: Int, modules: Int, gates: Int
+    public let parameters: Double, multiplyAccumulates: Double
+
+    public var text: String {
+        "built \(model)\(fixedArchitecture ? " (fixed architecture from file)" : ""): \(nodes) nodes, \(modules) modules, \(gates) gates\(fixedArchitecture ? " (fixed)" : ""); "
+            + "\(Format.quantity(parameters)) parameters, \(Format.quantity(multiplyAccumulates)) multiply-accumulates per image"
+    }
+}
+
+/// What `summary` shows: one row per node, and the totals of the parameter and flops costs.
+public struct ModelSummary: Output, Sendable {
+    public struct Row: Codable, Sendable { public let node: String, type: String, shape: [Int], params: Int, flops: Int, keep: Float? }
+    public let model: String, nodes: [Row], totals: [CostReport]
+
+    public var text: String {
+        var table = Table([.left("node", 16), .left("type", 13), .left("shape", 12), .right("params", 10), .right("MAC", 10), .right("p(keep)", 9)])
+        for r in nodes {
+            table.add([r.node, r.type, r.shape.map(String.init).joined(separator: "x"), Format.quantity(Double(r.params)),
+                       Format.quantity(Double(r.flops)), r.keep.map { Format.fixed(Double($0), 3) } ?? "-"])
+        }
+        var costs = Table([.left("total", 10), .right("full", 12), .right("expected", 12), .right("deterministic", 15)])
+        for t in totals { costs.add([t.name, Format.quantity(t.full), Format.quantity(t.expected), Format.quantity(t.deterministic)]) }
+        return ([model, ""] + table.lines + [""] + costs.lines).joined(separator: "\n")
+    }
+}
+
+extension Session {
+    /// Builds the architecture exported to `path` (by `export arch`) as a fixed baseline: its gates, not learned.
+    @discardableResult
+    public func build(from path: String, mode: ExecutionMode = .subBatch) throws -> BuildReport {
+        let exported = try ExportedArchitecture.read(path)
+        return try build(exported.fabric, mode: mode, fixedGates: exported.gates)
+    }
+
+    func buildReport() -> BuildReport {
+        let net = network!, fixed = modelSpec?.fixedGates != nil
+        let arch = fixed ? net.deterministicArchitecture : net.fullArchitecture
+        return BuildReport(model: modelSpec!.fabric.summary, fixedArchitecture: fixed, nodes: net.nodes.count,
+                           modules: net.nodes.filter { $0.role == .module }.count, gates: net.gateCount,
+                           parameters: ParameterCost(net).cost(of: arch), multiplyAccumulates: FlopsCost(net).cost(of: arch))
+    }
+
+    /// Every node with its type, shape, size and keep probability, and the totals.
+    public func modelSummary() throws -> ModelSummary {
+        let (net, trainer) = try requireModel()
+        let p = net.keepProbabilities
+        let rows = net.nodes.map { n in
+            ModelSummary.Row(node: n.name, type: n.module?.kind ?? n.role.rawValue, shape: [n.shape.height, n.shape.width, n.shape.channels],
+                             params: n.parameterCount, flops: n.multiplyAccumulates, keep: n.gate.map { p[$0] })
+        }
+        return ModelSummary(model: modelSpec!.fabric.summary, nodes: rows,
+                            totals: [net.report(ParameterCost(net)), net.report(FlopsCost(net), sampled: trainer.lastArchitectures)])
+    }
+}

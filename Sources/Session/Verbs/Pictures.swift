@@ -1,0 +1,141 @@
+import Datasets
+import Foundation
+import Interface
+import Render
+import SuperNet
+import Tensor
+
+/// A picture of the session that `render` draws.
+public enum Picture: Sendable {
+    /// Every module coloured and sized by its keep probability, or (`schedule`) by the step
+    /// at which the list schedule on that many machines runs it.
+    case graph(schedule: Int? = nil, allocation: ParallelCost.Allocation = .reference)
+    /// The deterministic architecture: kept modules strong, dropped ones faded.
+    case architecture
+    /// Segmentation: input, ground truth, prediction and overlay for `count` examples of a split.
+    case masks(count: Int = 4, split: String = "val")
+    /// Loss, accuracy, cost against the budget and gate entropy over the steps.
+    case history
+    /// Cost against accuracy of this session's evaluations and of the saved sessions `others` on the same data.
+    case pareto(others: [SessionStore.Listing] = [])
+}
+
+/// What `render` reports: the file written and its size.
+public struct RenderReport: Output, Sendable {
+    public let path: String, width: Int, height: Int
+    /// The copy kept in the session's folder, when there is one.
+    public let copy: String?
+    public var text: String { "wrote \(path) (\(width)x\(height))" }
+}
+
+extension Session {
+    /// Draws `picture` to the PNG file `path`, `width` pixels wide. With a
+    /// store, a copy is kept in the session's folder (and listed in `renders`).
+    @discardableResult
+    public func render(_ picture: Picture, to path: String, width: Int = 1200, store: SessionStore? = nil) throws -> RenderReport {
+        guard path.lowercased().hasSuffix(".png") else { throw SessionError("the file name must end in .png, got '\(path)'") }
+        guard (320...8000).contains(width) else { throw SessionError("the width must be 320…8000 pixels, got \(width)") }
+        let canvas = try draw(picture, width: width)
+        try PNG.write(canvas.image, to: path)
+        var copy: URL?
+        if let store {
+            let folder = store.folder(name)
+            try? FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+            let target = folder.appendingPathComponent((path as NSString).lastPathComponent)
+            if target.standardizedFileURL.path != URL(fileURLWithPath: path).standardizedFileURL.path {
+                try? FileManager.default.removeItem(at: target)
+                try? FileManager.default.copyItem(atPath: path, toPath: target.path)
+            }
+            if !renders.contains(target.lastPathComponent) { renders.append(target.lastPathComponent) }
+            copy = target
+        }
+        return RenderReport(path: path, width: canvas.width, height: canvas.height, copy: copy?.path)
+    }
+
+    private func draw(_ picture: Picture, width: Int) throws -> Canvas {
+        switch picture {
+        case .graph(let machines, let allocation):
+            let (net, _) = try requireModel()
+            return GraphView(net, colouring: machines.map { .schedule(machines: $0, allocation: allocation) } ?? .probabilities,
+                             title: title(nil), subtitle: costLine(net), width: width).render()
+        case .architecture:
+            let (net, _) = try requireModel()
+            return GraphView(net, colouring: .architecture, title: title("deterministic architecture"), subtitle: costLine(net), width: width).render()
+        case .masks(let count, let split):
+            return try masks(count: count, split: split)
+        case .history:
+            var h = TrainingHistory()
+            h.steps = steps.map { (step: $0.step, loss: $0.loss, accuracy: $0.accuracy, sampledCost: $0.sampledCost,
+                                   deterministicCost: $0.deterministicCost, entropy: $0.gateEntropy) }
+            let perEpoch = max(loader?.batchesPerEpoch ?? 1, 1)
+            h.epochs = epochs.map { e in
+                let (step, overflow) = e.epoch.multipliedReportingOverflow(by: perEpoch)
+                return (step: overflow ? Int.max : step, accuracy: e.accuracy, validation: e.validationAccuracy)
+            }
+            h.budget = budgetSpec?.budget.limit
+            h.costName = optimisedCost?.name ?? "flops"
+            return HistoryView.render(h, title: title("training history"), width: width)
+        case .pareto(let others):
+            // This session's evaluations (test split preferred), and the saved sessions on the same data and cost.
+            let splits = Set(evaluations.map(\.split)), split = splits.contains("test") ? "test" : "val"
+            var models = evaluations.filter { $0.split == split }.compactMap { e in
+                e.cost.map { (cost: $0, accuracy: e.accuracy, label: "\(name) @\(e.step)") }
+            }
+            for l in others where l.name != name && l.dataset == dataset?.name && l.costName == optimisedCost?.name {
+                if let c = l.cost, let acc = l.lastAccuracy { models.append((cost: c, accuracy: acc, label: l.name)) }
+            }
+            guard !models.isEmpty else { throw SessionError("no evaluated models yet (run eval, or save sessions that have one)") }
+            return ParetoView.render(models, costName: optimisedCost?.name ?? "cost", title: "cost against accuracy: \(models.count) models", width: width)
+        }
+    }
+
+    private func title(_ what: String?) -> String {
+        var parts = [modelSpec?.fabric.summary ?? "no model"]
+        if let dataset { parts.append(dataset.name) }
+        if let what { parts.append(what) }
+        return parts.joined(separator: " - ")
+    }
+
+    private func costLine(_ net: SuperNetwork) -> String {
+        let r = net.report(optimisedCost ?? FlopsCost(net))
+        var text = "\(r.name): full \(Format.quantity(r.full)), expected \(Format.quantity(r.expected)), deterministic \(Format.quantity(r.deterministic)) \(r.unit)"
+        if let b = budgetSpec { text += String(format: "; budget %@ (lambda %g, %@)", Format.quantity(b.budget.limit), b.budget.lambda, b.budget.mode.rawValue) }
+        if let t = trainer { text += "; step \(t.step)" }
+        return text
+    }
+
+    /// The deterministic architecture's per-pixel classes for the first `count`
+    /// images of a split (cropped back to the stored image size).
+    public func predictMasks(count: Int, split: String) throws -> [MaskExample] {
+        let (net, trainer) = try requireModel()
+        let d = try requireDataset()
+        guard d.isSegmentation else { throw SessionError("\(d.name) is not a segmentation dataset") }
+        var set = try d.split(split)
+        if set.count == 0 { set = d.test }
+        guard set.count > 0 else { throw SessionError("the \(split) split is empty") }
+        let n = min(count, set.count)
+        let subset = set.subset(0..<n)
+        let batch = EvaluationBatches(subset, augmentation: d.augmentation, batchSize: n).makeIterator().next()!
+        let logits = try trainer.executor.forward(batch.images, architectures: [net.deterministicArchitecture], training: false, inferenceOnly: true)
+        let a = d.augmentation, k = logits.dim(-1)
+        let offY = (a.height - set.height) / 2, offX = (a.width - set.width) / 2
+        return (0..<n).map { e in
+            var prediction = [Int32]()
+            prediction.reserveCapacity(set.height * set.width)
+            for y in 0..<set.height {
+                for x in 0..<set.width {
+                    let row = (e * a.height + y + offY) * a.width + x + offX
+                    prediction.append(Int32(argmax(logits.data + row * k, count: k)))
+                }
+            }
+            return MaskExample(width: set.width, height: set.height, image: Array(subset.image(e)),
+                               truth: subset.mask(e).map(Int32.init), prediction: prediction)
+        }
+    }
+
+    private func masks(count: Int, split: String) throws -> Canvas {
+        let examples = try predictMasks(count: count, split: split)
+        let d = try requireDataset()
+        return MaskView.render(examples, classNames: d.classNames, title: "\(d.name): \(split), deterministic architecture, step \(trainer!.step)")
+    }
+}

@@ -1,0 +1,173 @@
+import Datasets
+import Foundation
+import Interface
+import SuperNet
+import Tensor
+
+/// What the caller of `train` hears while it runs. Every field is optional.
+public struct TrainingObserver {
+    /// Once the arguments are checked, before the first step: the name of the optimised cost.
+    public var begin: (String) -> Void = { _ in }
+    /// After each step: its metrics, steps done, steps asked for, and the seconds since training began.
+    public var step: (StepMetrics, Int, Int, Double) -> Void = { _, _, _, _ in }
+    /// After each epoch (with its validation accuracy when asked for).
+    public var epoch: (TrainingReport.Epoch) -> Void = { _ in }
+    /// Validation progress after an epoch: batches done and in all.
+    public var validation: (Int, Int) -> Void = { _, _ in }
+    public init() {}
+}
+
+/// What `train` reports: one row per epoch finished, and where training stopped.
+public struct TrainingReport: Output, Sendable {
+    public struct Epoch: Codable, Sendable {
+        public let epoch: Int, step: Int, learningRate: Double, loss: Double, accuracy: Double
+        public let validationAccuracy: Double?, sampledCost: Double, deterministicCost: Double, gateEntropy: Double
+        public let seconds: Double
+
+        /// Its row in `TrainingReport.table`.
+        public var cells: [String] {
+            [String(epoch), String(step), String(format: "%.3g", learningRate), Format.decimal(loss), Format.fixed(accuracy, 3),
+             validationAccuracy.map { Format.fixed($0, 3) } ?? "-", Format.quantity(sampledCost), Format.quantity(deterministicCost),
+             Format.fixed(gateEntropy, 3), String(format: "%.1f", seconds)]
+        }
+    }
+
+    /// The table of epochs (rows printed as they finish).
+    public static func table(costName: String) -> Table {
+        Table([.left("epoch", 7), .right("step", 8), .right("lr", 8), .right("loss", 9), .right("acc", 8), .right("val acc", 9),
+               .right(costName + " (sampled)", 18), .right("deterministic", 15), .right("entropy", 9), .right("s", 7)])
+    }
+
+    public let stepsAsked: Int, stepsDone: Int, seconds: Double
+    public let step: Int, epoch: Double
+    public let lastLoss: Double?, lastAccuracy: Double?
+    public let cost: CostReport, budget: Double?
+    public let epochs: [Epoch]
+    public let interrupted: Bool
+    /// Set when a step diverged: that step's weights were not kept.
+    public let diverged: String?
+    /// Files of earlier interrupted saves removed by the autosave.
+    public var removedFiles: [String] = []
+    /// The session's name when the autosave succeeded.
+    public var savedAs: String?
+
+    public var text: String {
+        var lines = [(diverged != nil ? "stopped after \(stepsDone) of \(stepsAsked) steps" : interrupted ? "interrupted after \(stepsDone) of \(stepsAsked) steps" : "trained \(stepsDone) steps")
+                     + String(format: " in %@ (step %d, epoch %.2f); last loss %@, accuracy %.3f; %@ deterministic %@ (expected %@)",
+                              Format.duration(seconds), step, epoch, Format.decimal(lastLoss ?? .nan), lastAccuracy ?? .nan, cost.name,
+                              Format.quantity(cost.deterministic), Format.quantity(cost.expected))
+                     + (budget.map { " vs budget \(Format.quantity($0))" } ?? "")]
+        if !removedFiles.isEmpty { lines.append(SessionStore.describeRemoved(removedFiles)) }
+        if let savedAs { lines.append("saved session '\(savedAs)'") }
+        return lines.joined(separator: "\n")
+    }
+}
+
+/// The autosave after training failed: training's work is in memory (the report says what it did).
+public struct AutosaveFailed: FailureWithOutput, CustomStringConvertible {
+    public let report: TrainingReport, cause: any Error
+    public var output: any Output { report }
+    public var description: String { "training's results are in memory but the autosave failed: \(cause); save <new-name> keeps them" }
+}
+
+/// Training stopped at a step whose values were not finite; the report says what was done before.
+public struct TrainingStopped: FailureWithOutput, CustomStringConvertible {
+    public let report: TrainingReport, cause: TrainingDiverged
+    public var output: any Output { report }
+    public var description: String { cause.description }
+}
+
+extension Session {
+    /// Trains weights and architecture for `steps` steps: metrics of every step
+    /// and epoch are recorded; after each epoch the deterministic architecture
+    /// is validated (unless `validate` is false). Cancelling stops at the next
+    /// batch. With `autosave`, the session is saved when training ends,
+    /// whatever happened. Throws `TrainingStopped` when a step diverged (its
+    /// weights are not kept), `AutosaveFailed` when the save failed.
+    @discardableResult
+    public func train(_ length: TrainingLength, validate: Bool = true, cancel: Cancellation = .never,
+                      observer: TrainingObserver = TrainingObserver(), autosave store: SessionStore? = nil) throws -> TrainingReport {
+        let (net, trainer) = try requireModel()
+        let dataset = try requireDataset()
+        guard let loader else { throw SessionError("no dataset loaded (e.g. load shapes)") }
+        let steps = try steps(length)
+        applySettings()
+        observer.begin(optimisedCost?.name ?? "flops")
+        let perEpoch = max(loader.batchesPerEpoch, 1)
+        let start = Date()
+        var epochStart = Date(), done = 0, rows = [TrainingReport.Epoch]()
+        // Where the loader was before the step in progress: a diverged step gives its batch back.
+        var position = loader.state
+        var diverged: TrainingDiverged?
+        do {
+            _ = try trainer.train(steps: steps, from: loader, onStep: { m in
+                self.steps.append(m)
+                position = loader.state
+                done += 1
+                observer.step(m, done, steps, Date().timeIntervalSince(start))
+                return !cancel.isCancelled
+            }, onEpoch: { e in
+                var e = e
+                if validate && dataset.validation.count > 0 {
+                    let batches = CancellableBatches(EvaluationBatches(dataset.validation, augmentation: dataset.augmentation,
+                                                                       batchSize: max(settings.batch, 32)), cancel: cancel, progress: observer.validation)
+                    let accuracy = (try? trainer.evaluate(batches))?.accuracy
+                    e.validationAccuracy = batches.stoppedAfter == nil ? accuracy : nil
+                }
+                epochs.append(e)
+                let row = TrainingReport.Epoch(epoch: e.epoch, step: trainer.step, learningRate: Double(trainer.optimizer.groups[0].learningRate),
+                                               loss: e.loss, accuracy: e.accuracy, validationAccuracy: e.validationAccuracy,
+                                               sampledCost: e.sampledCost, deterministicCost: e.deterministicCost, gateEntropy: e.gateEntropy,
+                                               seconds: Date().timeIntervalSince(epochStart))
+                rows.append(row)
+                observer.epoch(row)
+                epochStart = Date()
+            })
+        } catch let error as TrainingDiverged {
+            loader.restore(position)
+            diverged = error
+        }
+        let last = self.steps.last
+        var report = TrainingReport(stepsAsked: steps, stepsDone: done, seconds: Date().timeIntervalSince(start), step: trainer.step,
+                                    epoch: Double(trainer.step) / Double(perEpoch), lastLoss: last?.loss, lastAccuracy: last?.accuracy,
+                                    cost: net.report(optimisedCost ?? FlopsCost(net)), budget: budgetSpec?.budget.limit, epochs: rows,
+                                    interrupted: cancel.isCancelled, diverged: diverged?.description)
+        // Training's work is kept whatever happened; a save that fails makes the verb fail.
+        if let store {
+            do {
+                report.removedFiles = try store.save(self)
+                report.savedAs = name
+            } catch {
+                throw AutosaveFailed(report: report, cause: error)
+            }
+        }
+        if let diverged { throw TrainingStopped(report: report, cause: diverged) }
+        return report
+    }
+}
+
+/// Evaluation batches that end early when cancelled (`stoppedAfter` then
+/// says after how many), with a progress callback (done, total).
+final class CancellableBatches: Sequence {
+    let batches: EvaluationBatches
+    let cancel: Cancellation
+    let progress: (Int, Int) -> Void
+    private(set) var stoppedAfter: Int?
+
+    init(_ batches: EvaluationBatches, cancel: Cancellation, progress: @escaping (Int, Int) -> Void) {
+        self.batches = batches
+        self.cancel = cancel
+        self.progress = progress
+    }
+
+    func makeIterator() -> AnyIterator<(images: Tensor, labels: [Int32])> {
+        let it = batches.makeIterator()
+        var done = 0
+        return AnyIterator { [self] in
+            if cancel.isCancelled { stoppedAfter = done; return nil }
+            progress(done, batches.count)
+            done += 1
+            return it.next()
+        }
+    }
+}

@@ -1,0 +1,41 @@
+import Foundation
+import Notebook
+import TestSupport
+import XCTest
+
+/// `--json`: every command prints exactly one JSON object, whatever it does.
+final class JSONOutputTests: XCTestCase {
+    func testEveryCommandPrintsExactlyOneJSONObjectWithJSON() throws {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("bsn-json-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let lines = [
+            "help", "help train", "load shapes train=64 val=16 test=16", "data", "build cnf W=2 S=3 C=4", "summary",
+            "budget parallel 2 30 lambda=1e-2 allocation=critical-path", "costs --parallel=1,2", "set", "set lr 0.05", "set data here",
+            "schedule 0.1 @2:0.01", "warmup 1 steps", "train 3 steps", "eval val", "sample 2", "inspect", "arch",
+            "export arch a.json", "export script s.bsn", "render graph g.png --schedule=2", "budget off", "save j", "sessions",
+            "history 2 --output", "new j2", "open j", "quit",
+        ].map { $0 + " --json" }
+        // Every command of the registry is exercised.
+        let used = Set(lines.map { String($0.split(separator: " ")[0]) })
+        XCTAssertEqual(Set(Registry.names).subtracting(used), [], "commands without a --json case")
+
+        let script = folder.appendingPathComponent("json.bsn")
+        try lines.joined(separator: "\n").write(to: script, atomically: true, encoding: .utf8)
+        let run = try runBSN(["run", script.path], environment: ["BSN_SESSIONS": folder.appendingPathComponent("sessions").path],
+                             workingDirectory: folder.path)
+        XCTAssertEqual(run.status, 0, run.stderr)
+        let printed = run.stdout.split(separator: "\n", omittingEmptySubsequences: false).dropLast()
+        XCTAssertEqual(printed.count, lines.count, run.stdout)
+        for (line, output) in zip(lines, printed) {
+            let object = try? JSONSerialization.jsonObject(with: Data(output.utf8))
+            XCTAssertTrue(object is [String: Any], "\(line) printed: \(output)")
+        }
+        // Data, not prose: a few fields checked by name.
+        func object(_ k: Int) -> [String: Any] { (try? JSONSerialization.jsonObject(with: Data(printed[k].utf8))) as? [String: Any] ?? [:] }
+        XCTAssertEqual((object(4)["gates"] as? Int), 11)
+        XCTAssertEqual(((object(6)["cost"] as? [String: Any])?["name"] as? String), "parallel-2-cp")
+        XCTAssertEqual((object(13)["stepsDone"] as? Int), 3)
+        XCTAssertEqual((object(13)["epochs"] as? [Any])?.count, 3, "64 images in batches of 64: one step per epoch")
+    }
+}
