@@ -42,12 +42,14 @@ let package = Package(
         .target(name: "Session", dependencies: ["Tensor", "Layers", "SuperNet", "Datasets", "Render", "Interface"], swiftSettings: fast),
         .target(name: "Render", dependencies: ["SuperNet", "CSupport", "Interface"], swiftSettings: fast),
         .target(name: "Notebook", dependencies: ["Session", "Interface", "Datasets", "SuperNet", "Tensor", "CReadline"], swiftSettings: fast),
-        .target(name: "Benchmarks", dependencies: ["Tensor", "Layers", "SuperNet", "Datasets", "Interface"], swiftSettings: fast),
+        .target(name: "Benchmarks", dependencies: ["Tensor", "Layers", "SuperNet", "Datasets", "Interface", "DatasetFiles"], swiftSettings: fast),
         // The fuzz harness (bsn fuzz): random scripts and mutated files run through the binary itself.
-        .target(name: "Fuzz", dependencies: ["Notebook", "Session", "Datasets", "Tensor"]),
+        .target(name: "Fuzz", dependencies: ["Notebook", "Session", "Datasets", "Tensor", "DatasetFiles"]),
         .executableTarget(name: "bsn", dependencies: ["Benchmarks", "Notebook", "Session", "Datasets", "Layers", "SuperNet", "Tensor", "Fuzz", "Interface"], swiftSettings: fast),
 
-        .target(name: "TestSupport", dependencies: ["Tensor", "Layers", "Fuzz"], path: "Tests/TestSupport"),
+        // Official-format dataset files for the tests, the fuzz harness and the data benchmark.
+        .target(name: "DatasetFiles", dependencies: ["Datasets", "Tensor"], path: "Tests/TestSupport/DatasetFiles"),
+        .target(name: "TestSupport", dependencies: ["Tensor", "Layers", "Fuzz", "DatasetFiles"], path: "Tests/TestSupport", exclude: ["DatasetFiles"]),
         .testTarget(name: "SuperNetTests", dependencies: ["SuperNet", "TestSupport"]),
         .testTarget(name: "TensorTests", dependencies: ["Tensor", "CSupport", "CPUFeatures", "TestSupport"]),
         .testTarget(name: "CSupportTests", dependencies: ["CSupport"]),

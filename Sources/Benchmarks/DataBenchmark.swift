@@ -1,3 +1,4 @@
+import DatasetFiles
 import Datasets
 import Foundation
 import Interface
@@ -34,14 +35,12 @@ public struct DataBenchmark {
         progress("writing a CIFAR-10-sized set (\(trainCount) + \(testCount) images) in the official binary format")
         try writeCIFAR(folder, trainCount: trainCount, testCount: testCount)
         let start = Timing.now()
-        var spec = DatasetSpec(kind: .cifar10, path: folder.path)
-        spec.validation = trainCount / 10
-        let cifar = try spec.load()
+        let cifar = try CIFAR10(path: folder.path, validation: trainCount / 10).load()
         let loadSeconds = Timing.now() - start
 
         progress("generating a Part-Labels-sized set (250x250 images and masks)")
         let faces = partLabelsSized(count: quick ? 32 : 128)
-        let facesAugmentation = Augmentation(cropPadding: 0, flip: true, height: 256, width: 256)
+        let facesAugmentation = PartLabelsSource(path: "").augmentation
 
         var rows = [Row]()
         for (name, set, augmentation, batch) in [("cifar", cifar.train, cifar.augmentation, 64), ("partlabels", faces, facesAugmentation, 8)] {
@@ -79,20 +78,9 @@ public struct DataBenchmark {
 
     private func writeCIFAR(_ folder: URL, trainCount: Int, testCount: Int) throws {
         var rng = RNG(seed: 1)
-        func records(_ n: Int) -> Data {
-            var bytes = [UInt8](repeating: 0, count: n * 3073)
-            for r in 0..<n {
-                bytes[r * 3073] = UInt8(rng.integer(below: 10))
-                for k in 1..<3073 where k % 8 == 1 {
-                    let v = rng.next()
-                    for j in 0..<8 where k + j < 3073 { bytes[r * 3073 + k + j] = UInt8(truncatingIfNeeded: v >> (8 * j)) }
-                }
-            }
-            return Data(bytes)
+        try DatasetFiles.writeCIFAR10(folder, batches: Array(repeating: trainCount / 5, count: 5), test: testCount) { _, _ in
+            .random(labelBytes: 1, classes: 10, rng: &rng)
         }
-        for i in 1...5 { try records(trainCount / 5).write(to: folder.appendingPathComponent("data_batch_\(i).bin")) }
-        try records(testCount).write(to: folder.appendingPathComponent("test_batch.bin"))
-        try (0..<10).map { "class\($0)" }.joined(separator: "\n").write(to: folder.appendingPathComponent("batches.meta.txt"), atomically: true, encoding: .utf8)
     }
 
     private func partLabelsSized(count: Int) -> ImageSet {

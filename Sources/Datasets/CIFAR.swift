@@ -12,6 +12,20 @@ import Tensor
 /// Any whole number of records per file is accepted.
 enum CIFAR {
     static let side = 32, planeSize = 1024
+    /// More images than both versions hold (a bound for saved sessions).
+    static let maxImages = 100_000_000
+
+    /// Padded by 4, randomly cropped back to 32x32 and flipped (the paper's pipeline; the shapes use it too).
+    static let augmentation = Augmentation(cropPadding: 4, flip: true, height: 32, width: 32)
+
+    /// The last `validation` training images become the validation set.
+    static func split(_ source: any DatasetSource, all: ImageSet, test: ImageSet, classes: [String], validation: Int) throws -> Dataset {
+        guard validation >= 0, validation < all.count else {
+            throw DataError("a validation set of \(validation) images leaves no training images: the training files of \(source.origin) hold \(all.count)")
+        }
+        return Dataset(source: source, classNames: classes, train: all.subset(0 ..< all.count - validation),
+                       validation: all.subset(all.count - validation ..< all.count), test: test, skipped: [])
+    }
 
     /// CIFAR-10: (train, test, class names).
     static func load10(_ folder: URL) throws -> (train: ImageSet, test: ImageSet, classes: [String]) {

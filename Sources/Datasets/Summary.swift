@@ -24,7 +24,7 @@ public struct DatasetSummary: Codable, Equatable, Sendable, Output {
     public init(_ d: Dataset) {
         name = d.name
         task = d.isSegmentation ? "segmentation" : "classification"
-        source = d.kind.isSynthetic ? "embedded, generated from seed \(d.spec.seed)" : (d.spec.path ?? "")
+        source = d.source.origin
         imageShape = [d.train.height, d.train.width, d.train.channels]
         let a = d.augmentation
         inputShape = [a.height, a.width, d.train.channels]

@@ -1,4 +1,5 @@
 import Foundation
+import Interface
 import Tensor
 
 /// Embedded datasets generated from a seed: no download, the same images for
@@ -6,6 +7,36 @@ import Tensor
 /// generator (seed, split, i), so changing one split's size leaves the others'
 /// images unchanged.
 public enum Synthetic {
+    /// The most images a synthetic split may have.
+    public static let maxImages = 100_000_000
+
+    /// The split sizes and seed every synthetic set takes: train= val= test= seed=.
+    struct Sizes {
+        var train: Int, validation: Int, test: Int, seed: UInt64
+        init(_ a: inout Arguments, train: Int, validation: Int, test: Int) throws {
+            self.train = try a.int("train", default: train)!
+            self.validation = try a.int("val", "validation", default: validation, range: 0...Int.max)!
+            self.test = try a.int("test", default: test, range: 0...Int.max)!
+            seed = UInt64(try a.int("seed", default: 1, range: 0...Int.max)!)
+        }
+    }
+
+    static func bounds(train: Int, validation: Int, test: Int) -> [(key: String, value: Int, bounds: ClosedRange<Int>)] {
+        [("trainSize", train, 1...maxImages), ("validationSize", validation, 0...maxImages), ("testSize", test, 0...maxImages)]
+    }
+
+    /// Refuses split sizes outside their bounds, or whose images do not fit in memory, before generating any.
+    static func checkSizes(_ name: String, _ bounds: [(key: String, value: Int, bounds: ClosedRange<Int>)], bytesPerImage: Int, options: String) throws {
+        let option = ["trainSize": "train=", "validationSize": "val=", "testSize": "test=", "side": "size="]
+        for b in bounds where !b.bounds.contains(b.value) {
+            if b.key == "trainSize" && b.value < 1 { throw DataError("\(name): the training set needs at least one image (train=\(b.value))") }
+            throw DataError("\(name): \(option[b.key] ?? b.key) must be \(b.bounds.lowerBound)…\(b.bounds.upperBound)\(b.key == "side" ? "" : " images"), not \(b.value)")
+        }
+        let count = bounds.filter { $0.key.hasSuffix("Size") }.reduce(0) { $0 + $1.value }
+        let sizes = bounds.filter { $0.key.hasSuffix("Size") }.map { "\(option[$0.key]!)\($0.value)" }.joined(separator: " ")
+        try Memory.check(Double(count) * Double(bytesPerImage), "\(name) " + sizes + options, of: "images")
+    }
+
     /// The generator of image `index` of split `split` (0 train, 1 validation, 2 test).
     static func generator(seed: UInt64, split: Int, index: Int) -> RNG {
         RNG(seed: seed &* 0x9E37_79B9_7F4A_7C15 ^ UInt64(split) << 56 ^ UInt64(index) &* 0xD1B5_4A32_D192_ED03)

@@ -1,3 +1,4 @@
+import DatasetFiles
 import Datasets
 import Foundation
 import Session
@@ -134,17 +135,17 @@ struct FileMutations {
         let folder = dir.appendingPathComponent(name)
         switch format {
         case .cifar10:
-            try DatasetWriters.writeCIFAR10(folder, records: 4, rng: &rng)
+            try DatasetFiles.writeCIFAR10(folder) { _, _ in .random(labelBytes: 1, classes: 10, rng: &rng) }
             let file = folder.appendingPathComponent(pick(["data_batch_1.bin", "data_batch_3.bin", "test_batch.bin", "batches.meta.txt"]))
             try mutate(file, text: file.pathExtension == "txt")
             return ["load cifar10 \(name) val=\(pick(["2", "0", "19", "20", "100"]))", "data", "build cnf W=1 S=2 C=2", "train 1 steps"]
         case .cifar100:
-            try DatasetWriters.writeCIFAR100(folder, records: 4, rng: &rng)
+            try DatasetFiles.writeCIFAR100(folder, train: 4, test: 4) { _, _ in .random(labelBytes: 2, classes: 20, rng: &rng) }
             let file = folder.appendingPathComponent(pick(["train.bin", "test.bin", "fine_label_names.txt", "coarse_label_names.txt"]))
             try mutate(file, text: file.pathExtension == "txt")
             return ["load cifar100 \(name) val=2 labels=\(pick(["fine", "coarse"]))", "data"]
         case .jpeg, .ppm, .split:
-            try DatasetWriters.writePartLabels(folder)
+            try DatasetFiles.writePartLabels(folder)
             let entry = PartLabels.Entry(name: "Ann_Lee", number: pick([1, 2]))
             switch format {
             case .jpeg:

@@ -40,15 +40,8 @@ extension SessionStore.Manifest {
         try check(settings.warmupSteps, "settings.warmupSteps", 0...Settings.maxSteps)
         if let s = settings.schedule { try check(s, "settings.schedule") }
 
-        if let d = dataset {
-            if d.kind.isSynthetic {
-                try check(d.trainSize, "dataset.trainSize", 1...DatasetSpec.maxSyntheticImages)
-                try check(d.validationSize, "dataset.validationSize", 0...DatasetSpec.maxSyntheticImages)
-                try check(d.testSize, "dataset.testSize", 0...DatasetSpec.maxSyntheticImages)
-                if d.kind == .faces { try check(d.side, "dataset.side", DatasetSpec.faceSides) }
-            } else {
-                try check(d.validation, "dataset.validation", 0...DatasetSpec.maxSyntheticImages)
-            }
+        if let d = dataset?.source {
+            for p in d.boundedParameters { try check(p.value, "dataset.\(p.key)", p.bounds) }
         }
         if let l = loader {
             try check(l.epoch, "loader.epoch", 0...big)

@@ -109,7 +109,8 @@ public final class Session {
     /// The session's generator: seeds of loaders and models are drawn from it.
     public var rng: RNG
 
-    public private(set) var datasetSpec: DatasetSpec?
+    /// What the loaded dataset was loaded from (saved with the session, not the images).
+    public private(set) var datasetSource: (any DatasetSource)?
     public private(set) var dataset: Dataset?
     public private(set) var loader: Loader?
 
@@ -148,7 +149,7 @@ public final class Session {
         if let network, !fits(d, network) {
             throw SessionError("\(d.name) does not fit this session's model (input \(network.inputShape), output \(network.nodes[network.outputNode].shape)); start a new session for it: new <name>, then load")
         }
-        datasetSpec = d.spec
+        datasetSource = d.source
         dataset = d
         loader = nil
         try makeLoader(seed: rng.next())
@@ -303,11 +304,11 @@ public final class Session {
     // MARK: persistence hooks (SessionStore)
 
     /// Rebuilds data, model, trainer and loader from saved specs, and applies the settings.
-    func restore(dataset spec: DatasetSpec?, loader state: LoaderState?, model: ModelSpec?, budget: BudgetSpec?,
+    func restore(dataset spec: (any DatasetSource)?, loader state: LoaderState?, model: ModelSpec?, budget: BudgetSpec?,
                  trainer trainerState: Trainer.State?, progress: ((Int, Int) -> Void)?) throws {
         if let spec {
-            let d = try spec.load(progress: progress)
-            datasetSpec = spec
+            let d = try spec.load(progress: progress, cancel: .never)
+            datasetSource = spec
             dataset = d
             try makeLoader(seed: state?.seed ?? 0)
             if let state, let loader {

@@ -283,7 +283,7 @@ func startNotebook(_ arguments: [String]) {
     let text = String(decoding: FileHandle.standardInput.readDataToEndOfFile(), as: UTF8.self)
     var status = Script.run(text, file: "<stdin>", in: nb, options: .init())
     // End of input is Ctrl-D: a session with data or a model is saved, and a save that fails is the exit status.
-    let worthSaving = nb.session.datasetSpec != nil || nb.session.modelSpec != nil
+    let worthSaving = nb.session.datasetSource != nil || nb.session.modelSpec != nil
     if !nb.quitRequested && worthSaving && !nb.execute("quit", location: "<stdin>: end of input") { status = 1 }
     exit(status)
 }

@@ -1,3 +1,4 @@
+import DatasetFiles
 import Datasets
 import Foundation
 import TestSupport
@@ -10,27 +11,18 @@ final class CIFARTests: XCTestCase {
         (0..<3072).map { i in UInt8(truncatingIfNeeded: file * 31 + r * 7 + (i % 1024) * 3 + (i / 1024) * 101) }
     }
 
-    /// Writes records byte by byte: label bytes, then the planar image.
-    static func write(_ file: URL, images: [[UInt8]], labels: [[UInt8]]) throws {
-        try Data(zip(labels, images).flatMap { $0 + $1 }).write(to: file)
-    }
-
     /// CIFAR-10 with `records[i]` records in data_batch_(i+1) and 4 in test_batch.
     func writeCIFAR10(_ folder: URL, records: [Int] = [3, 2, 3, 2, 2]) throws {
-        for (i, n) in records.enumerated() {
-            try Self.write(folder.appendingPathComponent("data_batch_\(i + 1).bin"),
-                            images: (0..<n).map { Self.image(i, $0) }, labels: (0..<n).map { [UInt8((i + $0) % 10)] })
-        }
-        try Self.write(folder.appendingPathComponent("test_batch.bin"),
-                        images: (0..<4).map { Self.image(9, $0) }, labels: (0..<4).map { [UInt8($0)] })
         let names = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"]
-        try (names.joined(separator: "\n") + "\n\n").write(to: folder.appendingPathComponent("batches.meta.txt"), atomically: true, encoding: .utf8)
+        try DatasetFiles.writeCIFAR10(folder, batches: records, test: 4, names: names) { file, r in
+            file < 5 ? .init(labels: [UInt8((file + r) % 10)], pixels: Self.image(file, r)) : .init(labels: [UInt8(r)], pixels: Self.image(9, r))
+        }
     }
 
     func testCIFAR10LoadsPixelsLabelsSplitsAndNames() throws {
         let folder = try temporaryFolder(self)
         try writeCIFAR10(folder)
-        var spec = DatasetSpec(kind: .cifar10, path: folder.path)
+        var spec = CIFAR10(path: folder.path)
         spec.validation = 3
         let d = try spec.load()
         XCTAssertEqual(d.classNames.count, 10)
@@ -57,11 +49,10 @@ final class CIFARTests: XCTestCase {
     func testCIFAR100FineAndCoarseLabels() throws {
         let folder = try temporaryFolder(self)
         let labels: [[UInt8]] = [[3, 77], [19, 0], [0, 99]]
-        try Self.write(folder.appendingPathComponent("train.bin"), images: (0..<3).map { Self.image(0, $0) }, labels: labels)
-        try Self.write(folder.appendingPathComponent("test.bin"), images: [Self.image(1, 0)], labels: [[5, 42]])
-        try (0..<100).map { "fine\($0)" }.joined(separator: "\n").write(to: folder.appendingPathComponent("fine_label_names.txt"), atomically: true, encoding: .utf8)
-        try (0..<20).map { "coarse\($0)" }.joined(separator: "\n").write(to: folder.appendingPathComponent("coarse_label_names.txt"), atomically: true, encoding: .utf8)
-        var spec = DatasetSpec(kind: .cifar100, path: folder.path)
+        try DatasetFiles.writeCIFAR100(folder, train: 3, test: 1) { file, r in
+            file == 0 ? .init(labels: labels[r], pixels: Self.image(0, r)) : .init(labels: [5, 42], pixels: Self.image(1, 0))
+        }
+        var spec = CIFAR100(path: folder.path)
         spec.validation = 1
         let fine = try spec.load()
         XCTAssertEqual(fine.train.labels + fine.validation.labels, [77, 0, 99])
@@ -80,7 +71,7 @@ final class CIFARTests: XCTestCase {
     func testBadCIFARFilesGiveClearErrors() throws {
         let folder = try temporaryFolder(self)
         try writeCIFAR10(folder)
-        var spec = DatasetSpec(kind: .cifar10, path: folder.path)
+        var spec = CIFAR10(path: folder.path)
         spec.validation = 2
 
         // A partial record at the end.
@@ -103,7 +94,7 @@ final class CIFARTests: XCTestCase {
         try writeCIFAR10(folder)
         try "a\nb\n".write(to: folder.appendingPathComponent("batches.meta.txt"), atomically: true, encoding: .utf8)
         assertThrows(try spec.load(), mentions: ["batches.meta.txt", "2 class names, expected 10"])
-        assertThrows(try DatasetSpec(kind: .cifar10, path: folder.path + "/nope").load(), mentions: ["nope", "no such folder"])
+        assertThrows(try CIFAR10(path: folder.path + "/nope").load(), mentions: ["nope", "no such folder"])
         try writeCIFAR10(folder)
         spec.validation = 12
         assertThrows(try spec.load(), mentions: ["validation", "12", "hold 12"])

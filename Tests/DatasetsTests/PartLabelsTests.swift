@@ -1,3 +1,4 @@
+import DatasetFiles
 import Datasets
 import Foundation
 import TestSupport
@@ -6,39 +7,19 @@ import XCTest
 final class PartLabelsTests: XCTestCase {
     static let side = PartLabels.side
 
-    /// A smooth image (JPEG keeps it close) and a mask with hair on top, skin
-    /// in a centre square, background elsewhere; both depend on `k`.
-    static func example(_ k: Int) -> (RGBImage, RGBImage, [UInt8]) {
-        var pixels = [UInt8](), maskPixels = [UInt8](), labels = [UInt8]()
-        for y in 0..<side {
-            for x in 0..<side {
-                pixels += [UInt8(x * 255 / side), UInt8(y * 255 / side), UInt8(40 * k)]
-                let label: UInt8 = y < 40 + 10 * k ? 1 : (x > 80 && x < 170 && y > 80 && y < 200 ? 2 : 0)
-                maskPixels += PartLabels.colours[Int(label)]
-                labels.append(label)
-            }
-        }
-        return (RGBImage(width: side, height: side, pixels: pixels), RGBImage(width: side, height: side, pixels: maskPixels), labels)
-    }
-
-    /// A Part Labels root with 3 train, 1 validation and 2 test examples.
+    /// A Part Labels root with 3 train, 1 validation and 2 test examples; the labels of each mask by id.
     func writeRoot(_ root: URL) throws -> [String: [UInt8]] {
-        let splits = [["Ann_Lee 1", "Ann_Lee 2", "Bo_Chan 12"], ["Cy_Diaz 1"], ["Ann_Lee 3", "Di_Eng 7"]]
+        let people = [[("Ann_Lee", 1), ("Ann_Lee", 2), ("Bo_Chan", 12)], [("Cy_Diaz", 1)], [("Ann_Lee", 3), ("Di_Eng", 7)]]
         var labels = [String: [UInt8]](), k = 0
-        try FileManager.default.createDirectory(at: root.appendingPathComponent("parts_lfw_funneled_gt_images"), withIntermediateDirectories: true)
-        for (file, lines) in zip(PartLabels.splitFiles, splits) {
-            try (lines.joined(separator: "\n") + "\n").write(to: root.appendingPathComponent(file), atomically: true, encoding: .utf8)
-            for line in lines {
-                let parts = line.split(separator: " "), name = String(parts[0]), id = name + "_" + String(format: "%04d", Int(parts[1])!)
-                let folder = root.appendingPathComponent("lfw_funneled/\(name)")
-                try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
-                let (image, mask, l) = Self.example(k)
-                try JPEG.write(image, to: folder.appendingPathComponent(id + ".jpg").path)
-                try PPM.write(mask, to: root.appendingPathComponent("parts_lfw_funneled_gt_images/\(id).ppm").path)
-                labels[id] = l
+        let splits = people.map { split in
+            split.map { name, number -> DatasetFiles.Face in
+                let (face, l) = DatasetFiles.Face.smooth(name, number, k: k)
+                labels[name + "_" + String(format: "%04d", number)] = l
                 k += 1
+                return face
             }
         }
+        try DatasetFiles.writePartLabels(root, splits: splits)
         return labels
     }
 
@@ -46,10 +27,10 @@ final class PartLabelsTests: XCTestCase {
         let root = try temporaryFolder(self)
         let labels = try writeRoot(root)
         var progress = [Int]()
-        let d = try DatasetSpec(kind: .partlabels, path: root.path).load { done, total in
+        let d = try PartLabelsSource(path: root.path).load(progress: { done, total in
             XCTAssertEqual(total, 6)
             progress.append(done)
-        }
+        }, cancel: .never)
         XCTAssertEqual(progress.last, 6)
         XCTAssertEqual(d.classNames, ["background", "hair", "skin"])
         XCTAssertEqual(d.train.ids, ["Ann_Lee_0001", "Ann_Lee_0002", "Bo_Chan_0012"])
@@ -65,7 +46,7 @@ final class PartLabelsTests: XCTestCase {
             }
         }
         // The JPEG is close to what was written (lossy, smooth image).
-        let original = Self.example(0).0.pixels, loaded = Array(d.train.image(0))
+        let original = DatasetFiles.Face.smooth("Ann_Lee", 1, k: 0).face.image.pixels, loaded = Array(d.train.image(0))
         let worst = zip(original, loaded).map { abs(Int($0) - Int($1)) }.max()!
         XCTAssertLessThan(worst, 12)
         let summary = DatasetSummary(d)
@@ -82,7 +63,7 @@ final class PartLabelsTests: XCTestCase {
     func testMissingAndDamagedFilesStopOrAreSkipped() throws {
         let root = try temporaryFolder(self)
         _ = try writeRoot(root)
-        let spec = DatasetSpec(kind: .partlabels, path: root.path)
+        let spec = PartLabelsSource(path: root.path)
         var skip = spec
         skip.onDamagedFile = .skip
 
@@ -122,7 +103,7 @@ final class PartLabelsTests: XCTestCase {
         assertThrows(try skip.load(), mentions: ["parts_test.txt:2", "Di_Eng seven"])
         try FileManager.default.removeItem(at: test)
         assertThrows(try skip.load(), mentions: ["parts_test.txt", "no such file"])
-        assertThrows(try DatasetSpec(kind: .partlabels, path: root.path + "/x").load(), mentions: ["no such folder"])
+        assertThrows(try PartLabelsSource(path: root.path + "/x").load(), mentions: ["no such folder"])
     }
 
     func testPPMHeaderWithCommentsAndSmallMaxval() throws {

@@ -6,8 +6,7 @@ import XCTest
 
 final class SyntheticTests: XCTestCase {
     func testShapesAreDeterministicBalancedAndVaried() throws {
-        var spec = DatasetSpec(kind: .shapes)
-        (spec.trainSize, spec.validationSize, spec.testSize) = (200, 50, 30)
+        var spec = Shapes(train: 200, validation: 50, test: 30)
         let a = try spec.load(), b = try spec.load()
         XCTAssertEqual(a.train.pixels, b.train.pixels)
         XCTAssertEqual(a.test.labels, b.test.labels)
@@ -30,8 +29,7 @@ final class SyntheticTests: XCTestCase {
     }
 
     func testFacesHaveEveryClassAndAreDeterministic() throws {
-        var spec = DatasetSpec(kind: .faces)
-        (spec.trainSize, spec.validationSize, spec.testSize, spec.side) = (30, 5, 5, 48)
+        let spec = Faces(side: 48, train: 30, validation: 5, test: 5)
         let a = try spec.load(), b = try spec.load()
         XCTAssertEqual(a.train.pixels, b.train.pixels)
         XCTAssertEqual(a.train.masks, b.train.masks)
@@ -72,8 +70,7 @@ final class SyntheticTests: XCTestCase {
     }
 
     func testASmallConvNetLearnsShapesAndALinearModelDoesNot() throws {
-        var spec = DatasetSpec(kind: .shapes)
-        (spec.trainSize, spec.validationSize, spec.testSize) = (3000, 500, 0)
+        let spec = Shapes(train: 3000, validation: 500, test: 0)
         let data = try spec.load()
         let validation = EvaluationBatches(data.validation, augmentation: data.augmentation, batchSize: 100)
         var rng = RNG(seed: 7)

@@ -183,7 +183,7 @@ final class ReliabilityTests: XCTestCase {
     // F6: a JPEG whose header claims 65500x65500 is refused from its header.
     func testAHugeJPEGHeaderIsRefusedBeforeDecoding() throws {
         let root = folder.appendingPathComponent("parts")
-        try DatasetWriters.writePartLabels(root)
+        try DatasetFiles.writePartLabels(root)
         let image = PartLabels.Entry(name: "Ann_Lee", number: 1).imagePath(root)
         var bytes = [UInt8](try Data(contentsOf: URL(fileURLWithPath: image)))
         let sof = try XCTUnwrap((0..<(bytes.count - 9)).first { bytes[$0] == 0xFF && bytes[$0 + 1] == 0xC0 })

@@ -19,9 +19,9 @@ extension Session {
     /// generator). `progress(done, total)` reports long loads; cancelling
     /// stops with `DataError.interrupted` and changes nothing.
     @discardableResult
-    public func load(_ spec: DatasetSpec, progress: ((Int, Int) -> Void)? = nil, cancel: Cancellation = .never) throws -> LoadReport {
+    public func load(_ source: any DatasetSource, progress: ((Int, Int) -> Void)? = nil, cancel: Cancellation = .never) throws -> LoadReport {
         let start = Date()
-        let d = try spec.load(progress: progress, cancel: cancel)
+        let d = try source.load(progress: progress, cancel: cancel)
         try use(d)
         return LoadReport(dataset: d.name, train: d.train.count, validation: d.validation.count, test: d.test.count,
                           skipped: d.skipped.count, seconds: Date().timeIntervalSince(start))
