@@ -11,6 +11,8 @@ let package = Package(
     name: "bsn",
     products: [
         .executable(name: "bsn", targets: ["bsn"]),
+        // The Session API for Swift programs (samples/api shows one).
+        .library(name: "BSN", targets: ["BSN"]),
     ],
     targets: [
         // System libraries (Debian: libopenblas-dev, libreadline-dev, libpng-dev, libjpeg62-turbo-dev).
@@ -41,6 +43,7 @@ let package = Package(
         .target(name: "Datasets", dependencies: ["Tensor", "CSupport", "Interface"], swiftSettings: fast),
         .target(name: "Session", dependencies: ["Tensor", "Layers", "SuperNet", "Datasets", "Render", "Interface"], swiftSettings: fast),
         .target(name: "Render", dependencies: ["SuperNet", "CSupport", "Interface"], swiftSettings: fast),
+        .target(name: "BSN", dependencies: ["Session", "SuperNet", "Datasets", "Render", "Interface", "Tensor"]),
         .target(name: "Notebook", dependencies: ["Session", "Interface", "Datasets", "SuperNet", "Tensor", "CReadline"], swiftSettings: fast),
         .target(name: "Benchmarks", dependencies: ["Tensor", "Layers", "SuperNet", "Datasets", "Interface", "DatasetFiles"], swiftSettings: fast),
         // The fuzz harness (bsn fuzz): random scripts and mutated files run through the binary itself.

@@ -32,3 +32,9 @@ public struct Message: Output, Sendable {
 public protocol FailureWithOutput: Error {
     var output: any Output { get }
 }
+
+/// An output that wrote a picture: the notebook may show it under the cell.
+public protocol ShowsPicture {
+    /// The PNG file written.
+    var picture: String { get }
+}

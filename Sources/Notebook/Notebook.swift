@@ -1,5 +1,6 @@
 import Foundation
 import Interface
+import Render
 import Session
 import Tensor
 
@@ -48,6 +49,12 @@ public final class Console {
         captured += text + "\n"
     }
 
+    /// Bytes for the terminal only (an inline picture): not kept in the cell.
+    public func raw(_ text: String) {
+        endProgress()
+        FileHandle.standardOutput.write(Data(text.utf8))
+    }
+
     public func error(_ text: String) {
         endProgress()
         FileHandle.standardError.write(Data((text + "\n").utf8))
@@ -87,6 +94,10 @@ public final class Notebook {
     /// Cancels the command in progress (Ctrl-C).
     public let cancellation: Cancellation
     public var quitRequested = false
+    /// Whether pictures are shown under their cell (`set inline`).
+    public var inlinePictures = InlinePictures.auto
+    /// The image protocol the terminal speaks, when one was detected (the REPL asks at start).
+    public var terminalImages: TerminalImage.Kind?
     /// The cell in progress prints JSON (`--json`): live lines are left out.
     private(set) var printsJSON = false
     /// Cells since the session was opened or created (numbers continue the session's).
@@ -160,7 +171,9 @@ public final class Notebook {
 
     /// Prints what a command returned: its text, or its JSON with `--json`.
     private func show(_ output: any Output) {
-        if printsJSON { console.print(output.json) } else if !output.text.isEmpty { console.print(output.text) }
+        if printsJSON { return console.print(output.json) }
+        if !output.text.isEmpty { console.print(output.text) }
+        showInline(output)
     }
 
     /// "set lr", "export arch", "train": the command and, when it is one of the command's own words, its first argument.

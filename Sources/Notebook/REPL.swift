@@ -26,6 +26,7 @@ public enum REPL {
     /// Returns the exit status: 0, or 1 when the user left without the save that failed.
     public static func run(_ nb: Notebook) -> Int32 {
         Interrupts.install()
+        nb.terminalImages = TerminalImages.detect(askTerminal: true)
         bsn_rl_setup { text, start, _ in REPL.complete(text, start: Int(start)) }
         using_history()
         read_history(historyFile)

@@ -15,10 +15,11 @@ struct SetCommand: Command {
     batch (64)      batch size;    threads (all cores)
     seed (1)        reseeds the session's generator and the trainer's
     sampling example|batch (example)  one architecture per example, or per batch
+    inline on|off|auto (auto)  pictures shown under their cell (kitty, iTerm2 or sixel terminals)
     Any other name defines a variable: set data ~/cifar-10-batches-bin, then load cifar10 $data.
     set alone lists the settings and variables.
     """
-    static let keys = Setting.allCases.map(\.rawValue)
+    static let keys = Setting.allCases.map(\.rawValue) + ["inline"]
     var words: [String] { Self.keys }
 
     func run(_ a: inout Arguments, _ nb: Notebook) throws -> any Output {
@@ -29,6 +30,11 @@ struct SetCommand: Command {
         let value = try a.required("a value for \(key)")
         try a.finish()
         if let setting = Setting(rawValue: key) { return try nb.session.set(setting, to: value) }
+        if key == "inline" {
+            guard let mode = InlinePictures(rawValue: value) else { throw UsageError("set inline: expected on, off or auto, got '\(value)'") }
+            nb.inlinePictures = mode
+            return Message("inline = \(value)" + (mode == .auto ? " (this terminal: \(nb.terminalImages?.rawValue ?? "no images"))" : ""))
+        }
         guard key.first?.isLetter == true, key.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "_" || $0 == "-" }) else {
             throw UsageError("set: '\(key)' is neither a setting (\(Self.keys.joined(separator: ", "))) nor a valid variable name")
         }

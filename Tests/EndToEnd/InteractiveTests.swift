@@ -16,8 +16,10 @@ final class InteractiveTests: XCTestCase {
             process.executableURL = URL(fileURLWithPath: try bsnBinaryPath())
             process.currentDirectoryURL = folder
             var env = ProcessInfo.processInfo.environment
-            for (k, v) in environment { env[k] = v }
+            // A plain terminal unless the test says otherwise (the host's own terminal must not leak in).
+            for k in ["KITTY_WINDOW_ID", "KONSOLE_VERSION", "TERM_PROGRAM", "LC_TERMINAL"] { env[k] = nil }
             env["TERM"] = "xterm"
+            for (k, v) in environment { env[k] = v }
             process.environment = env
             let handle = FileHandle(fileDescriptor: slave, closeOnDealloc: true)
             process.standardInput = handle
@@ -133,5 +135,50 @@ final class InteractiveTests: XCTestCase {
         while t.process.isRunning && Date() < deadline { usleep(50_000) }
         XCTAssertFalse(t.process.isRunning)
         if !t.process.isRunning { XCTAssertEqual(t.process.terminationStatus, 1) }
+    }
+
+    /// Pictures appear under the cell on terminals that show images (detected
+    /// from the environment or the device attributes, or forced with set inline on),
+    /// and never in a pipe.
+    func testPicturesShowInlineWhereTheTerminalCanAndOnlyThere() throws {
+        let folder = try temporaryFolder(self)
+        func session(_ environment: [String: String], answer: String? = nil, _ commands: [String]) throws -> String {
+            var env = environment
+            env["BSN_SESSIONS"] = folder.appendingPathComponent("sessions").path
+            env["BSN_HISTORY"] = folder.appendingPathComponent("h").path
+            let t = try Terminal(environment: env, folder: folder)
+            if let answer {
+                t.wait(for: "\u{1B}[c")                      // the device attributes query
+                t.type(answer)
+            }
+            t.wait(for: "[1]> ")
+            t.type("load shapes train=64 val=16 test=16\n")
+            t.wait(for: "[2]> ")
+            t.type("build cnf W=2 S=3 C=4\n")
+            t.wait(for: "[3]> ")
+            var out = ""
+            for (k, c) in commands.enumerated() {
+                t.type(c + "\n")
+                out += t.wait(for: "[\(k + 4)]> ")
+            }
+            t.type("quit --no-save\n")
+            return out
+        }
+        let iterm = try session(["TERM_PROGRAM": "iTerm.app"], ["render graph a.png"])
+        XCTAssertTrue(iterm.contains("\u{1B}]1337;File=inline=1;"), iterm.suffix(300).debugDescription)
+        let kitty = try session(["KITTY_WINDOW_ID": "1"], ["render arch b.png"])
+        XCTAssertTrue(kitty.contains("\u{1B}_Gf=100,a=T,"), kitty.suffix(300).debugDescription)
+        let sixel = try session([:], answer: "\u{1B}[?62;4;22c", ["render graph c.png", "set inline off", "render graph d.png"])
+        XCTAssertEqual(sixel.components(separatedBy: "\u{1B}Pq").count, 2, "one picture, then none once off: \(sixel.suffix(300).debugDescription)")
+        let plain = try session([:], ["render graph e.png", "set inline on", "render graph f.png"])
+        XCTAssertEqual(plain.components(separatedBy: "\u{1B}_G").count > 1, true, "forced on: kitty's protocol")
+        XCTAssertFalse(plain.components(separatedBy: "set inline on")[0].contains("\u{1B}_G"), "a terminal that showed no image support gets none")
+
+        // A pipe gets the path only, whatever the terminal variables say.
+        let piped = try runBSN(["run", "-"], environment: ["TERM_PROGRAM": "iTerm.app", "KITTY_WINDOW_ID": "1", "BSN_SESSIONS": folder.appendingPathComponent("s2").path],
+                               input: "load shapes train=64 val=16 test=16\nbuild cnf W=2 S=3 C=4\nrender graph g.png\n", workingDirectory: folder.path)
+        XCTAssertEqual(piped.status, 0, piped.stderr)
+        XCTAssertTrue(piped.stdout.contains("wrote g.png"), piped.stdout)
+        XCTAssertFalse(piped.stdout.contains("\u{1B}"), piped.stdout)
     }
 }

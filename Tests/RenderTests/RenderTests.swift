@@ -144,4 +144,19 @@ final class MaskViewTests: XCTestCase {
         XCTAssertTrue(near(at(0, 1, 1), 0x000000))           // the (black) input
         XCTAssertEqual(MaskView.render([e], classNames: ["a", "b", "c"], title: "m").image, MaskView.render([e], classNames: ["a", "b", "c"], title: "m").image)
     }
+
+    func testSixelEncodesBandsOfSixRowsInTheColourCube() {
+        // 3x7: red, then a last row of 2 white and 1 transparent (white on the page) pixels.
+        var pixels = [UInt8]()
+        for _ in 0..<18 { pixels += [255, 0, 0, 255] }
+        pixels += [255, 255, 255, 255, 255, 255, 255, 255, 0, 0, 0, 0]
+        let sixel = TerminalImage.sixel(RGBAImage(width: 3, height: 7, pixels: pixels), maxWidth: 100)
+        XCTAssertTrue(sixel.hasPrefix("\u{1B}Pq\"1;1;3;7#0;2;0;0;0#1;2;0;0;20"), sixel.prefix(40).debugDescription)
+        XCTAssertTrue(sixel.contains("#180;2;100;0;0"))
+        // Band 1: all six rows red (~ = 63 + 0b111111). Band 2: row one white (@ = 63 + 1).
+        XCTAssertTrue(sixel.hasSuffix("#180~~~-#215@@@-\u{1B}\\\n"), sixel.suffix(40).debugDescription)
+        // Wider than the limit: scaled to it.
+        XCTAssertTrue(TerminalImage.sixel(RGBAImage(width: 400, height: 10, pixels: [UInt8](repeating: 255, count: 16000)), maxWidth: 100)
+            .hasPrefix("\u{1B}Pq\"1;1;100;2"))
+    }
 }

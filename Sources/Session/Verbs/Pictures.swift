@@ -21,8 +21,9 @@ public enum Picture: Sendable {
 }
 
 /// What `render` reports: the file written and its size.
-public struct RenderReport: Output, Sendable {
+public struct RenderReport: Output, ShowsPicture, Sendable {
     public let path: String, width: Int, height: Int
+    public var picture: String { path }
     /// The copy kept in the session's folder, when there is one.
     public let copy: String?
     public var text: String { "wrote \(path) (\(width)x\(height))" }
