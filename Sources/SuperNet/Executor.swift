@@ -14,9 +14,13 @@ public enum ExecutionMode: String, Codable, Sendable, CaseIterable {
 /// Runs a super network forward and backward on a batch in which example e
 /// uses architecture `architectures[e]` (or all examples share one).
 ///
-/// Node i's tensors hold one row per example in its row set S_i, in example
-/// order; `position[i][e]` is e's row in node i, or −1. Weight gradients
-/// accumulate into the modules' parameters; the caller zeroes them.
+/// Every pass starts from a row plan: node i runs on the examples of its row
+/// set S_i (in example order), and a module's output row of example e is
+/// multiplied by `scale[e]` when the plan has a scale. The two execution modes
+/// are two plans for the same forward and backward code:
+/// - sub-batch: S_i = the examples whose architecture uses node i, no scale;
+/// - mask: S_i = every example, scale = the 0/1 gate of node i per example.
+/// Weight gradients accumulate into the modules' parameters; the caller zeroes them.
 ///
 /// Memory: sums (aggregation, identity, a pass-through output) are filled
 /// by their inputs as soon as those are computed ("pushed"), so a module
@@ -27,18 +31,35 @@ public final class Executor {
     public let network: SuperNetwork
     public var mode: ExecutionMode
 
-    private var rows: [[Int32]]            // S_i
-    private var position: [[Int32]]        // example → row of node i, or −1
-    private var outputs: [Tensor?]
-    private let nodeOutputs: [Tensor]      // sums; masked outputs of kept modules
-    private let gathered: [Tensor]         // module inputs gathered from a larger row set
-    private let gradients: [Tensor]        // gradient w.r.t. the output of sums and kept modules
-    private var mask: [[Float]]            // mask mode: 1 where node i is active for example e
-    private let isSum: [Bool]
-    /// Forward bookkeeping of each sum: nothing written into it yet; its ReLU already applied.
-    private var empty: [Bool], rectified: [Bool]
-    /// Modules whose successors are all sums: their outputs are pushed and not kept.
-    private let isTransient: [Bool]
+    /// What the executor keeps for one node between forward and backward.
+    private struct NodeState {
+        /// S_i: the examples the node runs on, in example order.
+        var rows: [Int32] = []
+        /// Example → its row in this node, or −1.
+        var position: [Int32] = []
+        /// Mask mode: the module's 0/1 gate per example (kept between passes, so planning allocates nothing).
+        var gate: [Float] = []
+        /// Whether the module's output rows are scaled by `gate` (mask mode, some gate off).
+        var scaled = false
+        /// Per-example factor of a module's output, or nil.
+        var scale: [Float]? { scaled ? gate : nil }
+        /// This pass's output (nil: not computed, or pushed and not kept).
+        var output: Tensor?
+        /// A sum's value, or a scaled module's output.
+        let value = Tensor(shape: [0])
+        /// A module's input gathered from a larger row set.
+        let gathered = Tensor(shape: [0])
+        /// The gradient w.r.t. the output of a sum or a kept module.
+        let gradient = Tensor(shape: [0])
+        /// A sum's forward bookkeeping: nothing written into it yet; its ReLU already applied.
+        var empty = false, rectified = false
+        /// Not a module and not the input: filled by pushes.
+        let isSum: Bool
+        /// A module whose successors are all sums: its output is pushed and not kept.
+        let isTransient: Bool
+    }
+
+    private var nodes: [NodeState]
     private let transient = TransientBuffers()
     private let pulled = Tensor(shape: [0])
     private var batch = 0
@@ -46,22 +67,14 @@ public final class Executor {
     public init(_ network: SuperNetwork, mode: ExecutionMode = .subBatch) {
         self.network = network
         self.mode = mode
-        let n = network.nodes.count
-        rows = Array(repeating: [], count: n)
-        position = Array(repeating: [], count: n)
-        outputs = Array(repeating: nil, count: n)
-        nodeOutputs = (0..<n).map { _ in Tensor(shape: [0]) }
-        gathered = (0..<n).map { _ in Tensor(shape: [0]) }
-        gradients = (0..<n).map { _ in Tensor(shape: [0]) }
-        mask = Array(repeating: [], count: n)
-        empty = Array(repeating: false, count: n)
-        rectified = Array(repeating: false, count: n)
         let sums = network.nodes.map { $0.module == nil && $0.role != .input }
-        isSum = sums
-        isTransient = network.nodes.map { $0.role == .module && !$0.outputs.isEmpty && $0.outputs.allSatisfy { sums[$0] } }
+        nodes = network.nodes.indices.map { i in
+            let node = network.nodes[i]
+            return NodeState(isSum: sums[i], isTransient: node.role == .module && !node.outputs.isEmpty && node.outputs.allSatisfy { sums[$0] })
+        }
         for (i, node) in network.nodes.enumerated() {
             if node.inputs == [network.inputNode] { node.module?.computesInputGradient = false }
-            if isTransient[i] { node.module?.shareTransientBuffers(transient) }
+            if nodes[i].isTransient { node.module?.shareTransientBuffers(transient) }
         }
     }
 
@@ -79,125 +92,134 @@ public final class Executor {
             throw ShapeError("SuperNetwork: \(architectures.count) architectures for \(n) examples")
         }
         batch = n
-        assignRows(architectures)
-        let nodes = network.nodes
+        plan(architectures)
+        let graph = network.nodes
         // Sums start empty: their first contribution is copied (or written in
         // place) rather than added to zeros.
-        for i in nodes.indices where isSum[i] && !rows[i].isEmpty {
-            nodeOutputs[i].reshape(nodes[i].shape.batch(rows[i].count))
-            empty[i] = true
-            rectified[i] = false
+        for i in graph.indices where nodes[i].isSum && !nodes[i].rows.isEmpty {
+            nodes[i].value.reshape(graph[i].shape.batch(nodes[i].rows.count))
+            nodes[i].empty = true
+            nodes[i].rectified = false
         }
-        for i in nodes.indices {
-            let node = nodes[i]
-            outputs[i] = nil
-            if node.role == .input {
-                outputs[i] = x
-                push(x, rowsOf: i, scaledBy: nil)
-                continue
-            }
-            guard !rows[i].isEmpty else { continue }
-            if let module = node.module {
-                let input = gather(into: gathered[i], rowsOf: i, from: node.inputs[0])
-                let scale = mode == .mask && node.role == .module && !isAllOnes(mask[i]) ? mask[i] : nil
-                if inferenceOnly && !training && isTransient[i] && scale == nil,
-                   let j = node.outputs.first, node.outputs.count == 1, isSum[j], rows[j] == rows[i] {
-                    // The sum's last contribution also applies the aggregation's ReLU.
-                    let last = nodes[j].role == .aggregation && nodes[j].inputs.max() == i
-                    if try module.infer(input, into: nodeOutputs[j], accumulate: !empty[j], relu: last) {
-                        empty[j] = false
-                        rectified[j] = last
-                        continue                              // summed in place
-                    }
-                }
-                var y = inferenceOnly && !training ? try module.infer(input) : try module.forward(input, training: training)
-                if isTransient[i] {
-                    push(y, rowsOf: i, scaledBy: scale)
-                    continue
-                }
-                if let scale { y = scaleRows(y, by: scale, into: nodeOutputs[i]) }
-                outputs[i] = y
-                push(y, rowsOf: i, scaledBy: nil)
-            } else {
-                // A sum: every input has been pushed into it. Aggregations end with a ReLU.
-                let y = nodeOutputs[i]
-                if empty[i] { Elementwise.fill(y.data, 0, count: y.count) }
-                empty[i] = false
-                if node.role == .aggregation && !rectified[i] { Elementwise.reluInPlace(y.data, count: y.count) }
-                outputs[i] = y
-                push(y, rowsOf: i, scaledBy: nil)
+        let infer = inferenceOnly && !training
+        for i in graph.indices {
+            nodes[i].output = nil
+            if graph[i].role == .input {
+                nodes[i].output = x
+                push(x, from: i)
+            } else if !nodes[i].rows.isEmpty {
+                if let module = graph[i].module { try forwardModule(i, module, training: training, infer: infer) } else { forwardSum(i) }
             }
         }
-        return outputs[network.outputNode]!
+        return nodes[network.outputNode].output!
+    }
+
+    /// Runs module i on its rows and pushes (or keeps) the output.
+    private func forwardModule(_ i: Int, _ module: any Module, training: Bool, infer: Bool) throws {
+        let input = gather(into: nodes[i].gathered, rowsOf: i, from: network.nodes[i].inputs[0])
+        let scale = nodes[i].scale
+        if infer && scale == nil, try sumInPlace(i, module, input) { return }
+        var y = infer ? try module.infer(input) : try module.forward(input, training: training)
+        if nodes[i].isTransient { return push(y, from: i, scaledBy: scale) }
+        if let scale { y = scaleRows(y, by: scale, into: nodes[i].value) }
+        nodes[i].output = y
+        push(y, from: i)
+    }
+
+    /// Inference: a transient module whose one successor is a sum with the
+    /// same rows writes (or adds) its output straight into the sum; the sum's
+    /// last contribution also applies the aggregation's ReLU. False when the
+    /// module cannot.
+    private func sumInPlace(_ i: Int, _ module: any Module, _ input: Tensor) throws -> Bool {
+        let node = network.nodes[i]
+        guard nodes[i].isTransient, node.outputs.count == 1, let j = node.outputs.first, nodes[j].isSum, nodes[j].rows == nodes[i].rows else { return false }
+        let last = network.nodes[j].role == .aggregation && network.nodes[j].inputs.max() == i
+        guard try module.infer(input, into: nodes[j].value, accumulate: !nodes[j].empty, relu: last) else { return false }
+        nodes[j].empty = false
+        nodes[j].rectified = last
+        return true
+    }
+
+    /// A sum: every input has been pushed into it. Aggregations end with a ReLU.
+    private func forwardSum(_ i: Int) {
+        let y = nodes[i].value
+        if nodes[i].empty { Elementwise.fill(y.data, 0, count: y.count) }
+        nodes[i].empty = false
+        if network.nodes[i].role == .aggregation && !nodes[i].rectified { Elementwise.reluInPlace(y.data, count: y.count) }
+        nodes[i].output = y
+        push(y, from: i)
     }
 
     /// Back-propagates the gradient of the loss with respect to the logits.
     public func backward(_ logitGradient: Tensor) throws {
-        let nodes = network.nodes
-        for i in nodes.indices where !rows[i].isEmpty && i != network.inputNode && !isTransient[i] {
-            gradients[i].reshape(nodes[i].shape.batch(rows[i].count))
-            Elementwise.fill(gradients[i].data, 0, count: gradients[i].count)
+        let graph = network.nodes
+        for i in graph.indices where !nodes[i].rows.isEmpty && i != network.inputNode && !nodes[i].isTransient {
+            nodes[i].gradient.reshape(graph[i].shape.batch(nodes[i].rows.count))
+            Elementwise.fill(nodes[i].gradient.data, 0, count: nodes[i].gradient.count)
         }
-        if isSum[network.outputNode] {
-            Elementwise.copy(gradients[network.outputNode].data, logitGradient.data, count: logitGradient.count)
+        if nodes[network.outputNode].isSum {
+            Elementwise.copy(nodes[network.outputNode].gradient.data, logitGradient.data, count: logitGradient.count)
         }
-        for i in stride(from: nodes.count - 1, through: 1, by: -1) where !rows[i].isEmpty {
-            let node = nodes[i]
+        for i in stride(from: graph.count - 1, through: 1, by: -1) where !nodes[i].rows.isEmpty {
+            let node = graph[i]
             if let module = node.module {
-                var g = i == network.outputNode ? logitGradient : isTransient[i] ? pullGradient(of: i) : gradients[i]
-                if mode == .mask && node.role == .module && !isAllOnes(mask[i]) {
-                    g = scaleRows(g, by: mask[i], into: g === pulled || g === gradients[i] ? g : pulled)
-                }
+                let own = nodes[i].gradient
+                var g = i == network.outputNode ? logitGradient : nodes[i].isTransient ? pullGradient(of: i) : own
+                if let scale = nodes[i].scale { g = scaleRows(g, by: scale, into: g === pulled || g === own ? g : pulled) }
                 let dx = try module.backward(g)
                 if node.inputs[0] != network.inputNode { scatterAdd(dx, rowsOf: i, into: node.inputs[0]) }
             } else {
-                let g = gradients[i]
-                if node.role == .aggregation { Elementwise.reluBackwardInPlace(g.data, output: outputs[i]!.data, count: g.count) }
+                let g = nodes[i].gradient
+                if node.role == .aggregation { Elementwise.reluBackwardInPlace(g.data, output: nodes[i].output!.data, count: g.count) }
                 // Transient modules among the inputs pull this gradient themselves.
-                for j in node.inputs where !isTransient[j] { scatterAdd(g, rowsOf: i, into: j) }
+                for j in node.inputs where !nodes[j].isTransient { scatterAdd(g, rowsOf: i, into: j) }
             }
         }
     }
 
     /// Rows used by node i in the last forward pass (for reports and tests).
-    public func examples(of node: Int) -> [Int32] { rows[node] }
+    public func examples(of node: Int) -> [Int32] { nodes[node].rows }
 
-    // MARK: Row bookkeeping
+    // MARK: Row plan
 
-    private func assignRows(_ architectures: [Architecture]) {
-        let nodes = network.nodes, n = batch
-        for i in nodes.indices {
-            rows[i].removeAll(keepingCapacity: true)
-            if position[i].count != n { position[i] = [Int32](repeating: -1, count: n) }
-            if mode == .mask && mask[i].count != n { mask[i] = [Float](repeating: 0, count: n) }
-            let always = i == network.inputNode || i == network.outputNode || mode == .mask
+    /// S_i, positions and scales of every node for this batch's architectures (see the type's comment).
+    private func plan(_ architectures: [Architecture]) {
+        let graph = network.nodes, n = batch, masked = mode == .mask
+        for i in graph.indices {
+            nodes[i].rows.removeAll(keepingCapacity: true)
+            if nodes[i].position.count != n { nodes[i].position = [Int32](repeating: -1, count: n) }
+            if masked && nodes[i].gate.count != n { nodes[i].gate = [Float](repeating: 0, count: n) }
+            let always = i == network.inputNode || i == network.outputNode || masked
+            var anyOff = false
             for e in 0..<n {
                 let active = architectures[architectures.count == 1 ? 0 : e].active.contains(i)
-                if mode == .mask { mask[i][e] = active ? 1 : 0 }
+                if masked { nodes[i].gate[e] = active ? 1 : 0 }
+                anyOff = anyOff || !active
                 if always || active {
-                    position[i][e] = Int32(rows[i].count)
-                    rows[i].append(Int32(e))
+                    nodes[i].position[e] = Int32(nodes[i].rows.count)
+                    nodes[i].rows.append(Int32(e))
                 } else {
-                    position[i][e] = -1
+                    nodes[i].position[e] = -1
                 }
             }
+            nodes[i].scaled = masked && graph[i].role == .module && anyOff
         }
     }
 
     /// The input of module i: its source's rows for S_i (zero where the
     /// source is not active), or the source's tensor itself when the rows agree.
     private func gather(into target: Tensor, rowsOf i: Int, from j: Int) -> Tensor {
-        let mine = rows[i]
+        let mine = nodes[i].rows
         let width = network.nodes[j].shape.elements
-        guard let source = outputs[j] else {
+        guard let source = nodes[j].output else {
             // No example reaches the output through the source (every sample inconsistent): zeros in.
             target.reshape(network.nodes[j].shape.batch(mine.count))
             Elementwise.fill(target.data, 0, count: target.count)
             return target
         }
-        if rows[j] == mine { return source }
+        if nodes[j].rows == mine { return source }
         target.reshape(network.nodes[j].shape.batch(mine.count))
-        let from = position[j], data = source.data, out = target.data
+        let from = nodes[j].position, data = source.data, out = target.data
         Parallel.forEach(min(Parallel.threads, mine.count)) { part, _ in
             for r in stride(from: part, to: mine.count, by: Parallel.threads) {
                 let p = Int(from[Int(mine[r])])
@@ -210,30 +232,30 @@ public final class Executor {
 
     /// Adds node i's output `y` (rows S_i, each row e times scale[e] if given)
     /// into every sum that follows node i.
-    private func push(_ y: Tensor, rowsOf i: Int, scaledBy scale: [Float]?) {
-        for j in network.nodes[i].outputs where isSum[j] && !rows[j].isEmpty {
-            if empty[j] {
-                empty[j] = false
-                if rows[i] == rows[j] && scale == nil {
-                    Elementwise.copy(nodeOutputs[j].data, y.data, count: y.count)
+    private func push(_ y: Tensor, from i: Int, scaledBy scale: [Float]? = nil) {
+        for j in network.nodes[i].outputs where nodes[j].isSum && !nodes[j].rows.isEmpty {
+            if nodes[j].empty {
+                nodes[j].empty = false
+                if nodes[i].rows == nodes[j].rows && scale == nil {
+                    Elementwise.copy(nodes[j].value.data, y.data, count: y.count)
                     continue
                 }
-                Elementwise.fill(nodeOutputs[j].data, 0, count: nodeOutputs[j].count)
+                Elementwise.fill(nodes[j].value.data, 0, count: nodes[j].value.count)
             }
-            addRows(of: y, rowsOf: i, into: nodeOutputs[j], rowsOf: j, scaledBy: scale)
+            addRows(of: y, rowsOf: i, into: nodes[j].value, rowsOf: j, scaledBy: scale)
         }
     }
 
     /// target (rows S_j) += source (rows S_i) on the examples both hold.
     /// (A module's input gradient has its input's shape: the row width comes from the tensor.)
     private func addRows(of source: Tensor, rowsOf i: Int, into target: Tensor, rowsOf j: Int, scaledBy scale: [Float]? = nil) {
-        let width = source.count / max(rows[i].count, 1)
-        precondition(width * rows[j].count == target.count, "row widths of \(network.nodes[i].name) and \(network.nodes[j].name) differ")
-        if rows[i] == rows[j] && scale == nil {
+        let width = source.count / max(nodes[i].rows.count, 1)
+        precondition(width * nodes[j].rows.count == target.count, "row widths of \(network.nodes[i].name) and \(network.nodes[j].name) differ")
+        if nodes[i].rows == nodes[j].rows && scale == nil {
             Elementwise.add(target.data, source.data, count: source.count)
             return
         }
-        let mine = rows[i], to = position[j], data = source.data, out = target.data
+        let mine = nodes[i].rows, to = nodes[j].position, data = source.data, out = target.data
         Parallel.forEach(min(Parallel.threads, mine.count)) { part, _ in
             for r in stride(from: part, to: mine.count, by: Parallel.threads) {
                 let e = Int(mine[r]), p = Int(to[e])
@@ -250,21 +272,21 @@ public final class Executor {
 
     /// Adds node i's input gradient `dx` (rows S_i) into the gradient of node j.
     private func scatterAdd(_ dx: Tensor, rowsOf i: Int, into j: Int) {
-        guard j != network.inputNode, !rows[j].isEmpty else { return }
-        addRows(of: dx, rowsOf: i, into: gradients[j], rowsOf: j)
+        guard j != network.inputNode, !nodes[j].rows.isEmpty else { return }
+        addRows(of: dx, rowsOf: i, into: nodes[j].gradient, rowsOf: j)
     }
 
     /// The gradient w.r.t. transient module i's output: the sum of its
     /// successors' gradients on its rows (the successor's tensor itself when
     /// there is one with the same rows).
     private func pullGradient(of i: Int) -> Tensor {
-        let successors = network.nodes[i].outputs.filter { !rows[$0].isEmpty }
-        if successors.count == 1, rows[successors[0]] == rows[i] { return gradients[successors[0]] }
-        let width = network.nodes[i].shape.elements, mine = rows[i]
+        let successors = network.nodes[i].outputs.filter { !nodes[$0].rows.isEmpty }
+        if successors.count == 1, nodes[successors[0]].rows == nodes[i].rows { return nodes[successors[0]].gradient }
+        let width = network.nodes[i].shape.elements, mine = nodes[i].rows
         pulled.reshape(network.nodes[i].shape.batch(mine.count))
         Elementwise.fill(pulled.data, 0, count: pulled.count)
         for j in successors {
-            let from = position[j], data = gradients[j].data, out = pulled.data
+            let from = nodes[j].position, data = nodes[j].gradient.data, out = pulled.data
             Parallel.forEach(min(Parallel.threads, mine.count)) { part, _ in
                 for r in stride(from: part, to: mine.count, by: Parallel.threads) where from[Int(mine[r])] >= 0 {
                     addVectors(out + r * width, data + Int(from[Int(mine[r])]) * width, count: width)
@@ -273,10 +295,6 @@ public final class Executor {
         }
         return pulled
     }
-
-    // MARK: Elementwise helpers
-
-    private func isAllOnes(_ m: [Float]) -> Bool { !m.contains(0) }
 
     /// target = x with row e multiplied by m[e] (target may be x itself).
     private func scaleRows(_ x: Tensor, by m: [Float], into target: Tensor) -> Tensor {
@@ -288,6 +306,4 @@ public final class Executor {
         }
         return target
     }
-
-
 }

@@ -54,7 +54,7 @@ public struct ArchitectureReport: Output, Sendable {
         let exported = architecture
         guard !exported.nodes.isEmpty else { return "the deterministic architecture has no input → output path (every path has a gate with p ≤ 0.5)" }
         let modules = exported.nodes.filter { !["input", "aggregation", "identity", "output"].contains($0.type) }.count
-        var lines = ["\(model), deterministic architecture: \(modules) of \(moduleCount) modules; "
+        let lines = ["\(model), deterministic architecture: \(modules) of \(moduleCount) modules; "
                      + exported.costs.sorted { $0.key < $1.key }.map { "\($0.key) \(Format.quantity($0.value))" }.joined(separator: ", "), ""]
         var inputs = [String: [String]]()
         for e in exported.edges { inputs[e[1], default: []].append(e[0]) }
