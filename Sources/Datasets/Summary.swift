@@ -64,8 +64,7 @@ public struct DatasetSummary: Codable, Equatable, Sendable, Output {
                 }
                 return String(s.classCounts[k])
             }
-            let label = name.padding(toLength: max(width, name.count), withPad: " ", startingAt: 0)
-            lines.append(String(format: "  %3d  ", k) + label + "  " + cells.joined(separator: " / "))
+            lines.append("  " + Table.pad(String(k), 3, right: true) + "  " + Table.pad(name, width) + "  " + cells.joined(separator: " / "))
         }
         if !skipped.isEmpty {
             lines.append("\(skipped.count) images skipped:")
