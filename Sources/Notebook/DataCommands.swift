@@ -5,16 +5,14 @@ import Session
 
 struct LoadCommand: Command {
     let name = "load"
-    var usage: String { "load <dataset> [options]   (" + DatasetSources.words.joined(separator: ", ") + ")" }
+    var usage: String { "load <dataset> [options]   (" + DatasetSources.catalogue.words.joined(separator: ", ") + ")" }
     let summary = "loads a dataset (the official files, or an embedded synthetic set)"
     let example = "load cifar10 ~/data/cifar-10-batches-bin val=5000"
-    var details: String {
-        DatasetSources.all.map { Table.pad("\($0.word) \($0.arguments)", 52) + "\n    " + $0.summary }.joined(separator: "\n")
-    }
-    var words: [String] { DatasetSources.words + Array(Set(DatasetSources.all.flatMap { $0.completions })).sorted() }
+    var details: String { DatasetSources.catalogue.help(width: 60) }
+    var words: [String] { DatasetSources.catalogue.words + DatasetSources.catalogue.completions }
 
     func run(_ a: inout Arguments, _ nb: Notebook) throws -> any Output {
-        let word = try a.required("a dataset: " + DatasetSources.words.joined(separator: ", "))
+        let word = try a.required("a dataset: " + DatasetSources.catalogue.words.joined(separator: ", "))
         let source = try DatasetSources.parse(word, &a)
         try a.finish()
         return try nb.session.load(source, progress: { done, total in nb.console.progress("decoding images \(done)/\(total)") },

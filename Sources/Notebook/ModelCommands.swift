@@ -63,7 +63,7 @@ struct SummaryCommand: Command {
 
 struct BudgetCommand: Command {
     let name = "budget"
-    var usage: String { "budget <cost> <C> lambda=<λ> [mode=max|abs] | budget off   (cost: \(CostChoices.usage))" }
+    var usage: String { "budget <cost> <C> lambda=<λ> [mode=max|abs] | budget off   (cost: \(CostChoices.catalogue.usage))" }
     let summary = "sets the cost and the budget the architecture search optimises"
     let example = "budget flops 2M lambda=1e-6"
     var details: String {
@@ -71,12 +71,13 @@ struct BudgetCommand: Command {
         The reward of a sampled architecture is -(loss + λ·max(0, C - budget)) (mode=max, the default)
         or -(loss + λ·|C - budget|) (mode=abs). Pick λ so that λ·budget is of order 1.
         Numbers take k, M, G suffixes: 2M = 2000000. Costs:
-        """ + CostChoices.all.map { "\n  " + Table.pad($0.arguments.isEmpty ? $0.word : "\($0.word) \($0.arguments)", 50) + $0.summary }.joined()
+
+        """ + CostChoices.catalogue.help(width: 50)
     }
-    var words: [String] { CostChoices.words + ["off", "lambda=", "mode="] + CostChoices.all.flatMap { $0.completions } }
+    var words: [String] { CostChoices.catalogue.words + ["off", "lambda=", "mode="] + CostChoices.catalogue.completions }
 
     func run(_ a: inout Arguments, _ nb: Notebook) throws -> any Output {
-        let word = try a.required("a cost (\(CostChoices.words.joined(separator: ", "))) or off")
+        let word = try a.required("a cost (\(CostChoices.catalogue.words.joined(separator: ", "))) or off")
         if word == "off" {
             try a.finish()
             return nb.session.removeBudget()

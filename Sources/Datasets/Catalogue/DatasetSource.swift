@@ -5,19 +5,8 @@ import Tensor
 /// A dataset as the user names it (`load cifar10 ~/data val=5000`): its word,
 /// options, usage and completion words, and how to load it. A session saves
 /// the source, not the images. Adding a dataset is one file (a type
-/// conforming to this protocol) and one line in `DatasetSources.all`.
-public protocol DatasetSource: Codable, Sendable {
-    /// The word that names it ("cifar10").
-    static var word: String { get }
-    /// Its words after the name, for usage text ("<folder> [val=5000]").
-    static var arguments: String { get }
-    /// One line of help.
-    static var summary: String { get }
-    /// What tab completion offers after the dataset's name.
-    static var completions: [String] { get }
-    /// Reads the source's own words, after its name.
-    init(_ arguments: inout Arguments) throws
-
+/// conforming to this protocol) and one line in `DatasetSources.catalogue`.
+public protocol DatasetSource: NamedChoice {
     /// "CIFAR-10"
     var name: String { get }
     /// Where the images come from: the folder, or "embedded, generated from seed 1".
@@ -32,50 +21,28 @@ public protocol DatasetSource: Codable, Sendable {
 }
 
 extension DatasetSource {
-    public static var completions: [String] { [] }
     public var boundedParameters: [(key: String, value: Int, bounds: ClosedRange<Int>)] { [] }
     public func load() throws -> Dataset { try load(progress: nil, cancel: .never) }
 }
 
 /// Every dataset bsn knows, in the order help lists them.
 public enum DatasetSources {
-    public static let all: [any DatasetSource.Type] = [
+    public static let catalogue = ChoiceCatalogue("dataset", savedUnder: "kind", [
         CIFAR10.self, CIFAR100.self, PartLabelsSource.self, Shapes.self, Faces.self,
-    ]
-
-    public static var words: [String] { all.map { $0.word } }
+    ])
 
     /// The dataset named `word`, reading its own words from `arguments`.
     public static func parse(_ word: String, _ arguments: inout Arguments) throws -> any DatasetSource {
-        guard let type = all.first(where: { $0.word == word.lowercased() }) else {
-            throw UsageError("\(arguments.command): unknown dataset '\(word)'" + didYouMean(word, in: words) + " (\(words.joined(separator: ", ")))")
-        }
-        return try type.init(&arguments)
+        try catalogue.parse(word, &arguments) as! any DatasetSource
     }
 }
 
-/// A dataset source in a saved session: `{"kind": "shapes", "trainSize": …}`,
-/// the word next to the source's own fields.
+/// A dataset source in a saved session: `{"kind": "shapes", "trainSize": …}`.
 public struct SavedDatasetSource: Codable, Sendable {
     public var source: any DatasetSource
     public init(_ source: any DatasetSource) { self.source = source }
-
-    private enum Key: String, CodingKey { case kind }
-
-    public init(from decoder: any Decoder) throws {
-        let word = try decoder.container(keyedBy: Key.self).decode(String.self, forKey: .kind)
-        guard let type = DatasetSources.all.first(where: { $0.word == word }) else {
-            throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath + [Key.kind],
-                                                    debugDescription: "unknown dataset '\(word)' (\(DatasetSources.words.joined(separator: ", ")))"))
-        }
-        source = try type.init(from: decoder)
-    }
-
-    public func encode(to encoder: any Encoder) throws {
-        var c = encoder.container(keyedBy: Key.self)
-        try c.encode(type(of: source).word, forKey: .kind)
-        try source.encode(to: encoder)
-    }
+    public init(from decoder: any Decoder) throws { source = try DatasetSources.catalogue.decode(from: decoder) as! any DatasetSource }
+    public func encode(to encoder: any Encoder) throws { try DatasetSources.catalogue.encode(source, to: encoder) }
 }
 
 /// The dataset's folder, checked: it exists and is a folder.

@@ -17,18 +17,8 @@ public protocol Cost: AnyObject {
 /// A cost as the user names it (`flops`, `parallel 4 allocation=critical-path`):
 /// read once from the command's words, saved with the session, and built
 /// for a network. Adding a cost is one file (its `Cost` and its `Choice`)
-/// and one line in `CostChoices.all`.
-public protocol CostChoice: Codable, Sendable {
-    /// The word that names it ("parallel").
-    static var word: String { get }
-    /// Its words after the name, for usage text ("<n> [allocation=reference|critical-path]").
-    static var arguments: String { get }
-    /// One line of help.
-    static var summary: String { get }
-    /// What tab completion offers after the cost's name.
-    static var completions: [String] { get }
-    /// Reads the cost's own words, after its name.
-    init(_ arguments: inout Arguments) throws
+/// and one line in `CostChoices.catalogue`.
+public protocol CostChoice: NamedChoice {
     /// The name reports use ("parallel-4").
     var name: String { get }
     /// Builds the cost for `network`, keeping what building learned (a
@@ -36,57 +26,24 @@ public protocol CostChoice: Codable, Sendable {
     mutating func make(for network: SuperNetwork) throws -> any Cost
 }
 
-extension CostChoice {
-    public static var arguments: String { "" }
-    public static var completions: [String] { [] }
-}
-
 /// Every cost a budget can be put on, in the order help lists them.
 public enum CostChoices {
-    public static let all: [any CostChoice.Type] = [
+    public static let catalogue = ChoiceCatalogue("cost", savedUnder: "cost", [
         FlopsCost.Choice.self, ParameterCost.Choice.self, ParallelCost.Choice.self, TimeCost.Choice.self,
-    ]
-
-    public static var words: [String] { all.map { $0.word } }
-
-    /// "flops | params | parallel <n> [allocation=…] | time"
-    public static var usage: String {
-        all.map { $0.arguments.isEmpty ? $0.word : "\($0.word) \($0.arguments)" }.joined(separator: " | ")
-    }
+    ])
 
     /// The cost named `word`, reading its own words from `arguments`.
     public static func parse(_ word: String, _ arguments: inout Arguments) throws -> any CostChoice {
-        guard let type = all.first(where: { $0.word == word }) else {
-            throw UsageError("\(arguments.command): unknown cost '\(word)'" + didYouMean(word, in: words) + " (\(words.joined(separator: ", ")))")
-        }
-        return try type.init(&arguments)
+        try catalogue.parse(word, &arguments) as! any CostChoice
     }
-
-    static func type(named word: String) -> (any CostChoice.Type)? { all.first { $0.word == word } }
 }
 
-/// A chosen cost in a saved session: `{"cost": "parallel", "machines": 4, …}`,
-/// the word next to the choice's own fields.
+/// A chosen cost in a saved session: `{"cost": "parallel", "machines": 4, …}`.
 public struct SavedCostChoice: Codable, Sendable {
     public var choice: any CostChoice
     public init(_ choice: any CostChoice) { self.choice = choice }
-
-    private enum Key: String, CodingKey { case cost }
-
-    public init(from decoder: any Decoder) throws {
-        let word = try decoder.container(keyedBy: Key.self).decode(String.self, forKey: .cost)
-        guard let type = CostChoices.type(named: word) else {
-            throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath + [Key.cost],
-                                                    debugDescription: "unknown cost '\(word)' (\(CostChoices.words.joined(separator: ", ")))"))
-        }
-        choice = try type.init(from: decoder)
-    }
-
-    public func encode(to encoder: any Encoder) throws {
-        var c = encoder.container(keyedBy: Key.self)
-        try c.encode(type(of: choice).word, forKey: .cost)
-        try choice.encode(to: encoder)
-    }
+    public init(from decoder: any Decoder) throws { choice = try CostChoices.catalogue.decode(from: decoder) as! any CostChoice }
+    public func encode(to encoder: any Encoder) throws { try CostChoices.catalogue.encode(choice, to: encoder) }
 }
 
 /// One cost of the current state: the whole super network, the expectation

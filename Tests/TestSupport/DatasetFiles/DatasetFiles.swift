@@ -46,7 +46,7 @@ public enum DatasetFiles {
 
     /// A file of `count` records, written as it is produced (large sets stay small in memory).
     private static func write(_ file: URL, _ count: Int, record: (Int) -> Record) throws {
-        FileManager.default.createFile(atPath: file.path, contents: nil)
+        _ = FileManager.default.createFile(atPath: file.path, contents: nil)
         let handle = try FileHandle(forWritingTo: file)
         defer { try? handle.close() }
         var chunk = Data()
