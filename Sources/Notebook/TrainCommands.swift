@@ -20,12 +20,18 @@ struct SetCommand: Command {
     set alone lists the settings and variables.
     """
     static let keys = Setting.allCases.map(\.rawValue) + ["inline"]
+
+    /// `set` alone: the session's settings and variables, and the notebook's picture setting.
+    struct Listing: Output {
+        let session: SettingsReport, inline: String, terminalImages: String?
+        var text: String { session.text + "\ninline pictures \(inline) (this terminal: \(terminalImages ?? "no images"))" }
+    }
     var words: [String] { Self.keys }
 
     func run(_ a: inout Arguments, _ nb: Notebook) throws -> any Output {
         guard let key = a.next() else {
             try a.finish()
-            return nb.session.settingsReport
+            return Listing(session: nb.session.settingsReport, inline: nb.inlinePictures.rawValue, terminalImages: nb.terminalImages?.rawValue)
         }
         let value = try a.required("a value for \(key)")
         try a.finish()

@@ -191,34 +191,26 @@ func benchData(_ arguments: [String]) {
 
 func fuzz(_ arguments: [String]) {
     var c = Fuzzer.Configuration()
-    var options = ArraySlice(arguments)
-    func value(_ option: String) -> String {
-        guard let v = options.popFirst() else { fail("bsn fuzz: \(option) takes a value") }
-        return v
-    }
-    func whole(_ option: String) -> Int {
-        guard let n = Int(value(option)), n >= 0 else { fail("bsn fuzz: \(option) takes a whole number") }
-        return n
-    }
-    while let option = options.popFirst() {
-        switch option {
-        case "--cases": c.commandLines = whole(option)
-        case "--files": c.files = whole(option)
-        case "--kills": c.kills = whole(option)
-        case "--seed": c.seed = UInt64(whole(option))
-        case "--jobs": c.jobs = max(1, whole(option))
-        case "--memory-mb": c.memoryMB = max(256, whole(option))
-        case "--deadline": c.deadline = Double(whole(option))
-        case "--output": c.output = URL(fileURLWithPath: value(option))
-        case "--quick": (c.commandLines, c.files) = (2000, 300)
-        case "--keep": c.keep = true
-        default:
-            fail("""
-            bsn fuzz: unknown option '\(option)'
-            usage: bsn fuzz [--cases N (2000)] [--files N (300)] [--kills N (0)] [--seed S] [--jobs K (2)] [--memory-mb M (4096)]
-                            [--deadline S (30)] [--output DIR (fuzz-out)] [--keep]
-            """)
-        }
+    let usage = """
+    usage: bsn fuzz [--cases N (2000)] [--files N (300)] [--kills N (0)] [--seed S] [--jobs K (2)] [--memory-mb M (4096)]
+                    [--deadline S (30)] [--output DIR (fuzz-out)] [--keep] [--quick]
+    """
+    do {
+        var a = try Arguments(command: "bsn fuzz", words: arguments,
+                              valued: ["cases", "files", "kills", "seed", "jobs", "memory-mb", "deadline", "output"])
+        if a.flag("quick") { (c.commandLines, c.files) = (2000, 300) }
+        c.commandLines = try a.int("cases", default: c.commandLines, range: 0...Int.max)!
+        c.files = try a.int("files", default: c.files, range: 0...Int.max)!
+        c.kills = try a.int("kills", default: c.kills, range: 0...Int.max)!
+        c.seed = UInt64(try a.int("seed", default: Int(c.seed), range: 0...Int.max)!)
+        c.jobs = try a.int("jobs", default: c.jobs)!
+        c.memoryMB = try a.int("memory-mb", default: c.memoryMB, range: 256...Int.max)!
+        c.deadline = Double(try a.int("deadline", default: Int(c.deadline))!)
+        if let output = a.option("output") { c.output = URL(fileURLWithPath: output) }
+        c.keep = a.flag("keep")
+        try a.finish()
+    } catch {
+        fail("\(error)\n" + usage)
     }
     do {
         let interactive = isatty(STDERR_FILENO) == 1

@@ -15,11 +15,14 @@ public struct Arguments {
     private var options: [String: String]
     private var flags: Set<String>
     private var used = Set<String>()
+    /// The `--options` that take the next word as their value.
+    private let valued: Set<String>
 
     /// `valued` names the `--options` whose value is the next word
     /// (`--algorithm direct`); any `--option=value` works without it.
     public init(command: String, words: [String], valued: Set<String> = []) throws {
         self.command = command
+        self.valued = valued
         var p = [String](), o = [String: String](), f = Set<String>()
         var i = 0
         while i < words.count {
@@ -131,7 +134,8 @@ public struct Arguments {
                              + (candidates.isEmpty ? " (this command takes no options)" : ""))
         }
         for f in flags.sorted() where !used.contains("--" + f) {
-            throw UsageError("\(command): unknown flag '--\(f)'" + didYouMean("--" + f, in: used.filter { $0.hasPrefix("--") }))
+            let known = used.filter { $0.hasPrefix("--") } + valued.map { "--" + $0 }
+            throw UsageError("\(command): unknown flag '--\(f)'" + didYouMean("--" + f, in: known))
         }
         if let extra = positional.first { throw UsageError("\(command): unexpected '\(extra)'") }
     }
