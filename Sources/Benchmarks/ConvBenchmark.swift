@@ -13,7 +13,8 @@ public struct ConvBenchmark {
         public var batch = 64
         public var minimumSeconds = 0.3
         public var ceilingSizes = [1024, 2048, 4096]
-        public var algorithm = ConvolutionAlgorithm.preferred
+        /// nil: each shape's measured choice (`ConvolutionChoices`), as training uses.
+        public var algorithm: ConvolutionAlgorithm?
         public init() {}
 
         /// A few seconds' run for tests and smoke checks.
@@ -34,6 +35,8 @@ public struct ConvBenchmark {
     public struct Row: Codable {
         public let channels: Int, size: Int, stride: Int
         public let kind: String, op: String
+        /// The algorithm that ran ("direct" or "gemm").
+        public let algorithm: String
         public let ms: Double, gflops: Double
         public let ratio_to_sgemm: Double
     }
@@ -45,7 +48,7 @@ public struct ConvBenchmark {
         public let blas_core_detected: String?
         public let threads: Int
         public let batch: Int
-        /// "direct" or "gemm" (`ConvolutionAlgorithm`).
+        /// "direct" or "gemm" when forced, "measured" when each shape uses its measured choice.
         public let conv_algorithm: String
         public let rows: [Row]
     }
@@ -73,6 +76,7 @@ public struct ConvBenchmark {
                     let x = Tensor(shape: [n, inputSize, inputSize, c])
                     rng.fillUniform(x, -1, 1)
                     let convInput = try up?.forward(x, training: true) ?? x
+                    let algorithm = conv.algorithm(height: convInput.dim(1), width: convInput.dim(2))
                     let flops = 2 * Double(n) * Double(conv.multiplyAccumulates(height: convInput.dim(1), width: convInput.dim(2)))
                     let dy = Tensor(shape: [n, size, size, c])
                     rng.fillUniform(dy, -1, 1)
@@ -86,7 +90,7 @@ public struct ConvBenchmark {
                     }
                     for (op, seconds, work) in [("forward", forward, flops), ("forward+backward", both, 3 * flops)] {
                         let gflops = work / seconds / 1e9
-                        rows.append(Row(channels: c, size: size, stride: stride, kind: kind, op: op, ms: seconds * 1e3,
+                        rows.append(Row(channels: c, size: size, stride: stride, kind: kind, op: op, algorithm: algorithm.rawValue, ms: seconds * 1e3,
                                         gflops: gflops, ratio_to_sgemm: gflops / ceiling.gflops))
                     }
                 }
@@ -95,7 +99,7 @@ public struct ConvBenchmark {
         return Report(sgemm_gflops: ceiling.gflops,
                       sgemm_by_size: Dictionary(uniqueKeysWithValues: ceiling.bySize.map { ("\($0.size)", $0.gflops) }),
                       blas_core: BLAS.coreName, blas_core_detected: BLAS.coreSwitchedFrom,
-                      threads: Parallel.threads, batch: n, conv_algorithm: configuration.algorithm.rawValue, rows: rows)
+                      threads: Parallel.threads, batch: n, conv_algorithm: configuration.algorithm?.rawValue ?? ConvolutionChoices.forced?.rawValue ?? "measured", rows: rows)
     }
 }
 
@@ -105,13 +109,13 @@ extension ConvBenchmark.Report {
         var lines = [String]()
         let core = blas_core_detected.map { "\(blas_core) (selected by bsn; OpenBLAS detected \($0))" } ?? blas_core
         lines.append("bsn bench conv — batch \(batch), \(threads) threads, OpenBLAS core \(core)")
-        lines.append("conv algorithm: \(ConvolutionAlgorithm(rawValue: conv_algorithm)?.summary ?? conv_algorithm)")
+        lines.append("conv algorithm: \(ConvolutionAlgorithm(rawValue: conv_algorithm)?.summary ?? "measured per shape (algo column)")")
         lines.append("sgemm ceiling: \(format(sgemm_gflops, 1)) GFLOP/s  (" +
                      sgemm_by_size.sorted { Int($0.key)! < Int($1.key)! }.map { "\($0.key)³ \(format($0.value, 1))" }.joined(separator: ", ") + ")")
         lines.append("")
-        var table = Table([.left("C", 5), .left("out", 7), .left("conv", 6), .left("op", 18), .left("ms", 10), .left("GFLOP/s", 9), .left("of sgemm", 9)])
+        var table = Table([.left("C", 5), .left("out", 7), .left("conv", 6), .left("algo", 8), .left("op", 18), .left("ms", 10), .left("GFLOP/s", 9), .left("of sgemm", 9)])
         for row in rows {
-            table.add(["\(row.channels)", "\(row.size)x\(row.size)", row.kind, row.op,
+            table.add(["\(row.channels)", "\(row.size)x\(row.size)", row.kind, row.algorithm, row.op,
                        format(row.ms, 3), format(row.gflops, 1), format(100 * row.ratio_to_sgemm, 0) + "%"])
         }
         lines += table.lines

@@ -75,7 +75,7 @@ public struct TrainBenchmark {
     }
 
     public static func table(_ rows: [Row], sgemm: Double) -> String {
-        let lines = ["bsn bench train — \(Parallel.threads) threads, OpenBLAS core \(BLAS.coreName), conv \(ConvolutionAlgorithm.preferred.rawValue), sgemm ceiling \(format(sgemm, 1)) GFLOP/s",
+        let lines = ["bsn bench train — \(Parallel.threads) threads, OpenBLAS core \(BLAS.coreName), conv \(ConvolutionChoices.forced?.rawValue ?? "measured per shape"), sgemm ceiling \(format(sgemm, 1)) GFLOP/s",
                      ""]
         var table = Table([.left("config", 14), .left("mode", 11), .left("gates on", 10), .left("modules", 9), .left("train img/s", 13),
                            .left("infer img/s", 13), .left("peak MB", 9)])

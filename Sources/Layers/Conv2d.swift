@@ -1,3 +1,4 @@
+import Foundation
 import Tensor
 
 /// 2-D convolution with a square kernel, stride and zero padding.
@@ -20,8 +21,11 @@ public final class Conv2d: Layer {
     /// first layer of a network, whose input is data).
     public var computesInputGradient = true
 
-    /// The algorithm this layer uses where its shape allows (see `ConvolutionAlgorithm`).
-    public var algorithm = ConvolutionAlgorithm.preferred
+    /// The algorithm this layer uses where its shape allows; nil (the
+    /// default): the one measured fastest for each shape (`ConvolutionChoices`).
+    public var algorithm: ConvolutionAlgorithm?
+    /// The measured choice for the last input size.
+    private var measuredChoice: (geometry: ConvGeometry, algorithm: ConvolutionAlgorithm)?
 
     private var output = Tensor(shape: [0])
     private var plan: DirectPlan?
@@ -67,12 +71,69 @@ public final class Conv2d: Layer {
     }
 
     /// The direct plan for this input size, or nil when the direct kernels
-    /// cannot run the forward pass (or `algorithm` is `.gemm`).
+    /// cannot run the forward pass or the chosen algorithm is `.gemm`.
     private func directPlan(_ g: ConvGeometry) -> DirectPlan? {
-        guard algorithm == .direct, outChannels % 8 == 0, padding < kernel else { return nil }
+        guard directFits(g), chosenAlgorithm(g) == .direct else { return nil }
         if let plan, plan.geometry == g { return plan }
         plan = DirectPlan(g, outChannels: outChannels)
         return plan
+    }
+
+    /// Whether the direct kernels can compute this shape at all.
+    private func directFits(_ g: ConvGeometry) -> Bool {
+        outChannels % 8 == 0 && padding < kernel && !g.isPointwise && ConvolutionAlgorithm.direct.isAvailable
+    }
+
+    /// This layer's algorithm for inputs of geometry `g`: its own, the forced
+    /// one, or the measured choice for the shape. The choice does not depend
+    /// on how many images a pass has (sub-batches vary from step to step), so
+    /// a layer computes every pass of a run with the same algorithm.
+    private func chosenAlgorithm(_ g: ConvGeometry) -> ConvolutionAlgorithm {
+        if let algorithm { return algorithm }
+        if let forced = ConvolutionChoices.forced { return forced }
+        if let known = measuredChoice, known.geometry == g { return known.algorithm }
+        let chosen = ConvolutionChoices.shared.algorithm(for: shapeKey(g)) { measure(g, images: imagesPerPass(rowsPerImage: g.outHeight * g.outWidth)) }
+        measuredChoice = (g, chosen)
+        return chosen
+    }
+
+    /// The images a measurement runs: a chunk for each worker, as a full batch
+    /// keeps them busy (at most 64).
+    private func imagesPerPass(rowsPerImage: Int) -> Int {
+        min(64, max(1, Conv2d.rowsPerChunk / max(rowsPerImage, 1)) * Parallel.threads)
+    }
+
+    /// The cache key of a shape: "k3 s1 p1 16>32 32x32 t2" (kernel, stride, padding, channels, input size, threads).
+    public func shapeKey(_ g: ConvGeometry) -> String {
+        "k\(kernel) s\(stride) p\(padding) \(inChannels)>\(outChannels) \(g.height)x\(g.width) t\(Parallel.threads)"
+    }
+
+    /// Seconds of one forward + backward pass of each algorithm that fits the
+    /// shape (best of three after a warm-up), on a scratch layer of this
+    /// layer's shape and random data.
+    private func measure(_ g: ConvGeometry, images: Int) -> [(ConvolutionAlgorithm, Double)] {
+        var rng = RNG(seed: 0xC0DE)
+        let scratch = Conv2d(inChannels, outChannels, kernel: kernel, stride: stride, padding: padding, bias: bias != nil, rng: &rng)
+        scratch.computesInputGradient = computesInputGradient
+        let x = Tensor(shape: [images, g.height, g.width, inChannels]), dy = Tensor(shape: [images, g.outHeight, g.outWidth, outChannels])
+        rng.fillUniform(x, -1, 1)
+        rng.fillUniform(dy, -1, 1)
+        return ConvolutionAlgorithm.available.map { algorithm in
+            scratch.algorithm = algorithm
+            var best = Double.infinity
+            for run in 0..<4 {
+                let start = DispatchTime.now().uptimeNanoseconds
+                guard (try? scratch.forward(x, training: true)) != nil, (try? scratch.backward(dy)) != nil else { return (algorithm, .infinity) }
+                if run > 0 { best = min(best, Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9) }
+            }
+            return (algorithm, best)
+        }
+    }
+
+    /// The algorithm a pass over inputs of this size uses (choosing it now if it was not yet).
+    public func algorithm(height: Int, width: Int) -> ConvolutionAlgorithm {
+        let g = geometry(height: height, width: width)
+        return directFits(g) ? chosenAlgorithm(g) : .gemm
     }
 
     /// Writes the output and/or the input gradient into these tensors from now
@@ -115,7 +176,7 @@ public final class Conv2d: Layer {
         let (perChunk, chunks) = chunking(images: images, rowsPerImage: rowsPerImage)
         let cout = outChannels, imageSize = g.height * g.width * g.channels
 
-        if let plan = directPlan(g), !g.isPointwise {
+        if let plan = directPlan(g) {
             let y = target ?? output
             y.reshape(shape)
             let packed = packForwardWeights(plan, weights: w), xData = x.data, yData = y.data
@@ -168,7 +229,7 @@ public final class Conv2d: Layer {
         let withInput = computesInputGradient, withBias = bias != nil
         inputGradient.reshape(x.shape)
         if !withInput { inputGradient.fill(0) }
-        let direct = g.isPointwise ? nil : directPlan(g)
+        let direct = directPlan(g)
         let directInput = direct != nil && (!withInput || cin % 8 == 0)
 
         // Each worker accumulates its own weight and bias gradient (slot

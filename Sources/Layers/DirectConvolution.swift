@@ -4,7 +4,7 @@ import Foundation
 import Tensor
 
 /// How a convolution computes its products.
-public enum ConvolutionAlgorithm: String, Sendable, CaseIterable {
+public enum ConvolutionAlgorithm: String, Codable, Sendable, CaseIterable {
     /// Hand-tiled AVX2/FMA kernels over zero-padded NHWC data, no im2col
     /// (CKernels). Needs output channels (and, for the input gradient, input
     /// channels) in multiples of 8 and padding < kernel; any stride.
@@ -12,20 +12,19 @@ public enum ConvolutionAlgorithm: String, Sendable, CaseIterable {
     /// im2col + one sgemm per chunk of images: works for every shape.
     case gemm
 
-    /// The default for new layers: `direct` on CPUs with AVX2 + FMA but no
-    /// AVX-512. The direct kernels use 256-bit vectors; on AVX-512 CPUs
-    /// OpenBLAS's 512-bit sgemm has twice their peak, so `gemm` is used there.
-    /// `BSN_CONV_ALGORITHM=gemm` (or `direct`) overrides the choice.
-    public static let preferred: ConvolutionAlgorithm = {
-        let available = bsn_kernels_available() != 0
-        if let forced = ProcessInfo.processInfo.environment["BSN_CONV_ALGORITHM"].flatMap(ConvolutionAlgorithm.init) {
-            return forced == .direct && !available ? .gemm : forced
+    /// True when this CPU can run the algorithm.
+    public var isAvailable: Bool {
+        switch self {
+        case .direct: bsn_kernels_available() != 0
+        case .gemm: true
         }
-        return available && bsn_cpu_has_avx512f() == 0 ? .direct : .gemm
-    }()
+    }
+
+    /// The algorithms this CPU can run.
+    public static var available: [ConvolutionAlgorithm] { allCases.filter(\.isAvailable) }
 
     /// True when this CPU can run the direct kernels.
-    public static var directKernelsAvailable: Bool { bsn_kernels_available() != 0 }
+    public static var directKernelsAvailable: Bool { ConvolutionAlgorithm.direct.isAvailable }
 
     /// What the choice means, for reports.
     public var summary: String {

@@ -40,6 +40,7 @@ extension SessionStore.Manifest {
         try check(settings.warmupSteps, "settings.warmupSteps", 0...Settings.maxSteps)
         if let s = settings.schedule { try check(s, "settings.schedule") }
 
+        if let c = convolutionChoices { try check(c.count, "convolutionChoices (count)", 0...100_000) }
         if let d = dataset?.source {
             for p in d.boundedParameters { try check(p.value, "dataset.\(p.key)", p.bounds) }
         }

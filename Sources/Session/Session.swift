@@ -227,6 +227,16 @@ public final class Session {
         trainer = t
         optimisedCost = cost
         applySettings()
+        chooseConvolutionAlgorithms()
+    }
+
+    /// Every convolution of the network takes its algorithm now (measured
+    /// once per shape on this CPU, then cached; pinned when the session was
+    /// opened), by one inference pass of a blank image through the whole
+    /// network: the session records them all before its first step.
+    private func chooseConvolutionAlgorithms() {
+        guard let network, let trainer else { return }
+        _ = try? trainer.executor.forward(Tensor(shape: network.inputShape.batch(1)), architectures: [network.fullArchitecture], training: false)
     }
 
     /// Refuses a batch (or a thread count) whose activations and workspace do not fit next to the weights.

@@ -1,5 +1,6 @@
 import Datasets
 import Foundation
+import Layers
 import SuperNet
 import Tensor
 
@@ -59,6 +60,9 @@ public struct SessionStore {
         /// The optimised cost of the deterministic architecture when saved, and its name.
         var cost: Double?
         var costName: String?
+        /// The convolution algorithm of each shape this process computed with
+        /// (absent in older sessions): pinned on open, so a resumed run computes the same.
+        var convolutionChoices: [String: String]?
         var files: [String: String]          // role → file name
     }
 
@@ -110,7 +114,7 @@ public struct SessionStore {
                                     trainer: s.trainer?.state, renders: s.renders,
                                     lastAccuracy: s.evaluations.last?.accuracy ?? s.epochs.last?.validationAccuracy ?? s.steps.last?.accuracy,
                                     cost: s.network.map { n in (s.optimisedCost ?? FlopsCost(n)).cost(of: n.deterministicArchitecture) },
-                                    costName: s.optimisedCost?.name, files: files)
+                                    costName: s.optimisedCost?.name, convolutionChoices: ConvolutionChoices.shared.used, files: files)
             try CheckedFile.write(try SessionJSON.encoder(pretty: true).encode(manifest), kind: "session", to: dir.appendingPathComponent("session.json"))
         } catch {
             // The manifest still names generation g: what this save wrote is an orphan.
@@ -211,6 +215,7 @@ public struct SessionStore {
         }
         let cells: [Cell] = try decodeLines(try payload("cells"), file: m.files["cells"]!)
 
+        if let choices = m.convolutionChoices { ConvolutionChoices.shared.pin(choices) }
         let s = Session(name: m.name)
         s.settings = m.settings
         s.variables = m.variables

@@ -63,7 +63,10 @@ case "fuzz":       // a developer's tool, not in the usage text: see docs/archit
 case "info":
     print("bsn 0.1")
     print("OpenBLAS core: \(BLAS.coreName)" + (BLAS.coreSwitchedFrom.map { " (selected by bsn; OpenBLAS detected \($0))" } ?? ""))
-    print("conv algorithm: \(ConvolutionAlgorithm.preferred.summary)")
+    print("conv algorithms: " + ConvolutionAlgorithm.available.map(\.summary).joined(separator: "; "))
+    print("conv choice: " + (ConvolutionChoices.forced.map { "forced by BSN_CONV_ALGORITHM: \($0.rawValue)" } ?? "measured per shape"))
+    print("conv cache: \(ConvolutionChoices.shared.summary)")
+    print("CPU: \(ConvolutionChoices.cpu)")
     print("threads: \(Parallel.threads)")
 case "help", "--help", "-h":
     print(usage)

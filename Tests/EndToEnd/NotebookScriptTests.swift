@@ -1,4 +1,5 @@
 import Foundation
+import Session
 import TestSupport
 import XCTest
 
@@ -23,6 +24,7 @@ final class NotebookScriptTests: XCTestCase {
         var env = environment
         env["BSN_SESSIONS"] = folder.appendingPathComponent("sessions").path
         env["BSN_HISTORY"] = folder.appendingPathComponent("history").path
+        if env["BSN_CACHE"] == nil { env["BSN_CACHE"] = folder.appendingPathComponent("cache").path }
         return try runBSN(arguments, environment: env, input: input, workingDirectory: folder.path)
     }
 
@@ -148,6 +150,13 @@ final class NotebookScriptTests: XCTestCase {
         let a = try bsn(["run", straight])
         XCTAssertEqual(a.status, 0, a.stderr)
         XCTAssertEqual(try bsn(["run", part1, "--session", "resumed"]).status, 0)
+        // The resumed session computes with the convolution algorithms it recorded, whatever the cache says now.
+        let cache = folder.appendingPathComponent("cache/conv-choices.json")
+        let measured = try String(contentsOf: cache, encoding: .utf8)
+        XCTAssertTrue(measured.contains("\"k3 s1 p1 8>8 "), measured)
+        let flipped = measured.replacingOccurrences(of: "\"direct\"", with: "\"DIRECT\"").replacingOccurrences(of: "\"gemm\"", with: "\"direct\"")
+            .replacingOccurrences(of: "\"DIRECT\"", with: "\"gemm\"")
+        try flipped.write(to: cache, atomically: true, encoding: .utf8)
         let b = try bsn(["run", part2, "--session", "resumed"])
         XCTAssertEqual(b.status, 0, b.stderr)
         let evalLine = { (s: String) in s.split(separator: "\n").first { $0.hasPrefix("val (") }.map(String.init) }
@@ -159,5 +168,12 @@ final class NotebookScriptTests: XCTestCase {
             return String(line[r.lowerBound...])
         }
         XCTAssertEqual(lastTrain(a.stdout), lastTrain(b.stdout))
+        // Bit for bit: the saved weights, batch-norm statistics and gate logits are the same bytes.
+        func state(_ session: String) throws -> Data {
+            let dir = folder.appendingPathComponent("sessions/\(session)")
+            let name = try FileManager.default.contentsOfDirectory(atPath: dir.path).first { $0.hasPrefix("state-") }!
+            return try CheckedFile.read(dir.appendingPathComponent(name), kind: "state")
+        }
+        XCTAssertEqual(try state("straight"), try state("resumed"))
     }
 }
