@@ -8,6 +8,7 @@
 #define INLINE static inline __attribute__((always_inline))
 
 int bsn_kernels_available(void) { return bsn_cpu_has_avx2_fma(); }
+int bsn_kernels512_available(void) { return bsn_cpu_has_avx512f(); }
 
 // ---- Pixel bands --------------------------------------------------------------
 // Output pixels are walked in (image, row, column) order in bands of up to
@@ -144,10 +145,15 @@ AVX2 void bsn_conv_run(const bsn_conv_job *j) {
 
 void bsn_pack_weights(const float *weights, int cout, int kk, int cin,
                       const int *taps, int tap_count, int transpose, float *packed) {
+    bsn_pack_weights_blocked(weights, cout, kk, cin, taps, tap_count, transpose, 16, packed);
+}
+
+void bsn_pack_weights_blocked(const float *weights, int cout, int kk, int cin,
+                              const int *taps, int tap_count, int transpose, int block, float *packed) {
     // Job channels: in → out. Forward: (cin → cout); transposed: (cout → cin).
     const int job_in = transpose ? cout : cin, job_out = transpose ? cin : cout;
-    for (int ob = 0; ob < job_out; ob += 16) {
-        const int width = job_out - ob >= 16 ? 16 : 8;
+    for (int ob = 0; ob < job_out; ob += block) {
+        const int width = job_out - ob >= block ? block : block / 2;
         float *block = packed + (ptrdiff_t)ob * tap_count * job_in;
         for (int t = 0; t < tap_count; t++) {
             for (int c = 0; c < job_in; c++) {
@@ -232,3 +238,21 @@ AVX2 void bsn_conv_weight_gradient(const bsn_conv_job *j, const float *dy, float
         }
     }
 }
+
+// ---- The same kernels over vector extensions, 512 and 256 bits wide ---------
+
+#define VW 16
+#define WTILE 12
+#define TARGET __attribute__((target("avx512f")))
+#define SUFFIX _512
+#include "wide_kernels.h"
+#undef VW
+#undef WTILE
+#undef TARGET
+#undef SUFFIX
+
+#define VW 8
+#define WTILE 6
+#define TARGET __attribute__((target("avx2,fma")))
+#define SUFFIX _256
+#include "wide_kernels.h"

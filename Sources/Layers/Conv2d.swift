@@ -29,6 +29,8 @@ public final class Conv2d: Layer {
 
     private var output = Tensor(shape: [0])
     private var plan: DirectPlan?
+    /// The direct kernels of the chosen algorithm for the current plan.
+    private var planKernels: DirectKernels?
     private var inputGradient = Tensor(shape: [0])
     private var input: Tensor?
 
@@ -70,18 +72,24 @@ public final class Conv2d: Layer {
         return (perChunk, (images + perChunk - 1) / perChunk)
     }
 
-    /// The direct plan for this input size, or nil when the direct kernels
-    /// cannot run the forward pass or the chosen algorithm is `.gemm`.
-    private func directPlan(_ g: ConvGeometry) -> DirectPlan? {
-        guard directFits(g), chosenAlgorithm(g) == .direct else { return nil }
-        if let plan, plan.geometry == g { return plan }
+    /// The direct plan and kernels for this input size, or nil when the
+    /// chosen algorithm is gemm or its kernels cannot run the forward pass.
+    private func directPlan(_ g: ConvGeometry) -> (plan: DirectPlan, kernels: DirectKernels)? {
+        let algorithm = chosenAlgorithm(g)
+        guard algorithm.isAvailable, let kernels = algorithm.kernels, fits(kernels, g) else { return nil }
+        if let plan, plan.geometry == g { return (plan, kernels) }
         plan = DirectPlan(g, outChannels: outChannels)
-        return plan
+        return (plan!, kernels)
     }
 
-    /// Whether the direct kernels can compute this shape at all.
-    private func directFits(_ g: ConvGeometry) -> Bool {
-        outChannels % 8 == 0 && padding < kernel && !g.isPointwise && ConvolutionAlgorithm.direct.isAvailable
+    /// Whether these direct kernels can compute the forward pass of this shape.
+    private func fits(_ kernels: DirectKernels, _ g: ConvGeometry) -> Bool {
+        outChannels % kernels.channelMultiple == 0 && padding < kernel && !g.isPointwise
+    }
+
+    /// The algorithms that can compute this shape on this CPU (the measured choice's candidates).
+    private func candidates(_ g: ConvGeometry) -> [ConvolutionAlgorithm] {
+        ConvolutionAlgorithm.candidates.filter { a in a.kernels.map { fits($0, g) } ?? true }
     }
 
     /// This layer's algorithm for inputs of geometry `g`: its own, the forced
@@ -92,7 +100,9 @@ public final class Conv2d: Layer {
         if let algorithm { return algorithm }
         if let forced = ConvolutionChoices.forced { return forced }
         if let known = measuredChoice, known.geometry == g { return known.algorithm }
-        let chosen = ConvolutionChoices.shared.algorithm(for: shapeKey(g)) { measure(g, images: imagesPerPass(rowsPerImage: g.outHeight * g.outWidth)) }
+        let candidates = candidates(g)
+        let chosen = candidates.count < 2 ? candidates.first ?? .gemm
+            : ConvolutionChoices.shared.algorithm(for: shapeKey(g)) { measure(g, candidates, images: imagesPerPass(rowsPerImage: g.outHeight * g.outWidth)) }
         measuredChoice = (g, chosen)
         return chosen
     }
@@ -111,14 +121,14 @@ public final class Conv2d: Layer {
     /// Seconds of one forward + backward pass of each algorithm that fits the
     /// shape (best of three after a warm-up), on a scratch layer of this
     /// layer's shape and random data.
-    private func measure(_ g: ConvGeometry, images: Int) -> [(ConvolutionAlgorithm, Double)] {
+    private func measure(_ g: ConvGeometry, _ candidates: [ConvolutionAlgorithm], images: Int) -> [(ConvolutionAlgorithm, Double)] {
         var rng = RNG(seed: 0xC0DE)
         let scratch = Conv2d(inChannels, outChannels, kernel: kernel, stride: stride, padding: padding, bias: bias != nil, rng: &rng)
         scratch.computesInputGradient = computesInputGradient
         let x = Tensor(shape: [images, g.height, g.width, inChannels]), dy = Tensor(shape: [images, g.outHeight, g.outWidth, outChannels])
         rng.fillUniform(x, -1, 1)
         rng.fillUniform(dy, -1, 1)
-        return ConvolutionAlgorithm.available.map { algorithm in
+        return candidates.map { algorithm in
             scratch.algorithm = algorithm
             var best = Double.infinity
             for run in 0..<4 {
@@ -133,7 +143,7 @@ public final class Conv2d: Layer {
     /// The algorithm a pass over inputs of this size uses (choosing it now if it was not yet).
     public func algorithm(height: Int, width: Int) -> ConvolutionAlgorithm {
         let g = geometry(height: height, width: width)
-        return directFits(g) ? chosenAlgorithm(g) : .gemm
+        return directPlan(g) == nil ? .gemm : chosenAlgorithm(g)
     }
 
     /// Writes the output and/or the input gradient into these tensors from now
@@ -176,13 +186,13 @@ public final class Conv2d: Layer {
         let (perChunk, chunks) = chunking(images: images, rowsPerImage: rowsPerImage)
         let cout = outChannels, imageSize = g.height * g.width * g.channels
 
-        if let plan = directPlan(g) {
+        if let (plan, kernels) = directPlan(g) {
             let y = target ?? output
             y.reshape(shape)
-            let packed = packForwardWeights(plan, weights: w), xData = x.data, yData = y.data
+            let packed = packForwardWeights(plan, kernels: kernels, weights: w), xData = x.data, yData = y.data
             Parallel.forEach(chunks) { chunk, worker in
                 let first = chunk * perChunk
-                directForward(plan, x: xData, y: yData, packed: packed, bias: b, accumulate: target != nil && accumulate, relu: relu,
+                directForward(plan, kernels: kernels, x: xData, y: yData, packed: packed, bias: b, accumulate: target != nil && accumulate, relu: relu,
                               first: first, count: min(perChunk, images - first), worker: worker)
             }
             return y
@@ -230,7 +240,7 @@ public final class Conv2d: Layer {
         inputGradient.reshape(x.shape)
         if !withInput { inputGradient.fill(0) }
         let direct = directPlan(g)
-        let directInput = direct != nil && (!withInput || cin % 8 == 0)
+        let directInput = direct.map { !withInput || cin % $0.kernels.channelMultiple == 0 } ?? false
 
         // Each worker accumulates its own weight and bias gradient (slot
         // weightGradient: [Cout][K] for gemm, [K][Cout] for direct, then Cout
@@ -240,7 +250,7 @@ public final class Conv2d: Layer {
                 .update(repeating: 0, count: weightSize + cout)
         }
         let xData = x.data, dyData = outputGradient.data, dxData = inputGradient.data, w = weight.value.data
-        let packed = direct != nil && directInput && withInput ? packInputGradientWeights(direct!) : nil
+        let packed = directInput && withInput ? direct.map { packInputGradientWeights($0.plan, kernels: $0.kernels) } : nil
         Parallel.forEach(chunks) { chunk, worker in
             let first = chunk * perChunk, count = min(perChunk, images - first)
             let rows = count * rowsPerImage
@@ -251,7 +261,7 @@ public final class Conv2d: Layer {
                 for r in 0..<rows { addVectors(db, dy + r * cout, count: cout) }
             }
             if let direct, directInput {
-                directBackward(direct, x: xData, dy: dyData, dx: dxData, packed: packed, gradient: partial,
+                directBackward(direct.plan, kernels: direct.kernels, x: xData, dy: dyData, dx: dxData, packed: packed, gradient: partial,
                                first: first, count: count, worker: worker)
                 return
             }
@@ -282,7 +292,7 @@ public final class Conv2d: Layer {
             if transposed, let direct {
                 // [live tap][Cin][Cout] → [Cout][k·k][Cin]; dead taps have no gradient.
                 let dw = weight.gradient.data
-                for (j, tap) in direct.liveTaps.enumerated() {
+                for (j, tap) in direct.plan.liveTaps.enumerated() {
                     for c in 0..<cin {
                         let source = partial + (j * cin + c) * cout, column = Int(tap) * cin + c
                         for o in 0..<cout { dw[o * k + column] += source[o] }

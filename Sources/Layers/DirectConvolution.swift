@@ -9,13 +9,20 @@ public enum ConvolutionAlgorithm: String, Codable, Sendable, CaseIterable {
     /// (CKernels). Needs output channels (and, for the input gradient, input
     /// channels) in multiples of 8 and padding < kernel; any stride.
     case direct
+    /// The same direct scheme from kernels written once over vector
+    /// extensions, in 512-bit vectors: AVX-512F CPUs; channels in multiples of 16.
+    case direct512
+    /// Those kernels in 256-bit vectors (AVX2/FMA): the twin that tests the
+    /// shared source on every CPU. Not part of the measured choice.
+    case direct256
     /// im2col + one sgemm per chunk of images: works for every shape.
     case gemm
 
     /// True when this CPU can run the algorithm.
     public var isAvailable: Bool {
         switch self {
-        case .direct: bsn_kernels_available() != 0
+        case .direct, .direct256: bsn_kernels_available() != 0
+        case .direct512: bsn_kernels512_available() != 0
         case .gemm: true
         }
     }
@@ -23,16 +30,41 @@ public enum ConvolutionAlgorithm: String, Codable, Sendable, CaseIterable {
     /// The algorithms this CPU can run.
     public static var available: [ConvolutionAlgorithm] { allCases.filter(\.isAvailable) }
 
+    /// The algorithms the measured choice times.
+    public static var candidates: [ConvolutionAlgorithm] { available.filter { $0 != .direct256 } }
+
     /// True when this CPU can run the direct kernels.
     public static var directKernelsAvailable: Bool { ConvolutionAlgorithm.direct.isAvailable }
+
+    /// The direct kernels of this algorithm, or nil for gemm.
+    var kernels: DirectKernels? {
+        switch self {
+        case .direct: DirectKernels(run: bsn_conv_run, weightGradient: bsn_conv_weight_gradient, block: 16)
+        case .direct512: DirectKernels(run: bsn_conv_run_512, weightGradient: bsn_conv_weight_gradient_512, block: 32)
+        case .direct256: DirectKernels(run: bsn_conv_run_256, weightGradient: bsn_conv_weight_gradient_256, block: 16)
+        case .gemm: nil
+        }
+    }
 
     /// What the choice means, for reports.
     public var summary: String {
         switch self {
         case .direct: "direct (AVX2/FMA kernels, no im2col)"
+        case .direct512: "direct512 (AVX-512 kernels, no im2col)"
+        case .direct256: "direct256 (the AVX-512 kernels' source in 256 bits)"
         case .gemm: "im2col + OpenBLAS sgemm"
         }
     }
+}
+
+/// A set of direct kernels (CKernels.h): the job runner, the weight-gradient
+/// accumulator, and their weight packing's output-channel block (the last
+/// block may be half as wide, so channels must be multiples of block / 2).
+struct DirectKernels {
+    let run: @convention(c) (UnsafePointer<bsn_conv_job>?) -> Void
+    let weightGradient: @convention(c) (UnsafePointer<bsn_conv_job>?, UnsafePointer<Float>?, UnsafeMutablePointer<Float>?) -> Void
+    let block: Int
+    var channelMultiple: Int { block / 2 }
 }
 
 /// Workspace slots of the convolution (per worker unless noted).
@@ -155,7 +187,7 @@ extension Conv2d {
     }
 
     /// Forward of `count` images starting at `first`, with the direct kernel.
-    func directForward(_ plan: DirectPlan, x: UnsafePointer<Float>, y: UnsafeMutablePointer<Float>,
+    func directForward(_ plan: DirectPlan, kernels: DirectKernels, x: UnsafePointer<Float>, y: UnsafeMutablePointer<Float>,
                        packed: UnsafePointer<Float>, bias: UnsafePointer<Float>?, accumulate: Bool = false, relu: Bool = false,
                        first: Int, count: Int, worker: Int) {
         let g = plan.geometry
@@ -165,41 +197,41 @@ extension Conv2d {
             job.accumulate = accumulate ? 1 : 0
             job.relu = relu ? 1 : 0
             job.output = y + first * g.outHeight * g.outWidth * outChannels
-            bsn_conv_run(&job)
+            kernels.run(&job)
         }
     }
 
     /// Packs the weights for the forward job into the shared workspace slot.
-    func packForwardWeights(_ plan: DirectPlan, weights: UnsafePointer<Float>) -> UnsafePointer<Float> {
+    func packForwardWeights(_ plan: DirectPlan, kernels: DirectKernels, weights: UnsafePointer<Float>) -> UnsafePointer<Float> {
         let kk = kernel * kernel
         let packed = Workspace.shared.buffer(worker: 0, slot: ConvSlot.packedWeights, count: kk * inChannels * outChannels)
-        bsn_pack_weights(weights, Int32(outChannels), Int32(kk), Int32(inChannels),
-                         plan.liveTaps, Int32(plan.liveTaps.count), 0, packed)
+        bsn_pack_weights_blocked(weights, Int32(outChannels), Int32(kk), Int32(inChannels),
+                                 plan.liveTaps, Int32(plan.liveTaps.count), 0, Int32(kernels.block), packed)
         return UnsafePointer(packed)
     }
 
     /// Packs the transposed weights of every input-gradient class one after
     /// the other (at each class's `packedStart`).
-    func packInputGradientWeights(_ plan: DirectPlan) -> UnsafePointer<Float> {
+    func packInputGradientWeights(_ plan: DirectPlan, kernels: DirectKernels) -> UnsafePointer<Float> {
         let kk = kernel * kernel
         let packed = Workspace.shared.buffer(worker: 0, slot: ConvSlot.packedWeights, count: kk * inChannels * outChannels)
         for c in plan.gradientClasses {
-            bsn_pack_weights(weight.value.data, Int32(outChannels), Int32(kk), Int32(inChannels),
-                             c.taps, Int32(c.taps.count), 1, packed + c.packedStart)
+            bsn_pack_weights_blocked(weight.value.data, Int32(outChannels), Int32(kk), Int32(inChannels),
+                                     c.taps, Int32(c.taps.count), 1, Int32(kernels.block), packed + c.packedStart)
         }
         return UnsafePointer(packed)
     }
 
     /// Weight gradient ([live taps][cin][cout], added into `gradient`) and, when
     /// `packed` is given, the input gradient of `count` images from `first`.
-    func directBackward(_ plan: DirectPlan, x: UnsafePointer<Float>, dy: UnsafePointer<Float>,
+    func directBackward(_ plan: DirectPlan, kernels: DirectKernels, x: UnsafePointer<Float>, dy: UnsafePointer<Float>,
                         dx: UnsafeMutablePointer<Float>, packed: UnsafePointer<Float>?, gradient: UnsafeMutablePointer<Float>,
                         first: Int, count: Int, worker: Int) {
         let g = plan.geometry, cin = inChannels, cout = outChannels
         let outputSize = g.outHeight * g.outWidth * cout
         let dyChunk = dy + first * outputSize
         withForwardJob(plan, x: x, first: first, count: count, worker: worker) { job in
-            bsn_conv_weight_gradient(&job, dyChunk, gradient)
+            kernels.weightGradient(&job, dyChunk, gradient)
         }
         guard let packed else { return }
 
@@ -228,7 +260,7 @@ extension Conv2d {
                 job.images = Int32(count)
                 job.rows = Int32(c.rows)
                 job.cols = Int32(c.columns)
-                bsn_conv_run(&job)
+                kernels.run(&job)
             }
         }
     }

@@ -61,18 +61,31 @@ final class ConvolutionTests: XCTestCase {
         (5, 1, 1, 8, 8, 3, 1, 1, true), (4, 2, 2, 16, 16, 3, 2, 1, true), (2, 7, 7, 8, 16, 2, 2, 0, true),
         (1, 11, 11, 8, 40, 3, 2, 1, true), (2, 4, 4, 3, 16, 3, 1, 1, true), (2, 5, 5, 8, 5, 3, 2, 1, true),
         (2, 8, 8, 8, 16, 3, 4, 1, true), (2, 9, 9, 16, 8, 1, 4, 0, false),     // stride 4 (ResNet Fabric shortcuts)
+        // Channels in multiples of 16 (the 512-bit kernels): 32- and 16-wide blocks, tails of the 12-pixel tile.
+        (2, 9, 7, 16, 48, 3, 1, 1, true), (3, 5, 5, 32, 16, 3, 2, 1, false), (1, 13, 11, 16, 32, 3, 1, 1, true),
+        (4, 2, 2, 32, 32, 3, 2, 1, true), (2, 7, 7, 16, 16, 5, 1, 2, true), (5, 1, 1, 16, 16, 3, 1, 1, true),
+        (2, 8, 8, 48, 32, 3, 4, 1, false),
     ]
 
+    /// Every algorithm this CPU can run; the others are named as skipped.
+    private var algorithms: [ConvolutionAlgorithm] {
+        for a in ConvolutionAlgorithm.allCases where !a.isAvailable {
+            print("ConvolutionTests: skipping \(a.rawValue): this CPU lacks its instruction set (\(a.summary))")
+        }
+        return ConvolutionAlgorithm.available
+    }
+
     func testConv2dMatchesDirectConvolutionForwardAndBackward() throws {
-        for algorithm in [ConvolutionAlgorithm.gemm, .direct] {
+        for algorithm in algorithms {
             try compareWithDirectConvolution(shapes + kernelShapes, algorithm: algorithm)
         }
     }
 
-    func testBothAlgorithmsAgree() throws {
+    func testEveryAlgorithmAgreesWithGemm() throws {
+        let algorithms = algorithms
         for (i, (n, h, w, cin, cout, k, s, p, bias)) in kernelShapes.enumerated() {
             var results = [[Float]]()
-            for algorithm in [ConvolutionAlgorithm.gemm, .direct] {
+            for algorithm in algorithms {
                 var rng = RNG(seed: UInt64(i))
                 let conv = Conv2d(cin, cout, kernel: k, stride: s, padding: p, bias: bias, rng: &rng)
                 conv.algorithm = algorithm
@@ -81,13 +94,16 @@ final class ConvolutionTests: XCTestCase {
                 let dx = try conv.backward(randomTensor(y.shape, seed: 9))
                 results.append(y.values + dx.values + conv.weight.gradient.values)
             }
-            for (a, b) in zip(results[0], results[1]) { XCTAssertEqual(a, b, accuracy: 1e-4 * max(1, abs(a)), "shape \(i)") }
+            for (k, other) in results.enumerated().dropFirst() {
+                for (a, b) in zip(results[0], other) { XCTAssertEqual(a, b, accuracy: 1e-4 * max(1, abs(a)), "\(algorithms[k]) shape \(i)") }
+            }
         }
     }
 
     func testForwardAddingToATensorAddsTheResult() throws {
+        let algorithms = algorithms
         for (i, (n, h, w, cin, cout, k, s, p, bias)) in kernelShapes.enumerated() {
-            for algorithm in [ConvolutionAlgorithm.gemm, .direct] {
+            for algorithm in algorithms {
                 var rng = RNG(seed: UInt64(i))
                 let conv = Conv2d(cin, cout, kernel: k, stride: s, padding: p, bias: bias, rng: &rng)
                 conv.algorithm = algorithm

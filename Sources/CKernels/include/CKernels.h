@@ -52,6 +52,10 @@ void bsn_conv_run(const bsn_conv_job *job);
 void bsn_pack_weights(const float *weights, int cout, int kk, int cin,
                       const int *taps, int tap_count, int transpose, float *packed);
 
+/// bsn_pack_weights with output-channel blocks of `block` (the last may be block / 2).
+void bsn_pack_weights_blocked(const float *weights, int cout, int kk, int cin,
+                              const int *taps, int tap_count, int transpose, int block, float *packed);
+
 /// Weight gradient of a forward job, accumulated:
 ///
 ///   gradient[t][c][o] += Σ over the job's output grid of dy[pixel][o] · in[base + tap_offsets[t] + c]
@@ -60,5 +64,16 @@ void bsn_pack_weights(const float *weights, int cout, int kk, int cin,
 /// bias and output are not used. out_channels a multiple of 8;
 /// `gradient` holds [taps][in_channels][out_channels].
 void bsn_conv_weight_gradient(const bsn_conv_job *job, const float *dy, float *gradient);
+
+/// The same jobs by kernels written once over vector extensions (wide_kernels.h):
+/// _512 with 512-bit vectors (AVX-512F CPUs: bsn_kernels512_available), _256
+/// the identical code in 256 bits (AVX2 + FMA). Weights packed with
+/// bsn_pack_weights_blocked in blocks of 32 (_512) or 16 (_256); out_channels
+/// a multiple of 16 (_512) or 8 (_256).
+int bsn_kernels512_available(void);
+void bsn_conv_run_512(const bsn_conv_job *job);
+void bsn_conv_weight_gradient_512(const bsn_conv_job *job, const float *dy, float *gradient);
+void bsn_conv_run_256(const bsn_conv_job *job);
+void bsn_conv_weight_gradient_256(const bsn_conv_job *job, const float *dy, float *gradient);
 
 #endif
