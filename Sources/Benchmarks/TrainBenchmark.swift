@@ -25,11 +25,18 @@ public struct TrainBenchmark {
         public let peak_rss_mb: Double
         /// Mean fraction of the modules the sampled architectures used.
         public let active_modules: Double
+        /// The pruned architecture's multiply-accumulates as a fraction of the full network's.
+        public let flops_fraction: Double
     }
 
+    /// The rows' architectures: every gate on, or gates switched off until
+    /// the pruned architecture keeps about this fraction of the full flops.
+    public static let flopsTargets: [(name: String, fraction: Double)] = [("flops50", 0.5), ("flops25", 0.25)]
+
     /// Runs one row in this process. `gatesOn` is "all" (every gate on) or
-    /// "half" (half of the gates off, p ≈ 0, picked at random among those
-    /// that keep an input → output path; the rest on).
+    /// the name of a flops target ("flops50": gates switched off, p ≈ 0, in
+    /// a random order, skipping any that would leave no input → output path
+    /// or drop the pruned flops below the target, until they reach it).
     public static func measure(_ config: Config, mode: ExecutionMode, gatesOn: String, seconds: Double) throws -> Row {
         BLAS.threads = 1
         var rng = RNG(seed: 1)
@@ -39,12 +46,14 @@ public struct TrainBenchmark {
         trainer.pathLearningRate = 0                         // keep the distribution fixed
         trainer.budget = Budget(limit: 0, lambda: 1e-9)
         trainer.startSampling(logit: 30)
-        if gatesOn == "half" {
-            // Switch gates off in a random order, skipping any that would leave no input → output path.
-            var pick = RNG(seed: 3), on = [Bool](repeating: true, count: network.gateCount), off = 0
-            for k in Array(0..<network.gateCount).shuffled(using: &pick) where off < network.gateCount / 2 {
+        let flops = FlopsCost(network), full = flops.cost(of: network.fullArchitecture)
+        if let target = flopsTargets.first(where: { $0.name == gatesOn })?.fraction {
+            var pick = RNG(seed: 3), on = [Bool](repeating: true, count: network.gateCount)
+            var kept = full
+            for k in Array(0..<network.gateCount).shuffled(using: &pick) where kept > target * full {
                 on[k] = false
-                if network.architecture(gates: on).isConsistent { off += 1 } else { on[k] = true }
+                let architecture = network.architecture(gates: on), cost = flops.cost(of: architecture)
+                if architecture.isConsistent && cost >= 0.9 * target * full { kept = cost } else { on[k] = true }
             }
             for k in 0..<network.gateCount where !on[k] { network.gateLogits.value[k] = -30 }
         }
@@ -61,7 +70,8 @@ public struct TrainBenchmark {
         }
         return Row(config: config.name, mode: mode.rawValue, gates_on: gatesOn,
                    train_images_per_s: Double(config.batch) / train, infer_images_per_s: Double(config.batch) / infer,
-                   peak_rss_mb: Timing.peakResidentMiB(), active_modules: used.reduce(0, +) / Double(max(used.count, 1)))
+                   peak_rss_mb: Timing.peakResidentMiB(), active_modules: used.reduce(0, +) / Double(max(used.count, 1)),
+                   flops_fraction: architectures.map { flops.cost(of: $0) }.reduce(0, +) / Double(max(architectures.count, 1)) / full)
     }
 
     /// The rows to run: every config in both modes dense, and the gated ones half on.
@@ -69,7 +79,9 @@ public struct TrainBenchmark {
         var rows = [(Config, ExecutionMode, String)]()
         for config in configs {
             for mode in ExecutionMode.allCases { rows.append((config, mode, "all")) }
-            if case .cnf = config.fabric { for mode in ExecutionMode.allCases { rows.append((config, mode, "half")) } }
+            if case .cnf = config.fabric {
+                for target in flopsTargets { for mode in ExecutionMode.allCases { rows.append((config, mode, target.name)) } }
+            }
         }
         return rows
     }
@@ -77,11 +89,17 @@ public struct TrainBenchmark {
     public static func table(_ rows: [Row], sgemm: Double) -> String {
         let lines = ["bsn bench train — \(Parallel.threads) threads, OpenBLAS core \(BLAS.coreName), conv \(ConvolutionChoices.forced?.rawValue ?? "measured per shape"), sgemm ceiling \(format(sgemm, 1)) GFLOP/s",
                      ""]
-        var table = Table([.left("config", 14), .left("mode", 11), .left("gates on", 10), .left("modules", 9), .left("train img/s", 13),
-                           .left("infer img/s", 13), .left("peak MB", 9)])
+        var table = Table([.left("config", 14), .left("mode", 11), .left("gates on", 10), .left("modules", 9), .left("flops", 7),
+                           .left("train img/s", 13), .left("infer img/s", 13), .left("peak MB", 9), .left("speed-up train/infer (ideal)", 28)])
         for r in rows {
-            table.add([r.config, r.mode, r.gates_on, format(100 * r.active_modules, 0) + "%",
-                       format(r.train_images_per_s, 1), format(r.infer_images_per_s, 1), format(r.peak_rss_mb, 0)])
+            // A pruned row against the dense row of the same config and mode: measured and ideal (full / kept flops).
+            let dense = rows.first { $0.config == r.config && $0.mode == r.mode && $0.gates_on == "all" }
+            let speedup = r.gates_on == "all" ? "" : dense.map {
+                format(r.train_images_per_s / $0.train_images_per_s, 2) + "x / " + format(r.infer_images_per_s / $0.infer_images_per_s, 2)
+                    + "x (" + format(1 / max(r.flops_fraction, 1e-9), 2) + "x)"
+            } ?? ""
+            table.add([r.config, r.mode, r.gates_on, format(100 * r.active_modules, 0) + "%", format(100 * r.flops_fraction, 0) + "%",
+                       format(r.train_images_per_s, 1), format(r.infer_images_per_s, 1), format(r.peak_rss_mb, 0), speedup])
         }
         return (lines + table.lines).joined(separator: "\n")
     }

@@ -243,16 +243,19 @@ AVX2 void bsn_conv_weight_gradient(const bsn_conv_job *j, const float *dy, float
 
 #define VW 16
 #define WTILE 12
+#define GTILE 8
 #define TARGET __attribute__((target("avx512f")))
 #define SUFFIX _512
 #include "wide_kernels.h"
 #undef VW
 #undef WTILE
+#undef GTILE
 #undef TARGET
 #undef SUFFIX
 
 #define VW 8
 #define WTILE 6
+#define GTILE 6
 #define TARGET __attribute__((target("avx2,fma")))
 #define SUFFIX _256
 #include "wide_kernels.h"

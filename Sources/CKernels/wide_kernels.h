@@ -10,7 +10,9 @@
 //
 // A tile holds R output pixels × 2·VW output channels in 2R vector
 // accumulators. With 32 registers (AVX-512) R = 12 leaves room for the two
-// weight vectors and a broadcast; with 16 (AVX2) R = 6.
+// weight vectors and a broadcast; with 16 (AVX2) R = 6. The weight gradient's
+// tiles hold GTILE input channels: 8 (AVX-512), so that channel counts in
+// multiples of 8 never need a partial tile, or 6 (AVX2).
 
 // The loops over a tile's pixels (or channels) must unroll, so that the
 // accumulators live in registers.
@@ -112,7 +114,7 @@ TARGET void NAME(bsn_conv_run)(const bsn_conv_job *j) {
 
 INLINE TARGET void NAME(grad2)(const int R, const float *x, const ptrdiff_t *pix, const float *dy, const ptrdiff_t *dpix,
                                int n, float *g, int cout) {
-    vf a0[WTILE], a1[WTILE];
+    vf a0[GTILE], a1[GTILE];
     UNROLL for (int r = 0; r < R; r++) { a0[r] = LOAD(g + r * cout); a1[r] = LOAD(g + r * cout + VW); }
     for (int p = 0; p < n; p++) {
         const float *d = dy + dpix[p], *v = x + pix[p];
@@ -128,7 +130,7 @@ INLINE TARGET void NAME(grad2)(const int R, const float *x, const ptrdiff_t *pix
 
 INLINE TARGET void NAME(grad1)(const int R, const float *x, const ptrdiff_t *pix, const float *dy, const ptrdiff_t *dpix,
                                int n, float *g, int cout) {
-    vf a0[WTILE];
+    vf a0[GTILE];
     UNROLL for (int r = 0; r < R; r++) a0[r] = LOAD(g + r * cout);
     for (int p = 0; p < n; p++) {
         const float *v = x + pix[p];
@@ -138,8 +140,8 @@ INLINE TARGET void NAME(grad1)(const int R, const float *x, const ptrdiff_t *pix
     UNROLL for (int r = 0; r < R; r++) STORE(g + r * cout, a0[r]);
 }
 
-static TARGET void NAME(gfull2)(GRAD_ARGS) { NAME(grad2)(WTILE, x, p, d, dp, n, g, co); }
-static TARGET void NAME(gfull1)(GRAD_ARGS) { NAME(grad1)(WTILE, x, p, d, dp, n, g, co); }
+static TARGET void NAME(gfull2)(GRAD_ARGS) { NAME(grad2)(GTILE, x, p, d, dp, n, g, co); }
+static TARGET void NAME(gfull1)(GRAD_ARGS) { NAME(grad1)(GTILE, x, p, d, dp, n, g, co); }
 static TARGET void NAME(gpart2)(const int R, GRAD_ARGS) { NAME(grad2)(R, x, p, d, dp, n, g, co); }
 static TARGET void NAME(gpart1)(const int R, GRAD_ARGS) { NAME(grad1)(R, x, p, d, dp, n, g, co); }
 
@@ -153,10 +155,10 @@ TARGET void NAME(bsn_conv_weight_gradient)(const bsn_conv_job *j, const float *d
             const int two = cout - ob >= 2 * VW;
             for (int t = 0; t < j->taps; t++) {
                 const float *x = j->input + j->tap_offsets[t];
-                for (int c = 0; c < cin; c += WTILE) {
-                    const int r = cin - c < WTILE ? cin - c : WTILE;
+                for (int c = 0; c < cin; c += GTILE) {
+                    const int r = cin - c < GTILE ? cin - c : GTILE;
                     float *g = gradient + ((ptrdiff_t)t * cin + c) * cout + ob;
-                    if (r == WTILE) (two ? NAME(gfull2) : NAME(gfull1))(x + c, b.in, dy + ob, b.out, b.count, g, cout);
+                    if (r == GTILE) (two ? NAME(gfull2) : NAME(gfull1))(x + c, b.in, dy + ob, b.out, b.count, g, cout);
                     else (two ? NAME(gpart2) : NAME(gpart1))(r, x + c, b.in, dy + ob, b.out, b.count, g, cout);
                 }
             }

@@ -119,8 +119,10 @@ public final class Conv2d: Layer {
     }
 
     /// Seconds of one forward + backward pass of each algorithm that fits the
-    /// shape (best of three after a warm-up), on a scratch layer of this
-    /// layer's shape and random data.
+    /// shape, on a scratch layer of this layer's shape and random data: after
+    /// a warm-up pass each, five rounds that run every candidate in turn, and
+    /// the best time of each. Interleaving keeps a burst of load on a shared
+    /// machine from favouring whichever candidate it did not hit.
     private func measure(_ g: ConvGeometry, _ candidates: [ConvolutionAlgorithm], images: Int) -> [(ConvolutionAlgorithm, Double)] {
         var rng = RNG(seed: 0xC0DE)
         let scratch = Conv2d(inChannels, outChannels, kernel: kernel, stride: stride, padding: padding, bias: bias != nil, rng: &rng)
@@ -128,16 +130,16 @@ public final class Conv2d: Layer {
         let x = Tensor(shape: [images, g.height, g.width, inChannels]), dy = Tensor(shape: [images, g.outHeight, g.outWidth, outChannels])
         rng.fillUniform(x, -1, 1)
         rng.fillUniform(dy, -1, 1)
-        return candidates.map { algorithm in
-            scratch.algorithm = algorithm
-            var best = Double.infinity
-            for run in 0..<4 {
+        var best = [Double](repeating: .infinity, count: candidates.count)
+        for round in 0..<6 {
+            for (k, algorithm) in candidates.enumerated() {
+                scratch.algorithm = algorithm
                 let start = DispatchTime.now().uptimeNanoseconds
-                guard (try? scratch.forward(x, training: true)) != nil, (try? scratch.backward(dy)) != nil else { return (algorithm, .infinity) }
-                if run > 0 { best = min(best, Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9) }
+                guard (try? scratch.forward(x, training: true)) != nil, (try? scratch.backward(dy)) != nil else { continue }
+                if round > 0 { best[k] = min(best[k], Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9) }
             }
-            return (algorithm, best)
         }
+        return Array(zip(candidates, best))
     }
 
     /// The algorithm a pass over inputs of this size uses (choosing it now if it was not yet).

@@ -21,11 +21,15 @@ public enum ConvolutionAlgorithm: String, Codable, Sendable, CaseIterable {
     /// True when this CPU can run the algorithm.
     public var isAvailable: Bool {
         switch self {
-        case .direct, .direct256: bsn_kernels_available() != 0
-        case .direct512: bsn_kernels512_available() != 0
+        case .direct, .direct256: Self.hasAVX2
+        case .direct512: Self.hasAVX512
         case .gemm: true
         }
     }
+
+    // CPUID once, not at every convolution.
+    private static let hasAVX2 = bsn_kernels_available() != 0
+    private static let hasAVX512 = bsn_kernels512_available() != 0
 
     /// The algorithms this CPU can run.
     public static var available: [ConvolutionAlgorithm] { allCases.filter(\.isAvailable) }
