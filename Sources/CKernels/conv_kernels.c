@@ -259,3 +259,44 @@ AVX2 void bsn_conv_weight_gradient(const bsn_conv_job *j, const float *dy, float
 #define TARGET __attribute__((target("avx2,fma")))
 #define SUFFIX _256
 #include "wide_kernels.h"
+
+// ---- Batch-norm loops: the widest vectors this CPU has, or 0 (the caller's own loop) -------
+
+static int vector_level(void) {
+    static int level = -1;          // a benign race: every thread computes the same value
+    if (level < 0) level = bsn_cpu_has_avx512f() ? 2 : bsn_cpu_has_avx2_fma() ? 1 : 0;
+    return level;
+}
+
+int bsn_bn_sums(const float *x, const float *shift, long rows, int c, float *acc) {
+    switch (vector_level()) {
+    case 2: bsn_bn_sums_512(x, shift, rows, c, acc); return 1;
+    case 1: bsn_bn_sums_256(x, shift, rows, c, acc); return 1;
+    default: return 0;
+    }
+}
+
+int bsn_bn_affine(const float *x, float *y, const float *a, const float *b, long rows, int c) {
+    switch (vector_level()) {
+    case 2: bsn_bn_affine_512(x, y, a, b, rows, c); return 1;
+    case 1: bsn_bn_affine_256(x, y, a, b, rows, c); return 1;
+    default: return 0;
+    }
+}
+
+int bsn_bn_backward_sums(const float *dy, const float *x, const float *mu, const float *inv, long rows, int c, float *acc) {
+    switch (vector_level()) {
+    case 2: bsn_bn_backward_sums_512(dy, x, mu, inv, rows, c, acc); return 1;
+    case 1: bsn_bn_backward_sums_256(dy, x, mu, inv, rows, c, acc); return 1;
+    default: return 0;
+    }
+}
+
+int bsn_bn_backward_dx(const float *dy, const float *x, const float *mu, const float *inv, const float *gamma,
+                       const float *sum_dy, const float *sum_dy_xhat, float centre, long rows, int c, float *dx) {
+    switch (vector_level()) {
+    case 2: bsn_bn_backward_dx_512(dy, x, mu, inv, gamma, sum_dy, sum_dy_xhat, centre, rows, c, dx); return 1;
+    case 1: bsn_bn_backward_dx_256(dy, x, mu, inv, gamma, sum_dy, sum_dy_xhat, centre, rows, c, dx); return 1;
+    default: return 0;
+    }
+}

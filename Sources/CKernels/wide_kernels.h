@@ -166,6 +166,8 @@ TARGET void NAME(bsn_conv_weight_gradient)(const bsn_conv_job *j, const float *d
     }
 }
 
+#include "norm_kernels.h"
+
 #undef vf
 #undef LOAD
 #undef STORE

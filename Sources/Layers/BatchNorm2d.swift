@@ -1,3 +1,4 @@
+import CKernels
 import Tensor
 
 /// Batch normalisation over the channels of NHWC images (or of (N, C) rows).
@@ -64,6 +65,7 @@ public final class BatchNorm2d: Layer {
             let xData = x.data, mu = mean.data, sums = totals, shift = inverseStd.data
             shift.update(from: xData, count: c)
             reducePerChannel(rows: rows, width: 2 * c, into: sums) { range, acc in
+                guard bsn_bn_sums(xData + range.lowerBound * c, shift, range.count, Int32(c), acc) == 0 else { return }
                 for r in range {
                     let xr = xData + r * c
                     for j in 0..<c {
@@ -100,6 +102,7 @@ public final class BatchNorm2d: Layer {
         }
         let xData = x.data, yData = output.data
         forEachRowRange(rows) { range in
+            guard bsn_bn_affine(xData + range.lowerBound * c, yData + range.lowerBound * c, a, b, range.count, Int32(c)) == 0 else { return }
             for r in range {
                 let xr = xData + r * c, yr = yData + r * c
                 for j in 0..<c { yr[j] = xr[j] * a[j] + b[j] }
@@ -119,6 +122,8 @@ public final class BatchNorm2d: Layer {
         let (dyData, xData, mu, inv) = (outputGradient.data, x.data, mean.data, inverseStd.data)
         let partial = totals
         reducePerChannel(rows: rows, width: 2 * c, into: partial) { range, acc in
+            let first = range.lowerBound * c
+            guard bsn_bn_backward_sums(dyData + first, xData + first, mu, inv, range.count, Int32(c), acc) == 0 else { return }
             for r in range {
                 let dy = dyData + r * c, xr = xData + r * c
                 for j in 0..<c {
@@ -138,6 +143,9 @@ public final class BatchNorm2d: Layer {
         // Training: dx = γ/σ · (dy − Σdy/M − x̂ · Σdy·x̂/M); inference: dx = γ/σ · dy.
         let centre: Float = lastForwardWasTraining ? 1 / Float(rows) : 0
         forEachRowRange(rows) { range in
+            let first = range.lowerBound * c
+            guard bsn_bn_backward_dx(dyData + first, xData + first, mu, inv, gamma, sumDy, sumDyXhat, centre, range.count, Int32(c),
+                                     dxData + first) == 0 else { return }
             for r in range {
                 let dy = dyData + r * c, xr = xData + r * c, dx = dxData + r * c
                 for j in 0..<c {

@@ -76,4 +76,17 @@ void bsn_conv_weight_gradient_512(const bsn_conv_job *job, const float *dy, floa
 void bsn_conv_run_256(const bsn_conv_job *job);
 void bsn_conv_weight_gradient_256(const bsn_conv_job *job, const float *dy, float *gradient);
 
+/// Batch-norm loops over `rows` NHWC rows of `c` channels (BatchNorm2d), with
+/// the widest vectors the CPU has; each returns 0, doing nothing, on a CPU
+/// without AVX2 (the caller then runs its own loop).
+/// sums: acc[j] += Σ (x − shift[j]), acc[c + j] += Σ (x − shift[j])².
+int bsn_bn_sums(const float *x, const float *shift, long rows, int c, float *acc);
+/// y = x · a[j] + b[j].
+int bsn_bn_affine(const float *x, float *y, const float *a, const float *b, long rows, int c);
+/// acc[j] += Σ dy, acc[c + j] += Σ dy · (x − mu[j]) · inv[j].
+int bsn_bn_backward_sums(const float *dy, const float *x, const float *mu, const float *inv, long rows, int c, float *acc);
+/// dx = gamma · inv · (dy − centre · (sum_dy + x̂ · sum_dy_xhat)), x̂ = (x − mu) · inv.
+int bsn_bn_backward_dx(const float *dy, const float *x, const float *mu, const float *inv, const float *gamma,
+                       const float *sum_dy, const float *sum_dy_xhat, float centre, long rows, int c, float *dx);
+
 #endif
