@@ -30,7 +30,7 @@ public enum TerminalImages {
     /// Sends the primary device attributes query (ESC [ c) and reads the
     /// answer (ESC [ ? 62 ; 4 ; … c) for at most `timeout` seconds, with the
     /// terminal in raw mode meanwhile. Its attribute numbers, or none.
-    static func deviceAttributes(timeout: Double = 0.2) -> [String] {
+    static func deviceAttributes(timeout: Double = 0.5) -> [String] {
         guard isatty(STDIN_FILENO) == 1, isatty(STDOUT_FILENO) == 1 else { return [] }
         var saved = termios()
         guard tcgetattr(STDIN_FILENO, &saved) == 0 else { return [] }
