@@ -1,5 +1,6 @@
 import Datasets
 import Foundation
+import Interface
 import Layers
 import SuperNet
 
@@ -41,7 +42,7 @@ extension SessionStore.Manifest {
         if let s = settings.schedule { try check(s, "settings.schedule") }
 
         if let c = convolutionChoices { try check(c.count, "convolutionChoices (count)", 0...100_000) }
-        if let d = dataset?.source {
+        if let d = dataset?.value {
             for p in d.boundedParameters { try check(p.value, "dataset.\(p.key)", p.bounds) }
         }
         if let l = loader {

@@ -1,5 +1,6 @@
 import Datasets
 import Foundation
+import Interface
 import Layers
 import SuperNet
 import Tensor
@@ -31,12 +32,12 @@ public struct BudgetSpec: Codable, Equatable, Sendable {
     private enum Key: String, CodingKey { case budget }
 
     public init(from decoder: any Decoder) throws {
-        cost = try SavedCostChoice(from: decoder).choice
+        cost = try SavedChoice<CostChoices>(from: decoder).value
         budget = try decoder.container(keyedBy: Key.self).decode(Budget.self, forKey: .budget)
     }
 
     public func encode(to encoder: any Encoder) throws {
-        try SavedCostChoice(cost).encode(to: encoder)
+        try SavedChoice<CostChoices>(cost).encode(to: encoder)
         var c = encoder.container(keyedBy: Key.self)
         try c.encode(budget, forKey: .budget)
     }
@@ -44,7 +45,7 @@ public struct BudgetSpec: Codable, Equatable, Sendable {
     public static func == (a: BudgetSpec, b: BudgetSpec) -> Bool {
         let encoder = JSONEncoder()
         encoder.outputFormatting = .sortedKeys
-        return a.budget == b.budget && (try? encoder.encode(SavedCostChoice(a.cost))) == (try? encoder.encode(SavedCostChoice(b.cost)))
+        return a.budget == b.budget && (try? encoder.encode(SavedChoice<CostChoices>(a.cost))) == (try? encoder.encode(SavedChoice<CostChoices>(b.cost)))
     }
 }
 

@@ -1,5 +1,6 @@
 import Datasets
 import Foundation
+import Interface
 import Layers
 import SuperNet
 import Tensor
@@ -48,7 +49,7 @@ public struct SessionStore {
         var settings: Settings
         var variables: [String: String]
         var rng: RNG
-        var dataset: SavedDatasetSource?
+        var dataset: SavedChoice<DatasetSources>?
         var datasetName: String?
         var loader: LoaderState?
         var model: ModelSpec?
@@ -109,7 +110,7 @@ public struct SessionStore {
 
             let manifest = Manifest(name: s.name, savedAt: ISO8601DateFormatter().string(from: Date()), generation: g,
                                     settings: s.settings, variables: s.variables, rng: s.rng,
-                                    dataset: s.datasetSource.map(SavedDatasetSource.init), datasetName: s.dataset?.name, loader: s.loader?.state,
+                                    dataset: s.datasetSource.map(SavedChoice<DatasetSources>.init), datasetName: s.dataset?.name, loader: s.loader?.state,
                                     model: s.modelSpec, modelName: s.modelSpec?.fabric.summary, budget: s.budgetSpec,
                                     trainer: s.trainer?.state, renders: s.renders,
                                     lastAccuracy: s.evaluations.last?.accuracy ?? s.epochs.last?.validationAccuracy ?? s.steps.last?.accuracy,
@@ -220,7 +221,7 @@ public struct SessionStore {
         s.settings = m.settings
         s.variables = m.variables
         s.rng = m.rng
-        try s.restore(dataset: m.dataset?.source, loader: m.loader, model: m.model, budget: m.budget, trainer: m.trainer, progress: progress)
+        try s.restore(dataset: m.dataset?.value, loader: m.loader, model: m.model, budget: m.budget, trainer: m.trainer, progress: progress)
         if let state, let trainer = s.trainer {
             try TensorArchive.restore(state, into: trainer.stateTensors, file: dir.appendingPathComponent(m.files["state"]!).path)
         }

@@ -26,23 +26,11 @@ extension DatasetSource {
 }
 
 /// Every dataset bsn knows, in the order help lists them.
-public enum DatasetSources {
+public enum DatasetSources: ChoiceFamily {
+    public typealias Member = any DatasetSource
     public static let catalogue = ChoiceCatalogue("dataset", savedUnder: "kind", [
         CIFAR10.self, CIFAR100.self, PartLabelsSource.self, Shapes.self, Faces.self,
     ])
-
-    /// The dataset named `word`, reading its own words from `arguments`.
-    public static func parse(_ word: String, _ arguments: inout Arguments) throws -> any DatasetSource {
-        try catalogue.parse(word, &arguments) as! any DatasetSource
-    }
-}
-
-/// A dataset source in a saved session: `{"kind": "shapes", "trainSize": …}`.
-public struct SavedDatasetSource: Codable, Sendable {
-    public var source: any DatasetSource
-    public init(_ source: any DatasetSource) { self.source = source }
-    public init(from decoder: any Decoder) throws { source = try DatasetSources.catalogue.decode(from: decoder) as! any DatasetSource }
-    public func encode(to encoder: any Encoder) throws { try DatasetSources.catalogue.encode(source, to: encoder) }
 }
 
 /// The dataset's folder, checked: it exists and is a folder.

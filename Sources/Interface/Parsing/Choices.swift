@@ -82,3 +82,27 @@ public struct ChoiceCatalogue: @unchecked Sendable {
         try choice.encode(to: encoder)
     }
 }
+
+/// A family of choices (every cost, every dataset source): its catalogue and
+/// the existential its members share, so that parsing and saving are typed.
+public protocol ChoiceFamily {
+    associatedtype Member
+    static var catalogue: ChoiceCatalogue { get }
+}
+
+extension ChoiceFamily {
+    /// The member named `word`, reading its own words from `arguments`.
+    public static func parse(_ word: String, _ arguments: inout Arguments) throws -> Member {
+        try catalogue.parse(word, &arguments) as! Member
+    }
+}
+
+/// A member of a family as a saved session holds it: `{"<key>": word, …its fields}`.
+public struct SavedChoice<Family: ChoiceFamily>: Codable {
+    public var value: Family.Member
+    public init(_ value: Family.Member) { self.value = value }
+    public init(from decoder: any Decoder) throws { value = try Family.catalogue.decode(from: decoder) as! Family.Member }
+    public func encode(to encoder: any Encoder) throws { try Family.catalogue.encode(value as! any NamedChoice, to: encoder) }
+}
+
+extension SavedChoice: @unchecked Sendable {}

@@ -27,23 +27,11 @@ public protocol CostChoice: NamedChoice {
 }
 
 /// Every cost a budget can be put on, in the order help lists them.
-public enum CostChoices {
+public enum CostChoices: ChoiceFamily {
+    public typealias Member = any CostChoice
     public static let catalogue = ChoiceCatalogue("cost", savedUnder: "cost", [
         FlopsCost.Choice.self, ParameterCost.Choice.self, ParallelCost.Choice.self, TimeCost.Choice.self,
     ])
-
-    /// The cost named `word`, reading its own words from `arguments`.
-    public static func parse(_ word: String, _ arguments: inout Arguments) throws -> any CostChoice {
-        try catalogue.parse(word, &arguments) as! any CostChoice
-    }
-}
-
-/// A chosen cost in a saved session: `{"cost": "parallel", "machines": 4, …}`.
-public struct SavedCostChoice: Codable, Sendable {
-    public var choice: any CostChoice
-    public init(_ choice: any CostChoice) { self.choice = choice }
-    public init(from decoder: any Decoder) throws { choice = try CostChoices.catalogue.decode(from: decoder) as! any CostChoice }
-    public func encode(to encoder: any Encoder) throws { try CostChoices.catalogue.encode(choice, to: encoder) }
 }
 
 /// One cost of the current state: the whole super network, the expectation
