@@ -17,14 +17,15 @@ usage: bsn [--session NAME]         the notebook (a REPL on a terminal; reads a 
                                     FILE - reads the script from standard input
        bsn <command>
 
-  bench conv [--json] [--quick] [--algorithm direct|gemm] [--channels 32,64] [--sizes 32,16]
+  bench conv [--json] [--quick] [--algorithm direct|direct512|direct256|gemm] [--channels 32,64] [--sizes 32,16]
                                   conv throughput on CNF shapes vs. the sgemm ceiling
+                                  (default: each shape's measured algorithm)
   bench train [--json] [--config NAME] [--seconds S]
                                   training / inference images/s and peak memory of the
                                   CNF (C=32, 64, 128) and ResNet-20 configurations
   bench data [--json] [--quick]   input pipeline images/s (CIFAR- and Part-Labels-sized data
                                   generated on the fly), without and with prefetch
-  info                            version, OpenBLAS core and threads
+  info                            version, OpenBLAS core, conv algorithms and their cache, threads
   help                            this text
 """
 
