@@ -110,13 +110,13 @@ extension ConvBenchmark.Report {
         let core = blas_core_detected.map { "\(blas_core) (selected by bsn; OpenBLAS detected \($0))" } ?? blas_core
         lines.append("bsn bench conv — batch \(batch), \(threads) threads, OpenBLAS core \(core)")
         lines.append("conv algorithm: \(ConvolutionAlgorithm(rawValue: conv_algorithm)?.summary ?? "measured per shape (algo column)")")
-        lines.append("sgemm ceiling: \(format(sgemm_gflops, 1)) GFLOP/s  (" +
-                     sgemm_by_size.sorted { Int($0.key)! < Int($1.key)! }.map { "\($0.key)³ \(format($0.value, 1))" }.joined(separator: ", ") + ")")
+        lines.append("sgemm ceiling: \(Format.fixed(sgemm_gflops, 1)) GFLOP/s  (" +
+                     sgemm_by_size.sorted { Int($0.key)! < Int($1.key)! }.map { "\($0.key)³ \(Format.fixed($0.value, 1))" }.joined(separator: ", ") + ")")
         lines.append("")
-        var table = Table([.left("C", 5), .left("out", 7), .left("conv", 6), .left("algo", 8), .left("op", 18), .left("ms", 10), .left("GFLOP/s", 9), .left("of sgemm", 9)])
+        var table = Table([.left("C", 5), .left("out", 7), .left("conv", 6), .left("algo", 11), .left("op", 18), .left("ms", 10), .left("GFLOP/s", 9), .left("of sgemm", 9)])
         for row in rows {
             table.add(["\(row.channels)", "\(row.size)x\(row.size)", row.kind, row.algorithm, row.op,
-                       format(row.ms, 3), format(row.gflops, 1), format(100 * row.ratio_to_sgemm, 0) + "%"])
+                       Format.fixed(row.ms, 3), Format.fixed(row.gflops, 1), Format.fixed(100 * row.ratio_to_sgemm, 0) + "%"])
         }
         lines += table.lines
         lines.append("")
@@ -124,11 +124,10 @@ extension ConvBenchmark.Report {
             for op in ["forward", "forward+backward"] {
                 let selected = rows.filter { $0.channels == c && $0.op == op }
                 let work = selected.reduce(0) { $0 + $1.gflops * $1.ms }, time = selected.reduce(0) { $0 + $1.ms }
-                lines.append("C=\(c) all shapes, \(op): \(format(work / time, 1)) GFLOP/s (\(format(100 * work / time / sgemm_gflops, 0))% of sgemm)")
+                lines.append("C=\(c) all shapes, \(op): \(Format.fixed(work / time, 1)) GFLOP/s (\(Format.fixed(100 * work / time / sgemm_gflops, 0))% of sgemm)")
             }
         }
         return lines.joined(separator: "\n")
     }
 }
 
-func format(_ value: Double, _ decimals: Int) -> String { Format.fixed(value, decimals) }

@@ -87,7 +87,7 @@ public struct TrainBenchmark {
     }
 
     public static func table(_ rows: [Row], sgemm: Double) -> String {
-        let lines = ["bsn bench train — \(Parallel.threads) threads, OpenBLAS core \(BLAS.coreName), conv \(ConvolutionChoices.forced?.rawValue ?? "measured per shape"), sgemm ceiling \(format(sgemm, 1)) GFLOP/s",
+        let lines = ["bsn bench train — \(Parallel.threads) threads, OpenBLAS core \(BLAS.coreName), conv \(ConvolutionChoices.forced?.rawValue ?? "measured per shape"), sgemm ceiling \(Format.fixed(sgemm, 1)) GFLOP/s",
                      ""]
         var table = Table([.left("config", 14), .left("mode", 11), .left("gates on", 10), .left("modules", 9), .left("flops", 7),
                            .left("train img/s", 13), .left("infer img/s", 13), .left("peak MB", 9), .left("speed-up train/infer (ideal)", 28)])
@@ -95,11 +95,11 @@ public struct TrainBenchmark {
             // A pruned row against the dense row of the same config and mode: measured and ideal (full / kept flops).
             let dense = rows.first { $0.config == r.config && $0.mode == r.mode && $0.gates_on == "all" }
             let speedup = r.gates_on == "all" ? "" : dense.map {
-                format(r.train_images_per_s / $0.train_images_per_s, 2) + "x / " + format(r.infer_images_per_s / $0.infer_images_per_s, 2)
-                    + "x (" + format(1 / max(r.flops_fraction, 1e-9), 2) + "x)"
+                Format.fixed(r.train_images_per_s / $0.train_images_per_s, 2) + "x / " + Format.fixed(r.infer_images_per_s / $0.infer_images_per_s, 2)
+                    + "x (" + Format.fixed(1 / max(r.flops_fraction, 1e-9), 2) + "x)"
             } ?? ""
-            table.add([r.config, r.mode, r.gates_on, format(100 * r.active_modules, 0) + "%", format(100 * r.flops_fraction, 0) + "%",
-                       format(r.train_images_per_s, 1), format(r.infer_images_per_s, 1), format(r.peak_rss_mb, 0), speedup])
+            table.add([r.config, r.mode, r.gates_on, Format.fixed(100 * r.active_modules, 0) + "%", Format.fixed(100 * r.flops_fraction, 0) + "%",
+                       Format.fixed(r.train_images_per_s, 1), Format.fixed(r.infer_images_per_s, 1), Format.fixed(r.peak_rss_mb, 0), speedup])
         }
         return (lines + table.lines).joined(separator: "\n")
     }

@@ -101,9 +101,6 @@ public final class ConvolutionChoices: @unchecked Sendable {
         }
     }
 
-    /// The cached choice of a shape, if any (for reports).
-    public func cached(_ key: String) -> ConvolutionAlgorithm? { lock.withLock { loadIfNeeded(); return pinned[key] ?? measured[key] } }
-
     // MARK: the file (lock held)
 
     private func loadIfNeeded() {

@@ -25,7 +25,6 @@ struct RenderCommand: Command {
     func run(_ a: inout Arguments, _ nb: Notebook) throws -> any Output {
         let kind = try a.required("what to draw: graph, arch, masks, history or pareto")
         let path = try a.required("a file name ending in .png")
-        guard path.lowercased().hasSuffix(".png") else { throw UsageError("render: the file name must end in .png, got '\(path)'") }
         let width = try a.int("--width", "width", default: 1200, range: 320...8000)!
         let picture: Picture
         switch kind {

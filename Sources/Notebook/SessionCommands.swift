@@ -30,9 +30,10 @@ struct OpenCommand: Command {
         try a.finish()
         // Read the target completely before touching the current session.
         let (opened, report) = try nb.store.reopen(target, progress: { done, total in nb.console.progress("decoding images \(done)/\(total)") })
-        _ = try nb.saveBeforeLeaving()
+        let left = try nb.saveBeforeLeaving()
         nb.session = opened
-        return report
+        return SessionReport(action: .opened, name: report.name, folder: report.folder, contents: report.contents,
+                             removedFiles: (left?.removedFiles ?? []) + report.removedFiles)
     }
 }
 
@@ -57,7 +58,10 @@ struct NewCommand: Command {
 
     struct Output: Interface.Output {
         let saved: SessionReport?, created: String
-        var text: String { (saved.map { "saved session '\($0.name)'\n" } ?? "") + "new session '\(created)'" }
+        var text: String {
+            let removed = saved.map { $0.removedFiles.isEmpty ? "" : SessionStore.describeRemoved($0.removedFiles) + "\n" } ?? ""
+            return removed + (saved.map { "saved session '\($0.name)'\n" } ?? "") + "new session '\(created)'"
+        }
     }
 
     func run(_ a: inout Arguments, _ nb: Notebook) throws -> any Interface.Output {

@@ -280,20 +280,8 @@ public final class Session {
 
     // MARK: budget
 
-    /// Sets the budget on a cost; a measured cost (time) measures now.
-    public func setBudget(_ choice: any CostChoice, _ budget: Budget) throws {
-        let (network, _) = try requireModel()
-        var choice = choice
-        let cost = try choice.make(for: network)
-        optimise(cost, under: BudgetSpec(cost: choice, budget: budget))
-    }
-
-    public func clearBudget() {
-        if let network { optimise(FlopsCost(network), under: nil) } else { budgetSpec = nil }
-    }
-
     /// The cost the search optimises and its budget, in the session and its trainer.
-    private func optimise(_ cost: any Cost, under spec: BudgetSpec?) {
+    func optimise(_ cost: any Cost, under spec: BudgetSpec?) {
         optimisedCost = cost
         budgetSpec = spec
         trainer?.optimisedCost = cost

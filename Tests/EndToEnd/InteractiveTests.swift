@@ -10,7 +10,8 @@ final class InteractiveTests: XCTestCase {
         var master: Int32 = -1
         var transcript = ""
 
-        init(environment: [String: String], folder: URL) throws {
+        /// Sessions and history go into `folder` unless `environment` says otherwise.
+        init(environment: [String: String] = [:], folder: URL) throws {
             var slave: Int32 = -1
             guard openpty(&master, &slave, nil, nil, nil) == 0 else { throw XCTSkip("no pseudo-terminals here") }
             process.executableURL = URL(fileURLWithPath: try bsnBinaryPath())
@@ -19,6 +20,8 @@ final class InteractiveTests: XCTestCase {
             // A plain terminal unless the test says otherwise (the host's own terminal must not leak in).
             for k in ["KITTY_WINDOW_ID", "KONSOLE_VERSION", "TERM_PROGRAM", "LC_TERMINAL"] { env[k] = nil }
             env["TERM"] = "xterm"
+            env["BSN_SESSIONS"] = folder.appendingPathComponent("sessions").path
+            env["BSN_HISTORY"] = folder.appendingPathComponent("h").path
             for (k, v) in environment { env[k] = v }
             process.environment = env
             let handle = FileHandle(fileDescriptor: slave, closeOnDealloc: true)
@@ -67,7 +70,7 @@ final class InteractiveTests: XCTestCase {
     func testCompletionCtrlCAndCtrlD() throws {
         let folder = try temporaryFolder(self)
         let sessions = folder.appendingPathComponent("sessions").path
-        let t = try Terminal(environment: ["BSN_SESSIONS": sessions, "BSN_HISTORY": folder.appendingPathComponent("h").path], folder: folder)
+        let t = try Terminal(folder: folder)
 
         t.wait(for: "[1]> ")
         // Tab completes a command name, then an option.
@@ -120,8 +123,7 @@ final class InteractiveTests: XCTestCase {
     /// Ctrl-D whose save fails: the REPL says so and stays; a second Ctrl-D leaves with status 1.
     func testCtrlDWithAFailedSaveStaysThenLeavesWithStatusOne() throws {
         let folder = try temporaryFolder(self)
-        let t = try Terminal(environment: ["BSN_SESSIONS": "/proc/bsn-cannot-write-here", "BSN_HISTORY": folder.appendingPathComponent("h").path],
-                             folder: folder)
+        let t = try Terminal(environment: ["BSN_SESSIONS": "/proc/bsn-cannot-write-here"], folder: folder)
         t.wait(for: "[1]> ")
         t.type("load shapes train=64 val=16 test=16\n")
         t.wait(for: "[2]> ")
@@ -143,10 +145,7 @@ final class InteractiveTests: XCTestCase {
     func testPicturesShowInlineWhereTheTerminalCanAndOnlyThere() throws {
         let folder = try temporaryFolder(self)
         func session(_ environment: [String: String], answer: String? = nil, _ commands: [String]) throws -> String {
-            var env = environment
-            env["BSN_SESSIONS"] = folder.appendingPathComponent("sessions").path
-            env["BSN_HISTORY"] = folder.appendingPathComponent("h").path
-            let t = try Terminal(environment: env, folder: folder)
+            let t = try Terminal(environment: environment, folder: folder)
             if let answer {
                 t.wait(for: "\u{1B}[c")                      // the device attributes query
                 t.type(answer)

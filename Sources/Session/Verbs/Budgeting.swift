@@ -32,14 +32,17 @@ extension Session {
     /// Optimises `choice` under `budget` from now on (a measured cost measures now).
     @discardableResult
     public func budget(_ choice: any CostChoice, _ budget: Budget) throws -> BudgetReport {
-        try setBudget(choice, budget)
+        let (network, _) = try requireModel()
+        var choice = choice
+        let cost = try choice.make(for: network)
+        optimise(cost, under: BudgetSpec(cost: choice, budget: budget))
         return budgetReport
     }
 
     /// Optimises the loss alone.
     @discardableResult
     public func removeBudget() -> BudgetReport {
-        clearBudget()
+        if let network { optimise(FlopsCost(network), under: nil) }     // without a model there is no budget
         return BudgetReport(cost: nil, budget: nil)
     }
 

@@ -27,6 +27,10 @@ public struct SessionReport: Output, Sendable {
     /// Stale files of earlier, interrupted saves that were removed.
     public let removedFiles: [String]
 
+    public init(action: Action, name: String, folder: String, contents: [String], removedFiles: [String]) {
+        (self.action, self.name, self.folder, self.contents, self.removedFiles) = (action, name, folder, contents, removedFiles)
+    }
+
     public var text: String {
         var lines: [String]
         switch action {

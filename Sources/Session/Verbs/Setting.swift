@@ -100,7 +100,7 @@ extension Session {
     }
 
     /// The number of steps of a length; epochs need a loaded dataset.
-    public func steps(_ length: TrainingLength) throws -> Int {
+    public func stepCount(_ length: TrainingLength) throws -> Int {
         switch length {
         case .steps(let n):
             guard (0...Settings.maxSteps).contains(n) else { throw SessionError("expected 0…\(Settings.maxSteps) steps, got \(n)") }
@@ -116,7 +116,7 @@ extension Session {
     /// The first steps train with every gate on; sampling starts after.
     @discardableResult
     public func setWarmup(_ length: TrainingLength) throws -> Message {
-        let steps = try steps(length)
+        let steps = try stepCount(length)
         settings.warmupSteps = steps
         applySettings()
         let done = trainer?.step ?? 0

@@ -90,7 +90,7 @@ extension Session {
         let (net, trainer) = try requireModel()
         let dataset = try requireDataset()
         guard let loader else { throw SessionError("no dataset loaded (e.g. load shapes)") }
-        let steps = try steps(length)
+        let steps = try stepCount(length)
         applySettings()
         observer.begin(optimisedCost?.name ?? "flops")
         let perEpoch = max(loader.batchesPerEpoch, 1)
