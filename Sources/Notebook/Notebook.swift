@@ -40,6 +40,7 @@ public final class Console {
     public let interactive: Bool
     public private(set) var captured = ""
     private var progressShown = false
+    private var boardHeight = 0
 
     public init(interactive: Bool) { self.interactive = interactive }
 
@@ -66,6 +67,22 @@ public final class Console {
         guard interactive else { return }
         FileHandle.standardError.write(Data(("\r\u{1B}[2K" + text).utf8))
         progressShown = true
+    }
+
+    /// A block of lines redrawn in place (terminal only; not kept in the cell): a live table.
+    public func board(_ lines: [String]) {
+        guard interactive else { return }
+        endProgress()
+        let up = boardHeight > 0 ? "\u{1B}[\(boardHeight)A\r\u{1B}[J" : ""
+        FileHandle.standardError.write(Data((up + lines.joined(separator: "\n") + "\n").utf8))
+        boardHeight = lines.count
+    }
+
+    /// Erases the live block (its final state is printed with the command's output).
+    public func endBoard() {
+        guard boardHeight > 0 else { return }
+        FileHandle.standardError.write(Data("\u{1B}[\(boardHeight)A\r\u{1B}[J".utf8))
+        boardHeight = 0
     }
 
     public func endProgress() {
@@ -98,6 +115,8 @@ public final class Notebook {
     public var inlinePictures = InlinePictures.auto
     /// The image protocol the terminal speaks, when one was detected (the REPL asks at start).
     public var terminalImages: TerminalImage.Kind?
+    /// The executable a sweep runs its children in (`bsn sweep-worker`); nil runs them in this process, one after the other.
+    public var sweepWorker: URL?
     /// The cell in progress prints JSON (`--json`): live lines are left out.
     private(set) var printsJSON = false
     /// Cells since the session was opened or created (numbers continue the session's).

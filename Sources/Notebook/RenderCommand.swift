@@ -15,7 +15,8 @@ struct RenderCommand: Command {
     arch      the deterministic architecture: kept modules strong, dropped ones faded
     masks     segmentation: input | ground truth | prediction | overlay for n= examples (4) of split= (val)
     history   loss, accuracy, cost against the budget, gate entropy over the steps
-    pareto    cost against accuracy of this session's evaluations and the saved sessions, Pareto front
+    pareto    the sweep's models (pareto), the front as a staircase, its test accuracy; without a sweep,
+              this session's evaluations and the saved sessions on the same data
     --width=  image width in pixels (1200)
     A copy of each picture is kept in the session's folder.
     """
@@ -35,7 +36,7 @@ struct RenderCommand: Command {
         case "arch": picture = .architecture
         case "masks": picture = .masks(count: try a.int("n", default: 4, range: 1...32)!, split: a.option("split") ?? "val")
         case "history": picture = .history
-        case "pareto": picture = .pareto(others: nb.store.list())
+        case "pareto": picture = .pareto(store: nb.store)
         default:
             throw UsageError("render: unknown picture '\(kind)'" + didYouMean(kind, in: Self.pictures))
         }

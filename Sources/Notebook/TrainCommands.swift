@@ -122,25 +122,32 @@ struct TrainCommand: Command {
         let length = try parseLength(&a)
         let validate = !a.flag("no-val")
         try a.finish()
-        var observer = TrainingObserver(), table = TrainingReport.table(costName: "flops"), costName = "flops"
-        observer.begin = { name in
-            costName = name
-            table = TrainingReport.table(costName: name)
-            nb.live(table.header)
-        }
-        observer.step = { m, done, steps, elapsed in
-            let eta = elapsed / Double(done) * Double(steps - done)
-            let width = 24, filled = width * done / max(steps, 1)
-            nb.console.progress("[" + String(repeating: "#", count: filled) + String(repeating: ".", count: width - filled) + "] "
-                                + String(format: "%d/%d  loss %.3f  acc %.3f  %@ %@  ETA %@", done, steps, m.loss, m.accuracy,
-                                         costName, Format.quantity(m.sampledCost), Format.duration(eta)))
-        }
-        observer.validation = { done, total in nb.console.progress("validating \(done)/\(total) batches") }
-        observer.epoch = { row in nb.live(table.line(row.cells)) }
+        let observer = trainingObserver(nb)
         defer { nb.console.endProgress() }
         // The token stays cancelled after Ctrl-C: a script stops after this command.
         return try nb.session.train(length, validate: validate, cancel: nb.freshCancellation, observer: observer, autosave: nb.store)
     }
+}
+
+/// What `train` (and a sweep's warm-up) shows while it runs: the epoch table's
+/// header, a progress bar per step, a row per epoch.
+func trainingObserver(_ nb: Notebook) -> TrainingObserver {
+    var observer = TrainingObserver(), table = TrainingReport.table(costName: "flops"), costName = "flops"
+    observer.begin = { name in
+        costName = name
+        table = TrainingReport.table(costName: name)
+        nb.live(table.header)
+    }
+    observer.step = { m, done, steps, elapsed in
+        let eta = elapsed / Double(done) * Double(steps - done)
+        let width = 24, filled = width * done / max(steps, 1)
+        nb.console.progress("[" + String(repeating: "#", count: filled) + String(repeating: ".", count: width - filled) + "] "
+                            + String(format: "%d/%d  loss %.3f  acc %.3f  %@ %@  ETA %@", done, steps, m.loss, m.accuracy,
+                                     costName, Format.quantity(m.sampledCost), Format.duration(eta)))
+    }
+    observer.validation = { done, total in nb.console.progress("validating \(done)/\(total) batches") }
+    observer.epoch = { row in nb.live(table.line(row.cells)) }
+    return observer
 }
 
 struct EvalCommand: Command {

@@ -140,12 +140,13 @@ public struct Plot {
 }
 
 /// The Pareto front of (cost, accuracy) points: the points no other point
-/// beats on both (lower or equal cost and higher or equal accuracy, one strictly).
+/// beats on both (lower or equal cost and higher or equal accuracy, one
+/// strictly); equal points are all on it. Sorted by cost, then accuracy down.
 public func paretoFront(_ points: [(cost: Double, accuracy: Double)]) -> [Int] {
     points.indices.filter { i in
         !points.indices.contains { j in
             j != i && points[j].cost <= points[i].cost && points[j].accuracy >= points[i].accuracy
                 && (points[j].cost < points[i].cost || points[j].accuracy > points[i].accuracy)
         }
-    }.sorted { points[$0].cost < points[$1].cost }
+    }.sorted { (points[$0].cost, -points[$0].accuracy) < (points[$1].cost, -points[$1].accuracy) }
 }

@@ -114,16 +114,53 @@ public enum HistoryView {
 }
 
 public enum ParetoView {
-    /// Cost (log x) against accuracy for many models, the Pareto front drawn and labelled.
-    public static func render(_ models: [(cost: Double, accuracy: Double, label: String)], costName: String, title: String, width: Int = 1000) -> Canvas {
+    /// One model of the picture: its cost and accuracies, how it is marked.
+    public struct Model {
+        public var cost: Double, validation: Double
+        /// Drawn for the front's models, in a colour of its own.
+        public var test: Double?
+        public var label: String
+        /// A fixed baseline (drawn apart from the searched models).
+        public var baseline: Bool
+        public var onFront: Bool
+        public init(cost: Double, validation: Double, test: Double? = nil, label: String, baseline: Bool = false, onFront: Bool) {
+            (self.cost, self.validation, self.test, self.label, self.baseline, self.onFront) = (cost, validation, test, label, baseline, onFront)
+        }
+    }
+
+    /// Cost (log x) against accuracy: every model (searched and baselines
+    /// apart), the front as a staircase (accuracy reached at each cost), the
+    /// front's test accuracy beside its validation accuracy. Models of cost 0
+    /// (an empty architecture) cannot sit on a log axis: the title counts them.
+    public static func render(_ all: [Model], costName: String, split: String = "val", title: String, width: Int = 1000) -> Canvas {
+        let models = all.filter { $0.cost > 0 && $0.cost.isFinite }
         let canvas = Canvas(width: width, height: 640)
-        canvas.title(title, x: 20, y: 14, maxWidth: Double(width - 40))
+        let hidden = all.count - models.count
+        canvas.title(title + (hidden > 0 ? " (\(hidden) of cost 0 not drawn)" : ""), x: 20, y: 14, maxWidth: Double(width - 40))
         var plot = Plot(title: "", xLabel: costName, yLabel: "accuracy")
         plot.logX = true
-        let front = paretoFront(models.map { ($0.cost, $0.accuracy) })
-        plot.series = [.init(label: "models", points: models.map { ($0.cost, $0.accuracy) }, colour: ColourMap.qualitative(0), lines: false),
-                       .init(label: "Pareto front", points: front.map { (models[$0].cost, models[$0].accuracy) }, colour: ColourMap.qualitative(1))]
-        plot.labels = models.indices.map { (models[$0].cost, models[$0].accuracy, models[$0].label, !front.contains($0)) }
+        let front = models.filter(\.onFront).sorted { ($0.cost, $0.validation) < ($1.cost, $1.validation) }
+        func staircase(_ points: [(x: Double, y: Double)]) -> [(x: Double, y: Double)] {
+            var out = [(x: Double, y: Double)]()
+            for (k, p) in points.enumerated() {
+                if k > 0 { out.append((p.x, points[k - 1].y)) }
+                out.append(p)
+            }
+            if let last = points.last, let right = models.map(\.cost).max(), right > last.x { out.append((right, last.y)) }
+            return out
+        }
+        let searched = models.filter { !$0.baseline }, baselines = models.filter(\.baseline)
+        plot.series = [.init(label: "searched (\(split))", points: searched.map { ($0.cost, $0.validation) }, colour: ColourMap.qualitative(0), lines: false)]
+        if !baselines.isEmpty {
+            plot.series.append(.init(label: "baselines (\(split))", points: baselines.map { ($0.cost, $0.validation) }, colour: ColourMap.qualitative(2), lines: false))
+        }
+        plot.series.append(.init(label: "Pareto front (\(split))", points: staircase(front.map { ($0.cost, $0.validation) }), colour: ColourMap.qualitative(1)))
+        let tested = front.filter { $0.test != nil }
+        if !tested.isEmpty {
+            plot.series.append(.init(label: "front, test accuracy", points: staircase(tested.map { ($0.cost, $0.test!) }), colour: ColourMap.qualitative(3), dashed: true))
+            plot.series.append(.init(label: "", points: tested.map { ($0.cost, $0.test!) }, colour: ColourMap.qualitative(3), lines: false))
+        }
+        plot.labels = models.map { ($0.cost, $0.validation, $0.label, !$0.onFront) }
         plot.draw(on: canvas, x: 20, y: 40, width: Double(width - 40), height: 580)
         return canvas
     }

@@ -128,12 +128,16 @@ public final class Session {
     public var cells: [Cell] = []
     /// Files rendered in this session (absolute paths).
     public var renders: [String] = []
+    /// Set in a sweep's children: the parent, the step and what the child changes.
+    public internal(set) var origin: SweepOrigin?
 
     public struct Evaluation: Codable, Equatable, Sendable {
         public var step: Int, split: String, loss: Double, accuracy: Double
         public var cost: Double?
-        public init(step: Int, split: String, loss: Double, accuracy: Double, cost: Double?) {
-            (self.step, self.split, self.loss, self.accuracy, self.cost) = (step, split, loss, accuracy, cost)
+        /// True when sampled architectures were evaluated (absent: the deterministic one).
+        public var sampled: Bool?
+        public init(step: Int, split: String, loss: Double, accuracy: Double, cost: Double?, sampled: Bool? = nil) {
+            (self.step, self.split, self.loss, self.accuracy, self.cost, self.sampled) = (step, split, loss, accuracy, cost, sampled)
         }
     }
 
@@ -304,9 +308,9 @@ public final class Session {
 
     /// Rebuilds data, model, trainer and loader from saved specs, and applies the settings.
     func restore(dataset spec: (any DatasetSource)?, loader state: LoaderState?, model: ModelSpec?, budget: BudgetSpec?,
-                 trainer trainerState: Trainer.State?, progress: ((Int, Int) -> Void)?) throws {
+                 trainer trainerState: Trainer.State?, progress: ((Int, Int) -> Void)?, datasets: DatasetCache? = nil) throws {
         if let spec {
-            let d = try spec.load(progress: progress, cancel: .never)
+            let d = try datasets?.dataset(spec, progress: progress) ?? spec.load(progress: progress, cancel: .never)
             datasetSource = spec
             dataset = d
             try makeLoader(seed: state?.seed ?? 0)
@@ -327,5 +331,22 @@ public final class Session {
         }
         if let trainerState { trainer?.restore(trainerState) }
         applySettings()
+    }
+}
+
+/// Datasets loaded once for many sessions opened in a row (a sweep's
+/// children share their parent's data): keyed by the source as saved.
+public final class DatasetCache {
+    private var loaded: [Data: Dataset] = [:]
+    public init() {}
+
+    func dataset(_ source: any DatasetSource, progress: ((Int, Int) -> Void)?) throws -> Dataset {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = .sortedKeys
+        let key = try encoder.encode(SavedChoice<DatasetSources>(source))
+        if let d = loaded[key] { return d }
+        let d = try source.load(progress: progress, cancel: .never)
+        loaded[key] = d
+        return d
     }
 }

@@ -20,7 +20,7 @@ import Tensor
 /// written atomically. A save writes generation g + 1's files first and the
 /// manifest last, then removes generation g's: a crash at any point leaves a
 /// manifest whose files are all intact.
-public struct SessionStore {
+public struct SessionStore: Sendable {
     public let root: URL
 
     public init(root: URL) { self.root = root }
@@ -64,6 +64,8 @@ public struct SessionStore {
         /// The convolution algorithm of each shape this process computed with
         /// (absent in older sessions): pinned on open, so a resumed run computes the same.
         var convolutionChoices: [String: String]?
+        /// A sweep's child: where it came from (absent otherwise).
+        var origin: SweepOrigin?
         var files: [String: String]          // role → file name
     }
 
@@ -115,7 +117,7 @@ public struct SessionStore {
                                     trainer: s.trainer?.state, renders: s.renders,
                                     lastAccuracy: s.evaluations.last?.accuracy ?? s.epochs.last?.validationAccuracy ?? s.steps.last?.accuracy,
                                     cost: s.network.map { n in (s.optimisedCost ?? FlopsCost(n)).cost(of: n.deterministicArchitecture) },
-                                    costName: s.optimisedCost?.name, convolutionChoices: ConvolutionChoices.shared.used, files: files)
+                                    costName: s.optimisedCost?.name, convolutionChoices: ConvolutionChoices.shared.used, origin: s.origin, files: files)
             try CheckedFile.write(try SessionJSON.encoder(pretty: true).encode(manifest), kind: "session", to: dir.appendingPathComponent("session.json"))
         } catch {
             // The manifest still names generation g: what this save wrote is an orphan.
@@ -167,7 +169,7 @@ public struct SessionStore {
 
     // MARK: open
 
-    private func readManifest(_ dir: URL) throws -> Manifest {
+    func readManifest(_ dir: URL) throws -> Manifest {
         let file = dir.appendingPathComponent("session.json")
         let data = try CheckedFile.read(file, kind: "session")
         do {
@@ -184,7 +186,8 @@ public struct SessionStore {
     /// back every tensor and counter, applies its settings. On disk, only
     /// stale files are removed (temporary files of interrupted saves,
     /// generations the manifest does not name); `removed` gets their names.
-    public func open(_ name: String, progress: ((Int, Int) -> Void)? = nil, removed: (([String]) -> Void)? = nil) throws -> Session {
+    public func open(_ name: String, progress: ((Int, Int) -> Void)? = nil, removed: (([String]) -> Void)? = nil,
+                     datasets: DatasetCache? = nil) throws -> Session {
         try Self.check(name: name)
         let dir = folder(name)
         guard FileManager.default.fileExists(atPath: dir.path) else {
@@ -221,7 +224,7 @@ public struct SessionStore {
         s.settings = m.settings
         s.variables = m.variables
         s.rng = m.rng
-        try s.restore(dataset: m.dataset?.value, loader: m.loader, model: m.model, budget: m.budget, trainer: m.trainer, progress: progress)
+        try s.restore(dataset: m.dataset?.value, loader: m.loader, model: m.model, budget: m.budget, trainer: m.trainer, progress: progress, datasets: datasets)
         if let state, let trainer = s.trainer {
             try TensorArchive.restore(state, into: trainer.stateTensors, file: dir.appendingPathComponent(m.files["state"]!).path)
         }
@@ -234,6 +237,7 @@ public struct SessionStore {
         }
         s.cells = cells
         s.renders = m.renders
+        s.origin = m.origin
         let stale = removeStaleFiles(dir, keeping: Set(m.files.values))
         if !stale.isEmpty { removed?(stale) }
         return s
@@ -256,6 +260,8 @@ public struct SessionStore {
         public let name: String, dataset: String?, model: String?, steps: Int, lastAccuracy: Double?, savedAt: String
         public var cost: Double? = nil, costName: String? = nil
         public let problem: String?
+        /// A sweep's child: where it came from.
+        public var origin: SweepOrigin? = nil
     }
 
     /// Every session folder, with what its manifest says (or why it cannot be read).
@@ -267,7 +273,8 @@ public struct SessionStore {
             do {
                 let m = try readManifest(folder(name))
                 return Listing(name: name, dataset: m.datasetName, model: m.modelName, steps: m.trainer?.step ?? 0,
-                               lastAccuracy: m.lastAccuracy, savedAt: m.savedAt, cost: m.cost, costName: m.costName, problem: nil)
+                               lastAccuracy: m.lastAccuracy, savedAt: m.savedAt, cost: m.cost, costName: m.costName, problem: nil,
+                               origin: m.origin)
             } catch {
                 return Listing(name: name, dataset: nil, model: nil, steps: 0, lastAccuracy: nil, savedAt: "", problem: "\(error)")
             }

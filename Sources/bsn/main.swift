@@ -59,6 +59,8 @@ case "bench":
     case "data": benchData(Array(rest.dropFirst()))
     default: fail("bsn bench: unknown benchmark '\(rest.first ?? "")' (available: conv, train, data)\n\n" + usage)
     }
+case "sweep-worker":   // internal: one child of a sweep, started by the notebook's sweep command
+    sweepWorker(Array(arguments.dropFirst()))
 case "fuzz":       // a developer's tool, not in the usage text: see docs/architecture.md
     fuzz(Array(arguments.dropFirst()))
 case "info":
@@ -275,6 +277,7 @@ func startNotebook(_ arguments: [String]) {
     let stamp = ISO8601DateFormatter.string(from: Date(), timeZone: .current, formatOptions: [.withYear, .withMonth, .withDay, .withTime])
     let interactive = isatty(STDIN_FILENO) == 1 && isatty(STDOUT_FILENO) == 1
     let nb = Notebook(session: session(named: name ?? "notebook-\(stamp)", store: store), store: store, console: Console(interactive: interactive))
+    nb.sweepWorker = thisExecutable()
     if interactive { exit(REPL.run(nb)) }
     let text = String(decoding: FileHandle.standardInput.readDataToEndOfFile(), as: UTF8.self)
     var status = Script.run(text, file: "<stdin>", in: nb, options: .init())
@@ -316,5 +319,42 @@ func runScript(_ arguments: [String]) {
     let nb = Notebook(session: name.map { session(named: $0, store: store) } ?? Session(name: fresh.isEmpty ? "script" : fresh),
                       store: store, console: Console(interactive: false))
     nb.session.variables.merge(variables) { _, new in new }
+    nb.sweepWorker = thisExecutable()
     exit(Script.run(text, file: file, in: nb, options: options))
+}
+
+/// This binary, for the processes it starts (sweep workers, benchmark rows).
+func thisExecutable() -> URL { URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath() }
+
+/// `bsn sweep-worker --sessions DIR --threads T CHILD-JSON`: trains one child
+/// of a sweep to its target step, printing one SweepEvent JSON per line.
+/// SIGINT or SIGTERM, or the sweep process going away, stops it at the next
+/// batch, saved (exit 130).
+func sweepWorker(_ arguments: [String]) {
+    var root = "", threads = 1, spec = ""
+    parse("sweep-worker", arguments, valued: ["sessions", "threads"]) { a in
+        root = a.option("sessions") ?? ""
+        threads = try a.int("threads", default: 1, range: 1...256)!
+        spec = try a.required("the child, as JSON")
+    }
+    guard let child = try? JSONDecoder().decode(SweepChild.self, from: Data(spec.utf8)), !root.isEmpty else {
+        fail("bsn sweep-worker: needs --sessions DIR and a child as JSON")
+    }
+    Interrupts.install()
+    signal(SIGTERM) { _ in Interrupts.sigint.cancel() }
+    let parent = getppid()
+    Thread.detachNewThread {
+        while getppid() == parent { Thread.sleep(forTimeInterval: 0.5) }
+        Interrupts.sigint.cancel()
+    }
+    let encoder = JSONEncoder()
+    do {
+        try SessionStore(root: URL(fileURLWithPath: root)).runSweepChild(child, threads: threads, cancel: Interrupts.sigint) { e in
+            if let line = try? encoder.encode(e) { FileHandle.standardOutput.write(line + Data([0x0A])) }
+        }
+    } catch {
+        FileHandle.standardError.write(Data("bsn sweep-worker: \(child.name): \(error)\n".utf8))
+        exit(1)
+    }
+    exit(Interrupts.sigint.isCancelled ? 130 : 0)
 }

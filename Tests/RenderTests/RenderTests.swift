@@ -122,9 +122,24 @@ final class GraphViewTests: XCTestCase {
         h.epochs = [(step: 25, accuracy: 0.3, validation: 0.28), (step: 50, accuracy: 0.6, validation: 0.55)]
         h.budget = 70
         XCTAssertEqual(HistoryView.render(h, title: "h").image, HistoryView.render(h, title: "h").image)
-        let models = [(cost: 1e6, accuracy: 0.8, label: "a"), (cost: 3e6, accuracy: 0.9, label: "b"), (cost: 4e6, accuracy: 0.85, label: "c")]
+        let models = [ParetoView.Model(cost: 1e6, validation: 0.8, test: 0.79, label: "a", onFront: true),
+                      ParetoView.Model(cost: 3e6, validation: 0.9, test: 0.88, label: "b", onFront: true),
+                      ParetoView.Model(cost: 4e6, validation: 0.85, label: "c", baseline: true, onFront: false)]
         XCTAssertEqual(ParetoView.render(models, costName: "flops", title: "p").image, ParetoView.render(models, costName: "flops", title: "p").image)
-        XCTAssertEqual(paretoFront(models.map { ($0.cost, $0.accuracy) }), [0, 1])
+    }
+}
+
+final class ParetoFrontTests: XCTestCase {
+    func testTheFrontIsExactlyTheUnbeatenPointsTiesIncluded() {
+        let points: [(cost: Double, accuracy: Double)] = [
+            (1, 0.5), (2, 0.6), (1, 0.5),     // 0 and 2 tie: both on the front
+            (2, 0.7), (3, 0.7),               // 4 costs more for the same accuracy as 3
+            (4, 0.9), (0.5, 0.4), (5, 0.9),   // 7 costs more than 5 for the same
+            (0.5, 0.3),                       // beaten by 6 at equal cost
+        ]
+        XCTAssertEqual(paretoFront(points), [6, 0, 2, 3, 5])
+        XCTAssertEqual(paretoFront([]), [])
+        XCTAssertEqual(paretoFront([(3, 0.1)]), [0])
     }
 }
 

@@ -99,6 +99,16 @@ public struct Arguments {
         return list
     }
 
+    /// A comma-separated list of numbers ≥ 0 ("1e-7,1e-6"; k/M/G suffixes).
+    public mutating func numberList(_ keys: String...) throws -> [Double]? {
+        for k in keys { used.insert(k) }
+        guard let (_, v) = lookup(keys) else { return nil }
+        guard let list = parseNumberList(v), list.allSatisfy({ $0 >= 0 }) else {
+            throw UsageError("\(command): \(keys[0])= takes numbers ≥ 0 separated by commas (e.g. 1e-7,1e-6), got '\(v)'")
+        }
+        return list
+    }
+
     /// One of a type's named values (`mode=mask`), or nil when the option is absent.
     public mutating func choice<T: RawRepresentable & CaseIterable>(_ keys: String...) throws -> T? where T.RawValue == String {
         for k in keys { used.insert(k) }

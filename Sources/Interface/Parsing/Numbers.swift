@@ -14,3 +14,10 @@ public func parseWhole(_ text: String) -> Int? {
     guard let x = parseNumber(text), x.isFinite, x == x.rounded(), abs(x) < 9.2e18 else { return nil }
     return Int(x)
 }
+
+/// Comma-separated numbers as `parseNumber` reads them ("2M,4M,8M"); nil if any is not a finite number.
+public func parseNumberList(_ text: String) -> [Double]? {
+    let parts = text.split(separator: ",", omittingEmptySubsequences: false).map { parseNumber(String($0)) }
+    guard !parts.isEmpty, parts.allSatisfy({ $0?.isFinite == true }) else { return nil }
+    return parts.map { $0! }
+}

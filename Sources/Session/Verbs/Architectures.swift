@@ -28,6 +28,8 @@ public struct GateReport: Output, Sendable {
     public let keptModules: Int, uncertain: Int, samplingStarted: Bool
     /// Gates the text lists (all of them with `inspect --all`).
     public let shown: Int
+    /// Said when a budgeted search's gates have barely moved (`Session.searchHint`).
+    public var hint: String? = nil
 
     public var text: String {
         guard !gates.isEmpty else { return "\(model) has no gates: nothing to inspect" }
@@ -35,6 +37,7 @@ public struct GateReport: Output, Sendable {
                             gates.count, keptModules, uncertain, meanEntropy, samplingStarted ? "" : " (warm-up: sampling has not started)")]
         lines.append("\(cost.name): full \(Format.quantity(cost.full)), expected \(Format.quantity(cost.expected)), deterministic \(Format.quantity(cost.deterministic))"
                      + (budget.map { ", budget \(Format.quantity($0))" } ?? "") + " \(cost.unit)")
+        if let hint { lines.append(hint) }
         lines.append("")
         var table = Table([.left("gate (most uncertain first)", 30), .right("p(keep)", 9), .right("entropy", 9), .left("", 2)])
         for g in gates.prefix(shown) {
@@ -93,7 +96,7 @@ extension Session {
         return GateReport(model: modelSpec!.fabric.summary, gates: gates, meanEntropy: meanGateEntropy(p),
                           cost: net.report(optimisedCost ?? FlopsCost(net), sampled: trainer.lastArchitectures), budget: budgetSpec?.budget.limit,
                           keptModules: p.filter { $0 > 0.5 }.count, uncertain: p.filter { $0 > 0.1 && $0 < 0.9 }.count,
-                          samplingStarted: trainer.samplingStarted, shown: all ? gates.count : min(15, gates.count))
+                          samplingStarted: trainer.samplingStarted, shown: all ? gates.count : min(15, gates.count), hint: searchHint)
     }
 
     /// The deterministic architecture (gates with p > 0.5), as `export arch` writes it.

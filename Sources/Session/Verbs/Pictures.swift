@@ -16,8 +16,10 @@ public enum Picture: Sendable {
     case masks(count: Int = 4, split: String = "val")
     /// Loss, accuracy, cost against the budget and gate entropy over the steps.
     case history
-    /// Cost against accuracy of this session's evaluations and of the saved sessions `others` on the same data.
-    case pareto(others: [SessionStore.Listing] = [])
+    /// Cost against accuracy. With sweep children in `store`: every child and
+    /// baseline, the front picked on validation, its test accuracy (`pareto`).
+    /// Otherwise this session's evaluations and the saved sessions on the same data and cost.
+    case pareto(store: SessionStore? = nil)
 }
 
 /// What `render` reports: the file written and its size.
@@ -76,17 +78,29 @@ extension Session {
             h.budget = budgetSpec?.budget.limit
             h.costName = optimisedCost?.name ?? "flops"
             return HistoryView.render(h, title: title("training history"), width: width)
-        case .pareto(let others):
+        case .pareto(let store):
+            if let store, store.list().contains(where: { $0.origin?.parent == name }) {
+                let report = try pareto(store: store)
+                let models = report.rows.map { r in
+                    ParetoView.Model(cost: r.cost, validation: r.validationAccuracy, test: r.testAccuracy, label: r.model,
+                                     baseline: r.kind == .baseline, onFront: r.onFront)
+                }
+                return ParetoView.render(models, costName: report.costName, split: report.split,
+                                         title: title("\(models.count) models of the sweep, Pareto front"), width: width)
+            }
             // This session's evaluations (test split preferred), and the saved sessions on the same data and cost.
             let splits = Set(evaluations.map(\.split)), split = splits.contains("test") ? "test" : "val"
             var models = evaluations.filter { $0.split == split }.compactMap { e in
                 e.cost.map { (cost: $0, accuracy: e.accuracy, label: "\(name) @\(e.step)") }
             }
-            for l in others where l.name != name && l.dataset == dataset?.name && l.costName == optimisedCost?.name {
+            for l in store?.list() ?? [] where l.name != name && l.dataset == dataset?.name && l.costName == optimisedCost?.name {
                 if let c = l.cost, let acc = l.lastAccuracy { models.append((cost: c, accuracy: acc, label: l.name)) }
             }
             guard !models.isEmpty else { throw SessionError("no evaluated models yet (run eval, or save sessions that have one)") }
-            return ParetoView.render(models, costName: optimisedCost?.name ?? "cost", title: "cost against accuracy: \(models.count) models", width: width)
+            let front = Set(paretoFront(models.map { ($0.cost, $0.accuracy) }))
+            return ParetoView.render(models.indices.map { k in
+                ParetoView.Model(cost: models[k].cost, validation: models[k].accuracy, label: models[k].label, onFront: front.contains(k))
+            }, costName: optimisedCost?.name ?? "cost", split: split, title: "cost against accuracy: \(models.count) models", width: width)
         }
     }
 

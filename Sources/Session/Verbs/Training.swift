@@ -50,6 +50,8 @@ public struct TrainingReport: Output, Sendable {
     public var removedFiles: [String] = []
     /// The session's name when the autosave succeeded.
     public var savedAs: String?
+    /// Said when a budgeted search's gates have barely moved (`Session.searchHint`).
+    public var hint: String?
 
     public var text: String {
         var lines = [(diverged != nil ? "stopped after \(stepsDone) of \(stepsAsked) steps" : interrupted ? "interrupted after \(stepsDone) of \(stepsAsked) steps" : "trained \(stepsDone) steps")
@@ -57,6 +59,7 @@ public struct TrainingReport: Output, Sendable {
                               Format.duration(seconds), step, epoch, Format.decimal(lastLoss ?? .nan), lastAccuracy ?? .nan, cost.name,
                               Format.quantity(cost.deterministic), Format.quantity(cost.expected))
                      + (budget.map { " vs budget \(Format.quantity($0))" } ?? "")]
+        if let hint { lines.append(hint) }
         if !removedFiles.isEmpty { lines.append(SessionStore.describeRemoved(removedFiles)) }
         if let savedAs { lines.append("saved session '\(savedAs)'") }
         return lines.joined(separator: "\n")
@@ -132,6 +135,7 @@ extension Session {
                                     epoch: Double(trainer.step) / Double(perEpoch), lastLoss: last?.loss, lastAccuracy: last?.accuracy,
                                     cost: net.report(optimisedCost ?? FlopsCost(net)), budget: budgetSpec?.budget.limit, epochs: rows,
                                     interrupted: cancel.isCancelled, diverged: diverged?.description)
+        report.hint = searchHint
         // Training's work is kept whatever happened; a save that fails makes the verb fail.
         if let store {
             do {

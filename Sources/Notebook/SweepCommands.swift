@@ -1,0 +1,136 @@
+import Foundation
+import Interface
+import Session
+import SuperNet
+
+struct SweepCommand: Command {
+    let name = "sweep"
+    var usage: String { "sweep budget <cost> <C,C,…> lambda=<λ,λ,…> [seeds=1,2] [epochs=N] [--workers=K] | sweep baselines cnf W=1,2,4 | resnet depth=20,32" }
+    let summary = "a grid of budgeted searches (or fixed baselines) from this session, each a session of its own"
+    let example = "sweep budget flops 2M,4M,8M lambda=1e-7,1e-6 epochs=8"
+    var details: String {
+        """
+        budget <cost> <C list> lambda=<λ list> [mode=max|abs]
+                       one search per budget C and λ, from this session's weights (gates reset to
+                       p ≈ 0.95 if they had moved), each trained epochs= more epochs
+        baselines cnf W=<list> [S=] [C=]  |  baselines resnet depth=<list>
+                       fixed networks (no gates) trained from scratch for as many steps in all
+        seeds=<list>   one child per seed too (set seed); without it the children share this session's
+        epochs=N (10)  epochs each child trains;  --workers=K (one per core) processes, threads split
+        With a warm-up set (warmup 2 epochs) and not done yet, this session warms up first, once:
+        every child starts from that checkpoint. Children are named <session>.<cost>-<C>.lambda-<λ>[.seed-<s>]
+        (open one like any session). Ctrl-C or a killed process: the same command continues the sweep,
+        keeping finished children. Cost: \(CostChoices.catalogue.usage)
+        """
+    }
+    var words: [String] {
+        ["budget", "baselines", "cnf", "resnet", "lambda=", "mode=", "seeds=", "epochs=", "--workers=", "W=", "S=", "C=", "depth="]
+            + CostChoices.catalogue.words + CostChoices.catalogue.completions
+    }
+
+    func run(_ a: inout Arguments, _ nb: Notebook) throws -> any Output {
+        let what = try a.required("budget or baselines")
+        let grid: SweepGrid
+        switch what {
+        case "budget":
+            let word = try a.required("a cost (\(CostChoices.catalogue.words.joined(separator: ", ")))")
+            let cost = try CostChoices.parse(word, &a)
+            let limitsWord = try a.required("the budgets C, separated by commas (e.g. 2M,4M,8M)")
+            guard let limits = parseNumberList(limitsWord), limits.allSatisfy({ $0 >= 0 }) else {
+                throw UsageError("sweep budget: the budgets must be numbers ≥ 0 separated by commas (e.g. 2M,4M,8M), got '\(limitsWord)'")
+            }
+            guard let lambdas = try a.numberList("lambda", "λ") else { throw UsageError("sweep budget: needs lambda=<λ,…> (e.g. lambda=1e-7,1e-6)") }
+            let mode: Budget.Mode = try a.choice("mode") ?? .max
+            grid = .budgets(cost: cost, limits: limits, lambdas: lambdas, mode: mode)
+        case "baselines":
+            grid = .baselines(try baselines(&a, nb))
+        default:
+            throw UsageError("sweep: expected budget or baselines, got '\(what)'" + didYouMean(what, in: ["budget", "baselines"]))
+        }
+        let seeds = try a.wholeList("seeds", range: 0...Int.max).map { $0.map(UInt64.init) }
+        let epochs = try a.int("epochs", default: 10, range: 1...Settings.maxEpoch)!
+        let workers = try a.int("workers", default: ProcessInfo.processInfo.activeProcessorCount, range: 1...256)!
+        try a.finish()
+
+        var observer = SweepObserver()
+        observer.warmup = trainingObserver(nb)
+        observer.note = { nb.live($0) }
+        let width = 10
+        observer.rows = { rows in
+            var table = SweepReport.table(nameWidth: max(width, rows.map(\.child.count).max() ?? width))
+            for row in rows { table.add(row.cells) }
+            nb.console.board(table.text.split(separator: "\n").map(String.init))
+        }
+        if !nb.console.interactive {
+            // In a script, a line per epoch and per child that ends.
+            observer.event = { row, e in
+                guard e.kind != .progress && e.kind != .started else { return }
+                nb.live("  \(row.child): \(e.kind == .epoch ? "epoch \(row.step / row.perEpoch)/\(row.targetStep / row.perEpoch)" : row.state.rawValue)"
+                        + (row.validationAccuracy.map { ", val acc " + Format.fixed($0, 3) } ?? "")
+                        + (row.cost.map { ", \(row.costName ?? "cost") " + Format.quantity($0) } ?? "")
+                        + (e.kind == .failed ? ": " + (e.message ?? "") : ""))
+            }
+        }
+        defer {
+            nb.console.endProgress()
+            nb.console.endBoard()
+        }
+        return try nb.session.sweep(SweepRequest(grid: grid, seeds: seeds, epochs: epochs, workers: workers), store: nb.store,
+                                    worker: nb.sweepWorker, cancel: nb.freshCancellation, observer: observer)
+    }
+
+    /// `cnf W=1,2,4 [S=] [C=]` (S and C default to this session's CNF) or `resnet depth=20,32`.
+    private func baselines(_ a: inout Arguments, _ nb: Notebook) throws -> [Fabric] {
+        let kind = try a.required("cnf or resnet")
+        switch kind {
+        case "cnf":
+            guard let widths = try a.wholeList("W", "w", range: 1...1000) else { throw UsageError("sweep baselines cnf: needs W=<list> (e.g. W=1,2,4)") }
+            var scales: Int?, channels: Int?, segmentation = false
+            if case let .cnf(_, s, c, seg, _) = nb.session.modelSpec?.fabric { (scales, channels, segmentation) = (s, c, seg) }
+            guard let s = try a.int("S", "s") ?? scales, let c = try a.int("C", "c") ?? channels else {
+                throw UsageError("sweep baselines cnf: needs S= and C= (this session's model is not a CNF)")
+            }
+            return widths.map { .cnf(columns: $0, scales: s, channels: c, segmentation: segmentation, gated: false) }
+        case "resnet":
+            guard let depths = try a.wholeList("depth", range: 8...1000) else { throw UsageError("sweep baselines resnet: needs depth=<list> (e.g. depth=20,32)") }
+            return try depths.map { d in
+                guard let f = Fabric.resnet(depth: d) else { throw UsageError("sweep baselines resnet: depth must be 6n+2 (20, 32, 44, 56, 110), got \(d)") }
+                return f
+            }
+        default:
+            throw UsageError("sweep baselines: expected cnf or resnet, got '\(kind)'" + didYouMean(kind, in: ["cnf", "resnet"]))
+        }
+    }
+}
+
+struct ParetoCommand: Command {
+    let name = "pareto"
+    var usage: String { "pareto [<cost>] [--split=val|test] [--all] [--markdown|--csv] [--parallel=N]   (cost: \(CostChoices.catalogue.usage))" }
+    let summary = "the Pareto front of this session's sweep: accuracy against cost, the front's test accuracy"
+    let example = "pareto flops --markdown"
+    let details = """
+    Takes every finished child and baseline of this session's sweeps and keeps the models no other
+    beats on both validation accuracy (--split=test: test) and cost (default: the optimised cost).
+    The front's models are evaluated on test once (saved in their sessions). Columns: model, budget,
+    λ, the cost and the others (flops, params, parallel-N steps; --parallel=N, 4), val and test
+    accuracy, steps. --all lists every model (front marked); --markdown and --csv print those tables.
+    render pareto <file.png> draws it.
+    """
+    var words: [String] { CostChoices.catalogue.words + ["--split=", "--all", "--markdown", "--csv", "--parallel=", "--json"] }
+
+    func run(_ a: inout Arguments, _ nb: Notebook) throws -> any Output {
+        let cost = try a.next().map { try CostChoices.parse($0, &a) }
+        let split = a.option("split") ?? "val"
+        let all = a.flag("all"), markdown = a.flag("markdown"), csv = a.flag("csv")
+        let machines = try a.int("parallel", default: 4, range: 1...ParallelCost.maxMachines)!
+        try a.finish()
+        guard !(markdown && csv) else { throw UsageError("pareto: --markdown or --csv, not both") }
+        defer { nb.console.endProgress() }
+        var report = try nb.session.pareto(cost: cost, split: split, machines: machines, store: nb.store, cancel: nb.freshCancellation) {
+            nb.console.progress($0)
+        }
+        report.layout = markdown ? .markdown : csv ? .csv : .text
+        report.all = all
+        return report
+    }
+}

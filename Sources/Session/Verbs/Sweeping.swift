@@ -1,0 +1,244 @@
+import Foundation
+import Interface
+import SuperNet
+import Tensor
+
+/// What the caller of `sweep` hears while it runs. Every field is optional.
+public struct SweepObserver {
+    /// The parent's warm-up, run once before the children (training's observer).
+    public var warmup = TrainingObserver()
+    /// Said once, before anything runs (the warm-up, then the children and workers).
+    public var note: (String) -> Void = { _ in }
+    /// Whenever a child's row changes: every row, in the grid's order.
+    public var rows: ([SweepReport.Row]) -> Void = { _ in }
+    /// A child's event as it arrives (an epoch done, a child finished…).
+    public var event: (SweepReport.Row, SweepEvent) -> Void = { _, _ in }
+    public init() {}
+}
+
+/// What `sweep` reports: a row per child, and how the run ended.
+public struct SweepReport: Output, Sendable {
+    public enum State: String, Codable, Sendable { case waiting, running, finished, kept, interrupted, failed }
+
+    public struct Row: Codable, Sendable {
+        public let session: String, child: String, kind: SweepOrigin.Kind
+        public var state: State
+        public var step: Int, targetStep: Int, perEpoch: Int
+        public var validationAccuracy: Double?
+        public var cost: Double?, costName: String?
+        public var message: String?
+
+        /// Its cells in `SweepReport.table`.
+        public var cells: [String] {
+            [child, state.rawValue, "\(step / perEpoch)/\(targetStep / perEpoch)", validationAccuracy.map { Format.fixed($0, 3) } ?? "-",
+             cost.map { Format.quantity($0) + " " + (costName ?? "") } ?? "-"]
+        }
+    }
+
+    public static func table(nameWidth: Int) -> Table {
+        Table([.left("child", nameWidth + 2), .left("state", 12), .right("epoch", 9), .right("val acc", 9), .right("cost", 18)])
+    }
+
+    public let parent: String
+    public let rows: [Row]
+    public let workers: Int, threadsPerWorker: Int
+    /// The parent's warm-up, when this sweep ran it.
+    public let warmup: TrainingReport?
+    public let interrupted: Bool
+    public let seconds: Double
+
+    public var text: String {
+        var lines = [String]()
+        if let warmup { lines.append("warm-up (once, in '\(parent)'): " + warmup.text.split(separator: "\n")[0]) }
+        var table = Self.table(nameWidth: rows.map(\.child.count).max() ?? 10)
+        for row in rows { table.add(row.cells) }
+        lines.append(table.text)
+        let count = { (s: State) in rows.filter { $0.state == s }.count }
+        var summary = plural(rows.count, "child", "children") + " of '\(parent)' (sessions \(parent).*): \(count(.finished)) finished now, \(count(.kept)) kept from before"
+        if count(.failed) > 0 { summary += ", \(count(.failed)) failed" }
+        summary += " in \(Format.duration(seconds))" + (workers > 0 ? ", " + plural(workers, "worker") + " × " + plural(threadsPerWorker, "thread") : "")
+        lines.append(summary)
+        for row in rows where row.state == .failed { lines.append("\(row.child): \(row.message ?? "failed")") }
+        if interrupted || rows.contains(where: { $0.state == .interrupted || $0.state == .waiting }) {
+            lines.append("interrupted: the same sweep command continues it (finished children are kept, the others resume from their last save)")
+        } else if count(.failed) == 0 {
+            lines.append("pareto picks the front; open <child> continues one")
+        }
+        return lines.joined(separator: "\n")
+    }
+}
+
+extension Session {
+    /// Runs a grid of searches (or baselines) from this session's state.
+    /// With a warm-up set and not yet done, the session trains through it
+    /// first, once; it is then saved, and each child is made from that save.
+    /// Children run in `request.workers` processes of `worker` (the bsn
+    /// executable, `bsn sweep-worker`), or one after the other in this
+    /// process when `worker` is nil. A child that exists already is kept if
+    /// finished and continued otherwise. Cancelling stops every child at its
+    /// next batch (each saves).
+    @discardableResult
+    public func sweep(_ request: SweepRequest, store: SessionStore, worker: URL? = nil, cancel: Cancellation = .never,
+                      observer: SweepObserver = SweepObserver()) throws -> SweepReport {
+        let (_, trainer) = try requireModel()
+        guard let loader else { throw SessionError("no dataset loaded (e.g. load shapes)") }
+        guard (1...256).contains(request.workers) else { throw SessionError("workers must be in 1…256, got \(request.workers)") }
+        _ = try request.children(of: self)               // checks the grid before any training
+        let start = Date()
+        var workers = worker == nil ? 1 : request.workers, threads = settings.threads
+
+        var warmup: TrainingReport?
+        if case .budgets = request.grid, settings.warmupSteps > trainer.step {
+            observer.note("warming up '\(name)' once: \(settings.warmupSteps - trainer.step) steps with every gate on")
+            warmup = try train(.steps(settings.warmupSteps - trainer.step), validate: true, cancel: cancel, observer: observer.warmup, autosave: store)
+            if cancel.isCancelled {
+                return SweepReport(parent: name, rows: [], workers: 0, threadsPerWorker: threads, warmup: warmup, interrupted: true,
+                                   seconds: Date().timeIntervalSince(start))
+            }
+        } else {
+            try store.save(self)
+        }
+        let children = try request.children(of: self)
+        let perEpoch = max(loader.batchesPerEpoch, 1)
+        var rows = [SweepReport.Row](), pending = [SweepChild]()
+        for child in children {
+            var row = SweepReport.Row(session: child.name, child: child.shortName, kind: child.origin.kind, state: .waiting,
+                                      step: child.origin.parentStep, targetStep: child.origin.targetStep, perEpoch: perEpoch)
+            if let status = try store.sweepStatus(child.name) {
+                guard status.origin == child.origin else { throw SweepConflict(child: child.name, found: status.origin) }
+                (row.step, row.validationAccuracy, row.cost, row.costName) = (status.step, status.accuracy, status.cost, status.costName ?? "flops")
+                if status.step >= child.origin.targetStep { row.state = .kept } else { pending.append(child) }
+            } else {
+                pending.append(child)
+            }
+            rows.append(row)
+        }
+        // The cores split between the workers (a child keeps its thread count when it resumes).
+        workers = min(workers, pending.count)
+        if worker != nil { threads = max(1, settings.threads / max(workers, 1)) }
+        observer.note(plural(children.count, "child", "children") + ", \(pending.count) to train"
+                      + (pending.isEmpty ? "" : " in " + plural(workers, "worker") + " × " + plural(threads, "thread")))
+        observer.rows(rows)
+
+        func handle(_ e: SweepEvent) {
+            guard let k = rows.firstIndex(where: { $0.session == e.child }) else { return }
+            if e.step >= 0 { rows[k].step = e.step }
+            rows[k].cost = e.cost ?? rows[k].cost
+            rows[k].costName = e.costName ?? rows[k].costName
+            rows[k].validationAccuracy = e.validationAccuracy ?? rows[k].validationAccuracy
+            switch e.kind {
+            case .started, .progress, .epoch: rows[k].state = .running
+            case .finished: rows[k].state = .finished
+            case .interrupted: rows[k].state = .interrupted
+            case .failed: (rows[k].state, rows[k].message) = (.failed, e.message)
+            }
+            observer.event(rows[k], e)
+            observer.rows(rows)
+        }
+        if let worker {
+            try SweepPool(executable: worker, store: store, threads: threads, size: workers).run(pending, cancel: cancel, event: handle)
+        } else {
+            defer { applySettings() }                    // the children set the thread count
+            for child in pending where !cancel.isCancelled {
+                do {
+                    try store.runSweepChild(child, threads: threads, cancel: cancel, event: handle)
+                } catch {
+                    handle(SweepEvent(kind: .failed, child: child.name, step: -1, targetStep: child.origin.targetStep, message: "\(error)"))
+                }
+            }
+        }
+        return SweepReport(parent: name, rows: rows, workers: workers, threadsPerWorker: threads, warmup: warmup,
+                           interrupted: cancel.isCancelled, seconds: Date().timeIntervalSince(start))
+    }
+}
+
+/// Worker processes running a sweep's children: at most `size` at once,
+/// each `<executable> sweep-worker --sessions <root> --threads <t> <child JSON>`,
+/// whose standard output is one `SweepEvent` JSON per line.
+struct SweepPool {
+    let executable: URL, store: SessionStore, threads: Int, size: Int
+
+    /// One running worker: its process and what it has said.
+    final class Worker: @unchecked Sendable {
+        let child: SweepChild, process = Process()
+        let lock = NSLock()
+        var lines = [Data](), errors = Data(), outputClosed = false, errorsClosed = false
+        init(child: SweepChild) { self.child = child }
+        var done: Bool { lock.withLock { outputClosed && errorsClosed } && !process.isRunning }
+    }
+
+    func run(_ children: [SweepChild], cancel: Cancellation, event: @escaping (SweepEvent) -> Void) throws {
+        var queue = children[...], running = [Worker]()
+        let wake = DispatchSemaphore(value: 0)
+        var signalled = false
+        while !queue.isEmpty || !running.isEmpty {
+            while running.count < size, !cancel.isCancelled, let child = queue.popFirst() {
+                running.append(try launch(child, wake: wake))
+            }
+            if running.isEmpty { break }
+            _ = wake.wait(timeout: .now() + 0.2)
+            if cancel.isCancelled && !signalled {
+                for w in running where w.process.isRunning { kill(w.process.processIdentifier, SIGTERM) }
+                signalled = true
+            }
+            var ended = Set<ObjectIdentifier>()
+            for w in running {
+                let finished = w.done                    // before reading: every line it wrote is in by then
+                let lines: [Data] = w.lock.withLock { defer { w.lines = [] }; return w.lines }
+                for line in lines {
+                    if let e = try? JSONDecoder().decode(SweepEvent.self, from: line) { event(e) }
+                }
+                guard finished else { continue }
+                ended.insert(ObjectIdentifier(w))
+                let status = w.process.terminationStatus
+                if status != 0 {
+                    let said = String(decoding: w.errors, as: UTF8.self).split(separator: "\n").last.map(String.init)
+                    let interrupted = status == 130 || status == 143 || w.process.terminationReason == .uncaughtSignal
+                    event(SweepEvent(kind: interrupted ? .interrupted : .failed, child: w.child.name, step: -1, targetStep: w.child.origin.targetStep,
+                                     message: said ?? "the worker exited with status \(status)"))
+                }
+            }
+            running.removeAll { ended.contains(ObjectIdentifier($0)) }
+        }
+    }
+
+    private func launch(_ child: SweepChild, wake: DispatchSemaphore) throws -> Worker {
+        let w = Worker(child: child)
+        let spec = String(decoding: try JSONEncoder().encode(child), as: UTF8.self)
+        w.process.executableURL = executable
+        w.process.arguments = ["sweep-worker", "--sessions", store.root.path, "--threads", "\(threads)", spec]
+        let output = Pipe(), errors = Pipe()
+        w.process.standardOutput = output
+        w.process.standardError = errors
+        w.process.standardInput = FileHandle.nullDevice
+        w.process.terminationHandler = { _ in wake.signal() }
+        do { try w.process.run() } catch {
+            throw SessionError("cannot start a sweep worker (\(executable.path)): \(error.localizedDescription)")
+        }
+        Thread.detachNewThread {
+            var pending = Data()
+            while true {
+                let chunk = output.fileHandleForReading.availableData
+                if chunk.isEmpty { break }
+                pending.append(chunk)
+                while let newline = pending.firstIndex(of: 0x0A) {
+                    let line = pending[pending.startIndex..<newline]
+                    w.lock.withLock { w.lines.append(Data(line)) }
+                    pending.removeSubrange(pending.startIndex...newline)
+                }
+                wake.signal()
+            }
+            w.lock.withLock { w.outputClosed = true }
+            wake.signal()
+        }
+        Thread.detachNewThread {
+            let data = errors.fileHandleForReading.readDataToEndOfFile()
+            w.lock.withLock { (w.errors, w.errorsClosed) = (data, true) }
+            wake.signal()
+        }
+        return w
+    }
+}
+
+/// "1 worker", "2 workers".
+func plural(_ n: Int, _ one: String, _ many: String? = nil) -> String { "\(n) " + (n == 1 ? one : many ?? one + "s") }
