@@ -45,21 +45,52 @@ struct ArchCommand: Command {
 
 struct ExportCommand: Command {
     let name = "export"
-    let usage = "export arch <file.json> | export script <file.bsn>"
-    let summary = "writes the deterministic architecture (loadable with build from), or the session's commands as a script"
-    let example = "export arch found.json"
-    let words = ["arch", "script"]
+    let usage = "export arch <file.json> | export model <file.bsnmodel> | export script <file.bsn>"
+    let summary = "writes the deterministic architecture (build from reads it), the model found (infer runs it), or the commands as a script"
+    let example = "export model found.bsnmodel"
+    let details = """
+    arch     the deterministic architecture as JSON: nodes, edges, costs (build from trains it as a fixed baseline)
+    model    one self-contained, checksummed file: the architecture, its weights with batch norm folded
+             into the convolutions, the class names, image size and normalisation (infer, bsn infer)
+    script   the commands of the cells that changed state, replayable with bsn run
+    """
+    let words = ["arch", "model", "script"]
     /// Commands left out of an exported script: they change nothing a replay needs.
     static let readOnly: Set<String> = ["help", "history", "data", "summary", "costs", "inspect", "sample", "arch", "sessions", "export", "quit", "exit", "open", "save"]
 
     func run(_ a: inout Arguments, _ nb: Notebook) throws -> any Output {
-        let what = try a.required("arch or script")
+        let what = try a.required("arch, model or script")
         let path = try a.required("a file name")
         try a.finish()
         switch what {
         case "arch": return try nb.session.exportArchitecture(to: path)
+        case "model": return try nb.session.exportModel(to: path)
         case "script": return try nb.session.exportScript(to: path, readOnlyCommands: Self.readOnly)
-        default: throw UsageError("export: expected arch or script, got '\(what)'")
+        default: throw UsageError("export: expected arch, model or script, got '\(what)'" + didYouMean(what, in: words))
         }
+    }
+}
+
+struct InferCommand: Command {
+    let name = "infer"
+    let usage = "infer <image.png|jpg> [more…] [--model=<file>]"
+    let summary = "runs the deterministic architecture (or an exported model) on your own images"
+    let example = "infer cat.png dog.jpg"
+    let details = """
+    Classification: the 5 most probable classes. Segmentation: <image>.mask.png and <image>.overlay.png
+    beside each image (the colours of render masks) and each class's share of the pixels. An image of
+    another size than the dataset's is resized to it; then, as in the test pipeline, it is centred on
+    the network's input. --model=<file> runs a file written by export model instead of the session's.
+    """
+    let words = ["--model="]
+
+    func run(_ a: inout Arguments, _ nb: Notebook) throws -> any Output {
+        let model = a.option("model")
+        var paths = [String]()
+        while let p = a.next() { paths.append(p) }
+        try a.finish()
+        guard !paths.isEmpty else { throw UsageError("infer: which images? (e.g. infer cat.png)") }
+        if let model { return try ExportedModel(file: model).infer(paths) }
+        return try nb.session.infer(paths)
     }
 }

@@ -7,7 +7,7 @@ public enum Registry {
     public static let commands: [any Command] = [
         Help(), LoadCommand(), DataCommand(), BuildCommand(), SummaryCommand(), BudgetCommand(), CostsCommand(),
         SetCommand(), ScheduleCommand(), WarmupCommand(), TrainCommand(), EvalCommand(),
-        SampleCommand(), InspectCommand(), ArchCommand(), ExportCommand(), SweepCommand(), ParetoCommand(), RenderCommand(),
+        SampleCommand(), InspectCommand(), ArchCommand(), ExportCommand(), SweepCommand(), ParetoCommand(), InferCommand(), RenderCommand(),
         SaveCommand(), OpenCommand(), NewCommand(), SessionsCommand(), HistoryCommand(), QuitCommand(),
     ]
     public static let aliases = ["exit": "quit", "?": "help"]
@@ -16,7 +16,7 @@ public enum Registry {
     static let groups: [(String, [String])] = [
         ("data", ["load", "data"]), ("model", ["build", "summary"]), ("budget and costs", ["budget", "costs"]),
         ("training", ["set", "schedule", "warmup", "train", "eval"]),
-        ("architectures", ["sample", "inspect", "arch", "export"]), ("model selection", ["sweep", "pareto"]),
+        ("architectures", ["sample", "inspect", "arch", "export"]), ("model selection", ["sweep", "pareto", "infer"]),
         ("pictures", ["render"]),
         ("sessions", ["save", "open", "new", "sessions", "history", "quit", "help"]),
     ]

@@ -46,10 +46,10 @@ public enum CheckedFile {
         let bytes = try readPlain(url, limit: nil)
         guard let newline = bytes.firstIndex(of: 0x0A), newline - bytes.startIndex < 200,
               let header = String(data: bytes[bytes.startIndex..<newline], encoding: .utf8) else {
-            throw SessionError("\(name): not a bsn session file")
+            throw SessionError("\(name): not a bsn \(kind == "model" ? "model" : "session") file")
         }
         let fields = header.split(separator: " ")
-        guard fields.count == 4, fields[0].hasPrefix("bsn-") else { throw SessionError("\(name): not a bsn session file") }
+        guard fields.count == 4, fields[0].hasPrefix("bsn-") else { throw SessionError("\(name): not a bsn \(kind == "model" ? "model" : "session") file") }
         guard fields[0] == "bsn-\(kind)" else { throw SessionError("\(name): a \(fields[0].dropFirst(4)) file, expected \(kind)") }
         guard let v = Int(fields[1]) else { throw SessionError("\(name): damaged header") }
         guard v <= version else { throw SessionError("\(name): format version \(v) is newer than this bsn reads (\(version)); update bsn") }

@@ -36,6 +36,12 @@ public protocol Module: Layer {
     /// gradients) to tensors shared with other modules. Called by an executor
     /// for modules whose output it consumes immediately.
     func shareTransientBuffers(_ buffers: TransientBuffers)
+    /// What inference computes with, batch norm folded into the convolutions
+    /// (the contents of a model file): new tensors, in a fixed order.
+    func inferenceTensors() -> [Tensor]
+    /// Makes inference compute with these tensors (as `inferenceTensors()`
+    /// gives them); training would no longer match them.
+    func useInferenceTensors(_ tensors: [Tensor])
 }
 
 extension Module {
@@ -134,18 +140,41 @@ public final class ConvBN: Module {
 
     private func foldedForward(_ x: Tensor, into target: Tensor? = nil, accumulate: Bool = false, relu outputReLU: Bool = false) throws -> Tensor {
         let input = try upsample?.forward(x, training: false) ?? x
-        let perOutput = conv.kernel * conv.kernel * conv.inChannels, cout = conv.outChannels
-        let folded = Workspace.shared.buffer(worker: 0, slot: 20, count: cout * (perOutput + 1))
-        let w = conv.weight.value.data, bias = folded + cout * perOutput
-        for o in 0..<cout {
-            let a = norm.scale.value[o] / (norm.runningVariance[o] + norm.epsilon).squareRoot()
-            for j in 0..<perOutput { folded[o * perOutput + j] = a * w[o * perOutput + j] }
-            bias[o] = a * ((conv.bias?.value[o] ?? 0) - norm.runningMean[o]) + norm.shift.value[o]
+        let weights: UnsafeMutablePointer<Float>, bias: UnsafeMutablePointer<Float>
+        if let loaded {
+            (weights, bias) = (loaded.weight.data, loaded.bias.data)
+        } else {
+            let perOutput = conv.kernel * conv.kernel * conv.inChannels, cout = conv.outChannels
+            weights = Workspace.shared.buffer(worker: 0, slot: 20, count: cout * (perOutput + 1))
+            bias = weights + cout * perOutput
+            fold(into: weights, bias: bias)
         }
         // The ReLU, the module's own or the sum's, is applied by the kernel as it stores the result.
-        return try conv.forward(input, weights: folded, bias: bias, addingTo: target, accumulate: accumulate,
+        return try conv.forward(input, weights: weights, bias: bias, addingTo: target, accumulate: accumulate,
                                 relu: target == nil ? relu != nil : outputReLU)
     }
+
+    /// Batch norm folded into the convolution: w'[o] = a_o·w[o], b'[o] = a_o·(b[o] − μ_o) + β_o.
+    private func fold(into weights: UnsafeMutablePointer<Float>, bias: UnsafeMutablePointer<Float>) {
+        let perOutput = conv.kernel * conv.kernel * conv.inChannels, w = conv.weight.value.data
+        for o in 0..<conv.outChannels {
+            let a = norm.scale.value[o] / (norm.runningVariance[o] + norm.epsilon).squareRoot()
+            for j in 0..<perOutput { weights[o * perOutput + j] = a * w[o * perOutput + j] }
+            bias[o] = a * ((conv.bias?.value[o] ?? 0) - norm.runningMean[o]) + norm.shift.value[o]
+        }
+    }
+
+    /// The folded weights and bias of a loaded model, which inference uses instead of folding.
+    private var loaded: (weight: Tensor, bias: Tensor)?
+
+    /// The folded convolution: weight (as the convolution's) and bias (C_out).
+    public func inferenceTensors() -> [Tensor] {
+        let weight = Tensor(shape: conv.weight.value.shape), bias = Tensor(shape: [conv.outChannels])
+        fold(into: weight.data, bias: bias.data)
+        return [weight, bias]
+    }
+
+    public func useInferenceTensors(_ tensors: [Tensor]) { loaded = (tensors[0], tensors[1]) }
 
     private func convInput(_ x: FeatureShape) -> FeatureShape {
         upsample == nil ? x : FeatureShape(height: 2 * x.height, width: 2 * x.width, channels: x.channels)
@@ -173,6 +202,11 @@ public final class BasicBlock: Module {
     }
 
     public var kind: String { "block" }
+    public func inferenceTensors() -> [Tensor] { first.inferenceTensors() + second.inferenceTensors() }
+    public func useInferenceTensors(_ tensors: [Tensor]) {
+        first.useInferenceTensors(Array(tensors[0..<2]))
+        second.useInferenceTensors(Array(tensors[2..<4]))
+    }
     public func infer(_ x: Tensor) throws -> Tensor { try second.infer(try first.infer(x)) }
     public func infer(_ x: Tensor, into target: Tensor, accumulate: Bool, relu: Bool) throws -> Bool {
         try second.infer(try first.infer(x), into: target, accumulate: accumulate, relu: relu)
@@ -210,6 +244,10 @@ public final class PooledLinear: Module {
     }
 
     public var kind: String { "output" }
+    public func inferenceTensors() -> [Tensor] { linear.parameters.map { $0.value.clone() } }
+    public func useInferenceTensors(_ tensors: [Tensor]) {
+        for (p, t) in zip(linear.parameters, tensors) { p.value.data.update(from: t.data, count: t.count) }
+    }
     public var computesInputGradient = true
     public var parameters: [Parameter] { stack.parameters }
     public var buffers: [Tensor] { stack.buffers }
@@ -243,6 +281,10 @@ public final class PointwiseClassifier: Module {
         set { conv.computesInputGradient = newValue }
     }
     public var parameters: [Parameter] { conv.parameters }
+    public func inferenceTensors() -> [Tensor] { conv.parameters.map { $0.value.clone() } }
+    public func useInferenceTensors(_ tensors: [Tensor]) {
+        for (p, t) in zip(conv.parameters, tensors) { p.value.data.update(from: t.data, count: t.count) }
+    }
 
     public func forward(_ x: Tensor, training: Bool) throws -> Tensor {
         let y = try conv.forward(x, training: training)

@@ -25,6 +25,8 @@ usage: bsn [--session NAME]         the notebook (a REPL on a terminal; reads a 
                                   CNF (C=32, 64, 128) and ResNet-20 configurations
   bench data [--json] [--quick]   input pipeline images/s (CIFAR- and Part-Labels-sized data
                                   generated on the fly), without and with prefetch
+  infer MODEL IMAGE [IMAGE …] [--json]
+                                  runs a model written by export model on PNG or JPEG images
   info                            version, OpenBLAS core, conv algorithms and their cache, threads
   help                            this text
 """
@@ -59,6 +61,8 @@ case "bench":
     case "data": benchData(Array(rest.dropFirst()))
     default: fail("bsn bench: unknown benchmark '\(rest.first ?? "")' (available: conv, train, data)\n\n" + usage)
     }
+case "infer":
+    inferFromShell(Array(arguments.dropFirst()))
 case "sweep-worker":   // internal: one child of a sweep, started by the notebook's sweep command
     sweepWorker(Array(arguments.dropFirst()))
 case "fuzz":       // a developer's tool, not in the usage text: see docs/architecture.md
@@ -357,4 +361,27 @@ func sweepWorker(_ arguments: [String]) {
         exit(1)
     }
     exit(Interrupts.sigint.isCancelled ? 130 : 0)
+}
+
+/// `bsn infer MODEL IMAGE…`: a model file (export model) on images, without a session.
+func inferFromShell(_ arguments: [String]) {
+    var paths = [String](), json = false
+    parse("infer", arguments) { a in
+        json = a.flag("json")
+        while let p = a.next() { paths.append(p) }
+    }
+    guard paths.count >= 2 else { fail("bsn infer: needs a model file and at least one image (bsn infer found.bsnmodel cat.png)") }
+    do {
+        let report = try ExportedModel(file: paths[0]).infer(Array(paths.dropFirst()))
+        if json {
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.sortedKeys]
+            print(String(decoding: try encoder.encode(report), as: UTF8.self))
+        } else {
+            print(report.text)
+        }
+    } catch {
+        FileHandle.standardError.write(Data("bsn infer: \(error)\n".utf8))
+        exit(1)
+    }
 }

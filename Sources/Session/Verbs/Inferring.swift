@@ -1,0 +1,212 @@
+import Datasets
+import Foundation
+import Interface
+import Render
+import SuperNet
+import Tensor
+
+/// What `infer` reports: per image, the top classes (classification) or the
+/// class shares of its pixels and the pictures written (segmentation).
+public struct InferenceReport: Output, Sendable {
+    public struct Image: Codable, Sendable {
+        public let path: String, width: Int, height: Int
+        /// How the image was brought to the network's input ("resized 640x480 → 32x32", "as in the test pipeline").
+        public let preparation: String
+        /// Classification: the 5 most probable classes; segmentation: each class's share of the pixels.
+        public let classes: [ClassValue]
+        /// Segmentation: the mask and overlay PNGs written beside the image.
+        public let mask: String?, overlay: String?
+    }
+
+    public struct ClassValue: Codable, Sendable {
+        public let name: String, value: Double
+    }
+
+    public let model: String, segmentation: Bool
+    public let images: [Image]
+
+    public var text: String {
+        var lines = ["\(model)"]
+        for image in images {
+            lines.append("")
+            lines.append("\(image.path) (\(image.width)x\(image.height), \(image.preparation))")
+            if segmentation {
+                lines.append("  pixels: " + image.classes.map { "\($0.name) \(Format.fixed(100 * $0.value, 1))%" }.joined(separator: ", "))
+                if let mask = image.mask, let overlay = image.overlay { lines.append("  wrote \(mask) and \(overlay)") }
+            } else {
+                for (k, c) in image.classes.enumerated() {
+                    lines.append(String(format: "  %d. %@ %@", k + 1, Table.pad(c.name, 16), Format.fixed(c.value, 4)))
+                }
+            }
+        }
+        return lines.joined(separator: "\n")
+    }
+}
+
+extension Session {
+    /// Writes the deterministic architecture as a self-contained model file (`ExportedModel`).
+    @discardableResult
+    public func exportModel(to path: String) throws -> Message {
+        let bytes = try ExportedModel.write(session: self, to: path)
+        let model = try ExportedModel(file: path)
+        return Message("wrote \(path) (\(Format.quantity(Double(bytes))) bytes): \(model.header.fabric.summary), "
+                       + "\(ExportedModel.modules(model.network, model.architecture).count) modules, "
+                       + "flops \(Format.quantity(model.header.costs["flops"] ?? 0)), params \(Format.quantity(model.header.costs["params"] ?? 0)); "
+                       + "bsn infer \(path) <image> runs it")
+    }
+
+    /// Runs the session's deterministic architecture on image files (PNG or JPEG).
+    public func infer(_ paths: [String]) throws -> InferenceReport {
+        try ExportedModel(session: self).infer(paths)
+    }
+}
+
+extension ExportedModel {
+    /// Runs the model on image files (PNG or JPEG): classification gives the
+    /// top 5 classes; segmentation writes `<name>.mask.png` and
+    /// `<name>.overlay.png` beside each image and gives the class shares.
+    public func infer(_ paths: [String]) throws -> InferenceReport {
+        guard !paths.isEmpty else { throw SessionError("which images? (infer photo.jpg [more…])") }
+        let h = header
+        var images = [InferenceReport.Image]()
+        for path in paths {
+            let picture = try Self.readImage(path)
+            let (prediction, preparation) = try predict(picture)
+            switch prediction {
+            case .classes(let p):
+                let ranked = p.indices.sorted { p[$0] != p[$1] ? p[$0] > p[$1] : $0 < $1 }.prefix(5)
+                images.append(.init(path: path, width: picture.width, height: picture.height, preparation: preparation,
+                                    classes: ranked.map { .init(name: h.classNames[$0], value: p[$0]) }, mask: nil, overlay: nil))
+            case .mask(let mask):
+                images.append(try writeMask(mask, of: picture, at: path, preparation: preparation))
+            }
+        }
+        return InferenceReport(model: "\(h.fabric.summary) on \(h.dataset), step \(h.step) of '\(h.session)'", segmentation: h.segmentation, images: images)
+    }
+
+    /// What the model says of one image.
+    public enum Prediction: Equatable, Sendable {
+        /// Classification: each class's probability (softmax of the logits).
+        case classes([Double])
+        /// Segmentation: each pixel's class, (height, width) of the image.
+        case mask([Int32])
+    }
+
+    /// The prediction for one image, and how it was brought to the network's input.
+    public func predict(_ picture: RGBImage) throws -> (Prediction, preparation: String) {
+        let (input, preparation) = try prepare(picture)
+        let logits = try self.logits(input)
+        let k = logits.dim(-1)
+        guard header.segmentation else {
+            let scores = (0..<k).map { Double(logits.data[$0]) }, top = scores.max()!
+            let exps = scores.map { Foundation.exp($0 - top) }, sum = exps.reduce(0, +)
+            return (.classes(exps.map { $0 / sum }), preparation)
+        }
+        // Classes of the image's region of the input, then back at the image's own size (nearest neighbour).
+        let h = header
+        let offY = (h.inputHeight - h.imageHeight) / 2, offX = (h.inputWidth - h.imageWidth) / 2
+        var classes = [Int32](repeating: 0, count: h.imageHeight * h.imageWidth)
+        for y in 0..<h.imageHeight {
+            for x in 0..<h.imageWidth {
+                classes[y * h.imageWidth + x] = Int32(argmax(logits.data + ((y + offY) * h.inputWidth + x + offX) * k, count: k))
+            }
+        }
+        let w = picture.width, ht = picture.height
+        return (.mask((0..<w * ht).map { p in
+            classes[min(h.imageHeight - 1, (p / w) * h.imageHeight / ht) * h.imageWidth + min(h.imageWidth - 1, (p % w) * h.imageWidth / w)]
+        }), preparation)
+    }
+
+    /// An image file's RGB pixels: PNG (alpha dropped) or JPEG, by content.
+    public static func readImage(_ path: String) throws -> RGBImage {
+        guard FileManager.default.fileExists(atPath: path) else { throw SessionError("\(path): no such image") }
+        guard let handle = FileHandle(forReadingAtPath: path) else { throw SessionError("\(path): cannot read it") }
+        let magic = [UInt8]((try? handle.read(upToCount: 8)) ?? Data())
+        try? handle.close()
+        if magic.starts(with: [0x89, 0x50, 0x4E, 0x47]) {
+            let rgba = try PNG.read(path)
+            var rgb = [UInt8](repeating: 0, count: rgba.width * rgba.height * 3)
+            for p in 0..<rgba.width * rgba.height { for k in 0..<3 { rgb[3 * p + k] = rgba.pixels[4 * p + k] } }
+            return RGBImage(width: rgba.width, height: rgba.height, pixels: rgb)
+        }
+        if magic.starts(with: [0xFF, 0xD8]) {
+            do { return try JPEG.read(path) } catch { throw SessionError("\(error)") }
+        }
+        throw SessionError("\(path): neither a PNG nor a JPEG file")
+    }
+
+    /// The network's input for one image, as the test pipeline makes it: an
+    /// image of the dataset's size is centred on the input canvas (black
+    /// padding); another size is first resized (bilinear) to the dataset's.
+    func prepare(_ picture: RGBImage) throws -> (Tensor, String) {
+        let h = header
+        var image = picture, preparation = "as in the test pipeline"
+        if picture.width != h.imageWidth || picture.height != h.imageHeight {
+            image = picture.resized(width: h.imageWidth, height: h.imageHeight)
+            preparation = "resized \(picture.width)x\(picture.height) → \(h.imageWidth)x\(h.imageHeight), the dataset's size"
+        }
+        if h.inputWidth != h.imageWidth || h.inputHeight != h.imageHeight {
+            preparation += ", centred in \(h.inputWidth)x\(h.inputHeight)"
+        }
+        let input = Tensor(shape: [1, h.inputHeight, h.inputWidth, h.channels])
+        input.fill(h.normalisationOffset)               // black padding
+        let offY = (h.inputHeight - h.imageHeight) / 2, offX = (h.inputWidth - h.imageWidth) / 2
+        for y in 0..<h.imageHeight where y + offY >= 0 && y + offY < h.inputHeight {
+            for x in 0..<h.imageWidth where x + offX >= 0 && x + offX < h.inputWidth {
+                for c in 0..<h.channels {
+                    // Grey models take the mean of R, G, B; colour models R, G, B.
+                    let byte = h.channels == 3 ? image.pixels[3 * (y * h.imageWidth + x) + c]
+                        : UInt8((Int(image.pixels[3 * (y * h.imageWidth + x)]) + Int(image.pixels[3 * (y * h.imageWidth + x) + 1])
+                                 + Int(image.pixels[3 * (y * h.imageWidth + x) + 2])) / 3)
+                    input.data[((y + offY) * h.inputWidth + x + offX) * h.channels + c] = Float(byte) / h.normalisationDivisor + h.normalisationOffset
+                }
+            }
+        }
+        return (input, preparation)
+    }
+
+    /// Writes `<name>.mask.png` and `<name>.overlay.png` beside the image (the colours of `render masks`).
+    private func writeMask(_ mask: [Int32], of picture: RGBImage, at path: String, preparation: String) throws -> InferenceReport.Image {
+        let w = picture.width, ht = picture.height
+        var shares = [Double](repeating: 0, count: header.classNames.count)
+        for c in mask { shares[Int(c)] += 1 }
+        let stem = (path as NSString).deletingPathExtension
+        let maskPath = stem + ".mask.png", overlayPath = stem + ".overlay.png"
+        let colours = mask.map { ColourMap.qualitative(Int($0)).bytes }
+        var maskImage = RGBAImage(width: w, height: ht, pixels: [UInt8](repeating: 255, count: w * ht * 4)), overlay = maskImage
+        for p in 0..<w * ht {
+            for c in 0..<3 {
+                maskImage.pixels[4 * p + c] = colours[p][c]
+                overlay.pixels[4 * p + c] = UInt8((Int(picture.pixels[3 * p + c]) + Int(colours[p][c]) + 1) / 2)
+            }
+        }
+        do {
+            try PNG.write(maskImage, to: maskPath)
+            try PNG.write(overlay, to: overlayPath)
+        } catch { throw SessionError("\(error)") }
+        return .init(path: path, width: w, height: ht, preparation: preparation,
+                     classes: shares.enumerated().map { .init(name: header.classNames[$0.offset], value: $0.element / Double(mask.count)) },
+                     mask: maskPath, overlay: overlayPath)
+    }
+}
+
+extension RGBImage {
+    /// Bilinear resampling to another size (pixel centres aligned).
+    func resized(width w: Int, height h: Int) -> RGBImage {
+        var out = [UInt8](repeating: 0, count: w * h * 3)
+        for y in 0..<h {
+            let sy = max(0, min(Double(height - 1), (Double(y) + 0.5) * Double(height) / Double(h) - 0.5))
+            let y0 = Int(sy), y1 = min(y0 + 1, height - 1), fy = sy - Double(y0)
+            for x in 0..<w {
+                let sx = max(0, min(Double(width - 1), (Double(x) + 0.5) * Double(width) / Double(w) - 0.5))
+                let x0 = Int(sx), x1 = min(x0 + 1, width - 1), fx = sx - Double(x0)
+                for c in 0..<3 {
+                    func p(_ yy: Int, _ xx: Int) -> Double { Double(pixels[3 * (yy * width + xx) + c]) }
+                    let v = (1 - fy) * ((1 - fx) * p(y0, x0) + fx * p(y0, x1)) + fy * ((1 - fx) * p(y1, x0) + fx * p(y1, x1))
+                    out[3 * (y * w + x) + c] = UInt8(max(0, min(255, v.rounded())))
+                }
+            }
+        }
+        return RGBImage(width: w, height: h, pixels: out)
+    }
+}
