@@ -80,7 +80,7 @@ public struct SweepEvent: Codable, Sendable {
 
 extension SweepRequest {
     /// The children of this request for `parent` at its current state.
-    func children(of parent: Session) throws -> [SweepChild] {
+    public func children(of parent: Session) throws -> [SweepChild] {
         let (network, trainer) = try parent.requireModel()
         guard let loader = parent.loader else { throw SessionError("no dataset loaded (e.g. load shapes)") }
         guard (1...Settings.maxEpoch).contains(epochs) else { throw SessionError("epochs= must be in 1…\(Settings.maxEpoch), got \(epochs)") }
@@ -140,7 +140,7 @@ extension Fabric {
 extension SessionStore {
     /// Makes a child from its parent's save: the parent's data, model,
     /// weights, optimizer and settings, then what the child changes.
-    func makeChild(_ child: SweepChild, threads: Int) throws -> Session {
+    public func makeChild(_ child: SweepChild, threads: Int) throws -> Session {
         let origin = child.origin
         let s = try open(origin.parent)
         guard let trainer = s.trainer, trainer.step == origin.parentStep else {

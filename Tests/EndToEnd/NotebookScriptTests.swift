@@ -76,6 +76,18 @@ final class NotebookScriptTests: XCTestCase {
         XCTAssertTrue(listed.stdout.contains("small"), listed.stdout)
     }
 
+    func testASearchWhoseGatesCannotMoveSaysSo() throws {
+        let script = try write("stuck.bsn", "load shapes train=128 val=32 test=32\nset batch 32\nbuild cnf W=2 S=3 C=8\nbudget flops 1M lambda=1e-6\nset path-lr 0\ntrain 3 epochs\ninspect\n")
+        let run = try bsn(["run", script])
+        XCTAssertEqual(run.status, 0, run.stderr)
+        let hints = run.stdout.split(separator: "\n").filter { $0.hasPrefix("the search is not moving") }
+        XCTAssertEqual(hints.count, 2, "train and inspect say it: \(run.stdout)")
+        XCTAssertTrue(hints.allSatisfy { $0.contains("path-lr is 0") }, run.stdout)
+        // Before two epochs of sampling nothing is said.
+        let early = try bsn(["run", try write("early.bsn", "load shapes train=128 val=32 test=32\nset batch 32\nbuild cnf W=2 S=3 C=8\nbudget flops 1M lambda=1e-6\nset path-lr 0\ntrain 1 epochs\ninspect\n")])
+        XCTAssertFalse(early.stdout.contains("the search is not moving"), early.stdout)
+    }
+
     func testAnExportedScriptReplaysTheSession() throws {
         let script = try write("orig.bsn", "load shapes train=96 val=32 test=32\nset batch 32\nbuild cnf W=2 S=3 C=8\ninspect\ntrain 4 steps\neval test --json\nexport script replay.bsn\n")
         let first = try bsn(["run", script])

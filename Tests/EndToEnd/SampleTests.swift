@@ -40,6 +40,22 @@ final class SampleTests: XCTestCase {
         XCTAssertGreaterThan(accuracy, 0.8, String(test))
         let flops = try XCTUnwrap(test.components(separatedBy: "flops ").last.flatMap { Double($0.dropLast()) })
         XCTAssertLessThan(flops, 4.4, String(test))
+        XCTAssertFalse(r.stdout.contains("the search is not moving"), "the quick start searches")
+    }
+
+    func testSweepSampleWritesTheParetoTableAndPicture() throws {
+        let (r, folder) = try run("sweep.bsn")
+        XCTAssertEqual(r.status, 0, r.stderr + r.stdout)
+        XCTAssertTrue(r.stdout.contains("warming up 'sweep' once"), r.stdout)
+        XCTAssertTrue(r.stdout.contains("6 children of 'sweep'") && r.stdout.contains("3 children of 'sweep'"), r.stdout)
+        XCTAssertTrue(r.stdout.contains("Pareto front of val accuracy against flops"), r.stdout)
+        // The markdown table lists all 9 models, the front marked, test accuracy for the front only.
+        let rows = r.stdout.split(separator: "\n").filter { $0.hasPrefix("| ") && !$0.hasPrefix("| model") && !$0.hasPrefix("| ---") }
+        XCTAssertEqual(rows.count, 9, r.stdout)
+        XCTAssertFalse(rows.filter { $0.hasSuffix("| * |") }.isEmpty)
+        XCTAssertEqual(try pngSize(folder.appendingPathComponent("sweep-pareto.png")).0, 1200)
+        let children = try FileManager.default.contentsOfDirectory(atPath: folder.appendingPathComponent("sessions").path).filter { $0.hasPrefix("sweep.") }
+        XCTAssertEqual(children.count, 9, "\(children)")
     }
 
     func testFacesSegmentationWritesMasks() throws {

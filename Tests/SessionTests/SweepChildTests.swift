@@ -1,0 +1,39 @@
+import Datasets
+import Foundation
+import Session
+import SuperNet
+import Tensor
+import TestSupport
+import XCTest
+
+/// A sweep's children are made from the parent's save: the warm-up is not repeated.
+final class SweepChildTests: XCTestCase {
+    func testAChildOfAWarmedUpSessionStartsWithItsWeights() throws {
+        let store = SessionStore(root: try temporaryFolder(self))
+        let parent = Session(name: "p", seed: 4)
+        try parent.load(Shapes(train: 64, validation: 16, test: 16, seed: 2))
+        try parent.set(.batch, to: "32")
+        try parent.build(.cnf(columns: 2, scales: 3, channels: 4, segmentation: false, gated: true))
+        try parent.setWarmup(.epochs(1))
+        try parent.train(.epochs(1), validate: false)
+        try store.save(parent)
+        let request = SweepRequest(grid: .budgets(cost: FlopsCost.Choice(), limits: [1e5, 2e5], lambdas: [1e-6], mode: .max), seeds: [7], epochs: 3)
+        let children = try request.children(of: parent)
+        XCTAssertEqual(children.map(\.name), ["p.flops-100k.lambda-1e-06.seed-7", "p.flops-200k.lambda-1e-06.seed-7"])
+        XCTAssertEqual(children[0].origin.targetStep, 2 + 3 * 2)
+        let child = try store.makeChild(children[0], threads: 1)
+        XCTAssertEqual(child.trainer?.step, 2, "the warm-up is not repeated")
+        XCTAssertEqual(child.settings.seed, 7)
+        XCTAssertEqual(child.budgetSpec?.budget.limit, 1e5)
+        let theirs = try XCTUnwrap(parent.network).stateTensors, ours = try XCTUnwrap(child.network).stateTensors
+        XCTAssertEqual(theirs.map(\.name), ours.map(\.name))
+        for (a, b) in zip(theirs, ours) {
+            XCTAssertEqual(Array(UnsafeBufferPointer(start: a.tensor.data, count: a.tensor.count)),
+                           Array(UnsafeBufferPointer(start: b.tensor.data, count: b.tensor.count)), a.name)
+        }
+        // The parent moved on: its old children are refused, not mixed with new ones.
+        try parent.train(.steps(1), validate: false)
+        try store.save(parent)
+        assertThrows(try store.makeChild(children[1], threads: 1), mentions: ["'p' is at step 3, not 2"])
+    }
+}
