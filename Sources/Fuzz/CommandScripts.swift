@@ -54,7 +54,7 @@ struct CommandScripts {
     /// saved and reopened states.
     mutating func plausible() -> String {
         let lr = pick(["0.1", "0.01", "1", "10", "0", "1e-3", "5", "11", "nan", "1e30"])
-        switch rng.integer(below: 22) {
+        switch rng.integer(below: 24) {
         case 0: return "load shapes train=\(small(64)) val=\(small(16)) test=\(small(16))"
         case 1: return "load faces train=\(small(16)) val=\(small(8)) test=\(small(8)) size=\(pick(["16", "32", "17", "64"]))"
         case 2: return "build cnf W=\(small(3)) S=\(small(4)) C=\(small(8))" + (chance(0.2) ? " gated=no" : "") + (chance(0.2) ? " mode=mask" : "")
@@ -76,6 +76,11 @@ struct CommandScripts {
                      + (chance(0.2) ? " --schedule=\(small(4))" : "") + (chance(0.2) ? " n=\(small(6))" : "")
         case 19: return pick(["save s1", "save s2", "open s1", "open s2", "open case", "new s\(small(9))", "sessions", "history 3 --output"])
         case 20: return pick(["render masks m.png split=test n=2", "eval test --json", "sample 3 --json"])
+        case 21: return "sweep budget flops \(pick(["100k,200k", "1M", "0,5", "nan", "1e30"])) lambda=\(pick(["1e-6", "1e-6,1e-5", "nan", "-1"]))"
+                     + " epochs=\(small(2))" + (chance(0.3) ? " --workers=\(small(3))" : "") + (chance(0.2) ? " seeds=\(small(3)),\(small(3))" : "")
+        case 22: return pick(["pareto", "pareto --all --markdown", "pareto params --csv", "pareto --split=test", "sweep baselines cnf W=1,2 epochs=1",
+                              "sweep baselines resnet depth=8 epochs=1", "export model m.bsnmodel", "infer r.png", "infer r.png --model=m.bsnmodel",
+                              "infer m.bsnmodel", "infer /dev/null"])
         default: return "help \(pick(Registry.commands).name)"
         }
     }

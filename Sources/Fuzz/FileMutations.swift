@@ -7,10 +7,10 @@ import Tensor
 /// Valid files of every format bsn reads, and mutations of them: CIFAR-10/100
 /// records and name files, Part Labels JPEGs, PPM masks and split files,
 /// session files (re-signed with a valid checksum most of the time, so that
-/// the values inside are what gets tested), and exported architectures.
+/// the values inside are what gets tested), exported architectures and models.
 struct FileMutations {
     enum Format: String, CaseIterable {
-        case cifar10, cifar100, jpeg, ppm, split, session, arch
+        case cifar10, cifar100, jpeg, ppm, split, session, arch, model
     }
 
     var rng: RNG
@@ -94,6 +94,13 @@ struct FileMutations {
         var payload = Array(bytes[(newline + 1)...])
         if url.pathExtension == "bin" {
             mutateBytes(&payload)
+        } else if url.pathExtension == "bsnmodel", payload.count > 4 {
+            // A model: its JSON header (then its length fixed) or its tensors.
+            let length = min(payload.count - 4, Int(payload[0]) | Int(payload[1]) << 8 | Int(payload[2]) << 16 | Int(payload[3]) << 24)
+            var header = String(decoding: payload[4..<4 + length], as: UTF8.self), tensors = Array(payload[(4 + length)...])
+            if chance(0.6) { mutateText(&header) } else { mutateBytes(&tensors) }
+            let n = UInt32(header.utf8.count)
+            payload = (0..<4).map { UInt8(truncatingIfNeeded: n >> (8 * $0)) } + Array(header.utf8) + tensors
         } else {
             var text = String(decoding: payload, as: UTF8.self)
             mutateText(&text)
@@ -174,6 +181,15 @@ struct FileMutations {
             try fm.copyItem(at: template.appendingPathComponent("arch.json"), to: file)
             try mutate(file, text: true)
             return ["load shapes train=32 val=8 test=8", "build from \(name).json", "arch", "train 1 steps", "export arch \(name)-out.json"]
+        case .model:
+            let file = dir.appendingPathComponent("\(name).bsnmodel")
+            try fm.copyItem(at: template.appendingPathComponent("model.bsnmodel"), to: file)
+            if !fm.fileExists(atPath: dir.appendingPathComponent("image.png").path) {
+                try fm.copyItem(at: template.appendingPathComponent("image.png"), to: dir.appendingPathComponent("image.png"))
+            }
+            for _ in 0..<(1 + rng.integer(below: 2)) { try mutateCheckedFile(file) }
+            return ["infer image.png --model=\(name).bsnmodel", "load shapes train=32 val=8 test=8", "build cnf W=2 S=3 C=4",
+                    "infer image.png --model=\(name).bsnmodel --json"]
         }
     }
 

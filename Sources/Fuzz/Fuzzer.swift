@@ -199,7 +199,7 @@ public struct Fuzzer: Sendable {
         return failures
     }
 
-    /// A small trained session and its exported architecture, made by the binary itself.
+    /// A small trained session, its exported architecture and model, and a picture, made by the binary itself.
     private func makeTemplate(in work: URL, binary: String) throws -> URL {
         let folder = work.appendingPathComponent("template")
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
@@ -211,6 +211,8 @@ public struct Fuzzer: Sendable {
         train 2 epochs
         eval test
         export arch arch.json
+        export model model.bsnmodel
+        render arch image.png
         save base
         """
         try script.write(to: folder.appendingPathComponent("make.bsn"), atomically: false, encoding: .utf8)

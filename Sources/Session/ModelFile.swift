@@ -75,6 +75,9 @@ public final class ExportedModel {
         let input = FeatureShape(height: h.inputHeight, width: h.inputWidth, channels: h.channels)
         let size = try h.fabric.size(input: input, classes: h.classNames.count)
         try Memory.check(size.weightBytes, h.fabric.summary, of: "weights")
+        // One image through the network (the training estimate for a batch of one bounds it).
+        try Memory.check(size.trainingBytes(batch: 1, input: input, threads: 1), "\(h.fabric.summary) on \(h.inputWidth)x\(h.inputHeight) inputs",
+                         of: "weights and activations")
         var rng = RNG(seed: 0)
         let net = try h.fabric.build(input: input, classes: h.classNames.count, rng: &rng)
         guard h.gates.count == net.gateCount else { throw SessionError("\(file): \(h.gates.count) gates; \(h.fabric.summary) has \(net.gateCount)") }

@@ -24,7 +24,15 @@ final class APISampleTests: XCTestCase {
         let folder = FileManager.default.temporaryDirectory.appendingPathComponent("bsn-api-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: folder) }
-        let search = try run(scratch.appendingPathComponent("release/search").path, [], in: folder)
+        var search = try run(scratch.appendingPathComponent("release/search").path, [], in: folder)
+        if search.status > 128 {
+            // Killed by a signal: an incremental build can link objects of bsn's old and new type layouts
+            // (seen: a crash in the runtime's type metadata at the first call). Build from scratch once.
+            try? FileManager.default.removeItem(at: scratch)
+            build = try run("/usr/bin/env", arguments)
+            XCTAssertEqual(build.status, 0, build.output)
+            search = try run(scratch.appendingPathComponent("release/search").path, [], in: folder)
+        }
         XCTAssertEqual(search.status, 0, search.output)
         XCTAssertTrue(search.output.contains("epoch 6: loss"), search.output)
         // Learned something under the budget: test accuracy well above chance (0.1), deterministic flops below 6M.
@@ -49,6 +57,8 @@ final class APISampleTests: XCTestCase {
         try process.run()
         let data = pipe.fileHandleForReading.readDataToEndOfFile()
         process.waitUntilExit()
-        return (process.terminationStatus, String(decoding: data, as: UTF8.self))
+        // Like a shell: 128 + the signal when a signal ended it.
+        let status = process.terminationReason == .uncaughtSignal ? 128 + process.terminationStatus : process.terminationStatus
+        return (status, String(decoding: data, as: UTF8.self))
     }
 }
