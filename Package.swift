@@ -14,6 +14,10 @@ let package = Package(
         // The Session API for Swift programs (samples/api shows one).
         .library(name: "BSN", targets: ["BSN"]),
     ],
+    dependencies: [
+        // ONNX export writes protocol buffers: the Swift runtime of the generated messages (Sources/ONNXProto).
+        .package(url: "https://github.com/apple/swift-protobuf", from: "1.39.0"),
+    ],
     targets: [
         // System libraries (Debian: libopenblas-dev, libreadline-dev, libpng-dev, libjpeg62-turbo-dev).
         .systemLibrary(name: "CBLAS", pkgConfig: "openblas",
@@ -41,7 +45,10 @@ let package = Package(
         .target(name: "Layers", dependencies: ["Tensor", "CKernels", "CPUFeatures"], swiftSettings: fast),
         .target(name: "SuperNet", dependencies: ["Tensor", "Layers", "Interface"], swiftSettings: fast),
         .target(name: "Datasets", dependencies: ["Tensor", "CSupport", "Interface"], swiftSettings: fast),
-        .target(name: "Session", dependencies: ["Tensor", "Layers", "SuperNet", "Datasets", "Render", "Interface"], swiftSettings: fast),
+        // The ONNX messages, generated from onnx.proto and committed (see its README.md).
+        .target(name: "ONNXProto", dependencies: [.product(name: "SwiftProtobuf", package: "swift-protobuf")], exclude: ["onnx.proto", "README.md"]),
+        .target(name: "Session", dependencies: ["Tensor", "Layers", "SuperNet", "Datasets", "Render", "Interface", "ONNXProto",
+                                                .product(name: "SwiftProtobuf", package: "swift-protobuf")], swiftSettings: fast),
         .target(name: "Render", dependencies: ["SuperNet", "CSupport", "Interface"], swiftSettings: fast),
         .target(name: "BSN", dependencies: ["Session", "SuperNet", "Datasets", "Render", "Interface", "Tensor"]),
         .target(name: "Notebook", dependencies: ["Session", "Interface", "Datasets", "SuperNet", "Tensor", "CReadline"], swiftSettings: fast),
@@ -61,7 +68,7 @@ let package = Package(
         .testTarget(name: "RenderTests", dependencies: ["Render", "SuperNet", "Layers", "Tensor", "TestSupport"]),
         .testTarget(name: "SessionTests", dependencies: ["Session", "SuperNet", "Datasets", "Render", "Tensor", "TestSupport", "DatasetFiles"]),
         .testTarget(name: "NotebookTests", dependencies: ["Notebook", "Session", "SuperNet", "TestSupport"]),
-        .testTarget(name: "EndToEnd", dependencies: ["bsn", "TestSupport", "Session", "Fuzz", "Datasets", "Notebook"]),
+        .testTarget(name: "EndToEnd", dependencies: ["bsn", "TestSupport", "Session", "Fuzz", "Datasets", "Notebook", "SuperNet", "Tensor"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -1,14 +1,21 @@
 #!/usr/bin/env bash
-# Installs the Debian/Ubuntu packages bsn builds against, if any is missing.
+# Installs the Debian/Ubuntu packages bsn builds against, if any is missing;
+# with --tests, also what the test suite compares against (ONNX Runtime, pip).
 set -euo pipefail
 packages=(libopenblas-dev libreadline-dev libpng-dev libjpeg62-turbo-dev pkg-config)
 missing=()
 for p in "${packages[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
 done
-[ ${#missing[@]} -eq 0 ] && exit 0
-echo "installing: ${missing[*]}" >&2
-sudo=""
-[ "$(id -u)" -ne 0 ] && sudo="sudo"
-$sudo apt-get update -qq
-$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}"
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "installing: ${missing[*]}" >&2
+  sudo=""
+  [ "$(id -u)" -ne 0 ] && sudo="sudo"
+  $sudo apt-get update -qq
+  $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}"
+fi
+# The test suite checks ONNX export against ONNX Runtime (Python; bsn itself needs none).
+if [ "${1:-}" = "--tests" ] && ! python3 -c "import onnxruntime, onnx, numpy" >/dev/null 2>&1; then
+  echo "installing for the tests: onnxruntime onnx numpy (pip)" >&2
+  python3 -m pip install --quiet --disable-pip-version-check onnxruntime onnx numpy
+fi

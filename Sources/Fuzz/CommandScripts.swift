@@ -80,7 +80,8 @@ struct CommandScripts {
                      + " epochs=\(small(2))" + (chance(0.3) ? " --workers=\(small(3))" : "") + (chance(0.2) ? " seeds=\(small(3)),\(small(3))" : "")
         case 22: return pick(["pareto", "pareto --all --markdown", "pareto params --csv", "pareto --split=test", "sweep baselines cnf W=1,2 epochs=1",
                               "sweep baselines resnet depth=8 epochs=1", "export model m.bsnmodel", "infer r.png", "infer r.png --model=m.bsnmodel",
-                              "infer m.bsnmodel", "infer /dev/null"])
+                              "infer m.bsnmodel", "infer /dev/null", "export onnx m.onnx",
+                              "export onnx /dev/full", "export onnx x.onnx --model=m.bsnmodel"])
         default: return "help \(pick(Registry.commands).name)"
         }
     }

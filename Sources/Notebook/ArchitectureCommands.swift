@@ -45,28 +45,35 @@ struct ArchCommand: Command {
 
 struct ExportCommand: Command {
     let name = "export"
-    let usage = "export arch <file.json> | export model <file.bsnmodel> | export script <file.bsn>"
+    let usage = "export arch <file.json> | export model <file.bsnmodel> | export onnx <file.onnx> [--model=<file>] | export script <file.bsn>"
     let summary = "writes the deterministic architecture (build from reads it), the model found (infer runs it), or the commands as a script"
     let example = "export model found.bsnmodel"
     let details = """
     arch     the deterministic architecture as JSON: nodes, edges, costs (build from trains it as a fixed baseline)
     model    one self-contained, checksummed file: the architecture, its weights with batch norm folded
              into the convolutions, the class names, image size and normalisation (infer, bsn infer)
+    onnx     the model found as ONNX (opset 17), for ONNX Runtime and other runtimes: the pruned graph,
+             convolutions with batch norm folded in, NCHW input "image" (a dynamic batch), output
+             "logits"; class names and normalisation in its metadata. --model=<file>: an exported model's
     script   the commands of the cells that changed state, replayable with bsn run
     """
-    let words = ["arch", "model", "script"]
+    let words = ["arch", "model", "onnx", "script", "--model="]
     /// Commands left out of an exported script: they change nothing a replay needs.
     static let readOnly: Set<String> = ["help", "history", "data", "summary", "costs", "inspect", "sample", "arch", "sessions", "export", "quit", "exit", "open", "save"]
 
     func run(_ a: inout Arguments, _ nb: Notebook) throws -> any Output {
-        let what = try a.required("arch, model or script")
+        let what = try a.required("arch, model, onnx or script")
         let path = try a.required("a file name")
+        let model = what == "onnx" ? a.option("model") : nil
         try a.finish()
         switch what {
+        case "onnx":
+            if let model { return try ExportedModel(file: model).exportONNX(to: path) }
+            return try nb.session.exportONNX(to: path)
         case "arch": return try nb.session.exportArchitecture(to: path)
         case "model": return try nb.session.exportModel(to: path)
         case "script": return try nb.session.exportScript(to: path, readOnlyCommands: Self.readOnly)
-        default: throw UsageError("export: expected arch, model or script, got '\(what)'" + didYouMean(what, in: words))
+        default: throw UsageError("export: expected arch, model, onnx or script, got '\(what)'" + didYouMean(what, in: ["arch", "model", "onnx", "script"]))
         }
     }
 }

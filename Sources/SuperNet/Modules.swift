@@ -169,6 +169,7 @@ public final class ConvBN: Module {
 
     /// The folded convolution: weight (as the convolution's) and bias (C_out).
     public func inferenceTensors() -> [Tensor] {
+        if let loaded { return [loaded.weight.clone(), loaded.bias.clone()] }
         let weight = Tensor(shape: conv.weight.value.shape), bias = Tensor(shape: [conv.outChannels])
         fold(into: weight.data, bias: bias.data)
         return [weight, bias]

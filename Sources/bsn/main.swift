@@ -27,6 +27,7 @@ usage: bsn [--session NAME]         the notebook (a REPL on a terminal; reads a 
                                   generated on the fly), without and with prefetch
   infer MODEL IMAGE [IMAGE …] [--json]
                                   runs a model written by export model on PNG or JPEG images
+  export-onnx MODEL OUT.onnx      writes a model file (export model) as ONNX (opset 17)
   info                            version, OpenBLAS core, conv algorithms and their cache, threads
   help                            this text
 """
@@ -63,6 +64,8 @@ case "bench":
     }
 case "infer":
     inferFromShell(Array(arguments.dropFirst()))
+case "export-onnx":
+    exportONNXFromShell(Array(arguments.dropFirst()))
 case "sweep-worker":   // internal: one child of a sweep, started by the notebook's sweep command
     sweepWorker(Array(arguments.dropFirst()))
 case "fuzz":       // a developer's tool, not in the usage text: see docs/architecture.md
@@ -382,6 +385,19 @@ func inferFromShell(_ arguments: [String]) {
         }
     } catch {
         FileHandle.standardError.write(Data("bsn infer: \(error)\n".utf8))
+        exit(1)
+    }
+}
+
+/// `bsn export-onnx MODEL OUT.onnx`: a model file (export model) as ONNX, without a session.
+func exportONNXFromShell(_ arguments: [String]) {
+    var paths = [String]()
+    parse("export-onnx", arguments) { a in while let p = a.next() { paths.append(p) } }
+    guard paths.count == 2 else { fail("bsn export-onnx: needs a model file and the ONNX file to write (bsn export-onnx found.bsnmodel found.onnx)") }
+    do {
+        print(try ExportedModel(file: paths[0]).exportONNX(to: paths[1]).text)
+    } catch {
+        FileHandle.standardError.write(Data("bsn export-onnx: \(error)\n".utf8))
         exit(1)
     }
 }

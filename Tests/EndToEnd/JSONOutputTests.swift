@@ -13,7 +13,7 @@ final class JSONOutputTests: XCTestCase {
             "help", "help train", "load shapes train=64 val=16 test=16", "data", "build cnf W=2 S=3 C=4", "summary",
             "budget parallel 2 30 lambda=1e-2 allocation=critical-path", "costs --parallel=1,2", "set", "set lr 0.05", "set data here",
             "schedule 0.1 @2:0.01", "warmup 1 steps", "train 3 steps", "eval val", "sample 2", "inspect", "arch",
-            "export arch a.json", "export script s.bsn", "render graph g.png --schedule=2", "export model m.bsnmodel", "infer g.png",
+            "export arch a.json", "export script s.bsn", "render graph g.png --schedule=2", "export model m.bsnmodel", "export onnx m.onnx", "infer g.png",
             "sweep budget flops 100k,200k lambda=1e-6 epochs=1 --workers=2", "pareto", "budget off", "save j", "sessions",
             "history 2 --output", "new j2", "open j", "quit",
         ].map { $0 + " --json" }

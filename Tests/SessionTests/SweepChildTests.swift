@@ -28,8 +28,8 @@ final class SweepChildTests: XCTestCase {
         let theirs = try XCTUnwrap(parent.network).stateTensors, ours = try XCTUnwrap(child.network).stateTensors
         XCTAssertEqual(theirs.map(\.name), ours.map(\.name))
         for (a, b) in zip(theirs, ours) {
-            XCTAssertEqual(Array(UnsafeBufferPointer(start: a.tensor.data, count: a.tensor.count)),
-                           Array(UnsafeBufferPointer(start: b.tensor.data, count: b.tensor.count)), a.name)
+            XCTAssertEqual(a.tensor.values,
+                           b.tensor.values, a.name)
         }
         // The parent moved on: its old children are refused, not mixed with new ones.
         try parent.train(.steps(1), validate: false)
