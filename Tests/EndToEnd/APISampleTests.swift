@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 import XCTest
 
 /// samples/api: a Swift package that uses the BSN library product. It must
@@ -13,25 +14,25 @@ final class APISampleTests: XCTestCase {
         // Its own build folder inside ours: reused between runs, removed with .build.
         let scratch = root.appendingPathComponent(".build/api-sample")
         let arguments = ["swift", "build", "-c", "release", "--package-path", sample.path, "--scratch-path", scratch.path]
-        var build = try run("/usr/bin/env", arguments)
+        var build = try runProgram("/usr/bin/env", arguments)
         if build.status != 0 {
             // An incremental build folder can miss files added to bsn since: build from scratch once.
             try? FileManager.default.removeItem(at: scratch)
-            build = try run("/usr/bin/env", arguments)
+            build = try runProgram("/usr/bin/env", arguments)
         }
         XCTAssertEqual(build.status, 0, build.output)
 
         let folder = FileManager.default.temporaryDirectory.appendingPathComponent("bsn-api-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: folder) }
-        var search = try run(scratch.appendingPathComponent("release/search").path, [], in: folder)
+        var search = try runProgram(scratch.appendingPathComponent("release/search").path, [], in: folder)
         if search.status > 128 {
             // Killed by a signal: an incremental build can link objects of bsn's old and new type layouts
             // (seen: a crash in the runtime's type metadata at the first call). Build from scratch once.
             try? FileManager.default.removeItem(at: scratch)
-            build = try run("/usr/bin/env", arguments)
+            build = try runProgram("/usr/bin/env", arguments)
             XCTAssertEqual(build.status, 0, build.output)
-            search = try run(scratch.appendingPathComponent("release/search").path, [], in: folder)
+            search = try runProgram(scratch.appendingPathComponent("release/search").path, [], in: folder)
         }
         XCTAssertEqual(search.status, 0, search.output)
         XCTAssertTrue(search.output.contains("epoch 6: loss"), search.output)
@@ -46,19 +47,4 @@ final class APISampleTests: XCTestCase {
         XCTAssertEqual(Array(png.prefix(8)), [0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A])
     }
 
-    private func run(_ executable: String, _ arguments: [String], in folder: URL? = nil) throws -> (status: Int32, output: String) {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: executable)
-        process.arguments = arguments
-        if let folder { process.currentDirectoryURL = folder }
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        process.standardError = pipe
-        try process.run()
-        let data = pipe.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        // Like a shell: 128 + the signal when a signal ended it.
-        let status = process.terminationReason == .uncaughtSignal ? 128 + process.terminationStatus : process.terminationStatus
-        return (status, String(decoding: data, as: UTF8.self))
-    }
 }

@@ -14,25 +14,12 @@ final class ONNXTests: XCTestCase {
 
     override func setUpWithError() throws {
         folder = try temporaryFolder(self)
-        let probe = try run("/usr/bin/env", ["python3", "-c", "import onnxruntime, onnx, numpy"])
+        let probe = try runProgram("/usr/bin/env", ["python3", "-c", "import onnxruntime, onnx, numpy"])
         if probe.status != 0 {
             if ProcessInfo.processInfo.environment["BSN_SKIP_ONNX_RUNTIME"] != nil { throw XCTSkip("BSN_SKIP_ONNX_RUNTIME is set") }
             XCTFail("the ONNX checks need python3 with onnxruntime, onnx and numpy (pip install onnxruntime onnx): \(probe.output)")
             throw XCTSkip("no ONNX Runtime")
         }
-    }
-
-    private func run(_ executable: String, _ arguments: [String]) throws -> (status: Int32, output: String) {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: executable)
-        process.arguments = arguments
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        process.standardError = pipe
-        try process.run()
-        let data = pipe.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return (process.terminationStatus, String(decoding: data, as: UTF8.self))
     }
 
     /// A tensor's values as little-endian float32.
@@ -60,7 +47,7 @@ final class ONNXTests: XCTestCase {
         let nchw = Tensor(shape: [n, c, h, w])
         for e in 0..<n { for y in 0..<h { for x in 0..<w { for k in 0..<c { nchw.data[((e * c + k) * h + y) * w + x] = images.data[((e * h + y) * w + x) * c + k] } } } }
         let checker = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("ONNXCheck/onnx_check.py").path
-        let r = try run("/usr/bin/env", ["python3", checker, onnxFile, try write(nchw, to: "\(name).in.f32"), "\(n),\(c),\(h),\(w)",
+        let r = try runProgram("/usr/bin/env", ["python3", checker, onnxFile, try write(nchw, to: "\(name).in.f32"), "\(n),\(c),\(h),\(w)",
                                          try write(logits, to: "\(name).logits.f32"), d.isSegmentation ? "segmentation" : "classification"])
         print(r.output.trimmingCharacters(in: .whitespacesAndNewlines))
         let line = try XCTUnwrap(r.output.split(separator: "\n").last { $0.hasPrefix("{") }.map(String.init), r.output)

@@ -49,6 +49,23 @@ public func runBSN(_ arguments: [String], environment: [String: String?] = [:], 
                      stderr: String(decoding: errData.value ?? Data(), as: UTF8.self))
 }
 
+/// Runs any program with its output and errors in one stream; waits for it.
+/// The status is a shell's: 128 + the signal when a signal ended it.
+public func runProgram(_ executable: String, _ arguments: [String], in folder: URL? = nil) throws -> (status: Int32, output: String) {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: executable)
+    process.arguments = arguments
+    if let folder { process.currentDirectoryURL = folder }
+    let pipe = Pipe()
+    process.standardOutput = pipe
+    process.standardError = pipe
+    try process.run()
+    let data = pipe.fileHandleForReading.readDataToEndOfFile()
+    process.waitUntilExit()
+    let status = process.terminationReason == .uncaughtSignal ? 128 + process.terminationStatus : process.terminationStatus
+    return (status, String(decoding: data, as: UTF8.self))
+}
+
 final class UncheckedBox<Value>: @unchecked Sendable {
     private let lock = NSLock()
     private var stored: Value?
