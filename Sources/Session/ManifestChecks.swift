@@ -76,6 +76,16 @@ extension SessionStore.Manifest {
                 try check(e.sampledCost, "trainer.epochTotals.sampledCost", finite)
             }
         }
+        if let o = origin {
+            try check(o.parentStep, "origin.parentStep", 0...big)
+            try check(o.targetStep, "origin.targetStep", 0...big)
+            if let f = o.fabric { for p in f.boundedParameters { try check(p.value, "origin.fabric.\(p.key)", p.bounds) } }
+            if let b = o.budget {
+                try check(b.budget.limit, "origin.budget.budget.limit", 0...Double.greatestFiniteMagnitude)
+                try check(b.budget.lambda, "origin.budget.budget.lambda", 0...Double.greatestFiniteMagnitude)
+            }
+            try SessionStore.check(name: o.parent)
+        }
         for (role, name) in files.sorted(by: { $0.key < $1.key }) {
             guard SessionStore.roles.contains(role) else { throw SessionError("\(file): files.\(role): not a file of a session") }
             guard !name.isEmpty, !name.hasPrefix("."), !name.contains("/") else {

@@ -58,6 +58,8 @@ public struct SessionStore: Sendable {
         var trainer: Trainer.State?
         var renders: [String]
         var lastAccuracy: Double?
+        /// The validation accuracy of the last epoch (absent in older sessions).
+        var lastValidationAccuracy: Double?
         /// The optimised cost of the deterministic architecture when saved, and its name.
         var cost: Double?
         var costName: String?
@@ -116,6 +118,7 @@ public struct SessionStore: Sendable {
                                     model: s.modelSpec, modelName: s.modelSpec?.fabric.summary, budget: s.budgetSpec,
                                     trainer: s.trainer?.state, renders: s.renders,
                                     lastAccuracy: s.evaluations.last?.accuracy ?? s.epochs.last?.validationAccuracy ?? s.steps.last?.accuracy,
+                                    lastValidationAccuracy: s.epochs.last?.validationAccuracy,
                                     cost: s.network.map { n in (s.optimisedCost ?? FlopsCost(n)).cost(of: n.deterministicArchitecture) },
                                     costName: s.optimisedCost?.name, convolutionChoices: ConvolutionChoices.shared.used, origin: s.origin, files: files)
             try CheckedFile.write(try SessionJSON.encoder(pretty: true).encode(manifest), kind: "session", to: dir.appendingPathComponent("session.json"))

@@ -206,11 +206,11 @@ extension SessionStore {
         report(trainer.step >= target ? .finished : .interrupted, validation: s.epochs.last?.validationAccuracy)
     }
 
-    /// A child's origin, step, last accuracy and cost from its manifest, without opening it (nil: no such session).
-    func sweepStatus(_ name: String) throws -> (origin: SweepOrigin?, step: Int, accuracy: Double?, cost: Double?, costName: String?)? {
+    /// A child's origin, step, last validation accuracy and cost from its manifest, without opening it (nil: no such session).
+    func sweepStatus(_ name: String) throws -> (origin: SweepOrigin?, step: Int, validationAccuracy: Double?, cost: Double?, costName: String?)? {
         guard exists(name) else { return nil }
         let m = try readManifest(folder(name))
-        return (m.origin, m.trainer?.step ?? 0, m.lastAccuracy, m.cost, m.costName)
+        return (m.origin, m.trainer?.step ?? 0, m.lastValidationAccuracy, m.cost, m.costName)
     }
 }
 

@@ -106,7 +106,7 @@ extension Session {
                                       step: child.origin.parentStep, targetStep: child.origin.targetStep, perEpoch: perEpoch)
             if let status = try store.sweepStatus(child.name) {
                 guard status.origin == child.origin else { throw SweepConflict(child: child.name, found: status.origin) }
-                (row.step, row.validationAccuracy, row.cost, row.costName) = (status.step, status.accuracy, status.cost, status.costName ?? "flops")
+                (row.step, row.validationAccuracy, row.cost, row.costName) = (status.step, status.validationAccuracy, status.cost, status.costName ?? "flops")
                 if status.step >= child.origin.targetStep { row.state = .kept } else { pending.append(child) }
             } else {
                 pending.append(child)
@@ -173,7 +173,14 @@ struct SweepPool {
         var signalled = false
         while !queue.isEmpty || !running.isEmpty {
             while running.count < size, !cancel.isCancelled, let child = queue.popFirst() {
-                running.append(try launch(child, wake: wake))
+                do {
+                    running.append(try launch(child, wake: wake))
+                } catch {
+                    // The workers already started stop at their next batch (saved) before this fails.
+                    for w in running where w.process.isRunning { kill(w.process.processIdentifier, SIGTERM) }
+                    for w in running { w.process.waitUntilExit() }
+                    throw error
+                }
             }
             if running.isEmpty { break }
             _ = wake.wait(timeout: .now() + 0.2)
