@@ -94,9 +94,7 @@ public struct ONNXExport {
     /// Writes the model (atomically); returns its size in bytes.
     public func write(to path: String) throws -> Int {
         let data: Data = try model.serializedBytes()
-        do { try CheckedFile.writeAtomically(data, to: URL(fileURLWithPath: path)) } catch {
-            throw SessionError("cannot write \(path) (\(error))")
-        }
+        try CheckedFile.writeAtomically(data, to: URL(fileURLWithPath: path))      // its errors name the file
         return data.count
     }
 }
