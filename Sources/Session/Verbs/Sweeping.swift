@@ -76,7 +76,8 @@ extension Session {
     /// executable, `bsn sweep-worker`), or one after the other in this
     /// process when `worker` is nil. A child that exists already is kept if
     /// finished and continued otherwise. Cancelling stops every child at its
-    /// next batch (each saves).
+    /// next batch (each saves). Throws `SweepFailed` (with the report) when a
+    /// child failed.
     @discardableResult
     public func sweep(_ request: SweepRequest, store: SessionStore, worker: URL? = nil, cancel: Cancellation = .never,
                       observer: SweepObserver = SweepObserver()) throws -> SweepReport {
@@ -147,8 +148,20 @@ extension Session {
                 }
             }
         }
-        return SweepReport(parent: name, rows: rows, workers: workers, threadsPerWorker: threads, warmup: warmup,
-                           interrupted: cancel.isCancelled, seconds: Date().timeIntervalSince(start))
+        let report = SweepReport(parent: name, rows: rows, workers: workers, threadsPerWorker: threads, warmup: warmup,
+                                 interrupted: cancel.isCancelled, seconds: Date().timeIntervalSince(start))
+        if rows.contains(where: { $0.state == .failed }) { throw SweepFailed(report: report) }
+        return report
+    }
+}
+
+/// Some children of a sweep failed (the others ran; the report says which and why).
+public struct SweepFailed: FailureWithOutput, CustomStringConvertible {
+    public let report: SweepReport
+    public var output: any Output { report }
+    public var description: String {
+        let failed = report.rows.filter { $0.state == .failed }.map(\.child)
+        return "\(failed.count) of \(report.rows.count) children failed (\(failed.joined(separator: ", "))); once the cause is fixed (a damaged session can be removed), the same command retries them"
     }
 }
 
