@@ -86,6 +86,10 @@ default:
 
 /// The options of `bsn <what>` through the notebook's argument parser; a mistake exits with the usage.
 func parse(_ what: String, _ words: [String], valued: Set<String> = [], _ body: (inout Arguments) throws -> Void) {
+    if words.contains("--help") || words.contains("-h") {
+        print(usage)
+        exit(0)
+    }
     do {
         var a = try Arguments(command: "bsn \(what)", words: words, valued: valued)
         try body(&a)
@@ -208,6 +212,10 @@ func fuzz(_ arguments: [String]) {
     usage: bsn fuzz [--cases N (2000)] [--files N (300)] [--kills N (0)] [--seed S] [--jobs K (2)] [--memory-mb M (4096)]
                     [--deadline S (30)] [--output DIR (fuzz-out)] [--keep] [--quick]
     """
+    if arguments.contains("--help") || arguments.contains("-h") {
+        print(usage)
+        exit(0)
+    }
     do {
         var a = try Arguments(command: "bsn fuzz", words: arguments,
                               valued: ["cases", "files", "kills", "seed", "jobs", "memory-mb", "deadline", "output"])
@@ -277,6 +285,9 @@ func startNotebook(_ arguments: [String]) {
         case "--session":
             guard let n = options.popFirst() else { fail("bsn: --session takes a name") }
             name = n
+        case "--help", "-h":
+            print(usage)
+            exit(0)
         default: fail("bsn: unknown option '\(option)'\n\n" + usage)
         }
     }
@@ -299,6 +310,9 @@ func runScript(_ arguments: [String]) {
     var rest = ArraySlice(arguments)
     while let a = rest.popFirst() {
         switch a {
+        case "--help", "-h":
+            print(usage)
+            exit(0)
         case "--echo": options.echo = true
         case "--keep-going": options.keepGoing = true
         case "--session":
