@@ -10,12 +10,15 @@ public struct Plot {
         /// Lines join the points; otherwise each is a dot.
         public var lines = true
         public var dashed = false
-        public init(label: String, points: [(x: Double, y: Double)], colour: Colour, lines: Bool = true, dashed: Bool = false) {
+        /// Dots drawn as rings (points that sit on others stay visible).
+        public var hollow = false
+        public init(label: String, points: [(x: Double, y: Double)], colour: Colour, lines: Bool = true, dashed: Bool = false, hollow: Bool = false) {
             self.label = label
             self.points = points
             self.colour = colour
             self.lines = lines
             self.dashed = dashed
+            self.hollow = hollow
         }
     }
     public var title: String
@@ -113,7 +116,9 @@ public struct Plot {
                 }
                 if pts.count == 1 { canvas.circle(pts[0], radius: 2.5, fill: s.colour) }
             } else {
-                for p in pts { canvas.circle(p, radius: 3.5, fill: s.colour, stroke: .white, lineWidth: 1) }
+                for p in pts {
+                    if s.hollow { canvas.circle(p, radius: 5, stroke: s.colour, lineWidth: 1.5) } else { canvas.circle(p, radius: 3.5, fill: s.colour, stroke: .white, lineWidth: 1) }
+                }
             }
         }
         for l in labels where l.x.isFinite && l.y.isFinite && (!logX || l.x > 0) {
@@ -132,7 +137,13 @@ public struct Plot {
         }
         for s in labelled {
             let lx = right - 10 - Double(Canvas.textWidth(s.label)) - 22
-            if s.lines { canvas.line(Point(lx, ly + 3), Point(lx + 16, ly + 3), width: 2, s.colour) } else { canvas.circle(Point(lx + 8, ly + 3), radius: 3.5, fill: s.colour) }
+            if s.lines {
+                canvas.line(Point(lx, ly + 3), Point(lx + 16, ly + 3), width: 2, s.colour)
+            } else if s.hollow {
+                canvas.circle(Point(lx + 8, ly + 3), radius: 4, stroke: s.colour, lineWidth: 1.5)
+            } else {
+                canvas.circle(Point(lx + 8, ly + 3), radius: 3.5, fill: s.colour)
+            }
             canvas.text(s.label, x: lx + 22, y: ly, size: .small)
             ly += 14
         }

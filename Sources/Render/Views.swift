@@ -158,7 +158,7 @@ public enum ParetoView {
         let tested = front.filter { $0.test != nil }
         if !tested.isEmpty {
             plot.series.append(.init(label: "front, test accuracy", points: staircase(tested.map { ($0.cost, $0.test!) }), colour: ColourMap.qualitative(3), dashed: true))
-            plot.series.append(.init(label: "", points: tested.map { ($0.cost, $0.test!) }, colour: ColourMap.qualitative(3), lines: false))
+            plot.series.append(.init(label: "test", points: tested.map { ($0.cost, $0.test!) }, colour: ColourMap.qualitative(3), lines: false, hollow: true))
         }
         plot.labels = models.map { ($0.cost, $0.validation, $0.label, !$0.onFront) }
         plot.draw(on: canvas, x: 20, y: 40, width: Double(width - 40), height: 580)
