@@ -25,6 +25,8 @@ let package = Package(
         .systemLibrary(name: "CReadline", providers: [.apt(["libreadline-dev"])]),
         .systemLibrary(name: "CPNG", pkgConfig: "libpng16", providers: [.apt(["libpng-dev"])]),
         .systemLibrary(name: "CJPEG", providers: [.apt(["libjpeg62-turbo-dev"])]),
+        // Open MPI (Debian: libopenmpi-dev, openmpi-bin), for runs under mpirun; a plain bsn never starts it.
+        .systemLibrary(name: "CMPI", pkgConfig: "ompi-c", providers: [.apt(["libopenmpi-dev"])]),
 
         // Small C shims: BLAS kernel selection at process start, and the
         // setjmp/longjmp error handling of libpng and libjpeg that Swift cannot express.
@@ -39,7 +41,9 @@ let package = Package(
         // builds so the tests that run them stay quick.
         .target(name: "CKernels", dependencies: ["CPUFeatures"], cSettings: [.unsafeFlags(["-O2"])]),
 
-        .target(name: "Tensor", dependencies: ["CBLAS", "CSupport"], swiftSettings: fast),
+        // The MPI calls bsn makes, as plain C functions (MPI's handles are macros Swift cannot import).
+        .target(name: "CRanks", dependencies: ["CMPI"], linkerSettings: [.linkedLibrary("mpi")]),
+        .target(name: "Tensor", dependencies: ["CBLAS", "CSupport", "CRanks"], swiftSettings: fast),
         // What the user reads and writes: argument words in, tables, numbers and outputs out.
         .target(name: "Interface"),
         .target(name: "Layers", dependencies: ["Tensor", "CKernels", "CPUFeatures"], swiftSettings: fast),

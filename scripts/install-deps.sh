@@ -2,7 +2,7 @@
 # Installs the Debian/Ubuntu packages bsn builds against, if any is missing;
 # with --tests, also what the test suite compares against (ONNX Runtime, pip).
 set -euo pipefail
-packages=(libopenblas-dev libreadline-dev libpng-dev libjpeg62-turbo-dev pkg-config)
+packages=(libopenblas-dev libreadline-dev libpng-dev libjpeg62-turbo-dev pkg-config libopenmpi-dev openmpi-bin)
 missing=()
 for p in "${packages[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")

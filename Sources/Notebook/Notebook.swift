@@ -38,27 +38,33 @@ extension Command {
 /// stderr; in scripts they are not printed at all.
 public final class Console {
     public let interactive: Bool
+    /// A follower rank under mpirun: only errors are printed (prefixed with the rank); rank 0 prints the rest.
+    public let muted: Bool
     public private(set) var captured = ""
     private var progressShown = false
     private var boardHeight = 0
 
-    public init(interactive: Bool) { self.interactive = interactive }
+    public init(interactive: Bool, muted: Bool = false) {
+        self.interactive = interactive && !muted
+        self.muted = muted
+    }
 
     public func print(_ text: String) {
         endProgress()
-        FileHandle.standardOutput.write(Data((text + "\n").utf8))
+        if !muted { FileHandle.standardOutput.write(Data((text + "\n").utf8)) }
         captured += text + "\n"
     }
 
     /// Bytes for the terminal only (an inline picture): not kept in the cell.
     public func raw(_ text: String) {
         endProgress()
+        if muted { return }
         FileHandle.standardOutput.write(Data(text.utf8))
     }
 
     public func error(_ text: String) {
         endProgress()
-        FileHandle.standardError.write(Data((text + "\n").utf8))
+        FileHandle.standardError.write(Data(((muted ? "rank \(Ranks.rank): " : "") + text + "\n").utf8))
         captured += text + "\n"
     }
 
@@ -140,6 +146,9 @@ public final class Notebook {
         return cancellation
     }
 
+    /// Commands that only print or write files: under mpirun, rank 0 alone runs them.
+    static let leaderOnly: Set<String> = ["render", "export", "infer", "pareto", "sessions", "history", "help"]
+
     /// Runs one line as a cell; returns false when the command failed (its
     /// one-line error is printed, prefixed with `location` (file:line) when
     /// given; nothing else changes).
@@ -163,6 +172,8 @@ public final class Notebook {
             defer { printsJSON = false }
             if arguments.flag("help") {
                 show(Message(command.help))
+            } else if !Ranks.isLeader && Self.leaderOnly.contains(command.name) {
+                // Under mpirun rank 0 writes the files and prints; the others keep the same state.
             } else {
                 show(try command.run(&arguments, self))
             }
@@ -178,6 +189,8 @@ public final class Notebook {
             }
             console.error((location.map { $0 + ": " } ?? "") + "error: " + text)
         }
+        // Under mpirun every rank finishes the command before any starts the next (rank 0's files are written).
+        Ranks.barrier()
         guard session === current else { return ok }            // open replaced the session: its cells are its own
         if session.cells.last?.number == number {
             session.cells[session.cells.count - 1].output = console.captured

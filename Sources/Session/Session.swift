@@ -58,7 +58,8 @@ public struct Settings: Codable, Equatable, Sendable {
     public var nesterov = false
     public var batch = 64
     public var seed: UInt64 = 1
-    public var threads = ProcessInfo.processInfo.activeProcessorCount
+    /// All cores (under mpirun: the cores split between the ranks on this machine).
+    public var threads = Ranks.defaultThreads
     public var sampling = Sampling.perExample
     /// Learning-rate changes by epoch ("0.1 @150:0.01 @225:0.001"); nil: constant `learningRate`.
     public var schedule: PiecewiseConstantSchedule?

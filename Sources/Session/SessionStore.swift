@@ -22,13 +22,17 @@ import Tensor
 /// manifest whose files are all intact.
 public struct SessionStore: Sendable {
     public let root: URL
+    /// False for the follower ranks under mpirun: rank 0 writes the session, `save` writes nothing here.
+    public var writes = true
 
     public init(root: URL) { self.root = root }
 
-    /// `BSN_SESSIONS` if set, else `./sessions`.
+    /// `BSN_SESSIONS` if set, else `./sessions`; under mpirun only rank 0's store writes.
     public static var `default`: SessionStore {
         let path = ProcessInfo.processInfo.environment["BSN_SESSIONS"] ?? "sessions"
-        return SessionStore(root: URL(fileURLWithPath: path))
+        var store = SessionStore(root: URL(fileURLWithPath: path))
+        store.writes = Ranks.isLeader
+        return store
     }
 
     public func folder(_ name: String) -> URL { root.appendingPathComponent(name) }
@@ -87,6 +91,7 @@ public struct SessionStore: Sendable {
     @discardableResult
     public func save(_ s: Session) throws -> [String] {
         try Self.check(name: s.name)
+        guard writes else { return [] }
         let dir = folder(s.name)
         do { try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true) } catch {
             throw SessionError("cannot save session '\(s.name)': \(dir.path): cannot create the session folder (\(error.localizedDescription))")

@@ -48,6 +48,10 @@ if ProcessInfo.processInfo.environment["BSN_PEAK_MEMORY"] != nil {
     }
 }
 
+// Under mpirun, MPI starts before anything else (a plain bsn never starts it) and ends at exit.
+Ranks.start()
+atexit { Ranks.finish() }
+
 let arguments = Array(CommandLine.arguments.dropFirst())
 switch arguments.first {
 case "run":
@@ -293,11 +297,14 @@ func startNotebook(_ arguments: [String]) {
     }
     let store = SessionStore.default
     let stamp = ISO8601DateFormatter.string(from: Date(), timeZone: .current, formatOptions: [.withYear, .withMonth, .withDay, .withTime])
-    let interactive = isatty(STDIN_FILENO) == 1 && isatty(STDOUT_FILENO) == 1
-    let nb = Notebook(session: session(named: name ?? "notebook-\(stamp)", store: store), store: store, console: Console(interactive: interactive))
+    // Under mpirun the REPL is not offered: rank 0 reads the script from standard input and gives it to the others.
+    let interactive = !Ranks.distributed && isatty(STDIN_FILENO) == 1 && isatty(STDOUT_FILENO) == 1
+    let nb = Notebook(session: session(named: name ?? "notebook-\(stamp)", store: store), store: store,
+                      console: Console(interactive: interactive, muted: !Ranks.isLeader))
     nb.sweepWorker = thisExecutable()
     if interactive { exit(REPL.run(nb)) }
-    let text = String(decoding: FileHandle.standardInput.readDataToEndOfFile(), as: UTF8.self)
+    let input = Ranks.isLeader ? FileHandle.standardInput.readDataToEndOfFile() : Data()
+    let text = String(decoding: Ranks.broadcast(input), as: UTF8.self)
     var status = Script.run(text, file: "<stdin>", in: nb, options: .init())
     // End of input is Ctrl-D: a session with data or a model is saved, and a save that fails is the exit status.
     let worthSaving = nb.session.datasetSource != nil || nb.session.modelSpec != nil
@@ -330,7 +337,8 @@ func runScript(_ arguments: [String]) {
         }
     }
     guard let file else { fail("bsn run: which script? (bsn run samples/quickstart.bsn, or bsn run - for standard input)") }
-    let text = readScript(file)
+    // Under mpirun rank 0 reads the script and gives it to the others (standard input reaches rank 0 alone).
+    let text = String(decoding: Ranks.broadcast(Ranks.isLeader ? Data(readScript(file).utf8) : Data()), as: UTF8.self)
     Interrupts.install()
     let store = SessionStore.default
     let base = ((file as NSString).lastPathComponent as NSString).deletingPathExtension
@@ -338,7 +346,7 @@ func runScript(_ arguments: [String]) {
     // starts a fresh session named after it (its save replaces the old one).
     let fresh = file == "-" ? "stdin" : base.filter { $0.isLetter || $0.isNumber || $0 == "-" || $0 == "_" }
     let nb = Notebook(session: name.map { session(named: $0, store: store) } ?? Session(name: fresh.isEmpty ? "script" : fresh),
-                      store: store, console: Console(interactive: false))
+                      store: store, console: Console(interactive: false, muted: !Ranks.isLeader))
     nb.session.variables.merge(variables) { _, new in new }
     nb.sweepWorker = thisExecutable()
     exit(Script.run(text, file: file, in: nb, options: options))

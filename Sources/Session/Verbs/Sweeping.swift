@@ -42,6 +42,8 @@ public struct SweepReport: Output, Sendable {
     public let parent: String
     public let rows: [Row]
     public let workers: Int, threadsPerWorker: Int
+    /// Under mpirun the workers are the ranks.
+    public var onRanks = false
     /// The parent's warm-up, when this sweep ran it.
     public let warmup: TrainingReport?
     public let interrupted: Bool
@@ -56,7 +58,7 @@ public struct SweepReport: Output, Sendable {
         let count = { (s: State) in rows.filter { $0.state == s }.count }
         var summary = plural(rows.count, "child", "children") + " of '\(parent)' (sessions \(parent).*): \(count(.finished)) finished now, \(count(.kept)) kept from before"
         if count(.failed) > 0 { summary += ", \(count(.failed)) failed" }
-        summary += " in \(Format.duration(seconds))" + (workers > 0 ? ", " + plural(workers, "worker") + " × " + plural(threadsPerWorker, "thread") : "")
+        summary += " in \(Format.duration(seconds))" + (workers > 0 ? ", " + plural(workers, onRanks ? "rank" : "worker") + " × " + plural(threadsPerWorker, "thread") : "")
         lines.append(summary)
         for row in rows where row.state == .failed { lines.append("\(row.child): \(row.message ?? "failed")") }
         if interrupted || rows.contains(where: { $0.state == .interrupted || $0.state == .waiting }) {
@@ -99,6 +101,7 @@ extension Session {
         } else {
             try store.save(self)
         }
+        Ranks.barrier()                                  // under mpirun: rank 0's save is on disk for every rank
         let children = try request.children(of: self)
         let perEpoch = max(loader.batchesPerEpoch, 1)
         var rows = [SweepReport.Row](), pending = [SweepChild]()
@@ -114,11 +117,12 @@ extension Session {
             }
             rows.append(row)
         }
-        // The cores split between the workers (a child keeps its thread count when it resumes).
-        workers = min(workers, pending.count)
-        if worker != nil { threads = max(1, settings.threads / max(workers, 1)) }
+        // The cores split between the workers (a child keeps its thread count when it resumes);
+        // under mpirun the ranks are the workers, each on its share of its machine's cores.
+        workers = Ranks.distributed ? Ranks.count : min(workers, pending.count)
+        if worker != nil && !Ranks.distributed { threads = max(1, settings.threads / max(workers, 1)) }
         observer.note(plural(children.count, "child", "children") + ", \(pending.count) to train"
-                      + (pending.isEmpty ? "" : " in " + plural(workers, "worker") + " × " + plural(threads, "thread")))
+                      + (pending.isEmpty ? "" : " in " + plural(workers, Ranks.distributed ? "rank" : "worker") + " × " + plural(threads, "thread")))
         observer.rows(rows)
 
         func handle(_ e: SweepEvent) {
@@ -136,7 +140,21 @@ extension Session {
             observer.event(rows[k], e)
             observer.rows(rows)
         }
-        if let worker {
+        if Ranks.distributed {
+            let failed = try runOnRanks(pending, rows: rows.map(\.session), store: store, threads: threads, cancel: cancel, event: handle)
+            // Every child's final state, from its save (most ran on other ranks).
+            for r in rows.indices where rows[r].state != .kept {
+                if let status = try store.sweepStatus(rows[r].session) {
+                    (rows[r].step, rows[r].validationAccuracy, rows[r].cost, rows[r].costName) = (status.step, status.validationAccuracy, status.cost, status.costName)
+                }
+                if failed[r] {
+                    rows[r].state = .failed
+                    rows[r].message = rows[r].message ?? "failed on another rank (its error is on that rank's standard error)"
+                } else {
+                    rows[r].state = rows[r].step >= rows[r].targetStep ? .finished : .interrupted
+                }
+            }
+        } else if let worker {
             try SweepPool(executable: worker, store: store, threads: threads, size: workers).run(pending, cancel: cancel, event: handle)
         } else {
             defer { applySettings() }                    // the children set the thread count
@@ -148,10 +166,36 @@ extension Session {
                 }
             }
         }
-        let report = SweepReport(parent: name, rows: rows, workers: workers, threadsPerWorker: threads, warmup: warmup,
+        var report = SweepReport(parent: name, rows: rows, workers: workers, threadsPerWorker: threads, warmup: warmup,
                                  interrupted: cancel.isCancelled, seconds: Date().timeIntervalSince(start))
+        report.onRanks = Ranks.distributed
         if rows.contains(where: { $0.state == .failed }) { throw SweepFailed(report: report) }
         return report
+    }
+}
+
+extension Session {
+    /// Under mpirun: child k runs on rank k mod N, in that rank's process
+    /// (each rank writes its own children's sessions); rank 0 hears its own
+    /// children as they run. Returns, for every row, whether its child failed
+    /// on some rank (summed across ranks).
+    fileprivate func runOnRanks(_ pending: [SweepChild], rows: [String], store: SessionStore, threads: Int,
+                                cancel: Cancellation, event: @escaping (SweepEvent) -> Void) throws -> [Bool] {
+        var writer = store
+        writer.writes = true
+        var failed = [Double](repeating: 0, count: rows.count)
+        defer { applySettings() }                        // the children set the thread count
+        for (k, child) in pending.enumerated() where k % Ranks.count == Ranks.rank && !cancel.isCancelled {
+            do {
+                try writer.runSweepChild(child, threads: threads, cancel: cancel, event: event)
+            } catch {
+                event(SweepEvent(kind: .failed, child: child.name, step: -1, targetStep: child.origin.targetStep, message: "\(error)"))
+                if let r = rows.firstIndex(of: child.name) { failed[r] = 1 }
+            }
+        }
+        Ranks.barrier()
+        Ranks.sum(&failed)
+        return failed.map { $0 > 0 }
     }
 }
 

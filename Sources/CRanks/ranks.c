@@ -1,0 +1,76 @@
+#include "CRanks.h"
+
+#include <limits.h>
+#include <mpi.h>
+#include <stdlib.h>
+
+static int started = 0, rank = 0, count = 1;
+
+int bsn_ranks_start(void) {
+    if (started) return count;
+    started = 1;
+    if (getenv("OMPI_COMM_WORLD_SIZE") == NULL) return 1;
+    if (MPI_Init(NULL, NULL) != MPI_SUCCESS) return 1;
+    MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+    MPI_Comm_size(MPI_COMM_WORLD, &count);
+    return count;
+}
+
+int bsn_ranks_rank(void) { return rank; }
+int bsn_ranks_count(void) { return count; }
+
+int bsn_ranks_local_count(void) {
+    const char *local = getenv("OMPI_COMM_WORLD_LOCAL_SIZE");
+    int n = local ? atoi(local) : 1;
+    return n > 0 ? n : 1;
+}
+
+// MPI counts are ints: large buffers go in pieces.
+int bsn_ranks_sum_float(float *values, size_t n) {
+    if (count == 1) return 0;
+    for (size_t done = 0; done < n;) {
+        int piece = n - done > INT_MAX ? INT_MAX : (int)(n - done);
+        int status = MPI_Allreduce(MPI_IN_PLACE, values + done, piece, MPI_FLOAT, MPI_SUM, MPI_COMM_WORLD);
+        if (status != MPI_SUCCESS) return status;
+        done += (size_t)piece;
+    }
+    return 0;
+}
+
+int bsn_ranks_sum_double(double *values, size_t n) {
+    if (count == 1) return 0;
+    for (size_t done = 0; done < n;) {
+        int piece = n - done > INT_MAX ? INT_MAX : (int)(n - done);
+        int status = MPI_Allreduce(MPI_IN_PLACE, values + done, piece, MPI_DOUBLE, MPI_SUM, MPI_COMM_WORLD);
+        if (status != MPI_SUCCESS) return status;
+        done += (size_t)piece;
+    }
+    return 0;
+}
+
+int bsn_ranks_broadcast(void *bytes, size_t n, int root) {
+    if (count == 1) return 0;
+    for (size_t done = 0; done < n;) {
+        int piece = n - done > INT_MAX ? INT_MAX : (int)(n - done);
+        int status = MPI_Bcast((char *)bytes + done, piece, MPI_BYTE, root, MPI_COMM_WORLD);
+        if (status != MPI_SUCCESS) return status;
+        done += (size_t)piece;
+    }
+    return 0;
+}
+
+int bsn_ranks_barrier(void) { return count == 1 ? 0 : MPI_Barrier(MPI_COMM_WORLD); }
+
+void bsn_ranks_finish(void) {
+    int initialised = 0, finalised = 0;
+    MPI_Initialized(&initialised);
+    MPI_Finalized(&finalised);
+    if (initialised && !finalised) MPI_Finalize();
+}
+
+void bsn_ranks_abort(int status) {
+    int initialised = 0;
+    MPI_Initialized(&initialised);
+    if (initialised) MPI_Abort(MPI_COMM_WORLD, status);
+    exit(status);
+}
