@@ -125,9 +125,6 @@ struct TrainCommand: Command {
         try a.finish()
         let observer = trainingObserver(nb)
         defer { nb.console.endProgress() }
-        if Ranks.distributed {
-            nb.live("note: under mpirun, training is not split across the ranks yet: each of the \(Ranks.count) trains on the whole batch (sweeps spread their children over the ranks)")
-        }
         // The token stays cancelled after Ctrl-C: a script stops after this command.
         return try nb.session.train(length, validate: validate, cancel: nb.freshCancellation, observer: observer, autosave: nb.store)
     }

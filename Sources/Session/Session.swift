@@ -131,6 +131,9 @@ public final class Session {
     public var renders: [String] = []
     /// Set in a sweep's children: the parent, the step and what the child changes.
     public internal(set) var origin: SweepOrigin?
+    /// Under mpirun, whether `train` splits each batch across the ranks (true) or every rank
+    /// trains alone (a sweep: its warm-up and its children, one child per rank). Not saved.
+    public var splitsBatchesAcrossRanks = true
 
     public struct Evaluation: Codable, Equatable, Sendable {
         public var step: Int, split: String, loss: Double, accuracy: Double

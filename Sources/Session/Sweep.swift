@@ -178,6 +178,8 @@ extension SessionStore {
             s = try makeChild(child, threads: threads)
             try save(s)
         }
+        // A child trains alone in its process (under mpirun: one child per rank).
+        s.splitsBatchesAcrossRanks = false
         let (network, trainer) = try s.requireModel()
         let target = child.origin.targetStep
         func report(_ kind: SweepEvent.Kind, validation: Double? = nil, message: String? = nil) {

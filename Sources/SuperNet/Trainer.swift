@@ -85,6 +85,11 @@ public final class Trainer {
     /// What a step changes before it is known to be finite (forward updates the
     /// batch-norm statistics; sampling may reset the gate logits), and a copy
     /// taken before each step to put back if the step diverges.
+    /// Under mpirun: each rank steps on its rows of the global batch, and
+    /// gradients, losses and statistics are combined across ranks (set by the session).
+    public var dataParallel = false
+    /// All-reduce buffers of the data-parallel step (allocated once).
+    private var packed = Tensor(shape: [0]), packedStatistics = Tensor(shape: [0])
     private let guarded: [Tensor]
     private let guardedBackup: [Tensor]
     private let classification = SoftmaxCrossEntropy()
@@ -141,47 +146,121 @@ public final class Trainer {
             return TrainingDiverged(step: step + 1, quantity: what)
         }
         if !isWarmingUp && !samplingStarted { startSampling() }
-        let probabilities = network.keepProbabilities
-        let architectures: [Architecture]
-        if !samplingStarted || network.gateCount == 0 {
-            architectures = [network.fullArchitecture]
-        } else if sampling == .perBatch {
-            architectures = [network.sampleArchitecture(probabilities, rng: &rng)]
-        } else {
-            architectures = (0..<n).map { _ in network.sampleArchitecture(probabilities, rng: &rng) }
+        // Data-parallel under mpirun: `images` are this rank's rows [offset, offset + n) of a global batch of `total`.
+        let parallel = dataParallel && Ranks.distributed
+        var total = n, offset = 0
+        if parallel {
+            var counts = [Double(n)]
+            Ranks.sum(&counts)
+            total = Int(counts[0])
+            offset = Ranks.shard(of: total).lowerBound
         }
+        let probabilities = network.keepProbabilities
+        // Architectures are drawn for the whole batch on every rank (the same generator), as one process would.
+        let all: [Architecture]
+        if !samplingStarted || network.gateCount == 0 {
+            all = [network.fullArchitecture]
+        } else if sampling == .perBatch {
+            all = [network.sampleArchitecture(probabilities, rng: &rng)]
+        } else {
+            all = (0..<total).map { _ in network.sampleArchitecture(probabilities, rng: &rng) }
+        }
+        let architectures = all.count == 1 ? all : Array(all[offset..<offset + n])
         lastArchitectures = architectures
 
         optimizer.group(named: "weights")!.learningRate = schedule.value(at: epoch)
         let logits = try executor.forward(images, architectures: architectures, training: true)
-        let losses = try computeLosses(logits, labels: labels)
-        let loss = Double(losses.reduce(0, +)) / Double(n)
+        var losses = try computeLosses(logits, labels: labels)
+        var (right, counted) = accuracyCounts(logits, labels: labels)
+        var statisticsOverflow = !guarded.allSatisfy({ Elementwise.allFinite($0.data, count: $0.count) })
+        if parallel {
+            // Every rank's losses, accuracy counts and statistics check, so that every rank decides alike.
+            losses = Ranks.gather(losses.map(Double.init), at: offset, total: total).map(Float.init)
+            var shared = [Double(right), Double(counted), statisticsOverflow ? 1 : 0]
+            Ranks.sum(&shared)
+            (right, counted, statisticsOverflow) = (Int(shared[0]), Int(shared[1]), shared[2] > 0)
+        }
+        let loss = Double(losses.reduce(0, +)) / Double(total)
         guard loss.isFinite else { throw diverged("loss \(nonFinite(loss))") }
-        guard guarded.allSatisfy({ Elementwise.allFinite($0.data, count: $0.count) }) else { throw diverged("batch-norm statistics overflow") }
+        guard !statisticsOverflow else { throw diverged("batch-norm statistics overflow") }
         optimizer.zeroGradients()
         try executor.backward(try lossGradient())
+        if parallel { averageGradients(localFraction: Float(n) / Float(total)) }
         let update = optimizer.inspectUpdate()
         guard update.gradientSquaredNorm.isFinite else { throw diverged("gradient norm \(nonFinite(update.gradientSquaredNorm))") }
         guard update.finite else { throw diverged("weights overflow") }
 
-        let costs = architectures.map(optimisedCostOf)
+        let costs = all.map(optimisedCostOf)
         var newLogits: [Float]?
         if samplingStarted && network.gateCount > 0 {
-            newLogits = gateUpdate(losses: losses, costs: costs, architectures: architectures, probabilities: probabilities)
+            newLogits = gateUpdate(losses: losses, costs: costs, architectures: all, probabilities: probabilities)
             guard newLogits!.allSatisfy(\.isFinite) else { throw diverged("gate logits overflow") }
         }
         optimizer.step()
         if let newLogits { for k in newLogits.indices { network.gateLogits.value[k] = newLogits[k] } }
+        if parallel { averageStatistics() }
         step += 1
-        let perExampleCosts = architectures.count == 1 ? [Double](repeating: costs[0], count: n) : costs
+        let perExampleCosts = all.count == 1 ? [Double](repeating: costs[0], count: total) : costs
         let metrics = StepMetrics(step: step, sampling: samplingStarted, learningRate: optimizer.groups[0].learningRate,
-                                  loss: loss, accuracy: accuracy(logits, labels: labels),
-                                  sampledCost: perExampleCosts.reduce(0, +) / Double(n),
+                                  loss: loss, accuracy: counted == 0 ? 0 : Double(right) / Double(counted),
+                                  sampledCost: perExampleCosts.reduce(0, +) / Double(total),
                                   deterministicCost: optimisedCost.cost(of: network.deterministicArchitecture),
                                   gateEntropy: meanGateEntropy(network.keepProbabilities),
-                                  consistent: Double(architectures.filter(\.isConsistent).count) / Double(architectures.count))
+                                  consistent: Double(all.filter(\.isConsistent).count) / Double(all.count))
         epochTotals.add(metrics)
         return metrics
+    }
+
+    /// The weight gradients of the global batch: each rank's (a mean over
+    /// its rows) weighted by its share of the batch, summed across ranks in
+    /// one all-reduce of one packed buffer.
+    private func averageGradients(localFraction: Float) {
+        let parameters = optimizer.groups.flatMap(\.parameters)
+        let total = parameters.reduce(0) { $0 + $1.count }
+        if packed.count != total { packed = Tensor(shape: [total]) }
+        var at = 0
+        for p in parameters {
+            for j in 0..<p.count { packed.data[at + j] = localFraction * p.gradient.data[j] }
+            at += p.count
+        }
+        Ranks.sum(packed.data, count: total)
+        at = 0
+        for p in parameters {
+            p.gradient.data.update(from: packed.data + at, count: p.count)
+            at += p.count
+        }
+    }
+
+    /// Batch-norm running statistics averaged across ranks (each computed
+    /// them on its own rows), so that every rank holds the same state.
+    private func averageStatistics() {
+        let buffers = network.nodes.flatMap { $0.module?.buffers ?? [] }
+        let total = buffers.reduce(0) { $0 + $1.count }
+        guard total > 0 else { return }
+        if packedStatistics.count != total { packedStatistics = Tensor(shape: [total]) }
+        var at = 0
+        let share = 1 / Float(Ranks.count)
+        for b in buffers {
+            for j in 0..<b.count { packedStatistics.data[at + j] = share * b.data[j] }
+            at += b.count
+        }
+        Ranks.sum(packedStatistics.data, count: total)
+        at = 0
+        for b in buffers {
+            b.data.update(from: packedStatistics.data + at, count: b.count)
+            at += b.count
+        }
+    }
+
+    /// Examples (or labelled pixels) predicted right, and how many were counted.
+    private func accuracyCounts(_ logits: Tensor, labels: [Int32]) -> (right: Int, counted: Int) {
+        let k = logits.dim(-1), rows = logits.count / k
+        var right = 0, counted = 0
+        for r in 0..<rows where labels[r] >= 0 {
+            if argmax(logits.data + r * k, count: k) == Int(labels[r]) { right += 1 }
+            counted += 1
+        }
+        return (right, counted)
     }
 
     /// "nan", "inf" or "-inf" (Swift prints a NaN with its sign bit as "-nan").
@@ -237,12 +316,7 @@ public final class Trainer {
 
     /// Fraction of examples (classification) or labelled pixels (segmentation) predicted right.
     public func accuracy(_ logits: Tensor, labels: [Int32]) -> Double {
-        let k = logits.dim(-1), rows = logits.count / k
-        var right = 0, counted = 0
-        for r in 0..<rows where labels[r] >= 0 {
-            if argmax(logits.data + r * k, count: k) == Int(labels[r]) { right += 1 }
-            counted += 1
-        }
+        let (right, counted) = accuracyCounts(logits, labels: labels)
         return counted == 0 ? 0 : Double(right) / Double(counted)
     }
 

@@ -25,6 +25,24 @@ public enum Ranks {
         if status != 0 { fail("all-reduce failed (MPI error \(status))") }
     }
 
+    /// Every rank's floats added together, in place, in every rank.
+    public static func sum(_ values: UnsafeMutablePointer<Float>, count: Int) {
+        guard distributed else { return }
+        let status = bsn_ranks_sum_float(values, count)
+        if status != 0 { fail("all-reduce failed (MPI error \(status))") }
+    }
+
+    /// Each rank's values placed at its offset in a vector of `total`, in every rank.
+    public static func gather(_ local: [Double], at offset: Int, total: Int) -> [Double] {
+        var all = [Double](repeating: 0, count: total)
+        for (k, v) in local.enumerated() { all[offset + k] = v }
+        sum(&all)
+        return all
+    }
+
+    /// This rank's rows of a global batch of `n`: rank r of R takes [n·r/R, n·(r+1)/R).
+    public static func shard(of n: Int) -> Range<Int> { (n * rank / count)..<(n * (rank + 1) / count) }
+
     /// Waits for every rank.
     public static func barrier() {
         guard distributed else { return }

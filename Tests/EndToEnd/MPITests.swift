@@ -25,12 +25,56 @@ final class MPITests: XCTestCase {
     }
 
     /// `mpirun -np 2 bsn run <script>` in the test's folder (root allowed, as in CI containers; 2 ranks on any core count).
-    private func mpirun(_ script: String, into sessionsFolder: URL) throws -> (status: Int32, output: String) {
+    private func mpirun(_ script: String, into sessionsFolder: URL, perturbRank: Int? = nil) throws -> (status: Int32, output: String) {
         setenv("BSN_SESSIONS", sessionsFolder.path, 1)
         setenv("BSN_CONV_ALGORITHM", "gemm", 1)
         defer { unsetenv("BSN_SESSIONS"); unsetenv("BSN_CONV_ALGORITHM") }
-        return try runProgram("/usr/bin/mpirun", ["--allow-run-as-root", "--oversubscribe", "-np", "2", "-x", "BSN_SESSIONS", "-x", "BSN_CONV_ALGORITHM",
-                                                  try bsnBinaryPath(), "run", script], in: folder)
+        let hook = perturbRank.map { ["-x", "BSN_TEST_PERTURB_RANK=\($0)"] } ?? []
+        return try runProgram("/usr/bin/mpirun", ["--allow-run-as-root", "--oversubscribe", "-np", "2", "-x", "BSN_SESSIONS", "-x", "BSN_CONV_ALGORITHM"] + hook
+                                                  + [try bsnBinaryPath(), "run", script], in: folder)
+    }
+
+    /// The bytes of a session's saved tensors (its state file without the header line).
+    private func state(_ root: URL, _ name: String) throws -> Data {
+        let dir = root.appendingPathComponent(name)
+        let file = try XCTUnwrap(try FileManager.default.contentsOfDirectory(atPath: dir.path).first { $0.hasPrefix("state-") })
+        let data = try Data(contentsOf: dir.appendingPathComponent(file))
+        return data.suffix(from: try XCTUnwrap(data.firstIndex(of: 0x0A)))
+    }
+
+    static let search = """
+    load shapes train=512 val=64 test=64
+    set batch 64
+    build cnf W=2 S=3 C=8
+    budget flops 1M lambda=1e-6
+    warmup 1 epochs
+    set path-lr 0.05
+    train 3 epochs
+    save dp
+
+    """
+
+    func testTwoRanksTrainDeterministicallyAndTheSessionContinuesInOneProcess() throws {
+        let path = try script("dp.bsn", Self.search)
+        let first = try mpirun(path, into: sessions)
+        XCTAssertEqual(first.status, 0, first.output)
+        XCTAssertTrue(first.output.contains("trained 24 steps"), first.output)
+        let again = folder.appendingPathComponent("again")
+        let second = try mpirun(path, into: again)
+        XCTAssertEqual(second.status, 0, second.output)
+        XCTAssertEqual(try state(sessions, "dp"), try state(again, "dp"), "run to run, bit for bit")
+        // The session of a 2-rank run opens in one plain process and continues.
+        let more = try runBSN(["run", try script("more.bsn", "open dp\ntrain 1 epochs\n")],
+                              environment: ["BSN_SESSIONS": sessions.path, "BSN_CONV_ALGORITHM": "gemm"], workingDirectory: folder.path)
+        XCTAssertEqual(more.status, 0, more.stderr)
+        XCTAssertTrue(more.stdout.contains("(step 32, epoch 4.00)"), more.stdout)
+    }
+
+    func testRanksWhoseWeightsDifferStopWithAClearError() throws {
+        let r = try mpirun(try script("drift.bsn", Self.search), into: sessions, perturbRank: 1)
+        XCTAssertNotEqual(r.status, 0)
+        XCTAssertTrue(r.output.contains("the ranks' weights differ after epoch 1"), r.output)
+        XCTAssertEqual(try SessionStore(root: sessions).open("drift").trainer?.step, 8, "rank 0's state after the first epoch is saved")
     }
 
     func testUnderMPIRunRankZeroAlonePrintsAndWritesTheSession() throws {

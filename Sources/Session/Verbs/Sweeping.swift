@@ -93,6 +93,10 @@ extension Session {
         var warmup: TrainingReport?
         if case .budgets = request.grid, settings.warmupSteps > trainer.step {
             observer.note("warming up '\(name)' once: \(settings.warmupSteps - trainer.step) steps with every gate on")
+            // Under mpirun every rank warms up the whole batch, as a local sweep does, so that children match it.
+            let split = splitsBatchesAcrossRanks
+            splitsBatchesAcrossRanks = false
+            defer { splitsBatchesAcrossRanks = split }
             warmup = try train(.steps(settings.warmupSteps - trainer.step), validate: true, cancel: cancel, observer: observer.warmup, autosave: store)
             if cancel.isCancelled {
                 return SweepReport(parent: name, rows: [], workers: 0, threadsPerWorker: threads, warmup: warmup, interrupted: true,

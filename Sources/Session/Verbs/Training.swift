@@ -94,6 +94,13 @@ extension Session {
         let dataset = try requireDataset()
         guard let loader else { throw SessionError("no dataset loaded (e.g. load shapes)") }
         let steps = try stepCount(length)
+        // Under mpirun the ranks split every batch (data-parallel); each needs at least one example.
+        let parallel = Ranks.distributed && splitsBatchesAcrossRanks
+        if parallel && settings.batch < Ranks.count {
+            throw SessionError("batch \(settings.batch) is smaller than the \(Ranks.count) ranks that split it: set batch \(Ranks.count) or more")
+        }
+        trainer.dataParallel = parallel
+        let source: any BatchSource = parallel ? ShardedBatches(loader) : loader
         applySettings()
         observer.begin(optimisedCost?.name ?? "flops")
         let perEpoch = max(loader.batchesPerEpoch, 1)
@@ -102,14 +109,16 @@ extension Session {
         // Where the loader was before the step in progress: a diverged step gives its batch back.
         var position = loader.state
         var diverged: TrainingDiverged?
+        var ranksDisagree: String?
         do {
-            _ = try trainer.train(steps: steps, from: loader, onStep: { m in
+            _ = try trainer.train(steps: steps, from: source, onStep: { m in
                 self.steps.append(m)
                 position = loader.state
                 done += 1
                 observer.step(m, done, steps, Date().timeIntervalSince(start))
-                return !cancel.isCancelled
+                return !cancel.isCancelled && ranksDisagree == nil
             }, onEpoch: { e in
+                if parallel { ranksDisagree = self.compareRanks(epoch: e.epoch) }
                 var e = e
                 if validate && dataset.validation.count > 0 {
                     let batches = CancellableBatches(EvaluationBatches(dataset.validation, augmentation: dataset.augmentation,
@@ -146,7 +155,43 @@ extension Session {
             }
         }
         if let diverged { throw TrainingStopped(report: report, cause: diverged) }
+        if let ranksDisagree { throw SessionError(ranksDisagree) }
         return report
+    }
+
+    /// Under mpirun, after each epoch: every rank's checksum of its weights
+    /// and gate logits, compared; nil when they agree, else what differs.
+    func compareRanks(epoch: Int) -> String? {
+        guard let network else { return nil }
+        if let perturbed = ProcessInfo.processInfo.environment["BSN_TEST_PERTURB_RANK"], Int(perturbed) == Ranks.rank, epoch == 1 {
+            network.weights[0].value.data[0] += 1e-3             // a test hook: this rank drifts
+        }
+        var checksum = 0.0
+        for tensor in network.weights.map(\.value) + [network.gateLogits.value] {
+            for (k, v) in tensor.values.enumerated() { checksum += Double(v) * Double(1 + k % 7) }
+        }
+        let all = Ranks.gather([checksum], at: Ranks.rank, total: Ranks.count)
+        guard Set(all).count > 1 else { return nil }
+        return "the ranks' weights differ after epoch \(epoch) (checksums " + all.enumerated().map { "rank \($0.offset): \($0.element)" }.joined(separator: ", ")
+            + "): training stopped; the session holds rank 0's state"
+    }
+}
+
+/// This rank's rows of each batch of a source (under mpirun), rank r of R
+/// taking rows [N·r/R, N·(r+1)/R) of the global batch of N.
+final class ShardedBatches: BatchSource {
+    let source: any BatchSource
+    private let images = Tensor(shape: [0])
+    init(_ source: any BatchSource) { self.source = source }
+    var batchesPerEpoch: Int { source.batchesPerEpoch }
+
+    func nextBatch() throws -> (images: Tensor, labels: [Int32]) {
+        let (all, labels) = try source.nextBatch()
+        let n = all.shape[0], rows = Ranks.shard(of: n)
+        let perImage = all.count / max(n, 1), perLabel = labels.count / max(n, 1)
+        images.reshape([rows.count] + Array(all.shape.dropFirst()))
+        withExtendedLifetime(all) { images.data.update(from: all.data + rows.lowerBound * perImage, count: rows.count * perImage) }
+        return (images, Array(labels[rows.lowerBound * perLabel..<rows.upperBound * perLabel]))
     }
 }
 
