@@ -23,6 +23,9 @@ usage: bsn [--session NAME]         the notebook (a REPL on a terminal; reads a 
   bench train [--json] [--config NAME] [--seconds S]
                                   training / inference images/s and peak memory of the
                                   CNF (C=32, 64, 128) and ResNet-20 configurations
+  bench scale [--json] [--ranks N] [--link 10Gb] [--steps S]
+                                  data-parallel training: 1 rank x 1 thread vs N ranks x 1 thread
+                                  under mpirun, all-reduce time, and a cluster estimate for CNF C=128
   bench data [--json] [--quick]   input pipeline images/s (CIFAR- and Part-Labels-sized data
                                   generated on the fly), without and with prefetch
   infer MODEL IMAGE [IMAGE …] [--json]
@@ -64,7 +67,8 @@ case "bench":
     case "conv": benchConv(Array(rest.dropFirst()))
     case "train": benchTrain(Array(rest.dropFirst()))
     case "data": benchData(Array(rest.dropFirst()))
-    default: fail("bsn bench: unknown benchmark '\(rest.first ?? "")' (available: conv, train, data)\n\n" + usage)
+    case "scale": benchScale(Array(rest.dropFirst()))
+    default: fail("bsn bench: unknown benchmark '\(rest.first ?? "")' (available: conv, train, data, scale)\n\n" + usage)
     }
 case "infer":
     inferFromShell(Array(arguments.dropFirst()))
@@ -421,5 +425,59 @@ func exportONNXFromShell(_ arguments: [String]) {
     } catch {
         FileHandle.standardError.write(Data("bsn export-onnx: \(error)\n".utf8))
         exit(1)
+    }
+}
+
+func benchScale(_ arguments: [String]) {
+    var json = false, ranks = 2, steps = 10, link = "10Gb", row: String?
+    parse("bench scale", arguments, valued: ["ranks", "steps", "link", "row"]) { a in
+        json = a.flag("json")
+        ranks = try a.int("ranks", default: 2, range: 2...64)!
+        steps = try a.int("steps", default: 10, range: 1...1000)!
+        link = a.option("link") ?? link
+        row = a.option("row")              // internal: one row, in this process (under mpirun: every rank)
+    }
+    let configs = Dictionary(uniqueKeysWithValues: TrainBenchmark.configs.map { ($0.name, $0) })
+    if let row {
+        guard let config = configs[row] else { fail("bsn bench scale: no configuration \(row)") }
+        do {
+            if let r = try ScaleBenchmark.measure(config, steps: steps) { print(String(decoding: try JSONEncoder().encode(r), as: UTF8.self)) }
+        } catch { fail("bsn bench scale: \(error)") }
+        return
+    }
+    guard let bits = ScaleBenchmark.parseLink(link) else { fail("bsn bench scale: --link takes a speed like 10Gb, 25Gb or 100Mb, got '\(link)'") }
+    guard let mpirun = ["/usr/bin/mpirun", "/usr/local/bin/mpirun"].first(where: { FileManager.default.isExecutableFile(atPath: $0) }) else {
+        fail("bsn bench scale: needs Open MPI's mpirun (Debian: apt-get install openmpi-bin libopenmpi-dev)")
+    }
+    let ceiling = SgemmCeiling.measure(threads: 1)
+    let me = thisExecutable().path
+    var rows = [ScaleBenchmark.Row]()
+    func run(_ executable: String, _ args: [String], _ what: String) {
+        if !json { FileHandle.standardError.write(Data("  \(what)…\n".utf8)) }
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: executable)
+        process.arguments = args
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        do { try process.run() } catch { fail("bsn bench scale: cannot start \(executable): \(error)") }
+        let data = pipe.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        guard process.terminationStatus == 0,
+              let line = String(decoding: data, as: UTF8.self).split(separator: "\n").last(where: { $0.hasPrefix("{") }),
+              let r = try? JSONDecoder().decode(ScaleBenchmark.Row.self, from: Data(line.utf8)) else {
+            fail("bsn bench scale: the row \(what) failed")
+        }
+        rows.append(r)
+    }
+    let root = getuid() == 0 ? ["--allow-run-as-root"] : []
+    for name in ScaleBenchmark.measured {
+        run(me, ["bench", "scale", "--row", name, "--steps", "\(steps)"], "\(name), 1 rank")
+        run(mpirun, root + ["--oversubscribe", "-np", "\(ranks)", me, "bench", "scale", "--row", name, "--steps", "\(steps)"], "\(name), \(ranks) ranks")
+    }
+    run(me, ["bench", "scale", "--row", ScaleBenchmark.estimated, "--steps", "2"], "\(ScaleBenchmark.estimated), 1 rank (for the cluster estimate)")
+    struct Report: Codable { let sgemm_gflops_1_thread: Double; let cores: Int; let link_bits_per_s: Double; let rows: [ScaleBenchmark.Row] }
+    printReport(Report(sgemm_gflops_1_thread: ceiling.gflops, cores: ProcessInfo.processInfo.activeProcessorCount, link_bits_per_s: bits, rows: rows), json: json) {
+        "bsn bench scale — \(ProcessInfo.processInfo.activeProcessorCount) cores, 1 thread per rank, sgemm ceiling of 1 thread \(Format.fixed(ceiling.gflops, 1)) GFLOP/s (same run)\n\n"
+            + ScaleBenchmark.table(rows, linkBitsPerSecond: bits, linkName: link)
     }
 }

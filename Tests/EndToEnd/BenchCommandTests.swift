@@ -24,6 +24,24 @@ final class BenchCommandTests: XCTestCase {
         XCTAssertEqual(Set(rows.compactMap { $0["kind"] as? String }), ["same", "down", "up"])
     }
 
+    func testBenchScaleMeasuresOneAndTwoRanksUnderMPIRun() throws {
+        let run = try runBSN(["bench", "scale", "--steps", "1", "--json"])
+        XCTAssertEqual(run.status, 0, run.stderr)
+        let report = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(run.stdout.utf8)) as? [String: Any])
+        XCTAssertGreaterThan(try XCTUnwrap(report["sgemm_gflops_1_thread"] as? Double), 1)
+        let rows = try XCTUnwrap(report["rows"] as? [[String: Any]])
+        // Each measured config at 1 and 2 ranks, then the CNF C=128 row the cluster estimate uses.
+        XCTAssertEqual(rows.map { "\($0["config"]!) \($0["ranks"]!)" },
+                       ["cnf_c32_b64 1", "cnf_c32_b64 2", "resnet20_b64 1", "resnet20_b64 2", "cnf_c128_b32 1"])
+        for row in rows {
+            XCTAssertGreaterThan(try XCTUnwrap(row["images_per_s"] as? Double), 0)
+            let reduce = try XCTUnwrap(row["allreduce_ms"] as? Double)
+            XCTAssertTrue((row["ranks"] as? Int) == 1 ? reduce == 0 : reduce > 0, "\(row)")
+        }
+        let c128 = try XCTUnwrap(rows.last?["gradient_mb"] as? Double)
+        XCTAssertEqual(c128, 4 * 18e6 / 1e6, accuracy: 10, "about 72 MB of gradients per step at C=128")
+    }
+
     func testBenchConvTablePrintsTheConfiguration() throws {
         let run = try runBSN(["bench", "conv", "--quick"])
         XCTAssertEqual(run.status, 0, run.stderr)
