@@ -26,27 +26,19 @@ int bsn_ranks_local_count(void) {
 }
 
 // MPI counts are ints: large buffers go in pieces.
-int bsn_ranks_sum_float(float *values, size_t n) {
+static int sum_in_pieces(char *values, size_t n, size_t size, MPI_Datatype type) {
     if (count == 1) return 0;
     for (size_t done = 0; done < n;) {
         int piece = n - done > INT_MAX ? INT_MAX : (int)(n - done);
-        int status = MPI_Allreduce(MPI_IN_PLACE, values + done, piece, MPI_FLOAT, MPI_SUM, MPI_COMM_WORLD);
+        int status = MPI_Allreduce(MPI_IN_PLACE, values + done * size, piece, type, MPI_SUM, MPI_COMM_WORLD);
         if (status != MPI_SUCCESS) return status;
         done += (size_t)piece;
     }
     return 0;
 }
 
-int bsn_ranks_sum_double(double *values, size_t n) {
-    if (count == 1) return 0;
-    for (size_t done = 0; done < n;) {
-        int piece = n - done > INT_MAX ? INT_MAX : (int)(n - done);
-        int status = MPI_Allreduce(MPI_IN_PLACE, values + done, piece, MPI_DOUBLE, MPI_SUM, MPI_COMM_WORLD);
-        if (status != MPI_SUCCESS) return status;
-        done += (size_t)piece;
-    }
-    return 0;
-}
+int bsn_ranks_sum_float(float *values, size_t n) { return sum_in_pieces((char *)values, n, sizeof(float), MPI_FLOAT); }
+int bsn_ranks_sum_double(double *values, size_t n) { return sum_in_pieces((char *)values, n, sizeof(double), MPI_DOUBLE); }
 
 int bsn_ranks_broadcast(void *bytes, size_t n, int root) {
     if (count == 1) return 0;
