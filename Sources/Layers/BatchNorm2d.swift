@@ -10,6 +10,12 @@ import Tensor
 /// running statistics with `momentum` (running = (1 − m)·running + m·batch,
 /// the unbiased variance, as PyTorch). Inference mode uses the running ones.
 public final class BatchNorm2d: Layer {
+    /// Under mpirun (data-parallel training with sync-bn): training statistics
+    /// and the backward's per-channel sums are summed over all ranks, so a
+    /// step equals one process's step on the whole batch. Every rank must then
+    /// run every batch norm of the step, in the same order.
+    nonisolated(unsafe) public static var synchronised = false
+
     public let channels: Int
     public let momentum: Float, epsilon: Float
     public let scale: Parameter   // γ, starts at 1
@@ -23,6 +29,8 @@ public final class BatchNorm2d: Layer {
     private let mean: Tensor, inverseStd: Tensor
     private var input: Tensor?
     private var lastForwardWasTraining = false
+    /// Rows the last training statistics were taken over (all ranks' with sync).
+    private var statisticsRows = 1.0
     /// Per-channel Double sums (2 per channel), reused by every call.
     private let totals: UnsafeMutablePointer<Double>
 
@@ -75,12 +83,27 @@ public final class BatchNorm2d: Layer {
                     }
                 }
             }
-            for j in 0..<c {
-                let m = sums[j] / Double(rows)
-                mu[j] = shift[j] + Float(m)
-                sums[j] = max(0, sums[c + j] / Double(rows) - m * m)     // the biased variance
+            var count = Double(rows)
+            if Self.synchronised && Ranks.distributed {
+                // Every rank's Σx and Σx² (from its shifted sums) and row count, summed; then centred on 0.
+                var all = [Double](repeating: 0, count: 2 * c + 1)
+                for j in 0..<c {
+                    let s = Double(shift[j]), d = sums[j], d2 = sums[c + j]
+                    all[j] = d + Double(rows) * s
+                    all[c + j] = d2 + 2 * s * d + Double(rows) * s * s
+                }
+                all[2 * c] = Double(rows)
+                Ranks.sum(&all)
+                count = all[2 * c]
+                for j in 0..<c { (shift[j], sums[j], sums[c + j]) = (0, all[j], all[c + j]) }
             }
-            let unbiased = rows > 1 ? Float(rows) / Float(rows - 1) : 1
+            for j in 0..<c {
+                let m = sums[j] / count
+                mu[j] = shift[j] + Float(m)
+                sums[j] = max(0, sums[c + j] / count - m * m)     // the biased variance
+            }
+            statisticsRows = count
+            let unbiased = count > 1 ? Float(count) / Float(count - 1) : 1
             for j in 0..<c {
                 let variance = Float(sums[j])
                 inverseStd[j] = 1 / (variance + epsilon).squareRoot()
@@ -135,13 +158,20 @@ public final class BatchNorm2d: Layer {
         for j in 0..<c {
             sumDy[j] = Float(partial[j])
             sumDyXhat[j] = Float(partial[c + j])
+            // The parameters' gradients are this rank's part (the trainer sums them across ranks).
             shift.gradient[j] += sumDy[j]
             scale.gradient[j] += sumDyXhat[j]
+        }
+        if Self.synchronised && Ranks.distributed && lastForwardWasTraining {
+            // The input gradient needs the sums over the whole batch, as the statistics were.
+            var all = (0..<(2 * c)).map { partial[$0] }
+            Ranks.sum(&all)
+            for j in 0..<c { (sumDy[j], sumDyXhat[j]) = (Float(all[j]), Float(all[c + j])) }
         }
         inputGradient.reshape(x.shape)
         let dxData = inputGradient.data, gamma = scale.value.data
         // Training: dx = γ/σ · (dy − Σdy/M − x̂ · Σdy·x̂/M); inference: dx = γ/σ · dy.
-        let centre: Float = lastForwardWasTraining ? 1 / Float(rows) : 0
+        let centre: Float = lastForwardWasTraining ? 1 / Float(statisticsRows) : 0
         forEachRowRange(rows) { range in
             let first = range.lowerBound * c
             guard bsn_bn_backward_dx(dyData + first, xData + first, mu, inv, gamma, sumDy, sumDyXhat, centre, range.count, Int32(c),

@@ -6,7 +6,7 @@ import Tensor
 
 struct SetCommand: Command {
     let name = "set"
-    let usage = "set lr|path-lr|momentum|wd|batch|seed|threads|sampling|nesterov <value> | set <name> <value>"
+    let usage = "set lr|path-lr|momentum|wd|batch|seed|threads|sampling|nesterov|sync-bn <value> | set <name> <value>"
     let summary = "sets a hyper-parameter, or defines a variable used as $name"
     let example = "set lr 0.05"
     let details = """
@@ -16,6 +16,7 @@ struct SetCommand: Command {
     batch (64)      batch size;    threads (all cores)
     seed (1)        reseeds the session's generator and the trainer's
     sampling example|batch (example)  one architecture per example, or per batch
+    sync-bn on|off (off)  under mpirun: batch-norm statistics over the whole batch, not each rank's rows
     inline on|off|auto (auto)  pictures shown under their cell (kitty, iTerm2 or sixel terminals)
     Any other name defines a variable: set data ~/cifar-10-batches-bin, then load cifar10 $data.
     set alone lists the settings and variables.

@@ -65,6 +65,8 @@ public struct Settings: Codable, Equatable, Sendable {
     public var schedule: PiecewiseConstantSchedule?
     /// Warm-up length, in steps.
     public var warmupSteps = 0
+    /// Under mpirun: batch norm's training statistics over the whole batch (all ranks), not each rank's rows. Nil: off.
+    public var syncBatchNorm: Bool?
     public init() {}
 
     /// Bounds of the settings (`set` refuses values outside them; so does `open`).

@@ -88,6 +88,8 @@ public final class Trainer {
     /// Under mpirun: each rank steps on its rows of the global batch, and
     /// gradients, losses and statistics are combined across ranks (set by the session).
     public var dataParallel = false
+    /// With `dataParallel`: batch norm's statistics over the whole batch (sync-bn).
+    public var synchronisedBatchNorm = false
     /// All-reduce buffers of the data-parallel step (allocated once).
     private var packed = Tensor(shape: [0]), packedStatistics = Tensor(shape: [0])
     private let guarded: [Tensor]
@@ -146,6 +148,8 @@ public final class Trainer {
             return TrainingDiverged(step: step + 1, quantity: what)
         }
         if !isWarmingUp && !samplingStarted { startSampling() }
+        BatchNorm2d.synchronised = dataParallel && synchronisedBatchNorm && Ranks.distributed
+        defer { BatchNorm2d.synchronised = false }
         // Data-parallel under mpirun: `images` are this rank's rows [offset, offset + n) of a global batch of `total`.
         let parallel = dataParallel && Ranks.distributed
         var total = n, offset = 0
@@ -184,8 +188,14 @@ public final class Trainer {
         guard loss.isFinite else { throw diverged("loss \(nonFinite(loss))") }
         guard !statisticsOverflow else { throw diverged("batch-norm statistics overflow") }
         optimizer.zeroGradients()
-        try executor.backward(try lossGradient())
-        if parallel { averageGradients(localFraction: Float(n) / Float(total)) }
+        let outputGradient = try lossGradient()
+        if parallel {
+            // The gradient of the whole batch's mean: this rank's rows weigh n / total (they are a mean over n).
+            let share = Float(n) / Float(total)
+            for k in 0..<outputGradient.count { outputGradient.data[k] *= share }
+        }
+        try executor.backward(outputGradient)
+        if parallel { sumGradients() }
         let update = optimizer.inspectUpdate()
         guard update.gradientSquaredNorm.isFinite else { throw diverged("gradient norm \(nonFinite(update.gradientSquaredNorm))") }
         guard update.finite else { throw diverged("weights overflow") }
@@ -211,16 +221,15 @@ public final class Trainer {
         return metrics
     }
 
-    /// The weight gradients of the global batch: each rank's (a mean over
-    /// its rows) weighted by its share of the batch, summed across ranks in
-    /// one all-reduce of one packed buffer.
-    private func averageGradients(localFraction: Float) {
+    /// The weight gradients of the global batch: every rank's part summed
+    /// across ranks in one all-reduce of one packed buffer.
+    private func sumGradients() {
         let parameters = optimizer.groups.flatMap(\.parameters)
         let total = parameters.reduce(0) { $0 + $1.count }
         if packed.count != total { packed = Tensor(shape: [total]) }
         var at = 0
         for p in parameters {
-            for j in 0..<p.count { packed.data[at + j] = localFraction * p.gradient.data[j] }
+            (packed.data + at).update(from: p.gradient.data, count: p.count)
             at += p.count
         }
         Ranks.sum(packed.data, count: total)

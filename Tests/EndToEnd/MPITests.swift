@@ -70,6 +70,35 @@ final class MPITests: XCTestCase {
         XCTAssertTrue(more.stdout.contains("(step 32, epoch 4.00)"), more.stdout)
     }
 
+    func testWithSyncBNOneStepAtTwoRanksEqualsOneStepInOneProcess() throws {
+        // Mask execution runs every batch norm on every rank; one sampled step, gates learning fast.
+        let text = "load shapes train=64 val=16 test=16\nset batch 64\nbuild cnf W=2 S=3 C=8 mode=mask\nbudget flops 1M lambda=1e-6\n"
+            + "set path-lr 0.5\nset threads 1\nset sync-bn on\ntrain 1 steps\nsave s\n"
+        let path = try script("sync.bsn", text)
+        let r = try mpirun(path, into: sessions)
+        XCTAssertEqual(r.status, 0, r.output)
+        let local = folder.appendingPathComponent("local")
+        let one = try runBSN(["run", path], environment: ["BSN_SESSIONS": local.path, "BSN_CONV_ALGORITHM": "gemm"], workingDirectory: folder.path)
+        XCTAssertEqual(one.status, 0, one.stderr)
+        let a = try XCTUnwrap(try SessionStore(root: local).open("s").trainer), b = try XCTUnwrap(try SessionStore(root: sessions).open("s").trainer)
+        XCTAssertEqual(a.step, 1)
+        for (x, y) in zip(a.stateTensors, b.stateTensors) {
+            // Within 1e-5 of the tensor's scale (at least 1): conv biases before a batch norm hold only rounding noise.
+            let scale = max(x.tensor.values.map { abs($0) }.max() ?? 0, 1)
+            let worst = zip(x.tensor.values, y.tensor.values).map { abs($0 - $1) }.max() ?? 0
+            XCTAssertLessThanOrEqual(worst, 1e-5 * scale, x.name)
+        }
+        let m = try XCTUnwrap(try SessionStore(root: local).open("s").steps.last), n = try XCTUnwrap(try SessionStore(root: sessions).open("s").steps.last)
+        for (p, q) in [(m.loss, n.loss), (m.accuracy, n.accuracy), (m.sampledCost, n.sampledCost), (m.gateEntropy, n.gateEntropy)] {
+            XCTAssertEqual(p, q, accuracy: 1e-5 * max(abs(p), 1))
+        }
+        // Sub-batch execution with gates cannot synchronise (a rank may run no example through a module): refused.
+        let refused = try mpirun(try script("refused.bsn", "load shapes train=64 val=16 test=16\nset batch 64\nbuild cnf W=2 S=3 C=4\nset sync-bn on\ntrain 1 steps\n"),
+                                 into: folder.appendingPathComponent("refused"))
+        XCTAssertNotEqual(refused.status, 0)
+        XCTAssertTrue(refused.output.contains("sync-bn needs every batch norm to run on every rank"), refused.output)
+    }
+
     func testRanksWhoseWeightsDifferStopWithAClearError() throws {
         let r = try mpirun(try script("drift.bsn", Self.search), into: sessions, perturbRank: 1)
         XCTAssertNotEqual(r.status, 0)

@@ -7,6 +7,7 @@ import Tensor
 /// A hyper-parameter the user sets by name (`set lr 0.05`).
 public enum Setting: String, CaseIterable, Sendable {
     case learningRate = "lr", pathLearningRate = "path-lr", momentum, weightDecay = "wd", batch, seed, threads, sampling, nesterov
+    case syncBatchNorm = "sync-bn"
 }
 
 /// What `set` alone lists: the settings, the schedule, the warm-up and the variables.
@@ -20,6 +21,7 @@ public struct SettingsReport: Output, Sendable {
                             s.threads, s.sampling.rawValue)]
         if let schedule { lines.append("schedule " + schedule) }
         if s.warmupSteps > 0 { lines.append("warm-up \(s.warmupSteps) steps") }
+        if s.syncBatchNorm == true { lines.append("sync-bn on (under mpirun, batch-norm statistics over the whole batch)") }
         for (k, v) in variables.sorted(by: { $0.key < $1.key }) { lines.append("$\(k) = \(v)") }
         return lines.joined(separator: "\n")
     }
@@ -64,6 +66,9 @@ extension Session {
         case .nesterov:
             guard ["yes", "no"].contains(value) else { throw SessionError("nesterov: expected yes or no") }
             settings.nesterov = value == "yes"
+        case .syncBatchNorm:
+            guard ["on", "off"].contains(value) else { throw SessionError("sync-bn: expected on or off") }
+            settings.syncBatchNorm = value == "on" ? true : nil
         }
         applySettings()
         return Message("\(setting.rawValue) = \(value)")

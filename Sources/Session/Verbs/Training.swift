@@ -100,6 +100,10 @@ extension Session {
             throw SessionError("batch \(settings.batch) is smaller than the \(Ranks.count) ranks that split it: set batch \(Ranks.count) or more")
         }
         trainer.dataParallel = parallel
+        trainer.synchronisedBatchNorm = settings.syncBatchNorm == true
+        if parallel && settings.syncBatchNorm == true && modelSpec?.mode == .subBatch && net.gateCount > 0 && modelSpec?.fixedGates == nil {
+            throw SessionError("sync-bn needs every batch norm to run on every rank: sub-batch execution skips a module on a rank that has no example for it; build with mode=mask, or a model without gates")
+        }
         let source: any BatchSource = parallel ? ShardedBatches(loader) : loader
         applySettings()
         observer.begin(optimisedCost?.name ?? "flops")
