@@ -18,6 +18,12 @@ public enum Ranks {
     /// Threads a rank uses by default: the cores split between the ranks on this machine.
     public static var defaultThreads: Int { max(1, ProcessInfo.processInfo.activeProcessorCount / Int(bsn_ranks_local_count())) }
 
+    /// Ends every rank with this status (MPI_Abort; a plain exit without mpirun).
+    public static func abort(_ status: Int32) -> Never {
+        bsn_ranks_abort(status)
+        fatalError("unreachable")
+    }
+
     /// Every rank's values added together, in every rank.
     public static func sum(_ values: inout [Double]) {
         guard distributed else { return }

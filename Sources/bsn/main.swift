@@ -37,7 +37,14 @@ usage: bsn [--session NAME]         the notebook (a REPL on a terminal; reads a 
 
 func fail(_ message: String) -> Never {
     FileHandle.standardError.write(Data((message + "\n").utf8))
-    exit(2)
+    leave(2)
+}
+
+/// Ends the process with `status`. Under mpirun a failing rank ends every
+/// rank (MPI_Abort): the others may be waiting for it in a collective call.
+func leave(_ status: Int32) -> Never {
+    if status != 0 && Ranks.distributed { Ranks.abort(status) }
+    exit(status)
 }
 
 // BSN_PEAK_MEMORY=1: at exit, the process's peak resident memory (VmHWM) on
@@ -313,7 +320,7 @@ func startNotebook(_ arguments: [String]) {
     // End of input is Ctrl-D: a session with data or a model is saved, and a save that fails is the exit status.
     let worthSaving = nb.session.datasetSource != nil || nb.session.modelSpec != nil
     if !nb.quitRequested && worthSaving && !nb.execute("quit", location: "<stdin>: end of input") { status = 1 }
-    exit(status)
+    leave(status)
 }
 
 func runScript(_ arguments: [String]) {
@@ -353,7 +360,7 @@ func runScript(_ arguments: [String]) {
                       store: store, console: Console(interactive: false, muted: !Ranks.isLeader))
     nb.session.variables.merge(variables) { _, new in new }
     nb.sweepWorker = thisExecutable()
-    exit(Script.run(text, file: file, in: nb, options: options))
+    leave(Script.run(text, file: file, in: nb, options: options))
 }
 
 /// This binary, for the processes it starts (sweep workers, benchmark rows).

@@ -99,6 +99,20 @@ final class MPITests: XCTestCase {
         XCTAssertTrue(refused.output.contains("sync-bn needs every batch norm to run on every rank"), refused.output)
     }
 
+    func testAFailureOnRankZeroEndsEveryRank() throws {
+        // Rank 1 would otherwise wait for rank 0 in a collective call forever: a timeout bounds the test.
+        for (text, status) in [("load shapes train=64 val=16 test=16\nbuild cnf W=2 S=3 C=4\nexport arch /nonexistent/x.json\nsessions\n", Int32(1))] {
+            let path = try script("fails.bsn", text)
+            let r = try runProgram("/usr/bin/timeout", ["60", "/usr/bin/mpirun", "--allow-run-as-root", "--oversubscribe", "-np", "2",
+                                                        try bsnBinaryPath(), "run", path], in: folder)
+            XCTAssertEqual(r.status, status, r.output)
+            XCTAssertTrue(r.output.contains("export arch: /nonexistent/x.json"), r.output)
+        }
+        let missing = try runProgram("/usr/bin/timeout", ["60", "/usr/bin/mpirun", "--allow-run-as-root", "--oversubscribe", "-np", "2",
+                                                          try bsnBinaryPath(), "run", folder.appendingPathComponent("absent.bsn").path], in: folder)
+        XCTAssertEqual(missing.status, 2, missing.output)
+    }
+
     func testRanksWhoseWeightsDifferStopWithAClearError() throws {
         let r = try mpirun(try script("drift.bsn", Self.search), into: sessions, perturbRank: 1)
         XCTAssertNotEqual(r.status, 0)
