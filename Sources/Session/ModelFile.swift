@@ -87,7 +87,7 @@ public final class ExportedModel {
         let targets = modules.flatMap { node, module in module.inferenceTensors().enumerated().map { ("\(node).i\($0.offset)", $0.element) } }
         try TensorArchive.restore(data.subdata(in: 4 + length..<data.count), into: targets, file: file)
         for (node, module) in modules { module.useInferenceTensors(targets.filter { $0.0.hasPrefix(node + ".i") }.map(\.1)) }
-        for (_, t) in targets where !t.isFinite { throw SessionError("\(file): a weight is not finite") }
+        for (_, t) in targets where !Elementwise.allFinite(t.data, count: t.count) { throw SessionError("\(file): a weight is not finite") }
         (header, network, self.architecture) = (h, net, architecture)
         executor = Executor(net)
     }
@@ -137,9 +137,4 @@ public final class ExportedModel {
     public func logits(_ images: Tensor) throws -> Tensor {
         try executor.forward(images, architectures: [architecture], training: false, inferenceOnly: true)
     }
-}
-
-extension Tensor {
-    /// Whether every element is finite.
-    var isFinite: Bool { (0..<count).allSatisfy { data[$0].isFinite } }
 }

@@ -409,13 +409,7 @@ func inferFromShell(_ arguments: [String]) {
     guard paths.count >= 2 else { fail("bsn infer: needs a model file and at least one image (bsn infer found.bsnmodel cat.png)") }
     do {
         let report = try ExportedModel(file: paths[0]).infer(Array(paths.dropFirst()))
-        if json {
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = [.sortedKeys]
-            print(String(decoding: try encoder.encode(report), as: UTF8.self))
-        } else {
-            print(report.text)
-        }
+        printReport(report, json: json) { report.text }
     } catch {
         FileHandle.standardError.write(Data("bsn infer: \(error)\n".utf8))
         exit(1)

@@ -162,13 +162,7 @@ extension Session {
             try SweepPool(executable: worker, store: store, threads: threads, size: workers).run(pending, cancel: cancel, event: handle)
         } else {
             defer { applySettings() }                    // the children set the thread count
-            for child in pending where !cancel.isCancelled {
-                do {
-                    try store.runSweepChild(child, threads: threads, cancel: cancel, event: handle)
-                } catch {
-                    handle(SweepEvent(kind: .failed, child: child.name, step: -1, targetStep: child.origin.targetStep, message: "\(error)"))
-                }
-            }
+            _ = store.runSweepChildren(pending, threads: threads, cancel: cancel, event: handle)
         }
         var report = SweepReport(parent: name, rows: rows, workers: workers, threadsPerWorker: threads, warmup: warmup,
                                  interrupted: cancel.isCancelled, seconds: Date().timeIntervalSince(start))
@@ -187,19 +181,30 @@ extension Session {
                                 cancel: Cancellation, event: @escaping (SweepEvent) -> Void) throws -> [Bool] {
         var writer = store
         writer.writes = true
-        var failed = [Double](repeating: 0, count: rows.count)
         defer { applySettings() }                        // the children set the thread count
-        for (k, child) in pending.enumerated() where k % Ranks.count == Ranks.rank && !cancel.isCancelled {
-            do {
-                try writer.runSweepChild(child, threads: threads, cancel: cancel, event: event)
-            } catch {
-                event(SweepEvent(kind: .failed, child: child.name, step: -1, targetStep: child.origin.targetStep, message: "\(error)"))
-                if let r = rows.firstIndex(of: child.name) { failed[r] = 1 }
-            }
-        }
+        let mine = pending.enumerated().filter { $0.offset % Ranks.count == Ranks.rank }.map(\.element)
+        let failedHere = writer.runSweepChildren(mine, threads: threads, cancel: cancel, event: event)
+        var failed = rows.map { failedHere.contains($0) ? 1.0 : 0 }
         Ranks.barrier()
         Ranks.sum(&failed)
         return failed.map { $0 > 0 }
+    }
+}
+
+extension SessionStore {
+    /// Runs children one after the other in this process (until cancelled);
+    /// a child that fails is reported as an event. Returns the failed ones' names.
+    func runSweepChildren(_ children: [SweepChild], threads: Int, cancel: Cancellation, event: @escaping (SweepEvent) -> Void) -> Set<String> {
+        var failed = Set<String>()
+        for child in children where !cancel.isCancelled {
+            do {
+                try runSweepChild(child, threads: threads, cancel: cancel, event: event)
+            } catch {
+                event(SweepEvent(kind: .failed, child: child.name, step: -1, targetStep: child.origin.targetStep, message: "\(error)"))
+                failed.insert(child.name)
+            }
+        }
+        return failed
     }
 }
 
