@@ -44,16 +44,18 @@ let package = Package(
         // The MPI calls bsn makes, as plain C functions (MPI's handles are macros Swift cannot import).
         .target(name: "CRanks", dependencies: ["CMPI"], linkerSettings: [.linkedLibrary("mpi")]),
         .target(name: "Tensor", dependencies: ["CBLAS", "CSupport", "CRanks"], swiftSettings: fast),
+        // Reading only regular files, writing atomically (never through a link or onto a device), folder locks.
+        .target(name: "Files"),
         // What the user reads and writes: argument words in, tables, numbers and outputs out.
         .target(name: "Interface"),
-        .target(name: "Layers", dependencies: ["Tensor", "CKernels", "CPUFeatures"], swiftSettings: fast),
+        .target(name: "Layers", dependencies: ["Tensor", "CKernels", "CPUFeatures", "Files"], swiftSettings: fast),
         .target(name: "SuperNet", dependencies: ["Tensor", "Layers", "Interface"], swiftSettings: fast),
-        .target(name: "Datasets", dependencies: ["Tensor", "CSupport", "Interface"], swiftSettings: fast),
+        .target(name: "Datasets", dependencies: ["Tensor", "CSupport", "Interface", "Files"], swiftSettings: fast),
         // The ONNX messages, generated from onnx.proto and committed (see its README.md).
         .target(name: "ONNXProto", dependencies: [.product(name: "SwiftProtobuf", package: "swift-protobuf")], exclude: ["onnx.proto", "README.md"]),
-        .target(name: "Session", dependencies: ["Tensor", "Layers", "SuperNet", "Datasets", "Render", "Interface", "ONNXProto",
+        .target(name: "Session", dependencies: ["Tensor", "Layers", "SuperNet", "Datasets", "Render", "Interface", "ONNXProto", "Files",
                                                 .product(name: "SwiftProtobuf", package: "swift-protobuf")], swiftSettings: fast),
-        .target(name: "Render", dependencies: ["SuperNet", "CSupport", "Interface"], swiftSettings: fast),
+        .target(name: "Render", dependencies: ["SuperNet", "CSupport", "Interface", "Files"], swiftSettings: fast),
         .target(name: "BSN", dependencies: ["Session", "SuperNet", "Datasets", "Render", "Interface", "Tensor"]),
         .target(name: "Notebook", dependencies: ["Session", "Interface", "Datasets", "SuperNet", "Tensor", "CReadline"], swiftSettings: fast),
         .target(name: "Benchmarks", dependencies: ["Tensor", "Layers", "SuperNet", "Datasets", "Interface", "DatasetFiles"], swiftSettings: fast),
@@ -73,6 +75,7 @@ let package = Package(
         .testTarget(name: "SessionTests", dependencies: ["Session", "SuperNet", "Datasets", "Render", "Tensor", "TestSupport", "DatasetFiles"]),
         .testTarget(name: "NotebookTests", dependencies: ["Notebook", "Session", "SuperNet", "TestSupport"]),
         .testTarget(name: "EndToEnd", dependencies: ["bsn", "TestSupport", "Session", "Fuzz", "Datasets", "Notebook", "SuperNet", "Tensor"]),
+        .testTarget(name: "FilesTests", dependencies: ["Files"]),
     ],
     swiftLanguageModes: [.v6]
 )

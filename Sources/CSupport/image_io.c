@@ -6,7 +6,10 @@
 #include <setjmp.h>
 #include <stdlib.h>
 #include <string.h>
-#include <errno.h>
+
+// Images are decoded from and encoded to memory: the Swift side reads and
+// writes the files (regular files only, written atomically), so no path
+// reaches libpng or libjpeg.
 
 static void set_error(char *error, size_t size, const char *prefix, const char *message) {
     if (error && size) snprintf(error, size, "%s%s", prefix, message);
@@ -14,8 +17,10 @@ static void set_error(char *error, size_t size, const char *prefix, const char *
 
 void bsn_free(void *pointer) { free(pointer); }
 
-int bsn_png_write(const char *path, const uint8_t *pixels, int width, int height,
-                  int channels, char *error, size_t error_size) {
+// ---- PNG ---------------------------------------------------------------------
+
+int bsn_png_encode(const uint8_t *pixels, int width, int height, int channels,
+                   uint8_t **out, size_t *out_size, char *error, size_t error_size) {
     png_image image;
     memset(&image, 0, sizeof image);
     image.version = PNG_IMAGE_VERSION;
@@ -27,56 +32,106 @@ int bsn_png_write(const char *path, const uint8_t *pixels, int width, int height
     case 4: image.format = PNG_FORMAT_RGBA; break;
     default: set_error(error, error_size, "", "channels must be 1, 3 or 4"); return -1;
     }
-    FILE *file = fopen(path, "wb");
-    if (!file) { set_error(error, error_size, "", strerror(errno)); return -1; }
-    int ok = png_image_write_to_stdio(&image, file, 0, pixels, 0, NULL);
-    if (!ok) {
+    png_alloc_size_t size = 0;
+    if (!png_image_write_to_memory(&image, NULL, &size, 0, pixels, 0, NULL)) {
         set_error(error, error_size, "", image.message);
-        fclose(file);
         png_image_free(&image);
         return -1;
     }
-    if (fflush(file) != 0 || ferror(file)) {
-        set_error(error, error_size, "", strerror(errno));
-        fclose(file);
-        return -1;
-    }
-    if (fclose(file) != 0) { set_error(error, error_size, "", strerror(errno)); return -1; }
-    return 0;
-}
-
-int bsn_png_read(const char *path, uint8_t **pixels, int *width, int *height,
-                 int *channels, char *error, size_t error_size) {
-    png_image image;
-    memset(&image, 0, sizeof image);
-    image.version = PNG_IMAGE_VERSION;
-    if (!png_image_begin_read_from_file(&image, path)) {
+    uint8_t *buffer = malloc(size ? size : 1);
+    if (!buffer) { set_error(error, error_size, "", "out of memory"); return -1; }
+    if (!png_image_write_to_memory(&image, buffer, &size, 0, pixels, 0, NULL)) {
         set_error(error, error_size, "", image.message);
-        return -1;
-    }
-    int alpha = (image.format & PNG_FORMAT_FLAG_ALPHA) != 0;
-    image.format = alpha ? PNG_FORMAT_RGBA : PNG_FORMAT_RGB;
-    size_t size = PNG_IMAGE_SIZE(image);
-    uint8_t *buffer = malloc(size);
-    if (!buffer) { png_image_free(&image); set_error(error, error_size, "", "out of memory"); return -1; }
-    if (!png_image_finish_read(&image, NULL, buffer, 0, NULL)) {
-        set_error(error, error_size, "", image.message);
+        png_image_free(&image);
         free(buffer);
-        png_image_free(&image);
         return -1;
     }
-    *pixels = buffer;
-    *width = (int)image.width;
-    *height = (int)image.height;
-    *channels = alpha ? 4 : 3;
+    *out = buffer;
+    *out_size = (size_t)size;
     return 0;
 }
 
-// libjpeg's default error handler calls exit(); ours jumps back with the message.
+struct png_source { const uint8_t *bytes; size_t size, offset; };
+struct png_failure { jmp_buf jump; char message[200]; };
+
+static void png_read_bytes(png_structp png, png_bytep into, png_size_t count) {
+    struct png_source *source = png_get_io_ptr(png);
+    if (count > source->size - source->offset) png_error(png, "the file ends early (truncated)");
+    memcpy(into, source->bytes + source->offset, count);
+    source->offset += count;
+}
+
+static void png_fail(png_structp png, png_const_charp message) {
+    struct png_failure *failure = png_get_error_ptr(png);
+    snprintf(failure->message, sizeof failure->message, "%s", message);
+    longjmp(failure->jump, 1);
+}
+
+static void png_quiet(png_structp png, png_const_charp message) { (void)png; (void)message; }
+
+int bsn_png_decode(const uint8_t *bytes, size_t size, uint8_t **pixels, int *width, int *height,
+                   int *channels, char *error, size_t error_size) {
+    if (size < 8 || png_sig_cmp(bytes, 0, 8) != 0) { set_error(error, error_size, "", "not a PNG file"); return -1; }
+    struct png_failure failure;
+    struct png_source source = { bytes, size, 0 };
+    png_structp png = png_create_read_struct(PNG_LIBPNG_VER_STRING, &failure, png_fail, png_quiet);
+    if (!png) { set_error(error, error_size, "", "out of memory"); return -1; }
+    png_infop info = png_create_info_struct(png);
+    uint8_t *volatile buffer = NULL;
+    png_bytep *volatile rows = NULL;
+    if (!info || setjmp(failure.jump)) {
+        if (info) set_error(error, error_size, "", failure.message); else set_error(error, error_size, "", "out of memory");
+        png_destroy_read_struct(&png, info ? &info : NULL, NULL);
+        free(buffer);
+        free(rows);
+        return -1;
+    }
+    // Bounds before libpng allocates anything from the file's numbers: a
+    // chunk may not claim more than the file holds (and never more than
+    // 8 MB), nor may the image have more than BSN_IMAGE_MAX_PIXELS.
+    png_alloc_size_t chunk_max = size < (8u << 20) ? size : (8u << 20);
+    png_set_chunk_malloc_max(png, chunk_max);
+    png_set_chunk_cache_max(png, 1000);
+    png_set_user_limits(png, 1u << 16, 1u << 16);
+    png_set_read_fn(png, &source, png_read_bytes);
+    png_read_info(png, info);
+    png_uint_32 w = png_get_image_width(png, info), h = png_get_image_height(png, info);
+    if ((unsigned long long)w * h > BSN_IMAGE_MAX_PIXELS) png_error(png, "the image is larger than bsn reads (64M pixels)");
+    // Any PNG to 8-bit RGB or RGBA: palette and low-bit gray expanded, tRNS to alpha, 16-bit stripped, gray to RGB.
+    png_set_expand(png);
+    png_set_strip_16(png);
+    png_set_gray_to_rgb(png);
+    png_set_interlace_handling(png);
+    png_read_update_info(png, info);
+    int c = png_get_channels(png, info);
+    if (c != 3 && c != 4) png_error(png, "unsupported PNG colour layout");
+    size_t stride = png_get_rowbytes(png, info);
+    if (stride != (size_t)w * c) png_error(png, "unexpected row size");
+    buffer = malloc(stride * h);
+    rows = malloc(sizeof(png_bytep) * h);
+    if (!buffer || !rows) png_error(png, "out of memory");
+    for (png_uint_32 y = 0; y < h; y++) rows[y] = buffer + stride * y;
+    png_read_image(png, rows);
+    png_read_end(png, NULL);
+    png_destroy_read_struct(&png, &info, NULL);
+    free(rows);
+    *pixels = buffer;
+    *width = (int)w;
+    *height = (int)h;
+    *channels = c;
+    return 0;
+}
+
+// ---- JPEG --------------------------------------------------------------------
+
+// libjpeg's default error handler calls exit(); ours jumps back with the
+// message. Warnings (a file that ends early, corrupt data that libjpeg pads
+// over) are counted and kept: the caller treats them as damage.
 struct jpeg_failure {
     struct jpeg_error_mgr manager;
     jmp_buf jump;
     char message[JMSG_LENGTH_MAX];
+    char warning[JMSG_LENGTH_MAX];
 };
 
 static void jpeg_fail(j_common_ptr info) {
@@ -85,38 +140,39 @@ static void jpeg_fail(j_common_ptr info) {
     longjmp(failure->jump, 1);
 }
 
-static void jpeg_quiet(j_common_ptr info, int level) { (void)info; (void)level; }
+static void jpeg_note(j_common_ptr info, int level) {
+    if (level >= 0) return;                     // trace messages
+    struct jpeg_failure *failure = (struct jpeg_failure *)info->err;
+    if (failure->manager.num_warnings++ == 0) (*info->err->format_message)(info, failure->warning);
+}
 
-int bsn_jpeg_read(const char *path, int expect_width, int expect_height, uint8_t **pixels, int *width, int *height,
-                  char *error, size_t error_size) {
-    FILE *file = fopen(path, "rb");
-    if (!file) { set_error(error, error_size, "", strerror(errno)); return -1; }
+int bsn_jpeg_decode(const uint8_t *bytes, size_t size, int expect_width, int expect_height,
+                    uint8_t **pixels, int *width, int *height, char *error, size_t error_size) {
     struct jpeg_decompress_struct info;
     struct jpeg_failure failure;
     uint8_t *volatile buffer = NULL;
     info.err = jpeg_std_error(&failure.manager);
     failure.manager.error_exit = jpeg_fail;
-    failure.manager.emit_message = jpeg_quiet;
+    failure.manager.emit_message = jpeg_note;
+    failure.warning[0] = 0;
     if (setjmp(failure.jump)) {
         set_error(error, error_size, "corrupt JPEG: ", failure.message);
         jpeg_destroy_decompress(&info);
-        fclose(file);
         free(buffer);
         return -1;
     }
     jpeg_create_decompress(&info);
-    jpeg_stdio_src(&info, file);
+    jpeg_mem_src(&info, bytes, (unsigned long)size);
     jpeg_read_header(&info, TRUE);
     // The size is checked on the header, before a pixel is decoded or a byte allocated.
     int wrong_size = expect_width > 0 && ((int)info.image_width != expect_width || (int)info.image_height != expect_height);
-    if (wrong_size || (unsigned long long)info.image_width * info.image_height > BSN_JPEG_MAX_PIXELS) {
+    if (wrong_size || (unsigned long long)info.image_width * info.image_height > BSN_IMAGE_MAX_PIXELS) {
         *width = (int)info.image_width;
         *height = (int)info.image_height;
         char message[96];
         snprintf(message, sizeof message, "%ux%u image", info.image_width, info.image_height);
         set_error(error, error_size, "", message);
         jpeg_destroy_decompress(&info);
-        fclose(file);
         return -2;
     }
     info.out_color_space = JCS_RGB;
@@ -125,21 +181,19 @@ int bsn_jpeg_read(const char *path, int expect_width, int expect_height, uint8_t
     buffer = malloc(stride * info.output_height);
     if (!buffer) {
         jpeg_destroy_decompress(&info);
-        fclose(file);
         set_error(error, error_size, "", "out of memory");
         return -1;
     }
     while (info.output_scanline < info.output_height) {
         JSAMPROW row = buffer + stride * info.output_scanline;
-        jpeg_read_scanlines(&info, &row, 1);
+        if (jpeg_read_scanlines(&info, &row, 1) != 1) break;
     }
-    // A truncated file makes libjpeg warn (and pad with grey); treat it as damage.
-    int warnings = (int)failure.manager.num_warnings;
     jpeg_finish_decompress(&info);
+    int warnings = (int)failure.manager.num_warnings;
     jpeg_destroy_decompress(&info);
-    fclose(file);
+    // A truncated file makes libjpeg warn (and pad with grey): damage, not an image.
     if (warnings > 0) {
-        set_error(error, error_size, "", "corrupt JPEG: data ends early or is damaged");
+        set_error(error, error_size, "corrupt JPEG: ", failure.warning[0] ? failure.warning : "data ends early or is damaged");
         free(buffer);
         return -1;
     }
@@ -149,23 +203,24 @@ int bsn_jpeg_read(const char *path, int expect_width, int expect_height, uint8_t
     return 0;
 }
 
-int bsn_jpeg_write(const char *path, const uint8_t *pixels, int width, int height,
-                   int quality, char *error, size_t error_size) {
-    FILE *file = fopen(path, "wb");
-    if (!file) { set_error(error, error_size, "", strerror(errno)); return -1; }
+int bsn_jpeg_encode(const uint8_t *pixels, int width, int height, int quality,
+                    uint8_t **out, size_t *out_size, char *error, size_t error_size) {
     struct jpeg_compress_struct info;
     struct jpeg_failure failure;
+    unsigned char *volatile buffer = NULL;
+    unsigned long size = 0;
     info.err = jpeg_std_error(&failure.manager);
     failure.manager.error_exit = jpeg_fail;
-    failure.manager.emit_message = jpeg_quiet;
+    failure.manager.emit_message = jpeg_note;
     if (setjmp(failure.jump)) {
         set_error(error, error_size, "", failure.message);
         jpeg_destroy_compress(&info);
-        fclose(file);
+        free(buffer);
         return -1;
     }
     jpeg_create_compress(&info);
-    jpeg_stdio_dest(&info, file);
+    unsigned char *target = NULL;
+    jpeg_mem_dest(&info, &target, &size);
     info.image_width = (JDIMENSION)width;
     info.image_height = (JDIMENSION)height;
     info.input_components = 3;
@@ -179,7 +234,9 @@ int bsn_jpeg_write(const char *path, const uint8_t *pixels, int width, int heigh
         jpeg_write_scanlines(&info, &row, 1);
     }
     jpeg_finish_compress(&info);
+    buffer = target;
     jpeg_destroy_compress(&info);
-    if (fclose(file) != 0) { set_error(error, error_size, "", strerror(errno)); return -1; }
+    *out = buffer;
+    *out_size = (size_t)size;
     return 0;
 }

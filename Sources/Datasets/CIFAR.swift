@@ -1,3 +1,4 @@
+import Files
 import Foundation
 import Tensor
 
@@ -91,16 +92,10 @@ enum CIFAR {
     }
 }
 
-/// A file's bytes, or an error naming it.
+/// A regular file's bytes, or an error naming it (a FIFO, a device or a folder is refused; see RegularFile).
 func contents(of file: URL) throws -> Data {
-    var isFolder: ObjCBool = false
-    guard FileManager.default.fileExists(atPath: file.path, isDirectory: &isFolder) else {
-        throw DataError("\(file.path): no such file")
-    }
-    guard !isFolder.boolValue else { throw DataError("\(file.path): is a folder, expected a file") }
-    do {
-        return try Data(contentsOf: file, options: .mappedIfSafe)
-    } catch {
-        throw DataError("\(file.path): cannot be read (\(error.localizedDescription))")
-    }
+    let f: RegularFile
+    do { f = try RegularFile(file.path) } catch { throw DataError("\(error)") }
+    try Memory.check(Double(f.size), file.path, of: "file contents")
+    do { return try f.readAll() } catch { throw DataError("\(error)") }
 }

@@ -1,4 +1,5 @@
 import CSupport
+import Files
 import Foundation
 
 /// 8-bit RGB pixels, rows top to bottom, (H, W, 3) interleaved.
@@ -16,26 +17,42 @@ public struct RGBImage: Equatable, Sendable {
 /// JPEG through libjpeg-turbo; its errors come back as messages (a C shim
 /// catches them), never as a crash.
 public enum JPEG {
+    /// The largest image file bsn reads.
+    public static let maxFileBytes = 256 << 20
+
     /// Decodes the file; with `expecting`, a header of another size is refused before decoding.
+    /// A file that libjpeg warns about (it ends early, or its data is corrupt) is refused as damaged.
     public static func read(_ path: String, expecting size: (width: Int, height: Int)? = nil) throws -> RGBImage {
+        let bytes: Data
+        do { bytes = try RegularFile.read(path, limit: maxFileBytes) } catch { throw DataError("\(error)") }
+        return try decode(bytes, path, expecting: size)
+    }
+
+    public static func decode(_ bytes: Data, _ path: String, expecting size: (width: Int, height: Int)? = nil) throws -> RGBImage {
         var data: UnsafeMutablePointer<UInt8>?, w: Int32 = 0, h: Int32 = 0
         var error = [CChar](repeating: 0, count: 256)
-        let status = bsn_jpeg_read(path, Int32(clamping: size?.width ?? 0), Int32(clamping: size?.height ?? 0), &data, &w, &h, &error, error.count)
+        let status = bytes.withUnsafeBytes { raw in
+            bsn_jpeg_decode(raw.bindMemory(to: UInt8.self).baseAddress, raw.count, Int32(clamping: size?.width ?? 0), Int32(clamping: size?.height ?? 0),
+                            &data, &w, &h, &error, error.count)
+        }
         if status == -2 {
-            throw DataError("\(path): \(w)x\(h) image, expected " + (size.map { "\($0.width)x\($0.height)" } ?? "at most \(BSN_JPEG_MAX_PIXELS) pixels"))
+            throw DataError("\(path): \(w)x\(h) image, expected " + (size.map { "\($0.width)x\($0.height)" } ?? "at most \(BSN_IMAGE_MAX_PIXELS) pixels"))
         }
-        guard status == 0, let data else {
-            throw DataError("\(path): \(FileManager.default.fileExists(atPath: path) ? "not a readable JPEG (" + message(error) + ")" : "no such file")")
-        }
+        guard status == 0, let data else { throw DataError("\(path): not a readable JPEG (" + message(error) + ")") }
         defer { bsn_free(data) }
         return RGBImage(width: Int(w), height: Int(h), pixels: Array(UnsafeBufferPointer(start: data, count: Int(w) * Int(h) * 3)))
     }
 
-    public static func write(_ image: RGBImage, to path: String, quality: Int = 95) throws {
+    /// Writes the file atomically (see AtomicFile).
+    @discardableResult
+    public static func write(_ image: RGBImage, to path: String, quality: Int = 95) throws -> AtomicFile.Written {
+        var out: UnsafeMutablePointer<UInt8>?, size = 0
         var error = [CChar](repeating: 0, count: 256)
-        guard bsn_jpeg_write(path, image.pixels, Int32(image.width), Int32(image.height), Int32(quality), &error, error.count) == 0 else {
+        guard bsn_jpeg_encode(image.pixels, Int32(image.width), Int32(image.height), Int32(quality), &out, &size, &error, error.count) == 0, let out else {
             throw DataError("\(path): cannot write the JPEG (\(message(error)))")
         }
+        defer { bsn_free(out) }
+        do { return try AtomicFile.write(Data(bytesNoCopy: out, count: size, deallocator: .none), to: path) } catch { throw DataError("\(error)") }
     }
 }
 
@@ -111,11 +128,10 @@ public enum PPM {
         return (width, height, maxval, i + 1)
     }
 
+    /// Writes the file atomically (see AtomicFile).
     public static func write(_ image: RGBImage, to path: String) throws {
         var bytes = Array("P6\n\(image.width) \(image.height)\n255\n".utf8)
         bytes += image.pixels
-        do { try Data(bytes).write(to: URL(fileURLWithPath: path)) } catch {
-            throw DataError("\(path): cannot write (\(error.localizedDescription))")
-        }
+        do { try AtomicFile.write(Data(bytes), to: path) } catch { throw DataError("\(error)") }
     }
 }

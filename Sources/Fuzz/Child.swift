@@ -32,6 +32,10 @@ public struct Child: Sendable {
     public var environment: [String: String] = [:]
     /// kill -9 after this many seconds (a crash-consistency test), instead of SIGINT at the deadline.
     public var killAfter: Double?
+    /// The sessions folder, when several children share one (default `<folder>/sessions`).
+    public var sessions: URL?
+    /// Names of its output files in `folder` (several children may share a folder).
+    public var outputName = ""
 
     public init(binary: String, arguments: [String], folder: URL, memoryLimitKB: Int, deadline: Double, grace: Double) {
         (self.binary, self.arguments, self.folder) = (binary, arguments, folder)
@@ -45,7 +49,7 @@ public struct Child: Sendable {
         let argv = ["/bin/sh", "-c", script, "sh", folder.path, binary] + arguments
         var environment = ProcessInfo.processInfo.environment.merging(self.environment) { $1 }
         environment["HOME"] = folder.path
-        environment["BSN_SESSIONS"] = folder.appendingPathComponent("sessions").path
+        environment["BSN_SESSIONS"] = (sessions ?? folder.appendingPathComponent("sessions")).path
         environment["BSN_HISTORY"] = folder.appendingPathComponent("history").path
         environment["MALLOC_ARENA_MAX"] = "2"
         environment["BSN_PEAK_MEMORY"] = "1"
@@ -55,8 +59,8 @@ public struct Child: Sendable {
         posix_spawn_file_actions_init(&actions)
         defer { posix_spawn_file_actions_destroy(&actions) }
         posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
-        posix_spawn_file_actions_addopen(&actions, 1, folder.appendingPathComponent("stdout.txt").path, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
-        posix_spawn_file_actions_addopen(&actions, 2, folder.appendingPathComponent("stderr.txt").path, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+        posix_spawn_file_actions_addopen(&actions, 1, folder.appendingPathComponent("stdout\(outputName).txt").path, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+        posix_spawn_file_actions_addopen(&actions, 2, folder.appendingPathComponent("stderr\(outputName).txt").path, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
 
         // Workers of the caller (Dispatch threads) block signals; the child must get SIGINT as a user's Ctrl-C.
         var attributes = posix_spawnattr_t()
@@ -98,7 +102,7 @@ public struct Child: Sendable {
         }
         let seconds = Date().timeIntervalSince(start)
         // bsn reports its own peak (VmHWM) at exit; rusage also counts the pages it shared with this process before exec.
-        let stderr = (try? String(contentsOf: folder.appendingPathComponent("stderr.txt"), encoding: .utf8)) ?? ""
+        let stderr = (try? String(contentsOf: folder.appendingPathComponent("stderr\(outputName).txt"), encoding: .utf8)) ?? ""
         let reported = stderr.split(separator: "\n").last { $0.hasPrefix("bsn: peak resident memory ") }.flatMap { Int($0.split(separator: " ")[4]) }
         let peak = (reported ?? Int(usage.ru_maxrss)) * 1024
         if killed && killAfter == nil { return Result(outcome: .hung, peakResident: peak, seconds: seconds, interrupted: true) }

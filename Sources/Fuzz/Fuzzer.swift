@@ -22,6 +22,10 @@ public struct Fuzzer: Sendable {
         public var linesPerScript = 25, filesPerScript = 8
         /// Rounds of kill -9 at a random moment of train + save, each followed by open and save.
         public var kills = 0
+        /// Cases of the special-files recipe (FIFOs, folders, device nodes, links where files are read or written).
+        public var specialFiles = 40
+        /// Rounds of the concurrency recipe (several processes on one sessions folder).
+        public var sharedRounds = 10
         public var output = URL(fileURLWithPath: "fuzz-out")
         /// Keep every batch's folder (script, files, output), not only failures.
         public var keep = false
@@ -34,13 +38,15 @@ public struct Fuzzer: Sendable {
 
     public struct Report: Sendable {
         public var commandScripts = 0, commandLines = 0, fileScripts = 0, files = 0, kills = 0
+        public var specialScripts = 0, specialFiles = 0, sharedRounds = 0
         public var interrupted = 0
         public var peakResident = 0
         public var failures: [Failure] = []
         public var seconds = 0.0
         public var summary: String {
-            var lines = [String(format: "%d command lines in %d scripts, %d mutated files in %d scripts, %d kill -9 rounds, %.0f s: %d failures (%d runs needed SIGINT at the deadline; largest peak resident memory %@)",
-                                commandLines, commandScripts, files, fileScripts, kills, seconds, failures.count, interrupted, Memory.format(Double(peakResident)))]
+            var lines = [String(format: "%d command lines in %d scripts, %d mutated files in %d scripts, %d special files in %d scripts, %d concurrency rounds, %d kill -9 rounds, %.0f s: %d failures (%d runs needed SIGINT at the deadline; largest peak resident memory %@)",
+                                commandLines, commandScripts, files, fileScripts, specialFiles, specialScripts, sharedRounds, kills, seconds, failures.count, interrupted,
+                                Memory.format(Double(peakResident)))]
             for f in failures { lines.append("  \(f.kind): \(f.folder) — \(f.detail)") }
             return lines.joined(separator: "\n")
         }
@@ -49,7 +55,7 @@ public struct Fuzzer: Sendable {
     public let configuration: Configuration
     public init(_ configuration: Configuration) { self.configuration = configuration }
 
-    private enum Job: Sendable { case commands(Int), files(Int) }
+    private enum Job: Sendable { case commands(Int), files(Int), special(Int), shared(Int) }
 
     /// Runs every batch; `progress` gets a line after each.
     public func run(progress: @escaping @Sendable (String) -> Void) throws -> Report {
@@ -63,7 +69,10 @@ public struct Fuzzer: Sendable {
 
         let commandJobs = (c.commandLines + c.linesPerScript - 1) / max(c.linesPerScript, 1)
         let fileJobs = (c.files + c.filesPerScript - 1) / max(c.filesPerScript, 1)
-        let jobs: [Job] = (0..<commandJobs).map(Job.commands) + (0..<fileJobs).map(Job.files)
+        let specialJobs = (c.specialFiles + c.filesPerScript - 1) / max(c.filesPerScript, 1)
+        // The concurrency rounds first: each starts several processes, better spread over the run than left to its end.
+        let jobs: [Job] = (0..<c.sharedRounds).map(Job.shared) + (0..<commandJobs).map(Job.commands) + (0..<fileJobs).map(Job.files)
+            + (0..<specialJobs).map(Job.special)
         let state = Shared()
         let start = Date()
         let workers = max(1, c.jobs)
@@ -91,7 +100,7 @@ public struct Fuzzer: Sendable {
 
     /// What one job ran and how it ended.
     struct JobOutcome {
-        var commandLines = 0, files = 0
+        var commandLines = 0, files = 0, specialFiles = 0, sharedRounds = 0
         var result: Child.Result
         var failure: Failure?
     }
@@ -102,7 +111,27 @@ public struct Fuzzer: Sendable {
         try fm.createDirectory(at: folder, withIntermediateDirectories: true)
         var rng = RNG(seed: c.seed &* 0x9E37_79B9_7F4A_7C15 &+ UInt64(number))
         var lines = [String](), counted = (lines: 0, files: 0), kind = ""
+        var special: SpecialFiles?
         switch job {
+        case .shared:
+            var round = SharedSessions(rng: rng, template: template, binary: binary, memoryKB: c.memoryMB * 1024)
+            let start = Date()
+            let problems = try round.round(in: folder)
+            let result = Child.Result(outcome: .exited(problems.isEmpty ? 0 : 1), peakResident: 0, seconds: Date().timeIntervalSince(start), interrupted: false)
+            guard !problems.isEmpty else {
+                if !c.keep { try? fm.removeItem(at: folder) }
+                return JobOutcome(sharedRounds: 1, result: result, failure: nil)
+            }
+            let kept = try keep(folder, as: "shared-\(c.seed)-\(number)")
+            return JobOutcome(sharedRounds: 1, result: result, failure: Failure(kind: "shared", folder: kept.path, detail: problems.joined(separator: "; ").prefix(600).description))
+        case .special(let k):
+            var s = SpecialFiles(rng: RNG(seed: rng.next()), template: template)
+            lines = try s.prepare(in: folder)
+            let count = min(c.filesPerScript, c.specialFiles - k * c.filesPerScript)
+            for i in 0..<count { lines += ["# case \(i)"] + (try s.makeCase(in: folder, index: i)) }
+            special = s
+            kind = "special"
+            counted.files = count
         case .commands(let k):
             var scripts = CommandScripts(rng: rng)
             let count = min(c.linesPerScript, c.commandLines - k * c.linesPerScript)
@@ -132,14 +161,13 @@ public struct Fuzzer: Sendable {
         case .signalled(let s): failure = "killed by signal \(s) (\(String(cString: strsignal(s))))"
         case .hung: failure = "still running \(Int(c.deadline + c.grace)) s after start and SIGINT: a hang"
         }
+        if failure == nil, let special, let problem = special.check(folder) { failure = problem }
+        let (files, specials) = special == nil ? (counted.files, 0) : (0, counted.files)
         guard let failure else {
             if !c.keep { try? fm.removeItem(at: folder) }
-            return JobOutcome(commandLines: counted.lines, files: counted.files, result: result, failure: nil)
+            return JobOutcome(commandLines: counted.lines, files: files, specialFiles: specials, result: result, failure: nil)
         }
-        let kept = c.output.appendingPathComponent("failures/\(kind)-\(c.seed)-\(number)")
-        try? fm.removeItem(at: kept)
-        try fm.createDirectory(at: kept.deletingLastPathComponent(), withIntermediateDirectories: true)
-        try fm.moveItem(at: folder, to: kept)
+        let kept = try keep(folder, as: "\(kind)-\(c.seed)-\(number)")
         let reproduce = """
         #!/bin/sh
         # \(failure)
@@ -149,8 +177,18 @@ public struct Fuzzer: Sendable {
         try reproduce.write(to: kept.appendingPathComponent("reproduce.sh"), atomically: false, encoding: .utf8)
         chmod(kept.appendingPathComponent("reproduce.sh").path, 0o755)
         let lastError = stderr.split(separator: "\n").last { $0.contains("rror") }.map(String.init) ?? ""
-        return JobOutcome(commandLines: counted.lines, files: counted.files, result: result,
+        return JobOutcome(commandLines: counted.lines, files: files, specialFiles: specials, result: result,
                           failure: Failure(kind: kind, folder: kept.path, detail: failure + (lastError.isEmpty ? "" : "; \(lastError.prefix(200))")))
+    }
+
+    /// Moves a failed job's folder under `<output>/failures/`.
+    private func keep(_ folder: URL, as name: String) throws -> URL {
+        let fm = FileManager.default
+        let kept = configuration.output.appendingPathComponent("failures/\(name)")
+        try? fm.removeItem(at: kept)
+        try fm.createDirectory(at: kept.deletingLastPathComponent(), withIntermediateDirectories: true)
+        try fm.moveItem(at: folder, to: kept)
+        return kept
     }
 
     /// Crash consistency: `kills` rounds of kill -9 at a random moment while a
@@ -255,10 +293,12 @@ private final class Shared: @unchecked Sendable {
         done += 1
         if o.commandLines > 0 { report.commandScripts += 1; report.commandLines += o.commandLines }
         if o.files > 0 { report.fileScripts += 1; report.files += o.files }
+        if o.specialFiles > 0 { report.specialScripts += 1; report.specialFiles += o.specialFiles }
+        report.sharedRounds += o.sharedRounds
         if o.result.interrupted { report.interrupted += 1 }
         report.peakResident = max(report.peakResident, o.result.peakResident)
         if let f = o.failure { report.failures.append(f) }
-        return "[\(done)/\(total)] \(report.commandLines) command lines, \(report.files) files, \(report.failures.count) failures"
+        return "[\(done)/\(total)] \(report.commandLines) command lines, \(report.files) files, \(report.specialFiles) special, \(report.sharedRounds) concurrency rounds, \(report.failures.count) failures"
             + (o.failure.map { "  ← \($0.kind): \($0.detail)" } ?? "")
     }
 }

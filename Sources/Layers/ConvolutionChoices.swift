@@ -1,3 +1,4 @@
+import Files
 import Foundation
 import Tensor
 
@@ -106,7 +107,7 @@ public final class ConvolutionChoices: @unchecked Sendable {
     private func loadIfNeeded() {
         guard !loaded else { return }
         loaded = true
-        guard let data = FileManager.default.contents(atPath: file.path) else { return }
+        guard let data = try? RegularFile.read(file.path, limit: 64 << 20) else { return }
         guard let cache = try? JSONDecoder().decode(CacheFile.self, from: data), cache.format == "bsn-conv-choices" else {
             return warn("\(file.path) is not a bsn convolution cache (damaged?); it is measured again and rewritten")
         }
@@ -122,12 +123,12 @@ public final class ConvolutionChoices: @unchecked Sendable {
         FileHandle.standardError.write(Data(("bsn: warning: " + message + "\n").utf8))
     }
 
-    /// Writes the cache atomically (a temporary file, then a rename), merged
+    /// Writes the cache atomically (AtomicFile: a temporary file, then a rename), merged
     /// with what another process may have written since. A cache that cannot
     /// be written is not an error: the choices stay in memory.
     private func save() {
         var choices = measured
-        if let data = FileManager.default.contents(atPath: file.path),
+        if let data = try? RegularFile.read(file.path, limit: 64 << 20),
            let other = try? JSONDecoder().decode(CacheFile.self, from: data), other.cpu == Self.cpu, other.version == Self.version {
             choices.merge(other.choices) { mine, _ in mine }
         }
@@ -136,8 +137,6 @@ public final class ConvolutionChoices: @unchecked Sendable {
         guard let data = try? encoder.encode(CacheFile(version: Self.version, cpu: Self.cpu, choices: choices)) else { return }
         let folder = file.deletingLastPathComponent()
         try? FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
-        let temporary = folder.appendingPathComponent(".conv-choices.json.tmp-\(getpid())")
-        guard (try? data.write(to: temporary)) != nil else { return }
-        if rename(temporary.path, file.path) != 0 { try? FileManager.default.removeItem(at: temporary) }
+        _ = try? AtomicFile.write(data, to: file.path)
     }
 }

@@ -102,11 +102,22 @@ public final class Console {
 
 /// Ctrl-C (SIGINT): at the prompt it clears the line; while a command runs
 /// it cancels the long work (training, evaluation, loading) at the next batch.
-/// The signal handler can only reach a global, so this token is the one
-/// place where Ctrl-C lands; the Session API itself only sees tokens.
+/// SIGTERM (`kill`, a scheduler's stop before its kill) does the same, and
+/// then the notebook saves what changed and exits with 143.
+/// The signal handler can only reach a global, so these tokens are the one
+/// place where the signals land; the Session API itself only sees tokens.
 public enum Interrupts {
     public static let sigint = Cancellation()
-    public static func install() { signal(SIGINT) { _ in Interrupts.sigint.cancel() } }
+    public static let sigterm = Cancellation()
+    /// The exit status after SIGTERM (128 + 15).
+    public static let terminatedStatus: Int32 = 143
+    public static func install() {
+        signal(SIGINT) { _ in Interrupts.sigint.cancel() }
+        signal(SIGTERM) { _ in
+            Interrupts.sigterm.cancel()
+            Interrupts.sigint.cancel()
+        }
+    }
 }
 
 /// Runs command lines against a session and keeps the numbered cells.
@@ -216,9 +227,10 @@ public final class Notebook {
         return command.name
     }
 
-    /// Saves the session before it is replaced, unless nothing happened in it.
+    /// Saves the session before it is replaced (by open or new), unless
+    /// nothing changed in it: an empty, never-used session writes nothing.
     func saveBeforeLeaving() throws -> SessionReport? {
-        guard !session.cells.isEmpty || session.network != nil else { return nil }
+        guard session.hasUnsavedChanges(besidesCurrentCell: true) else { return nil }
         return try store.saveSession(session)
     }
 }

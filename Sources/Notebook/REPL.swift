@@ -41,6 +41,11 @@ public enum REPL {
                 // Ctrl-D: save and quit; if the save fails, stay (a second Ctrl-D leaves without it).
                 FileHandle.standardOutput.write(Data("\n".utf8))
                 if saveFailed { status = 1; break }
+                if Interrupts.sigterm.isCancelled {
+                    // SIGTERM at the prompt: save what changed and leave with 143.
+                    if !nb.session.hasUnsavedChanges() || nb.execute("quit") { status = Interrupts.terminatedStatus } else { status = 1 }
+                    break
+                }
                 if nb.execute("quit") { break }
                 saveFailed = true
                 nb.console.error("the session is not saved: fix the cause, or save <other-name>; Ctrl-D again leaves without saving")
@@ -52,6 +57,11 @@ public enum REPL {
             append_history(1, historyFile)
             nb.execute(trimmed)
             saveFailed = false              // the next Ctrl-D tries to save again
+            if Interrupts.sigterm.isCancelled {
+                // SIGTERM during the command (it stopped at the next batch): save and leave with 143.
+                status = !nb.session.hasUnsavedChanges() || nb.execute("quit") ? Interrupts.terminatedStatus : 1
+                break
+            }
         }
         history_truncate_file(historyFile, 5000)
         return status
@@ -73,6 +83,10 @@ public enum REPL {
         }
         interrupt.reset()
         while !gotLine {
+            if Interrupts.sigterm.isCancelled {
+                rl_callback_handler_remove()
+                return nil
+            }
             var fds = pollfd(fd: STDIN_FILENO, events: Int16(POLLIN), revents: 0)
             // A timeout, so that a Ctrl-C arriving while a key is processed (not in poll) is seen too.
             let ready = poll(&fds, 1, 100)

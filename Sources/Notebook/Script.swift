@@ -13,8 +13,9 @@ public enum Script {
         }
     }
 
-    /// Returns the process exit status: 0, 1 when a command failed, or 130
-    /// when Ctrl-C (SIGINT) stopped it (after the command it interrupted).
+    /// Returns the process exit status: 0, 1 when a command failed, 130
+    /// when Ctrl-C (SIGINT) stopped it (after the command it interrupted),
+    /// 143 when SIGTERM did.
     public static func run(_ text: String, file: String, in nb: Notebook, options: Options) -> Int32 {
         var status: Int32 = 0
         for (n, line) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
@@ -24,6 +25,10 @@ public enum Script {
             if !nb.execute(trimmed, location: "\(file):\(n + 1)") {
                 status = 1
                 if !options.keepGoing { break }
+            }
+            if Interrupts.sigterm.isCancelled {
+                nb.console.error("\(file): stopped by SIGTERM after line \(n + 1)")
+                return Interrupts.terminatedStatus
             }
             if nb.cancellation.isCancelled {
                 nb.console.error("\(file): stopped by Ctrl-C after line \(n + 1)")

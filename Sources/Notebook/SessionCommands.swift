@@ -28,12 +28,20 @@ struct OpenCommand: Command {
     func run(_ a: inout Arguments, _ nb: Notebook) throws -> any Output {
         let target = try a.required("a session name (sessions lists them)")
         try a.finish()
-        // Read the target completely before touching the current session.
-        let (opened, report) = try nb.store.reopen(target, progress: { done, total in nb.console.progress("decoding images \(done)/\(total)") })
-        let left = try nb.saveBeforeLeaving()
+        let progress = { (done: Int, total: Int) in nb.console.progress("decoding images \(done)/\(total)") }
+        let opened: Session, report: SessionReport, left: SessionReport?
+        if target == nb.session.name {
+            // The current session, again (as last saved): saved first if it changed, then read back under its own lock.
+            left = try nb.saveBeforeLeaving()
+            (opened, report) = try nb.store.reopen(target, holding: nb.session.lock, progress: progress)
+        } else {
+            // Read the target completely before touching the current session.
+            (opened, report) = try nb.store.reopen(target, progress: progress)
+            left = try nb.saveBeforeLeaving()
+        }
         nb.session = opened
         return SessionReport(action: .opened, name: report.name, folder: report.folder, contents: report.contents,
-                             removedFiles: (left?.removedFiles ?? []) + report.removedFiles)
+                             removedFiles: (left?.removedFiles ?? []) + report.removedFiles, readOnly: report.readOnly)
     }
 }
 

@@ -1,3 +1,4 @@
+import Files
 import Foundation
 import Tensor
 
@@ -14,7 +15,8 @@ import Tensor
 public enum CheckedFile {
     public static let version = 1
 
-    public static func write(_ payload: Data, kind: String, to url: URL) throws {
+    @discardableResult
+    public static func write(_ payload: Data, kind: String, to url: URL) throws -> AtomicFile.Written {
         try write(kind: kind, size: payload.count, to: url) { sink in
             try payload.withUnsafeBytes { try sink($0) }
         }
@@ -23,10 +25,11 @@ public enum CheckedFile {
     /// Writes a payload of `size` bytes that `produce` hands to its sink in
     /// pieces, so that a large state is never copied whole into memory. The
     /// header's checksum is written last, in place (the format is the same).
+    @discardableResult
     public static func write(kind: String, size: Int, to url: URL,
-                             produce: ((UnsafeRawBufferPointer) throws -> Void) throws -> Void) throws {
+                             produce: ((UnsafeRawBufferPointer) throws -> Void) throws -> Void) throws -> AtomicFile.Written {
         let header = Array("bsn-\(kind) \(version) \(size) 00000000\n".utf8)
-        try writeAtomically(to: url) { file in
+        return try writeAtomically(to: url) { file in
             try file.append(header.withUnsafeBytes { $0 })
             var crc = CRC32.start, written = 0
             try produce { piece in
@@ -42,7 +45,6 @@ public enum CheckedFile {
 
     public static func read(_ url: URL, kind: String) throws -> Data {
         let name = url.path
-        guard FileManager.default.fileExists(atPath: name) else { throw SessionError("\(name): missing") }
         let bytes = try readPlain(url, limit: nil)
         guard let newline = bytes.firstIndex(of: 0x0A), newline - bytes.startIndex < 200,
               let header = String(data: bytes[bytes.startIndex..<newline], encoding: .utf8) else {
@@ -62,17 +64,19 @@ public enum CheckedFile {
         return payload                 // a slice of the bytes read: no second copy of a large state
     }
 
-    /// A file's bytes, refused by size before reading when it is larger than
-    /// `limit` or than the memory available.
+    /// A regular file's bytes (a FIFO, a device or a folder is refused by
+    /// name, see RegularFile), refused by size before reading when it is
+    /// larger than `limit` or than the memory available.
     public static func readPlain(_ url: URL, limit: Int?) throws -> Data {
         let name = url.path
-        var info = stat()
-        guard stat(name, &info) == 0 else { throw SessionError("\(name): no such file") }
-        guard (info.st_mode & S_IFMT) == S_IFREG else { throw SessionError("\(name): not a regular file") }
-        let size = Int(info.st_size)
-        if let limit, size > limit { throw SessionError("\(name): \(Memory.format(Double(size))), larger than any such file (\(Memory.format(Double(limit))))") }
-        do { try Memory.check(Double(size), name, of: "file contents") } catch { throw SessionError("\(error)") }
-        do { return try Data(contentsOf: url) } catch { throw SessionError("\(name): cannot be read (\(error.localizedDescription))") }
+        do {
+            let file = try RegularFile(name)
+            if let limit, file.size > limit { throw SessionError("\(name): \(Memory.format(Double(file.size))), larger than any such file (\(Memory.format(Double(limit))))") }
+            do { try Memory.check(Double(file.size), name, of: "file contents") } catch { throw SessionError("\(error)") }
+            return try file.readAll()
+        } catch let e as FileError {
+            throw SessionError(e.description.hasSuffix("no such file") ? "\(name): missing" : e.description)
+        }
     }
 
     /// Bytes written before a simulated crash, for fault-injection tests:
@@ -92,6 +96,7 @@ public enum CheckedFile {
         init(fd: Int32, url: URL) {
             (self.fd, self.url) = (fd, url)
             crashAfter = crashPoint.flatMap { $0.0 == url.lastPathComponent ? $0.1 : nil }
+
         }
 
         /// Appends bytes (all of them, or throws).
@@ -118,34 +123,20 @@ public enum CheckedFile {
         }
     }
 
-    /// temp file → fsync → rename → fsync of the folder.
-    public static func writeAtomically(_ bytes: Data, to url: URL) throws {
+    /// temp file → fsync → rename → fsync of the folder (see AtomicFile).
+    @discardableResult
+    public static func writeAtomically(_ bytes: Data, to url: URL) throws -> AtomicFile.Written {
         try writeAtomically(to: url) { file in try bytes.withUnsafeBytes { try file.append($0) } }
     }
 
     /// `fill` writes the temporary file; then fsync → rename over `url` → fsync
-    /// of the folder. A failure removes the temporary file and throws.
-    public static func writeAtomically(to url: URL, _ fill: (Output) throws -> Void) throws {
-        let folder = url.deletingLastPathComponent()
-        let temporary = folder.appendingPathComponent(".\(url.lastPathComponent).tmp-\(getpid())")
-        let fd = open(temporary.path, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
-        guard fd >= 0 else { throw SessionError("\(url.path): cannot write (\(String(cString: strerror(errno))))") }
+    /// of the folder (AtomicFile: never through a link, never onto a device).
+    /// A failure removes the temporary file and throws.
+    @discardableResult
+    public static func writeAtomically(to url: URL, _ fill: (Output) throws -> Void) throws -> AtomicFile.Written {
         do {
-            try fill(Output(fd: fd, url: url))
-            guard fsync(fd) == 0 else { throw SessionError("\(url.path): cannot write (\(String(cString: strerror(errno))))") }
-        } catch {
-            close(fd)
-            unlink(temporary.path)
-            throw error
-        }
-        close(fd)
-        guard rename(temporary.path, url.path) == 0 else {
-            let reason = String(cString: strerror(errno))
-            unlink(temporary.path)
-            throw SessionError("\(url.path): cannot write (\(reason))")
-        }
-        let dir = open(folder.path, O_RDONLY)
-        if dir >= 0 { fsync(dir); close(dir) }
+            return try AtomicFile.write(to: url.path) { fd in try fill(Output(fd: fd, url: url)) }
+        } catch let e as FileError { throw SessionError(e.description) }
     }
 }
 

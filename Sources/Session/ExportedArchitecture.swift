@@ -1,3 +1,4 @@
+import Files
 import Foundation
 import SuperNet
 
@@ -20,8 +21,13 @@ public struct ExportedArchitecture: Codable, Equatable, Sendable {
     public let costs: [String: Double]
     public let dataset: String?
 
+    /// The deterministic architecture of `net` (gates with p > 0.5).
     public init(network net: SuperNetwork, fabric: Fabric, dataset: String?) {
-        let gates = net.keepProbabilities.map { $0 > 0.5 }
+        self.init(network: net, gates: net.keepProbabilities.map { $0 > 0.5 }, fabric: fabric, dataset: dataset)
+    }
+
+    /// The architecture of `net` with these gates.
+    public init(network net: SuperNetwork, gates: [Bool], fabric: Fabric, dataset: String?) {
         let arch = net.architecture(gates: gates)
         self.fabric = fabric
         self.gates = gates
@@ -40,8 +46,11 @@ public struct ExportedArchitecture: Codable, Equatable, Sendable {
         self.dataset = dataset
     }
 
-    public func write(to path: String) throws {
-        do { try SessionJSON.encoder(pretty: true).encode(self).write(to: URL(fileURLWithPath: path), options: .atomic) } catch {
+    /// Writes the JSON atomically (never through a link, never onto a device).
+    public func write(to path: String) throws -> AtomicFile.Written {
+        do { return try AtomicFile.write(try SessionJSON.encoder(pretty: true).encode(self), to: path) } catch let e as FileError {
+            throw SessionError(e.description)
+        } catch {
             throw SessionError("\(path): cannot write (\(error.localizedDescription))")
         }
     }
@@ -58,6 +67,34 @@ public struct ExportedArchitecture: Codable, Equatable, Sendable {
         guard !a.nodes.isEmpty, a.gates.count <= 10_000_000 else {
             throw SessionError("\(url.path): an empty architecture (no input → output path)")
         }
+        for e in a.edges {
+            guard e.count == 2 else { throw SessionError("\(url.path): an edge is a pair of node names, got \(e)") }
+            guard e[0] != e[1] else { throw SessionError("\(url.path): edge \(e[0]) → \(e[1]) is a self-loop") }
+        }
         return a
+    }
+
+    /// Checks that the file's nodes and edges are those its fabric has with
+    /// its gates (`expected`, made from the fabric built): what a file edited
+    /// by hand says must be what is trained, or it is refused with the first difference.
+    func checkAgrees(with expected: ExportedArchitecture, file: String) throws {
+        let types = Dictionary(expected.nodes.map { ($0.name, $0.type) }, uniquingKeysWith: { a, _ in a })
+        let listed = Set(nodes.map(\.name))
+        for n in nodes {
+            guard let type = types[n.name] else {
+                throw SessionError("\(file): node '\(n.name)' is not in \(fabric.summary)'s architecture with these gates")
+            }
+            guard type == n.type else { throw SessionError("\(file): node '\(n.name)' is a \(type) in \(fabric.summary), the file says \(n.type)") }
+        }
+        if let missing = expected.nodes.first(where: { !listed.contains($0.name) }) {
+            throw SessionError("\(file): node '\(missing.name)' of \(fabric.summary) with these gates is missing from the file")
+        }
+        let edges = Set(edges.map { $0.joined(separator: " → ") }), wanted = Set(expected.edges.map { $0.joined(separator: " → ") })
+        if let extra = edges.subtracting(wanted).sorted().first {
+            throw SessionError("\(file): edge \(extra) is not in \(fabric.summary)'s architecture with these gates")
+        }
+        if let missing = wanted.subtracting(edges).sorted().first {
+            throw SessionError("\(file): edge \(missing) of \(fabric.summary) with these gates is missing from the file")
+        }
     }
 }

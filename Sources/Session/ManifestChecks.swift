@@ -57,13 +57,13 @@ extension SessionStore.Manifest {
             if let n = (b.cost as? ParallelCost.Choice)?.machines { try check(n, "budget.machines", 1...ParallelCost.maxMachines) }
             try check(b.budget.limit, "budget.budget.limit", 0...Double.greatestFiniteMagnitude)
             try check(b.budget.lambda, "budget.budget.lambda", 0...Double.greatestFiniteMagnitude)
-            try check(b.budget.inconsistentPenalty, "budget.budget.inconsistentPenalty", finite)
+            try check(b.budget.inconsistentPenalty, "budget.budget.inconsistentPenalty", 0...1e9)
             if let l = (b.cost as? TimeCost.Choice)?.latency { try check(l.count, "budget.latency (count)", 0...10_000_000) }
         }
         if let t = trainer {
             try check(t.step, "trainer.step", 0...big)
             try check(t.warmupSteps, "trainer.warmupSteps", 0...big)
-            try check(t.stepsPerEpoch, "trainer.stepsPerEpoch", 1...big)
+            try check(t.stepsPerEpoch, "trainer.stepsPerEpoch", 1...Settings.maxSteps)
             try check(t.pathLearningRate, "trainer.pathLearningRate", Settings.pathLearningRateRange)
             try check(t.momentum, "trainer.momentum", Settings.momentumRange)
             try check(t.weightDecay, "trainer.weightDecay", Settings.weightDecayRange)

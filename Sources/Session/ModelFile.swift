@@ -1,4 +1,5 @@
 import Datasets
+import Files
 import Foundation
 import SuperNet
 import Tensor
@@ -70,7 +71,10 @@ public final class ExportedModel {
             throw SessionError("\(file): \(name) = \(v) is out of bounds")
         }
         guard (1...4).contains(h.channels) else { throw SessionError("\(file): channels = \(h.channels) is out of bounds") }
-        guard h.normalisationDivisor.isFinite, h.normalisationDivisor != 0, h.normalisationOffset.isFinite else { throw SessionError("\(file): the normalisation is not finite") }
+        // Pixels are bytes: x / divisor + offset. bsn writes 127.5 and -1; anything far from a byte's scale was edited or damaged.
+        guard (1e-3...1e6).contains(h.normalisationDivisor), (-1e6...1e6).contains(h.normalisationOffset) else {
+            throw SessionError("\(file): normalisation byte / \(h.normalisationDivisor) + \(h.normalisationOffset) is out of bounds (divisor 0.001…1e6, offset −1e6…1e6); the file was edited or damaged")
+        }
         try h.fabric.validate()
         let input = FeatureShape(height: h.inputHeight, width: h.inputWidth, channels: h.channels)
         let size = try h.fabric.size(input: input, classes: h.classNames.count)
@@ -127,10 +131,8 @@ public final class ExportedModel {
     }
 
     /// Writes a session's deterministic architecture as a model file (atomic, checked).
-    static func write(session s: Session, to path: String) throws -> Int {
-        let data = try encode(session: s)
-        try CheckedFile.write(data, kind: kind, to: URL(fileURLWithPath: path))
-        return data.count
+    static func write(session s: Session, to path: String) throws -> AtomicFile.Written {
+        try CheckedFile.write(try encode(session: s), kind: kind, to: URL(fileURLWithPath: path))
     }
 
     /// Logits for a batch (N, H, W, C) of normalised inputs: (N, classes), or (N, H, W, classes) for segmentation.

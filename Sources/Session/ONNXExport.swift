@@ -1,3 +1,4 @@
+import Files
 import Foundation
 import Interface
 import Layers
@@ -91,11 +92,10 @@ public struct ONNXExport {
         }
     }
 
-    /// Writes the model (atomically); returns its size in bytes.
-    public func write(to path: String) throws -> Int {
+    /// Writes the model (atomically: never through a link, never onto a device).
+    public func write(to path: String) throws -> AtomicFile.Written {
         let data: Data = try model.serializedBytes()
-        try CheckedFile.writeAtomically(data, to: URL(fileURLWithPath: path))      // its errors name the file
-        return data.count
+        return try CheckedFile.writeAtomically(data, to: URL(fileURLWithPath: path))      // its errors name the file
     }
 }
 
@@ -201,11 +201,12 @@ extension ExportedModel {
     /// Writes the model as ONNX; the report names the operators.
     public func exportONNX(to path: String) throws -> Interface.Message {
         let onnx = try ONNXExport(self)
-        let bytes = try onnx.write(to: path)
+        let written = try onnx.write(to: path), bytes = written.bytes
         let h = header
         return Interface.Message("wrote \(path) (\(Format.quantity(Double(bytes))) bytes, ONNX opset \(ONNXExport.opset)): \(onnx.model.graph.node.count) nodes ("
                        + onnx.operators.map { "\($0.count) \($0.name)" }.joined(separator: ", ") + "); input image (batch, \(h.channels), \(h.inputHeight), \(h.inputWidth)), "
-                       + "normalised as byte / 127.5 − 1; output logits (batch, \(h.classNames.count)\(h.segmentation ? ", \(h.inputHeight), \(h.inputWidth)" : ""))")
+                       + "normalised as byte / 127.5 − 1; output logits (batch, \(h.classNames.count)\(h.segmentation ? ", \(h.inputHeight), \(h.inputWidth)" : ""))"
+                       + (written.note.map { "\n" + $0 } ?? ""))
     }
 }
 

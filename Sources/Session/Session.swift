@@ -1,4 +1,5 @@
 import Datasets
+import Files
 import Foundation
 import Interface
 import Layers
@@ -136,6 +137,24 @@ public final class Session {
     /// Under mpirun, whether `train` splits each batch across the ranks (true) or every rank
     /// trains alone (a sweep: its warm-up and its children, one child per rank). Not saved.
     public var splitsBatchesAcrossRanks = true
+
+    // On disk (see SessionStore): not saved, they describe this process's hold on the folder.
+    /// The lock of the session's folder while this process may write it (nil: never saved, or read-only).
+    public internal(set) var lock: FolderLock?
+    /// The folder and generation this session was opened from or last saved as: a save refuses to replace another one.
+    var savedGeneration: (folder: String, generation: Int)?
+    /// Why the session is read-only (another process holds its folder), when it is.
+    public internal(set) var readOnlyBecause: String?
+    /// Cells when it was opened or last saved.
+    var cellsWhenSaved = 0
+
+    /// Whether a save would keep anything new. A fresh session with no data and
+    /// no model has nothing; an opened one has something when a cell was
+    /// added since (besides `current`, the command asking, e.g. `open`).
+    public func hasUnsavedChanges(besidesCurrentCell current: Bool = false) -> Bool {
+        guard savedGeneration != nil else { return datasetSource != nil || modelSpec != nil }
+        return cells.count - (current ? 1 : 0) > cellsWhenSaved
+    }
 
     public struct Evaluation: Codable, Equatable, Sendable {
         public var step: Int, split: String, loss: Double, accuracy: Double

@@ -1,4 +1,5 @@
 import Datasets
+import Files
 import Foundation
 import Interface
 import Layers
@@ -16,10 +17,29 @@ import Tensor
 ///     cells-<g>.jsonl     the transcript: every cell's command and output
 ///     *.png               pictures rendered in the session
 ///
+///     .lock               the folder's lock (flock) and who holds it
+///
 /// Every file is a CheckedFile (header with kind, version, length, CRC-32)
 /// written atomically. A save writes generation g + 1's files first and the
 /// manifest last, then removes generation g's: a crash at any point leaves a
 /// manifest whose files are all intact.
+///
+/// Several processes may share a sessions folder (sweep workers, a second
+/// notebook, job-array tasks):
+/// - a process that may write a session holds its folder's lock
+///   (`FolderLock`) from the moment it opens or first saves it until it lets
+///   it go; saving always happens under that lock, so two saves never mix;
+/// - opening a session another process holds gives a read-only session
+///   (saying who holds it); saving one waits up to `BSN_LOCK_WAIT` seconds
+///   for the lock, then fails naming the holder;
+/// - a save refuses to replace a generation it did not open (another process
+///   saved the session meanwhile): nothing is lost without a word;
+/// - readers take no lock: they read the manifest, then the files it names;
+///   when a newer save removed one of them meanwhile they read again, so a
+///   reader never sees a half-written generation and never blocks a writer;
+/// - stale files (temporary files of interrupted saves, generations the
+///   manifest does not name) are removed only under the lock, and temporary
+///   files only when their process is gone.
 public struct SessionStore: Sendable {
     public let root: URL
     /// False for the follower ranks under mpirun: rank 0 writes the session, `save` writes nothing here.
@@ -39,6 +59,11 @@ public struct SessionStore: Sendable {
 
     /// The files of a generation, besides the manifest ("<role>-<g>.<ext>").
     static let roles: Set<String> = ["state", "steps", "epochs", "cells"]
+
+    /// What a command says about a session opened read-only.
+    public static func describeReadOnly(_ reason: String) -> String {
+        "read-only: \(reason); it cannot be saved under this name while that lasts (save <other-name> keeps your changes)"
+    }
 
     /// What a command says about stale files it found removed.
     public static func describeRemoved(_ names: [String]) -> String {
@@ -84,6 +109,21 @@ public struct SessionStore: Sendable {
 
     // MARK: save
 
+    /// Makes sure this process holds the session's folder (creating it):
+    /// its own lock, or the free lock of a session never saved or saved
+    /// there. False when another process holds it (nothing is written then).
+    func hold(_ s: Session) -> Bool {
+        let dir = folder(s.name)
+        guard writes else { return false }
+        if s.lock?.folder == dir.path { return true }
+        if let known = s.savedGeneration, known.folder != dir.path { return false }
+        guard (try? Self.check(name: s.name)) != nil,
+              (try? FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)) != nil,
+              let lock = try? FolderLock(dir.path, wait: 0) else { return false }
+        s.lock = lock
+        return true
+    }
+
     /// Writes generation g + 1 of the session and removes what is stale
     /// (generation g, temporary files of interrupted saves); returns the stale
     /// files it removed. A save that cannot complete throws why, removes what
@@ -96,7 +136,19 @@ public struct SessionStore: Sendable {
         do { try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true) } catch {
             throw SessionError("cannot save session '\(s.name)': \(dir.path): cannot create the session folder (\(error.localizedDescription))")
         }
+        // The folder's lock: this session's own, or taken now (waiting a bounded time for another process to let it go).
+        let lock: FolderLock
+        if let held = s.lock, held.folder == dir.path { lock = held } else {
+            do { lock = try FolderLock(dir.path, wait: FolderLock.defaultWait) } catch {
+                throw SessionError("cannot save session '\(s.name)': \(error); save <other-name> keeps this session's work")
+            }
+        }
         let previous = try? readManifest(dir)
+        // Another process saved this folder since this session read it: replacing that save would lose it.
+        if let known = s.savedGeneration, known.folder == dir.path, let previous, previous.generation != known.generation {
+            throw SessionError("cannot save session '\(s.name)': another process saved it since it was opened here (now at save \(previous.generation), opened at \(known.generation)); "
+                               + "save <other-name> keeps this session's work, open \(s.name) shows the other's")
+        }
         let g = (previous?.generation ?? 0) + 1
         var files = [String: String]()
         do {
@@ -126,6 +178,7 @@ public struct SessionStore: Sendable {
                                     lastValidationAccuracy: s.epochs.last?.validationAccuracy,
                                     cost: s.network.map { n in (s.optimisedCost ?? FlopsCost(n)).cost(of: n.deterministicArchitecture) },
                                     costName: s.optimisedCost?.name, convolutionChoices: ConvolutionChoices.shared.used, origin: s.origin, files: files)
+            if let pause = Self.pauseBeforeManifest { Thread.sleep(forTimeInterval: pause) }
             try CheckedFile.write(try SessionJSON.encoder(pretty: true).encode(manifest), kind: "session", to: dir.appendingPathComponent("session.json"))
         } catch {
             // The manifest still names generation g: what this save wrote is an orphan.
@@ -134,22 +187,33 @@ public struct SessionStore: Sendable {
             }
             throw SessionError("cannot save session '\(s.name)': \(error)" + (previous == nil ? "" : "; its previous save is intact"))
         }
+        // The session now holds this folder (and lets go of the one it was saved in before, on a save under a new name).
+        s.lock = lock
+        s.savedGeneration = (dir.path, g)
+        s.readOnlyBecause = nil
+        s.cellsWhenSaved = s.cells.count
         // The new manifest is on disk: the previous generation's files can go
         // (quietly), and so can anything an interrupted save left (reported).
         let previousFiles = Set(previous?.files.values.map { $0 } ?? [])
-        return removeStaleFiles(dir, keeping: Set(files.values)).filter { !previousFiles.contains($0) }
+        return removeStaleFiles(dir, keeping: Set(files.values), lock: lock).filter { !previousFiles.contains($0) }
     }
+
+    /// Tests: `BSN_TEST_PAUSE_BEFORE_MANIFEST=<seconds>` holds every save between
+    /// writing its generation's files and its manifest (a writer caught mid-save).
+    static let pauseBeforeManifest = ProcessInfo.processInfo.environment["BSN_TEST_PAUSE_BEFORE_MANIFEST"].flatMap(Double.init)
 
     /// Removes from a session folder the temporary files of saves that did
     /// not finish (their process is gone) and the generation files the
-    /// manifest does not name. Returns their names.
-    func removeStaleFiles(_ dir: URL, keeping current: Set<String>) -> [String] {
+    /// manifest does not name. Returns their names. Only under the folder's
+    /// lock: then no other process is writing there.
+    func removeStaleFiles(_ dir: URL, keeping current: Set<String>, lock: FolderLock) -> [String] {
+        precondition(lock.folder == dir.path, "stale files are removed only under the folder's lock")
         let names = (try? FileManager.default.contentsOfDirectory(atPath: dir.path)) ?? []
         var removed = [String]()
         for name in names.sorted() {
             var stale = false
-            if name.hasPrefix("."), let marker = name.range(of: ".tmp-", options: .backwards), let pid = Int32(name[marker.upperBound...]) {
-                stale = pid != getpid() && kill(pid, 0) != 0 && errno == ESRCH
+            if let pid = AtomicFile.writer(ofTemporary: name) {
+                stale = AtomicFile.isGone(pid)
             } else if let dash = name.lastIndex(of: "-"), let dot = name.lastIndex(of: "."), dash < dot,
                       Self.roles.contains(String(name[..<dash])),
                       Int(name[name.index(after: dash)..<dot]) != nil, ["bin", "jsonl"].contains(String(name[name.index(after: dot)...])) {
@@ -190,19 +254,97 @@ public struct SessionStore: Sendable {
         }
     }
 
+    /// How `open` treats the session's folder lock.
+    public enum Access: Sendable {
+        /// Take the lock when it is free; when another process holds it, open read-only (saying who holds it).
+        case write
+        /// Take the lock, waiting up to `BSN_LOCK_WAIT` seconds; fail naming the holder (a sweep worker's child).
+        case requireWrite
+        /// No lock, nothing removed (a parent read to make a sweep's child).
+        case read
+    }
+
+    /// One generation's files, read and checked, before anything is built.
+    private struct Generation {
+        let manifest: Manifest, state: Data?, steps: [StepMetrics], history: [HistoryLine], cells: [Cell]
+    }
+
     /// Opens a saved session: reloads its dataset, rebuilds its model, puts
-    /// back every tensor and counter, applies its settings. On disk, only
-    /// stale files are removed (temporary files of interrupted saves,
-    /// generations the manifest does not name); `removed` gets their names.
-    public func open(_ name: String, progress: ((Int, Int) -> Void)? = nil, removed: (([String]) -> Void)? = nil,
-                     datasets: DatasetCache? = nil) throws -> Session {
+    /// back every tensor and counter, applies its settings. The session is
+    /// named after its folder (a copied folder is a session of its own). On
+    /// disk, only stale files are removed, under the lock (temporary files of
+    /// interrupted saves, generations the manifest does not name); `removed`
+    /// gets their names.
+    /// `holding`: a lock this process already holds (the session open in the notebook, opened again).
+    public func open(_ name: String, access: Access = .write, holding: FolderLock? = nil, progress: ((Int, Int) -> Void)? = nil,
+                     removed: (([String]) -> Void)? = nil, datasets: DatasetCache? = nil) throws -> Session {
         try Self.check(name: name)
         let dir = folder(name)
         guard FileManager.default.fileExists(atPath: dir.path) else {
             let saved = list().map(\.name)
             throw SessionError("no session '\(name)' in \(root.path)" + (saved.isEmpty ? "" : " (sessions: \(saved.joined(separator: ", ")))"))
         }
-        let m = try readManifest(dir)
+        var lock: FolderLock?, readOnlyBecause: String?
+        // A store that does not write (a follower rank under mpirun) takes no lock: rank 0 holds it.
+        let access = writes ? access : .read
+        switch access {
+        case _ where holding?.folder == dir.path && access != .read: lock = holding
+        case .read: break
+        case .write:
+            do { lock = try FolderLock(dir.path, wait: 0) } catch { readOnlyBecause = "\(error)" }
+        case .requireWrite:
+            do { lock = try FolderLock(dir.path, wait: FolderLock.defaultWait) } catch { throw SessionError("cannot open session '\(name)' to write it: \(error)") }
+        }
+        let g = try readGeneration(dir, locked: lock != nil)
+        let m = g.manifest
+        if let choices = m.convolutionChoices { ConvolutionChoices.shared.pin(choices) }
+        let s = Session(name: name)
+        s.settings = m.settings
+        s.variables = m.variables
+        s.rng = m.rng
+        try s.restore(dataset: m.dataset?.value, loader: m.loader, model: m.model, budget: m.budget, trainer: m.trainer, progress: progress, datasets: datasets)
+        if let state = g.state, let trainer = s.trainer {
+            try TensorArchive.restore(state, into: trainer.stateTensors, file: dir.appendingPathComponent(m.files["state"]!).path)
+        }
+        s.steps = g.steps
+        for line in g.history {
+            switch line {
+            case .epoch(let e): s.epochs.append(e)
+            case .evaluation(let e): s.evaluations.append(e)
+            }
+        }
+        s.cells = g.cells
+        s.renders = m.renders
+        s.origin = m.origin
+        s.lock = lock
+        s.savedGeneration = (dir.path, m.generation)
+        s.cellsWhenSaved = s.cells.count
+        s.readOnlyBecause = access == .read ? "opened to read only" : readOnlyBecause
+        if let lock {
+            let stale = removeStaleFiles(dir, keeping: Set(m.files.values), lock: lock)
+            if !stale.isEmpty { removed?(stale) }
+        }
+        return s
+    }
+
+    /// Reads the manifest, then every file it names. Without the lock, a
+    /// newer save may replace the generation while it is read (its files are
+    /// then removed): the manifest is read again and the new generation read.
+    private func readGeneration(_ dir: URL, locked: Bool) throws -> Generation {
+        var attempts = 0
+        while true {
+            let m = try readManifest(dir)
+            do {
+                return try readFiles(m, dir)
+            } catch let e as SessionError where !locked && attempts < 100 && e.description.hasSuffix(": missing") {
+                // Read again only when a newer save is what removed the file.
+                guard let now = try? readManifest(dir), now.generation != m.generation else { throw e }
+                attempts += 1
+            }
+        }
+    }
+
+    private func readFiles(_ m: Manifest, _ dir: URL) throws -> Generation {
         func payload(_ role: String) throws -> Data {
             guard let file = m.files[role] else { throw SessionError("\(dir.path)/session.json: no \(role) file listed") }
             return try CheckedFile.read(dir.appendingPathComponent(file), kind: role)
@@ -226,29 +368,7 @@ public struct SessionStore: Sendable {
             }
         }
         let cells: [Cell] = try decodeLines(try payload("cells"), file: m.files["cells"]!)
-
-        if let choices = m.convolutionChoices { ConvolutionChoices.shared.pin(choices) }
-        let s = Session(name: m.name)
-        s.settings = m.settings
-        s.variables = m.variables
-        s.rng = m.rng
-        try s.restore(dataset: m.dataset?.value, loader: m.loader, model: m.model, budget: m.budget, trainer: m.trainer, progress: progress, datasets: datasets)
-        if let state, let trainer = s.trainer {
-            try TensorArchive.restore(state, into: trainer.stateTensors, file: dir.appendingPathComponent(m.files["state"]!).path)
-        }
-        s.steps = steps
-        for line in history {
-            switch line {
-            case .epoch(let e): s.epochs.append(e)
-            case .evaluation(let e): s.evaluations.append(e)
-            }
-        }
-        s.cells = cells
-        s.renders = m.renders
-        s.origin = m.origin
-        let stale = removeStaleFiles(dir, keeping: Set(m.files.values))
-        if !stale.isEmpty { removed?(stale) }
-        return s
+        return Generation(manifest: m, state: state, steps: steps, history: history, cells: cells)
     }
 
     private func decodeLines<T: Decodable>(_ data: Data, file: String) throws -> [T] {

@@ -142,7 +142,7 @@ extension SessionStore {
     /// weights, optimizer and settings, then what the child changes.
     public func makeChild(_ child: SweepChild, threads: Int) throws -> Session {
         let origin = child.origin
-        let s = try open(origin.parent)
+        let s = try open(origin.parent, access: .read)
         guard let trainer = s.trainer, trainer.step == origin.parentStep else {
             throw SessionError("'\(origin.parent)' is at step \(s.trainer?.step ?? 0), not \(origin.parentStep) where this sweep started it: run the sweep again from it")
         }
@@ -171,7 +171,7 @@ extension SessionStore {
     public func runSweepChild(_ child: SweepChild, threads: Int, cancel: Cancellation, event: @escaping (SweepEvent) -> Void) throws {
         let s: Session
         if exists(child.name) {
-            s = try open(child.name)
+            s = try open(child.name, access: .requireWrite)
             guard s.origin == child.origin else { throw SweepConflict(child: child.name, found: s.origin) }
             // It keeps the thread count it started with: sums split across threads round differently.
         } else {

@@ -29,6 +29,18 @@ public struct RNG: RandomNumberGenerator, Codable, Equatable, Sendable {
         (s0, s1, s2, s3) = (splitmix(), splitmix(), splitmix(), splitmix())
     }
 
+    private enum Key: String, CodingKey { case s0, s1, s2, s3 }
+
+    /// A saved generator; an all-zero state (which would give zeros forever) is refused.
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: Key.self)
+        (s0, s1, s2, s3) = (try c.decode(UInt64.self, forKey: .s0), try c.decode(UInt64.self, forKey: .s1),
+                            try c.decode(UInt64.self, forKey: .s2), try c.decode(UInt64.self, forKey: .s3))
+        guard s0 | s1 | s2 | s3 != 0 else {
+            throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath, debugDescription: "a generator state of all zeros (it would draw zeros forever)"))
+        }
+    }
+
     public init(state: [UInt64]) {
         self.init(seed: 0)
         self.state = state

@@ -224,8 +224,8 @@ func benchData(_ arguments: [String]) {
 func fuzz(_ arguments: [String]) {
     var c = Fuzzer.Configuration()
     let usage = """
-    usage: bsn fuzz [--cases N (2000)] [--files N (300)] [--kills N (0)] [--seed S] [--jobs K (2)] [--memory-mb M (4096)]
-                    [--deadline S (30)] [--output DIR (fuzz-out)] [--keep] [--quick]
+    usage: bsn fuzz [--cases N (2000)] [--files N (300)] [--special N (files/10, at least 40)] [--shared N (files/40, at least 10)]
+                    [--kills N (0)] [--seed S] [--jobs K (2)] [--memory-mb M (4096)] [--deadline S (30)] [--output DIR (fuzz-out)] [--keep] [--quick]
     """
     if arguments.contains("--help") || arguments.contains("-h") {
         print(usage)
@@ -233,10 +233,12 @@ func fuzz(_ arguments: [String]) {
     }
     do {
         var a = try Arguments(command: "bsn fuzz", words: arguments,
-                              valued: ["cases", "files", "kills", "seed", "jobs", "memory-mb", "deadline", "output"])
+                              valued: ["cases", "files", "special", "shared", "kills", "seed", "jobs", "memory-mb", "deadline", "output"])
         if a.flag("quick") { (c.commandLines, c.files) = (2000, 300) }
         c.commandLines = try a.int("cases", default: c.commandLines, range: 0...Int.max)!
         c.files = try a.int("files", default: c.files, range: 0...Int.max)!
+        c.specialFiles = try a.int("special", default: max(40, c.files / 10), range: 0...Int.max)!
+        c.sharedRounds = try a.int("shared", default: max(10, c.files / 40), range: 0...Int.max)!
         c.kills = try a.int("kills", default: c.kills, range: 0...Int.max)!
         c.seed = UInt64(try a.int("seed", default: Int(c.seed), range: 0...Int.max)!)
         c.jobs = try a.int("jobs", default: c.jobs)!
@@ -284,9 +286,13 @@ func session(named name: String, store: SessionStore) -> Session {
     do { try SessionStore.check(name: name) } catch { fail("bsn: \(error)") }
     if store.exists(name) {
         do {
-            return try store.open(name, removed: {
+            let s = try store.open(name, removed: {
                 FileHandle.standardOutput.write(Data((SessionStore.describeRemoved($0) + "\n").utf8))
             })
+            if let reason = s.readOnlyBecause, store.writes {
+                FileHandle.standardError.write(Data(("bsn: session '\(name)' " + SessionStore.describeReadOnly(reason) + "\n").utf8))
+            }
+            return s
         } catch { fail("bsn: cannot open session '\(name)': \(error)") }
     }
     return Session(name: name)
@@ -314,12 +320,13 @@ func startNotebook(_ arguments: [String]) {
                       console: Console(interactive: interactive, muted: !Ranks.isLeader))
     nb.sweepWorker = thisExecutable()
     if interactive { exit(REPL.run(nb)) }
+    Interrupts.install()
     let input = Ranks.isLeader ? FileHandle.standardInput.readDataToEndOfFile() : Data()
     let text = String(decoding: Ranks.broadcast(input), as: UTF8.self)
     var status = Script.run(text, file: "<stdin>", in: nb, options: .init())
-    // End of input is Ctrl-D: a session with data or a model is saved, and a save that fails is the exit status.
-    let worthSaving = nb.session.datasetSource != nil || nb.session.modelSpec != nil
-    if !nb.quitRequested && worthSaving && !nb.execute("quit", location: "<stdin>: end of input") { status = 1 }
+    // End of input is Ctrl-D (and SIGTERM ends it too): a session that changed is saved, and a save that fails is the exit status.
+    let end = status == Interrupts.terminatedStatus ? "<stdin>: SIGTERM" : "<stdin>: end of input"
+    if !nb.quitRequested && nb.session.hasUnsavedChanges() && !nb.execute("quit", location: end) { status = 1 }
     leave(status)
 }
 
@@ -360,7 +367,11 @@ func runScript(_ arguments: [String]) {
                       store: store, console: Console(interactive: false, muted: !Ranks.isLeader))
     nb.session.variables.merge(variables) { _, new in new }
     nb.sweepWorker = thisExecutable()
-    leave(Script.run(text, file: file, in: nb, options: options))
+    var status = Script.run(text, file: file, in: nb, options: options)
+    // SIGTERM: training stopped at the next batch and saved itself; a session that was open (--session) keeps the rest too.
+    if status == Interrupts.terminatedStatus && name != nil && nb.session.hasUnsavedChanges() && !nb.quitRequested
+        && !nb.execute("quit", location: "\(file): SIGTERM") { status = 1 }
+    leave(status)
 }
 
 /// This binary, for the processes it starts (sweep workers, benchmark rows).

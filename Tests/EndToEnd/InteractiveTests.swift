@@ -161,6 +161,9 @@ final class InteractiveTests: XCTestCase {
                 out += t.wait(for: "[\(k + 4)]> ")
             }
             t.type("quit --no-save\n")
+            // Gone before the next one starts (a SIGTERM from the harness would save it, as SIGTERM does).
+            let deadline = Date().addingTimeInterval(20)
+            while t.process.isRunning && Date() < deadline { usleep(20_000) }
             return out
         }
         let iterm = try session(["TERM_PROGRAM": "iTerm.app"], ["render graph a.png"])

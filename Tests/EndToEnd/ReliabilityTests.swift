@@ -219,6 +219,10 @@ final class ReliabilityTests: XCTestCase {
             (["generation"], Int.max, "generation = 9223372036854775807"),
             (["budget", "machines"], 0, "budget.machines = 0"),
             (["files", "state"], "../../etc/passwd", "files.state = ../../etc/passwd"),
+            // Values no bsn writes, found re-signed by the fault campaign.
+            (["budget", "budget", "inconsistentPenalty"], 2_147_483_648, "budget.budget.inconsistentPenalty = 2147483648"),
+            (["trainer", "stepsPerEpoch"], 4_294_967_295, "trainer.stepsPerEpoch = 4294967295"),
+            (["rng"], ["s0": 0, "s1": 0, "s2": 0, "s3": 0], "a generator state of all zeros"),
         ]
         for (path, value, expected) in cases {
             try resign(manifest, from: original) { json in set(&json, path, value) }

@@ -17,29 +17,36 @@
 /// when the detected core is already right for a CPU with these features.
 const char *bsn_blas_preferred_core(const char *detected, int has_avx2_fma, int has_avx512);
 
-// ---- PNG (image_io.c), via libpng's simplified API ---------------------------
-/// Writes 8-bit pixels (channels 1 = gray, 3 = RGB, 4 = RGBA), rows top to
-/// bottom, no padding. Returns 0, or -1 with a message in `error`.
-int bsn_png_write(const char *path, const uint8_t *pixels, int width, int height,
-                  int channels, char *error, size_t error_size);
-/// Reads a PNG as 8-bit RGB (channels 3) or RGBA (4, when the file has alpha).
-/// `*pixels` is malloc'ed; release it with bsn_free. Returns 0 or -1 + message.
-int bsn_png_read(const char *path, uint8_t **pixels, int *width, int *height,
-                 int *channels, char *error, size_t error_size);
+// ---- Images (image_io.c): PNG via libpng, JPEG via libjpeg(-turbo) ----------
+// Decoded from and encoded to memory: Swift reads and writes the files
+// (regular files only, atomically). Errors come back as messages (setjmp
+// handlers); nothing here exits or reads a path.
 
-// ---- JPEG (image_io.c), via libjpeg(-turbo) with a setjmp error handler -----
-/// The largest JPEG bsn decodes (pixels): 64M, 192 MB of RGB.
-#define BSN_JPEG_MAX_PIXELS (1ull << 26)
-/// Decodes a JPEG file to 8-bit RGB. `*pixels` is malloc'ed; release with
-/// bsn_free. Returns 0, or -1 with libjpeg's message in `error`; never exits.
+/// The largest image bsn decodes (pixels): 64M, 256 MB of RGBA.
+#define BSN_IMAGE_MAX_PIXELS (1ull << 26)
+
+/// Encodes 8-bit pixels (channels 1 = gray, 3 = RGB, 4 = RGBA), rows top to
+/// bottom, no padding, as a PNG in `*out` (malloc'ed; bsn_free). 0, or -1 + message.
+int bsn_png_encode(const uint8_t *pixels, int width, int height, int channels,
+                   uint8_t **out, size_t *out_size, char *error, size_t error_size);
+/// Decodes any PNG (gray, gray+alpha, RGB, RGBA, palette, 1-16 bits,
+/// interlaced) to 8-bit RGB (channels 3) or RGBA (4, when the file has alpha
+/// or transparency). Chunk sizes are bounded by the file's size (and 8 MB)
+/// and the image by BSN_IMAGE_MAX_PIXELS before libpng allocates. `*pixels`
+/// is malloc'ed; release it with bsn_free. Returns 0 or -1 + message.
+int bsn_png_decode(const uint8_t *bytes, size_t size, uint8_t **pixels, int *width, int *height,
+                   int *channels, char *error, size_t error_size);
+/// Decodes a JPEG to 8-bit RGB. `*pixels` is malloc'ed; release with
+/// bsn_free. Returns 0, or -1 with libjpeg's message in `error`; any libjpeg
+/// warning (premature end of data, corrupt data) counts as damage (-1).
 /// The header is read first: a size other than expect_width x expect_height
-/// (when expect_width > 0), or above BSN_JPEG_MAX_PIXELS, returns -2 with
+/// (when expect_width > 0), or above BSN_IMAGE_MAX_PIXELS, returns -2 with
 /// the header's size in *width, *height, before any pixel is decoded.
-int bsn_jpeg_read(const char *path, int expect_width, int expect_height, uint8_t **pixels, int *width, int *height,
-                  char *error, size_t error_size);
-/// Encodes 8-bit RGB as a JPEG file (quality 1...100). Returns 0 or -1 + message.
-int bsn_jpeg_write(const char *path, const uint8_t *pixels, int width, int height,
-                   int quality, char *error, size_t error_size);
+int bsn_jpeg_decode(const uint8_t *bytes, size_t size, int expect_width, int expect_height,
+                    uint8_t **pixels, int *width, int *height, char *error, size_t error_size);
+/// Encodes 8-bit RGB as a JPEG (quality 1...100) in `*out` (malloc'ed; bsn_free). 0 or -1 + message.
+int bsn_jpeg_encode(const uint8_t *pixels, int width, int height, int quality,
+                    uint8_t **out, size_t *out_size, char *error, size_t error_size);
 
 void bsn_free(void *pointer);
 

@@ -1,3 +1,4 @@
+import Files
 import Foundation
 import Interface
 import SuperNet
@@ -113,8 +114,9 @@ extension Session {
         guard !exported.nodes.isEmpty else {
             throw SessionError("the deterministic architecture has no input → output path (every path has a gate with p ≤ 0.5); nothing written")
         }
-        try exported.write(to: path)
-        return Message("wrote \(path): \(exported.nodes.count) nodes, \(exported.edges.count) edges; build from \(path) trains it as a fixed baseline")
+        let written = try exported.write(to: path)
+        return Message("wrote \(path): \(exported.nodes.count) nodes, \(exported.edges.count) edges; build from \(path) trains it as a fixed baseline"
+                       + (written.note.map { "\n" + $0 } ?? ""))
     }
 
     /// Writes the commands of the cells that changed state, in order, as a script `bsn run` replays.
@@ -125,9 +127,8 @@ extension Session {
             let first = c.command.split(separator: " ").first.map(String.init) ?? ""
             if !readOnlyCommands.contains(first) { lines.append(c.command) }
         }
-        do { try (lines.joined(separator: "\n") + "\n").write(toFile: path, atomically: true, encoding: .utf8) } catch {
-            throw SessionError("cannot write \(path) (\(error.localizedDescription))")
-        }
-        return Message("wrote \(path): \(lines.count - 2) commands")
+        let written: AtomicFile.Written
+        do { written = try AtomicFile.write(Data((lines.joined(separator: "\n") + "\n").utf8), to: path) } catch { throw SessionError("\(error)") }
+        return Message("wrote \(path): \(lines.count - 2) commands" + (written.note.map { "\n" + $0 } ?? ""))
     }
 }

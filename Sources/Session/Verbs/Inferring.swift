@@ -1,4 +1,5 @@
 import Datasets
+import Files
 import Foundation
 import Interface
 import Render
@@ -47,12 +48,12 @@ extension Session {
     /// Writes the deterministic architecture as a self-contained model file (`ExportedModel`).
     @discardableResult
     public func exportModel(to path: String) throws -> Message {
-        let bytes = try ExportedModel.write(session: self, to: path)
+        let written = try ExportedModel.write(session: self, to: path)
         let model = try ExportedModel(file: path)
-        return Message("wrote \(path) (\(Format.quantity(Double(bytes))) bytes): \(model.header.fabric.summary), "
+        return Message("wrote \(path) (\(Format.quantity(Double(written.bytes))) bytes): \(model.header.fabric.summary), "
                        + "\(ExportedModel.modules(model.network, model.architecture).count) modules, "
                        + "flops \(Format.quantity(model.header.costs["flops"] ?? 0)), params \(Format.quantity(model.header.costs["params"] ?? 0)); "
-                       + "bsn infer \(path) <image> runs it")
+                       + "bsn infer \(path) <image> runs it" + (written.note.map { "\n" + $0 } ?? ""))
     }
 
     /// Runs the session's deterministic architecture on image files (PNG or JPEG).
@@ -117,20 +118,22 @@ extension ExportedModel {
         }), preparation)
     }
 
-    /// An image file's RGB pixels: PNG (alpha dropped) or JPEG, by content.
+    /// An image file's RGB pixels: PNG (alpha dropped) or JPEG, by content. Only a regular file is read.
     public static func readImage(_ path: String) throws -> RGBImage {
-        guard FileManager.default.fileExists(atPath: path) else { throw SessionError("\(path): no such image") }
-        guard let handle = FileHandle(forReadingAtPath: path) else { throw SessionError("\(path): cannot read it") }
-        let magic = [UInt8]((try? handle.read(upToCount: 8)) ?? Data())
-        try? handle.close()
+        let bytes: Data
+        do { bytes = try RegularFile.read(path, limit: PNG.maxFileBytes) } catch {
+            throw SessionError("\(error)".hasSuffix("no such file") ? "\(path): no such image" : "\(error)")
+        }
+        let magic = [UInt8](bytes.prefix(8))
         if magic.starts(with: [0x89, 0x50, 0x4E, 0x47]) {
-            let rgba = try PNG.read(path)
+            let rgba: RGBAImage
+            do { rgba = try PNG.decode(bytes, path) } catch { throw SessionError("\(error)") }
             var rgb = [UInt8](repeating: 0, count: rgba.width * rgba.height * 3)
             for p in 0..<rgba.width * rgba.height { for k in 0..<3 { rgb[3 * p + k] = rgba.pixels[4 * p + k] } }
             return RGBImage(width: rgba.width, height: rgba.height, pixels: rgb)
         }
         if magic.starts(with: [0xFF, 0xD8]) {
-            do { return try JPEG.read(path) } catch { throw SessionError("\(error)") }
+            do { return try JPEG.decode(bytes, path) } catch { throw SessionError("\(error)") }
         }
         throw SessionError("\(path): neither a PNG nor a JPEG file")
     }

@@ -1,4 +1,5 @@
 import Datasets
+import Files
 import Foundation
 import Interface
 import Render
@@ -28,7 +29,9 @@ public struct RenderReport: Output, ShowsPicture, Sendable {
     public var picture: String { path }
     /// The copy kept in the session's folder, when there is one.
     public let copy: String?
-    public var text: String { "wrote \(path) (\(width)x\(height))" }
+    /// Said when the write replaced a symbolic link.
+    public var note: String? = nil
+    public var text: String { "wrote \(path) (\(width)x\(height))" + (note.map { "\n" + $0 } ?? "") }
 }
 
 extension Session {
@@ -39,20 +42,20 @@ extension Session {
         guard path.lowercased().hasSuffix(".png") else { throw SessionError("the file name must end in .png, got '\(path)'") }
         guard (320...8000).contains(width) else { throw SessionError("the width must be 320…8000 pixels, got \(width)") }
         let canvas = try draw(picture, width: width)
-        try PNG.write(canvas.image, to: path)
+        let bytes = try PNG.encode(canvas.image, path)
+        let written: AtomicFile.Written
+        do { written = try AtomicFile.write(bytes, to: path) } catch { throw SessionError("\(error)") }
         var copy: URL?
-        if let store {
-            let folder = store.folder(name)
-            try? FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
-            let target = folder.appendingPathComponent((path as NSString).lastPathComponent)
+        // The copy in the session's folder, when this process may write there (not while another holds it).
+        if let store, store.writes, store.hold(self) {
+            let target = store.folder(name).appendingPathComponent((path as NSString).lastPathComponent)
             if target.standardizedFileURL.path != URL(fileURLWithPath: path).standardizedFileURL.path {
-                try? FileManager.default.removeItem(at: target)
-                try? FileManager.default.copyItem(atPath: path, toPath: target.path)
+                _ = try? AtomicFile.write(bytes, to: target.path)
             }
             if !renders.contains(target.lastPathComponent) { renders.append(target.lastPathComponent) }
             copy = target
         }
-        return RenderReport(path: path, width: canvas.width, height: canvas.height, copy: copy?.path)
+        return RenderReport(path: path, width: canvas.width, height: canvas.height, copy: copy?.path, note: written.note)
     }
 
     private func draw(_ picture: Picture, width: Int) throws -> Canvas {

@@ -116,7 +116,8 @@ extension Session {
             rows[k].testAccuracy = try sessions[k].accuracy(on: "test", cancel: cancel)
         }
         // New evaluations are kept with their sessions.
-        for (k, s) in sessions.enumerated() where s.evaluations.count > recorded[k] { try store.save(s) }
+        // (A child another process holds keeps its evaluation for the next pareto.)
+        for (k, s) in sessions.enumerated() where s.evaluations.count > recorded[k] && s.lock != nil { try store.save(s) }
         let order = rows.indices.sorted { (rows[$0].cost, rows[$0].model) < (rows[$1].cost, rows[$1].model) }
         return ParetoReport(parent: name, costName: rows.first?.costs.first?.name ?? chosen.name, split: split, rows: order.map { rows[$0] },
                             unfinished: children.filter { $0.steps < ($0.origin?.targetStep ?? 0) }.map { $0.name.dropPrefix(name + ".") })

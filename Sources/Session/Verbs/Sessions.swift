@@ -1,3 +1,4 @@
+import Files
 import Foundation
 import Interface
 
@@ -26,9 +27,11 @@ public struct SessionReport: Output, Sendable {
     public let contents: [String]
     /// Stale files of earlier, interrupted saves that were removed.
     public let removedFiles: [String]
+    /// For `opened`: why it is read-only (another process holds it), when it is.
+    public var readOnly: String? = nil
 
-    public init(action: Action, name: String, folder: String, contents: [String], removedFiles: [String]) {
-        (self.action, self.name, self.folder, self.contents, self.removedFiles) = (action, name, folder, contents, removedFiles)
+    public init(action: Action, name: String, folder: String, contents: [String], removedFiles: [String], readOnly: String? = nil) {
+        (self.action, self.name, self.folder, self.contents, self.removedFiles, self.readOnly) = (action, name, folder, contents, removedFiles, readOnly)
     }
 
     public var text: String {
@@ -39,6 +42,7 @@ public struct SessionReport: Output, Sendable {
         case .created: lines = ["new session '\(name)'"]
         }
         if !removedFiles.isEmpty { lines.insert(SessionStore.describeRemoved(removedFiles), at: action == .saved ? 0 : 1) }
+        if let readOnly { lines.append(SessionStore.describeReadOnly(readOnly)) }
         return lines.joined(separator: "\n")
     }
 }
@@ -62,10 +66,10 @@ extension SessionStore {
     }
 
     /// Opens a saved session where it stopped, and what the notebook says about it.
-    public func reopen(_ name: String, progress: ((Int, Int) -> Void)? = nil) throws -> (Session, SessionReport) {
+    public func reopen(_ name: String, holding: FolderLock? = nil, progress: ((Int, Int) -> Void)? = nil) throws -> (Session, SessionReport) {
         var removed = [String]()
-        let s = try open(name, progress: progress, removed: { removed = $0 })
+        let s = try open(name, holding: holding, progress: progress, removed: { removed = $0 })
         let contents = [s.dataset?.name, s.modelSpec?.fabric.summary, s.trainer.map { "step \($0.step)" }, "\(s.cells.count) cells"].compactMap { $0 }
-        return (s, SessionReport(action: .opened, name: name, folder: folder(name).path, contents: contents, removedFiles: removed))
+        return (s, SessionReport(action: .opened, name: name, folder: folder(name).path, contents: contents, removedFiles: removed, readOnly: s.readOnlyBecause))
     }
 }

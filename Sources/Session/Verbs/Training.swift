@@ -70,7 +70,9 @@ public struct TrainingReport: Output, Sendable {
 public struct AutosaveFailed: FailureWithOutput, CustomStringConvertible {
     public let report: TrainingReport, cause: any Error
     public var output: any Output { report }
-    public var description: String { "training's results are in memory but the autosave failed: \(cause); save <new-name> keeps them" }
+    public var description: String {
+        "training's results are in memory but the autosave failed: \(cause)" + ("\(cause)".contains("save <other-name>") ? "" : "; save <new-name> keeps them")
+    }
 }
 
 /// Training stopped at a step whose values were not finite; the report says what was done before.
