@@ -69,9 +69,24 @@ static void png_fail(png_structp png, png_const_charp message) {
 
 static void png_quiet(png_structp png, png_const_charp message) { (void)png; (void)message; }
 
+// Every chunk's length must fit in the bytes that follow it: libpng allocates
+// a text chunk's claimed length before reading it (a 44-byte file claiming
+// 2 GB), and its own chunk limit does not apply to every chunk type.
+static int png_chunks_fit(const uint8_t *bytes, size_t size) {
+    size_t at = 8;
+    while (at + 12 <= size) {
+        uint32_t length = (uint32_t)bytes[at] << 24 | (uint32_t)bytes[at + 1] << 16 | (uint32_t)bytes[at + 2] << 8 | bytes[at + 3];
+        if (length > 0x7fffffffu || (size_t)length > size - at - 12) return 0;
+        if (memcmp(bytes + at + 4, "IEND", 4) == 0) return 1;
+        at += 12 + (size_t)length;
+    }
+    return 0;                                   // no IEND: truncated
+}
+
 int bsn_png_decode(const uint8_t *bytes, size_t size, uint8_t **pixels, int *width, int *height,
                    int *channels, char *error, size_t error_size) {
     if (size < 8 || png_sig_cmp(bytes, 0, 8) != 0) { set_error(error, error_size, "", "not a PNG file"); return -1; }
+    if (!png_chunks_fit(bytes, size)) { set_error(error, error_size, "", "truncated or damaged (a chunk runs past the end of the file)"); return -1; }
     struct png_failure failure;
     struct png_source source = { bytes, size, 0 };
     png_structp png = png_create_read_struct(PNG_LIBPNG_VER_STRING, &failure, png_fail, png_quiet);
@@ -86,9 +101,8 @@ int bsn_png_decode(const uint8_t *bytes, size_t size, uint8_t **pixels, int *wid
         free(rows);
         return -1;
     }
-    // Bounds before libpng allocates anything from the file's numbers: a
-    // chunk may not claim more than the file holds (and never more than
-    // 8 MB), nor may the image have more than BSN_IMAGE_MAX_PIXELS.
+    // Bounds before libpng allocates anything from the file's numbers: no
+    // chunk kept in memory beyond 8 MB, no more than BSN_IMAGE_MAX_PIXELS.
     png_alloc_size_t chunk_max = size < (8u << 20) ? size : (8u << 20);
     png_set_chunk_malloc_max(png, chunk_max);
     png_set_chunk_cache_max(png, 1000);

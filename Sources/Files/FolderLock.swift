@@ -47,7 +47,9 @@ public final class FolderLock: @unchecked Sendable {
                 throw FileError("\(path): cannot take the lock (\(String(cString: strerror(e))))")
             }
             let waited = Date().timeIntervalSince(start)
-            if waited >= wait {
+            // Held in this process (another open of the same folder): waiting would not free it.
+            let ours = Self.holder(fd)?.hasPrefix("pid \(getpid()) ") ?? false
+            if waited >= wait || ours {
                 let holder = Self.holder(fd)
                 close(fd)
                 throw Busy(folder: folder, holder: holder, waited: waited)
@@ -66,14 +68,15 @@ public final class FolderLock: @unchecked Sendable {
 
     deinit { close(fd) }
 
-    /// Who holds the lock of `folder` now, or nil when it is free (or the folder has no lock file).
-    public static func heldBy(_ folder: String) -> String?? {
+    /// Who holds the lock of `folder` now ("another process" when it wrote
+    /// nothing), or nil when it is free (or the folder has no lock file).
+    public static func heldBy(_ folder: String) -> String? {
         let fd = open(folder + "/.lock", O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK)
         guard fd >= 0 else { return nil }
         defer { close(fd) }
         // A shared lock is granted only when nobody holds the exclusive one.
         if flock(fd, LOCK_SH | LOCK_NB) == 0 { flock(fd, LOCK_UN); return nil }
-        return .some(holder(fd))
+        return holder(fd) ?? "another process"
     }
 
     /// The holder's line from the lock file.

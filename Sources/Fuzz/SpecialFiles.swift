@@ -69,7 +69,7 @@ struct SpecialFiles {
             return ["infer r\(i).png"]
         case 1:
             try make(kind, at: dir.appendingPathComponent("r\(i).bsnmodel").path)
-            return ["infer --model r\(i).bsnmodel image.png"]
+            return ["infer image.png --model=r\(i).bsnmodel"]
         case 2:
             try make(kind, at: dir.appendingPathComponent("r\(i).json").path)
             return ["build from r\(i).json"]

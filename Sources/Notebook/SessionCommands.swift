@@ -11,11 +11,15 @@ struct SaveCommand: Command {
     func run(_ a: inout Arguments, _ nb: Notebook) throws -> any Output {
         let newName = a.next()
         try a.finish()
+        let oldName = nb.session.name
         if let newName {
             try SessionStore.check(name: newName)
             nb.session.name = newName
         }
-        return try nb.store.saveSession(nb.session)
+        do { return try nb.store.saveSession(nb.session) } catch {
+            nb.session.name = oldName           // not saved there: the session stays what it was
+            throw error
+        }
     }
 }
 

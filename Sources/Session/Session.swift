@@ -148,6 +148,14 @@ public final class Session {
     /// Cells when it was opened or last saved.
     var cellsWhenSaved = 0
 
+    /// Lets go of the session's folder (its lock), so that another process,
+    /// or another open in this one, may write it. The session stays usable in
+    /// memory; a later save takes the lock again (and refuses to replace a
+    /// save made meanwhile). Releasing the session does the same.
+    public func close() {
+        lock = nil
+    }
+
     /// Whether a save would keep anything new. A fresh session with no data and
     /// no model has nothing; an opened one has something when a cell was
     /// added since (besides `current`, the command asking, e.g. `open`).

@@ -390,6 +390,8 @@ public struct SessionStore: Sendable {
         public let problem: String?
         /// A sweep's child: where it came from.
         public var origin: SweepOrigin? = nil
+        /// Who holds the session now ("pid 4242 on node-3 (bsn sweep-worker …), since …"), when a process does.
+        public var holder: String? = nil
     }
 
     /// Every session folder, with what its manifest says (or why it cannot be read).
@@ -398,11 +400,14 @@ public struct SessionStore: Sendable {
         return names.sorted().filter { !$0.hasPrefix(".") }.compactMap { name in
             var isFolder: ObjCBool = false
             guard FileManager.default.fileExists(atPath: folder(name).path, isDirectory: &isFolder), isFolder.boolValue else { return nil }
+            // A session not saved yet (only the pictures rendered in it, its lock): not a saved session.
+            let files = (try? FileManager.default.contentsOfDirectory(atPath: folder(name).path)) ?? []
+            if !files.contains("session.json") && !files.contains(where: { f in Self.roles.contains { f.hasPrefix($0 + "-") } }) { return nil }
             do {
                 let m = try readManifest(folder(name))
                 return Listing(name: name, dataset: m.datasetName, model: m.modelName, steps: m.trainer?.step ?? 0,
                                lastAccuracy: m.lastAccuracy, savedAt: m.savedAt, cost: m.cost, costName: m.costName, problem: nil,
-                               origin: m.origin)
+                               origin: m.origin, holder: FolderLock.heldBy(folder(name).path))
             } catch {
                 return Listing(name: name, dataset: nil, model: nil, steps: 0, lastAccuracy: nil, savedAt: "", problem: "\(error)")
             }

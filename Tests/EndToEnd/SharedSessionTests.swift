@@ -116,7 +116,7 @@ final class SharedSessionTests: XCTestCase {
         printf 'open H\\ntrain 2 steps\\n' > second.bsn
         BSN_LOCK_WAIT=0.5 $B run second.bsn > second.out 2>&1; echo "second: $?"
         cat second.out
-        printf 'open H\\ntrain 2 steps\\nsave H-mine\\n' > third.bsn
+        printf 'open H\\nsave H-mine\\ntrain 2 steps\\n' > third.bsn
         BSN_LOCK_WAIT=0.5 $B run third.bsn > third.out 2>&1; echo "third: $?"
         wait
         cat first.out

@@ -40,7 +40,7 @@ final class SpecialFileTests: XCTestCase {
         let outside = FileManager.default.temporaryDirectory.appendingPathComponent("bsn-victim-\(UUID().uuidString).txt").path
         try "precious\n".write(toFile: outside, atomically: true, encoding: .utf8)
         defer { try? FileManager.default.removeItem(atPath: outside) }
-        let device = path("fakenull")
+        let device = path("fakenull.png")
         let haveDevice = mknod(device, S_IFCHR | 0o666, dev_t((1 << 8) | 3)) == 0
         if !haveDevice { print("skipped the device targets: mknod is not permitted here") }
         XCTAssertEqual(mkfifo(path("pipe.png"), 0o644), 0)
@@ -101,7 +101,7 @@ final class SpecialFileTests: XCTestCase {
             ("bsn infer, the image", ["infer", "m.bsnm", "f.png"], nil, "f.png: a FIFO"),
             ("bsn infer, the model", ["infer", "f.bsnm", "x.png"], nil, "f.bsnm: a FIFO"),
             ("bsn export-onnx, the model", ["export-onnx", "f.bsnm", "o.onnx"], nil, "f.bsnm: a FIFO"),
-            ("infer --model", ["run", try script("im.bsn", "infer --model f.bsnm x.png\n")], nil, "f.bsnm: a FIFO"),
+            ("infer --model", ["run", try script("im.bsn", "infer x.png --model=f.bsnm\n")], nil, "f.bsnm: a FIFO"),
             ("build from", ["run", try script("b.bsn", "load shapes train=64 val=16 test=16\nbuild from f.json\n")], nil, "f.json: a FIFO"),
             ("Part Labels image", ["run", try script("p.bsn", "load partlabels parts\n")], nil, "Ann_Lee_0001.jpg: a FIFO"),
             ("CIFAR batch", ["run", try script("c.bsn", "load cifar10 cifar\n")], nil, "data_batch_2.bin: a FIFO"),
@@ -128,14 +128,15 @@ final class SpecialFileTests: XCTestCase {
         try DatasetFiles.writePartLabels(root)
         let image = PartLabels.Entry(name: "Ann_Lee", number: 1).imagePath(root)
         let whole = try Data(contentsOf: URL(fileURLWithPath: image))
-        XCTAssertEqual(try bsn(["run", try script("mk.bsn", "load faces train=64 val=16 test=16\nbuild cnf-seg W=1 S=2 C=2\nexport model seg.bsnm\n")]).run.status, 0)
-        let load = try script("p.bsn", "load partlabels parts onerror=skip --json\n")
+        XCTAssertEqual(try bsn(["run", try script("mk.bsn", "load faces train=64 val=16 test=16\nbuild cnf-seg W=2 S=3 C=4\nexport model seg.bsnm\n")]).run.status, 0)
+        let load = try script("p.bsn", "load partlabels parts onerror=skip\ndata\n")
         for k in 1..<16 {
             let cut = whole.prefix(whole.count * k / 16)
             try cut.write(to: URL(fileURLWithPath: image))
             let (run, _) = try bsn(["run", load])
             XCTAssertEqual(run.status, 0, "\(k)/16: \(run.stderr)")
-            XCTAssertTrue(run.stdout.contains("Ann_Lee_0001.jpg"), "\(k)/16 is listed as skipped: \(run.stdout)")
+            XCTAssertTrue(run.stdout.contains("1 images skipped:") && run.stdout.contains("Ann_Lee_0001.jpg: not a readable JPEG (corrupt JPEG"),
+                          "\(k)/16 is listed as skipped: \(run.stdout)")
             try cut.write(to: URL(fileURLWithPath: path("cut.jpg")))
             let (infer, _) = try bsn(["infer", "seg.bsnm", "cut.jpg"])
             XCTAssertEqual(infer.status, 1, "\(k)/16: bsn infer took a truncated JPEG")
@@ -143,6 +144,14 @@ final class SpecialFileTests: XCTestCase {
         }
         try whole.write(to: URL(fileURLWithPath: path("whole.jpg")))
         XCTAssertEqual(try bsn(["infer", "seg.bsnm", "whole.jpg"]).run.status, 0)
+        // infer's masks are written like every other file: a FIFO where the mask goes is refused and left as it is.
+        try whole.write(to: URL(fileURLWithPath: path("piped.jpg")))
+        XCTAssertEqual(mkfifo(path("piped.mask.png"), 0o644), 0)
+        let (masked, seconds) = try bsn(["infer", "seg.bsnm", "piped.jpg"])
+        XCTAssertEqual(masked.status, 1)
+        XCTAssertTrue(masked.stderr.contains("piped.mask.png: a FIFO (named pipe) is there; bsn writes only regular files"), masked.stderr)
+        XCTAssertEqual(kind(path("piped.mask.png")), S_IFIFO)
+        XCTAssertLessThan(seconds, 2)
     }
 
     /// `build from` refuses an architecture file whose nodes or edges disagree with its fabric and gates.

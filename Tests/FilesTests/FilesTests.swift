@@ -97,7 +97,7 @@ final class FilesTests: XCTestCase {
 
     func testALockExcludesASecondHolderInTheSameProcessUntilReleased() throws {
         var first: FolderLock? = try FolderLock(folder, wait: 0)
-        XCTAssertNotNil(FolderLock.heldBy(folder) ?? nil)
+        XCTAssertNotNil(FolderLock.heldBy(folder))
         XCTAssertThrowsError(try FolderLock(folder, wait: 0.2)) { error in
             let busy = error as? FolderLock.Busy
             XCTAssertNotNil(busy)
@@ -105,20 +105,27 @@ final class FilesTests: XCTestCase {
         }
         _ = first
         first = nil
-        XCTAssertNil(FolderLock.heldBy(folder) ?? nil)
+        XCTAssertNil(FolderLock.heldBy(folder))
         XCTAssertNoThrow(try FolderLock(folder, wait: 0))
     }
 
-    func testAWaitingWriterGetsTheLockWhenTheHolderLetsGo() throws {
-        final class Holder: @unchecked Sendable { var lock: FolderLock? }
-        let holder = Holder()
-        holder.lock = try FolderLock(folder, wait: 0)
-        let released = expectation(description: "released")
-        DispatchQueue.global().asyncAfter(deadline: .now() + 0.3) { holder.lock = nil; released.fulfill() }
+    /// Another process (flock(1)) holds the lock for 0.8 s: a writer waiting 5 s gets it when it lets go, one waiting 0.1 s is told.
+    func testAWaitingWriterGetsTheLockWhenAnotherProcessLetsGo() throws {
+        guard FileManager.default.isExecutableFile(atPath: "/usr/bin/flock") else { throw XCTSkip("no flock(1) here") }
+        FileManager.default.createFile(atPath: folder + "/.lock", contents: nil)
+        let holder = Process()
+        holder.executableURL = URL(fileURLWithPath: "/usr/bin/flock")
+        holder.arguments = [folder + "/.lock", "sleep", "0.8"]
+        try holder.run()
+        defer { holder.waitUntilExit() }
+        // Until the other process holds it.
+        let started = Date()
+        while FolderLock.heldBy(folder) == nil && Date().timeIntervalSince(started) < 5 { usleep(10_000) }
+        XCTAssertNotNil(FolderLock.heldBy(folder), "flock(1) took the lock")
+        XCTAssertThrowsError(try FolderLock(folder, wait: 0.1)) { XCTAssertTrue($0 is FolderLock.Busy, "\($0)") }
         let start = Date()
-        let second = try FolderLock(folder, wait: 5)
+        let lock = try FolderLock(folder, wait: 5)
         XCTAssertGreaterThan(Date().timeIntervalSince(start), 0.2)
-        wait(for: [released], timeout: 5)
-        _ = second
+        XCTAssertEqual(lock.folder, folder)
     }
 }

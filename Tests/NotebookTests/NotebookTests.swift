@@ -88,7 +88,9 @@ final class NotebookTests: XCTestCase {
 
         let first = try makeNotebook(self, name: "b")
         for l in setup + ["train 6 steps", "save"] { XCTAssertTrue(first.execute(l), l) }
+        first.session.close()               // as if its process had ended: the folder is free to write
         let reopened = try first.store.open("b")
+        XCTAssertNil(reopened.readOnlyBecause)
         let second = Notebook(session: reopened, store: first.store, console: Console(interactive: false))
         reopened.applySettings()
         XCTAssertTrue(second.execute("train 7 steps"))
@@ -108,7 +110,7 @@ final class NotebookTests: XCTestCase {
         let nb = try makeNotebook(self, name: "d")
         for l in ["load shapes train=100 val=20 test=20", "build cnf W=2 S=2 C=8", "train 2 steps"] { XCTAssertTrue(nb.execute(l), l) }
         let folder = nb.store.folder("d")
-        let files = try FileManager.default.contentsOfDirectory(atPath: folder.path).sorted()
+        let files = try FileManager.default.contentsOfDirectory(atPath: folder.path).sorted().filter { $0 != ".lock" }
         XCTAssertEqual(files, ["cells-1.jsonl", "epochs-1.jsonl", "session.json", "state-1.bin", "steps-1.jsonl"])
         for name in files {
             let url = folder.appendingPathComponent(name)
