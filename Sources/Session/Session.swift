@@ -148,6 +148,26 @@ public final class Session {
     /// Cells when it was opened or last saved.
     var cellsWhenSaved = 0
 
+    /// The accuracy of the deterministic architecture on `split` ("val",
+    /// "test") measured last: epochs' validation rows (at the step where each
+    /// epoch ended) and `eval` results, the later step winning, an evaluation
+    /// over an epoch row at the same step. Evaluations of sampled
+    /// architectures do not count: they measure something else.
+    public func latestAccuracy(on split: String) -> Double? {
+        var latest: (step: Int, accuracy: Double)?
+        if split == "val" {
+            var step = 0
+            for e in epochs {
+                step += e.steps
+                if let v = e.validationAccuracy { latest = (step, v) }
+            }
+        }
+        for e in evaluations where e.split == split && e.sampled != true && e.step >= (latest?.step ?? 0) {
+            latest = (e.step, e.accuracy)
+        }
+        return latest?.accuracy
+    }
+
     /// Lets go of the session's folder (its lock), so that another process,
     /// or another open in this one, may write it. The session stays usable in
     /// memory; a later save takes the lock again (and refuses to replace a

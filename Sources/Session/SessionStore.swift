@@ -89,6 +89,9 @@ public struct SessionStore: Sendable {
         var lastAccuracy: Double?
         /// The validation accuracy of the last epoch (absent in older sessions).
         var lastValidationAccuracy: Double?
+        /// The deterministic architecture's latest accuracy on validation and on test (`Session.latestAccuracy`; absent in older sessions).
+        var validationAccuracy: Double?
+        var testAccuracy: Double?
         /// The optimised cost of the deterministic architecture when saved, and its name.
         var cost: Double?
         var costName: String?
@@ -176,6 +179,7 @@ public struct SessionStore: Sendable {
                                     trainer: s.trainer?.state, renders: s.renders,
                                     lastAccuracy: s.evaluations.last?.accuracy ?? s.epochs.last?.validationAccuracy ?? s.steps.last?.accuracy,
                                     lastValidationAccuracy: s.epochs.last?.validationAccuracy,
+                                    validationAccuracy: s.latestAccuracy(on: "val"), testAccuracy: s.latestAccuracy(on: "test"),
                                     cost: s.network.map { n in (s.optimisedCost ?? FlopsCost(n)).cost(of: n.deterministicArchitecture) },
                                     costName: s.optimisedCost?.name, convolutionChoices: ConvolutionChoices.shared.used, origin: s.origin, files: files)
             if let pause = Self.pauseBeforeManifest { Thread.sleep(forTimeInterval: pause) }
@@ -392,6 +396,8 @@ public struct SessionStore: Sendable {
         public var origin: SweepOrigin? = nil
         /// Who holds the session now ("pid 4242 on node-3 (bsn sweep-worker …), since …"), when a process does.
         public var holder: String? = nil
+        /// The deterministic architecture's latest accuracy on validation and on test (see `Session.latestAccuracy`).
+        public var validationAccuracy: Double? = nil, testAccuracy: Double? = nil
     }
 
     /// Every session folder, with what its manifest says (or why it cannot be read).
@@ -407,7 +413,8 @@ public struct SessionStore: Sendable {
                 let m = try readManifest(folder(name))
                 return Listing(name: name, dataset: m.datasetName, model: m.modelName, steps: m.trainer?.step ?? 0,
                                lastAccuracy: m.lastAccuracy, savedAt: m.savedAt, cost: m.cost, costName: m.costName, problem: nil,
-                               origin: m.origin, holder: FolderLock.heldBy(folder(name).path))
+                               origin: m.origin, holder: FolderLock.heldBy(folder(name).path),
+                               validationAccuracy: m.validationAccuracy ?? m.lastValidationAccuracy, testAccuracy: m.testAccuracy)
             } catch {
                 return Listing(name: name, dataset: nil, model: nil, steps: 0, lastAccuracy: nil, savedAt: "", problem: "\(error)")
             }

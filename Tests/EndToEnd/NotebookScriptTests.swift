@@ -1,4 +1,5 @@
 import Foundation
+import Interface
 import Session
 import TestSupport
 import XCTest
@@ -74,6 +75,33 @@ final class NotebookScriptTests: XCTestCase {
         let listed = try bsn([], input: "sessions\n")
         XCTAssertEqual(listed.status, 0, listed.stderr)
         XCTAssertTrue(listed.stdout.contains("small"), listed.stdout)
+    }
+
+    /// `sessions` shows each session's own latest validation accuracy and its test accuracy in columns of their own:
+    /// an earlier `eval val --sampled` (as a sweep child inherits from its parent) is not its validation accuracy.
+    func testSessionsShowsTheLatestValidationAndTestAccuracyBySplit() throws {
+        let script = try write("acc.bsn", """
+        load shapes train=128 val=32 test=32
+        set batch 32
+        build cnf W=2 S=3 C=4
+        train 4 steps
+        eval val --sampled
+        eval test
+        train 8 steps
+        save acc
+        """)
+        XCTAssertEqual(try bsn(["run", script]).status, 0)
+        let listed = try bsn([], input: "sessions\nsessions --json\n")
+        XCTAssertEqual(listed.status, 0, listed.stderr)
+        XCTAssertTrue(listed.stdout.contains("val acc") && listed.stdout.contains("test acc"), listed.stdout)
+        let store = SessionStore(root: folder.appendingPathComponent("sessions"))
+        let session = try store.open("acc", access: .read)
+        let listing = try XCTUnwrap(store.list().first { $0.name == "acc" })
+        let lastEpoch = try XCTUnwrap(session.epochs.last?.validationAccuracy)
+        XCTAssertEqual(listing.validationAccuracy, lastEpoch, "the last epoch (step 12), not the sampled evaluation at step 4")
+        XCTAssertEqual(listing.testAccuracy, session.evaluations.first { $0.split == "test" }?.accuracy)
+        let row = try XCTUnwrap(listed.stdout.split(separator: "\n").first { $0.hasPrefix("acc ") })
+        XCTAssertTrue(row.contains(Format.fixed(lastEpoch, 3)), String(row))
     }
 
     func testASearchWhoseGatesCannotMoveSaysSo() throws {

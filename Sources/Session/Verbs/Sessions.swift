@@ -9,13 +9,16 @@ public struct SessionList: Output, Sendable {
     public var text: String {
         guard !sessions.isEmpty else { return "no saved sessions in \(root)" }
         let nameWidth = max(12, (sessions.map(\.name.count).max() ?? 0) + 4)
-        var table = Table([.left("name", nameWidth), .left("dataset", 30), .left("model", 28), .right("steps", 8), .right("accuracy", 10), .left("  saved", 0)])
+        // Accuracies of each session's own deterministic architecture, by split: validation (every epoch) and test (when evaluated).
+        var table = Table([.left("name", nameWidth), .left("dataset", 30), .left("model", 28), .right("steps", 8), .right("val acc", 9), .right("test acc", 9),
+                           .left("  saved", 0)])
         for s in sessions {
             if let problem = s.problem { table.note(Table.pad(s.name, nameWidth) + "unreadable: \(problem)"); continue }
             // "in use by pid 4242 on node-3": the process that holds it now.
             let inUse = s.holder.map { holder in "  in use by " + (holder.range(of: " (").map { String(holder[..<$0.lowerBound]) } ?? holder) } ?? ""
             table.add([s.name + (s.name == current ? " *" : ""), s.dataset ?? "-", s.model ?? "-", String(s.steps),
-                       s.lastAccuracy.map { Format.fixed($0, 3) } ?? "-", "  " + s.savedAt + (s.name == current ? "" : inUse)])
+                       s.validationAccuracy.map { Format.fixed($0, 3) } ?? "-", s.testAccuracy.map { Format.fixed($0, 3) } ?? "-",
+                       "  " + s.savedAt + (s.name == current ? "" : inUse)])
         }
         return table.text
     }
