@@ -106,13 +106,11 @@ public enum CheckedFile {
                 var n = bytes.count - done
                 if let crashAfter { n = min(n, crashAfter - offset) }
                 if n <= 0 { fsync(fd); _exit(9) }                          // the simulated crash
-                let w = Foundation.write(fd, bytes.baseAddress! + done, n)
-                if w < 0 {
-                    if errno == EINTR { continue }
-                    throw SessionError("\(url.path): cannot write (\(String(cString: strerror(errno))))")
+                do { try AtomicFile.append(UnsafeRawBufferPointer(rebasing: bytes[done..<done + n]), to: fd, path: url.path) } catch {
+                    throw SessionError("\(error)")
                 }
-                done += w
-                offset += w
+                done += n
+                offset += n
             }
         }
 

@@ -237,13 +237,15 @@ public final class Session {
 
     // MARK: model
 
-    /// Builds a fabric for the loaded dataset and a trainer for it.
+    /// Builds a fabric for the loaded dataset and a trainer for it. `verify`
+    /// sees the network built, before the session changes, and may refuse it.
     @discardableResult
-    public func build(_ fabric: Fabric, mode: ExecutionMode = .subBatch, fixedGates: [Bool]? = nil) throws -> BuildReport {
+    public func build(_ fabric: Fabric, mode: ExecutionMode = .subBatch, fixedGates: [Bool]? = nil,
+                      verify: ((SuperNetwork) throws -> Void)? = nil) throws -> BuildReport {
         try fabric.validate()
         guard let dataset else { throw SessionError("no data: load a dataset first (e.g. load shapes)") }
         let spec = ModelSpec(fabric: fabric, mode: mode, seed: rng.next(), fixedGates: fixedGates)
-        try instantiate(spec, for: dataset)
+        try instantiate(spec, for: dataset, verify: verify)
         budgetSpec = nil
         steps = []
         epochs = []
@@ -252,7 +254,7 @@ public final class Session {
         return buildReport()
     }
 
-    private func instantiate(_ spec: ModelSpec, for dataset: Dataset) throws {
+    private func instantiate(_ spec: ModelSpec, for dataset: Dataset, verify: ((SuperNetwork) throws -> Void)? = nil) throws {
         if case let .cnf(_, _, _, segmentation, _) = spec.fabric, segmentation != dataset.isSegmentation {
             throw SessionError(segmentation ? "cnf-seg needs a segmentation dataset (partlabels, faces); \(dataset.name) is classification: use build cnf"
                                             : "\(dataset.name) is a segmentation dataset: use build cnf-seg")
@@ -280,6 +282,7 @@ public final class Session {
             t.startSampling(logit: 0)
             for (k, on) in gates.enumerated() { net.gateLogits.value[k] = on ? 1e30 : -1e30 }
         }
+        try verify?(net)
         modelSpec = spec
         network = net
         trainer = t

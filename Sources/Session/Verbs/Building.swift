@@ -1,7 +1,6 @@
 import Foundation
 import Interface
 import SuperNet
-import Tensor
 
 /// What `build` reports: the network's size and the cost of the architecture it starts from.
 public struct BuildReport: Output, Sendable {
@@ -37,19 +36,10 @@ extension Session {
     @discardableResult
     public func build(from path: String, mode: ExecutionMode = .subBatch) throws -> BuildReport {
         let exported = try ExportedArchitecture.read(path)
-        guard let dataset else { throw SessionError("no data: load a dataset first (e.g. load shapes)") }
-        // The file's nodes and edges must be the fabric's with its gates (checked on the fabric built, before the session changes).
-        try exported.fabric.validate()
-        let input = dataset.inputShape
-        let size = try exported.fabric.size(input: input, classes: dataset.classNames.count)
-        try Memory.check(size.weightBytes, exported.fabric.summary, of: "weights")
-        var seed = RNG(seed: 1)
-        let net = try exported.fabric.build(input: input, classes: dataset.classNames.count, rng: &seed)
-        guard exported.gates.count == net.gateCount else {
-            throw SessionError("\(path): the architecture has \(exported.gates.count) gates, \(exported.fabric.summary) has \(net.gateCount)")
+        // The file's nodes and edges must be the fabric's with its gates: checked on the network built, before the session changes.
+        return try build(exported.fabric, mode: mode, fixedGates: exported.gates) { net in
+            try exported.checkAgrees(with: ExportedArchitecture(network: net, gates: exported.gates, fabric: exported.fabric, dataset: nil), file: path)
         }
-        try exported.checkAgrees(with: ExportedArchitecture(network: net, gates: exported.gates, fabric: exported.fabric, dataset: nil), file: path)
-        return try build(exported.fabric, mode: mode, fixedGates: exported.gates)
     }
 
     func buildReport() -> BuildReport {
