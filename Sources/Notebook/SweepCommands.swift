@@ -105,28 +105,36 @@ struct SweepCommand: Command {
 
 struct ParetoCommand: Command {
     let name = "pareto"
-    var usage: String { "pareto [<cost>] [--split=val|test] [--all] [--markdown|--csv] [--parallel=N]   (cost: \(CostChoices.catalogue.usage))" }
+    var usage: String { "pareto [<cost>] [--split=val|test] [--metric=accuracy|iou] [--all] [--markdown|--csv] [--parallel=N]   (cost: \(CostChoices.catalogue.usage))" }
     let summary = "the Pareto front of this session's sweep: accuracy against cost, the front's test accuracy"
     let example = "pareto flops --markdown"
     let details = """
     Takes every finished child and baseline of this session's sweeps and keeps the models no other
     beats on both validation accuracy (--split=test: test) and cost (default: the optimised cost).
-    The front's models are evaluated on test once (saved in their sessions). Columns: model, budget,
-    λ, the cost and the others (flops, params, parallel-N steps; --parallel=N, 4), val and test
-    accuracy, steps. --all lists every model (front marked); --markdown and --csv print those tables.
-    render pareto <file.png> draws it.
+    Segmentation sweeps may rank by mean IoU instead (--metric=iou). The front's models are
+    evaluated on test once (saved in their sessions). Columns: model, budget, λ, the cost and the
+    others (flops, params, parallel-N steps; --parallel=N, 4), val and test accuracy, steps.
+    Children of seeds= that share a setting make one row: the mean ± the standard deviation over
+    the seeds. A dead network (no input → output path) is never on the front. The table says when
+    the models were trained for different numbers of steps.
+    --all lists every model (front marked, dead ones as dead, then each seed); --markdown and
+    --csv print those tables. render pareto <file.png> draws it.
     """
-    var words: [String] { CostChoices.catalogue.words + ["--split=", "--all", "--markdown", "--csv", "--parallel=", "--json"] }
+    var words: [String] { CostChoices.catalogue.words + ["--split=", "--metric=", "--metric=accuracy", "--metric=iou", "--all", "--markdown", "--csv", "--parallel=", "--json"] }
 
     func run(_ a: inout Arguments, _ nb: Notebook) throws -> any Output {
         let cost = try a.next().map { try CostChoices.parse($0, &a) }
         let split = a.option("split") ?? "val"
+        let metricWord = a.option("metric") ?? "accuracy"
+        guard let metric = ParetoMetric(rawValue: metricWord) else {
+            throw UsageError("pareto: --metric takes accuracy or iou, got '\(metricWord)'" + didYouMean(metricWord, in: ParetoMetric.allCases.map(\.rawValue)))
+        }
         let all = a.flag("all"), markdown = a.flag("markdown"), csv = a.flag("csv")
         let machines = try a.int("parallel", default: 4, range: 1...ParallelCost.maxMachines)!
         try a.finish()
         guard !(markdown && csv) else { throw UsageError("pareto: --markdown or --csv, not both") }
         defer { nb.console.endProgress() }
-        var report = try nb.session.pareto(cost: cost, split: split, machines: machines, store: nb.store, cancel: nb.freshCancellation) {
+        var report = try nb.session.pareto(cost: cost, split: split, metric: metric, machines: machines, store: nb.store, cancel: nb.freshCancellation) {
             nb.console.progress($0)
         }
         report.layout = markdown ? .markdown : csv ? .csv : .text

@@ -134,10 +134,11 @@ struct TrainCommand: Command {
 /// What `train` (and a sweep's warm-up) shows while it runs: the epoch table's
 /// header, a progress bar per step, a row per epoch.
 func trainingObserver(_ nb: Notebook) -> TrainingObserver {
-    var observer = TrainingObserver(), table = TrainingReport.table(costName: "flops"), costName = "flops"
-    observer.begin = { name in
-        costName = name
-        table = TrainingReport.table(costName: name)
+    var observer = TrainingObserver(), columns = TrainingReport.Columns(costName: "flops", searching: true, segmentation: false)
+    var table = TrainingReport.table(columns)
+    observer.begin = { c in
+        columns = c
+        table = TrainingReport.table(c)
         nb.live(table.header)
     }
     observer.step = { m, done, steps, elapsed in
@@ -145,10 +146,10 @@ func trainingObserver(_ nb: Notebook) -> TrainingObserver {
         let width = 24, filled = width * done / max(steps, 1)
         nb.console.progress("[" + String(repeating: "#", count: filled) + String(repeating: ".", count: width - filled) + "] "
                             + String(format: "%d/%d  loss %.3f  acc %.3f  %@ %@  ETA %@", done, steps, m.loss, m.accuracy,
-                                     costName, Format.quantity(m.sampledCost), Format.duration(eta)))
+                                     columns.costName, Format.quantity(columns.searching ? m.sampledCost : m.deterministicCost), Format.duration(eta)))
     }
     observer.validation = { done, total in nb.console.progress("validating \(done)/\(total) batches") }
-    observer.epoch = { row in nb.live(table.line(row.cells)) }
+    observer.epoch = { row in nb.live(table.line(row.cells(columns))) }
     return observer
 }
 

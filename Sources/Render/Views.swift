@@ -63,7 +63,7 @@ public enum MaskView {
 /// What `render history` plots, per step and per epoch.
 public struct TrainingHistory {
     public var steps: [(step: Int, loss: Double, accuracy: Double, sampledCost: Double, deterministicCost: Double, entropy: Double)] = []
-    public var epochs: [(step: Int, accuracy: Double, validation: Double?)] = []
+    public var epochs: [(step: Int, accuracy: Double, validation: Double?, validationIoU: Double?)] = []
     public var budget: Double?
     public var costName = "flops"
     public init() {}
@@ -82,7 +82,7 @@ public enum HistoryView {
         return out
     }
 
-    /// Four panels: loss, accuracy (train, validation), cost (sampled, deterministic, budget), gate entropy.
+    /// Four panels: loss, accuracy (train, validation; segmentation: and the validation's mean IoU), cost (sampled, deterministic, budget), gate entropy.
     public static func render(_ h: TrainingHistory, title: String, width: Int = 1200) -> Canvas {
         let panelW = Double(width - 40) / 2, panelH = 300.0
         let canvas = Canvas(width: width, height: pixelIndex(60 + 2 * panelH + 20))
@@ -96,6 +96,12 @@ public enum HistoryView {
         acc.series = [.init(label: "train (moving average)", points: smooth(series { h.steps[$0].accuracy }, window: window), colour: ColourMap.qualitative(0)),
                       .init(label: "validation (per epoch)", points: h.epochs.compactMap { e in e.validation.map { (Double(e.step), $0) } },
                             colour: ColourMap.qualitative(1), lines: true)]
+        let iou = h.epochs.compactMap { e in e.validationIoU.map { (x: Double(e.step), y: $0) } }
+        if !iou.isEmpty {
+            acc.title = "pixel accuracy and mean IoU"
+            acc.series[1].label = "validation pixel accuracy (per epoch)"
+            acc.series.append(.init(label: "validation mean IoU (per epoch)", points: iou, colour: ColourMap.qualitative(3)))
+        }
         var cost = Plot(title: "\(h.costName) of the architectures", xLabel: "step", yLabel: h.costName)
         cost.series = [.init(label: "sampled (moving average)", points: smooth(series { h.steps[$0].sampledCost }, window: window), colour: ColourMap.qualitative(0)),
                        .init(label: "deterministic", points: series { h.steps[$0].deterministicCost }, colour: ColourMap.qualitative(2))]
@@ -123,20 +129,24 @@ public enum ParetoView {
         /// A fixed baseline (drawn apart from the searched models).
         public var baseline: Bool
         public var onFront: Bool
-        public init(cost: Double, validation: Double, test: Double? = nil, label: String, baseline: Bool = false, onFront: Bool) {
-            (self.cost, self.validation, self.test, self.label, self.baseline, self.onFront) = (cost, validation, test, label, baseline, onFront)
+        /// No input → output path: listed apart, below the plot.
+        public var dead: Bool
+        public init(cost: Double, validation: Double, test: Double? = nil, label: String, baseline: Bool = false, onFront: Bool, dead: Bool = false) {
+            (self.cost, self.validation, self.test, self.label, self.baseline, self.onFront, self.dead) = (cost, validation, test, label, baseline, onFront, dead)
         }
     }
 
     /// Cost (log x) against accuracy: every model (searched and baselines
     /// apart), the front as a staircase (accuracy reached at each cost), the
-    /// front's test accuracy beside its validation accuracy. Models of cost 0
-    /// (an empty architecture) cannot sit on a log axis: the title counts them.
-    public static func render(_ all: [Model], costName: String, split: String = "val", title: String, width: Int = 1000) -> Canvas {
-        let models = all.filter { $0.cost > 0 && $0.cost.isFinite }
+    /// front's test accuracy beside its validation accuracy, and what guessing
+    /// scores (`chance`) as a dashed line. Dead networks, and other models of
+    /// cost 0, cannot sit on a log axis: they are named in a line of their own.
+    /// Models at the same point share one label.
+    public static func render(_ all: [Model], costName: String, split: String = "val", chance: Double? = nil, title: String, width: Int = 1000) -> Canvas {
+        let models = all.filter { !$0.dead && $0.cost > 0 && $0.cost.isFinite }
+        let apart = all.filter { $0.dead || !($0.cost > 0 && $0.cost.isFinite) }
         let canvas = Canvas(width: width, height: 640)
-        let hidden = all.count - models.count
-        canvas.title(title + (hidden > 0 ? " (\(hidden) of cost 0 not drawn)" : ""), x: 20, y: 14, maxWidth: Double(width - 40))
+        canvas.title(title, x: 20, y: 14, maxWidth: Double(width - 40))
         var plot = Plot(title: "", xLabel: costName, yLabel: "accuracy")
         plot.logX = true
         let front = models.filter(\.onFront).sorted { ($0.cost, $0.validation) < ($1.cost, $1.validation) }
@@ -160,8 +170,28 @@ public enum ParetoView {
             plot.series.append(.init(label: "front, test accuracy", points: staircase(tested.map { ($0.cost, $0.test!) }), colour: ColourMap.qualitative(3), dashed: true))
             plot.series.append(.init(label: "test", points: tested.map { ($0.cost, $0.test!) }, colour: ColourMap.qualitative(3), lines: false, hollow: true))
         }
-        plot.labels = models.map { ($0.cost, $0.validation, $0.label, !$0.onFront) }
-        plot.draw(on: canvas, x: 20, y: 40, width: Double(width - 40), height: 580)
+        if let chance, let lo = models.map(\.cost).min(), let hi = models.map(\.cost).max() {
+            plot.series.append(.init(label: String(format: "chance (%.3f)", chance), points: [(lo, chance), (hi, chance)], colour: .grey, dashed: true))
+        }
+        // One label per point: models of the same cost and accuracy are named together.
+        var labels = [(x: Double, y: Double, text: String, faint: Bool)]()
+        for m in models {
+            if let k = labels.firstIndex(where: { $0.x == m.cost && abs($0.y - m.validation) < 1e-9 }) {
+                labels[k].text += ", " + m.label
+                labels[k].faint = labels[k].faint && !m.onFront
+            } else {
+                labels.append((m.cost, m.validation, m.label, !m.onFront))
+            }
+        }
+        plot.labels = labels
+        plot.draw(on: canvas, x: 20, y: 40, width: Double(width - 40), height: 560)
+        if !apart.isEmpty {
+            let names = apart.map { $0.label + ($0.dead ? "" : " (cost 0)") }.joined(separator: ", ")
+            var line = "not drawn, dead (no input -> output path): " + names
+            let fits = max(8, (width - 40) / TextSize.small.advance)
+            if line.count > fits { line = String(line.prefix(fits - 3)) + "..." }
+            canvas.text(line, x: 20, y: 612, size: .small, .grey)
+        }
         return canvas
     }
 }

@@ -189,8 +189,10 @@ public final class Session {
         public var cost: Double?
         /// True when sampled architectures were evaluated (absent: the deterministic one).
         public var sampled: Bool?
-        public init(step: Int, split: String, loss: Double, accuracy: Double, cost: Double?, sampled: Bool? = nil) {
-            (self.step, self.split, self.loss, self.accuracy, self.cost, self.sampled) = (step, split, loss, accuracy, cost, sampled)
+        /// Segmentation: the mean IoU over classes.
+        public var meanIoU: Double?
+        public init(step: Int, split: String, loss: Double, accuracy: Double, cost: Double?, sampled: Bool? = nil, meanIoU: Double? = nil) {
+            (self.step, self.split, self.loss, self.accuracy, self.cost, self.sampled, self.meanIoU) = (step, split, loss, accuracy, cost, sampled, meanIoU)
         }
     }
 

@@ -67,6 +67,16 @@ extension SuperNetwork {
     /// The architecture with every gate on: the whole super network.
     public var fullArchitecture: Architecture { architecture(gates: [Bool](repeating: true, count: gateCount)) }
 
+    /// The module nodes (convolution blocks; not the input, aggregations,
+    /// identities or the output head): what `arch`, `inspect`, `summary`,
+    /// `sample` and `export model` count.
+    public var moduleCount: Int { nodes.filter { $0.role == .module }.count }
+
+    /// The module nodes an architecture uses (after pruning).
+    public func moduleCount(of architecture: Architecture) -> Int {
+        nodes.indices.filter { nodes[$0].role == .module && architecture.active.contains($0) }.count
+    }
+
     /// The deterministic architecture: gate k on iff p_k > 0.5, then pruned.
     public var deterministicArchitecture: Architecture { architecture(gates: keepProbabilities.map { $0 > 0.5 }) }
 }

@@ -9,6 +9,8 @@ public struct EpochMetrics: Codable, Equatable, Sendable {
     public var sampledCost: Double, deterministicCost: Double
     public var gateEntropy: Double
     public var validationAccuracy: Double?
+    /// Segmentation: the validation's mean IoU over classes.
+    public var validationMeanIoU: Double?
 
     /// The means of an epoch's running totals; costs and entropy as after its last step.
     public init(epoch: Int, totals: EpochTotals, last: StepMetrics?, validationAccuracy: Double? = nil) {

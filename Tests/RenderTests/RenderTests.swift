@@ -119,13 +119,21 @@ final class GraphViewTests: XCTestCase {
         }
         var h = TrainingHistory()
         h.steps = (1...50).map { (step: $0, loss: 2 / Double($0), accuracy: Double($0) / 60, sampledCost: 100 - Double($0), deterministicCost: 90, entropy: 0.5) }
-        h.epochs = [(step: 25, accuracy: 0.3, validation: 0.28), (step: 50, accuracy: 0.6, validation: 0.55)]
+        h.epochs = [(step: 25, accuracy: 0.3, validation: 0.28, validationIoU: nil), (step: 50, accuracy: 0.6, validation: 0.55, validationIoU: nil)]
         h.budget = 70
         XCTAssertEqual(HistoryView.render(h, title: "h").image, HistoryView.render(h, title: "h").image)
+        // Segmentation: the validation's mean IoU is drawn beside the pixel accuracy.
+        var segmentation = h
+        segmentation.epochs = h.epochs.map { (step: $0.step, accuracy: $0.accuracy, validation: $0.validation, validationIoU: $0.validation.map { $0 / 2 }) }
+        XCTAssertNotEqual(HistoryView.render(segmentation, title: "h").image, HistoryView.render(h, title: "h").image)
         let models = [ParetoView.Model(cost: 1e6, validation: 0.8, test: 0.79, label: "a", onFront: true),
                       ParetoView.Model(cost: 3e6, validation: 0.9, test: 0.88, label: "b", onFront: true),
                       ParetoView.Model(cost: 4e6, validation: 0.85, label: "c", baseline: true, onFront: false)]
         XCTAssertEqual(ParetoView.render(models, costName: "flops", title: "p").image, ParetoView.render(models, costName: "flops", title: "p").image)
+        // A dead network is named below the plot (it has no place on a log axis); chance is a line of its own.
+        let dead = models + [ParetoView.Model(cost: 0, validation: 0.1, label: "d", onFront: false, dead: true)]
+        XCTAssertNotEqual(ParetoView.render(dead, costName: "flops", title: "p").image, ParetoView.render(models, costName: "flops", title: "p").image)
+        XCTAssertNotEqual(ParetoView.render(models, costName: "flops", chance: 0.1, title: "p").image, ParetoView.render(models, costName: "flops", title: "p").image)
     }
 }
 

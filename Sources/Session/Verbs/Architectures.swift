@@ -26,7 +26,10 @@ public struct SampleReport: Output, Sendable {
 public struct GateReport: Output, Sendable {
     public struct Gate: Codable, Sendable { public let node: String, probability: Float, entropy: Double }
     public let model: String, gates: [Gate], meanEntropy: Double, cost: CostReport, budget: Double?
-    public let keptModules: Int, uncertain: Int, samplingStarted: Bool
+    /// Gates with p > 0.5, gates with 0.1 < p < 0.9.
+    public let keptGates: Int, uncertain: Int, samplingStarted: Bool
+    /// The deterministic architecture's modules (after pruning), of all; whether the gates are fixed (`build from`).
+    public let modules: Int, moduleCount: Int, fixed: Bool
     /// Gates the text lists (all of them with `inspect --all`).
     public let shown: Int
     /// Said when a budgeted search's gates have barely moved (`Session.searchHint`).
@@ -34,8 +37,10 @@ public struct GateReport: Output, Sendable {
 
     public var text: String {
         guard !gates.isEmpty else { return "\(model) has no gates: nothing to inspect" }
-        var lines = [String(format: "%d gates: %d kept (p > 0.5), %d undecided (0.1 < p < 0.9); mean entropy %.3f nats%@",
-                            gates.count, keptModules, uncertain, meanEntropy, samplingStarted ? "" : " (warm-up: sampling has not started)")]
+        var lines = [fixed ? "\(gates.count) gates, fixed (built from an architecture file): \(keptGates) on; the architecture uses \(modules) of \(moduleCount) modules"
+                     : String(format: "%d gates: %d with p > 0.5, %d undecided (0.1 < p < 0.9); mean entropy %.3f nats%@",
+                              gates.count, keptGates, uncertain, meanEntropy, samplingStarted ? "" : " (warm-up: sampling has not started)")
+                       + "; deterministic architecture: \(modules) of \(moduleCount) modules"]
         lines.append("\(cost.name): full \(Format.quantity(cost.full)), expected \(Format.quantity(cost.expected)), deterministic \(Format.quantity(cost.deterministic))"
                      + (budget.map { ", budget \(Format.quantity($0))" } ?? "") + " \(cost.unit)")
         if let hint { lines.append(hint) }
@@ -52,12 +57,11 @@ public struct GateReport: Output, Sendable {
 
 /// What `arch` shows: the deterministic architecture, pruned to its input → output paths.
 public struct ArchitectureReport: Output, Sendable {
-    public let model: String, moduleCount: Int, architecture: ExportedArchitecture
+    public let model: String, modules: Int, moduleCount: Int, architecture: ExportedArchitecture
 
     public var text: String {
         let exported = architecture
         guard !exported.nodes.isEmpty else { return "the deterministic architecture has no input → output path (every path has a gate with p ≤ 0.5)" }
-        let modules = exported.nodes.filter { !["input", "aggregation", "identity", "output"].contains($0.type) }.count
         let lines = ["\(model), deterministic architecture: \(modules) of \(moduleCount) modules; "
                      + exported.costs.sorted { $0.key < $1.key }.map { "\($0.key) \(Format.quantity($0.value))" }.joined(separator: ", "), ""]
         var inputs = [String: [String]]()
@@ -81,10 +85,9 @@ extension Session {
         let p = net.keepProbabilities
         let rows = (0..<count).map { i -> SampleReport.Row in
             let arch = net.sampleArchitecture(p, rng: &rng)
-            let modules = net.nodes.indices.filter { net.nodes[$0].role == .module && arch.active.contains($0) }.count
-            return SampleReport.Row(index: i + 1, modules: modules, consistent: arch.isConsistent, costs: costs.map { $0.cost(of: arch) })
+            return SampleReport.Row(index: i + 1, modules: net.moduleCount(of: arch), consistent: arch.isConsistent, costs: costs.map { $0.cost(of: arch) })
         }
-        return SampleReport(costNames: costs.map(\.name), moduleCount: net.nodes.filter { $0.role == .module }.count, architectures: rows)
+        return SampleReport(costNames: costs.map(\.name), moduleCount: net.moduleCount, architectures: rows)
     }
 
     /// The gate distribution; `all` lists every gate in the text (otherwise the 15 most uncertain).
@@ -96,14 +99,15 @@ extension Session {
         }.sorted { $0.entropy != $1.entropy ? $0.entropy > $1.entropy : $0.node < $1.node }
         return GateReport(model: modelSpec!.fabric.summary, gates: gates, meanEntropy: meanGateEntropy(p),
                           cost: net.report(optimisedCost ?? FlopsCost(net), sampled: trainer.lastArchitectures), budget: budgetSpec?.budget.limit,
-                          keptModules: p.filter { $0 > 0.5 }.count, uncertain: p.filter { $0 > 0.1 && $0 < 0.9 }.count,
-                          samplingStarted: trainer.samplingStarted, shown: all ? gates.count : min(15, gates.count), hint: searchHint)
+                          keptGates: p.filter { $0 > 0.5 }.count, uncertain: p.filter { $0 > 0.1 && $0 < 0.9 }.count,
+                          samplingStarted: trainer.samplingStarted, modules: net.moduleCount(of: net.deterministicArchitecture),
+                          moduleCount: net.moduleCount, fixed: modelSpec?.fixedGates != nil, shown: all ? gates.count : min(15, gates.count), hint: searchHint)
     }
 
     /// The deterministic architecture (gates with p > 0.5), as `export arch` writes it.
     public func architecture() throws -> ArchitectureReport {
         let (net, _) = try requireModel()
-        return ArchitectureReport(model: modelSpec!.fabric.summary, moduleCount: net.nodes.filter { $0.role == .module }.count,
+        return ArchitectureReport(model: modelSpec!.fabric.summary, modules: net.moduleCount(of: net.deterministicArchitecture), moduleCount: net.moduleCount,
                                   architecture: ExportedArchitecture(network: net, fabric: modelSpec!.fabric, dataset: dataset?.name))
     }
 

@@ -18,6 +18,8 @@ public struct BuildReport: Output, Sendable {
 public struct ModelSummary: Output, Sendable {
     public struct Row: Codable, Sendable { public let node: String, type: String, shape: [Int], params: Int, flops: Int, keep: Float? }
     public let model: String, nodes: [Row], totals: [CostReport]
+    /// The deterministic architecture's modules (after pruning), of all.
+    public let modules: Int, moduleCount: Int
 
     public var text: String {
         var table = Table([.left("node", 16), .left("type", 13), .left("shape", 12), .right("params", 10), .right("MAC", 10), .right("p(keep)", 9)])
@@ -27,7 +29,7 @@ public struct ModelSummary: Output, Sendable {
         }
         var costs = Table([.left("total", 10), .right("full", 12), .right("expected", 12), .right("deterministic", 15)])
         for t in totals { costs.add([t.name, Format.quantity(t.full), Format.quantity(t.expected), Format.quantity(t.deterministic)]) }
-        return ([model, ""] + table.lines + [""] + costs.lines).joined(separator: "\n")
+        return ([model, ""] + table.lines + [""] + costs.lines + ["", "deterministic architecture: \(modules) of \(moduleCount) modules"]).joined(separator: "\n")
     }
 }
 
@@ -46,7 +48,7 @@ extension Session {
         let net = network!, fixed = modelSpec?.fixedGates != nil
         let arch = fixed ? net.deterministicArchitecture : net.fullArchitecture
         return BuildReport(model: modelSpec!.fabric.summary, fixedArchitecture: fixed, nodes: net.nodes.count,
-                           modules: net.nodes.filter { $0.role == .module }.count, gates: net.gateCount,
+                           modules: net.moduleCount, gates: net.gateCount,
                            parameters: ParameterCost(net).cost(of: arch), multiplyAccumulates: FlopsCost(net).cost(of: arch))
     }
 
@@ -59,6 +61,7 @@ extension Session {
                              params: n.parameterCount, flops: n.multiplyAccumulates, keep: n.gate.map { p[$0] })
         }
         return ModelSummary(model: modelSpec!.fabric.summary, nodes: rows,
-                            totals: [net.report(ParameterCost(net)), net.report(FlopsCost(net), sampled: trainer.lastArchitectures)])
+                            totals: [net.report(ParameterCost(net)), net.report(FlopsCost(net), sampled: trainer.lastArchitectures)],
+                            modules: net.moduleCount(of: net.deterministicArchitecture), moduleCount: net.moduleCount)
     }
 }

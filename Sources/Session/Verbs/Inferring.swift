@@ -51,7 +51,7 @@ extension Session {
         let written = try ExportedModel.write(session: self, to: path)
         let model = try ExportedModel(file: path)
         return Message("wrote \(path) (\(Format.quantity(Double(written.bytes))) bytes): \(model.header.fabric.summary), "
-                       + "\(ExportedModel.modules(model.network, model.architecture).count) modules, "
+                       + "\(model.network.moduleCount(of: model.architecture)) of \(model.network.moduleCount) modules, "
                        + "flops \(Format.quantity(model.header.costs["flops"] ?? 0)), params \(Format.quantity(model.header.costs["params"] ?? 0)); "
                        + "bsn infer \(path) <image> runs it" + (written.note.map { "\n" + $0 } ?? ""))
     }

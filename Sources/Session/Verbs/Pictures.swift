@@ -76,7 +76,7 @@ extension Session {
             let perEpoch = max(loader?.batchesPerEpoch ?? 1, 1)
             h.epochs = epochs.map { e in
                 let (step, overflow) = e.epoch.multipliedReportingOverflow(by: perEpoch)
-                return (step: overflow ? Int.max : step, accuracy: e.accuracy, validation: e.validationAccuracy)
+                return (step: overflow ? Int.max : step, accuracy: e.accuracy, validation: e.validationAccuracy, validationIoU: e.validationMeanIoU)
             }
             h.budget = budgetSpec?.budget.limit
             h.costName = optimisedCost?.name ?? "flops"
@@ -85,11 +85,12 @@ extension Session {
             if let store, store.list().contains(where: { $0.origin?.parent == name }) {
                 let report = try pareto(store: store)
                 let models = report.rows.map { r in
-                    ParetoView.Model(cost: r.cost, validation: r.validationAccuracy, test: r.testAccuracy, label: r.model,
-                                     baseline: r.kind == .baseline, onFront: r.onFront)
+                    ParetoView.Model(cost: r.cost, validation: r.validationAccuracy ?? 0, test: r.testAccuracy, label: r.model,
+                                     baseline: r.kind == .baseline, onFront: r.onFront, dead: r.dead)
                 }
-                return ParetoView.render(models, costName: report.costName, split: report.split,
-                                         title: title("\(models.count) models of the sweep, Pareto front"), width: width)
+                return ParetoView.render(models, costName: report.costName, split: report.split, chance: report.chance,
+                                         title: title("\(models.count) \(report.seedRows.isEmpty ? "models" : "settings") of the sweep, Pareto front"),
+                                         width: width)
             }
             // This session's evaluations (test split preferred), and the saved sessions on the same data and cost.
             let splits = Set(evaluations.map(\.split)), split = splits.contains("test") ? "test" : "val"

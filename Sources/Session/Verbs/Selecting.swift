@@ -8,21 +8,33 @@ import Tensor
 /// front picked on one split, the front's test accuracy. Laid out like the
 /// paper's tables: model, budget, λ, the optimised cost and the others,
 /// validation and test accuracy, steps trained.
+///
+/// Children that differ only in their seed (`seeds=`) make one row, a
+/// setting, with the mean and the standard deviation over its seeds; the
+/// front is taken on those. A dead network (no input → output path) is
+/// never on the front.
 public struct ParetoReport: Output, Sendable {
     public enum Layout: String, Codable, Sendable { case text, markdown, csv }
 
     public struct Row: Codable, Sendable {
+        /// A child's session; for a setting of several seeds, its first seed's.
         public let session: String, model: String, kind: SweepOrigin.Kind
         public let budget: Double?, lambda: Double?, seed: UInt64?
-        /// The cost the front is taken on (`costName`), of the deterministic architecture.
+        /// The cost the front is taken on (`costName`), of the deterministic architecture (a setting: the mean over its live seeds).
         public let cost: Double
         /// Every cost reported: name and value, the front's first.
         public let costs: [NamedValue]
-        public let validationAccuracy: Double
+        /// The front's measure on `split` (accuracy, or mean IoU with `metric` iou); nil for a dead network.
+        public let validationAccuracy: Double?
         /// Measured for the front's models only.
         public var testAccuracy: Double?
         public let steps: Int
         public var onFront: Bool
+        /// No input → output path: the network predicts nothing, and is never on the front.
+        public let dead: Bool
+        /// A setting's seeds (1 for a single child), and the standard deviations over them.
+        public var seeds = 1
+        public var validationSpread: Double? = nil, testSpread: Double? = nil
     }
 
     public struct NamedValue: Codable, Sendable {
@@ -30,65 +42,132 @@ public struct ParetoReport: Output, Sendable {
     }
 
     public let parent: String, costName: String, split: String
-    /// Sorted by cost; with `all` false the text shows the front only.
+    /// "accuracy" or "mean IoU" (segmentation, `--metric=iou`).
+    public var metric = "accuracy"
+    /// One row per setting, sorted by cost; with `all` false the text shows the front only.
     public let rows: [Row]
+    /// Each seed's own row, when some setting has several (`--all` lists them).
+    public var seedRows: [Row] = []
     /// Children whose training has not reached its end (left out).
     public let unfinished: [String]
+    /// 1 / classes for classification: what guessing scores (drawn by `render pareto`).
+    public var chance: Double? = nil
     public var layout = Layout.text
     public var all = false
 
     public var front: [Row] { rows.filter(\.onFront) }
+    public var dead: [Row] { rows.filter(\.dead) }
 
-    private var header: [String] {
-        ["model", "budget", "λ"] + (rows.first?.costs.map(\.name) ?? [costName]) + ["val acc", "test acc", "steps"] + (all ? ["front"] : [])
+    /// The numbers of steps the rows were trained for, when they differ: (steps, models).
+    public var stepCounts: [(steps: Int, models: Int)] {
+        let counts = Dictionary(grouping: rows, by: \.steps).map { (steps: $0.key, models: $0.value.count) }.sorted { $0.steps < $1.steps }
+        return counts.count > 1 ? counts : []
     }
 
-    private func cells(_ r: Row, exact: Bool) -> [String] {
+    private var measure: String { metric == "accuracy" ? "acc" : "IoU" }
+
+    private func header(seeds: Bool) -> [String] {
+        ["model", "budget", "λ"] + (rows.first?.costs.map(\.name) ?? [costName]) + ["val \(measure)", "test \(measure)", "steps"]
+            + (seeds ? ["seeds"] : []) + (all ? ["front"] : [])
+    }
+
+    private var grouped: Bool { rows.contains { $0.seeds > 1 } }
+
+    private func cells(_ r: Row, exact: Bool, seeds: Bool) -> [String] {
         let number = { (x: Double) in exact ? String(format: "%.17g", x) : Format.quantity(x) }
-        let accuracy = { (x: Double?) in x.map { exact ? String(format: "%.6f", $0) : Format.fixed($0, 4) } ?? (exact ? "" : "-") }
+        let accuracy = { (x: Double?, spread: Double?) -> String in
+            guard let x else { return exact ? "" : "-" }
+            if exact { return String(format: "%.6f", x) + (spread.map { String(format: " ± %.6f", $0) } ?? "") }
+            return Format.fixed(x, 4) + (spread.map { " ±" + Format.fixed($0, 4) } ?? "")
+        }
+        let mark = r.dead ? "dead" : r.onFront ? (exact ? "yes" : "*") : (exact ? "no" : "")
         return [r.model, r.budget.map(number) ?? (exact ? "" : "-"), r.lambda.map { String(format: "%g", $0) } ?? (exact ? "" : "-")]
-            + r.costs.map { number($0.value) } + [accuracy(r.validationAccuracy), accuracy(r.testAccuracy), String(r.steps)]
-            + (all ? [r.onFront ? (exact ? "yes" : "*") : (exact ? "no" : "")] : [])
+            + r.costs.map { number($0.value) } + [accuracy(r.validationAccuracy, r.validationSpread), accuracy(r.testAccuracy, r.testSpread), String(r.steps)]
+            + (seeds ? [String(r.seeds)] : []) + (all ? [mark] : [])
+    }
+
+    /// What the text says under the table: what was compared, what was left out, what differs.
+    private var notes: [String] {
+        var notes = ["Pareto front of \(split) \(metric) against \(costName): \(front.count) of \(rows.count) \(grouped ? "settings" : "models") of '\(parent)'"
+                     + " (test \(metric) measured for the front)" + (grouped ? "; ± is the standard deviation over a setting's seeds" : "")]
+        if !dead.isEmpty {
+            notes.append("dead (no input → output path, never on the front): " + dead.map(\.model).joined(separator: ", ") + (all ? "" : " (pareto --all lists them)"))
+        }
+        if !stepCounts.isEmpty {
+            notes.append("trained for different numbers of steps: " + stepCounts.map { "\($0.steps) (\($0.models) \($0.models == 1 ? "model" : "models"))" }
+                .joined(separator: ", ") + "; the longer-trained models have an edge")
+        }
+        if !unfinished.isEmpty { notes.append("unfinished, left out: \(unfinished.joined(separator: ", "))") }
+        return notes
     }
 
     public var text: String {
         let shown = all ? rows : front
+        let seeds = grouped
         switch layout {
         case .csv:
-            return ([header] + shown.map { cells($0, exact: true) }).map { line in
+            // One table: the seeds' rows with --all, the settings' otherwise.
+            let table = all && seeds ? seedRows : shown
+            return ([header(seeds: seeds)] + table.map { cells($0, exact: true, seeds: seeds) }).map { line in
                 line.map { $0.contains(",") || $0.contains("\"") ? "\"" + $0.replacingOccurrences(of: "\"", with: "\"\"") + "\"" : $0 }
                     .joined(separator: ",")
             }.joined(separator: "\n")
         case .markdown:
-            let lines = [header, header.map { _ in "---" }] + shown.map { cells($0, exact: false) }
+            let lines = [header(seeds: seeds), header(seeds: seeds).map { _ in "---" }] + shown.map { cells($0, exact: false, seeds: seeds) }
             return lines.map { "| " + $0.joined(separator: " | ") + " |" }.joined(separator: "\n")
         case .text:
-            let width = max(12, (shown.map(\.model.count).max() ?? 0) + 2)
-            var table = Table([.left("model", width), .right("budget", 9), .right("λ", 8)] + header.dropFirst(3).dropLast(all ? 4 : 3).map { .right($0, 12) }
-                              + [.right("val acc", 9), .right("test acc", 9), .right("steps", 7)] + (all ? [.right("front", 6)] : []))
-            for r in shown { table.add(cells(r, exact: false)) }
-            table.note("Pareto front of \(split) accuracy against \(costName): \(front.count) of \(rows.count) models of '\(parent)'"
-                       + " (test accuracy measured for the front)" + (unfinished.isEmpty ? "" : "; unfinished, left out: \(unfinished.joined(separator: ", "))"))
-            return table.text
+            var out = table(shown, seeds: seeds)
+            for n in notes { out.note(n) }
+            var text = out.text
+            if all && seeds {
+                var each = table(seedRows, seeds: false)
+                each.note("each seed's child, marked as its setting is")
+                text += "\n\n" + each.text
+            }
+            return text
         }
     }
+
+    private func table(_ shown: [Row], seeds: Bool) -> Table {
+        let width = max(12, (shown.map(\.model.count).max() ?? 0) + 2)
+        let accuracyWidth = seeds ? 16 : 9
+        var table = Table([.left("model", width), .right("budget", 9), .right("λ", 8)] + (rows.first?.costs.map(\.name) ?? [costName]).map { .right($0, 12) }
+                          + [.right("val \(measure)", accuracyWidth), .right("test \(measure)", accuracyWidth), .right("steps", 7)]
+                          + (seeds ? [.right("seeds", 6)] : []) + (all ? [.right("front", 6)] : []))
+        for r in shown { table.add(cells(r, exact: false, seeds: seeds)) }
+        return table
+    }
+}
+
+/// What `pareto` ranks the models by.
+public enum ParetoMetric: String, CaseIterable, Sendable {
+    case accuracy
+    /// Mean intersection over union (segmentation).
+    case iou
+
+    var title: String { self == .accuracy ? "accuracy" : "mean IoU" }
 }
 
 extension Session {
     /// The Pareto front of this session's sweep (its children and baselines,
-    /// finished): the models no other beats on both `split` accuracy and
-    /// `cost` (default: the optimised cost; else flops), of their
-    /// deterministic architectures. The front's models are evaluated on test,
-    /// once: the result is saved in each child and reused.
-    public func pareto(cost choice: (any CostChoice)? = nil, split: String = "val", machines: Int = 4, store: SessionStore,
-                       cancel: Cancellation = .never, progress: @escaping (String) -> Void = { _ in }) throws -> ParetoReport {
+    /// finished): the settings no other beats on both `split` accuracy (or
+    /// mean IoU) and `cost` (default: the optimised cost; else flops), of
+    /// their deterministic architectures. Children that differ only in their
+    /// seed make one setting (their means); dead networks are left off. The
+    /// front's models are evaluated on test, once: the result is saved in
+    /// each child and reused.
+    public func pareto(cost choice: (any CostChoice)? = nil, split: String = "val", metric: ParetoMetric = .accuracy, machines: Int = 4,
+                       store: SessionStore, cancel: Cancellation = .never, progress: @escaping (String) -> Void = { _ in }) throws -> ParetoReport {
         guard ["val", "test"].contains(split) else { throw SessionError("--split takes val or test, got '\(split)'") }
         let children = store.list().filter { $0.origin?.parent == name }
         guard !children.isEmpty else { throw SessionError("'\(name)' has no sweep children yet (sweep budget …, then pareto)") }
+        if metric == .iou, dataset?.isSegmentation != true {
+            throw SessionError("--metric=iou is for segmentation; \(dataset?.name ?? "this session's data") is classified: use accuracy")
+        }
         let finished = children.filter { $0.steps >= ($0.origin?.targetStep ?? 0) }
         let chosen = choice ?? budgetSpec?.cost ?? FlopsCost.Choice()
         let datasets = DatasetCache()
-        var rows = [ParetoReport.Row](), sessions = [Session](), recorded = [Int]()
+        var each = [ParetoReport.Row](), sessions = [Session](), recorded = [Int]()
         for (k, listing) in finished.enumerated() {
             if cancel.isCancelled { throw SessionError("interrupted; nothing recorded for the models not yet evaluated") }
             progress("measuring \(listing.name) (\(k + 1)/\(finished.count))")
@@ -101,44 +180,98 @@ extension Session {
             for other in [FlopsCost(network), ParameterCost(network), ParallelCost(network, machines: machines)] as [any Cost]
             where !costs.contains(where: { $0.name == other.name }) { costs.append(other) }
             let architecture = network.deterministicArchitecture
+            let dead = !architecture.isConsistent
             let origin = listing.origin!
-            rows.append(ParetoReport.Row(session: listing.name, model: listing.name.dropPrefix(name + "."), kind: origin.kind,
+            each.append(ParetoReport.Row(session: listing.name, model: listing.name.dropPrefix(name + "."), kind: origin.kind,
                                          budget: origin.budget?.budget.limit, lambda: origin.budget?.budget.lambda, seed: origin.seed,
                                          cost: front.cost(of: architecture),
                                          costs: costs.map { .init(name: $0.name, value: $0.cost(of: architecture)) },
-                                         validationAccuracy: try child.accuracy(on: split, cancel: cancel),
-                                         testAccuracy: child.recordedAccuracy(on: "test"), steps: listing.steps, onFront: false))
+                                         validationAccuracy: dead ? nil : try child.measure(metric, on: split, cancel: cancel),
+                                         testAccuracy: dead ? nil : child.recordedMeasure(metric, on: "test"), steps: listing.steps,
+                                         onFront: false, dead: dead))
             sessions.append(child)
         }
-        for k in paretoFront(rows.map { ($0.cost, $0.validationAccuracy) }) {
+        // Children that differ only in their seed make one setting.
+        let settings = Dictionary(grouping: each.indices) { each[$0].model.settingName }.values.map { $0.sorted() }.sorted { $0[0] < $1[0] }
+        var rows = settings.map { ParetoReport.setting(of: $0.map { each[$0] }) }
+        let live = rows.indices.filter { !rows[$0].dead }
+        for k in paretoFront(live.map { (rows[$0].cost, rows[$0].validationAccuracy!) }).map({ live[$0] }) {
             rows[k].onFront = true
-            progress("evaluating \(rows[k].model) on test")
-            rows[k].testAccuracy = try sessions[k].accuracy(on: "test", cancel: cancel)
+            for i in settings[k] where !each[i].dead {
+                progress("evaluating \(each[i].model) on test")
+                each[i].testAccuracy = try sessions[i].measure(metric, on: "test", cancel: cancel)
+            }
+            rows[k] = ParetoReport.setting(of: settings[k].map { each[$0] }, onFront: true)
         }
+        for (k, members) in settings.enumerated() { for i in members { each[i].onFront = rows[k].onFront } }
         // New evaluations are kept with their sessions.
         // (A child another process holds keeps its evaluation for the next pareto.)
         for (k, s) in sessions.enumerated() where s.evaluations.count > recorded[k] && s.lock != nil { try store.save(s) }
-        let order = rows.indices.sorted { (rows[$0].cost, rows[$0].model) < (rows[$1].cost, rows[$1].model) }
-        return ParetoReport(parent: name, costName: rows.first?.costs.first?.name ?? chosen.name, split: split, rows: order.map { rows[$0] },
-                            unfinished: children.filter { $0.steps < ($0.origin?.targetStep ?? 0) }.map { $0.name.dropPrefix(name + ".") })
+        let byCost = { (a: ParetoReport.Row, b: ParetoReport.Row) in (a.dead ? 1 : 0, a.cost, a.model) < (b.dead ? 1 : 0, b.cost, b.model) }
+        var report = ParetoReport(parent: name, costName: rows.first?.costs.first?.name ?? chosen.name, split: split, rows: rows.sorted(by: byCost),
+                                  unfinished: children.filter { $0.steps < ($0.origin?.targetStep ?? 0) }.map { $0.name.dropPrefix(name + ".") })
+        report.metric = metric.title
+        if rows.contains(where: { $0.seeds > 1 }) { report.seedRows = each.sorted(by: byCost) }
+        if let d = dataset, !d.isSegmentation, metric == .accuracy, d.classNames.count > 1 { report.chance = 1 / Double(d.classNames.count) }
+        return report
     }
 
-    /// The deterministic architecture's accuracy on a split at this step: recorded, or evaluated now (and recorded).
-    func accuracy(on split: String, cancel: Cancellation) throws -> Double {
-        if let recorded = recordedAccuracy(on: split) { return recorded }
-        return try evaluate(split, cancel: cancel).accuracy
+    /// The deterministic architecture's accuracy (or mean IoU) on a split at this step: recorded, or evaluated now (and recorded).
+    func measure(_ metric: ParetoMetric, on split: String, cancel: Cancellation) throws -> Double {
+        if let recorded = recordedMeasure(metric, on: split) { return recorded }
+        let report = try evaluate(split, cancel: cancel)
+        return metric == .accuracy ? report.accuracy : report.meanIoU ?? 0
     }
 
-    /// The accuracy an evaluation of the deterministic architecture recorded on a split at this step, if any.
-    func recordedAccuracy(on split: String) -> Double? {
+    /// What an evaluation of the deterministic architecture recorded on a split at this step, if anything.
+    func recordedMeasure(_ metric: ParetoMetric, on split: String) -> Double? {
         guard let step = trainer?.step else { return nil }
-        if let e = evaluations.last(where: { $0.step == step && $0.split == split && $0.sampled != true }) { return e.accuracy }
+        if let e = evaluations.last(where: { $0.step == step && $0.split == split && $0.sampled != true && (metric == .accuracy || $0.meanIoU != nil) }) {
+            return metric == .accuracy ? e.accuracy : e.meanIoU
+        }
         // The validation of the epoch that ended at this step.
-        if split == "val", let loader, let e = epochs.last, e.epoch * max(loader.batchesPerEpoch, 1) == step { return e.validationAccuracy }
+        if split == "val", let loader, let e = epochs.last, e.epoch * max(loader.batchesPerEpoch, 1) == step {
+            return metric == .accuracy ? e.validationAccuracy : e.validationMeanIoU
+        }
         return nil
+    }
+}
+
+extension ParetoReport {
+    /// One setting's row from its seeds' children: their mean cost and
+    /// measures over the live ones, the standard deviation when there are
+    /// several. Dead when every seed is.
+    static func setting(of members: [Row], onFront: Bool = false) -> Row {
+        guard members.count > 1 else {
+            var only = members[0]
+            only.onFront = onFront
+            return only
+        }
+        let live = members.filter { !$0.dead }, first = members[0]
+        let basis = live.isEmpty ? members : live
+        func mean(_ xs: [Double]) -> Double { xs.reduce(0, +) / Double(max(xs.count, 1)) }
+        func spread(_ xs: [Double]) -> Double? {
+            guard xs.count > 1 else { return nil }
+            let m = mean(xs)
+            return (xs.map { ($0 - m) * ($0 - m) }.reduce(0, +) / Double(xs.count - 1)).squareRoot()
+        }
+        let validation = live.compactMap(\.validationAccuracy), test = live.compactMap(\.testAccuracy)
+        let costs = first.costs.indices.map { k in NamedValue(name: first.costs[k].name, value: mean(basis.map { $0.costs[k].value })) }
+        var row = Row(session: first.session, model: first.model.settingName, kind: first.kind, budget: first.budget, lambda: first.lambda, seed: nil,
+                      cost: mean(basis.map(\.cost)), costs: costs, validationAccuracy: validation.isEmpty ? nil : mean(validation),
+                      testAccuracy: test.isEmpty ? nil : mean(test), steps: members.map(\.steps).max()!, onFront: onFront, dead: live.isEmpty)
+        row.seeds = members.count
+        (row.validationSpread, row.testSpread) = (spread(validation), spread(test))
+        return row
     }
 }
 
 extension String {
     func dropPrefix(_ prefix: String) -> String { hasPrefix(prefix) ? String(dropFirst(prefix.count)) : self }
+
+    /// A child's name without its seed ("flops-4M.lambda-1e-07.seed-2" → "flops-4M.lambda-1e-07").
+    var settingName: String {
+        guard let r = range(of: ".seed-", options: .backwards), !self[r.upperBound...].isEmpty, self[r.upperBound...].allSatisfy(\.isNumber) else { return self }
+        return String(self[..<r.lowerBound])
+    }
 }

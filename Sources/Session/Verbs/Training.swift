@@ -6,8 +6,8 @@ import Tensor
 
 /// What the caller of `train` hears while it runs. Every field is optional.
 public struct TrainingObserver {
-    /// Once the arguments are checked, before the first step: the name of the optimised cost.
-    public var begin: (String) -> Void = { _ in }
+    /// Once the arguments are checked, before the first step: the epoch table's columns.
+    public var begin: (TrainingReport.Columns) -> Void = { _ in }
     /// After each step: its metrics, steps done, steps asked for, and the seconds since training began.
     public var step: (StepMetrics, Int, Int, Double) -> Void = { _, _, _, _ in }
     /// After each epoch (with its validation accuracy when asked for).
@@ -22,20 +22,41 @@ public struct TrainingReport: Output, Sendable {
     public struct Epoch: Codable, Sendable {
         public let epoch: Int, step: Int, learningRate: Double, loss: Double, accuracy: Double
         public let validationAccuracy: Double?, sampledCost: Double, deterministicCost: Double, gateEntropy: Double
+        public var validationMeanIoU: Double? = nil
         public let seconds: Double
 
-        /// Its row in `TrainingReport.table`.
-        public var cells: [String] {
-            [String(epoch), String(step), String(format: "%.3g", learningRate), Format.decimal(loss), Format.fixed(accuracy, 3),
-             validationAccuracy.map { Format.fixed($0, 3) } ?? "-", Format.quantity(sampledCost), Format.quantity(deterministicCost),
-             Format.fixed(gateEntropy, 3), String(format: "%.1f", seconds)]
+        /// Its row in `TrainingReport.table(columns)`.
+        public func cells(_ columns: Columns) -> [String] {
+            let optional = { (x: Double?) -> String in x.map { Format.fixed($0, 3) } ?? "-" }
+            var cells = [String(epoch), String(step), String(format: "%.3g", learningRate), Format.decimal(loss), Format.fixed(accuracy, 3),
+                         optional(validationAccuracy)]
+            if columns.segmentation { cells.append(optional(validationMeanIoU)) }
+            if columns.searching {
+                cells += [Format.quantity(sampledCost), Format.quantity(deterministicCost), Format.fixed(gateEntropy, 3)]
+            } else {
+                cells.append(Format.quantity(deterministicCost))
+            }
+            return cells + [String(format: "%.1f", seconds)]
+        }
+    }
+
+    /// What the epoch table shows: the optimised cost; sampled cost and gate
+    /// entropy only while an architecture is searched (a fixed network has one
+    /// cost); the validation's mean IoU for segmentation.
+    public struct Columns: Sendable {
+        public var costName: String, searching: Bool, segmentation: Bool
+        public init(costName: String, searching: Bool, segmentation: Bool) {
+            (self.costName, self.searching, self.segmentation) = (costName, searching, segmentation)
         }
     }
 
     /// The table of epochs (rows printed as they finish).
-    public static func table(costName: String) -> Table {
-        Table([.left("epoch", 7), .right("step", 8), .right("lr", 8), .right("loss", 9), .right("acc", 8), .right("val acc", 9),
-               .right(costName + " (sampled)", 18), .right("deterministic", 15), .right("entropy", 9), .right("s", 7)])
+    public static func table(_ c: Columns) -> Table {
+        Table([.left("epoch", 7), .right("step", 8), .right("lr", 8), .right("loss", 9), .right(c.segmentation ? "pix acc" : "acc", 8),
+               .right(c.segmentation ? "val pix" : "val acc", 9)]
+              + (c.segmentation ? [.right("val IoU", 9)] : [])
+              + (c.searching ? [.right(c.costName + " (sampled)", 18), .right("deterministic", 15), .right("entropy", 9)] : [.right(c.costName, 12)])
+              + [.right("s", 7)])
     }
 
     public let stepsAsked: Int, stepsDone: Int, seconds: Double
@@ -83,6 +104,16 @@ public struct TrainingStopped: FailureWithOutput, CustomStringConvertible {
 }
 
 extension Session {
+    /// The epoch table's columns for this session's model, data and cost.
+    public var epochColumns: TrainingReport.Columns {
+        TrainingReport.Columns(costName: optimisedCost?.name ?? "flops", searching: isSearching, segmentation: dataset?.isSegmentation == true)
+    }
+
+    /// Whether training learns an architecture: the model has gates, and they are not fixed (`build from`).
+    public var isSearching: Bool { (network?.gateCount ?? 0) > 0 && modelSpec?.fixedGates == nil }
+}
+
+extension Session {
     /// Trains weights and architecture for `steps` steps: metrics of every step
     /// and epoch are recorded; after each epoch the deterministic architecture
     /// is validated (unless `validate` is false). Cancelling stops at the next
@@ -108,7 +139,7 @@ extension Session {
         }
         let source: any BatchSource = parallel ? ShardedBatches(loader) : loader
         applySettings()
-        observer.begin(optimisedCost?.name ?? "flops")
+        observer.begin(epochColumns)
         let perEpoch = max(loader.batchesPerEpoch, 1)
         let start = Date()
         var epochStart = Date(), done = 0, rows = [TrainingReport.Epoch]()
@@ -129,14 +160,17 @@ extension Session {
                 if validate && dataset.validation.count > 0 {
                     let batches = CancellableBatches(EvaluationBatches(dataset.validation, augmentation: dataset.augmentation,
                                                                        batchSize: max(settings.batch, 32)), cancel: cancel, progress: observer.validation)
-                    let accuracy = (try? trainer.evaluate(batches))?.accuracy
-                    e.validationAccuracy = batches.stoppedAfter == nil ? accuracy : nil
+                    let result = try? trainer.evaluateInDetail(batches, classes: dataset.classNames.count)
+                    if batches.stoppedAfter == nil, let result {
+                        e.validationAccuracy = result.accuracy
+                        if dataset.isSegmentation { e.validationMeanIoU = result.meanIoU }
+                    }
                 }
                 epochs.append(e)
                 let row = TrainingReport.Epoch(epoch: e.epoch, step: trainer.step, learningRate: Double(trainer.optimizer.groups[0].learningRate),
                                                loss: e.loss, accuracy: e.accuracy, validationAccuracy: e.validationAccuracy,
                                                sampledCost: e.sampledCost, deterministicCost: e.deterministicCost, gateEntropy: e.gateEntropy,
-                                               seconds: Date().timeIntervalSince(epochStart))
+                                               validationMeanIoU: e.validationMeanIoU, seconds: Date().timeIntervalSince(epochStart))
                 rows.append(row)
                 observer.epoch(row)
                 epochStart = Date()
