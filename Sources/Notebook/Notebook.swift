@@ -35,7 +35,11 @@ extension Command {
 
 /// Where output goes: stdout (and stderr for errors), copied into the
 /// current cell. On a terminal, progress lines are redrawn in place on
-/// stderr; in scripts they are not printed at all.
+/// stderr; in scripts they are not printed at all. Status lines (what the
+/// notebook says on its own: the save at the end of input, files removed
+/// when a session opens) go to stdout on a terminal and to stderr when
+/// stdout is piped, so that a piped stdout holds the commands' outputs
+/// alone (with `--json`, one JSON object per command).
 public final class Console {
     public let interactive: Bool
     /// A follower rank under mpirun: only errors are printed (prefixed with the rank); rank 0 prints the rest.
@@ -60,6 +64,17 @@ public final class Console {
         endProgress()
         if muted { return }
         FileHandle.standardOutput.write(Data(text.utf8))
+    }
+
+    /// Whether stdout is a terminal (status lines go there; else to stderr).
+    private let stdoutIsTerminal = isatty(STDOUT_FILENO) == 1
+
+    /// A line the notebook says on its own, not a command's output.
+    public func status(_ text: String) {
+        endProgress()
+        if muted { return }
+        (stdoutIsTerminal ? FileHandle.standardOutput : FileHandle.standardError).write(Data((text + "\n").utf8))
+        captured += text + "\n"
     }
 
     public func error(_ text: String) {
@@ -120,6 +135,12 @@ public enum Interrupts {
     }
 }
 
+/// What a failed command prints on stdout with `--json`.
+struct ErrorOutput: Output {
+    let error: String
+    var text: String { error }
+}
+
 /// Runs command lines against a session and keeps the numbered cells.
 public final class Notebook {
     public var session: Session
@@ -136,6 +157,8 @@ public final class Notebook {
     public var sweepWorker: URL?
     /// The cell in progress prints JSON (`--json`): live lines are left out.
     private(set) var printsJSON = false
+    /// The cell in progress is the notebook's own (`execute(implicit:)`): its output is a status line.
+    private var showsStatus = false
     /// Cells since the session was opened or created (numbers continue the session's).
     public var nextCell: Int { (session.cells.last?.number ?? 0) + 1 }
 
@@ -162,12 +185,19 @@ public final class Notebook {
 
     /// Runs one line as a cell; returns false when the command failed (its
     /// one-line error is printed, prefixed with `location` (file:line) when
-    /// given; nothing else changes).
+    /// given; nothing else changes). With `--json` the cell prints exactly one
+    /// JSON object on stdout: its output, or `{"error": …}` when it failed (the
+    /// error is on stderr too). An `implicit` cell is one the notebook runs on
+    /// its own (the save at the end of input): its output is a status line.
     @discardableResult
-    public func execute(_ line: String, location: String? = nil) -> Bool {
+    public func execute(_ line: String, location: String? = nil, implicit: Bool = false) -> Bool {
         let number = nextCell, current = session
         console.startCell()
         var ok = true
+        // Set for the whole cell, its error included (a word "--json" asks for JSON even when the line fails to parse).
+        printsJSON = line.split(whereSeparator: \.isWhitespace).contains("--json")
+        showsStatus = implicit
+        defer { (printsJSON, showsStatus) = (false, false) }
         do {
             let words = try tokenize(line, variables: session.variables)
             guard let name = words.first else { return true }       // blank or comment: not a cell
@@ -180,7 +210,6 @@ public final class Notebook {
             session.cells.append(Cell(number: number, command: line, output: "", failed: false))
             var arguments = try Arguments(command: command.name, words: Array(words.dropFirst()))
             printsJSON = arguments.flag("json")
-            defer { printsJSON = false }
             if arguments.flag("help") {
                 show(Message(command.help))
             } else if !Ranks.isLeader && Self.leaderOnly.contains(command.name) {
@@ -199,6 +228,8 @@ public final class Notebook {
                 text = sub.map { text.hasPrefix($0 + ":") } == true ? "\(place.split(separator: " ")[0]) \(text)" : "\(place): \(text)"
             }
             console.error((location.map { $0 + ": " } ?? "") + "error: " + text)
+            // With --json the cell's one object on stdout: the error (a partial output was that object already).
+            if printsJSON && !(error is FailureWithOutput) && !console.muted { console.print(ErrorOutput(error: text).json) }
         }
         // Under mpirun every rank finishes the command before any starts the next (rank 0's files are written).
         Ranks.barrier()
@@ -215,6 +246,7 @@ public final class Notebook {
     /// Prints what a command returned: its text, or its JSON with `--json`.
     private func show(_ output: any Output) {
         if printsJSON { return console.print(output.json) }
+        if showsStatus { return output.text.isEmpty ? () : console.status(output.text) }
         if !output.text.isEmpty { console.print(output.text) }
         showInline(output)
     }

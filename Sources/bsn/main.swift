@@ -287,7 +287,8 @@ func session(named name: String, store: SessionStore) -> Session {
     if store.exists(name) {
         do {
             let s = try store.open(name, removed: {
-                FileHandle.standardOutput.write(Data((SessionStore.describeRemoved($0) + "\n").utf8))
+                // A status line: stdout on a terminal, stderr when piped (stdout is the commands' alone).
+                FileHandle(fileDescriptor: isatty(STDOUT_FILENO) == 1 ? STDOUT_FILENO : STDERR_FILENO).write(Data((SessionStore.describeRemoved($0) + "\n").utf8))
             })
             if let reason = s.readOnlyBecause, store.writes {
                 FileHandle.standardError.write(Data(("bsn: session '\(name)' " + SessionStore.describeReadOnly(reason) + "\n").utf8))
@@ -326,7 +327,7 @@ func startNotebook(_ arguments: [String]) {
     var status = Script.run(text, file: "<stdin>", in: nb, options: .init())
     // End of input is Ctrl-D (and SIGTERM ends it too): a session that changed is saved, and a save that fails is the exit status.
     let end = status == Interrupts.terminatedStatus ? "<stdin>: SIGTERM" : "<stdin>: end of input"
-    if !nb.quitRequested && nb.session.hasUnsavedChanges() && !nb.execute("quit", location: end) { status = 1 }
+    if !nb.quitRequested && nb.session.hasUnsavedChanges() && !nb.execute("quit", location: end, implicit: true) { status = 1 }
     leave(status)
 }
 
@@ -370,7 +371,7 @@ func runScript(_ arguments: [String]) {
     var status = Script.run(text, file: file, in: nb, options: options)
     // SIGTERM: training stopped at the next batch and saved itself; a session that was open (--session) keeps the rest too.
     if status == Interrupts.terminatedStatus && name != nil && nb.session.hasUnsavedChanges() && !nb.quitRequested
-        && !nb.execute("quit", location: "\(file): SIGTERM") { status = 1 }
+        && !nb.execute("quit", location: "\(file): SIGTERM", implicit: true) { status = 1 }
     leave(status)
 }
 

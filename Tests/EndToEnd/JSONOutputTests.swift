@@ -38,5 +38,29 @@ final class JSONOutputTests: XCTestCase {
         XCTAssertEqual(((object(6)["cost"] as? [String: Any])?["name"] as? String), "parallel-2-cp")
         XCTAssertEqual((object(13)["stepsDone"] as? Int), 3)
         XCTAssertEqual((object(13)["epochs"] as? [Any])?.count, 3, "64 images in batches of 64: one step per epoch")
+
+        // Piped into the notebook (the REPL's standard input is not a terminal): stdout is the same stream of
+        // objects, and the save at the end of input is a status line on stderr, not on stdout.
+        let sessions = ["BSN_SESSIONS": folder.appendingPathComponent("sessions").path]
+        let piped = lines.filter { !["quit", "new", "open", "save"].contains(String($0.split(separator: " ")[0])) }
+        let notebook = try runBSN(["--session", "piped"], environment: sessions, input: piped.joined(separator: "\n") + "\n", workingDirectory: folder.path)
+        XCTAssertEqual(notebook.status, 0, notebook.stderr)
+        let objects = notebook.stdout.split(separator: "\n", omittingEmptySubsequences: false).dropLast()
+        XCTAssertEqual(objects.count, piped.count, notebook.stdout)
+        for (line, output) in zip(piped, objects) {
+            XCTAssertTrue((try? JSONSerialization.jsonObject(with: Data(output.utf8))) is [String: Any], "\(line) printed: \(output)")
+        }
+        XCTAssertTrue(notebook.stderr.contains("saved session 'piped'"), "the end of input's save is a status line on stderr: " + notebook.stderr)
+        XCTAssertTrue(FileManager.default.fileExists(atPath: folder.appendingPathComponent("sessions/piped/session.json").path))
+
+        // A failing command's one object is its error (on stderr too).
+        for (line, expected) in [("train 3 stepz --json", "expected steps or epochs after 3, got 'stepz'"), ("frobnicate --json", "unknown command 'frobnicate'"),
+                                 ("load shapes tran=5 --json", "tran")] {
+            let failed = try runBSN(["--session", "failing"], environment: sessions, input: line + "\n", workingDirectory: folder.path)
+            XCTAssertEqual(failed.status, 1, line)
+            let object = (try? JSONSerialization.jsonObject(with: Data(failed.stdout.utf8))) as? [String: Any]
+            XCTAssertTrue((object?["error"] as? String)?.contains(expected) == true, "\(line) printed: \(failed.stdout)")
+            XCTAssertTrue(failed.stderr.contains(expected), failed.stderr)
+        }
     }
 }
