@@ -70,7 +70,8 @@ struct BudgetCommand: Command {
         """
         The reward of a sampled architecture is -(loss + λ·max(0, C - budget)) (mode=max, the default)
         or -(loss + λ·|C - budget|) (mode=abs). Pick λ so that λ·budget is of order 1.
-        Numbers take k, M, G suffixes: 2M = 2000000. Costs:
+        Numbers take k, M, G suffixes: 2M = 2000000; a time budget is in milliseconds (30ms, 0.03s, 500us).
+        A budget below the smallest non-empty architecture or above the full network is taken, with a warning. Costs:
 
         """ + CostChoices.catalogue.help(width: 50)
     }
@@ -84,13 +85,18 @@ struct BudgetCommand: Command {
         }
         let cost = try CostChoices.parse(word, &a)
         let limitWord = try a.required("the budget C (e.g. 2M)")
-        guard let limit = parseNumber(limitWord), limit >= 0, limit.isFinite else { throw UsageError("budget: the budget must be a number ≥ 0, got '\(limitWord)'") }
+        let timed = cost is TimeCost.Choice
+        guard let limit = timed ? parseMilliseconds(limitWord) : parseNumber(limitWord), limit >= 0, limit.isFinite else {
+            throw UsageError("budget: the budget must be a number ≥ 0\(timed ? " (milliseconds, or 30ms, 0.03s, 500us)" : ""), got '\(limitWord)'")
+        }
         guard let lambda = try a.double("lambda", "λ") else { throw UsageError("budget: needs lambda=<λ> (e.g. lambda=1e-6)") }
         guard lambda >= 0 else { throw UsageError("budget: lambda= must be ≥ 0") }
         let mode: Budget.Mode = try a.choice("mode") ?? .max
         try a.finish()
         if cost is TimeCost.Choice { nb.console.progress("measuring each module's latency…") }
-        return try nb.session.budget(cost, Budget(limit: limit, lambda: lambda, mode: mode))
+        var report = try nb.session.budget(cost, Budget(limit: limit, lambda: lambda, mode: mode))
+        if timed, let w = timeSuffixWarning(limitWord) { report.warnings.insert(w, at: 0) }
+        return report
     }
 }
 

@@ -36,12 +36,16 @@ struct SweepCommand: Command {
             let word = try a.required("a cost (\(CostChoices.catalogue.words.joined(separator: ", ")))")
             let cost = try CostChoices.parse(word, &a)
             let limitsWord = try a.required("the budgets C, separated by commas (e.g. 2M,4M,8M)")
-            guard let limits = parseNumberList(limitsWord), limits.allSatisfy({ $0 >= 0 }) else {
+            let timed = cost is TimeCost.Choice
+            let words = limitsWord.split(separator: ",", omittingEmptySubsequences: false).map(String.init)
+            let parsed = words.map { timed ? parseMilliseconds($0) : parseNumber($0) }
+            guard parsed.allSatisfy({ $0 != nil && $0!.isFinite && $0! >= 0 }), case let limits = parsed.map({ $0! }), !limits.isEmpty else {
                 throw UsageError("sweep budget: the budgets must be numbers ≥ 0 separated by commas (e.g. 2M,4M,8M), got '\(limitsWord)'")
             }
             guard let lambdas = try a.numberList("lambda", "λ") else { throw UsageError("sweep budget: needs lambda=<λ,…> (e.g. lambda=1e-7,1e-6)") }
             let mode: Budget.Mode = try a.choice("mode") ?? .max
             grid = .budgets(cost: cost, limits: limits, lambdas: lambdas, mode: mode)
+            if timed { for w in words.compactMap(timeSuffixWarning) { nb.live("warning: " + w) } }
         case "baselines":
             grid = .baselines(try baselines(&a, nb))
         default:

@@ -80,3 +80,33 @@ extension SuperNetwork {
     /// The deterministic architecture: gate k on iff p_k > 0.5, then pruned.
     public var deterministicArchitecture: Architecture { architecture(gates: keepProbabilities.map { $0 > 0.5 }) }
 }
+
+extension SuperNetwork {
+    /// The architecture of one input → output path, the one of least total
+    /// `weight` over its nodes (a node's flops, say): its gates on, every other
+    /// gate off, then pruned. Nil when the graph has no such path. For an
+    /// additive cost weighted by its own per-node values this is the cheapest
+    /// non-empty architecture.
+    public func cheapestPath(weight: (Node) -> Double) -> Architecture? {
+        let n = nodes.count
+        var best = [Double](repeating: .infinity, count: n), previous = [Int](repeating: -1, count: n)
+        for i in 0..<n {
+            if i == inputNode {
+                best[i] = weight(nodes[i])
+                continue
+            }
+            for j in nodes[i].inputs where best[j] + weight(nodes[i]) < best[i] {
+                (best[i], previous[i]) = (best[j] + weight(nodes[i]), j)
+            }
+        }
+        guard best[outputNode].isFinite else { return nil }
+        var gates = [Bool](repeating: false, count: gateCount)
+        var i = outputNode
+        while i >= 0 {
+            if let g = nodes[i].gate { gates[g] = true }
+            i = i == inputNode ? -1 : previous[i]
+        }
+        let path = architecture(gates: gates)
+        return path.isConsistent ? path : nil
+    }
+}

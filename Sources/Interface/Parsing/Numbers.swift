@@ -21,3 +21,18 @@ public func parseNumberList(_ text: String) -> [Double]? {
     guard !parts.isEmpty, parts.allSatisfy({ $0?.isFinite == true }) else { return nil }
     return parts.map { $0! }
 }
+
+/// A duration in milliseconds: "30ms", "0.03s", "500us" (or "500µs"), or a number (milliseconds, k/M/G suffixes as `parseNumber`).
+public func parseMilliseconds(_ text: String) -> Double? {
+    let t = text.trimmingCharacters(in: .whitespaces)
+    for (suffix, scale) in [("ms", 1.0), ("us", 1e-3), ("µs", 1e-3), ("s", 1e3)] where t.hasSuffix(suffix) {
+        return Double(t.dropLast(suffix.count)).map { $0 * scale }
+    }
+    return parseNumber(t)
+}
+
+/// What a time budget written with a k, M or G suffix is read as, when it is: one warning line.
+public func timeSuffixWarning(_ text: String) -> String? {
+    guard let last = text.last, "kKMG".contains(last), let ms = parseNumber(text) else { return nil }
+    return "'\(text)' is read as \(Format.quantity(ms)) ms (\(Format.duration(ms / 1000))): time budgets are milliseconds; write 30ms, 0.03s or 500us"
+}

@@ -5,11 +5,14 @@ import SuperNet
 /// What `budget` reports: the cost now optimised, its budget, and where the network stands.
 public struct BudgetReport: Output, Sendable {
     public let cost: CostReport?, budget: Budget?
+    /// Said when the budget is one nobody means (below every non-empty architecture, above the full network, a unit mistaken).
+    public var warnings: [String] = []
 
     public var text: String {
         guard let cost, let budget else { return "no budget: the search optimises the loss alone" }
-        return "budget: \(cost.name) ≤ \(Format.quantity(budget.limit)) \(cost.unit), λ = \(budget.lambda), mode \(budget.mode.rawValue); "
-            + "now full \(Format.quantity(cost.full)), expected \(Format.quantity(cost.expected)), deterministic \(Format.quantity(cost.deterministic))"
+        return (["budget: \(cost.name) ≤ \(Format.quantity(budget.limit)) \(cost.unit), λ = \(budget.lambda), mode \(budget.mode.rawValue); "
+                 + "now full \(Format.quantity(cost.full)), expected \(Format.quantity(cost.expected)), deterministic \(Format.quantity(cost.deterministic))"]
+                + warnings.map { "warning: " + $0 }).joined(separator: "\n")
     }
 }
 
@@ -36,7 +39,37 @@ extension Session {
         var choice = choice
         let cost = try choice.make(for: network)
         optimise(cost, under: BudgetSpec(cost: choice, budget: budget))
-        return budgetReport
+        var report = budgetReport
+        report.warnings = Self.budgetWarnings(cost, limits: [budget.limit], mode: budget.mode, network: network)
+        return report
+    }
+
+    /// What is wrong with budgets nobody means: below the cheapest non-empty
+    /// architecture (one input → output path; "did you mean 4M?" when a
+    /// k, M or G suffix would land between it and the full network), or at or
+    /// above the full network (no architecture pays a penalty).
+    static func budgetWarnings(_ cost: any Cost, limits: [Double], mode: Budget.Mode, network: SuperNetwork) -> [String] {
+        let full = cost.cost(of: network.fullArchitecture)
+        let byParameters = cost.name == "params"
+        let smallest = network.cheapestPath { Double(byParameters ? $0.parameterCount : $0.multiplyAccumulates) }.map { cost.cost(of: $0) }
+        let q = { (x: Double) in Format.quantity(x) + " " + cost.unit }
+        var warnings = [String]()
+        if let smallest, case let below = limits.filter({ $0 < smallest }), !below.isEmpty {
+            var line = (below.count == 1 ? "the budget \(q(below[0])) is" : "the budgets \(below.map { Format.quantity($0) }.joined(separator: ", ")) \(cost.unit) are")
+                + " below the smallest non-empty architecture (one input → output path: \(q(smallest)); the full network: \(q(full))):"
+                + " no architecture that predicts anything fits"
+            if cost.unit != "ms", below.count == 1, let meant = [("k", 1e3), ("M", 1e6), ("G", 1e9)].first(where: { below[0] * $0.1 >= smallest && below[0] * $0.1 <= full }) {
+                line += "; did you mean \(Format.quantity(below[0], exact: true))\(meant.0)?"
+            }
+            warnings.append(line)
+        }
+        let above = limits.filter { $0 >= full }
+        if !above.isEmpty {
+            warnings.append((above.count == 1 ? "the budget \(q(above[0])) is" : "the budgets \(above.map { Format.quantity($0) }.joined(separator: ", ")) \(cost.unit) are")
+                            + " at or above the full network (\(q(full))): "
+                            + (mode == .max ? "no architecture pays a penalty, so the search optimises the loss alone" : "mode abs pulls the search toward the full network"))
+        }
+        return warnings
     }
 
     /// Optimises the loss alone.

@@ -48,6 +48,8 @@ public struct SweepReport: Output, Sendable {
     public let warmup: TrainingReport?
     public let interrupted: Bool
     public let seconds: Double
+    /// Budgets nobody means (`budget` says the same); the text leaves them out: the sweep said them when it began.
+    public var warnings: [String] = []
 
     public var text: String {
         var lines = [String]()
@@ -87,6 +89,12 @@ extension Session {
         guard let loader else { throw SessionError("no dataset loaded (e.g. load shapes)") }
         guard (1...256).contains(request.workers) else { throw SessionError("workers must be in 1…256, got \(request.workers)") }
         _ = try request.children(of: self)               // checks the grid before any training
+        var warnings = [String]()
+        if case let .budgets(choice, limits, _, mode) = request.grid, let network {
+            var c = choice
+            warnings = Self.budgetWarnings(try c.make(for: network), limits: limits, mode: mode, network: network)
+            for w in warnings { observer.note("warning: " + w) }
+        }
         let start = Date()
         var workers = worker == nil ? 1 : request.workers, threads = settings.threads
 
@@ -167,6 +175,7 @@ extension Session {
         var report = SweepReport(parent: name, rows: rows, workers: workers, threadsPerWorker: threads, warmup: warmup,
                                  interrupted: cancel.isCancelled, seconds: Date().timeIntervalSince(start))
         report.onRanks = Ranks.distributed
+        report.warnings = warnings
         if rows.contains(where: { $0.state == .failed }) { throw SweepFailed(report: report) }
         return report
     }
