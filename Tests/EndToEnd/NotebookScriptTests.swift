@@ -104,6 +104,65 @@ final class NotebookScriptTests: XCTestCase {
         XCTAssertTrue(row.contains(Format.fixed(lastEpoch, 3)), String(row))
     }
 
+    /// arch, export model, inspect and summary count the same modules; a fixed network's epoch table has one cost column.
+    func testModuleCountsAgreeAndAFixedNetworkHasNoSamplingColumns() throws {
+        let script = try write("counts.bsn", """
+        load shapes train=128 val=32 test=32
+        set batch 32
+        build cnf W=2 S=3 C=8
+        budget flops 600k lambda=1e-5
+        set path-lr 0.1
+        train 3 epochs
+        arch
+        inspect
+        summary
+        export model m.bsnmodel
+        export arch a.json
+        build from a.json
+        inspect
+        arch
+        summary
+        train 1 epochs
+        """)
+        let run = try bsn(["run", script])
+        XCTAssertEqual(run.status, 0, run.stderr)
+        let counts = run.stdout.split(separator: "\n").compactMap { line -> String? in
+            guard let r = line.range(of: #"\d+ of \d+ modules"#, options: .regularExpression) else { return nil }
+            return String(line[r])
+        }
+        XCTAssertEqual(counts.count, 7, run.stdout)
+        XCTAssertEqual(Set(counts).count, 1, "every count agrees: \(counts)\n" + run.stdout)
+        let found = try XCTUnwrap(counts.first.flatMap { Int($0.split(separator: " ")[0]) })
+        XCTAssertLessThan(found, 12, "the search dropped modules")
+        XCTAssertTrue(run.stdout.contains("fixed (built from an architecture file)"), run.stdout)
+        // The epoch tables: the search's has sampled cost and entropy, the fixed network's one cost column.
+        let headers = run.stdout.split(separator: "\n").filter { $0.hasPrefix("epoch ") }
+        XCTAssertEqual(headers.count, 2, run.stdout)
+        XCTAssertTrue(headers[0].contains("(sampled)") && headers[0].contains("entropy"), String(headers[0]))
+        XCTAssertFalse(headers[1].contains("(sampled)") || headers[1].contains("entropy"), String(headers[1]))
+    }
+
+    /// Segmentation: the epoch table, the metrics files and render history carry the validation's mean IoU.
+    func testSegmentationShowsMeanIoUWhileTraining() throws {
+        let script = try write("seg.bsn", "load faces train=32 val=16 test=16\nset batch 16\nbuild cnf-seg W=2 S=3 C=4\ntrain 2 epochs\neval val --json\nrender history h.png\nsave\n")
+        let run = try bsn(["run", script])
+        XCTAssertEqual(run.status, 0, run.stderr)
+        let lines = run.stdout.split(separator: "\n").map(String.init)
+        let header = try XCTUnwrap(lines.first { $0.hasPrefix("epoch ") })
+        XCTAssertTrue(header.contains("val IoU"), header)
+        let eval = try XCTUnwrap(lines.first { $0.hasPrefix("{") })
+        let evaluated = try XCTUnwrap((try JSONSerialization.jsonObject(with: Data(eval.utf8)) as? [String: Any])?["meanIoU"] as? Double)
+        let session = try SessionStore(root: folder.appendingPathComponent("sessions")).open("seg", access: .read)
+        let epochs = session.epochs.compactMap(\.validationMeanIoU)
+        XCTAssertEqual(epochs.count, 2, "each epoch's validation mean IoU is in the metrics file")
+        XCTAssertEqual(epochs[1], evaluated, accuracy: 1e-12, "the last epoch's validation is eval val's, at the same step")
+        XCTAssertEqual(session.evaluations.last?.meanIoU ?? -1, evaluated, accuracy: 1e-12)
+        // The table row shows it.
+        let row = try XCTUnwrap(lines.first { $0.hasPrefix("2 ") })
+        XCTAssertTrue(row.contains(Format.fixed(epochs[1], 3)), row)
+        XCTAssertTrue(FileManager.default.fileExists(atPath: folder.appendingPathComponent("h.png").path))
+    }
+
     func testASearchWhoseGatesCannotMoveSaysSo() throws {
         let script = try write("stuck.bsn", "load shapes train=128 val=32 test=32\nset batch 32\nbuild cnf W=2 S=3 C=8\nbudget flops 1M lambda=1e-6\nset path-lr 0\ntrain 3 epochs\ninspect\n")
         let run = try bsn(["run", script])
