@@ -10,6 +10,7 @@ static inline void bsn_rl_setup(rl_completion_func_t *complete) {
     rl_attempted_completion_function = complete;
 }
 static inline const char *bsn_rl_line_buffer(void) { return rl_line_buffer; }
+static inline void bsn_rl_point_to_end(void) { rl_point = rl_end; }
 static inline void bsn_rl_completion_done(int append_character) {
     rl_attempted_completion_over = 1;   // no default filename completion after ours
     rl_completion_append_character = append_character;

@@ -28,29 +28,65 @@ enum CIFAR {
                        validation: all.subset(all.count - validation ..< all.count), test: test, skipped: [])
     }
 
-    /// CIFAR-10: (train, test, class names).
-    static func load10(_ folder: URL) throws -> (train: ImageSet, test: ImageSet, classes: [String]) {
+    /// The files of the official binary versions, and where they come from.
+    static let files10 = (1...5).map { "data_batch_\($0).bin" } + ["test_batch.bin", "batches.meta.txt"]
+    static let files100 = ["train.bin", "test.bin", "fine_label_names.txt", "coarse_label_names.txt"]
+
+    /// Every file of the set is there, or one error naming the missing ones and the whole set expected.
+    static func checkFiles(_ folder: URL, _ files: [String], set: String) throws {
+        let missing = files.filter { !FileManager.default.fileExists(atPath: folder.appendingPathComponent($0).path) }
+        guard !missing.isEmpty else { return }
+        throw DataError("\(folder.path): no \(missing.joined(separator: ", ")); \(set) holds \(files.joined(separator: ", "))")
+    }
+
+    /// CIFAR-10: (train, test, class names). `progress(done, total)` as records are read.
+    static func load10(_ folder: URL, progress: ((Int, Int) -> Void)? = nil, cancel: Cancellation = .never) throws -> (train: ImageSet, test: ImageSet, classes: [String]) {
+        try checkFiles(folder, files10, set: "the CIFAR-10 binary version (cifar-10-binary.tar.gz, unpacked: cifar-10-batches-bin)")
         let classes = try names(folder.appendingPathComponent("batches.meta.txt"), count: 10)
         var train = ImageSet(height: side, width: side, channels: 3)
-        for i in 1...5 { try read(folder.appendingPathComponent("data_batch_\(i).bin"), labelBytes: 1, labelIndex: 0, classes: 10, into: &train) }
+        var count = Counter(total: records(in: files10.prefix(6).map { folder.appendingPathComponent($0) }, record: 1 + 3 * planeSize),
+                            progress: progress, cancel: cancel)
+        for i in 1...5 { try read(folder.appendingPathComponent("data_batch_\(i).bin"), labelBytes: 1, labelIndex: 0, classes: 10, into: &train, counter: &count) }
         var test = ImageSet(height: side, width: side, channels: 3)
-        try read(folder.appendingPathComponent("test_batch.bin"), labelBytes: 1, labelIndex: 0, classes: 10, into: &test)
+        try read(folder.appendingPathComponent("test_batch.bin"), labelBytes: 1, labelIndex: 0, classes: 10, into: &test, counter: &count)
         return (train, test, classes)
     }
 
     /// CIFAR-100 with its fine (100) or coarse (20) labels.
-    static func load100(_ folder: URL, coarse: Bool) throws -> (train: ImageSet, test: ImageSet, classes: [String]) {
+    static func load100(_ folder: URL, coarse: Bool, progress: ((Int, Int) -> Void)? = nil, cancel: Cancellation = .never) throws -> (train: ImageSet, test: ImageSet, classes: [String]) {
+        try checkFiles(folder, files100, set: "the CIFAR-100 binary version (cifar-100-binary.tar.gz, unpacked: cifar-100-binary)")
         let classCount = coarse ? 20 : 100
         let classes = try names(folder.appendingPathComponent(coarse ? "coarse_label_names.txt" : "fine_label_names.txt"), count: classCount)
         var train = ImageSet(height: side, width: side, channels: 3)
-        try read(folder.appendingPathComponent("train.bin"), labelBytes: 2, labelIndex: coarse ? 0 : 1, classes: classCount, into: &train)
+        var count = Counter(total: records(in: ["train.bin", "test.bin"].map { folder.appendingPathComponent($0) }, record: 2 + 3 * planeSize),
+                            progress: progress, cancel: cancel)
+        try read(folder.appendingPathComponent("train.bin"), labelBytes: 2, labelIndex: coarse ? 0 : 1, classes: classCount, into: &train, counter: &count)
         var test = ImageSet(height: side, width: side, channels: 3)
-        try read(folder.appendingPathComponent("test.bin"), labelBytes: 2, labelIndex: coarse ? 0 : 1, classes: classCount, into: &test)
+        try read(folder.appendingPathComponent("test.bin"), labelBytes: 2, labelIndex: coarse ? 0 : 1, classes: classCount, into: &test, counter: &count)
         return (train, test, classes)
     }
 
+    /// The records the files hold, by their sizes (for progress).
+    static func records(in files: [URL], record: Int) -> Int {
+        files.reduce(0) { $0 + ((try? FileManager.default.attributesOfItem(atPath: $1.path)[.size] as? Int) ?? 0) / record }
+    }
+
+    /// Records read so far, reported every 2000 and after each file, checked for cancellation.
+    struct Counter {
+        let total: Int, progress: ((Int, Int) -> Void)?, cancel: Cancellation
+        var done = 0
+        mutating func advance() throws {
+            done += 1
+            if done % 2000 == 0 { try report() }
+        }
+        func report() throws {
+            if cancel.isCancelled { throw DataError.interrupted }
+            progress?(done, max(total, done))
+        }
+    }
+
     /// Appends every record of `file`: planar RGB becomes interleaved (H, W, C).
-    static func read(_ file: URL, labelBytes: Int, labelIndex: Int, classes: Int, into set: inout ImageSet) throws {
+    static func read(_ file: URL, labelBytes: Int, labelIndex: Int, classes: Int, into set: inout ImageSet, counter: inout Counter) throws {
         let bytes = try contents(of: file)
         let record = labelBytes + 3 * planeSize
         guard bytes.count % record == 0 else {
@@ -76,8 +112,10 @@ enum CIFAR {
                     image[3 * p + 2] = raw[planes + 2 * planeSize + p]
                 }
                 set.append(pixels: image, label: Int32(label), id: "\(name)#\(r)")
+                try counter.advance()
             }
         }
+        try counter.report()
     }
 
     /// Class names, one per line (blank lines ignored); exactly `count`.

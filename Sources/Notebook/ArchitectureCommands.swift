@@ -59,7 +59,7 @@ struct ExportCommand: Command {
     """
     let words = ["arch", "model", "onnx", "script", "--model="]
     /// Commands left out of an exported script: they change nothing a replay needs.
-    static let readOnly: Set<String> = ["help", "history", "data", "summary", "costs", "inspect", "sample", "arch", "sessions", "export", "quit", "exit", "open", "save"]
+    static let readOnly: Set<String> = ["help", "history", "data", "summary", "costs", "inspect", "sample", "arch", "sessions", "export", "quit", "exit", "open", "save", "clear"]
 
     func run(_ a: inout Arguments, _ nb: Notebook) throws -> any Output {
         let what = try a.required("arch, model, onnx or script")

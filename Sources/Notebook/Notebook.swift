@@ -34,8 +34,9 @@ extension Command {
 }
 
 /// Where output goes: stdout (and stderr for errors), copied into the
-/// current cell. On a terminal, progress lines are redrawn in place on
-/// stderr; in scripts they are not printed at all. Status lines (what the
+/// current cell. When stderr is a terminal (the REPL, or a script run from
+/// one), progress lines are redrawn in place there; otherwise they are not
+/// printed at all. Status lines (what the
 /// notebook says on its own: the save at the end of input, files removed
 /// when a session opens) go to stdout on a terminal and to stderr when
 /// stdout is piped, so that a piped stdout holds the commands' outputs
@@ -48,9 +49,13 @@ public final class Console {
     private var progressShown = false
     private var boardHeight = 0
 
+    /// Progress lines are drawn (stderr is a terminal).
+    public let showsProgress: Bool
+
     public init(interactive: Bool, muted: Bool = false) {
         self.interactive = interactive && !muted
         self.muted = muted
+        showsProgress = !muted && (interactive || isatty(STDERR_FILENO) == 1)
     }
 
     public func print(_ text: String) {
@@ -85,7 +90,7 @@ public final class Console {
 
     /// A progress line, redrawn in place (terminal only; not kept in the cell).
     public func progress(_ text: String) {
-        guard interactive else { return }
+        guard showsProgress else { return }
         FileHandle.standardError.write(Data(("\r\u{1B}[2K" + text).utf8))
         progressShown = true
     }

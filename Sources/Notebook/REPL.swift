@@ -18,23 +18,27 @@ public enum REPL {
     nonisolated(unsafe) private static var endOfInput = false
     nonisolated(unsafe) private static var candidates: [String] = []
     nonisolated(unsafe) private static var candidateIndex = 0
+    /// The saved sessions' names (`open` completes them).
+    nonisolated(unsafe) private static var sessionNames: () -> [String] = { [] }
 
     public static var historyFile: String {
         ProcessInfo.processInfo.environment["BSN_HISTORY"] ?? FileManager.default.homeDirectoryForCurrentUser.appendingPathComponent(".bsn_history").path
     }
 
     /// Returns the exit status: 0, or 1 when the user left without the save that failed.
-    public static func run(_ nb: Notebook) -> Int32 {
+    /// `opened`: what `open` would say of the session the notebook starts in (nil: a new one).
+    public static func run(_ nb: Notebook, opened: SessionReport? = nil) -> Int32 {
         Interrupts.install()
         nb.terminalImages = TerminalImages.detect(askTerminal: true)
         bsn_rl_setup { text, start, _ in REPL.complete(text, start: Int(start)) }
+        sessionNames = { nb.store.list().map(\.name) }
         using_history()
         read_history(historyFile)
         stifle_history(5000)
         for c in nb.session.cells { add_history(c.command) }
 
         nb.console.print("bsn — Budgeted Super Networks. help lists the commands; Ctrl-D saves and quits.")
-        nb.console.print("session '\(nb.session.name)' (saved in \(nb.store.folder(nb.session.name).path))")
+        nb.console.print(opened?.text ?? "new session '\(nb.session.name)' (saved in \(nb.store.folder(nb.session.name).path))")
         var status: Int32 = 0, saveFailed = false
         while !nb.quitRequested {
             guard let line = readLine(prompt: "[\(nb.nextCell)]> ", interrupt: nb.cancellation) else {
@@ -92,10 +96,14 @@ public enum REPL {
             let ready = poll(&fds, 1, 100)
             if interrupt.isCancelled {
                 interrupt.reset()
-                rl_free_line_state()
+                // Leave an incremental search (Ctrl-R) first, then show the line as it was, whole, with ^C after it.
                 rl_callback_sigcleanup()
+                bsn_rl_point_to_end()
+                rl_redisplay()
+                rl_free_line_state()
                 rl_replace_line("", 0)
-                FileHandle.standardOutput.write(Data("^C\n".utf8))
+                // ^C, then erase what a search's longer display left on the line.
+                FileHandle.standardOutput.write(Data("^C\u{1B}[K\n".utf8))
                 rl_on_new_line()
                 rl_redisplay()
                 continue
@@ -112,6 +120,8 @@ public enum REPL {
         let before = String(line.prefix(start)).split(separator: " ")
         if before.isEmpty {
             candidates = (Registry.names + Array(Registry.aliases.keys)).filter { $0.hasPrefix(prefix) }.sorted()
+        } else if before.count == 1, Registry.find(String(before[0]))?.name == "open" {
+            candidates = sessionNames().filter { $0.hasPrefix(prefix) }.sorted()
         } else if let command = Registry.find(String(before[0])) {
             // Something that looks like a path completes as one; otherwise the command's words first.
             let looksLikePath = prefix.contains("/") || prefix.hasPrefix(".") || prefix.hasPrefix("~")

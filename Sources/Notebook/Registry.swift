@@ -8,7 +8,7 @@ public enum Registry {
         Help(), LoadCommand(), DataCommand(), BuildCommand(), SummaryCommand(), BudgetCommand(), CostsCommand(),
         SetCommand(), ScheduleCommand(), WarmupCommand(), TrainCommand(), EvalCommand(),
         SampleCommand(), InspectCommand(), ArchCommand(), ExportCommand(), SweepCommand(), ParetoCommand(), InferCommand(), RenderCommand(),
-        SaveCommand(), OpenCommand(), NewCommand(), SessionsCommand(), HistoryCommand(), QuitCommand(),
+        SaveCommand(), OpenCommand(), NewCommand(), SessionsCommand(), HistoryCommand(), ClearCommand(), QuitCommand(),
     ]
     public static let aliases = ["exit": "quit", "?": "help"]
 
@@ -18,7 +18,7 @@ public enum Registry {
         ("training", ["set", "schedule", "warmup", "train", "eval"]),
         ("architectures", ["sample", "inspect", "arch", "export"]), ("model selection", ["sweep", "pareto", "infer"]),
         ("pictures", ["render"]),
-        ("sessions", ["save", "open", "new", "sessions", "history", "quit", "help"]),
+        ("sessions", ["save", "open", "new", "sessions", "history", "clear", "quit", "help"]),
     ]
 
     public static var names: [String] { commands.map(\.name) }
@@ -112,5 +112,18 @@ struct QuitCommand: Command {
         let saved = noSave ? nil : try nb.store.saveSession(nb.session)
         nb.quitRequested = true
         return saved ?? Message("")
+    }
+}
+
+struct ClearCommand: Command {
+    let name = "clear"
+    let usage = "clear"
+    let summary = "clears the terminal screen (as Ctrl-L does); nothing in a script or a pipe"
+    let example = "clear"
+
+    func run(_ a: inout Arguments, _ nb: Notebook) throws -> any Output {
+        try a.finish()
+        if nb.console.interactive && !nb.printsJSON { nb.console.raw("\u{1B}[H\u{1B}[2J\u{1B}[3J") }
+        return Message("")
     }
 }

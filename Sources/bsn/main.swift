@@ -281,22 +281,20 @@ func readScript(_ file: String) -> String {
     return text
 }
 
-/// A new session, or the saved one of that name.
-func session(named name: String, store: SessionStore) -> Session {
+/// A new session, or the saved one of that name, with what `open` says of it (nil for a new one).
+func session(named name: String, store: SessionStore) -> (Session, SessionReport?) {
     do { try SessionStore.check(name: name) } catch { fail("bsn: \(error)") }
     if store.exists(name) {
         do {
-            let s = try store.open(name, removed: {
-                // A status line: stdout on a terminal, stderr when piped (stdout is the commands' alone).
-                FileHandle(fileDescriptor: isatty(STDOUT_FILENO) == 1 ? STDOUT_FILENO : STDERR_FILENO).write(Data((SessionStore.describeRemoved($0) + "\n").utf8))
-            })
-            if let reason = s.readOnlyBecause, store.writes {
-                FileHandle.standardError.write(Data(("bsn: session '\(name)' " + SessionStore.describeReadOnly(reason) + "\n").utf8))
-            }
-            return s
+            let interactive = isatty(STDERR_FILENO) == 1
+            let (s, report) = try store.reopen(name, progress: interactive ? { done, total in
+                FileHandle.standardError.write(Data("\r\u{1B}[2Kdecoding images \(done)/\(total)".utf8))
+            } : nil)
+            if interactive { FileHandle.standardError.write(Data("\r\u{1B}[2K".utf8)) }
+            return (s, report)
         } catch { fail("bsn: cannot open session '\(name)': \(error)") }
     }
-    return Session(name: name)
+    return (Session(name: name), nil)
 }
 
 func startNotebook(_ arguments: [String]) {
@@ -317,10 +315,12 @@ func startNotebook(_ arguments: [String]) {
     let stamp = ISO8601DateFormatter.string(from: Date(), timeZone: .current, formatOptions: [.withYear, .withMonth, .withDay, .withTime])
     // Under mpirun the REPL is not offered: rank 0 reads the script from standard input and gives it to the others.
     let interactive = !Ranks.distributed && isatty(STDIN_FILENO) == 1 && isatty(STDOUT_FILENO) == 1
-    let nb = Notebook(session: session(named: name ?? "notebook-\(stamp)", store: store), store: store,
-                      console: Console(interactive: interactive, muted: !Ranks.isLeader))
+    let (opened, report) = session(named: name ?? "notebook-\(stamp)", store: store)
+    let nb = Notebook(session: opened, store: store, console: Console(interactive: interactive, muted: !Ranks.isLeader))
     nb.sweepWorker = thisExecutable()
-    if interactive { exit(REPL.run(nb)) }
+    if interactive { exit(REPL.run(nb, opened: report)) }
+    // What was opened, as a status line (stderr when stdout is piped).
+    if let report { nb.console.status(report.text) }
     Interrupts.install()
     let input = Ranks.isLeader ? FileHandle.standardInput.readDataToEndOfFile() : Data()
     let text = String(decoding: Ranks.broadcast(input), as: UTF8.self)
@@ -364,8 +364,10 @@ func runScript(_ arguments: [String]) {
     // --session continues (or creates) a named session; otherwise the script
     // starts a fresh session named after it (its save replaces the old one).
     let fresh = file == "-" ? "stdin" : base.filter { $0.isLetter || $0.isNumber || $0 == "-" || $0 == "_" }
-    let nb = Notebook(session: name.map { session(named: $0, store: store) } ?? Session(name: fresh.isEmpty ? "script" : fresh),
+    let opened = name.map { session(named: $0, store: store) }
+    let nb = Notebook(session: opened?.0 ?? Session(name: fresh.isEmpty ? "script" : fresh),
                       store: store, console: Console(interactive: false, muted: !Ranks.isLeader))
+    if let report = opened?.1 { nb.console.status(report.text) }
     nb.session.variables.merge(variables) { _, new in new }
     nb.sweepWorker = thisExecutable()
     var status = Script.run(text, file: file, in: nb, options: options)

@@ -1,6 +1,7 @@
 import DatasetFiles
 import Datasets
 import Foundation
+import Tensor
 import TestSupport
 import XCTest
 
@@ -44,6 +45,15 @@ final class CIFARTests: XCTestCase {
         }
         XCTAssertEqual(d.test.labels, [0, 1, 2, 3])
         XCTAssertEqual(d.train.ids[3], "data_batch_2.bin#0")
+
+        // Progress after each file, in records of all six, and a cancelled load stops.
+        var reports = [(Int, Int)]()
+        _ = try spec.load(progress: { reports.append(($0, $1)) }, cancel: .never)
+        XCTAssertEqual(reports.map(\.0), [3, 5, 8, 10, 12, 16])
+        XCTAssertTrue(reports.allSatisfy { $0.1 == 16 })
+        let cancelled = Cancellation()
+        cancelled.cancel()
+        assertThrows(try spec.load(progress: nil, cancel: cancelled), mentions: ["interrupted"])
     }
 
     func testCIFAR100FineAndCoarseLabels() throws {
@@ -90,7 +100,8 @@ final class CIFARTests: XCTestCase {
 
         // A missing file, a wrong class list, no folder, too large a validation set.
         try FileManager.default.removeItem(at: folder.appendingPathComponent("test_batch.bin"))
-        assertThrows(try spec.load(), mentions: ["test_batch.bin", "no such file"])
+        assertThrows(try spec.load(), mentions: ["no test_batch.bin;", "the CIFAR-10 binary version", "cifar-10-batches-bin",
+                                                 "data_batch_1.bin, data_batch_2.bin", "batches.meta.txt"])
         try writeCIFAR10(folder)
         try "a\nb\n".write(to: folder.appendingPathComponent("batches.meta.txt"), atomically: true, encoding: .utf8)
         assertThrows(try spec.load(), mentions: ["batches.meta.txt", "2 class names, expected 10"])

@@ -11,11 +11,12 @@ final class InteractiveTests: XCTestCase {
         var transcript = ""
 
         /// Sessions and history go into `folder` unless `environment` says otherwise.
-        init(environment: [String: String] = [:], folder: URL) throws {
+        init(environment: [String: String] = [:], folder: URL, arguments: [String] = []) throws {
             var slave: Int32 = -1
             guard openpty(&master, &slave, nil, nil, nil) == 0 else { throw XCTSkip("no pseudo-terminals here") }
             process.executableURL = URL(fileURLWithPath: try bsnBinaryPath())
             process.currentDirectoryURL = folder
+            process.arguments = arguments
             var env = ProcessInfo.processInfo.environment
             // A plain terminal unless the test says otherwise (the host's own terminal must not leak in).
             for k in ["KITTY_WINDOW_ID", "KONSOLE_VERSION", "TERM_PROGRAM", "LC_TERMINAL"] { env[k] = nil }
@@ -118,6 +119,40 @@ final class InteractiveTests: XCTestCase {
         XCTAssertEqual(names.count, 1)
         let manifest = try String(contentsOfFile: "\(sessions)/\(names[0])/session.json", encoding: .utf8)
         XCTAssertTrue(manifest.contains("\"step\" : "), "the trainer state was saved")
+    }
+
+    /// --session says what it opened; open + Tab completes session names; Ctrl-C leaves a Ctrl-R search with the whole line shown; clear clears.
+    func testOpeningCompletionSearchAndClear() throws {
+        let folder = try temporaryFolder(self)
+        let made = try runBSN(["run", "-"], environment: ["BSN_SESSIONS": folder.appendingPathComponent("sessions").path],
+                              input: "load shapes train=64 val=16 test=16\nbuild cnf W=2 S=3 C=4\ntrain 2 steps\nsave alphabet\n", workingDirectory: folder.path)
+        XCTAssertEqual(made.status, 0, made.stderr)
+        let t = try Terminal(folder: folder)
+        t.wait(for: "[1]> ")
+        t.type("open alph\t")
+        t.wait(for: "alphabet ")
+        t.type("\n")
+        // The opened session's cells continue: it has 4.
+        XCTAssertTrue(t.wait(for: "[5]> ").contains("opened 'alphabet': shapes"))
+        // Ctrl-R finds the line, Ctrl-C leaves the search: the line is shown whole, then ^C, then a clean prompt.
+        t.type("\u{12}alph")
+        t.wait(for: "(reverse-i-search)")
+        t.wait(for: "alph")
+        usleep(200_000)
+        kill(t.process.processIdentifier, SIGINT)
+        let interrupted = t.wait(for: "^C")
+        XCTAssertTrue(interrupted.contains("[5]> open alphabet"), interrupted.debugDescription)
+        t.wait(for: "[5]> ")
+        t.type("clear\n")
+        XCTAssertTrue(t.wait(for: "[6]> ").contains("\u{1B}[2J"), "clear clears the screen")
+        t.type("quit --no-save\n")
+        let deadline = Date().addingTimeInterval(20)
+        while t.process.isRunning && Date() < deadline { usleep(20_000) }
+
+        // bsn --session NAME says what it opened, as open does.
+        let second = try Terminal(folder: folder, arguments: ["--session", "alphabet"])
+        XCTAssertTrue(second.wait(for: "[5]> ").contains("opened 'alphabet': shapes (synthetic, seed 1), B-CNF W=2 S=3 C=4, step 2"))
+        second.type("quit --no-save\n")
     }
 
     /// Ctrl-D whose save fails: the REPL says so and stays; a second Ctrl-D leaves with status 1.

@@ -15,7 +15,7 @@ final class JSONOutputTests: XCTestCase {
             "schedule 0.1 @2:0.01", "warmup 1 steps", "train 3 steps", "eval val", "sample 2", "inspect", "arch",
             "export arch a.json", "export script s.bsn", "render graph g.png --schedule=2", "export model m.bsnmodel", "export onnx m.onnx", "infer g.png",
             "sweep budget flops 100k,200k lambda=1e-6 epochs=1 --workers=2", "pareto", "budget off", "save j", "sessions",
-            "history 2 --output", "new j2", "open j", "quit",
+            "history 2 --output", "clear", "new j2", "open j", "quit",
         ].map { $0 + " --json" }
         // Every command of the registry is exercised.
         let used = Set(lines.map { String($0.split(separator: " ")[0]) })

@@ -29,7 +29,7 @@ public struct CIFAR10: DatasetSource {
     public var boundedParameters: [(key: String, value: Int, bounds: ClosedRange<Int>)] { [("validation", validation, 0...CIFAR.maxImages)] }
 
     public func load(progress: ((Int, Int) -> Void)?, cancel: Cancellation) throws -> Dataset {
-        let (all, test, classes) = try CIFAR.load10(try datasetFolder(path, Self.word))
+        let (all, test, classes) = try CIFAR.load10(try datasetFolder(path, Self.word), progress: progress, cancel: cancel)
         return try CIFAR.split(self, all: all, test: test, classes: classes, validation: validation)
     }
 }
