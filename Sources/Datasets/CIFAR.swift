@@ -22,7 +22,8 @@ enum CIFAR {
     /// The last `validation` training images become the validation set.
     static func split(_ source: any DatasetSource, all: ImageSet, test: ImageSet, classes: [String], validation: Int) throws -> Dataset {
         guard validation >= 0, validation < all.count else {
-            throw DataError("a validation set of \(validation) images leaves no training images: the training files of \(source.origin) hold \(all.count)")
+            throw DataError("a validation set of \(validation) images leaves no training images: the training files of \(source.origin) hold \(all.count);"
+                            + " set val= below that (val=\(min(5000, max(all.count / 10, 0))) keeps \(all.count - min(5000, max(all.count / 10, 0))) for training)")
         }
         return Dataset(source: source, classNames: classes, train: all.subset(0 ..< all.count - validation),
                        validation: all.subset(all.count - validation ..< all.count), test: test, skipped: [])

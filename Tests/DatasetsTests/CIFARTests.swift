@@ -108,6 +108,6 @@ final class CIFARTests: XCTestCase {
         assertThrows(try CIFAR10(path: folder.path + "/nope").load(), mentions: ["nope", "no such folder"])
         try writeCIFAR10(folder)
         spec.validation = 12
-        assertThrows(try spec.load(), mentions: ["validation", "12", "hold 12"])
+        assertThrows(try spec.load(), mentions: ["validation", "12", "hold 12", "set val= below that (val=1 keeps 11 for training)"])
     }
 }

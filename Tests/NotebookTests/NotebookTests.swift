@@ -36,6 +36,8 @@ final class NotebookTests: XCTestCase {
             ("open missing-session", "no session 'missing-session'"),
             ("budget flops 1M lambda=1e-6", "no model"),
             ("budget flops 1M", "needs lambda="),
+            ("load shapes colour=red", "unknown option 'colour=' (it takes "),
+            ("load shapes --fast", "unknown flag '--fast' (it takes --help, --json)"),
             ("eval test", "no model"),
         ]
         for (line, fragment) in cases {

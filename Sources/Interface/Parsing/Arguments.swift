@@ -140,12 +140,16 @@ public struct Arguments {
     public func finish(known: [String] = []) throws {
         for k in options.keys.sorted() where !used.contains(k) {
             let candidates = used.filter { !$0.hasPrefix("--") }
-            throw UsageError("\(command): unknown option '\(k)='" + didYouMean(k, in: Array(candidates), suffix: "=")
-                             + (candidates.isEmpty ? " (this command takes no options)" : ""))
+            let suggestion = didYouMean(k, in: Array(candidates), suffix: "=")
+            throw UsageError("\(command): unknown option '\(k)='" + suggestion
+                             + (candidates.isEmpty ? " (this command takes no options)"
+                                : suggestion.isEmpty ? " (it takes " + candidates.sorted().map { $0 + "=" }.joined(separator: ", ") + ")" : ""))
         }
         for f in flags.sorted() where !used.contains("--" + f) {
             let known = used.filter { $0.hasPrefix("--") } + valued.map { "--" + $0 }
-            throw UsageError("\(command): unknown flag '--\(f)'" + didYouMean("--" + f, in: known))
+            let suggestion = didYouMean("--" + f, in: known)
+            throw UsageError("\(command): unknown flag '--\(f)'" + suggestion
+                             + (known.isEmpty ? " (this command takes no flags)" : suggestion.isEmpty ? " (it takes " + Set(known).sorted().joined(separator: ", ") + ")" : ""))
         }
         if let extra = positional.first { throw UsageError("\(command): unexpected '\(extra)'") }
     }
