@@ -80,24 +80,27 @@ struct ExportCommand: Command {
 
 struct InferCommand: Command {
     let name = "infer"
-    let usage = "infer <image.png|jpg> [more…] [--model=<file>]"
+    let usage = "infer <image.png|jpg> [more…] [fit=crop|stretch] [--model=<file>]"
     let summary = "runs the deterministic architecture (or an exported model) on your own images"
     let example = "infer cat.png dog.jpg"
     let details = """
     Classification: the 5 most probable classes. Segmentation: <image>.mask.png and <image>.overlay.png
     beside each image (the colours of render masks) and each class's share of the pixels. An image of
-    another size than the dataset's is resized to it; then, as in the test pipeline, it is centred on
-    the network's input. --model=<file> runs a file written by export model instead of the session's.
+    another size than the dataset's is brought to it: its shorter side resized and the centre cropped
+    (fit=crop, the default, as test pipelines do), or both sides resized (fit=stretch); the output says
+    which. Then, as in the test pipeline, it is centred on the network's input.
+    --model=<file> runs a file written by export model instead of the session's.
     """
-    let words = ["--model="]
+    let words = ["--model=", "fit=", "fit=crop", "fit=stretch"]
 
     func run(_ a: inout Arguments, _ nb: Notebook) throws -> any Output {
         let model = a.option("model")
+        let fit: ImageFit = try a.choice("fit") ?? .crop
         var paths = [String]()
         while let p = a.next() { paths.append(p) }
         try a.finish()
         guard !paths.isEmpty else { throw UsageError("infer: which images? (e.g. infer cat.png)") }
-        if let model { return try ExportedModel(file: model).infer(paths) }
-        return try nb.session.infer(paths)
+        if let model { return try ExportedModel(file: model).infer(paths, fit: fit) }
+        return try nb.session.infer(paths, fit: fit)
     }
 }

@@ -415,14 +415,15 @@ func sweepWorker(_ arguments: [String]) {
 
 /// `bsn infer MODEL IMAGE…`: a model file (export model) on images, without a session.
 func inferFromShell(_ arguments: [String]) {
-    var paths = [String](), json = false
+    var paths = [String](), json = false, fit = ImageFit.crop
     parse("infer", arguments) { a in
         json = a.flag("json")
+        fit = try a.choice("fit") ?? .crop
         while let p = a.next() { paths.append(p) }
     }
     guard paths.count >= 2 else { fail("bsn infer: needs a model file and at least one image (bsn infer found.bsnmodel cat.png)") }
     do {
-        let report = try ExportedModel(file: paths[0]).infer(Array(paths.dropFirst()))
+        let report = try ExportedModel(file: paths[0]).infer(Array(paths.dropFirst()), fit: fit)
         printReport(report, json: json) { report.text }
     } catch {
         FileHandle.standardError.write(Data("bsn infer: \(error)\n".utf8))

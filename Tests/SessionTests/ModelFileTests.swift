@@ -60,9 +60,19 @@ final class ModelFileTests: XCTestCase {
         let file = folder.appendingPathComponent("big.png").path
         try PNG.write(RGBAImage(width: 64, height: 48, pixels: [UInt8](repeating: 200, count: 64 * 48 * 4)), to: file)
         let report = try s.infer([file])
-        XCTAssertEqual(report.images[0].preparation, "resized 64x48 → 32x32, the dataset's size")
+        XCTAssertEqual(report.images[0].preparation, "resized 64x48 → 43x32 (shorter side), centre 32x32 cropped; fit=stretch resizes both sides")
         XCTAssertEqual(report.images[0].classes.count, 5)
         XCTAssertEqual(report.images[0].classes.map(\.value).reduce(0, +), 1, accuracy: 0.5)
+        XCTAssertEqual(try s.infer([file], fit: .stretch).images[0].preparation, "resized 64x48 → 32x32, the dataset's size (stretched: fit=stretch)")
+
+        // A 64x32 image: red and blue bands either side of a green 32x32 centre. Cropping keeps the centre
+        // exactly (the shorter side is already 32), so it predicts what the green square alone does.
+        var bands = RGBImage(width: 64, height: 32, pixels: [UInt8](repeating: 0, count: 64 * 32 * 3))
+        for y in 0..<32 { for x in 0..<64 { bands.pixels[3 * (y * 64 + x) + (x < 16 ? 0 : x < 48 ? 1 : 2)] = 230 } }
+        let green = RGBImage(width: 32, height: 32, pixels: (0..<32 * 32).flatMap { _ in [UInt8(0), 230, 0] })
+        let model = try ExportedModel(session: s)
+        XCTAssertEqual(try model.predict(bands, fit: .crop).0, try model.predict(green).0)
+        XCTAssertNotEqual(try model.predict(bands, fit: .stretch).0, try model.predict(green).0)
     }
 
     func testInferOnJPEGFacesGivesTheMasksOfTheDatasetPath() throws {

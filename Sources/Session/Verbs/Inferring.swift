@@ -57,22 +57,30 @@ extension Session {
     }
 
     /// Runs the session's deterministic architecture on image files (PNG or JPEG).
-    public func infer(_ paths: [String]) throws -> InferenceReport {
-        try ExportedModel(session: self).infer(paths)
+    public func infer(_ paths: [String], fit: ImageFit = .crop) throws -> InferenceReport {
+        try ExportedModel(session: self).infer(paths, fit: fit)
     }
+}
+
+/// How an image of another size than the dataset's is brought to it.
+public enum ImageFit: String, CaseIterable, Sendable {
+    /// The shorter side resized to the dataset's, then the centre cropped (the test pipelines' convention).
+    case crop
+    /// Both sides resized: the image is stretched when its aspect differs.
+    case stretch
 }
 
 extension ExportedModel {
     /// Runs the model on image files (PNG or JPEG): classification gives the
     /// top 5 classes; segmentation writes `<name>.mask.png` and
     /// `<name>.overlay.png` beside each image and gives the class shares.
-    public func infer(_ paths: [String]) throws -> InferenceReport {
+    public func infer(_ paths: [String], fit: ImageFit = .crop) throws -> InferenceReport {
         guard !paths.isEmpty else { throw SessionError("which images? (infer photo.jpg [more…])") }
         let h = header
         var images = [InferenceReport.Image]()
         for path in paths {
             let picture = try Self.readImage(path)
-            let (prediction, preparation) = try predict(picture)
+            let (prediction, preparation) = try predict(picture, fit: fit)
             switch prediction {
             case .classes(let p):
                 let ranked = p.indices.sorted { p[$0] != p[$1] ? p[$0] > p[$1] : $0 < $1 }.prefix(5)
@@ -94,8 +102,8 @@ extension ExportedModel {
     }
 
     /// The prediction for one image, and how it was brought to the network's input.
-    public func predict(_ picture: RGBImage) throws -> (Prediction, preparation: String) {
-        let (input, preparation) = try prepare(picture)
+    public func predict(_ picture: RGBImage, fit: ImageFit = .crop) throws -> (Prediction, preparation: String) {
+        let (input, geometry, preparation) = try prepare(picture, fit: fit)
         let logits = try self.logits(input)
         let k = logits.dim(-1)
         guard header.segmentation else {
@@ -112,10 +120,20 @@ extension ExportedModel {
                 classes[y * h.imageWidth + x] = Int32(argmax(logits.data + ((y + offY) * h.inputWidth + x + offX) * k, count: k))
             }
         }
+        // Each pixel of the image takes the class of where it landed (a cropped-off border: the nearest kept pixel's).
         let w = picture.width, ht = picture.height
         return (.mask((0..<w * ht).map { p in
-            classes[min(h.imageHeight - 1, (p / w) * h.imageHeight / ht) * h.imageWidth + min(h.imageWidth - 1, (p % w) * h.imageWidth / w)]
+            let (u, v) = geometry.position(x: p % w, y: p / w)
+            return classes[v * h.imageWidth + u]
         }), preparation)
+    }
+
+    /// Where an image's pixels land in the dataset-sized image: scaled by (sx, sy), then shifted by the crop.
+    struct Geometry {
+        let sx: Double, sy: Double, cropX: Int, cropY: Int, width: Int, height: Int
+        func position(x: Int, y: Int) -> (Int, Int) {
+            (max(0, min(width - 1, Int((Double(x) + 0.5) * sx) - cropX)), max(0, min(height - 1, Int((Double(y) + 0.5) * sy) - cropY)))
+        }
     }
 
     /// An image file's RGB pixels: PNG (alpha dropped) or JPEG, by content. Only a regular file is read.
@@ -140,13 +158,31 @@ extension ExportedModel {
 
     /// The network's input for one image, as the test pipeline makes it: an
     /// image of the dataset's size is centred on the input canvas (black
-    /// padding); another size is first resized (bilinear) to the dataset's.
-    func prepare(_ picture: RGBImage) throws -> (Tensor, String) {
+    /// padding); another size is first brought to the dataset's (bilinear):
+    /// its shorter side resized and the centre cropped (`fit` crop), or both
+    /// sides resized (stretch).
+    func prepare(_ picture: RGBImage, fit: ImageFit) throws -> (Tensor, Geometry, String) {
         let h = header
         var image = picture, preparation = "as in the test pipeline"
+        var geometry = Geometry(sx: 1, sy: 1, cropX: 0, cropY: 0, width: h.imageWidth, height: h.imageHeight)
         if picture.width != h.imageWidth || picture.height != h.imageHeight {
-            image = picture.resized(width: h.imageWidth, height: h.imageHeight)
-            preparation = "resized \(picture.width)x\(picture.height) → \(h.imageWidth)x\(h.imageHeight), the dataset's size"
+            let size = "\(picture.width)x\(picture.height)", target = "\(h.imageWidth)x\(h.imageHeight)"
+            let sameAspect = picture.width * h.imageHeight == picture.height * h.imageWidth
+            if fit == .stretch || sameAspect {
+                image = picture.resized(width: h.imageWidth, height: h.imageHeight)
+                geometry = Geometry(sx: Double(h.imageWidth) / Double(picture.width), sy: Double(h.imageHeight) / Double(picture.height),
+                                    cropX: 0, cropY: 0, width: h.imageWidth, height: h.imageHeight)
+                preparation = "resized \(size) → \(target), the dataset's size" + (sameAspect ? "" : " (stretched: fit=stretch)")
+            } else {
+                let scale = max(Double(h.imageWidth) / Double(picture.width), Double(h.imageHeight) / Double(picture.height))
+                let rw = max(h.imageWidth, Int((Double(picture.width) * scale).rounded())), rh = max(h.imageHeight, Int((Double(picture.height) * scale).rounded()))
+                let scaled = picture.resized(width: rw, height: rh)
+                let cropX = (rw - h.imageWidth) / 2, cropY = (rh - h.imageHeight) / 2
+                image = scaled.cropped(x: cropX, y: cropY, width: h.imageWidth, height: h.imageHeight)
+                geometry = Geometry(sx: Double(rw) / Double(picture.width), sy: Double(rh) / Double(picture.height),
+                                    cropX: cropX, cropY: cropY, width: h.imageWidth, height: h.imageHeight)
+                preparation = "resized \(size) → \(rw)x\(rh) (shorter side), centre \(target) cropped; fit=stretch resizes both sides"
+            }
         }
         if h.inputWidth != h.imageWidth || h.inputHeight != h.imageHeight {
             preparation += ", centred in \(h.inputWidth)x\(h.inputHeight)"
@@ -165,7 +201,7 @@ extension ExportedModel {
                 }
             }
         }
-        return (input, preparation)
+        return (input, geometry, preparation)
     }
 
     /// Writes `<name>.mask.png` and `<name>.overlay.png` beside the image (the colours of `render masks`).
@@ -194,6 +230,14 @@ extension ExportedModel {
 }
 
 extension RGBImage {
+    /// The rectangle (x, y, width, height), inside the image.
+    func cropped(x: Int, y: Int, width w: Int, height h: Int) -> RGBImage {
+        var out = [UInt8]()
+        out.reserveCapacity(w * h * 3)
+        for row in y..<y + h { out += pixels[3 * (row * width + x) ..< 3 * (row * width + x + w)] }
+        return RGBImage(width: w, height: h, pixels: out)
+    }
+
     /// Bilinear resampling to another size (pixel centres aligned).
     func resized(width w: Int, height h: Int) -> RGBImage {
         var out = [UInt8](repeating: 0, count: w * h * 3)
