@@ -17,6 +17,8 @@ let package = Package(
     dependencies: [
         // ONNX export writes protocol buffers: the Swift runtime of the generated messages (Sources/ONNXProto).
         .package(url: "https://github.com/apple/swift-protobuf", from: "1.39.0"),
+        // The parallel cost's list schedule keeps its ready nodes in a priority queue (HeapModule).
+        .package(url: "https://github.com/apple/swift-collections", from: "1.1.0"),
     ],
     targets: [
         // System libraries (Debian: libopenblas-dev, libreadline-dev, libpng-dev, libjpeg62-turbo-dev).
@@ -49,7 +51,7 @@ let package = Package(
         // What the user reads and writes: argument words in, tables, numbers and outputs out.
         .target(name: "Interface"),
         .target(name: "Layers", dependencies: ["Tensor", "CKernels", "CPUFeatures", "Files"], swiftSettings: fast),
-        .target(name: "SuperNet", dependencies: ["Tensor", "Layers", "Interface"], swiftSettings: fast),
+        .target(name: "SuperNet", dependencies: ["Tensor", "Layers", "Interface", .product(name: "HeapModule", package: "swift-collections")], swiftSettings: fast),
         .target(name: "Datasets", dependencies: ["Tensor", "CSupport", "Interface", "Files"], swiftSettings: fast),
         // The ONNX messages, generated from onnx.proto and committed (see its README.md).
         .target(name: "ONNXProto", dependencies: [.product(name: "SwiftProtobuf", package: "swift-protobuf")], exclude: ["onnx.proto", "README.md"]),

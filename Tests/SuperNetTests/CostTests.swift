@@ -119,6 +119,55 @@ final class CostTests: XCTestCase {
         }
     }
 
+    /// The list schedule as the paper states it, step by step: scan every waiting node in priority order,
+    /// take the ready ones until the machines are used. Quadratic; the heap-based schedule must equal it.
+    private func plainSchedule(_ net: SuperNetwork, _ arch: Architecture, machines: Int, order: [Int]) -> (Int, [Int: Int]) {
+        var remaining = order, done = NodeSet(count: net.nodes.count), steps = 0, stepOf = [Int: Int]()
+        done.insert(net.inputNode)
+        while !remaining.isEmpty {
+            var used = 0, scheduled = [Int]()
+            for node in remaining {
+                if used >= machines { break }
+                if net.nodes[node].inputs.allSatisfy({ !arch.active.contains($0) || done.contains($0) }) {
+                    scheduled.append(node)
+                    stepOf[node] = steps
+                    if net.nodes[node].computes { used += 1 }
+                }
+            }
+            for node in scheduled { done.insert(node) }
+            remaining.removeAll { scheduled.contains($0) }
+            if used > 0 { steps += 1 }
+        }
+        return (steps, stepOf)
+    }
+
+    func testTheHeapScheduleEqualsTheStepByStepListSchedule() throws {
+        var rng = RNG(seed: 9)
+        let nets = [try Fabric.cnf(columns: 4, scales: 4, channels: 4, segmentation: false, gated: true)
+                        .build(input: FeatureShape(height: 16, width: 16, channels: 3), classes: 3, rng: &rng),
+                    try Fabric.resnet(groups: 3, blocks: 3, shortcuts: true, gated: true)
+                        .build(input: FeatureShape(height: 8, width: 8, channels: 3), classes: 2, rng: &rng)]
+        for net in nets {
+            // Longest path to the output, in computing nodes (the critical-path priority).
+            var length = [Int](repeating: 0, count: net.nodes.count)
+            for i in net.nodes.indices.reversed() { length[i] = (net.nodes[i].outputs.map { length[$0] }.max() ?? 0) + (net.nodes[i].computes ? 1 : 0) }
+            for trial in 0..<60 {
+                let arch = trial == 0 ? net.fullArchitecture : net.sampleArchitecture([Float](repeating: 0.75, count: net.gateCount), rng: &rng)
+                guard arch.isConsistent else { continue }
+                for machines in [1, 2, 3, 8] {
+                    for allocation in [ParallelCost.Allocation.reference, .criticalPath] {
+                        var order = arch.active.members.filter { $0 != net.inputNode }
+                        if allocation == .criticalPath { order.sort { (length[$0], -$0) > (length[$1], -$1) } }
+                        let (steps, stepOf) = ParallelCost(net, machines: machines, allocation: allocation).schedule(arch)
+                        let expected = plainSchedule(net, arch, machines: machines, order: order)
+                        XCTAssertEqual(steps, expected.0, "\(machines) machines, \(allocation)")
+                        XCTAssertEqual(stepOf, expected.1, "\(machines) machines, \(allocation)")
+                    }
+                }
+            }
+        }
+    }
+
     func testReportGivesFullExpectedAndDeterministicCosts() throws {
         let net = try smallNetwork()
         // p = sigmoid(3) ≈ 0.95 for all gates at start; push gate b off.

@@ -1,4 +1,5 @@
 import Foundation
+import HeapModule
 import Interface
 import Layers
 import Tensor
@@ -52,34 +53,55 @@ public final class ParallelCost: Cost {
     }
 
     /// The step at which each active node runs (the "allocation" view), and the step count.
+    ///
+    /// List scheduling: at each step the ready nodes (every active
+    /// predecessor finished in an earlier step) are taken in priority order
+    /// until the machines are used; identity nodes take no machine. The ready
+    /// nodes wait in a heap keyed by their rank in the priority order, so a
+    /// schedule takes O((n + e) log n) for n active nodes and e edges.
     public func schedule(_ architecture: Architecture) -> (steps: Int, stepOf: [Int: Int]) {
         let active = architecture.active
-        var remaining = active.members.filter { $0 != network.inputNode }
+        var order = active.members.filter { $0 != network.inputNode }
         if allocation == .criticalPath {
             let priority = remainingPath
-            remaining.sort { (priority[$0], -$0) > (priority[$1], -$1) }
+            order.sort { (priority[$0], -$0) > (priority[$1], -$1) }
         }
-        var done = NodeSet(count: network.nodes.count)
-        done.insert(network.inputNode)
-        var steps = 0, stepOf = [Int: Int]()
-        while !remaining.isEmpty {
-            var used = 0, scheduled = [Int]()
-            for node in remaining {
-                if used >= machines { break }
-                // Ready when every active predecessor finished in an earlier step.
-                if network.nodes[node].inputs.allSatisfy({ !active.contains($0) || done.contains($0) }) {
-                    scheduled.append(node)
-                    stepOf[node] = steps
-                    if network.nodes[node].computes { used += 1 }
+        var rank = [Int](repeating: -1, count: network.nodes.count)
+        for (k, node) in order.enumerated() { rank[node] = k }
+        // Active predecessors not finished yet (each counted once); the input is finished before step 0.
+        var waiting = [Int](repeating: 0, count: network.nodes.count)
+        var ready = Heap<Int>()
+        for node in order {
+            waiting[node] = distinct(network.nodes[node].inputs).filter { active.contains($0) && $0 != network.inputNode }.count
+            if waiting[node] == 0 { ready.insert(rank[node]) }
+        }
+        var steps = 0, stepOf = [Int: Int](), scheduled = [Int](), left = order.count
+        while left > 0 {
+            precondition(!ready.isEmpty, "list scheduling made no progress")
+            var used = 0
+            scheduled.removeAll(keepingCapacity: true)
+            while used < machines, let k = ready.popMin() {
+                let node = order[k]
+                scheduled.append(node)
+                stepOf[node] = steps
+                if network.nodes[node].computes { used += 1 }
+            }
+            // Their successors can run from the next step.
+            for node in scheduled {
+                for next in distinct(network.nodes[node].outputs) where rank[next] >= 0 {
+                    waiting[next] -= 1
+                    if waiting[next] == 0 { ready.insert(rank[next]) }
                 }
             }
-            precondition(!scheduled.isEmpty, "list scheduling made no progress")
-            for node in scheduled { done.insert(node) }
-            let scheduledSet = Set(scheduled)
-            remaining.removeAll { scheduledSet.contains($0) }
+            left -= scheduled.count
             if used > 0 { steps += 1 }
         }
         return (steps, stepOf)
+    }
+
+    /// The members of a node's short edge list, once each.
+    private func distinct(_ nodes: [Int]) -> [Int] {
+        nodes.count < 2 ? nodes : nodes.enumerated().filter { k, n in !nodes[..<k].contains(n) }.map(\.element)
     }
 }
 
