@@ -147,6 +147,18 @@ public struct GraphView {
         }
     }
 
+    /// The point at `t` (0…1) of the cubic Bézier curve a, c1, c2, b.
+    static func bezier(_ a: Point, _ c1: Point, _ c2: Point, _ b: Point, at t: Double) -> Point {
+        let u = 1 - t
+        let w0 = u * u * u, w1 = 3 * u * u * t, w2 = 3 * u * t * t, w3 = t * t * t
+        let x: Double = w0 * a.x + w1 * c1.x + w2 * c2.x + w3 * b.x
+        let y: Double = w0 * a.y + w1 * c1.y + w2 * c2.y + w3 * b.y
+        return Point(x, y)
+    }
+
+    /// Gate names are written on the edges of fabrics with at most this many gates.
+    public static let maxGateLabels = 80
+
     public func render() -> Canvas {
         let canvas = Canvas(width: width, height: height)
         let p = network.keepProbabilities
@@ -180,6 +192,25 @@ public struct GraphView {
                 canvas.curve(a, c1, c2, b, width: lineWidth, colour)
             case .plain:
                 canvas.curve(a, c1, c2, b, width: 1.5, Colour.grey)
+            }
+        }
+        // Each gated module's name at its edge's middle, so that inspect's gates can be found here (up to 80 gates; more would cover the picture).
+        if network.gateCount <= Self.maxGateLabels {
+            var labelIndex = [String: Int]()
+            for e in layout.edges {
+                guard case let .module(i, _, _) = e, network.nodes[i].gate != nil else { continue }
+                let (f, t) = e.ends, key = "\(f)-\(t)"
+                let k = labelIndex[key, default: 0]
+                labelIndex[key] = k + 1
+                let a = position(f), b = position(t)
+                let span = abs((layout.grid[t]?.column ?? 0) - (layout.grid[f]?.column ?? 0))
+                let (c1, c2) = controlPoints(a, b, index: k, count: pairCount[key]!, span: span)
+                // Half-way, or nearer the start on a diagonal: two diagonals of a fabric cross at their middles.
+                let along: Double = abs(a.x - b.x) > 1 && abs(a.y - b.y) > 1 ? 0.3 : 0.5
+                let mid = Self.bezier(a, c1, c2, b, at: along)
+                let name = network.nodes[i].name, w = Double(Canvas.textWidth(name))
+                canvas.fill(x: mid.x - w / 2 - 1, y: mid.y - 5, width: w + 2, height: 9, Colour.white.with(alpha: 0.7))
+                canvas.text(name, x: mid.x, y: mid.y - 4, size: .small, .grey, anchor: .centre)
             }
         }
         // Labels: on a CNF grid each scale's resolution at the left; elsewhere each junction's name.
