@@ -24,7 +24,7 @@ struct SharedSessions {
         "same-b.bsn": "load shapes train=64 val=16 test=16 seed=3\nbuild cnf W=1 S=3 C=8\nsave shared\n",
         "lister.bsn": "sessions --json\n",
         "sweep.bsn": "load shapes train=128 val=32 test=32\nset batch 16\nbuild cnf W=2 S=3 C=4\nwarmup 2 steps\nsweep budget flops 300k lambda=1e-6 epochs=6 --workers=1\n",
-        "child.bsn": "open sweep.flops-300k.lambda-1e-06\ninspect\nquit --no-save\n",
+        "child.bsn": "open sweep.flops-300k.lambda-1e-06.abs\ninspect\nquit --no-save\n",
     ]
 
     /// One round in `dir`; returns the problems found.

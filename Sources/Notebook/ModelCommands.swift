@@ -63,13 +63,15 @@ struct SummaryCommand: Command {
 
 struct BudgetCommand: Command {
     let name = "budget"
-    var usage: String { "budget <cost> <C> lambda=<λ> [mode=max|abs] | budget off   (cost: \(CostChoices.catalogue.usage))" }
+    var usage: String { "budget <cost> <C> lambda=<λ> [mode=max|abs|expected] | budget off   (cost: \(CostChoices.catalogue.usage))" }
     let summary = "sets the cost and the budget the architecture search optimises"
     let example = "budget flops 2M lambda=1e-6"
     var details: String {
         """
         The reward of a sampled architecture is -(loss + λ·max(0, C - budget)) (mode=max, the default)
-        or -(loss + λ·|C - budget|) (mode=abs). Pick λ so that λ·budget is of order 1.
+        or -(loss + λ·|C - budget|) (mode=abs); mode=expected bounds the expected cost instead:
+        λ·max(0, E[C] - budget), each sample weighed by λ·C while the batch's mean cost is over the budget.
+        Pick λ so that λ·budget is of order 1.
         Numbers take k, M, G suffixes: 2M = 2000000; a time budget is in milliseconds (30ms, 0.03s, 500us).
         A budget below the smallest non-empty architecture or above the full network is taken, with a warning. Costs:
 

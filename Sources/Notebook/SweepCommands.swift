@@ -10,15 +10,18 @@ struct SweepCommand: Command {
     let example = "sweep budget flops 2M,4M,8M lambda=1e-7,1e-6 epochs=8"
     var details: String {
         """
-        budget <cost> <C list> lambda=<λ list> [mode=max|abs]
+        budget <cost> <C list> lambda=<λ list> [mode=abs|max|expected]
                        one search per budget C and λ, from this session's weights (gates reset to
-                       p ≈ 0.95 if they had moved), each trained epochs= more epochs
+                       p ≈ 0.95 if they had moved), each trained epochs= more epochs. mode=abs (the
+                       default here) pulls each child to its own budget, so the children spread along
+                       the front; mode=max (budget's default, the paper's) lets every child below its
+                       budget fall to the same cheap architecture
         baselines cnf W=<list> [S=] [C=]  |  baselines resnet depth=<list>
                        fixed networks (no gates) trained from scratch for as many steps in all
         seeds=<list>   one child per seed too (set seed); without it the children share this session's
         epochs=N (10)  epochs each child trains;  --workers=K (one per core) processes, threads split
         With a warm-up set (warmup 2 epochs) and not done yet, this session warms up first, once:
-        every child starts from that checkpoint. Children are named <session>.<cost>-<C>.lambda-<λ>[.seed-<s>]
+        every child starts from that checkpoint. Children are named <session>.<cost>-<C>.lambda-<λ>.<mode>[.seed-<s>]
         (open one like any session). Ctrl-C or a killed process: the same command continues the sweep,
         keeping finished children. Cost: \(CostChoices.catalogue.usage)
         """
@@ -43,7 +46,8 @@ struct SweepCommand: Command {
                 throw UsageError("sweep budget: the budgets must be numbers ≥ 0 separated by commas (e.g. 2M,4M,8M), got '\(limitsWord)'")
             }
             guard let lambdas = try a.numberList("lambda", "λ") else { throw UsageError("sweep budget: needs lambda=<λ,…> (e.g. lambda=1e-7,1e-6)") }
-            let mode: Budget.Mode = try a.choice("mode") ?? .max
+            // abs by default: under max every child below its budget pays nothing, and children collapse onto one architecture (docs/benchmarks.md).
+            let mode: Budget.Mode = try a.choice("mode") ?? .abs
             grid = .budgets(cost: cost, limits: limits, lambdas: lambdas, mode: mode)
             if timed { for w in words.compactMap(timeSuffixWarning) { nb.live("warning: " + w) } }
         case "baselines":

@@ -31,7 +31,8 @@ public struct SweepOrigin: Codable, Equatable, Sendable {
 }
 
 /// One run of a sweep: a session of its own, named after its parameters
-/// (`<parent>.flops-4M.lambda-1e-07.seed-1`, `<parent>.cnf-W4-S4-C16`).
+/// (`<parent>.flops-4M.lambda-1e-07.seed-1`, `<parent>.flops-4M.lambda-1e-07.abs` for
+/// a mode other than max, `<parent>.cnf-W4-S4-C16`).
 public struct SweepChild: Codable, Sendable {
     public var name: String
     public var origin: SweepOrigin
@@ -98,7 +99,8 @@ extension SweepRequest {
                 for lambda in lambdas {
                     for seed in seedList {
                         let budget = BudgetSpec(cost: cost, budget: Budget(limit: limit, lambda: lambda, mode: mode))
-                        let name = "\(parent.name).\(cost.name)-\(Format.quantity(limit, exact: true)).lambda-\(String(format: "%g", lambda))" + seedPart(seed)
+                        let name = "\(parent.name).\(cost.name)-\(Format.quantity(limit, exact: true)).lambda-\(String(format: "%g", lambda))"
+                            + (mode == .max ? "" : ".\(mode.rawValue)") + seedPart(seed)      // max: the names of sweeps before modes were named
                         children.append(SweepChild(name: name, origin: SweepOrigin(kind: .search, parent: parent.name, parentStep: trainer.step,
                                                                                    budget: budget, seed: seed, targetStep: target)))
                     }

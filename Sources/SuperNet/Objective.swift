@@ -3,7 +3,16 @@ import Foundation
 /// The budget on the optimised cost: D = loss + λ · max(0, C − C_budget)
 /// ("max", default) or λ · |C − C_budget| ("abs").
 public struct Budget: Codable, Equatable, Sendable {
-    public enum Mode: String, Codable, Sendable, CaseIterable { case max, abs }
+    public enum Mode: String, Codable, Sendable, CaseIterable {
+        /// λ · max(0, C − budget) for each sampled architecture (the paper's).
+        case max
+        /// λ · |C − budget|: architectures below the budget are pulled up to it too.
+        case abs
+        /// λ · max(0, E[C] − budget): the budget bounds the expected cost of the
+        /// distribution; its gradient, 1[E[C] > budget] · λ · ∇E[C], is estimated
+        /// with the batch's mean cost and each sample's cost.
+        case expected
+    }
 
     /// C_budget, in the cost's unit.
     public var limit: Double
@@ -23,7 +32,7 @@ public struct Budget: Codable, Equatable, Sendable {
     /// λ · max(0, C − C_budget), or λ · |C − C_budget|.
     public func penalty(cost: Double) -> Double {
         switch mode {
-        case .max: lambda * Swift.max(0, cost - limit)
+        case .max, .expected: lambda * Swift.max(0, cost - limit)
         case .abs: lambda * Swift.abs(cost - limit)
         }
     }

@@ -291,7 +291,13 @@ public final class Trainer {
     /// D_i = loss_i + budget penalty of C(H_i); returns a − path lr · REINFORCE gradient
     /// (the caller applies it once the whole step is known to be finite).
     private func gateUpdate(losses: [Float], costs: [Double], architectures: [Architecture], probabilities: [Float]) -> [Float] {
-        let penalty = { (c: Double) in self.budget?.penalty(cost: c) ?? 0 }
+        let meanCost = costs.reduce(0, +) / Double(max(costs.count, 1))
+        let penalty = { (c: Double) -> Double in
+            guard let budget = self.budget else { return 0 }
+            // mode expected: the score-function estimate of ∇ λ·max(0, E[C] − budget) weighs each sample by λ·C while E[C] is over.
+            if budget.mode == .expected { return meanCost > budget.limit ? budget.lambda * c : 0 }
+            return budget.penalty(cost: c)
+        }
         var objectives: [Double], gates: [[Bool]], baseline: Double?
         if architectures.count == 1 {
             // One architecture for the batch: its objective is the batch mean.

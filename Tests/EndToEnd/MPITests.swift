@@ -140,7 +140,7 @@ final class MPITests: XCTestCase {
         build cnf W=2 S=3 C=8
         warmup 1 epochs
         set path-lr 0.05
-        sweep budget flops 300k,600k lambda=1e-6,1e-5 epochs=2
+        sweep budget flops 300k,600k lambda=1e-6,1e-5 mode=max epochs=2
 
         """
         let path = try script("sw.bsn", text)

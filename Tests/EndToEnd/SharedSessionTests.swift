@@ -79,7 +79,7 @@ final class SharedSessionTests: XCTestCase {
         set batch 16
         build cnf W=2 S=3 C=8
         warmup 2 steps
-        sweep budget flops 300k lambda=1e-6 epochs=12 --workers=1
+        sweep budget flops 300k lambda=1e-6 mode=max epochs=12 --workers=1
         END
         $B run sw.bsn > sw.out 2>&1 &
         sweep=$!

@@ -52,7 +52,7 @@ final class SweepTests: XCTestCase {
     """
 
     func testATwoByTwoGridRunsInTwoWorkersAndEachChildEqualsItsRunAlone() throws {
-        let r = try run("grid.bsn", Self.parent + "sweep budget flops 300k,600k lambda=1e-6,1e-5 epochs=2 --workers=2\npareto --json\n")
+        let r = try run("grid.bsn", Self.parent + "sweep budget flops 300k,600k lambda=1e-6,1e-5 mode=max epochs=2 --workers=2\npareto --json\n")
         XCTAssertTrue(r.stdout.contains("warming up 'grid' once: 8 steps"), r.stdout)
         XCTAssertTrue(r.stdout.contains("4 children of 'grid'"), r.stdout)
         XCTAssertTrue(r.stdout.contains("2 workers × 1 thread"), r.stdout)
@@ -93,7 +93,7 @@ final class SweepTests: XCTestCase {
     }
 
     func testAChildStartsFromTheWarmedUpParentsWeightsWithItsGatesReset() throws {
-        _ = try run("warm.bsn", Self.parent + "train 12 steps\nsweep budget flops 500k lambda=1e-6 epochs=1 --workers=1\n")
+        _ = try run("warm.bsn", Self.parent + "train 12 steps\nsweep budget flops 500k lambda=1e-6 mode=max epochs=1 --workers=1\n")
         let parent = try store.open("warm"), child = try store.open("warm.flops-500k.lambda-1e-06")
         XCTAssertEqual(child.origin?.parentStep, 12)
         // The parent had sampled for 4 steps: the child's first steps are those, then it starts again from p ≈ 0.95.
@@ -109,7 +109,7 @@ final class SweepTests: XCTestCase {
         set batch 32
         build cnf W=2 S=3 C=16
         set path-lr 0.05
-        sweep budget flops 1M,2M,3M lambda=1e-6 epochs=3 --workers=1
+        sweep budget flops 1M,2M,3M lambda=1e-6 mode=max epochs=3 --workers=1
 
         """
         let path = try script("killed.bsn", text)

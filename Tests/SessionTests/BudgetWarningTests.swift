@@ -66,3 +66,27 @@ final class BudgetWarningTests: XCTestCase {
         XCTAssertNil(timeSuffixWarning("2"))
     }
 }
+
+/// mode=expected: the penalty is on the batch's mean cost; below the budget the gates learn from the loss alone.
+final class ExpectedCostModeTests: XCTestCase {
+    private func gatesAfterOneStep(_ budget: Budget?) throws -> [Float] {
+        let s = Session(name: "e", seed: 5)
+        try s.load(Shapes(train: 32, validation: 16, test: 16, seed: 2))
+        try s.set(.batch, to: "16")
+        try s.set(.pathLearningRate, to: "0.5")
+        try s.build(.cnf(columns: 2, scales: 3, channels: 4, segmentation: false, gated: true))
+        if let budget { try s.budget(FlopsCost.Choice(), budget) } else { s.removeBudget() }
+        try s.train(.steps(1), validate: false)
+        return try XCTUnwrap(s.network).gateLogits.value
+    }
+
+    func testBelowTheBudgetTheMeanCostAddsNothingAboveItEachSampleIsWeighedByItsCost() throws {
+        let loss = try gatesAfterOneStep(nil)
+        XCTAssertEqual(try gatesAfterOneStep(Budget(limit: 1e9, lambda: 1e-3, mode: .expected)), loss, "mean cost under the budget: the loss alone")
+        let over = try gatesAfterOneStep(Budget(limit: 1e3, lambda: 1e-6, mode: .expected))
+        XCTAssertNotEqual(over, loss)
+        // Over the budget, λ·C_i, unlike max's λ·max(0, C_i − budget), differs from max by a constant per sample: the baseline removes it.
+        let max = try gatesAfterOneStep(Budget(limit: 1e3, lambda: 1e-6, mode: .max))
+        for (a, b) in zip(over, max) { XCTAssertEqual(a, b, accuracy: 1e-5) }
+    }
+}

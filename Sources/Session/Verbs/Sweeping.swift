@@ -51,6 +51,18 @@ public struct SweepReport: Output, Sendable {
     /// Budgets nobody means (`budget` says the same); the text leaves them out: the sweep said them when it began.
     public var warnings: [String] = []
 
+    /// Said when three or more searches with different budgets ended at one
+    /// cost: the children collapsed onto one architecture, and what spreads them.
+    public var collapsed: String? {
+        let searches = rows.filter { $0.kind == .search && ($0.state == .finished || $0.state == .kept) }
+        let costs = searches.compactMap(\.cost)
+        guard searches.count >= 3, costs.count == searches.count, let low = costs.min(), let high = costs.max(), high - low <= 0.01 * high,
+              Set(searches.map { $0.child.split(separator: ".").first ?? "" }).count > 1 else { return nil }
+        return "all \(searches.count) searches ended at one architecture (\(Format.quantity(high)) \(searches[0].costName ?? "")): below its budget a child pays no penalty, "
+            + "so nothing holds it up to the budget" + (searches[0].child.hasSuffix(".abs") || searches[0].child.contains(".abs.") ? "; try larger λ, or budgets further apart"
+                : "; mode=abs pulls each child to its own budget") + " (docs/benchmarks.md, 'Children that collapse')"
+    }
+
     public var text: String {
         var lines = [String]()
         if let warmup { lines.append("warm-up (once, in '\(parent)'): " + warmup.text.split(separator: "\n")[0]) }
@@ -66,6 +78,7 @@ public struct SweepReport: Output, Sendable {
         if interrupted || rows.contains(where: { $0.state == .interrupted || $0.state == .waiting }) {
             lines.append("interrupted: the same sweep command continues it (finished children are kept, the others resume from their last save)")
         } else if count(.failed) == 0 {
+            if let collapsed { lines.append(collapsed) }
             lines.append("pareto picks the front; open <child> continues one")
         }
         return lines.joined(separator: "\n")
