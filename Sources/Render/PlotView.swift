@@ -121,8 +121,18 @@ public struct Plot {
                 }
             }
         }
-        for l in labels where l.x.isFinite && l.y.isFinite && (!logX || l.x > 0) {
-            canvas.text(l.text, x: px(l.x) + 6, y: py(l.y) - 12, size: .small, l.faint ? .grey : .ink)
+        // Labels above-right of their point, moved up or down a line at a time past the ones already placed
+        // (strong ones first); one that finds no free place within four lines is left out.
+        var placed = [(x: Double, y: Double, w: Double)]()
+        let order = labels.indices.sorted { (labels[$0].faint ? 1 : 0, $0) < (labels[$1].faint ? 1 : 0, $1) }
+        for k in order {
+            let l = labels[k]
+            guard l.x.isFinite && l.y.isFinite && (!logX || l.x > 0) else { continue }
+            let x0 = px(l.x) + 6, w = Double(Canvas.textWidth(l.text))
+            let free = { (y: Double) in !placed.contains { abs($0.y - y) < 10 && x0 < $0.x + $0.w + 4 && $0.x < x0 + w + 4 } }
+            guard let y = [-12.0, 4, -24, 16, -36, 28, -48].map({ py(l.y) + $0 }).first(where: free) else { continue }
+            placed.append((x0, y, w))
+            canvas.text(l.text, x: x0, y: y, size: .small, l.faint ? .grey : .ink)
         }
         // Legend on a white box, top right or bottom right, whichever holds fewer points.
         let labelled = series.filter { !$0.label.isEmpty }

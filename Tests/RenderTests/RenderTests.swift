@@ -86,13 +86,18 @@ final class GraphViewTests: XCTestCase {
         XCTAssertLessThan(view.position(index("x")).x, view.position(index("s1")).x)
         XCTAssertEqual(view.layout.edges.filter { if case .module = $0 { return true } else { return false } }.count, 2)
 
-        func midpoint(_ module: String) -> Point {
+        // A point of a module's edge curve, at t along it (the gate's name sits half-way).
+        func point(_ module: String, at t: Double) -> Point {
             let i = index(module), n = net.nodes[i]
             let a = view.position(n.inputs[0]), b = view.position(n.outputs[0])
             let (c1, c2) = view.controlPoints(a, b, index: 0, count: 1, span: 1)
-            return Point((a.x + 3 * c1.x + 3 * c2.x + b.x) / 8, (a.y + 3 * c1.y + 3 * c2.y + b.y) / 8)
+            let u = 1 - t, w = (u * u * u, 3 * u * u * t, 3 * u * t * t, t * t * t)
+            return Point(w.0 * a.x + w.1 * c1.x + w.2 * c2.x + w.3 * b.x, w.0 * a.y + w.1 * c1.y + w.2 * c2.y + w.3 * b.y)
         }
-        let kept = midpoint("m1"), dropped = midpoint("m2")
+        let kept = point("m1", at: 0.8), dropped = point("m2", at: 0.8)
+        // Half-way: the gate's name on a light box over the edge.
+        let label = canvas.pixel(Int(point("m1", at: 0.5).x), Int(point("m1", at: 0.5).y))
+        XCTAssertTrue(label.b > 0.5, "the gate's name is written half-way along its edge, got \(label)")
         XCTAssertTrue(near(canvas.pixel(Int(kept.x), Int(kept.y)), 0xFDE725, tolerance: 0.05), "p = 1: viridis(1) \(canvas.pixel(Int(kept.x), Int(kept.y)))")
         let faint = canvas.pixel(Int(dropped.x), Int(dropped.y))
         XCTAssertTrue(faint.r > 0.6 && faint.g < faint.r && faint.g < faint.b, "p = 0: faint viridis(0) purple, got \(faint)")

@@ -77,7 +77,7 @@ final class ExpectedCostModeTests: XCTestCase {
         try s.build(.cnf(columns: 2, scales: 3, channels: 4, segmentation: false, gated: true))
         if let budget { try s.budget(FlopsCost.Choice(), budget) } else { s.removeBudget() }
         try s.train(.steps(1), validate: false)
-        return try XCTUnwrap(s.network).gateLogits.value
+        return try XCTUnwrap(s.network).gateLogits.value.values
     }
 
     func testBelowTheBudgetTheMeanCostAddsNothingAboveItEachSampleIsWeighedByItsCost() throws {

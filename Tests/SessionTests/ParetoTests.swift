@@ -74,3 +74,23 @@ final class ParetoTests: XCTestCase {
         XCTAssertTrue(all.text.split(separator: "\n").contains { $0.hasPrefix("flops-100k.lambda-1e-06 ") && $0.hasSuffix("dead") }, all.text)
     }
 }
+
+/// A sweep whose searches all end at one cost says so.
+final class SweepCollapseTests: XCTestCase {
+    private func rows(_ children: [(String, Double, String)]) throws -> [SweepReport.Row] {
+        let json = children.map { child, cost, kind in
+            #"{"session":"s.\#(child)","child":"\#(child)","kind":"\#(kind)","state":"finished","step":10,"targetStep":10,"perEpoch":5,"cost":\#(cost),"costName":"flops"}"#
+        }
+        return try JSONDecoder().decode([SweepReport.Row].self, from: Data(("[" + json.joined(separator: ",") + "]").utf8))
+    }
+
+    func testSaidWhenEverySearchEndsAtOneCostAndNotOtherwise() throws {
+        let budgets = ["flops-3M.lambda-1e-07", "flops-6M.lambda-1e-07", "flops-9M.lambda-1e-07"]
+        let said = try XCTUnwrap(SweepReport.collapsed(try rows(budgets.map { ($0, 1.81e6, "search") } + [("cnf-W1-S4-C16", 1.2e6, "baseline")])))
+        XCTAssertTrue(said.hasPrefix("all 3 searches ended at one architecture (1.81M flops)"), said)
+        XCTAssertTrue(said.contains("mode=abs pulls each child to its own budget"), said)
+        XCTAssertNil(SweepReport.collapsed(try rows([(budgets[0], 1.81e6, "search"), (budgets[1], 1.81e6, "search"), (budgets[2], 8e6, "search")])))
+        // One budget with several λ at one cost is no collapse of budgets.
+        XCTAssertNil(SweepReport.collapsed(try rows(["flops-3M.lambda-1e-07", "flops-3M.lambda-2e-07", "flops-3M.lambda-3e-07"].map { ($0, 1e6, "search") })))
+    }
+}

@@ -53,7 +53,9 @@ public struct SweepReport: Output, Sendable {
 
     /// Said when three or more searches with different budgets ended at one
     /// cost: the children collapsed onto one architecture, and what spreads them.
-    public var collapsed: String? {
+    public var collapsed: String? { Self.collapsed(rows) }
+
+    public static func collapsed(_ rows: [Row]) -> String? {
         let searches = rows.filter { $0.kind == .search && ($0.state == .finished || $0.state == .kept) }
         let costs = searches.compactMap(\.cost)
         guard searches.count >= 3, costs.count == searches.count, let low = costs.min(), let high = costs.max(), high - low <= 0.01 * high,
@@ -78,7 +80,7 @@ public struct SweepReport: Output, Sendable {
         if interrupted || rows.contains(where: { $0.state == .interrupted || $0.state == .waiting }) {
             lines.append("interrupted: the same sweep command continues it (finished children are kept, the others resume from their last save)")
         } else if count(.failed) == 0 {
-            if let collapsed { lines.append(collapsed) }
+            if let collapsed = Self.collapsed(rows) { lines.append(collapsed) }
             lines.append("pareto picks the front; open <child> continues one")
         }
         return lines.joined(separator: "\n")
