@@ -78,6 +78,7 @@ let package = Package(
         .testTarget(name: "NotebookTests", dependencies: ["Notebook", "Session", "SuperNet", "TestSupport"]),
         .testTarget(name: "EndToEnd", dependencies: ["bsn", "TestSupport", "Session", "Fuzz", "Datasets", "Notebook", "SuperNet", "Tensor", "Interface"]),
         .testTarget(name: "FilesTests", dependencies: ["Files"]),
+        .testTarget(name: "InterfaceTests", dependencies: ["Interface"]),
     ],
     swiftLanguageModes: [.v6]
 )

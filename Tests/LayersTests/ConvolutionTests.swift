@@ -82,7 +82,9 @@ final class ConvolutionTests: XCTestCase {
     }
 
     func testEveryAlgorithmAgreesWithGemm() throws {
-        let algorithms = algorithms
+        // gemm first: the reference the others are compared with.
+        let algorithms = [ConvolutionAlgorithm.gemm] + algorithms.filter { $0 != .gemm }
+        guard algorithms.count > 1 else { throw XCTSkip("only gemm runs on this CPU: there is nothing to compare it with") }
         for (i, (n, h, w, cin, cout, k, s, p, bias)) in kernelShapes.enumerated() {
             var results = [[Float]]()
             for algorithm in algorithms {
@@ -95,7 +97,8 @@ final class ConvolutionTests: XCTestCase {
                 results.append(y.values + dx.values + conv.weight.gradient.values)
             }
             for (k, other) in results.enumerated().dropFirst() {
-                for (a, b) in zip(results[0], other) { XCTAssertEqual(a, b, accuracy: 1e-4 * max(1, abs(a)), "\(algorithms[k]) shape \(i)") }
+                XCTAssertEqual(results[0].count, other.count)
+                for (a, b) in zip(results[0], other) { XCTAssertEqual(a, b, accuracy: 1e-4 * max(1, abs(a)), "\(algorithms[k]) against gemm, shape \(i)") }
             }
         }
     }
