@@ -59,7 +59,7 @@ let package = Package(
                                                 .product(name: "SwiftProtobuf", package: "swift-protobuf")], swiftSettings: fast),
         .target(name: "Render", dependencies: ["SuperNet", "CSupport", "Interface", "Files"], swiftSettings: fast),
         .target(name: "BSN", dependencies: ["Session", "SuperNet", "Datasets", "Render", "Interface", "Tensor"]),
-        .target(name: "Notebook", dependencies: ["Session", "Interface", "Datasets", "SuperNet", "Tensor", "CReadline"], swiftSettings: fast),
+        .target(name: "Notebook", dependencies: ["Session", "Interface", "Datasets", "SuperNet", "Tensor", "Render", "CReadline"], swiftSettings: fast),
         .target(name: "Benchmarks", dependencies: ["Tensor", "Layers", "SuperNet", "Datasets", "Interface", "DatasetFiles"], swiftSettings: fast),
         // The fuzz harness (bsn fuzz): random scripts and mutated files run through the binary itself.
         .target(name: "Fuzz", dependencies: ["Notebook", "Session", "Datasets", "Tensor", "DatasetFiles"]),

@@ -21,13 +21,28 @@ public struct Dataset: Sendable {
     /// The paper's pipeline for this dataset (see each source).
     public var augmentation: Augmentation { source.augmentation }
 
-    /// The split called "train", "val"/"validation" or "test".
-    public func split(_ name: String) throws -> ImageSet {
-        switch name.lowercased() {
-        case "train": train
-        case "val", "validation": validation
-        case "test": test
-        default: throw DataError("unknown split '\(name)' (train, val or test)")
+    /// The images of a split.
+    public func images(_ split: Split) -> ImageSet {
+        switch split {
+        case .train: train
+        case .validation: validation
+        case .test: test
+        }
+    }
+}
+
+/// One of a dataset's three splits. Its raw value is the word bsn writes
+/// ("val" for validation), in commands, evaluations and JSON.
+public enum Split: String, Codable, Sendable, CaseIterable {
+    case train, validation = "val", test
+
+    /// "train", "val" or "validation", "test" (any case).
+    public init(parsing word: String) throws {
+        switch word.lowercased() {
+        case "train": self = .train
+        case "val", "validation": self = .validation
+        case "test": self = .test
+        default: throw DataError("unknown split '\(word)' (train, val or test)")
         }
     }
 }

@@ -1,3 +1,4 @@
+import Datasets
 import Foundation
 import Interface
 import Session
@@ -34,7 +35,7 @@ struct RenderCommand: Command {
             let allocation: ParallelCost.Allocation = try a.choice("allocation") ?? .reference
             picture = .graph(schedule: machines, allocation: allocation)
         case "arch": picture = .architecture
-        case "masks": picture = .masks(count: try a.int("n", default: 4, range: 1...32)!, split: a.option("split") ?? "val")
+        case "masks": picture = .masks(count: try a.int("n", default: 4, range: 1...32)!, split: try Split(parsing: a.option("split") ?? "val"))
         case "history": picture = .history
         case "pareto": picture = .pareto(store: nb.store)
         default:

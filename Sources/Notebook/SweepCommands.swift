@@ -1,3 +1,4 @@
+import Datasets
 import Foundation
 import Interface
 import Session
@@ -132,7 +133,7 @@ struct ParetoCommand: Command {
 
     func run(_ a: inout Arguments, _ nb: Notebook) throws -> any Output {
         let cost = try a.next().map { try CostChoices.parse($0, &a) }
-        let split = a.option("split") ?? "val"
+        let split = try Split(parsing: a.option("split") ?? "val")
         let metricWord = a.option("metric") ?? "accuracy"
         guard let metric = ParetoMetric(rawValue: metricWord) else {
             throw UsageError("pareto: --metric takes accuracy or iou, got '\(metricWord)'" + didYouMean(metricWord, in: ParetoMetric.allCases.map(\.rawValue)))

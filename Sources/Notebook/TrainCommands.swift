@@ -1,3 +1,4 @@
+import Datasets
 import Foundation
 import Interface
 import Session
@@ -161,7 +162,7 @@ struct EvalCommand: Command {
     let words = ["val", "test", "train", "--sampled", "--json"]
 
     func run(_ a: inout Arguments, _ nb: Notebook) throws -> any Output {
-        let split = a.next() ?? "val"
+        let split = try Split(parsing: a.next() ?? "val")
         let sampled = a.flag("sampled")
         try a.finish()
         defer { nb.console.endProgress() }

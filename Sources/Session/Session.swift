@@ -148,21 +148,20 @@ public final class Session {
     /// Cells when it was opened or last saved.
     var cellsWhenSaved = 0
 
-    /// The accuracy of the deterministic architecture on `split` ("val",
-    /// "test") measured last: epochs' validation rows (at the step where each
+    /// The accuracy of the deterministic architecture on `split` measured last: epochs' validation rows (at the step where each
     /// epoch ended) and `eval` results, the later step winning, an evaluation
     /// over an epoch row at the same step. Evaluations of sampled
     /// architectures do not count: they measure something else.
-    public func latestAccuracy(on split: String) -> Double? {
+    public func latestAccuracy(on split: Split) -> Double? {
         var latest: (step: Int, accuracy: Double)?
-        if split == "val" {
+        if split == .validation {
             var step = 0
             for e in epochs {
                 step += e.steps
                 if let v = e.validationAccuracy { latest = (step, v) }
             }
         }
-        for e in evaluations where e.split == split && e.sampled != true && e.step >= (latest?.step ?? 0) {
+        for e in evaluations where e.splitValue == split && e.sampled != true && e.step >= (latest?.step ?? 0) {
             latest = (e.step, e.accuracy)
         }
         return latest?.accuracy
@@ -191,6 +190,8 @@ public final class Session {
         public var sampled: Bool?
         /// Segmentation: the mean IoU over classes.
         public var meanIoU: Double?
+        /// The split, typed ("validation" recorded by earlier versions is validation too).
+        public var splitValue: Split? { try? Split(parsing: split) }
         public init(step: Int, split: String, loss: Double, accuracy: Double, cost: Double?, sampled: Bool? = nil, meanIoU: Double? = nil) {
             (self.step, self.split, self.loss, self.accuracy, self.cost, self.sampled, self.meanIoU) = (step, split, loss, accuracy, cost, sampled, meanIoU)
         }

@@ -85,7 +85,7 @@ final class ModelFileTests: XCTestCase {
         try s.train(.steps(2), validate: false)
         let path = folder.appendingPathComponent("faces.bsnmodel").path
         try s.exportModel(to: path)
-        let expected = try s.predictMasks(count: 1, split: "test")[0].prediction
+        let expected = try s.predictMasks(count: 1, split: .test)[0].prediction
         let image = PartLabels.Entry(name: "Cy_Diaz", number: 3).imagePath(folder)
         let (prediction, preparation) = try ExportedModel(file: path).predict(try ExportedModel.readImage(image))
         XCTAssertEqual(preparation, "as in the test pipeline, centred in 256x256")

@@ -58,7 +58,7 @@ final class ParetoTests: XCTestCase {
             let t = try seeds.map { s in try XCTUnwrap(s.testAccuracy, s.model) }
             XCTAssertEqual(setting.testAccuracy!, (t[0] + t[1]) / 2, accuracy: 1e-12)
             let child = try store.open("p." + seeds[0].model, access: .read)
-            XCTAssertEqual(try child.evaluate("test").accuracy, t[0], accuracy: 1e-12)
+            XCTAssertEqual(try child.evaluate(.test).accuracy, t[0], accuracy: 1e-12)
         }
         XCTAssertTrue(report.rows.contains(where: \.onFront))
         XCTAssertEqual(report.chance!, 1 / Double(try XCTUnwrap(parent.dataset).classNames.count), accuracy: 1e-12)
@@ -92,5 +92,19 @@ final class SweepCollapseTests: XCTestCase {
         XCTAssertNil(SweepReport.collapsed(try rows([(budgets[0], 1.81e6, "search"), (budgets[1], 1.81e6, "search"), (budgets[2], 8e6, "search")])))
         // One budget with several λ at one cost is no collapse of budgets.
         XCTAssertNil(SweepReport.collapsed(try rows(["flops-3M.lambda-1e-07", "flops-3M.lambda-2e-07", "flops-3M.lambda-3e-07"].map { ($0, 1e6, "search") })))
+    }
+}
+
+/// Splits are typed: "val" and "validation" are one split, however an evaluation was recorded.
+final class SplitTests: XCTestCase {
+    func testValidationIsOneSplitUnderEitherWord() throws {
+        XCTAssertEqual(try Split(parsing: "validation"), .validation)
+        XCTAssertEqual(try Split(parsing: "VAL"), .validation)
+        XCTAssertThrowsError(try Split(parsing: "dev")) { XCTAssertTrue("\($0)".contains("unknown split 'dev' (train, val or test)")) }
+        let s = Session(name: "v")
+        // As an earlier version recorded `eval validation`: the word the user typed.
+        s.evaluations = [.init(step: 3, split: "validation", loss: 1, accuracy: 0.5, cost: nil)]
+        XCTAssertEqual(s.latestAccuracy(on: .validation), 0.5)
+        XCTAssertNil(s.latestAccuracy(on: .test))
     }
 }

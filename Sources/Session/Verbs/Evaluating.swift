@@ -25,15 +25,15 @@ public struct EvaluationReport: Output, Sendable {
 
 extension Session {
     /// Loss and accuracy of the deterministic architecture (or of sampled
-    /// ones) on a split: "train", "val" or "test". Recorded unless cancelled
+    /// ones) on a split. Recorded (under the split's word: "val" for validation) unless cancelled
     /// (then it throws and records nothing).
     @discardableResult
-    public func evaluate(_ split: String = "val", sampled: Bool = false, cancel: Cancellation = .never,
+    public func evaluate(_ split: Split = .validation, sampled: Bool = false, cancel: Cancellation = .never,
                          progress: @escaping (Int, Int) -> Void = { _, _ in }) throws -> EvaluationReport {
         let (net, trainer) = try requireModel()
         let dataset = try requireDataset()
-        let set = try dataset.split(split)
-        guard set.count > 0 else { throw SessionError("the \(split) split is empty") }
+        let set = dataset.images(split)
+        guard set.count > 0 else { throw SessionError("the \(split.rawValue) split is empty") }
         let batches = CancellableBatches(EvaluationBatches(set, augmentation: dataset.augmentation, batchSize: max(settings.batch, 32)),
                                          cancel: cancel, progress: progress)
         let r = try trainer.evaluateInDetail(batches, classes: dataset.classNames.count, sampling: sampled)
@@ -42,9 +42,9 @@ extension Session {
         }
         let cost = optimisedCost ?? FlopsCost(net)
         let c = cost.cost(of: net.deterministicArchitecture)
-        evaluations.append(.init(step: trainer.step, split: split, loss: r.loss, accuracy: r.accuracy, cost: c, sampled: sampled ? true : nil,
+        evaluations.append(.init(step: trainer.step, split: split.rawValue, loss: r.loss, accuracy: r.accuracy, cost: c, sampled: sampled ? true : nil,
                                 meanIoU: dataset.isSegmentation ? r.meanIoU : nil))
-        return EvaluationReport(split: split, examples: r.examples, loss: r.loss, accuracy: r.accuracy, classAccuracy: r.classAccuracy,
+        return EvaluationReport(split: split.rawValue, examples: r.examples, loss: r.loss, accuracy: r.accuracy, classAccuracy: r.classAccuracy,
                                 meanIoU: dataset.isSegmentation ? r.meanIoU : nil, cost: c, costName: cost.name, sampled: sampled,
                                 classNames: dataset.classNames)
     }

@@ -14,7 +14,7 @@ public enum Picture: Sendable {
     /// The deterministic architecture: kept modules strong, dropped ones faded.
     case architecture
     /// Segmentation: input, ground truth, prediction and overlay for `count` examples of a split.
-    case masks(count: Int = 4, split: String = "val")
+    case masks(count: Int = 4, split: Split = .validation)
     /// Loss, accuracy, cost against the budget and gate entropy over the steps.
     case history
     /// Cost against accuracy. With sweep children in `store`: every child and
@@ -93,8 +93,8 @@ extension Session {
                                          width: width)
             }
             // This session's evaluations (test split preferred), and the saved sessions on the same data and cost.
-            let splits = Set(evaluations.map(\.split)), split = splits.contains("test") ? "test" : "val"
-            var models = evaluations.filter { $0.split == split }.compactMap { e in
+            let split: Split = evaluations.contains { $0.splitValue == .test } ? .test : .validation
+            var models = evaluations.filter { $0.splitValue == split }.compactMap { e in
                 e.cost.map { (cost: $0, accuracy: e.accuracy, label: "\(name) @\(e.step)") }
             }
             for l in store?.list() ?? [] where l.name != name && l.dataset == dataset?.name && l.costName == optimisedCost?.name {
@@ -104,7 +104,7 @@ extension Session {
             let front = Set(paretoFront(models.map { ($0.cost, $0.accuracy) }))
             return ParetoView.render(models.indices.map { k in
                 ParetoView.Model(cost: models[k].cost, validation: models[k].accuracy, label: models[k].label, onFront: front.contains(k))
-            }, costName: optimisedCost?.name ?? "cost", split: split, title: "cost against accuracy: \(models.count) models", width: width)
+            }, costName: optimisedCost?.name ?? "cost", split: split.rawValue, title: "cost against accuracy: \(models.count) models", width: width)
         }
     }
 
@@ -125,13 +125,13 @@ extension Session {
 
     /// The deterministic architecture's per-pixel classes for the first `count`
     /// images of a split (cropped back to the stored image size).
-    public func predictMasks(count: Int, split: String) throws -> [MaskExample] {
+    public func predictMasks(count: Int, split: Split) throws -> [MaskExample] {
         let (net, trainer) = try requireModel()
         let d = try requireDataset()
         guard d.isSegmentation else { throw SessionError("\(d.name) is not a segmentation dataset") }
-        var set = try d.split(split)
+        var set = d.images(split)
         if set.count == 0 { set = d.test }
-        guard set.count > 0 else { throw SessionError("the \(split) split is empty") }
+        guard set.count > 0 else { throw SessionError("the \(split.rawValue) split is empty") }
         let n = min(count, set.count)
         let subset = set.subset(0..<n)
         let batch = EvaluationBatches(subset, augmentation: d.augmentation, batchSize: n).makeIterator().next()!
@@ -152,9 +152,9 @@ extension Session {
         }
     }
 
-    private func masks(count: Int, split: String) throws -> Canvas {
+    private func masks(count: Int, split: Split) throws -> Canvas {
         let examples = try predictMasks(count: count, split: split)
         let d = try requireDataset()
-        return MaskView.render(examples, classNames: d.classNames, title: "\(d.name): \(split), deterministic architecture, step \(trainer!.step)")
+        return MaskView.render(examples, classNames: d.classNames, title: "\(d.name): \(split.rawValue), deterministic architecture, step \(trainer!.step)")
     }
 }

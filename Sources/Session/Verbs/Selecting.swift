@@ -1,3 +1,4 @@
+import Datasets
 import Foundation
 import Interface
 import Render
@@ -156,9 +157,9 @@ extension Session {
     /// seed make one setting (their means); dead networks are left off. The
     /// front's models are evaluated on test, once: the result is saved in
     /// each child and reused.
-    public func pareto(cost choice: (any CostChoice)? = nil, split: String = "val", metric: ParetoMetric = .accuracy, machines: Int = 4,
+    public func pareto(cost choice: (any CostChoice)? = nil, split: Split = .validation, metric: ParetoMetric = .accuracy, machines: Int = 4,
                        store: SessionStore, cancel: Cancellation = .never, progress: @escaping (String) -> Void = { _ in }) throws -> ParetoReport {
-        guard ["val", "test"].contains(split) else { throw SessionError("--split takes val or test, got '\(split)'") }
+        guard split != .train else { throw SessionError("--split takes val or test, got 'train'") }
         let children = store.list().filter { $0.origin?.parent == name }
         guard !children.isEmpty else { throw SessionError("'\(name)' has no sweep children yet (sweep budget …, then pareto)") }
         if metric == .iou, dataset?.isSegmentation != true {
@@ -187,7 +188,7 @@ extension Session {
                                          cost: front.cost(of: architecture),
                                          costs: costs.map { .init(name: $0.name, value: $0.cost(of: architecture)) },
                                          validationAccuracy: dead ? nil : try child.measure(metric, on: split, cancel: cancel),
-                                         testAccuracy: dead ? nil : child.recordedMeasure(metric, on: "test"), steps: listing.steps,
+                                         testAccuracy: dead ? nil : child.recordedMeasure(metric, on: .test), steps: listing.steps,
                                          onFront: false, dead: dead))
             sessions.append(child)
         }
@@ -199,7 +200,7 @@ extension Session {
             rows[k].onFront = true
             for i in settings[k] where !each[i].dead {
                 progress("evaluating \(each[i].model) on test")
-                each[i].testAccuracy = try sessions[i].measure(metric, on: "test", cancel: cancel)
+                each[i].testAccuracy = try sessions[i].measure(metric, on: .test, cancel: cancel)
             }
             rows[k] = ParetoReport.setting(of: settings[k].map { each[$0] }, onFront: true)
         }
@@ -208,7 +209,7 @@ extension Session {
         // (A child another process holds keeps its evaluation for the next pareto.)
         for (k, s) in sessions.enumerated() where s.evaluations.count > recorded[k] && s.lock != nil { try store.save(s) }
         let byCost = { (a: ParetoReport.Row, b: ParetoReport.Row) in (a.dead ? 1 : 0, a.cost, a.model) < (b.dead ? 1 : 0, b.cost, b.model) }
-        var report = ParetoReport(parent: name, costName: rows.first?.costs.first?.name ?? chosen.name, split: split, rows: rows.sorted(by: byCost),
+        var report = ParetoReport(parent: name, costName: rows.first?.costs.first?.name ?? chosen.name, split: split.rawValue, rows: rows.sorted(by: byCost),
                                   unfinished: children.filter { $0.steps < ($0.origin?.targetStep ?? 0) }.map { $0.name.dropPrefix(name + ".") })
         report.metric = metric.title
         if rows.contains(where: { $0.seeds > 1 }) { report.seedRows = each.sorted(by: byCost) }
@@ -217,20 +218,20 @@ extension Session {
     }
 
     /// The deterministic architecture's accuracy (or mean IoU) on a split at this step: recorded, or evaluated now (and recorded).
-    func measure(_ metric: ParetoMetric, on split: String, cancel: Cancellation) throws -> Double {
+    func measure(_ metric: ParetoMetric, on split: Split, cancel: Cancellation) throws -> Double {
         if let recorded = recordedMeasure(metric, on: split) { return recorded }
         let report = try evaluate(split, cancel: cancel)
         return metric == .accuracy ? report.accuracy : report.meanIoU ?? 0
     }
 
     /// What an evaluation of the deterministic architecture recorded on a split at this step, if anything.
-    func recordedMeasure(_ metric: ParetoMetric, on split: String) -> Double? {
+    func recordedMeasure(_ metric: ParetoMetric, on split: Split) -> Double? {
         guard let step = trainer?.step else { return nil }
-        if let e = evaluations.last(where: { $0.step == step && $0.split == split && $0.sampled != true && (metric == .accuracy || $0.meanIoU != nil) }) {
+        if let e = evaluations.last(where: { $0.step == step && $0.splitValue == split && $0.sampled != true && (metric == .accuracy || $0.meanIoU != nil) }) {
             return metric == .accuracy ? e.accuracy : e.meanIoU
         }
         // The validation of the epoch that ended at this step.
-        if split == "val", let loader, let e = epochs.last, e.epoch * max(loader.batchesPerEpoch, 1) == step {
+        if split == .validation, let loader, let e = epochs.last, e.epoch * max(loader.batchesPerEpoch, 1) == step {
             return metric == .accuracy ? e.validationAccuracy : e.validationMeanIoU
         }
         return nil

@@ -20,7 +20,7 @@ observer.epoch = { e in
 }
 print(try session.train(.epochs(6), observer: observer).text)
 
-let test = try session.evaluate("test")
+let test = try session.evaluate(.test)
 print(test.text)
 print(try session.inspect().text.split(separator: "\n")[0])
 print(try session.render(.architecture, to: "api-sample-arch.png").text)
