@@ -126,6 +126,9 @@ public final class Session {
     /// The costs, built for the current network: flops, params, the optimised one.
     public private(set) var optimisedCost: (any Cost)?
 
+    /// The cost reports speak of: the optimised one, or flops when none is set (nil without a model).
+    public var reportedCost: (any Cost)? { optimisedCost ?? network.map { FlopsCost($0) } }
+
     public var steps: [StepMetrics] = []
     public var epochs: [EpochMetrics] = []
     public var evaluations: [Evaluation] = []

@@ -180,7 +180,7 @@ public struct SessionStore: Sendable {
                                     lastAccuracy: s.evaluations.last?.accuracy ?? s.epochs.last?.validationAccuracy ?? s.steps.last?.accuracy,
                                     lastValidationAccuracy: s.epochs.last?.validationAccuracy,
                                     validationAccuracy: s.latestAccuracy(on: .validation), testAccuracy: s.latestAccuracy(on: .test),
-                                    cost: s.network.map { n in (s.optimisedCost ?? FlopsCost(n)).cost(of: n.deterministicArchitecture) },
+                                    cost: s.network.map { n in s.reportedCost!.cost(of: n.deterministicArchitecture) },
                                     costName: s.optimisedCost?.name, convolutionChoices: ConvolutionChoices.shared.used, origin: s.origin, files: files)
             if let pause = Self.pauseBeforeManifest { Thread.sleep(forTimeInterval: pause) }
             try CheckedFile.write(try SessionJSON.encoder(pretty: true).encode(manifest), kind: "session", to: dir.appendingPathComponent("session.json"))

@@ -185,7 +185,7 @@ extension SessionStore {
         let (network, trainer) = try s.requireModel()
         let target = child.origin.targetStep
         func report(_ kind: SweepEvent.Kind, validation: Double? = nil, message: String? = nil) {
-            let cost = s.optimisedCost ?? FlopsCost(network)
+            let cost = s.reportedCost!
             event(SweepEvent(kind: kind, child: child.name, step: trainer.step, targetStep: target, validationAccuracy: validation,
                              cost: cost.cost(of: network.deterministicArchitecture), costName: cost.name, message: message))
         }

@@ -98,7 +98,7 @@ extension Session {
             GateReport.Gate(node: net.nodes[node].name, probability: p[k], entropy: gateEntropy(p[k]))
         }.sorted { $0.entropy != $1.entropy ? $0.entropy > $1.entropy : $0.node < $1.node }
         return GateReport(model: modelSpec!.fabric.summary, gates: gates, meanEntropy: meanGateEntropy(p),
-                          cost: net.report(optimisedCost ?? FlopsCost(net), sampled: trainer.lastArchitectures), budget: budgetSpec?.budget.limit,
+                          cost: net.report(reportedCost!, sampled: trainer.lastArchitectures), budget: budgetSpec?.budget.limit,
                           keptGates: p.filter { $0 > 0.5 }.count, uncertain: p.filter { $0 > 0.1 && $0 < 0.9 }.count,
                           samplingStarted: trainer.samplingStarted, modules: net.moduleCount(of: net.deterministicArchitecture),
                           moduleCount: net.moduleCount, fixed: modelSpec?.fixedGates != nil, shown: all ? gates.count : min(15, gates.count), hint: searchHint)

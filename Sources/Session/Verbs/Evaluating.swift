@@ -40,7 +40,7 @@ extension Session {
         if let stopped = batches.stoppedAfter {
             throw SessionError("interrupted after \(stopped) of \(batches.batches.count) batches; nothing recorded")
         }
-        let cost = optimisedCost ?? FlopsCost(net)
+        let cost = reportedCost!
         let c = cost.cost(of: net.deterministicArchitecture)
         evaluations.append(.init(step: trainer.step, split: split.rawValue, loss: r.loss, accuracy: r.accuracy, cost: c, sampled: sampled ? true : nil,
                                 meanIoU: dataset.isSegmentation ? r.meanIoU : nil))

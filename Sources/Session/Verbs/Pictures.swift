@@ -116,7 +116,7 @@ extension Session {
     }
 
     private func costLine(_ net: SuperNetwork) -> String {
-        let r = net.report(optimisedCost ?? FlopsCost(net))
+        let r = net.report(reportedCost!)
         var text = "\(r.name): full \(Format.quantity(r.full)), expected \(Format.quantity(r.expected)), deterministic \(Format.quantity(r.deterministic)) \(r.unit)"
         if let b = budgetSpec { text += String(format: "; budget %@ (lambda %g, %@)", Format.quantity(b.budget.limit), b.budget.lambda, b.budget.mode.rawValue) }
         if let t = trainer { text += "; step \(t.step)" }

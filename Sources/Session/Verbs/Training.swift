@@ -182,7 +182,7 @@ extension Session {
         let last = self.steps.last
         var report = TrainingReport(stepsAsked: steps, stepsDone: done, seconds: Date().timeIntervalSince(start), step: trainer.step,
                                     epoch: Double(trainer.step) / Double(perEpoch), lastLoss: last?.loss, lastAccuracy: last?.accuracy,
-                                    cost: net.report(optimisedCost ?? FlopsCost(net)), budget: budgetSpec?.budget.limit, epochs: rows,
+                                    cost: net.report(reportedCost!), budget: budgetSpec?.budget.limit, epochs: rows,
                                     interrupted: cancel.isCancelled, diverged: diverged?.description)
         report.hint = searchHint
         // Training's work is kept whatever happened; a save that fails makes the verb fail.
