@@ -4,6 +4,8 @@ import Session
 
 struct SampleCommand: Command {
     let name = "sample"
+    let group = CommandGroup.architectures
+    let effect: CommandEffect = .reads
     let usage = "sample [n] [--json]"
     let summary = "draws n architectures from the gate distribution and prints their costs"
     let example = "sample 5"
@@ -19,6 +21,8 @@ struct SampleCommand: Command {
 
 struct InspectCommand: Command {
     let name = "inspect"
+    let group = CommandGroup.architectures
+    let effect: CommandEffect = .reads
     let usage = "inspect [--all] [--json]"
     let summary = "the gate distribution: per-gate probability and entropy, expected vs deterministic cost vs budget"
     let example = "inspect"
@@ -33,6 +37,8 @@ struct InspectCommand: Command {
 
 struct ArchCommand: Command {
     let name = "arch"
+    let group = CommandGroup.architectures
+    let effect: CommandEffect = .reads
     let usage = "arch"
     let summary = "the deterministic architecture (gates with p > 0.5), pruned to its input → output paths"
     let example = "arch"
@@ -45,6 +51,8 @@ struct ArchCommand: Command {
 
 struct ExportCommand: Command {
     let name = "export"
+    let group = CommandGroup.architectures
+    let effect: CommandEffect = .leaderOnly
     let usage = "export arch <file.json> | export model <file.bsnmodel> | export onnx <file.onnx> [--model=<file>] | export script <file.bsn>"
     let summary = "writes the deterministic architecture (build from reads it), the model found (infer runs it), or the commands as a script"
     let example = "export model found.bsnmodel"
@@ -59,7 +67,6 @@ struct ExportCommand: Command {
     """
     let words = ["arch", "model", "onnx", "script", "--model="]
     /// Commands left out of an exported script: they change nothing a replay needs.
-    static let readOnly: Set<String> = ["help", "history", "data", "summary", "costs", "inspect", "sample", "arch", "sessions", "export", "quit", "exit", "open", "save", "clear"]
 
     func run(_ a: inout Arguments, _ nb: Notebook) throws -> any Output {
         let what = try a.required("arch, model, onnx or script")
@@ -72,7 +79,7 @@ struct ExportCommand: Command {
             return try nb.session.exportONNX(to: path)
         case "arch": return try nb.session.exportArchitecture(to: path)
         case "model": return try nb.session.exportModel(to: path)
-        case "script": return try nb.session.exportScript(to: path, readOnlyCommands: Self.readOnly)
+        case "script": return try nb.session.exportScript(to: path, readOnlyCommands: Registry.readOnly)
         default: throw UsageError("export: expected arch, model, onnx or script, got '\(what)'" + didYouMean(what, in: ["arch", "model", "onnx", "script"]))
         }
     }
@@ -80,6 +87,8 @@ struct ExportCommand: Command {
 
 struct InferCommand: Command {
     let name = "infer"
+    let group = CommandGroup.selection
+    let effect: CommandEffect = [.changesState, .leaderOnly]
     let usage = "infer <image.png|jpg> [more…] [fit=crop|stretch] [--model=<file>]"
     let summary = "runs the deterministic architecture (or an exported model) on your own images"
     let example = "infer cat.png dog.jpg"

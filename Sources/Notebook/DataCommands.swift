@@ -5,6 +5,8 @@ import Session
 
 struct LoadCommand: Command {
     let name = "load"
+    let group = CommandGroup.data
+    let effect: CommandEffect = .changesState
     var usage: String { "load <dataset> [options]   (" + DatasetSources.catalogue.words.joined(separator: ", ") + ")" }
     let summary = "loads a dataset (the official files, or an embedded synthetic set)"
     let example = "load cifar10 ~/data/cifar-10-batches-bin val=5000"
@@ -22,6 +24,8 @@ struct LoadCommand: Command {
 
 struct DataCommand: Command {
     let name = "data"
+    let group = CommandGroup.data
+    let effect: CommandEffect = .reads
     let usage = "data [--json]"
     let summary = "the loaded dataset: splits, image shape, classes and their balance, pipeline"
     let example = "data"

@@ -5,6 +5,8 @@ import SuperNet
 
 struct BuildCommand: Command {
     let name = "build"
+    let group = CommandGroup.model
+    let effect: CommandEffect = .changesState
     let usage = "build cnf|cnf-seg W= S= C= | build resnet-fabric k= n= | build resnet depth= | build from <arch.json>"
     let summary = "builds a super network (or a fixed baseline) for the loaded dataset"
     let example = "build cnf W=8 S=6 C=32"
@@ -50,6 +52,8 @@ struct BuildCommand: Command {
 
 struct SummaryCommand: Command {
     let name = "summary"
+    let group = CommandGroup.model
+    let effect: CommandEffect = .reads
     let usage = "summary [--json]"
     let summary = "per-node table (type, shape, params, flops, keep probability) and totals"
     let example = "summary"
@@ -63,6 +67,8 @@ struct SummaryCommand: Command {
 
 struct BudgetCommand: Command {
     let name = "budget"
+    let group = CommandGroup.budget
+    let effect: CommandEffect = .changesState
     var usage: String { "budget <cost> <C> lambda=<λ> [mode=max|abs|expected] | budget off   (cost: \(CostChoices.catalogue.usage))" }
     let summary = "sets the cost and the budget the architecture search optimises"
     let example = "budget flops 2M lambda=1e-6"
@@ -104,6 +110,8 @@ struct BudgetCommand: Command {
 
 struct CostsCommand: Command {
     let name = "costs"
+    let group = CommandGroup.budget
+    let effect: CommandEffect = .reads
     let usage = "costs [--parallel=1,2,4] [allocation=reference|critical-path] [--json]"
     let summary = "every cost of the current state: full network, expected under Γ, deterministic architecture"
     let example = "costs --parallel=2,8 allocation=critical-path"

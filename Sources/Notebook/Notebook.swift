@@ -19,6 +19,10 @@ public protocol Command: Sendable {
     var details: String { get }
     /// Sub-commands and options offered by tab completion ("epochs", "lambda=", "--json").
     var words: [String] { get }
+    /// Where `help` lists it.
+    var group: CommandGroup { get }
+    /// What it does besides printing: whether `export script` replays it, whether rank 0 alone runs it under mpirun.
+    var effect: CommandEffect { get }
     func run(_ a: inout Arguments, _ nb: Notebook) throws -> any Output
 }
 
@@ -140,6 +144,23 @@ public enum Interrupts {
     }
 }
 
+/// Where `help` lists a command, in this order.
+public enum CommandGroup: String, CaseIterable, Sendable {
+    case data, model, budget = "budget and costs", training, architectures, selection = "model selection", pictures, sessions
+}
+
+/// What a command does besides printing.
+public struct CommandEffect: OptionSet, Sendable {
+    public let rawValue: Int
+    public init(rawValue: Int) { self.rawValue = rawValue }
+    /// It changes the session (or may): `export script` replays it.
+    public static let changesState = CommandEffect(rawValue: 1)
+    /// It prints or writes files only: under mpirun rank 0 alone runs it (the others keep the same state).
+    public static let leaderOnly = CommandEffect(rawValue: 2)
+    /// It only reads (and prints).
+    public static let reads: CommandEffect = []
+}
+
 /// What a failed command prints on stdout with `--json`.
 struct ErrorOutput: Output {
     let error: String
@@ -185,8 +206,6 @@ public final class Notebook {
         return cancellation
     }
 
-    /// Commands that only print or write files: under mpirun, rank 0 alone runs them.
-    static let leaderOnly: Set<String> = ["render", "export", "infer", "pareto", "sessions", "history", "help"]
 
     /// Runs one line as a cell; returns false when the command failed (its
     /// one-line error is printed, prefixed with `location` (file:line) when
@@ -217,7 +236,7 @@ public final class Notebook {
             printsJSON = arguments.flag("json")
             if arguments.flag("help") {
                 show(Message(command.help))
-            } else if !Ranks.isLeader && Self.leaderOnly.contains(command.name) {
+            } else if !Ranks.isLeader && command.effect.contains(.leaderOnly) {
                 // Under mpirun rank 0 writes the files and prints; the others keep the same state.
             } else {
                 show(try command.run(&arguments, self))

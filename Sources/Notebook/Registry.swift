@@ -12,14 +12,10 @@ public enum Registry {
     ]
     public static let aliases = ["exit": "quit", "?": "help"]
 
-    /// How `help` groups the commands.
-    static let groups: [(String, [String])] = [
-        ("data", ["load", "data"]), ("model", ["build", "summary"]), ("budget and costs", ["budget", "costs"]),
-        ("training", ["set", "schedule", "warmup", "train", "eval"]),
-        ("architectures", ["sample", "inspect", "arch", "export"]), ("model selection", ["sweep", "pareto", "infer"]),
-        ("pictures", ["render"]),
-        ("sessions", ["save", "open", "new", "sessions", "history", "clear", "quit", "help"]),
-    ]
+    /// The commands `export script` leaves out (they change nothing), by every name they answer to.
+    static var readOnly: Set<String> {
+        Set(commands.filter { !$0.effect.contains(.changesState) }.map(\.name) + aliases.filter { find($0.value)?.effect.contains(.changesState) == false }.map(\.key))
+    }
 
     public static var names: [String] { commands.map(\.name) }
 
@@ -31,6 +27,8 @@ public enum Registry {
 
 struct Help: Command {
     let name = "help"
+    let group = CommandGroup.sessions
+    let effect: CommandEffect = .leaderOnly
     let usage = "help [command]"
     let summary = "lists the commands, or explains one"
     let example = "help train"
@@ -46,11 +44,12 @@ struct Help: Command {
         }
         try a.finish()
         var lines = ["Commands (help <command> or <command> --help: usage, details and an example):"]
-        for (group, names) in Registry.groups {
+        for group in CommandGroup.allCases {
             lines.append("")
-            lines.append(group)
-            for name in names {
-                if let c = Registry.find(name) { lines.append("  " + Table.pad(c.name, 10) + c.summary) }
+            lines.append(group.rawValue)
+            // Help last in its group, as the last thing to ask.
+            for c in Registry.commands.filter({ $0.group == group }).sorted(by: { ($0.name == "help" ? 1 : 0) < ($1.name == "help" ? 1 : 0) }) {
+                lines.append("  " + Table.pad(c.name, 10) + c.summary)
             }
         }
         lines += ["", "Scripts: bsn run file.bsn [--echo] [--keep-going]; # starts a comment; set name value, then $name.",
@@ -61,6 +60,8 @@ struct Help: Command {
 
 struct HistoryCommand: Command {
     let name = "history"
+    let group = CommandGroup.sessions
+    let effect: CommandEffect = .leaderOnly
     let usage = "history [n] [--output]"
     let summary = "the session's cells: number, command (! when it failed), and with --output what it printed"
     let example = "history 5 --output"
@@ -101,6 +102,8 @@ struct HistoryCommand: Command {
 
 struct QuitCommand: Command {
     let name = "quit"
+    let group = CommandGroup.sessions
+    let effect: CommandEffect = .reads
     let usage = "quit [--no-save]"
     let summary = "saves the session and leaves (Ctrl-D does the same)"
     let example = "quit"
@@ -117,6 +120,8 @@ struct QuitCommand: Command {
 
 struct ClearCommand: Command {
     let name = "clear"
+    let group = CommandGroup.sessions
+    let effect: CommandEffect = .reads
     let usage = "clear"
     let summary = "clears the terminal screen (as Ctrl-L does); nothing in a script or a pipe"
     let example = "clear"

@@ -6,6 +6,8 @@ import SuperNet
 
 struct RenderCommand: Command {
     let name = "render"
+    let group = CommandGroup.pictures
+    let effect: CommandEffect = [.changesState, .leaderOnly]
     let usage = "render graph|arch|masks|history|pareto <file.png> [options]"
     let summary = "draws the super network, the found architecture, segmentation masks or training plots to a PNG"
     let example = "render graph fabric.png"

@@ -4,6 +4,8 @@ import Session
 
 struct SaveCommand: Command {
     let name = "save"
+    let group = CommandGroup.sessions
+    let effect: CommandEffect = .reads
     let usage = "save [name]"
     let summary = "saves the whole session to sessions/<name>/ (atomic, checksummed); with a name: save as (the old folder stays as last saved)"
     let example = "save cifar-run-1"
@@ -25,6 +27,8 @@ struct SaveCommand: Command {
 
 struct OpenCommand: Command {
     let name = "open"
+    let group = CommandGroup.sessions
+    let effect: CommandEffect = .reads
     let usage = "open <name>"
     let summary = "saves the current session, then opens a saved one where it stopped"
     let example = "open cifar-run-1"
@@ -51,6 +55,8 @@ struct OpenCommand: Command {
 
 struct SessionsCommand: Command {
     let name = "sessions"
+    let group = CommandGroup.sessions
+    let effect: CommandEffect = .leaderOnly
     let usage = "sessions [--json]"
     let summary = "the saved sessions with their dataset, model, steps and last accuracy"
     let example = "sessions"
@@ -64,6 +70,8 @@ struct SessionsCommand: Command {
 
 struct NewCommand: Command {
     let name = "new"
+    let group = CommandGroup.sessions
+    let effect: CommandEffect = .changesState
     let usage = "new <name>"
     let summary = "saves the current session and starts an empty one with this name"
     let example = "new cifar-run-2"

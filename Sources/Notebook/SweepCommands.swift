@@ -6,6 +6,8 @@ import SuperNet
 
 struct SweepCommand: Command {
     let name = "sweep"
+    let group = CommandGroup.selection
+    let effect: CommandEffect = .changesState
     var usage: String { "sweep budget <cost> <C,C,…> lambda=<λ,λ,…> [seeds=1,2] [epochs=N] [--workers=K] | sweep baselines cnf W=1,2,4 | resnet depth=20,32" }
     let summary = "a grid of budgeted searches (or fixed baselines) from this session, each a session of its own"
     let example = "sweep budget flops 2M,4M,8M lambda=1e-7,1e-6 epochs=8"
@@ -114,6 +116,8 @@ struct SweepCommand: Command {
 
 struct ParetoCommand: Command {
     let name = "pareto"
+    let group = CommandGroup.selection
+    let effect: CommandEffect = [.changesState, .leaderOnly]
     var usage: String { "pareto [<cost>] [--split=val|test] [--metric=accuracy|iou] [--all] [--markdown|--csv] [--parallel=N]   (cost: \(CostChoices.catalogue.usage))" }
     let summary = "the Pareto front of this session's sweep: accuracy against cost, the front's test accuracy"
     let example = "pareto flops --markdown"

@@ -7,6 +7,8 @@ import Tensor
 
 struct SetCommand: Command {
     let name = "set"
+    let group = CommandGroup.training
+    let effect: CommandEffect = .changesState
     let usage = "set lr|path-lr|momentum|wd|batch|seed|threads|sampling|nesterov|sync-bn <value> | set <name> <value>"
     let summary = "sets a hyper-parameter, or defines a variable used as $name"
     let example = "set lr 0.05"
@@ -58,6 +60,8 @@ struct SetCommand: Command {
 
 struct ScheduleCommand: Command {
     let name = "schedule"
+    let group = CommandGroup.training
+    let effect: CommandEffect = .changesState
     let usage = "schedule <lr> [@<epoch>:<lr> …]"
     let summary = "piecewise-constant learning rate by epoch"
     let example = "schedule 0.1 @150:0.01 @225:0.001"
@@ -96,6 +100,8 @@ func parseLength(_ a: inout Arguments) throws -> TrainingLength {
 
 struct WarmupCommand: Command {
     let name = "warmup"
+    let group = CommandGroup.training
+    let effect: CommandEffect = .changesState
     let usage = "warmup <n> epochs|steps"
     let summary = "the first n steps train with every gate on; sampling starts after"
     let example = "warmup 2 epochs"
@@ -110,6 +116,8 @@ struct WarmupCommand: Command {
 
 struct TrainCommand: Command {
     let name = "train"
+    let group = CommandGroup.training
+    let effect: CommandEffect = .changesState
     let usage = "train <n> epochs|steps [--no-val]"
     let summary = "trains weights and architecture; a row per epoch; Ctrl-C stops at the next batch"
     let example = "train 10 epochs"
@@ -156,6 +164,8 @@ func trainingObserver(_ nb: Notebook) -> TrainingObserver {
 
 struct EvalCommand: Command {
     let name = "eval"
+    let group = CommandGroup.training
+    let effect: CommandEffect = .changesState
     let usage = "eval val|test|train [--sampled] [--json]"
     let summary = "loss and accuracy of the deterministic architecture on a split (segmentation: per-class accuracy, mean IoU)"
     let example = "eval test"
