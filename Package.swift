@@ -10,7 +10,7 @@ let fast: [SwiftSetting] = [
 let package = Package(
     name: "bsn",
     products: [
-        .executable(name: "bsn", targets: ["bsn"]),
+        .executable(name: "bsn", targets: ["BSNCommand"]),
         // The Session API for Swift programs (samples/api shows one).
         .library(name: "BSN", targets: ["BSN"]),
     ],
@@ -63,7 +63,7 @@ let package = Package(
         .target(name: "Benchmarks", dependencies: ["Tensor", "Layers", "SuperNet", "Datasets", "Interface", "DatasetFiles"], swiftSettings: fast),
         // The fuzz harness (bsn fuzz): random scripts and mutated files run through the binary itself.
         .target(name: "Fuzz", dependencies: ["Notebook", "Session", "Datasets", "Tensor", "DatasetFiles"]),
-        .executableTarget(name: "bsn", dependencies: ["Benchmarks", "Notebook", "Session", "Datasets", "Layers", "SuperNet", "Tensor", "Fuzz", "Interface"], swiftSettings: fast),
+        .executableTarget(name: "BSNCommand", dependencies: ["Benchmarks", "Notebook", "Session", "Datasets", "Layers", "SuperNet", "Tensor", "Fuzz", "Interface"], swiftSettings: fast),
 
         // Official-format dataset files for the tests, the fuzz harness and the data benchmark.
         .target(name: "DatasetFiles", dependencies: ["Datasets", "Tensor"], path: "Tests/TestSupport/DatasetFiles"),
@@ -76,7 +76,7 @@ let package = Package(
         .testTarget(name: "RenderTests", dependencies: ["Render", "SuperNet", "Layers", "Tensor", "TestSupport"]),
         .testTarget(name: "SessionTests", dependencies: ["Session", "SuperNet", "Datasets", "Render", "Tensor", "Interface", "TestSupport", "DatasetFiles"]),
         .testTarget(name: "NotebookTests", dependencies: ["Notebook", "Session", "SuperNet", "TestSupport"]),
-        .testTarget(name: "EndToEnd", dependencies: ["bsn", "TestSupport", "Session", "Fuzz", "Datasets", "Notebook", "SuperNet", "Tensor", "Interface"]),
+        .testTarget(name: "EndToEnd", dependencies: ["BSNCommand", "TestSupport", "Session", "Fuzz", "Datasets", "Notebook", "SuperNet", "Tensor", "Interface"]),
         .testTarget(name: "FilesTests", dependencies: ["Files"]),
         .testTarget(name: "InterfaceTests", dependencies: ["Interface"]),
     ],
