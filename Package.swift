@@ -65,9 +65,9 @@ let package = Package(
         .target(name: "Fuzz", dependencies: ["Notebook", "Session", "Datasets", "Tensor", "DatasetFiles"]),
         .executableTarget(name: "BSNCommand", dependencies: ["Benchmarks", "Notebook", "Session", "Datasets", "Layers", "SuperNet", "Tensor", "Fuzz", "Interface"], swiftSettings: fast),
 
-        // Official-format dataset files for the tests, the fuzz harness and the data benchmark.
-        .target(name: "DatasetFiles", dependencies: ["Datasets", "Tensor"], path: "Tests/TestSupport/DatasetFiles"),
-        .target(name: "TestSupport", dependencies: ["Tensor", "Layers", "Fuzz", "DatasetFiles"], path: "Tests/TestSupport", exclude: ["DatasetFiles"]),
+        // Writers of the official dataset formats (CIFAR binary, Part Labels), for the tests, the fuzzer and the data benchmark.
+        .target(name: "DatasetFiles", dependencies: ["Datasets", "Tensor"]),
+        .target(name: "TestSupport", dependencies: ["Tensor", "Layers", "Fuzz", "DatasetFiles"], path: "Tests/TestSupport"),
         .testTarget(name: "SuperNetTests", dependencies: ["SuperNet", "TestSupport"]),
         .testTarget(name: "TensorTests", dependencies: ["Tensor", "CSupport", "CPUFeatures", "TestSupport"]),
         .testTarget(name: "CSupportTests", dependencies: ["CSupport"]),
