@@ -56,6 +56,8 @@ public final class Trainer {
     public let executor: Executor
     public let task: Task
     public let optimizer: SGD
+    /// The optimizer's one group: every weight of the network (the gates have REINFORCE's update of their own).
+    public let weights: ParameterGroup
     /// Learning rate of the weights, by epoch.
     public var schedule: PiecewiseConstantSchedule
     /// Steps per epoch of the data in use (turns steps into epochs for the schedule).
@@ -105,8 +107,9 @@ public final class Trainer {
         self.task = task
         self.optimisedCost = optimisedCost
         executor = Executor(network, mode: mode)
-        optimizer = SGD(groups: [ParameterGroup(name: "weights", parameters: network.weights, learningRate: learningRate,
-                                                momentum: momentum, weightDecay: weightDecay, nesterov: nesterov)])
+        weights = ParameterGroup(name: "weights", parameters: network.weights, learningRate: learningRate,
+                                 momentum: momentum, weightDecay: weightDecay, nesterov: nesterov)
+        optimizer = SGD(groups: [weights])
         schedule = PiecewiseConstantSchedule(initial: learningRate)
         rng = RNG(seed: seed)
         guarded = network.nodes.flatMap { $0.module?.buffers ?? [] } + [network.gateLogits.value]
@@ -172,7 +175,7 @@ public final class Trainer {
         let architectures = all.count == 1 ? all : Array(all[offset..<offset + n])
         lastArchitectures = architectures
 
-        optimizer.group(named: "weights")!.learningRate = schedule.value(at: epoch)
+        weights.learningRate = schedule.value(at: epoch)
         let logits = try executor.forward(images, architectures: architectures, training: true)
         var losses = try computeLosses(logits, labels: labels)
         var (right, counted) = accuracyCounts(logits, labels: labels)
@@ -211,7 +214,7 @@ public final class Trainer {
         if parallel { averageStatistics() }
         step += 1
         let perExampleCosts = all.count == 1 ? [Double](repeating: costs[0], count: total) : costs
-        let metrics = StepMetrics(step: step, sampling: samplingStarted, learningRate: optimizer.groups[0].learningRate,
+        let metrics = StepMetrics(step: step, sampling: samplingStarted, learningRate: weights.learningRate,
                                   loss: loss, accuracy: counted == 0 ? 0 : Double(right) / Double(counted),
                                   sampledCost: perExampleCosts.reduce(0, +) / Double(total),
                                   deterministicCost: optimisedCost.cost(of: network.deterministicArchitecture),

@@ -23,7 +23,7 @@ extension Trainer {
     }
 
     public var state: State {
-        let g = optimizer.groups[0]
+        let g = weights
         return State(step: step, samplingStarted: samplingStarted, runningBaseline: runningBaseline, rng: rng,
                      warmupSteps: warmupSteps, stepsPerEpoch: stepsPerEpoch, pathLearningRate: pathLearningRate,
                      sampling: sampling, budget: budget, costsPrunedArchitecture: costsPrunedArchitecture,

@@ -167,7 +167,7 @@ extension Session {
                     }
                 }
                 epochs.append(e)
-                let row = TrainingReport.Epoch(epoch: e.epoch, step: trainer.step, learningRate: Double(trainer.optimizer.groups[0].learningRate),
+                let row = TrainingReport.Epoch(epoch: e.epoch, step: trainer.step, learningRate: Double(trainer.weights.learningRate),
                                                loss: e.loss, accuracy: e.accuracy, validationAccuracy: e.validationAccuracy,
                                                sampledCost: e.sampledCost, deterministicCost: e.deterministicCost, gateEntropy: e.gateEntropy,
                                                validationMeanIoU: e.validationMeanIoU, seconds: Date().timeIntervalSince(epochStart))
