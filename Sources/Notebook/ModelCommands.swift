@@ -94,14 +94,14 @@ struct BudgetCommand: Command {
         let cost = try CostChoices.parse(word, &a)
         let limitWord = try a.required("the budget C (e.g. 2M)")
         let timed = cost is TimeCost.Choice
-        guard let limit = timed ? parseMilliseconds(limitWord) : parseNumber(limitWord), limit >= 0, limit.isFinite else {
+        guard let limit = budgetLimit(limitWord, timed: timed) else {
             throw UsageError("budget: the budget must be a number ≥ 0\(timed ? " (milliseconds, or 30ms, 0.03s, 500us)" : ""), got '\(limitWord)'")
         }
         guard let lambda = try a.double("lambda", "λ") else { throw UsageError("budget: needs lambda=<λ> (e.g. lambda=1e-6)") }
         guard lambda >= 0 else { throw UsageError("budget: lambda= must be ≥ 0") }
         let mode: Budget.Mode = try a.choice("mode") ?? .max
         try a.finish()
-        if cost is TimeCost.Choice { nb.console.progress("measuring each module's latency…") }
+        if timed { nb.console.progress("measuring each module's latency…") }
         var report = try nb.session.budget(cost, Budget(limit: limit, lambda: lambda, mode: mode))
         if timed, let w = timeSuffixWarning(limitWord) { report.warnings.insert(w, at: 0) }
         return report
@@ -123,4 +123,10 @@ struct CostsCommand: Command {
         try a.finish()
         return try nb.session.costs(machines: machines, allocation: allocation)
     }
+}
+
+/// A budget C as a number ≥ 0: milliseconds (30ms, 0.03s, 500us, or a plain number) for the time cost, else k/M/G numbers.
+func budgetLimit(_ word: String, timed: Bool) -> Double? {
+    guard let x = timed ? parseMilliseconds(word) : parseNumber(word), x.isFinite, x >= 0 else { return nil }
+    return x
 }

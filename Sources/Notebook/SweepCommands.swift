@@ -44,8 +44,8 @@ struct SweepCommand: Command {
             let limitsWord = try a.required("the budgets C, separated by commas (e.g. 2M,4M,8M)")
             let timed = cost is TimeCost.Choice
             let words = limitsWord.split(separator: ",", omittingEmptySubsequences: false).map(String.init)
-            let parsed = words.map { timed ? parseMilliseconds($0) : parseNumber($0) }
-            guard parsed.allSatisfy({ $0 != nil && $0!.isFinite && $0! >= 0 }), case let limits = parsed.map({ $0! }), !limits.isEmpty else {
+            let parsed = words.map { budgetLimit($0, timed: timed) }
+            guard parsed.allSatisfy({ $0 != nil }), case let limits = parsed.map({ $0! }), !limits.isEmpty else {
                 throw UsageError("sweep budget: the budgets must be numbers ≥ 0 separated by commas (e.g. 2M,4M,8M), got '\(limitsWord)'")
             }
             guard let lambdas = try a.numberList("lambda", "λ") else { throw UsageError("sweep budget: needs lambda=<λ,…> (e.g. lambda=1e-7,1e-6)") }

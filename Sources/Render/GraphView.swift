@@ -179,6 +179,9 @@ public struct GraphView {
             return 2
         }
         let ordered = layout.edges.enumerated().sorted { (order($0.element), $0.offset) < (order($1.element), $1.offset) }.map(\.element)
+        // Each gated module's name on its own curve (up to 80 gates; more would cover the picture), drawn over every edge.
+        let labelled = network.gateCount <= Self.maxGateLabels
+        var labels = [(name: String, at: Point)]()
         for e in ordered {
             let (f, t) = e.ends, key = "\(f)-\(t)"
             let k = pairIndex[key, default: 0]
@@ -190,28 +193,19 @@ public struct GraphView {
             case let .module(i, _, _):
                 let (colour, lineWidth) = style(module: i, probabilities: p, kept: kept, steps: steps, lastStep: lastStep)
                 canvas.curve(a, c1, c2, b, width: lineWidth, colour)
+                if labelled && network.nodes[i].gate != nil {
+                    // Half-way, or nearer the start on a diagonal: two diagonals of a fabric cross at their middles.
+                    let along: Double = abs(a.x - b.x) > 1 && abs(a.y - b.y) > 1 ? 0.3 : 0.5
+                    labels.append((network.nodes[i].name, Self.bezier(a, c1, c2, b, at: along)))
+                }
             case .plain:
                 canvas.curve(a, c1, c2, b, width: 1.5, Colour.grey)
             }
         }
-        // Each gated module's name at its edge's middle, so that inspect's gates can be found here (up to 80 gates; more would cover the picture).
-        if network.gateCount <= Self.maxGateLabels {
-            var labelIndex = [String: Int]()
-            for e in layout.edges {
-                guard case let .module(i, _, _) = e, network.nodes[i].gate != nil else { continue }
-                let (f, t) = e.ends, key = "\(f)-\(t)"
-                let k = labelIndex[key, default: 0]
-                labelIndex[key] = k + 1
-                let a = position(f), b = position(t)
-                let span = abs((layout.grid[t]?.column ?? 0) - (layout.grid[f]?.column ?? 0))
-                let (c1, c2) = controlPoints(a, b, index: k, count: pairCount[key]!, span: span)
-                // Half-way, or nearer the start on a diagonal: two diagonals of a fabric cross at their middles.
-                let along: Double = abs(a.x - b.x) > 1 && abs(a.y - b.y) > 1 ? 0.3 : 0.5
-                let mid = Self.bezier(a, c1, c2, b, at: along)
-                let name = network.nodes[i].name, w = Double(Canvas.textWidth(name))
-                canvas.fill(x: mid.x - w / 2 - 1, y: mid.y - 5, width: w + 2, height: 9, Colour.white.with(alpha: 0.7))
-                canvas.text(name, x: mid.x, y: mid.y - 4, size: .small, .grey, anchor: .centre)
-            }
+        for (name, mid) in labels {
+            let w = Double(Canvas.textWidth(name))
+            canvas.fill(x: mid.x - w / 2 - 1, y: mid.y - 5, width: w + 2, height: 9, Colour.white.with(alpha: 0.7))
+            canvas.text(name, x: mid.x, y: mid.y - 4, size: .small, .grey, anchor: .centre)
         }
         // Labels: on a CNF grid each scale's resolution at the left; elsewhere each junction's name.
         let onGrid = layout.junctions.contains { network.nodes[$0].name.hasPrefix("A-") }
