@@ -19,6 +19,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-protobuf", from: "1.39.0"),
         // The parallel cost's list schedule keeps its ready nodes in a priority queue (HeapModule).
         .package(url: "https://github.com/apple/swift-collections", from: "1.1.0"),
+        // The shell's command line (bsn run, bench, infer, …): help, validation and completion scripts from one declaration.
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
     ],
     targets: [
         // System libraries (Debian: libopenblas-dev, libreadline-dev, libpng-dev, libjpeg62-turbo-dev).
@@ -30,14 +32,14 @@ let package = Package(
         // Open MPI (Debian: libopenmpi-dev, openmpi-bin), for runs under mpirun; a plain bsn never starts it.
         .systemLibrary(name: "CMPI", pkgConfig: "ompi-c", providers: [.apt(["libopenmpi-dev"])]),
 
-        // Small C shims: BLAS kernel selection at process start, and the
-        // setjmp/longjmp error handling of libpng and libjpeg that Swift cannot express.
+        // Small C shims: BLAS kernel selection at process start (CBLASCore), and the
+        // setjmp/longjmp error handling of libpng and libjpeg that Swift cannot express (CImages).
         // The modulemaps' `link` lines apply to Swift importers only, so the C
         // target names its libraries itself.
         // CPU feature detection, one for C and Swift.
         .target(name: "CPUFeatures"),
-        .target(name: "CSupport", dependencies: ["CBLAS", "CPNG", "CJPEG", "CPUFeatures"],
-                linkerSettings: [.linkedLibrary("openblas"), .linkedLibrary("png16"), .linkedLibrary("jpeg")]),
+        .target(name: "CBLASCore", dependencies: ["CBLAS", "CPUFeatures"], linkerSettings: [.linkedLibrary("openblas")]),
+        .target(name: "CImages", dependencies: ["CPNG", "CJPEG"], linkerSettings: [.linkedLibrary("png16"), .linkedLibrary("jpeg")]),
 
         // Hand-tiled AVX2/FMA convolution kernels, optimised even in debug
         // builds so the tests that run them stay quick.
@@ -45,32 +47,35 @@ let package = Package(
 
         // The MPI calls bsn makes, as plain C functions (MPI's handles are macros Swift cannot import).
         .target(name: "CRanks", dependencies: ["CMPI"], linkerSettings: [.linkedLibrary("mpi")]),
-        .target(name: "Tensor", dependencies: ["CBLAS", "CSupport", "CRanks"], swiftSettings: fast),
+        .target(name: "Tensor", dependencies: ["CBLAS", "CBLASCore"], swiftSettings: fast),
+        // The MPI implementation of Tensor's Communicator: only the executable links MPI.
+        .target(name: "MPISupport", dependencies: ["Tensor", "CRanks"]),
         // Reading only regular files, writing atomically (never through a link or onto a device), folder locks.
         .target(name: "Files"),
         // What the user reads and writes: argument words in, tables, numbers and outputs out.
         .target(name: "Interface"),
         .target(name: "Layers", dependencies: ["Tensor", "CKernels", "CPUFeatures", "Files"], swiftSettings: fast),
         .target(name: "SuperNet", dependencies: ["Tensor", "Layers", "Interface", .product(name: "HeapModule", package: "swift-collections")], swiftSettings: fast),
-        .target(name: "Datasets", dependencies: ["Tensor", "CSupport", "Interface", "Files"], swiftSettings: fast),
+        .target(name: "Datasets", dependencies: ["Tensor", "CImages", "Interface", "Files"], swiftSettings: fast),
         // The ONNX messages, generated from onnx.proto and committed (see its README.md).
         .target(name: "ONNXProto", dependencies: [.product(name: "SwiftProtobuf", package: "swift-protobuf")], exclude: ["onnx.proto", "README.md"]),
         .target(name: "Session", dependencies: ["Tensor", "Layers", "SuperNet", "Datasets", "Render", "Interface", "ONNXProto", "Files",
                                                 .product(name: "SwiftProtobuf", package: "swift-protobuf")], swiftSettings: fast),
-        .target(name: "Render", dependencies: ["SuperNet", "CSupport", "Interface", "Files"], swiftSettings: fast),
+        .target(name: "Render", dependencies: ["SuperNet", "CImages", "Interface", "Files"], swiftSettings: fast),
         .target(name: "BSN", dependencies: ["Session", "SuperNet", "Datasets", "Render", "Interface", "Tensor"]),
         .target(name: "Notebook", dependencies: ["Session", "Interface", "Datasets", "SuperNet", "Tensor", "Render", "CReadline"], swiftSettings: fast),
         .target(name: "Benchmarks", dependencies: ["Tensor", "Layers", "SuperNet", "Datasets", "Interface", "DatasetFiles"], swiftSettings: fast),
         // The fuzz harness (bsn fuzz): random scripts and mutated files run through the binary itself.
         .target(name: "Fuzz", dependencies: ["Notebook", "Session", "Datasets", "Tensor", "DatasetFiles"]),
-        .executableTarget(name: "BSNCommand", dependencies: ["Benchmarks", "Notebook", "Session", "Datasets", "Layers", "SuperNet", "Tensor", "Fuzz", "Interface"], swiftSettings: fast),
+        .executableTarget(name: "BSNCommand", dependencies: ["Benchmarks", "Notebook", "Session", "Layers", "Tensor", "MPISupport", "Fuzz", "Interface",
+                                                             .product(name: "ArgumentParser", package: "swift-argument-parser")]),
 
         // Writers of the official dataset formats (CIFAR binary, Part Labels), for the tests, the fuzzer and the data benchmark.
         .target(name: "DatasetFiles", dependencies: ["Datasets", "Tensor"]),
         .target(name: "TestSupport", dependencies: ["Tensor", "Layers", "Fuzz", "DatasetFiles"], path: "Tests/TestSupport"),
         .testTarget(name: "SuperNetTests", dependencies: ["SuperNet", "TestSupport"]),
-        .testTarget(name: "TensorTests", dependencies: ["Tensor", "CSupport", "CPUFeatures", "TestSupport"]),
-        .testTarget(name: "CSupportTests", dependencies: ["CSupport"]),
+        .testTarget(name: "TensorTests", dependencies: ["Tensor", "CBLASCore", "CPUFeatures", "TestSupport"]),
+        .testTarget(name: "CImagesTests", dependencies: ["CImages"]),
         .testTarget(name: "LayersTests", dependencies: ["Layers", "TestSupport"]),
         .testTarget(name: "DatasetsTests", dependencies: ["Datasets", "SuperNet", "Layers", "TestSupport"]),
         .testTarget(name: "RenderTests", dependencies: ["Render", "SuperNet", "Layers", "Tensor", "TestSupport"]),

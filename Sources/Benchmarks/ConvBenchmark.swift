@@ -14,7 +14,8 @@ public struct ConvBenchmark {
         public var minimumSeconds = 0.3
         public var ceilingSizes = [1024, 2048, 4096]
         /// nil: each shape's measured choice (`ConvolutionChoices`), as training uses.
-        public var algorithm: ConvolutionAlgorithm?
+        public var algorithm: (any ConvolutionAlgorithm)?
+        public var threads = ProcessInfo.processInfo.activeProcessorCount
         public init() {}
 
         /// A few seconds' run for tests and smoke checks.
@@ -35,7 +36,7 @@ public struct ConvBenchmark {
     public struct Row: Codable {
         public let channels: Int, size: Int, stride: Int
         public let kind: String, op: String
-        /// The algorithm that ran ("direct" or "gemm").
+        /// The algorithm that ran ("direct512"; forward/input gradient/weight gradient when the passes differ).
         public let algorithm: String
         public let ms: Double, gflops: Double
         public let ratio_to_sgemm: Double
@@ -48,7 +49,7 @@ public struct ConvBenchmark {
         public let blas_core_detected: String?
         public let threads: Int
         public let batch: Int
-        /// "direct" or "gemm" when forced, "measured" when each shape uses its measured choice.
+        /// The algorithm's name when forced, "measured" when each shape uses its measured choice.
         public let conv_algorithm: String
         public let rows: [Row]
     }
@@ -62,6 +63,7 @@ public struct ConvBenchmark {
         BLAS.threads = 1
         var rows = [Row]()
         var rng = RNG(seed: 3)
+        let context = ExecutionContext(threads: configuration.threads)
         let n = configuration.batch
         for c in configuration.channels {
             for size in configuration.sizes {
@@ -70,13 +72,13 @@ public struct ConvBenchmark {
                 if size >= 2 { cases.append(("up", size / 2, 1)) }
                 for (kind, inputSize, stride) in cases {
                     progress("C=\(c) \(kind) \(size)x\(size)")
-                    let conv = Conv2d(c, c, kernel: 3, stride: stride, rng: &rng)
+                    let conv = Conv2d(c, c, kernel: 3, stride: stride, rng: &rng, context: context)
                     conv.algorithm = configuration.algorithm
-                    let up = kind == "up" ? Upsample2x() : nil
+                    let up = kind == "up" ? Upsample2x(context: context) : nil
                     let x = Tensor(shape: [n, inputSize, inputSize, c])
                     rng.fillUniform(x, -1, 1)
                     let convInput = try up?.forward(x, training: true) ?? x
-                    let algorithm = conv.algorithm(height: convInput.dim(1), width: convInput.dim(2))
+                    let algorithm = conv.algorithmSummary(height: convInput.dim(1), width: convInput.dim(2))
                     let flops = 2 * Double(n) * Double(conv.multiplyAccumulates(height: convInput.dim(1), width: convInput.dim(2)))
                     let dy = Tensor(shape: [n, size, size, c])
                     rng.fillUniform(dy, -1, 1)
@@ -90,7 +92,7 @@ public struct ConvBenchmark {
                     }
                     for (op, seconds, work) in [("forward", forward, flops), ("forward+backward", both, 3 * flops)] {
                         let gflops = work / seconds / 1e9
-                        rows.append(Row(channels: c, size: size, stride: stride, kind: kind, op: op, algorithm: algorithm.rawValue, ms: seconds * 1e3,
+                        rows.append(Row(channels: c, size: size, stride: stride, kind: kind, op: op, algorithm: algorithm, ms: seconds * 1e3,
                                         gflops: gflops, ratio_to_sgemm: gflops / ceiling.gflops))
                     }
                 }
@@ -99,7 +101,8 @@ public struct ConvBenchmark {
         return Report(sgemm_gflops: ceiling.gflops,
                       sgemm_by_size: Dictionary(uniqueKeysWithValues: ceiling.bySize.map { ("\($0.size)", $0.gflops) }),
                       blas_core: BLAS.coreName, blas_core_detected: BLAS.coreSwitchedFrom,
-                      threads: Parallel.threads, batch: n, conv_algorithm: configuration.algorithm?.rawValue ?? ConvolutionChoices.forced?.rawValue ?? "measured", rows: rows)
+                      threads: context.threads, batch: n,
+                      conv_algorithm: (configuration.algorithm ?? context.convolutions.forced)?.name ?? "measured", rows: rows)
     }
 }
 
@@ -109,7 +112,7 @@ extension ConvBenchmark.Report {
         var lines = [String]()
         let core = blas_core_detected.map { "\(blas_core) (selected by bsn; OpenBLAS detected \($0))" } ?? blas_core
         lines.append("bsn bench conv — batch \(batch), \(threads) threads, OpenBLAS core \(core)")
-        lines.append("conv algorithm: \(ConvolutionAlgorithm(rawValue: conv_algorithm)?.summary ?? "measured per shape (algo column)")")
+        lines.append("conv algorithm: \(ConvolutionAlgorithms.named(conv_algorithm)?.summary ?? "measured per shape (algo column)")")
         lines.append("sgemm ceiling: \(Format.fixed(sgemm_gflops, 1)) GFLOP/s  (" +
                      sgemm_by_size.sorted { Int($0.key)! < Int($1.key)! }.map { "\($0.key)³ \(Format.fixed($0.value, 1))" }.joined(separator: ", ") + ")")
         lines.append("")

@@ -84,7 +84,7 @@ public struct DataBenchmark {
     }
 
     private func partLabelsSized(count: Int) -> ImageSet {
-        var rng = RNG(seed: 2), set = ImageSet(height: 250, width: 250, channels: 3, segmentation: true)
+        var rng = RNG(seed: 2), set = ImageSet(height: 250, width: 250, channels: 3, task: .segmentation)
         for i in 0..<count {
             let pixels = (0..<(250 * 250 * 3)).map { _ in UInt8(truncatingIfNeeded: rng.next()) }
             let mask = (0..<(250 * 250)).map { _ in UInt8(rng.integer(below: 3)) }

@@ -23,18 +23,17 @@ public enum ScaleBenchmark {
     /// One row in this process (under mpirun: every rank; rank 0's result is
     /// returned, nil elsewhere). Every rank runs the same fixed number of steps:
     /// each step meets the others in its all-reduce.
-    public static func measure(_ config: TrainBenchmark.Config, steps: Int) throws -> Row? {
+    public static func measure(_ config: TrainBenchmark.Config, steps: Int, ranks: any Communicator) throws -> Row? {
         BLAS.threads = 1
-        Parallel.threads = 1
         var rng = RNG(seed: 1)
         let input = FeatureShape(height: 32, width: 32, channels: 3)
-        let network = try config.fabric.build(input: input, classes: 10, rng: &rng)
-        let trainer = Trainer(network: network, task: .classification, optimisedCost: FlopsCost(network), seed: 2, mode: .subBatch)
-        trainer.dataParallel = Ranks.distributed
+        let context = ExecutionContext(threads: 1, communicator: ranks)        // data-parallel across the ranks
+        let network = try config.fabric.build(input: input, classes: 10, rng: &rng, context: context)
+        let trainer = Trainer(network: network, task: .classification, optimisedCost: FlopsCost(network), seed: 2, mode: .subBatch, context: context)
         trainer.pathLearningRate = 0
-        let rows = Ranks.shard(of: config.batch)
+        let rows = ranks.shard(of: config.batch)
         let images = Tensor(shape: input.batch(rows.count))
-        var data = RNG(seed: 3 + UInt64(Ranks.rank))
+        var data = RNG(seed: 3 + UInt64(ranks.rank))
         data.fillUniform(images, -1, 1)
         let labels = (0..<rows.count).map { _ in Int32(data.integer(below: 10)) }
         var times = [Double]()
@@ -45,18 +44,18 @@ public enum ScaleBenchmark {
         }
         let weights = network.weights.reduce(0) { $0 + $1.count }
         var reduce = [Double]()
-        if Ranks.distributed {
+        if ranks.distributed {
             let buffer = Tensor(shape: [weights])
             for _ in 0..<7 {
-                Ranks.barrier()
+                ranks.barrier()
                 let t0 = Timing.now()
-                Ranks.sum(buffer.data, count: weights)
+                ranks.sum(buffer.data, count: weights)
                 reduce.append(Timing.now() - t0)
             }
         }
-        guard Ranks.isLeader else { return nil }
+        guard ranks.isLeader else { return nil }
         let step = median(times)
-        return Row(config: config.name, ranks: Ranks.count, threads: 1, batch: config.batch, images_per_s: Double(config.batch) / step,
+        return Row(config: config.name, ranks: ranks.count, threads: 1, batch: config.batch, images_per_s: Double(config.batch) / step,
                    step_ms: 1000 * step, allreduce_ms: reduce.isEmpty ? 0 : 1000 * median(reduce), gradient_mb: Double(weights * 4) / 1e6)
     }
 

@@ -1,3 +1,4 @@
+import Foundation
 import Tensor
 
 /// The machine's sgemm ceiling: the best GFLOP/s of square single-precision
@@ -8,7 +9,7 @@ public struct SgemmCeiling {
     /// GFLOP/s per size, in the order measured.
     public let bySize: [(size: Int, gflops: Double)]
 
-    public static func measure(sizes: [Int] = [1024, 2048, 4096], threads: Int = Parallel.threads) -> SgemmCeiling {
+    public static func measure(sizes: [Int] = [1024, 2048, 4096], threads: Int = ProcessInfo.processInfo.activeProcessorCount) -> SgemmCeiling {
         let saved = BLAS.threads
         BLAS.threads = threads
         defer { BLAS.threads = saved }

@@ -37,12 +37,14 @@ public struct TrainBenchmark {
     /// the name of a flops target ("flops50": gates switched off, p ≈ 0, in
     /// a random order, skipping any that would leave no input → output path
     /// or drop the pruned flops below the target, until they reach it).
-    public static func measure(_ config: Config, mode: ExecutionMode, gatesOn: String, seconds: Double) throws -> Row {
+    public static func measure(_ config: Config, mode: ExecutionMode, gatesOn: String, seconds: Double,
+                               threads: Int = ProcessInfo.processInfo.activeProcessorCount) throws -> Row {
         BLAS.threads = 1
         var rng = RNG(seed: 1)
         let input = FeatureShape(height: 32, width: 32, channels: 3)
-        let network = try config.fabric.build(input: input, classes: 10, rng: &rng)
-        let trainer = Trainer(network: network, task: .classification, optimisedCost: FlopsCost(network), seed: 2, mode: mode)
+        let context = ExecutionContext(threads: threads)
+        let network = try config.fabric.build(input: input, classes: 10, rng: &rng, context: context)
+        let trainer = Trainer(network: network, task: .classification, optimisedCost: FlopsCost(network), seed: 2, mode: mode, context: context)
         trainer.pathLearningRate = 0                         // keep the distribution fixed
         trainer.budget = Budget(limit: 0, lambda: 1e-9)
         trainer.startSampling(logit: 30)
@@ -86,8 +88,8 @@ public struct TrainBenchmark {
         return rows
     }
 
-    public static func table(_ rows: [Row], sgemm: Double) -> String {
-        let lines = ["bsn bench train — \(Parallel.threads) threads, OpenBLAS core \(BLAS.coreName), conv \(ConvolutionChoices.forced?.rawValue ?? "measured per shape"), sgemm ceiling \(Format.fixed(sgemm, 1)) GFLOP/s",
+    public static func table(_ rows: [Row], sgemm: Double, threads: Int = ProcessInfo.processInfo.activeProcessorCount) -> String {
+        let lines = ["bsn bench train — \(threads) threads, OpenBLAS core \(BLAS.coreName), conv \(ConvolutionChoices.forcedByEnvironment?.name ?? "measured per shape"), sgemm ceiling \(Format.fixed(sgemm, 1)) GFLOP/s",
                      ""]
         var table = Table([.left("config", 14), .left("mode", 11), .left("gates on", 10), .left("modules", 9), .left("flops", 7),
                            .left("train img/s", 13), .left("infer img/s", 13), .left("peak MB", 9), .left("speed-up train/infer (ideal)", 28)])

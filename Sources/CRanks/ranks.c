@@ -19,12 +19,6 @@ int bsn_ranks_start(void) {
 int bsn_ranks_rank(void) { return rank; }
 int bsn_ranks_count(void) { return count; }
 
-int bsn_ranks_local_count(void) {
-    const char *local = getenv("OMPI_COMM_WORLD_LOCAL_SIZE");
-    int n = local ? atoi(local) : 1;
-    return n > 0 ? n : 1;
-}
-
 // MPI counts are ints: large buffers go in pieces.
 static int sum_in_pieces(char *values, size_t n, size_t size, MPI_Datatype type) {
     if (count == 1) return 0;

@@ -16,7 +16,8 @@ public struct Dataset: Sendable {
         (self.train, self.validation, self.test, self.skipped) = (train, validation, test, skipped)
     }
 
-    public var isSegmentation: Bool { train.isSegmentation }
+    public var task: LearningTask { train.task }
+    public var isSegmentation: Bool { task == .segmentation }
     public var name: String { source.name }
     /// The paper's pipeline for this dataset (see each source).
     public var augmentation: Augmentation { source.augmentation }

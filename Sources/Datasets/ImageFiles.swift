@@ -1,4 +1,4 @@
-import CSupport
+import CImages
 import Files
 import Foundation
 

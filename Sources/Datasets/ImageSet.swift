@@ -1,4 +1,5 @@
 import Foundation
+import Tensor
 
 /// A problem with a dataset's files or options, with a message that names the
 /// file and says what is wrong.
@@ -25,15 +26,16 @@ public enum DamagedFilePolicy: String, Codable, Sendable, CaseIterable {
 /// (count, H, W).
 public struct ImageSet: Sendable {
     public let height: Int, width: Int, channels: Int
-    public let isSegmentation: Bool
+    public let task: LearningTask
+    public var isSegmentation: Bool { task == .segmentation }
     public private(set) var pixels: [UInt8] = []
     public private(set) var labels: [Int32] = []
     public private(set) var masks: [UInt8] = []
     /// Where each image came from: "data_batch_2.bin#17", "Aaron_Eckhart_0001", "shapes#12".
     public private(set) var ids: [String] = []
 
-    public init(height: Int, width: Int, channels: Int, segmentation: Bool = false) {
-        self.isSegmentation = segmentation
+    public init(height: Int, width: Int, channels: Int, task: LearningTask = .classification) {
+        self.task = task
         self.height = height
         self.width = width
         self.channels = channels
@@ -68,7 +70,7 @@ public struct ImageSet: Sendable {
 
     /// The images in `range`, in order.
     public func subset(_ range: Range<Int>) -> ImageSet {
-        var s = ImageSet(height: height, width: width, channels: channels, segmentation: isSegmentation)
+        var s = ImageSet(height: height, width: width, channels: channels, task: task)
         s.pixels = Array(pixels[range.lowerBound * imageSize ..< range.upperBound * imageSize])
         if isSegmentation {
             s.masks = Array(masks[range.lowerBound * height * width ..< range.upperBound * height * width])

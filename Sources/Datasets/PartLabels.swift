@@ -59,14 +59,14 @@ public enum PartLabels {
         try Memory.check(Double(total) * Double(side * side * 4 + 64), "Part Labels (\(total) images listed in the split files)", of: "images")
         var sets = [ImageSet](), skipped = [String](), done = 0
         for entries in splits {
-            var set = ImageSet(height: side, width: side, channels: 3, segmentation: true)
+            var set = ImageSet(height: side, width: side, channels: 3, task: .segmentation)
             set.reserve(entries.count)
             for chunk in stride(from: 0, to: entries.count, by: 64) {
                 if cancel.isCancelled { throw DataError.interrupted }
                 let part = Array(entries[chunk ..< min(chunk + 64, entries.count)])
                 var results = [Result<(RGBImage, [UInt8]), DataError>](repeating: .failure(DataError("")), count: part.count)
                 results.withUnsafeMutableBufferPointer { out in
-                    Parallel.forEach(part.count) { i, _ in out[i] = Result { try example(part[i], root) }.mapError { ($0 as? DataError) ?? DataError("\($0)") } }
+                    Parallel.forEach(part.count, threads: ProcessInfo.processInfo.activeProcessorCount) { i, _ in out[i] = Result { try example(part[i], root) }.mapError { ($0 as? DataError) ?? DataError("\($0)") } }
                 }
                 for (entry, result) in zip(part, results) {
                     switch result {

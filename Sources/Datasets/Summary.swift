@@ -1,5 +1,6 @@
 import Foundation
 import Interface
+import Tensor
 
 /// What `data` shows: name, source, splits and sizes, image shape, classes
 /// with their names and balance (images per class, or for segmentation the
@@ -12,7 +13,7 @@ public struct DatasetSummary: Codable, Equatable, Sendable, Output {
         public let classCounts: [Int]
     }
     public let name: String
-    public let task: String
+    public let task: LearningTask
     public let source: String
     /// Stored image (H, W, C) and network input (H, W, C) after the pipeline.
     public let imageShape: [Int], inputShape: [Int]
@@ -23,7 +24,7 @@ public struct DatasetSummary: Codable, Equatable, Sendable, Output {
 
     public init(_ d: Dataset) {
         name = d.name
-        task = d.isSegmentation ? "segmentation" : "classification"
+        task = d.task
         source = d.source.origin
         imageShape = [d.train.height, d.train.width, d.train.channels]
         let a = d.augmentation
@@ -49,16 +50,16 @@ public struct DatasetSummary: Codable, Equatable, Sendable, Output {
 
     /// The text `data` prints.
     public var text: String {
-        var lines = ["\(name) — \(task), \(source)",
+        var lines = ["\(name) — \(task.rawValue), \(source)",
                      "images \(imageShape[0])x\(imageShape[1])x\(imageShape[2]), network input \(inputShape[0])x\(inputShape[1])x\(inputShape[2])",
                      "splits: " + splits.map { "\($0.name) \($0.images)" }.joined(separator: ", "),
                      "training pipeline: \(augmentation)"]
-        let unit = task == "segmentation" ? "% of pixels" : "images"
+        let unit = task == .segmentation ? "% of pixels" : "images"
         lines.append("\(classes.count) classes (\(unit) per class in train / validation / test):")
         let width = min(24, classes.map(\.count).max() ?? 0)
         for (k, name) in classes.enumerated() {
             let cells = splits.map { s -> String in
-                if task == "segmentation" {
+                if task == .segmentation {
                     let total = max(1, s.classCounts.reduce(0, +))
                     return String(format: "%5.1f%%", 100 * Double(s.classCounts[k]) / Double(total))
                 }

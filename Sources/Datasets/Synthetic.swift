@@ -109,7 +109,7 @@ public enum Synthetic {
     /// neck with eyes and mouth (skin), hair of several styles and colours,
     /// textured background. side x side RGB, masks background 0, hair 1, skin 2.
     public static func faces(count: Int, split: Int, seed: UInt64, side: Int, cancel: Cancellation = .never) throws -> ImageSet {
-        var set = ImageSet(height: side, width: side, channels: 3, segmentation: true)
+        var set = ImageSet(height: side, width: side, channels: 3, task: .segmentation)
         set.reserve(count)
         var image = [Float](repeating: 0, count: side * side * 3)
         var mask = [UInt8](repeating: 0, count: side * side)

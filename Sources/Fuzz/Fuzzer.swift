@@ -302,3 +302,16 @@ private final class Shared: @unchecked Sendable {
             + (o.failure.map { "  ← \($0.kind): \($0.detail)" } ?? "")
     }
 }
+
+extension Fuzzer {
+    /// `bsn fuzz`: runs, with progress on stderr (redrawn on a terminal), prints the summary; exit status 1 when a case failed.
+    public static func runFromShell(_ configuration: Configuration) throws -> Int32 {
+        let interactive = isatty(STDERR_FILENO) == 1
+        let report = try Fuzzer(configuration).run { line in
+            FileHandle.standardError.write(Data((interactive ? "\r\u{1B}[2K" + line : line + "\n").utf8))
+        }
+        if interactive { FileHandle.standardError.write(Data("\n".utf8)) }
+        print(report.summary)
+        return report.failures.isEmpty ? 0 : 1
+    }
+}

@@ -10,11 +10,16 @@ public protocol Output: Encodable {
 
 extension Output {
     /// The value as one JSON object: sorted keys, inf and NaN as strings.
-    public var json: String {
+    public var json: String { JSONLine.encode(self) }
+}
+
+/// What bsn prints as JSON: one line, sorted keys, inf and NaN as strings.
+public enum JSONLine {
+    public static func encode<T: Encodable>(_ value: T) -> String {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
         encoder.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
-        do { return String(decoding: try encoder.encode(self), as: UTF8.self) } catch {
+        do { return String(decoding: try encoder.encode(value), as: UTF8.self) } catch {
             return #"{"error":"cannot encode the output as JSON"}"#
         }
     }

@@ -10,12 +10,6 @@ import Tensor
 /// running statistics with `momentum` (running = (1 − m)·running + m·batch,
 /// the unbiased variance, as PyTorch). Inference mode uses the running ones.
 public final class BatchNorm2d: Layer {
-    /// Under mpirun (data-parallel training with sync-bn): training statistics
-    /// and the backward's per-channel sums are summed over all ranks, so a
-    /// step equals one process's step on the whole batch. Every rank must then
-    /// run every batch norm of the step, in the same order.
-    nonisolated(unsafe) public static var synchronised = false
-
     public let channels: Int
     public let momentum: Float, epsilon: Float
     public let scale: Parameter   // γ, starts at 1
@@ -33,9 +27,18 @@ public final class BatchNorm2d: Layer {
     private var statisticsRows = 1.0
     /// Per-channel Double sums (2 per channel), reused by every call.
     private let totals: UnsafeMutablePointer<Double>
+    /// Threads, workspace, and the ranks the statistics are taken over with sync-bn.
+    public let context: ExecutionContext
 
-    public init(_ channels: Int, momentum: Float = 0.1, epsilon: Float = 1e-5) {
+    /// With sync-bn on more than one rank (data-parallel training): training
+    /// statistics and the backward's per-channel sums are summed over all
+    /// ranks, so a step equals one process's step on the whole batch. Every
+    /// rank must then run every batch norm of the step, in the same order.
+    private var synchronises: Bool { context.synchronisedBatchNorm && context.communicator.distributed }
+
+    public init(_ channels: Int, momentum: Float = 0.1, epsilon: Float = 1e-5, context: ExecutionContext) {
         self.channels = channels
+        self.context = context
         (self.momentum, self.epsilon) = (momentum, epsilon)
         scale = Parameter(name: "scale", shape: [channels])
         shift = Parameter(name: "shift", shape: [channels])
@@ -72,7 +75,7 @@ public final class BatchNorm2d: Layer {
             // the variance E[(x − s)²] − E[x − s]² does not cancel catastrophically.
             let xData = x.data, mu = mean.data, sums = totals, shift = inverseStd.data
             shift.update(from: xData, count: c)
-            reducePerChannel(rows: rows, width: 2 * c, into: sums) { range, acc in
+            context.reducePerChannel(rows: rows, width: 2 * c, into: sums) { range, acc in
                 guard bsn_bn_sums(xData + range.lowerBound * c, shift, range.count, Int32(c), acc) == 0 else { return }
                 for r in range {
                     let xr = xData + r * c
@@ -84,7 +87,7 @@ public final class BatchNorm2d: Layer {
                 }
             }
             var count = Double(rows)
-            if Self.synchronised && Ranks.distributed {
+            if synchronises {
                 // Every rank's Σx and Σx² (from its shifted sums) and row count, summed; then centred on 0.
                 var all = [Double](repeating: 0, count: 2 * c + 1)
                 for j in 0..<c {
@@ -93,7 +96,7 @@ public final class BatchNorm2d: Layer {
                     all[c + j] = d2 + 2 * s * d + Double(rows) * s * s
                 }
                 all[2 * c] = Double(rows)
-                Ranks.sum(&all)
+                context.communicator.sum(&all)
                 count = all[2 * c]
                 for j in 0..<c { (shift[j], sums[j], sums[c + j]) = (0, all[j], all[c + j]) }
             }
@@ -118,13 +121,13 @@ public final class BatchNorm2d: Layer {
         }
         output.reshape(x.shape)
         // y = x · a + b per channel, with a = γ/σ and b = β − μ·a.
-        let a = Workspace.shared.buffer(worker: 0, slot: 10, count: 2 * c), b = a + c
+        let a = context.workspace.buffer(worker: 0, slot: 10, count: 2 * c), b = a + c
         for j in 0..<c {
             a[j] = scale.value[j] * inverseStd[j]
             b[j] = shift.value[j] - mean[j] * a[j]
         }
         let xData = x.data, yData = output.data
-        forEachRowRange(rows) { range in
+        context.forEachRowRange(rows) { range in
             guard bsn_bn_affine(xData + range.lowerBound * c, yData + range.lowerBound * c, a, b, range.count, Int32(c)) == 0 else { return }
             for r in range {
                 let xr = xData + r * c, yr = yData + r * c
@@ -139,12 +142,12 @@ public final class BatchNorm2d: Layer {
         try ShapeError.check(outputGradient, sameShapeAs: x, "BatchNorm2d backward")
         let c = channels, rows = x.count / c
         // Σ dy and Σ dy·x̂ per channel; x̂ is recomputed from x, μ and 1/σ.
-        let sums = Workspace.shared.buffer(worker: 0, slot: 11, count: 2 * c)
+        let sums = context.workspace.buffer(worker: 0, slot: 11, count: 2 * c)
         sums.update(repeating: 0, count: 2 * c)
         let sumDy = sums, sumDyXhat = sums + c
         let (dyData, xData, mu, inv) = (outputGradient.data, x.data, mean.data, inverseStd.data)
         let partial = totals
-        reducePerChannel(rows: rows, width: 2 * c, into: partial) { range, acc in
+        context.reducePerChannel(rows: rows, width: 2 * c, into: partial) { range, acc in
             let first = range.lowerBound * c
             guard bsn_bn_backward_sums(dyData + first, xData + first, mu, inv, range.count, Int32(c), acc) == 0 else { return }
             for r in range {
@@ -162,17 +165,17 @@ public final class BatchNorm2d: Layer {
             shift.gradient[j] += sumDy[j]
             scale.gradient[j] += sumDyXhat[j]
         }
-        if Self.synchronised && Ranks.distributed && lastForwardWasTraining {
+        if synchronises && lastForwardWasTraining {
             // The input gradient needs the sums over the whole batch, as the statistics were.
             var all = (0..<(2 * c)).map { partial[$0] }
-            Ranks.sum(&all)
+            context.communicator.sum(&all)
             for j in 0..<c { (sumDy[j], sumDyXhat[j]) = (Float(all[j]), Float(all[c + j])) }
         }
         inputGradient.reshape(x.shape)
         let dxData = inputGradient.data, gamma = scale.value.data
         // Training: dx = γ/σ · (dy − Σdy/M − x̂ · Σdy·x̂/M); inference: dx = γ/σ · dy.
         let centre: Float = lastForwardWasTraining ? 1 / Float(statisticsRows) : 0
-        forEachRowRange(rows) { range in
+        context.forEachRowRange(rows) { range in
             let first = range.lowerBound * c
             guard bsn_bn_backward_dx(dyData + first, xData + first, mu, inv, gamma, sumDy, sumDyXhat, centre, range.count, Int32(c),
                                      dxData + first) == 0 else { return }
@@ -188,10 +191,11 @@ public final class BatchNorm2d: Layer {
     }
 }
 
+extension ExecutionContext {
 /// Runs `body` over row ranges of `rows` (at least 64 rows each), in parallel.
 func forEachRowRange(_ rows: Int, _ body: (Range<Int>) -> Void) {
-    let blocks = Parallel.ranges(rows, parts: min(Parallel.threads * 4, max(1, rows / 64)))
-    Parallel.forEach(blocks.count) { i, _ in body(blocks[i]) }
+    let blocks = Parallel.ranges(rows, parts: min(threads * 4, max(1, rows / 64)))
+    Parallel.forEach(blocks.count, threads: threads) { i, _ in body(blocks[i]) }
 }
 
 /// Sums per-channel values over rows into `result` (`width` Doubles):
@@ -202,15 +206,15 @@ func reducePerChannel(rows: Int, width: Int, into result: UnsafeMutablePointer<D
                       _ body: (Range<Int>, UnsafeMutablePointer<Float>) -> Void) {
     let blockRows = 256
     let blocks = (rows + blockRows - 1) / blockRows
-    let workers = max(1, min(Parallel.threads, blocks))
+    let workers = max(1, min(threads, blocks))
     // Per worker: `width` Float accumulators, then `width` Doubles (2 Floats each).
     func scratch(_ worker: Int) -> (UnsafeMutablePointer<Float>, UnsafeMutablePointer<Double>) {
-        let buffer = Workspace.shared.buffer(worker: worker, slot: 12, count: 3 * width + 2)
+        let buffer = workspace.buffer(worker: worker, slot: 12, count: 3 * width + 2)
         let raw = UnsafeMutableRawPointer(buffer + width + 2).alignedUp(for: Double.self)
         return (buffer, raw.bindMemory(to: Double.self, capacity: width))
     }
     for w in 0..<workers { scratch(w).1.update(repeating: 0, count: width) }
-    Parallel.forEach(blocks) { block, worker in
+    Parallel.forEach(blocks, threads: threads) { block, worker in
         let (acc, total) = scratch(worker)
         acc.update(repeating: 0, count: width)
         body(block * blockRows..<min(rows, (block + 1) * blockRows), acc)
@@ -221,4 +225,5 @@ func reducePerChannel(rows: Int, width: Int, into result: UnsafeMutablePointer<D
         let total = scratch(w).1
         for j in 0..<width { result[j] += total[j] }
     }
+}
 }

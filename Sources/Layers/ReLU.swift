@@ -5,11 +5,13 @@ public final class ReLU: Layer {
     private let output = Tensor(shape: [0])
     private let inputGradient = Tensor(shape: [0])
 
-    public init() {}
+    public let context: ExecutionContext
+
+    public init(context: ExecutionContext) { self.context = context }
 
     public func forward(_ x: Tensor, training: Bool) throws -> Tensor {
         output.reshape(x.shape)
-        Elementwise.relu(x.data, into: output.data, count: x.count)
+        Elementwise.relu(x.data, into: output.data, count: x.count, threads: context.threads)
         return output
     }
 
@@ -17,7 +19,7 @@ public final class ReLU: Layer {
     public func backward(_ outputGradient: Tensor) throws -> Tensor {
         try ShapeError.check(outputGradient, sameShapeAs: output, "ReLU backward")
         inputGradient.reshape(output.shape)
-        Elementwise.reluBackward(outputGradient.data, output: output.data, into: inputGradient.data, count: output.count)
+        Elementwise.reluBackward(outputGradient.data, output: output.data, into: inputGradient.data, count: output.count, threads: context.threads)
         return inputGradient
     }
 }

@@ -33,8 +33,6 @@ public final class SGD {
         velocities = groups.map { $0.parameters.map { Tensor(shape: $0.value.shape) } }
     }
 
-    public func group(named name: String) -> ParameterGroup? { groups.first { $0.name == name } }
-
     /// Applies one update from the current gradients (which are left as they are).
     public func step() {
         for (g, group) in groups.enumerated() {

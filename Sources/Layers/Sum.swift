@@ -5,13 +5,15 @@ import Tensor
 public final class Sum {
     private let output = Tensor(shape: [0])
 
-    public init() {}
+    public let context: ExecutionContext
+
+    public init(context: ExecutionContext) { self.context = context }
 
     public func forward(_ inputs: [Tensor]) throws -> Tensor {
         guard let first = inputs.first else { throw ShapeError("Sum: no inputs") }
         for x in inputs.dropFirst() { try ShapeError.check(x, sameShapeAs: first, "Sum") }
         output.copy(from: first)
-        for x in inputs.dropFirst() { Elementwise.add(output.data, x.data, count: x.count) }
+        for x in inputs.dropFirst() { Elementwise.add(output.data, x.data, count: x.count, threads: context.threads) }
         return output
     }
 

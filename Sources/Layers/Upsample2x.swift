@@ -7,8 +7,9 @@ public final class Upsample2x: Layer {
     private var output = Tensor(shape: [0])
     private var inputGradient = Tensor(shape: [0])
     private var inputShape: [Int] = []
+    public let context: ExecutionContext
 
-    public init() {}
+    public init(context: ExecutionContext) { self.context = context }
 
     /// Writes the output and/or the input gradient into these tensors from now
     /// on, instead of the layer's own: a network shares one tensor among
@@ -24,7 +25,7 @@ public final class Upsample2x: Layer {
         inputShape = x.shape
         output.reshape([n, 2 * h, 2 * w, c])
         let xData = x.data, yData = output.data
-        forEachRowRange(n * h) { range in
+        context.forEachRowRange(n * h) { range in
             for row in range {                      // row = n·H + i
                 let source = xData + row * w * c
                 let target = yData + 2 * row * 2 * w * c
@@ -44,7 +45,7 @@ public final class Upsample2x: Layer {
         let (n, h, w, c) = (inputShape[0], inputShape[1], inputShape[2], inputShape[3])
         inputGradient.reshape(inputShape)
         let dy = outputGradient.data, dx = inputGradient.data
-        forEachRowRange(n * h) { range in
+        context.forEachRowRange(n * h) { range in
             for row in range {
                 let top = dy + 2 * row * 2 * w * c, bottom = top + 2 * w * c
                 let target = dx + row * w * c

@@ -93,7 +93,7 @@ struct BudgetCommand: Command {
         }
         let cost = try CostChoices.parse(word, &a)
         let limitWord = try a.required("the budget C (e.g. 2M)")
-        let timed = cost is TimeCost.Choice
+        let timed = cost.unit == .milliseconds
         guard let limit = budgetLimit(limitWord, timed: timed) else {
             throw UsageError("budget: the budget must be a number ≥ 0\(timed ? " (milliseconds, or 30ms, 0.03s, 500us)" : ""), got '\(limitWord)'")
         }

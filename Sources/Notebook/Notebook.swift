@@ -49,6 +49,8 @@ public final class Console {
     public let interactive: Bool
     /// A follower rank under mpirun: only errors are printed (prefixed with the rank); rank 0 prints the rest.
     public let muted: Bool
+    /// This process's rank (under mpirun), which prefixes a follower's errors.
+    private let rank: Int
     public private(set) var captured = ""
     private var progressShown = false
     private var boardHeight = 0
@@ -56,7 +58,10 @@ public final class Console {
     /// Progress lines are drawn (stderr is a terminal).
     public let showsProgress: Bool
 
-    public init(interactive: Bool, muted: Bool = false) {
+    /// On rank `rank` of a run under mpirun, only rank 0 prints all it says.
+    public init(interactive: Bool, rank: Int = 0) {
+        let muted = rank != 0
+        self.rank = rank
         self.interactive = interactive && !muted
         self.muted = muted
         showsProgress = !muted && (interactive || isatty(STDERR_FILENO) == 1)
@@ -88,7 +93,7 @@ public final class Console {
 
     public func error(_ text: String) {
         endProgress()
-        FileHandle.standardError.write(Data(((muted ? "rank \(Ranks.rank): " : "") + text + "\n").utf8))
+        FileHandle.standardError.write(Data(((muted ? "rank \(rank): " : "") + text + "\n").utf8))
         captured += text + "\n"
     }
 
@@ -236,7 +241,7 @@ public final class Notebook {
             printsJSON = arguments.flag("json")
             if arguments.flag("help") {
                 show(Message(command.help))
-            } else if !Ranks.isLeader && command.effect.contains(.leaderOnly) {
+            } else if !store.ranks.isLeader && command.effect.contains(.leaderOnly) {
                 // Under mpirun rank 0 writes the files and prints; the others keep the same state.
             } else {
                 show(try command.run(&arguments, self))
@@ -256,7 +261,7 @@ public final class Notebook {
             if printsJSON && !(error is FailureWithOutput) && !console.muted { console.print(ErrorOutput(error: text).json) }
         }
         // Under mpirun every rank finishes the command before any starts the next (rank 0's files are written).
-        Ranks.barrier()
+        store.ranks.barrier()
         guard session === current else { return ok }            // open replaced the session: its cells are its own
         if session.cells.last?.number == number {
             session.cells[session.cells.count - 1].output = console.captured
@@ -283,10 +288,4 @@ public final class Notebook {
         return command.name
     }
 
-    /// Saves the session before it is replaced (by open or new), unless
-    /// nothing changed in it: an empty, never-used session writes nothing.
-    func saveBeforeLeaving() throws -> SessionReport? {
-        guard session.hasUnsavedChanges(besidesCurrentCell: true) else { return nil }
-        return try store.saveSession(session)
-    }
 }

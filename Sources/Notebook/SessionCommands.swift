@@ -13,15 +13,7 @@ struct SaveCommand: Command {
     func run(_ a: inout Arguments, _ nb: Notebook) throws -> any Output {
         let newName = a.next()
         try a.finish()
-        let oldName = nb.session.name
-        if let newName {
-            try SessionStore.check(name: newName)
-            nb.session.name = newName
-        }
-        do { return try nb.store.saveSession(nb.session) } catch {
-            nb.session.name = oldName           // not saved there: the session stays what it was
-            throw error
-        }
+        return try nb.store.save(nb.session, as: newName)
     }
 }
 
@@ -37,19 +29,9 @@ struct OpenCommand: Command {
         let target = try a.required("a session name (sessions lists them)")
         try a.finish()
         let progress = { (done: Int, total: Int) in nb.console.progress("decoding images \(done)/\(total)") }
-        let opened: Session, report: SessionReport, left: SessionReport?
-        if target == nb.session.name {
-            // The current session, again (as last saved): saved first if it changed, then read back under its own lock.
-            left = try nb.saveBeforeLeaving()
-            (opened, report) = try nb.store.reopen(target, holding: nb.session.lock, progress: progress)
-        } else {
-            // Read the target completely before touching the current session.
-            (opened, report) = try nb.store.reopen(target, progress: progress)
-            left = try nb.saveBeforeLeaving()
-        }
+        let (opened, report) = try nb.store.switchSession(from: nb.session, to: target, progress: progress)
         nb.session = opened
-        return SessionReport(action: .opened, name: report.name, folder: report.folder, contents: report.contents,
-                             removedFiles: (left?.removedFiles ?? []) + report.removedFiles, readOnly: report.readOnly)
+        return report
     }
 }
 
@@ -87,11 +69,7 @@ struct NewCommand: Command {
     func run(_ a: inout Arguments, _ nb: Notebook) throws -> any Interface.Output {
         let target = try a.required("a name for the new session")
         try a.finish()
-        try SessionStore.check(name: target)
-        guard !nb.store.exists(target) else { throw UsageError("new: a session '\(target)' exists already (open \(target) to continue it)") }
-        let saved = try nb.saveBeforeLeaving()
-        let fresh = Session(name: target, seed: nb.session.settings.seed)
-        fresh.variables = nb.session.variables
+        let (fresh, saved) = try nb.store.newSession(target, from: nb.session)
         nb.session = fresh
         return Output(saved: saved, created: target)
     }

@@ -42,7 +42,7 @@ struct SweepCommand: Command {
             let word = try a.required("a cost (\(CostChoices.catalogue.words.joined(separator: ", ")))")
             let cost = try CostChoices.parse(word, &a)
             let limitsWord = try a.required("the budgets C, separated by commas (e.g. 2M,4M,8M)")
-            let timed = cost is TimeCost.Choice
+            let timed = cost.unit == .milliseconds
             let words = limitsWord.split(separator: ",", omittingEmptySubsequences: false).map(String.init)
             let parsed = words.map { budgetLimit($0, timed: timed) }
             guard parsed.allSatisfy({ $0 != nil }), case let limits = parsed.map({ $0! }), !limits.isEmpty else {

@@ -40,7 +40,7 @@ struct SetCommand: Command {
         }
         let value = try a.required("a value for \(key)")
         try a.finish()
-        if let setting = Setting(rawValue: key) { return try nb.session.set(setting, to: value) }
+        if let setting = Setting(rawValue: key) { return try nb.session.set(try SettingValue(setting, parsing: value), written: value) }
         if key == "inline" {
             guard let mode = InlinePictures(rawValue: value) else { throw UsageError("set inline: expected on, off or auto, got '\(value)'") }
             nb.inlinePictures = mode
@@ -49,7 +49,7 @@ struct SetCommand: Command {
         guard key.first?.isLetter == true, key.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "_" || $0 == "-" }) else {
             throw UsageError("set: '\(key)' is neither a setting (\(Self.keys.joined(separator: ", "))) nor a valid variable name")
         }
-        nb.session.variables[key] = value
+        nb.session.define(key, as: value)
         var text = "$\(key) = \(value)"
         if let close = nearest(key, in: Self.keys), close != key, key.count <= 8 {
             text = "(defining variable $\(key); did you mean the setting '\(close)'?)\n" + text
@@ -178,6 +178,45 @@ struct EvalCommand: Command {
         defer { nb.console.endProgress() }
         return try nb.session.evaluate(split, sampled: sampled, cancel: nb.freshCancellation) { done, total in
             nb.console.progress("evaluating \(done)/\(total) batches")
+        }
+    }
+}
+
+extension SettingValue {
+    /// The user's word for a setting's value, as its type (bounds are the Session's to check).
+    init(_ setting: Setting, parsing word: String) throws {
+        let name = setting.rawValue
+        func number() throws -> Double {
+            guard let x = parseNumber(word) else {
+                let range = SettingValue.range(of: setting)!
+                let upper = setting == .momentum ? "1)" : String(format: "%g]", range.upperBound)
+                throw SessionError("\(name): expected a number in [\(String(format: "%g", range.lowerBound)), \(upper), got '\(word)'")
+            }
+            return x
+        }
+        func whole(_ range: ClosedRange<Int>) throws -> Int {
+            guard let n = parseWhole(word), range.contains(n) else {
+                throw SessionError("\(name): expected a whole number in \(Interface.describe(range)), got '\(word)'")
+            }
+            return n
+        }
+        func choice(_ yes: String, _ no: String) throws -> Bool {
+            guard word == yes || word == no else { throw SessionError("\(name): expected \(yes) or \(no)") }
+            return word == yes
+        }
+        switch setting {
+        case .learningRate: self = .learningRate(try number())
+        case .pathLearningRate: self = .pathLearningRate(try number())
+        case .momentum: self = .momentum(try number())
+        case .weightDecay: self = .weightDecay(try number())
+        case .batch: self = .batch(try whole(Settings.batchRange))
+        case .threads: self = .threads(try whole(Settings.threadRange))
+        case .seed: self = .seed(UInt64(try whole(0...Int.max)))
+        case .sampling:
+            guard let m = Sampling(rawValue: word) else { throw SessionError("sampling: expected example or batch, got '\(word)'") }
+            self = .sampling(m)
+        case .nesterov: self = .nesterov(try choice("yes", "no"))
+        case .syncBatchNorm: self = .syncBatchNorm(try choice("on", "off"))
         }
     }
 }

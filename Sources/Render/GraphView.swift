@@ -42,16 +42,10 @@ public struct GraphLayout {
         self.edges = edges
 
         var grid = [Int: (column: Int, row: Int)]()
-        let cnfNames = junctions.compactMap { i -> (Int, Int, Int)? in
-            let name = nodes[i].name
-            guard name.hasPrefix("A-") else { return nil }
-            let parts = name.dropFirst(2).split(separator: "_")
-            guard parts.count == 2, let l = Int(parts[0]), let k = Int(parts[1]) else { return nil }
-            return (i, l, k)
-        }
-        if !cnfNames.isEmpty && cnfNames.count + 2 == junctions.count {
-            // CNF: the grid from the names; the data left of A-0_0, the head right of its input.
-            for (i, l, k) in cnfNames { grid[i] = (l + 1, k) }
+        let placed = junctions.compactMap { i in nodes[i].grid.map { (i, $0.column, $0.scale) } }
+        if !placed.isEmpty && placed.count + 2 == junctions.count {
+            // A fabric's grid (the CNF's): the data left of its first column, the head right of its input.
+            for (i, l, k) in placed { grid[i] = (l + 1, k) }
             for i in junctions where grid[i] == nil {
                 if nodes[i].role == .input { grid[i] = (0, 0) } else {
                     let from = grid[nodes[i].inputs[0]] ?? (0, 0)

@@ -34,12 +34,12 @@ public struct ExportedArchitecture: Codable, Equatable, Sendable {
         let active = net.nodes.indices.filter { arch.active.contains($0) }
         nodes = active.map { i in
             let n = net.nodes[i]
-            return Node(name: n.name, type: n.module?.kind ?? n.role.rawValue, shape: [n.shape.height, n.shape.width, n.shape.channels],
+            return Node(name: n.name, type: n.module?.kind.rawValue ?? n.role.rawValue, shape: [n.shape.height, n.shape.width, n.shape.channels],
                         params: n.parameterCount, flops: n.multiplyAccumulates)
         }
         edges = active.flatMap { j in net.nodes[j].inputs.filter { arch.active.contains($0) }.map { [net.nodes[$0].name, net.nodes[j].name] } }
         var costs = [String: Double]()
-        for c in [FlopsCost(net), ParameterCost(net), ParallelCost(net, machines: 1), ParallelCost(net, machines: 2), ParallelCost(net, machines: 4)] as [any Cost] {
+        for c in CostChoices.listed(for: net, CostListing(machines: [1, 2, 4])) {
             costs[c.name] = c.cost(of: arch)
         }
         self.costs = costs

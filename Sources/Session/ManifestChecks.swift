@@ -54,11 +54,10 @@ extension SessionStore.Manifest {
             if let gates = m.fixedGates { try check(gates.count, "model.fixedGates (count)", 0...10_000_000) }
         }
         if let b = budget {
-            if let n = (b.cost as? ParallelCost.Choice)?.machines { try check(n, "budget.machines", 1...ParallelCost.maxMachines) }
+            for p in b.cost.boundedParameters { try check(p.value, "budget.\(p.key)", p.bounds) }
             try check(b.budget.limit, "budget.budget.limit", 0...Double.greatestFiniteMagnitude)
             try check(b.budget.lambda, "budget.budget.lambda", 0...Double.greatestFiniteMagnitude)
             try check(b.budget.inconsistentPenalty, "budget.budget.inconsistentPenalty", 0...1e9)
-            if let l = (b.cost as? TimeCost.Choice)?.latency { try check(l.count, "budget.latency (count)", 0...10_000_000) }
         }
         if let t = trainer {
             try check(t.step, "trainer.step", 0...big)

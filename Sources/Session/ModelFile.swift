@@ -1,6 +1,7 @@
 import Datasets
 import Files
 import Foundation
+import Layers
 import SuperNet
 import Tensor
 
@@ -42,18 +43,21 @@ public final class ExportedModel {
     static let kind = "model"
 
     /// The session's deterministic architecture as a model (nothing shared with its network).
+    /// It computes on the session's threads with the session's convolution choices, in scratch memory of its own.
     public convenience init(session s: Session) throws {
-        try self.init(data: try Self.encode(session: s), file: "session '\(s.name)'")
+        try self.init(data: try Self.encode(session: s), file: "session '\(s.name)'",
+                      context: ExecutionContext(threads: s.context.threads, convolutions: s.context.convolutions))
     }
 
     /// Reads a model file: checked (kind, version, length, checksum), then every field and tensor shape.
-    public convenience init(file path: String) throws {
+    /// It computes on `threads` threads (all cores by default).
+    public convenience init(file path: String, threads: Int = ProcessInfo.processInfo.activeProcessorCount) throws {
         let url = URL(fileURLWithPath: path)
         guard FileManager.default.fileExists(atPath: path) else { throw SessionError("\(path): no such model file") }
-        try self.init(data: try CheckedFile.read(url, kind: Self.kind), file: path)
+        try self.init(data: try CheckedFile.read(url, kind: Self.kind), file: path, context: ExecutionContext(threads: threads))
     }
 
-    init(data payload: Data, file: String) throws {
+    init(data payload: Data, file: String, context: ExecutionContext) throws {
         let data = Data(payload)                         // indices from 0 (a checked file's payload is a slice)
         guard data.count >= 4 else { throw SessionError("\(file): truncated model (no header)") }
         let length = Int(data.prefix(4).withUnsafeBytes { UInt32(littleEndian: $0.loadUnaligned(as: UInt32.self)) })
@@ -83,7 +87,7 @@ public final class ExportedModel {
         try Memory.check(size.trainingBytes(batch: 1, input: input, threads: 1), "\(h.fabric.summary) on \(h.inputWidth)x\(h.inputHeight) inputs",
                          of: "weights and activations")
         var rng = RNG(seed: 0)
-        let net = try h.fabric.build(input: input, classes: h.classNames.count, rng: &rng)
+        let net = try h.fabric.build(input: input, classes: h.classNames.count, rng: &rng, context: context)
         guard h.gates.count == net.gateCount else { throw SessionError("\(file): \(h.gates.count) gates; \(h.fabric.summary) has \(net.gateCount)") }
         let architecture = net.architecture(gates: h.gates)
         guard architecture.isConsistent else { throw SessionError("\(file): the architecture has no input → output path") }
@@ -93,7 +97,7 @@ public final class ExportedModel {
         for (node, module) in modules { module.useInferenceTensors(targets.filter { $0.0.hasPrefix(node + ".i") }.map(\.1)) }
         for (_, t) in targets where !Elementwise.allFinite(t.data, count: t.count) { throw SessionError("\(file): a weight is not finite") }
         (header, network, self.architecture) = (h, net, architecture)
-        executor = Executor(net)
+        executor = Executor(net, context: context)
     }
 
     /// The modules the architecture uses, by node name, in node order.

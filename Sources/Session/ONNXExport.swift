@@ -192,7 +192,7 @@ private struct GraphWriter {
             // On a 1x1 map the classifier's logits are (batch, classes).
             return segmentation ? y : add("Flatten", [y], name: name + ".flatten", attributes: [Self.int("axis", 1)])
         default:
-            throw SessionError("ONNX export: no ONNX form for a module of kind \(module.kind) (\(name))")
+            throw SessionError("ONNX export: no ONNX form for a module of kind \(module.kind.rawValue) (\(name))")
         }
     }
 }

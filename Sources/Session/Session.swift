@@ -60,7 +60,7 @@ public struct Settings: Codable, Equatable, Sendable {
     public var batch = 64
     public var seed: UInt64 = 1
     /// All cores (under mpirun: the cores split between the ranks on this machine).
-    public var threads = Ranks.defaultThreads
+    public var threads = Cores.perRank
     public var sampling = Sampling.perExample
     /// Learning-rate changes by epoch ("0.1 @150:0.01 @225:0.001"); nil: constant `learningRate`.
     public var schedule: PiecewiseConstantSchedule?
@@ -137,9 +137,17 @@ public final class Session {
     public var renders: [String] = []
     /// Set in a sweep's children: the parent, the step and what the child changes.
     public internal(set) var origin: SweepOrigin?
+    /// The processes this one runs with: a single process, or MPI's ranks under mpirun.
+    public let ranks: any Communicator
+    /// Where the session's network computes: its threads, scratch memory,
+    /// convolution choices, and the ranks a batch is split across. The
+    /// session's own: other sessions in the process do not see it.
+    public let context: ExecutionContext
     /// Under mpirun, whether `train` splits each batch across the ranks (true) or every rank
     /// trains alone (a sweep: its warm-up and its children, one child per rank). Not saved.
-    public var splitsBatchesAcrossRanks = true
+    public var splitsBatchesAcrossRanks = true {
+        didSet { context.communicator = splitsBatchesAcrossRanks ? ranks : SingleProcess() }
+    }
 
     // On disk (see SessionStore): not saved, they describe this process's hold on the folder.
     /// The lock of the session's folder while this process may write it (nil: never saved, or read-only).
@@ -200,10 +208,12 @@ public final class Session {
         }
     }
 
-    public init(name: String, seed: UInt64 = 1) {
+    public init(name: String, seed: UInt64 = 1, ranks: any Communicator = SingleProcess()) {
         self.name = name
         rng = RNG(seed: seed)
         settings.seed = seed
+        self.ranks = ranks
+        context = ExecutionContext(threads: settings.threads, communicator: ranks)
     }
 
     // MARK: data
@@ -273,12 +283,12 @@ public final class Session {
         try Memory.check(size.weightBytes, spec.fabric.summary, of: "weights")
         try checkTrainingMemory(spec.fabric, size, input: input, batch: settings.batch, threads: settings.threads)
         var seed = RNG(seed: spec.seed)
-        let net = try spec.fabric.build(input: input,
-                                        classes: dataset.classNames.count, rng: &seed)
+        applySettings()
+        let net = try spec.fabric.build(input: input, classes: dataset.classNames.count, rng: &seed, context: context)
         let cost = FlopsCost(net)
-        let t = Trainer(network: net, task: dataset.isSegmentation ? .segmentation : .classification, optimisedCost: cost,
+        let t = Trainer(network: net, task: dataset.task, optimisedCost: cost,
                         seed: spec.seed &+ 1, learningRate: settings.learningRate, momentum: settings.momentum,
-                        weightDecay: settings.weightDecay, nesterov: settings.nesterov, mode: spec.mode)
+                        weightDecay: settings.weightDecay, nesterov: settings.nesterov, mode: spec.mode, context: context)
         if let gates = spec.fixedGates {
             guard gates.count == net.gateCount else {
                 throw SessionError("the architecture has \(gates.count) gates, \(spec.fabric.summary) has \(net.gateCount)")
@@ -327,9 +337,10 @@ public final class Session {
         settings.threads = n
     }
 
-    /// Pushes `settings` into the trainer.
+    /// Pushes `settings` into the execution context and the trainer.
     public func applySettings() {
-        Parallel.threads = settings.threads
+        context.threads = settings.threads
+        context.synchronisedBatchNorm = settings.syncBatchNorm == true
         guard let trainer else { return }
         trainer.pathLearningRate = modelSpec?.fixedGates == nil ? settings.pathLearningRate : 0
         trainer.sampling = settings.sampling

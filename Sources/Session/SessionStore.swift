@@ -42,17 +42,20 @@ import Tensor
 ///   files only when their process is gone.
 public struct SessionStore: Sendable {
     public let root: URL
+    /// The processes that open sessions from this store together (sessions opened here run with them).
+    public let ranks: any Communicator
     /// False for the follower ranks under mpirun: rank 0 writes the session, `save` writes nothing here.
-    public var writes = true
+    public var writes: Bool
 
-    public init(root: URL) { self.root = root }
+    public init(root: URL, ranks: any Communicator = SingleProcess()) {
+        self.root = root
+        self.ranks = ranks
+        writes = ranks.isLeader
+    }
 
     /// `BSN_SESSIONS` if set, else `./sessions`; under mpirun only rank 0's store writes.
-    public static var `default`: SessionStore {
-        let path = ProcessInfo.processInfo.environment["BSN_SESSIONS"] ?? "sessions"
-        var store = SessionStore(root: URL(fileURLWithPath: path))
-        store.writes = Ranks.isLeader
-        return store
+    public static func `default`(ranks: any Communicator = SingleProcess()) -> SessionStore {
+        SessionStore(root: URL(fileURLWithPath: ProcessInfo.processInfo.environment["BSN_SESSIONS"] ?? "sessions"), ranks: ranks)
     }
 
     public func folder(_ name: String) -> URL { root.appendingPathComponent(name) }
@@ -181,7 +184,7 @@ public struct SessionStore: Sendable {
                                     lastValidationAccuracy: s.epochs.last?.validationAccuracy,
                                     validationAccuracy: s.latestAccuracy(on: .validation), testAccuracy: s.latestAccuracy(on: .test),
                                     cost: s.network.map { n in s.reportedCost!.cost(of: n.deterministicArchitecture) },
-                                    costName: s.optimisedCost?.name, convolutionChoices: ConvolutionChoices.shared.used, origin: s.origin, files: files)
+                                    costName: s.optimisedCost?.name, convolutionChoices: s.context.convolutions.used, origin: s.origin, files: files)
             if let pause = Self.pauseBeforeManifest { Thread.sleep(forTimeInterval: pause) }
             try CheckedFile.write(try SessionJSON.encoder(pretty: true).encode(manifest), kind: "session", to: dir.appendingPathComponent("session.json"))
         } catch {
@@ -301,8 +304,8 @@ public struct SessionStore: Sendable {
         }
         let g = try readGeneration(dir, locked: lock != nil)
         let m = g.manifest
-        if let choices = m.convolutionChoices { ConvolutionChoices.shared.pin(choices) }
-        let s = Session(name: name)
+        let s = Session(name: name, ranks: ranks)
+        if let choices = m.convolutionChoices { s.context.convolutions.pin(choices) }
         s.settings = m.settings
         s.variables = m.variables
         s.rng = m.rng

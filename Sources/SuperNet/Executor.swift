@@ -30,6 +30,8 @@ public enum ExecutionMode: String, Codable, Sendable, CaseIterable {
 public final class Executor {
     public let network: SuperNetwork
     public var mode: ExecutionMode
+    /// Threads of the executor's own loops (the modules' layers have their context).
+    public let context: ExecutionContext
 
     /// What the executor keeps for one node between forward and backward.
     private struct NodeState {
@@ -64,9 +66,10 @@ public final class Executor {
     private let pulled = Tensor(shape: [0])
     private var batch = 0
 
-    public init(_ network: SuperNetwork, mode: ExecutionMode = .subBatch) {
+    public init(_ network: SuperNetwork, mode: ExecutionMode = .subBatch, context: ExecutionContext) {
         self.network = network
         self.mode = mode
+        self.context = context
         let sums = network.nodes.map { $0.module == nil && $0.role != .input }
         nodes = network.nodes.indices.map { i in
             let node = network.nodes[i]
@@ -143,9 +146,9 @@ public final class Executor {
     /// A sum: every input has been pushed into it. Aggregations end with a ReLU.
     private func forwardSum(_ i: Int) {
         let y = nodes[i].value
-        if nodes[i].empty { Elementwise.fill(y.data, 0, count: y.count) }
+        if nodes[i].empty { Elementwise.fill(y.data, 0, count: y.count, threads: context.threads) }
         nodes[i].empty = false
-        if network.nodes[i].role == .aggregation && !nodes[i].rectified { Elementwise.reluInPlace(y.data, count: y.count) }
+        if network.nodes[i].role == .aggregation && !nodes[i].rectified { Elementwise.reluInPlace(y.data, count: y.count, threads: context.threads) }
         nodes[i].output = y
         push(y, from: i)
     }
@@ -155,10 +158,10 @@ public final class Executor {
         let graph = network.nodes
         for i in graph.indices where !nodes[i].rows.isEmpty && i != network.inputNode && !nodes[i].isTransient {
             nodes[i].gradient.reshape(graph[i].shape.batch(nodes[i].rows.count))
-            Elementwise.fill(nodes[i].gradient.data, 0, count: nodes[i].gradient.count)
+            Elementwise.fill(nodes[i].gradient.data, 0, count: nodes[i].gradient.count, threads: context.threads)
         }
         if nodes[network.outputNode].isSum {
-            Elementwise.copy(nodes[network.outputNode].gradient.data, logitGradient.data, count: logitGradient.count)
+            Elementwise.copy(nodes[network.outputNode].gradient.data, logitGradient.data, count: logitGradient.count, threads: context.threads)
         }
         for i in stride(from: graph.count - 1, through: 1, by: -1) where !nodes[i].rows.isEmpty {
             let node = graph[i]
@@ -170,7 +173,7 @@ public final class Executor {
                 if node.inputs[0] != network.inputNode { scatterAdd(dx, rowsOf: i, into: node.inputs[0]) }
             } else {
                 let g = nodes[i].gradient
-                if node.role == .aggregation { Elementwise.reluBackwardInPlace(g.data, output: nodes[i].output!.data, count: g.count) }
+                if node.role == .aggregation { Elementwise.reluBackwardInPlace(g.data, output: nodes[i].output!.data, count: g.count, threads: context.threads) }
                 // Transient modules among the inputs pull this gradient themselves.
                 for j in node.inputs where !nodes[j].isTransient { scatterAdd(g, rowsOf: i, into: j) }
             }
@@ -214,14 +217,14 @@ public final class Executor {
         guard let source = nodes[j].output else {
             // No example reaches the output through the source (every sample inconsistent): zeros in.
             target.reshape(network.nodes[j].shape.batch(mine.count))
-            Elementwise.fill(target.data, 0, count: target.count)
+            Elementwise.fill(target.data, 0, count: target.count, threads: context.threads)
             return target
         }
         if nodes[j].rows == mine { return source }
         target.reshape(network.nodes[j].shape.batch(mine.count))
         let from = nodes[j].position, data = source.data, out = target.data
-        Parallel.forEach(min(Parallel.threads, mine.count)) { part, _ in
-            for r in stride(from: part, to: mine.count, by: Parallel.threads) {
+        Parallel.forEach(min(context.threads, mine.count), threads: context.threads) { part, _ in
+            for r in stride(from: part, to: mine.count, by: context.threads) {
                 let p = Int(from[Int(mine[r])])
                 if p >= 0 { (out + r * width).update(from: data + p * width, count: width) }
                 else { (out + r * width).update(repeating: 0, count: width) }
@@ -237,10 +240,10 @@ public final class Executor {
             if nodes[j].empty {
                 nodes[j].empty = false
                 if nodes[i].rows == nodes[j].rows && scale == nil {
-                    Elementwise.copy(nodes[j].value.data, y.data, count: y.count)
+                    Elementwise.copy(nodes[j].value.data, y.data, count: y.count, threads: context.threads)
                     continue
                 }
-                Elementwise.fill(nodes[j].value.data, 0, count: nodes[j].value.count)
+                Elementwise.fill(nodes[j].value.data, 0, count: nodes[j].value.count, threads: context.threads)
             }
             addRows(of: y, rowsOf: i, into: nodes[j].value, rowsOf: j, scaledBy: scale)
         }
@@ -252,12 +255,12 @@ public final class Executor {
         let width = source.count / max(nodes[i].rows.count, 1)
         precondition(width * nodes[j].rows.count == target.count, "row widths of \(network.nodes[i].name) and \(network.nodes[j].name) differ")
         if nodes[i].rows == nodes[j].rows && scale == nil {
-            Elementwise.add(target.data, source.data, count: source.count)
+            Elementwise.add(target.data, source.data, count: source.count, threads: context.threads)
             return
         }
         let mine = nodes[i].rows, to = nodes[j].position, data = source.data, out = target.data
-        Parallel.forEach(min(Parallel.threads, mine.count)) { part, _ in
-            for r in stride(from: part, to: mine.count, by: Parallel.threads) {
+        Parallel.forEach(min(context.threads, mine.count), threads: context.threads) { part, _ in
+            for r in stride(from: part, to: mine.count, by: context.threads) {
                 let e = Int(mine[r]), p = Int(to[e])
                 guard p >= 0 else { continue }
                 if let scale {
@@ -284,11 +287,11 @@ public final class Executor {
         if successors.count == 1, nodes[successors[0]].rows == nodes[i].rows { return nodes[successors[0]].gradient }
         let width = network.nodes[i].shape.elements, mine = nodes[i].rows
         pulled.reshape(network.nodes[i].shape.batch(mine.count))
-        Elementwise.fill(pulled.data, 0, count: pulled.count)
+        Elementwise.fill(pulled.data, 0, count: pulled.count, threads: context.threads)
         for j in successors {
             let from = nodes[j].position, data = nodes[j].gradient.data, out = pulled.data
-            Parallel.forEach(min(Parallel.threads, mine.count)) { part, _ in
-                for r in stride(from: part, to: mine.count, by: Parallel.threads) where from[Int(mine[r])] >= 0 {
+            Parallel.forEach(min(context.threads, mine.count), threads: context.threads) { part, _ in
+                for r in stride(from: part, to: mine.count, by: context.threads) where from[Int(mine[r])] >= 0 {
                     addVectors(out + r * width, data + Int(from[Int(mine[r])]) * width, count: width)
                 }
             }

@@ -16,8 +16,8 @@ public struct FeatureShape: Hashable, Codable, Sendable, CustomStringConvertible
 /// A computing node's layer stack, with what the graph and the costs need to
 /// know about it: its output shape, multiply-accumulates and parameters.
 public protocol Module: Layer {
-    /// A short name of the module type ("conv", "up-conv", "block", ...).
-    var kind: String { get }
+    /// What the module is (reports name it by its raw value: "conv", "up-conv", "block", ...).
+    var kind: ModuleKind { get }
     /// The output shape for this input shape, or a `ShapeError` saying why not.
     func outputShape(for input: FeatureShape) throws -> FeatureShape
     /// Multiply-accumulates of one example's forward pass.
@@ -50,6 +50,20 @@ extension Module {
     public func shareTransientBuffers(_ buffers: TransientBuffers) {}
     public func infer(_ x: Tensor) throws -> Tensor { try forward(x, training: false) }
     public func infer(_ x: Tensor, into target: Tensor, accumulate: Bool, relu: Bool) throws -> Bool { false }
+}
+
+/// The module types of the fabrics.
+public enum ModuleKind: String, Sendable {
+    /// ConvBN: convolution, batch norm (and a ReLU).
+    case conv
+    /// ConvBN after nearest 2x upsampling (the CNF's coarse-to-fine links).
+    case upConv = "up-conv"
+    /// A 1x1 ConvBN (a residual shortcut's projection).
+    case projection
+    /// A residual basic block's main path.
+    case block
+    /// The classification or segmentation head.
+    case output
 }
 
 /// Tensors shared by all the modules of a network whose results are consumed
@@ -86,11 +100,11 @@ public final class ConvBN: Module {
     private let stack: Sequential
 
     public init(_ inChannels: Int, _ outChannels: Int, kernel: Int = 3, stride: Int = 1, relu: Bool = false,
-                upsample: Bool = false, bias: Bool = true, rng: inout RNG) {
-        self.upsample = upsample ? Upsample2x() : nil
-        conv = Conv2d(inChannels, outChannels, kernel: kernel, stride: stride, bias: bias, rng: &rng)
-        norm = BatchNorm2d(outChannels)
-        self.relu = relu ? ReLU() : nil
+                upsample: Bool = false, bias: Bool = true, rng: inout RNG, context: ExecutionContext) {
+        self.upsample = upsample ? Upsample2x(context: context) : nil
+        conv = Conv2d(inChannels, outChannels, kernel: kernel, stride: stride, bias: bias, rng: &rng, context: context)
+        norm = BatchNorm2d(outChannels, context: context)
+        self.relu = relu ? ReLU(context: context) : nil
         stack = Sequential([self.upsample as (any Layer)?, conv, norm, self.relu].compactMap { $0 })
     }
 
@@ -108,7 +122,7 @@ public final class ConvBN: Module {
         }
     }
 
-    public var kind: String { upsample != nil ? "up-conv" : conv.kernel == 1 ? "projection" : "conv" }
+    public var kind: ModuleKind { upsample != nil ? .upConv : conv.kernel == 1 ? .projection : .conv }
     public var computesInputGradient: Bool {
         get { conv.computesInputGradient }
         set { conv.computesInputGradient = newValue }
@@ -145,7 +159,7 @@ public final class ConvBN: Module {
             (weights, bias) = (loaded.weight.data, loaded.bias.data)
         } else {
             let perOutput = conv.kernel * conv.kernel * conv.inChannels, cout = conv.outChannels
-            weights = Workspace.shared.buffer(worker: 0, slot: 20, count: cout * (perOutput + 1))
+            weights = conv.context.workspace.buffer(worker: 0, slot: 20, count: cout * (perOutput + 1))
             bias = weights + cout * perOutput
             fold(into: weights, bias: bias)
         }
@@ -181,7 +195,7 @@ public final class ConvBN: Module {
         upsample == nil ? x : FeatureShape(height: 2 * x.height, width: 2 * x.width, channels: x.channels)
     }
     public func outputShape(for input: FeatureShape) throws -> FeatureShape {
-        try conv.outputShape(for: convInput(input), kind)
+        try conv.outputShape(for: convInput(input), kind.rawValue)
     }
     public func multiplyAccumulates(for input: FeatureShape) -> Int {
         let x = convInput(input)
@@ -196,13 +210,13 @@ public final class BasicBlock: Module {
     public let first: ConvBN, second: ConvBN
     private let stack: Sequential
 
-    public init(_ inChannels: Int, _ outChannels: Int, stride: Int, bias: Bool = true, rng: inout RNG) {
-        first = ConvBN(inChannels, outChannels, stride: stride, relu: true, bias: bias, rng: &rng)
-        second = ConvBN(outChannels, outChannels, bias: bias, rng: &rng)
+    public init(_ inChannels: Int, _ outChannels: Int, stride: Int, bias: Bool = true, rng: inout RNG, context: ExecutionContext) {
+        first = ConvBN(inChannels, outChannels, stride: stride, relu: true, bias: bias, rng: &rng, context: context)
+        second = ConvBN(outChannels, outChannels, bias: bias, rng: &rng, context: context)
         stack = Sequential([first, second])
     }
 
-    public var kind: String { "block" }
+    public var kind: ModuleKind { .block }
     public func inferenceTensors() -> [Tensor] { first.inferenceTensors() + second.inferenceTensors() }
     public func useInferenceTensors(_ tensors: [Tensor]) {
         first.useInferenceTensors(Array(tensors[0..<2]))
@@ -244,7 +258,7 @@ public final class PooledLinear: Module {
         stack = Sequential([pool, linear])
     }
 
-    public var kind: String { "output" }
+    public var kind: ModuleKind { .output }
     public func inferenceTensors() -> [Tensor] { linear.parameters.map { $0.value.clone() } }
     public func useInferenceTensors(_ tensors: [Tensor]) {
         for (p, t) in zip(linear.parameters, tensors) { p.value.data.update(from: t.data, count: t.count) }
@@ -272,11 +286,11 @@ public final class PointwiseClassifier: Module {
     private let inputGradient = Tensor(shape: [0])
     private var spatial = true
 
-    public init(_ channels: Int, classes: Int, rng: inout RNG) {
-        conv = Conv2d(channels, classes, kernel: 1, padding: 0, rng: &rng)
+    public init(_ channels: Int, classes: Int, rng: inout RNG, context: ExecutionContext) {
+        conv = Conv2d(channels, classes, kernel: 1, padding: 0, rng: &rng, context: context)
     }
 
-    public var kind: String { "output" }
+    public var kind: ModuleKind { .output }
     public var computesInputGradient: Bool {
         get { conv.computesInputGradient }
         set { conv.computesInputGradient = newValue }
@@ -303,6 +317,6 @@ public final class PointwiseClassifier: Module {
         return try conv.backward(inputGradient)
     }
 
-    public func outputShape(for input: FeatureShape) throws -> FeatureShape { try conv.outputShape(for: input, kind) }
+    public func outputShape(for input: FeatureShape) throws -> FeatureShape { try conv.outputShape(for: input, kind.rawValue) }
     public func multiplyAccumulates(for input: FeatureShape) -> Int { conv.multiplyAccumulates(height: input.height, width: input.width) }
 }

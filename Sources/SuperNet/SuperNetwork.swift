@@ -36,6 +36,8 @@ public final class SuperNetwork {
         /// Multiply-accumulates of one example through this node with all its inputs.
         public let multiplyAccumulates: Int
         public let parameterCount: Int
+        /// Where a fabric placed the node on its grid (the CNF's A-l_k at column l, scale k), if it did.
+        public let grid: GridPosition?
 
         /// True for nodes that take a machine in the parallel cost.
         public var computes: Bool { role == .module || role == .aggregation || (role == .output && module != nil) }
@@ -92,11 +94,17 @@ public struct GraphError: Error, CustomStringConvertible, Equatable {
     public var description: String { message }
 }
 
+/// A node's place on a fabric's grid: its column (layer) and scale (0 = the input's resolution).
+public struct GridPosition: Hashable, Sendable {
+    public let column: Int, scale: Int
+    public init(column: Int, scale: Int) { (self.column, self.scale) = (column, scale) }
+}
+
 /// Collects nodes and edges in any order, then checks them and builds the
 /// `SuperNetwork` (`build`). Gates are numbered in node insertion order.
 public struct GraphBuilder {
     private struct Pending {
-        let name: String, role: NodeRole, module: (any Module)?, gated: Bool
+        let name: String, role: NodeRole, module: (any Module)?, gated: Bool, grid: GridPosition?
     }
     private var pending: [Pending] = []
     private var edges: [(String, String)] = []
@@ -104,8 +112,8 @@ public struct GraphBuilder {
 
     public init(inputShape: FeatureShape) { self.inputShape = inputShape }
 
-    public mutating func add(_ name: String, _ role: NodeRole, module: (any Module)? = nil, gated: Bool = false) {
-        pending.append(Pending(name: name, role: role, module: module, gated: gated))
+    public mutating func add(_ name: String, _ role: NodeRole, module: (any Module)? = nil, gated: Bool = false, grid: GridPosition? = nil) {
+        pending.append(Pending(name: name, role: role, module: module, gated: gated, grid: grid))
     }
 
     public mutating func connect(_ source: String, _ target: String) { edges.append((source, target)) }
@@ -190,7 +198,7 @@ public struct GraphBuilder {
             if let g = gateOfOriginal[i] { gatedNodes[g] = nodes.count }
             nodes.append(SuperNetwork.Node(name: p.name, role: p.role, module: p.module, inputs: ins, outputs: [],
                                            gate: gateOfOriginal[i], shape: shape, multiplyAccumulates: macs,
-                                           parameterCount: p.module?.parameterCount ?? 0))
+                                           parameterCount: p.module?.parameterCount ?? 0, grid: p.grid))
         }
         for i in nodes.indices { for j in nodes[i].inputs { nodes[j].outputs.append(i) } }
         return SuperNetwork(nodes: nodes, inputShape: inputShape, gatedNodes: gatedNodes)

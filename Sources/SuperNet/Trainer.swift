@@ -2,14 +2,6 @@ import Foundation
 import Layers
 import Tensor
 
-/// What the network predicts, which fixes the loss and the accuracy.
-public enum Task: String, Codable, Sendable {
-    /// Class scores (N, classes); softmax cross-entropy; accuracy.
-    case classification
-    /// Per-pixel scores (N, H, W, classes); per-pixel cross-entropy averaged per example; pixel accuracy.
-    case segmentation
-}
-
 /// When architectures are drawn.
 public enum Sampling: String, Codable, Sendable {
     /// One architecture per example (the reference code's choice).
@@ -54,7 +46,7 @@ public struct TrainingDiverged: Error, CustomStringConvertible, Equatable {
 public final class Trainer {
     public let network: SuperNetwork
     public let executor: Executor
-    public let task: Task
+    public let task: LearningTask
     public let optimizer: SGD
     /// The optimizer's one group: every weight of the network (the gates have REINFORCE's update of their own).
     public let weights: ParameterGroup
@@ -84,29 +76,26 @@ public final class Trainer {
     /// an epoch split across sessions gives the same row as one run).
     public internal(set) var epochTotals = EpochTotals()
 
-    /// What a step changes before it is known to be finite (forward updates the
-    /// batch-norm statistics; sampling may reset the gate logits), and a copy
-    /// taken before each step to put back if the step diverges.
-    /// Under mpirun: each rank steps on its rows of the global batch, and
-    /// gradients, losses and statistics are combined across ranks (set by the session).
-    public var dataParallel = false
-    /// With `dataParallel`: batch norm's statistics over the whole batch (sync-bn).
-    public var synchronisedBatchNorm = false
-    /// All-reduce buffers of the data-parallel step (allocated once).
-    private var packed = Tensor(shape: [0]), packedStatistics = Tensor(shape: [0])
+    /// Threads, workspace and the ranks a step's batch is split across
+    /// (data-parallel training when the communicator has more than one).
+    public let context: ExecutionContext
+    /// What a step changes before it is known to be finite (forward updates
+    /// the batch-norm statistics; sampling may reset the gate logits), and
+    /// their copy taken before each step (allocated once).
     private let guarded: [Tensor]
     private let guardedBackup: [Tensor]
     private let classification = SoftmaxCrossEntropy()
     private let pixels = PixelCrossEntropy()
     var runningBaseline: Double?
 
-    public init(network: SuperNetwork, task: Task, optimisedCost: any Cost, seed: UInt64,
+    public init(network: SuperNetwork, task: LearningTask, optimisedCost: any Cost, seed: UInt64,
                 learningRate: Float = 0.1, momentum: Float = 0.9, weightDecay: Float = 1e-4, nesterov: Bool = false,
-                mode: ExecutionMode = .subBatch) {
+                mode: ExecutionMode = .subBatch, context: ExecutionContext) {
         self.network = network
         self.task = task
         self.optimisedCost = optimisedCost
-        executor = Executor(network, mode: mode)
+        self.context = context
+        executor = Executor(network, mode: mode, context: context)
         weights = ParameterGroup(name: "weights", parameters: network.weights, learningRate: learningRate,
                                  momentum: momentum, weightDecay: weightDecay, nesterov: nesterov)
         optimizer = SGD(groups: [weights])
@@ -129,6 +118,8 @@ public final class Trainer {
 
     /// One step on a batch: `images` are (N, H, W, C) NHWC; `labels` one class
     /// per example (classification) or per pixel, −1 ignored (segmentation).
+    /// With more than one rank, `images` are this rank's rows of the global
+    /// batch (`Communicator.shard`), and every rank steps alike.
     ///
     /// A step that would put a non-finite value into the state (the loss, the
     /// gradients, an updated weight, velocity or gate logit, a batch-norm
@@ -137,33 +128,59 @@ public final class Trainer {
     /// those of the last finite step.
     @discardableResult
     public func trainStep(images: Tensor, labels: [Int32]) throws -> StepMetrics {
-        let n = images.shape[0]
-        let before = (rng: rng, samplingStarted: samplingStarted, warmupSteps: warmupSteps, baseline: runningBaseline,
-                      architectures: lastArchitectures)
+        let snapshot = takeSnapshot()
+        do {
+            if !isWarmingUp && !samplingStarted { startSampling() }
+            let batch = sample(rowsHere: images.shape[0])
+            weights.learningRate = schedule.value(at: epoch)
+            let logits = try executor.forward(images, architectures: batch.here, training: true)
+            let loss = try losses(logits, labels: labels, batch)
+            try check(loss)
+            try backward(batch)
+            reduceGradients()
+            try checkUpdate()
+            let newLogits = try gateUpdate(loss, batch)
+            return commit(newLogits, loss, batch)
+        } catch let diverged as TrainingDiverged {
+            restore(snapshot)
+            throw diverged
+        }
+    }
+
+    /// The scalar state a step changes before it is known to be finite; the
+    /// tensors among it (`guarded`) are copied beside it.
+    private struct Snapshot {
+        let rng: RNG, samplingStarted: Bool, warmupSteps: Int, baseline: Double?, architectures: [Architecture]
+    }
+
+    private func takeSnapshot() -> Snapshot {
         copy(guarded, into: guardedBackup)
-        func diverged(_ what: String) -> TrainingDiverged {
-            rng = before.rng
-            samplingStarted = before.samplingStarted
-            warmupSteps = before.warmupSteps
-            runningBaseline = before.baseline
-            lastArchitectures = before.architectures
-            copy(guardedBackup, into: guarded)
-            return TrainingDiverged(step: step + 1, quantity: what)
-        }
-        if !isWarmingUp && !samplingStarted { startSampling() }
-        BatchNorm2d.synchronised = dataParallel && synchronisedBatchNorm && Ranks.distributed
-        defer { BatchNorm2d.synchronised = false }
-        // Data-parallel under mpirun: `images` are this rank's rows [offset, offset + n) of a global batch of `total`.
-        let parallel = dataParallel && Ranks.distributed
-        var total = n, offset = 0
-        if parallel {
-            var counts = [Double(n)]
-            Ranks.sum(&counts)
-            total = Int(counts[0])
-            offset = Ranks.shard(of: total).lowerBound
-        }
+        return Snapshot(rng: rng, samplingStarted: samplingStarted, warmupSteps: warmupSteps, baseline: runningBaseline,
+                        architectures: lastArchitectures)
+    }
+
+    private func restore(_ s: Snapshot) {
+        (rng, samplingStarted, warmupSteps, runningBaseline, lastArchitectures) = (s.rng, s.samplingStarted, s.warmupSteps, s.baseline, s.architectures)
+        copy(guardedBackup, into: guarded)
+    }
+
+    /// The architectures of a step's global batch of `total` examples, and
+    /// those of this rank's rows [offset, offset + count).
+    private struct Batch {
+        let total: Int, offset: Int, count: Int
+        let probabilities: [Float]
+        /// One per example of the global batch, or one for all.
+        let all: [Architecture]
+        var here: [Architecture] { all.count == 1 ? all : Array(all[offset..<offset + count]) }
+    }
+
+    /// Draws the step's architectures for the whole batch on every rank (the
+    /// same generator), as one process would.
+    private func sample(rowsHere n: Int) -> Batch {
+        var counts = [Double(n)]
+        context.communicator.sum(&counts)
+        let total = Int(counts[0]), offset = context.communicator.shard(of: total).lowerBound
         let probabilities = network.keepProbabilities
-        // Architectures are drawn for the whole batch on every rank (the same generator), as one process would.
         let all: [Architecture]
         if !samplingStarted || network.gateCount == 0 {
             all = [network.fullArchitecture]
@@ -172,51 +189,78 @@ public final class Trainer {
         } else {
             all = (0..<total).map { _ in network.sampleArchitecture(probabilities, rng: &rng) }
         }
-        let architectures = all.count == 1 ? all : Array(all[offset..<offset + n])
-        lastArchitectures = architectures
+        let batch = Batch(total: total, offset: offset, count: n, probabilities: probabilities, all: all)
+        lastArchitectures = batch.here
+        return batch
+    }
 
-        weights.learningRate = schedule.value(at: epoch)
-        let logits = try executor.forward(images, architectures: architectures, training: true)
-        var losses = try computeLosses(logits, labels: labels)
-        var (right, counted) = accuracyCounts(logits, labels: labels)
-        var statisticsOverflow = !guarded.allSatisfy({ Elementwise.allFinite($0.data, count: $0.count) })
-        if parallel {
-            // Every rank's losses, accuracy counts and statistics check, so that every rank decides alike.
-            losses = Ranks.gather(losses.map(Double.init), at: offset, total: total).map(Float.init)
-            var shared = [Double(right), Double(counted), statisticsOverflow ? 1 : 0]
-            Ranks.sum(&shared)
-            (right, counted, statisticsOverflow) = (Int(shared[0]), Int(shared[1]), shared[2] > 0)
-        }
-        let loss = Double(losses.reduce(0, +)) / Double(total)
-        guard loss.isFinite else { throw diverged("loss \(nonFinite(loss))") }
-        guard !statisticsOverflow else { throw diverged("batch-norm statistics overflow") }
+    /// The per-example losses of the global batch and the accuracy counts,
+    /// every rank's, so that every rank decides alike.
+    private struct Losses {
+        let perExample: [Float], right: Int, counted: Int, statisticsOverflow: Bool
+        let mean: Double
+    }
+
+    private func losses(_ logits: Tensor, labels: [Int32], _ batch: Batch) throws -> Losses {
+        let local = try computeLosses(logits, labels: labels)
+        let (right, counted) = accuracyCounts(logits, labels: labels)
+        let overflow = !guarded.allSatisfy({ Elementwise.allFinite($0.data, count: $0.count) })
+        let all = context.communicator.gather(local.map(Double.init), at: batch.offset, total: batch.total).map(Float.init)
+        var shared = [Double(right), Double(counted), overflow ? 1 : 0]
+        context.communicator.sum(&shared)
+        return Losses(perExample: all, right: Int(shared[0]), counted: Int(shared[1]), statisticsOverflow: shared[2] > 0,
+                      mean: Double(all.reduce(0, +)) / Double(batch.total))
+    }
+
+    private func check(_ loss: Losses) throws {
+        guard loss.mean.isFinite else { throw diverged("loss \(nonFinite(loss.mean))") }
+        guard !loss.statisticsOverflow else { throw diverged("batch-norm statistics overflow") }
+    }
+
+    /// The weight gradients of this rank's rows of the global batch's mean
+    /// loss: the loss gradient of the rows here weighs count / total (it is a mean over them).
+    private func backward(_ batch: Batch) throws {
         optimizer.zeroGradients()
         let outputGradient = try lossGradient()
-        if parallel {
-            // The gradient of the whole batch's mean: this rank's rows weigh n / total (they are a mean over n).
-            let share = Float(n) / Float(total)
-            for k in 0..<outputGradient.count { outputGradient.data[k] *= share }
-        }
+        let share = Float(batch.count) / Float(batch.total)
+        if share != 1 { for k in 0..<outputGradient.count { outputGradient.data[k] *= share } }
         try executor.backward(outputGradient)
-        if parallel { sumGradients() }
+    }
+
+    /// The global batch's gradients: every rank's part summed across ranks.
+    private func reduceGradients() {
+        context.communicator.sum(optimizer.groups.flatMap(\.parameters).map(\.gradient), scale: 1)
+    }
+
+    private func checkUpdate() throws {
         let update = optimizer.inspectUpdate()
         guard update.gradientSquaredNorm.isFinite else { throw diverged("gradient norm \(nonFinite(update.gradientSquaredNorm))") }
         guard update.finite else { throw diverged("weights overflow") }
+    }
 
-        let costs = all.map(optimisedCostOf)
-        var newLogits: [Float]?
-        if samplingStarted && network.gateCount > 0 {
-            newLogits = gateUpdate(losses: losses, costs: costs, architectures: all, probabilities: probabilities)
-            guard newLogits!.allSatisfy(\.isFinite) else { throw diverged("gate logits overflow") }
-        }
+    /// The gate logits after REINFORCE's step, and the optimised cost of every
+    /// sampled architecture; nil logits when no gate is learned.
+    private func gateUpdate(_ loss: Losses, _ batch: Batch) throws -> (logits: [Float]?, costs: [Double]) {
+        let costs = batch.all.map(optimisedCostOf)
+        guard samplingStarted && network.gateCount > 0 else { return (nil, costs) }
+        let logits = gateLogits(losses: loss.perExample, costs: costs, architectures: batch.all, probabilities: batch.probabilities)
+        guard logits.allSatisfy(\.isFinite) else { throw diverged("gate logits overflow") }
+        return (logits, costs)
+    }
+
+    /// Applies the step, now known to be finite: weights, gate logits, and
+    /// batch-norm statistics averaged across ranks (each computed them on
+    /// its own rows), so that every rank holds the same state.
+    private func commit(_ update: (logits: [Float]?, costs: [Double]), _ loss: Losses, _ batch: Batch) -> StepMetrics {
         optimizer.step()
-        if let newLogits { for k in newLogits.indices { network.gateLogits.value[k] = newLogits[k] } }
-        if parallel { averageStatistics() }
+        if let logits = update.logits { for k in logits.indices { network.gateLogits.value[k] = logits[k] } }
+        context.communicator.sum(network.nodes.flatMap { $0.module?.buffers ?? [] }, scale: 1 / Float(context.communicator.count))
         step += 1
-        let perExampleCosts = all.count == 1 ? [Double](repeating: costs[0], count: total) : costs
+        let costs = update.costs, all = batch.all
+        let perExampleCosts = all.count == 1 ? [Double](repeating: costs[0], count: batch.total) : costs
         let metrics = StepMetrics(step: step, sampling: samplingStarted, learningRate: weights.learningRate,
-                                  loss: loss, accuracy: counted == 0 ? 0 : Double(right) / Double(counted),
-                                  sampledCost: perExampleCosts.reduce(0, +) / Double(total),
+                                  loss: loss.mean, accuracy: loss.counted == 0 ? 0 : Double(loss.right) / Double(loss.counted),
+                                  sampledCost: perExampleCosts.reduce(0, +) / Double(batch.total),
                                   deterministicCost: optimisedCost.cost(of: network.deterministicArchitecture),
                                   gateEntropy: meanGateEntropy(network.keepProbabilities),
                                   consistent: Double(all.filter(\.isConsistent).count) / Double(all.count))
@@ -224,45 +268,7 @@ public final class Trainer {
         return metrics
     }
 
-    /// The weight gradients of the global batch: every rank's part summed
-    /// across ranks in one all-reduce of one packed buffer.
-    private func sumGradients() {
-        let parameters = optimizer.groups.flatMap(\.parameters)
-        let total = parameters.reduce(0) { $0 + $1.count }
-        if packed.count != total { packed = Tensor(shape: [total]) }
-        var at = 0
-        for p in parameters {
-            (packed.data + at).update(from: p.gradient.data, count: p.count)
-            at += p.count
-        }
-        Ranks.sum(packed.data, count: total)
-        at = 0
-        for p in parameters {
-            p.gradient.data.update(from: packed.data + at, count: p.count)
-            at += p.count
-        }
-    }
-
-    /// Batch-norm running statistics averaged across ranks (each computed
-    /// them on its own rows), so that every rank holds the same state.
-    private func averageStatistics() {
-        let buffers = network.nodes.flatMap { $0.module?.buffers ?? [] }
-        let total = buffers.reduce(0) { $0 + $1.count }
-        guard total > 0 else { return }
-        if packedStatistics.count != total { packedStatistics = Tensor(shape: [total]) }
-        var at = 0
-        let share = 1 / Float(Ranks.count)
-        for b in buffers {
-            for j in 0..<b.count { packedStatistics.data[at + j] = share * b.data[j] }
-            at += b.count
-        }
-        Ranks.sum(packedStatistics.data, count: total)
-        at = 0
-        for b in buffers {
-            b.data.update(from: packedStatistics.data + at, count: b.count)
-            at += b.count
-        }
-    }
+    private func diverged(_ what: String) -> TrainingDiverged { TrainingDiverged(step: step + 1, quantity: what) }
 
     /// Examples (or labelled pixels) predicted right, and how many were counted.
     private func accuracyCounts(_ logits: Tensor, labels: [Int32]) -> (right: Int, counted: Int) {
@@ -279,7 +285,7 @@ public final class Trainer {
     private func nonFinite(_ x: Double) -> String { x.isNaN ? "nan" : x > 0 ? "inf" : "-inf" }
 
     private func copy(_ sources: [Tensor], into targets: [Tensor]) {
-        for (s, t) in zip(sources, targets) { Elementwise.copy(t.data, s.data, count: s.count) }
+        for (s, t) in zip(sources, targets) { Elementwise.copy(t.data, s.data, count: s.count, threads: context.threads) }
     }
 
     /// The optimised cost of a sampled architecture, with the inconsistent-sample
@@ -293,7 +299,7 @@ public final class Trainer {
 
     /// D_i = loss_i + budget penalty of C(H_i); returns a − path lr · REINFORCE gradient
     /// (the caller applies it once the whole step is known to be finite).
-    private func gateUpdate(losses: [Float], costs: [Double], architectures: [Architecture], probabilities: [Float]) -> [Float] {
+    private func gateLogits(losses: [Float], costs: [Double], architectures: [Architecture], probabilities: [Float]) -> [Float] {
         let meanCost = costs.reduce(0, +) / Double(max(costs.count, 1))
         let penalty = { (c: Double) -> Double in
             guard let budget = self.budget else { return 0 }

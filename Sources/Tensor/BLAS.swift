@@ -7,8 +7,14 @@ public enum BLAS {
     public static var coreName: String { String(cString: openblas_get_corename()) }
 
     /// The core OpenBLAS detected by itself before bsn switched it at start-up
-    /// (see CSupport/blas_core.c), or nil when no switch happened.
-    public static var coreSwitchedFrom: String? { ProcessInfo.processInfo.environment["BSN_BLAS_CORE_SWITCHED_FROM"] }
+    /// (see CBLASCore/blas_core.c), or nil when no switch happened.
+    /// (A child process inherits the marker; it holds only while OPENBLAS_CORETYPE is still the core bsn set:
+    /// a user who sets another value for the child chose that one.)
+    public static var coreSwitchedFrom: String? {
+        let env = ProcessInfo.processInfo.environment
+        guard let to = env["BSN_BLAS_CORE_SWITCHED_TO"], to == env["OPENBLAS_CORETYPE"] else { return nil }
+        return env["BSN_BLAS_CORE_SWITCHED_FROM"]
+    }
 
     /// Threads OpenBLAS uses inside one call. The engine parallelises around
     /// BLAS itself and keeps this at 1; benchmarks of plain sgemm raise it.

@@ -1,24 +1,17 @@
 import Dispatch
 import Foundation
-import Synchronization
 
 /// Work split over the machine's cores. Hot loops hand out independent chunks
 /// with `Parallel.forEach`; each worker has an index (`0..<workers`) so it can
-/// use its own scratch space from `Workspace`.
+/// use its own scratch space from `Workspace`. How many threads is the
+/// caller's to say (its execution context's `threads`).
 public enum Parallel {
-    /// Number of worker threads (default: the active processor count).
-    public static var threads: Int {
-        get { threadCount.load(ordering: .relaxed) }
-        set { threadCount.store(max(1, newValue), ordering: .relaxed) }
-    }
-    private static let threadCount = Atomic<Int>(max(1, ProcessInfo.processInfo.activeProcessorCount))
-
     /// Calls `body(index, worker)` for every index in `0..<count`, spread over
     /// up to `threads` workers. The assignment is fixed (worker w takes indices
     /// w, w + workers, …), so per-worker partial sums combine in the same order
     /// on every run: the same seed gives the same numbers. Returns when all
     /// calls have returned.
-    public static func forEach(_ count: Int, _ body: (_ index: Int, _ worker: Int) -> Void) {
+    public static func forEach(_ count: Int, threads: Int, _ body: (_ index: Int, _ worker: Int) -> Void) {
         let workers = min(threads, count)
         if workers <= 1 {
             for i in 0..<count { body(i, 0) }

@@ -1,45 +1,36 @@
-import CRanks
 import Foundation
 
-/// The processes of a run under `mpirun` (MPI ranks). Without mpirun there is
-/// one rank, 0, and nothing here calls MPI: a plain bsn is a single process.
-public enum Ranks {
-    /// Starts MPI when the process was launched by mpirun (call once, first thing).
-    public static func start() { _ = bsn_ranks_start() }
-    /// Ends MPI (at exit).
-    public static func finish() { bsn_ranks_finish() }
-
-    public static var rank: Int { Int(bsn_ranks_rank()) }
-    public static var count: Int { Int(bsn_ranks_count()) }
-    /// True under mpirun with more than one rank.
-    public static var distributed: Bool { count > 1 }
-    /// Rank 0 prints, asks and writes; the others follow.
-    public static var isLeader: Bool { rank == 0 }
-    /// Threads a rank uses by default: the cores split between the ranks on this machine.
-    public static var defaultThreads: Int { max(1, ProcessInfo.processInfo.activeProcessorCount / Int(bsn_ranks_local_count())) }
-
-    /// Ends every rank with this status (MPI_Abort; a plain exit without mpirun).
-    public static func abort(_ status: Int32) -> Never {
-        bsn_ranks_abort(status)
-        fatalError("unreachable")
-    }
-
+/// The processes that train one model together, and the collective calls
+/// between them. A plain bsn is one process (`SingleProcess`: every call
+/// returns at once); under `mpirun` the ranks talk through MPI (`MPIRanks`,
+/// in the MPISupport module: only the executable links MPI).
+/// Code that combines work across ranks calls these unconditionally: with
+/// one process a sum is the identity and a shard is the whole batch.
+public protocol Communicator: AnyObject, Sendable {
+    /// This process's rank, 0 ..< count.
+    var rank: Int { get }
+    var count: Int { get }
     /// Every rank's values added together, in every rank.
-    public static func sum(_ values: inout [Double]) {
-        guard distributed else { return }
-        let status = values.withUnsafeMutableBufferPointer { bsn_ranks_sum_double($0.baseAddress, $0.count) }
-        if status != 0 { fail("all-reduce failed (MPI error \(status))") }
-    }
-
+    func sum(_ values: inout [Double])
     /// Every rank's floats added together, in place, in every rank.
-    public static func sum(_ values: UnsafeMutablePointer<Float>, count: Int) {
-        guard distributed else { return }
-        let status = bsn_ranks_sum_float(values, count)
-        if status != 0 { fail("all-reduce failed (MPI error \(status))") }
-    }
+    func sum(_ values: UnsafeMutablePointer<Float>, count: Int)
+    /// Every element of these tensors summed across ranks after being
+    /// multiplied by `scale` (one all-reduce of one packed buffer).
+    func sum(_ tensors: [Tensor], scale: Float)
+    /// Waits for every rank.
+    func barrier()
+    /// Rank 0's bytes, in every rank.
+    func broadcast(_ data: Data) -> Data
+}
+
+extension Communicator {
+    /// More than one rank.
+    public var distributed: Bool { count > 1 }
+    /// Rank 0 prints, asks and writes; the others follow.
+    public var isLeader: Bool { rank == 0 }
 
     /// Each rank's values placed at its offset in a vector of `total`, in every rank.
-    public static func gather(_ local: [Double], at offset: Int, total: Int) -> [Double] {
+    public func gather(_ local: [Double], at offset: Int, total: Int) -> [Double] {
         var all = [Double](repeating: 0, count: total)
         for (k, v) in local.enumerated() { all[offset + k] = v }
         sum(&all)
@@ -47,30 +38,30 @@ public enum Ranks {
     }
 
     /// This rank's rows of a global batch of `n`: rank r of R takes [n·r/R, n·(r+1)/R).
-    public static func shard(of n: Int) -> Range<Int> { (n * rank / count)..<(n * (rank + 1) / count) }
+    public func shard(of n: Int) -> Range<Int> { (n * rank / count)..<(n * (rank + 1) / count) }
+}
 
-    /// Waits for every rank.
-    public static func barrier() {
-        guard distributed else { return }
-        if bsn_ranks_barrier() != 0 { fail("barrier failed") }
+/// One process: rank 0 of 1.
+public final class SingleProcess: Communicator {
+    public init() {}
+    public var rank: Int { 0 }
+    public var count: Int { 1 }
+    public func sum(_ values: inout [Double]) {}
+    public func sum(_ values: UnsafeMutablePointer<Float>, count: Int) {}
+    public func sum(_ tensors: [Tensor], scale: Float) {
+        guard scale != 1 else { return }
+        for t in tensors { for k in 0..<t.count { t.data[k] *= scale } }
     }
+    public func barrier() {}
+    public func broadcast(_ data: Data) -> Data { data }
+}
 
-    /// Rank 0's bytes, in every rank.
-    public static func broadcast(_ data: Data) -> Data {
-        guard distributed else { return data }
-        var size = [Double(data.count)]
-        if !isLeader { size = [0] }
-        sum(&size)
-        var bytes = isLeader ? [UInt8](data) : [UInt8](repeating: 0, count: Int(size[0]))
-        let status = bytes.withUnsafeMutableBytes { bsn_ranks_broadcast($0.baseAddress, $0.count, 0) }
-        if status != 0 { fail("broadcast failed (MPI error \(status))") }
-        return Data(bytes)
-    }
-
-    /// A collective call failed: the ranks cannot agree on anything more; every one stops.
-    private static func fail(_ what: String) -> Never {
-        FileHandle.standardError.write(Data("bsn: rank \(rank) of \(count): \(what); stopping every rank\n".utf8))
-        bsn_ranks_abort(1)
-        fatalError()
+/// The machine's cores as bsn shares them.
+public enum Cores {
+    /// Threads a process uses by default: the cores split between the ranks
+    /// on this machine (mpirun says how many it started here).
+    public static var perRank: Int {
+        let local = ProcessInfo.processInfo.environment["OMPI_COMM_WORLD_LOCAL_SIZE"].flatMap { Int($0) } ?? 1
+        return max(1, ProcessInfo.processInfo.activeProcessorCount / max(local, 1))
     }
 }

@@ -1,17 +1,22 @@
 import Synchronization
 
-/// Scratch buffers shared by all layers, one set per worker thread. Layers run
-/// one after another, so a single arena serves the whole network: it grows to
-/// the largest request and is then reused, keeping a training step free of
-/// allocations after the first.
+/// Scratch buffers shared by the layers of one execution context, one set per
+/// worker thread. Layers run one after another, so a single arena serves the
+/// whole network: it grows to the largest request and is then reused, keeping
+/// a training step free of allocations after the first.
 ///
 /// A buffer is named by (worker, slot); a layer uses distinct slots for
 /// buffers it needs at the same time.
 public final class Workspace: @unchecked Sendable {
-    public static let shared = Workspace()
+    public init() {}
 
     private let lock = Mutex<Void>(())
     private var buffers: [[Int: Tensor]] = []
+
+    /// Floats held in all buffers (what the convolution algorithms' stated workspace is checked against).
+    public var floats: Int {
+        lock.withLock { _ in buffers.reduce(0) { $0 + $1.values.reduce(0) { $0 + $1.count } } }
+    }
 
     /// A buffer of at least `count` elements for this worker and slot. Its
     /// contents are left over from the previous user.

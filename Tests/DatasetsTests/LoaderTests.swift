@@ -8,7 +8,7 @@ final class LoaderTests: XCTestCase {
     /// Images whose red byte is 8·x + 1 and green byte 8·y + 1 (never 0, so
     /// padding, -1 after normalisation, is told apart), blue the image index.
     static func coordinateSet(count: Int, side: Int, segmentation: Bool) -> ImageSet {
-        var set = ImageSet(height: side, width: side, channels: 3, segmentation: segmentation)
+        var set = ImageSet(height: side, width: side, channels: 3, task: segmentation ? .segmentation : .classification)
         for i in 0..<count {
             var pixels = [UInt8](), mask = [UInt8]()
             for y in 0..<side { for x in 0..<side { pixels += [UInt8(8 * x + 1), UInt8(8 * y + 1), UInt8(i)]; mask.append(UInt8((x + 2 * y) % 3)) } }
@@ -66,7 +66,7 @@ final class LoaderTests: XCTestCase {
 
     func testCentredPaddingAndNormalisationRange() throws {
         // A 6x6 image centred in 10x10 (Part Labels' 250 → 256): one-pixel... two-pixel black frame, labels -1.
-        var set = ImageSet(height: 6, width: 6, channels: 3, segmentation: true)
+        var set = ImageSet(height: 6, width: 6, channels: 3, task: .segmentation)
         set.append(pixels: [UInt8](repeating: 255, count: 108), mask: [UInt8](repeating: 2, count: 36), id: "a")
         set.append(pixels: [UInt8](repeating: 0, count: 108), mask: [UInt8](repeating: 1, count: 36), id: "b")
         let a = Augmentation(cropPadding: 0, flip: false, height: 10, width: 10)

@@ -75,10 +75,10 @@ final class SyntheticTests: XCTestCase {
         let validation = EvaluationBatches(data.validation, augmentation: data.augmentation, batchSize: 100)
         var rng = RNG(seed: 7)
         let conv = Sequential([
-            Conv2d(3, 16, kernel: 3, stride: 2, rng: &rng), BatchNorm2d(16), ReLU(),
-            Conv2d(16, 32, kernel: 3, rng: &rng), BatchNorm2d(32), ReLU(),
-            Conv2d(32, 32, kernel: 3, stride: 2, rng: &rng), BatchNorm2d(32), ReLU(),
-            Conv2d(32, 64, kernel: 3, stride: 2, rng: &rng), BatchNorm2d(64), ReLU(),
+            Conv2d(3, 16, kernel: 3, stride: 2, rng: &rng, context: makeContext()), BatchNorm2d(16, context: makeContext()), ReLU(context: makeContext()),
+            Conv2d(16, 32, kernel: 3, rng: &rng, context: makeContext()), BatchNorm2d(32, context: makeContext()), ReLU(context: makeContext()),
+            Conv2d(32, 32, kernel: 3, stride: 2, rng: &rng, context: makeContext()), BatchNorm2d(32, context: makeContext()), ReLU(context: makeContext()),
+            Conv2d(32, 64, kernel: 3, stride: 2, rng: &rng, context: makeContext()), BatchNorm2d(64, context: makeContext()), ReLU(context: makeContext()),
             GlobalAveragePool(), Linear(64, 10, rng: &rng),
         ])
         let convAccuracy = try train(conv, flatten: false, loader: Loader(data.train, augmentation: data.augmentation, batchSize: 50, seed: 1),

@@ -70,11 +70,32 @@ final class BenchCommandTests: XCTestCase {
         XCTAssertTrue(run.stderr.contains("unknown command 'bnech'"), run.stderr)
         let bench = try runBSN(["bench", "conv", "--jsno"])
         XCTAssertEqual(bench.status, 2)
-        XCTAssertTrue(bench.stderr.contains("unknown flag '--jsno', did you mean '--json'?"), bench.stderr)
+        XCTAssertTrue(bench.stderr.contains("Unknown option '--jsno'. Did you mean '--json'?"), bench.stderr)
+        XCTAssertTrue(bench.stderr.contains("Usage: bsn bench conv [--json]"), bench.stderr)
+        let algorithm = try runBSN(["bench", "conv", "--algorithm", "direkt"])
+        XCTAssertEqual(algorithm.status, 2)
+        XCTAssertTrue(algorithm.stderr.contains("--algorithm takes one of gemm, direct, direct512, direct256, did you mean 'direct'?"), algorithm.stderr)
+        let set = try runBSN(["run", "x.bsn", "--set", "novalue"])
+        XCTAssertEqual(set.status, 2)
+        XCTAssertTrue(set.stderr.contains("--set takes NAME=VALUE"), set.stderr)
+    }
+
+    func testTheShellCommandsHaveHelpAndCompletionScripts() throws {
+        for command in [["--help"], ["bench", "--help"], ["bench", "conv", "--help"], ["infer", "--help"], ["run", "--help"], ["help", "bench", "train"]] {
+            let run = try runBSN(command)
+            XCTAssertEqual(run.status, 0, "\(command): \(run.stderr)")
+            XCTAssertTrue(run.stdout.contains("USAGE: bsn"), "\(command): \(run.stdout)")
+        }
+        XCTAssertTrue(try runBSN(["bench", "conv", "--help"]).stdout.contains("--algorithm <gemm|direct|direct512|direct256>"))
+        for shell in ["bash", "zsh", "fish"] {
+            let script = try runBSN(["--generate-completion-script", shell])
+            XCTAssertEqual(script.status, 0, shell)
+            XCTAssertTrue(script.stdout.contains("bench") && script.stdout.contains("export-onnx") && script.stdout.contains("keep-going"), shell)
+        }
     }
 }
 
-/// The start-up hook that picks fast OpenBLAS kernels (CSupport/blas_core.c).
+/// The start-up hook that picks fast OpenBLAS kernels (CBLASCore/blas_core.c).
 final class BLASCoreSelectionTests: XCTestCase {
     private func core(_ environment: [String: String?]) throws -> String {
         let run = try runBSN(["info"], environment: environment)

@@ -60,10 +60,10 @@ final class ONNXTests: XCTestCase {
     func testABudgetedCNFFoundByAShortSearchRunsTheSameInONNXRuntime() throws {
         let s = Session(name: "bcnf", seed: 2)
         try s.load(Shapes(train: 512, validation: 64, test: 64))
-        try s.set(.batch, to: "32")
+        try s.set(.batch(32))
         try s.build(.cnf(columns: 3, scales: 4, channels: 8, segmentation: false, gated: true))
         try s.budget(FlopsCost.Choice(), Budget(limit: 1e6, lambda: 1e-6))
-        try s.set(.pathLearningRate, to: "0.1")
+        try s.set(.pathLearningRate(0.1))
         try s.setWarmup(.epochs(1))
         try s.train(.epochs(4), validate: false)
         let net = try XCTUnwrap(s.network)
@@ -75,7 +75,7 @@ final class ONNXTests: XCTestCase {
     func testAResNet20BaselineRunsTheSameInONNXRuntime() throws {
         let s = Session(name: "resnet", seed: 3)
         try s.load(Shapes(train: 128, validation: 32, test: 64))
-        try s.set(.batch, to: "32")
+        try s.set(.batch(32))
         try s.build(try XCTUnwrap(Fabric.resnet(depth: 20)))
         try s.train(.steps(6), validate: false)        // batch-norm statistics away from their start
         let report = try compare(s, name: "resnet20")
@@ -85,10 +85,10 @@ final class ONNXTests: XCTestCase {
     func testASegmentationCNFAgreesOnEveryPixelsClass() throws {
         let s = Session(name: "seg", seed: 4)
         try s.load(Faces(side: 32, train: 64, validation: 16, test: 64))
-        try s.set(.batch, to: "16")
+        try s.set(.batch(16))
         try s.build(.cnf(columns: 2, scales: 3, channels: 8, segmentation: true, gated: true))
         try s.budget(FlopsCost.Choice(), Budget(limit: 1e6, lambda: 1e-6))
-        try s.set(.pathLearningRate, to: "0.1")
+        try s.set(.pathLearningRate(0.1))
         try s.train(.epochs(3), validate: false)
         let report = try compare(s, name: "seg")
         XCTAssertGreaterThanOrEqual(try XCTUnwrap(report["argmax_agreement"] as? Double), 0.999)

@@ -5,7 +5,7 @@ import XCTest
 
 final class BatchNormTests: XCTestCase {
     func testTrainingModeNormalisesWithBatchStatisticsAndUpdatesRunningStatistics() throws {
-        let bn = BatchNorm2d(3)
+        let bn = BatchNorm2d(3, context: makeContext())
         let x = randomTensor([4, 5, 6, 3], seed: 1)
         for i in 0..<x.count { x[i] = x[i] * Float(1 + i % 3) + Float(i % 3) }   // channel c: scale c+1, shift c
         let y = try bn.forward(x, training: true)
@@ -22,7 +22,7 @@ final class BatchNormTests: XCTestCase {
     }
 
     func testInferenceModeUsesRunningStatistics() throws {
-        let bn = BatchNorm2d(2)
+        let bn = BatchNorm2d(2, context: makeContext())
         bn.runningMean[0] = 0.5; bn.runningMean[1] = -1
         bn.runningVariance[0] = 4; bn.runningVariance[1] = 0.25
         bn.scale.value[0] = 2; bn.shift.value[1] = 3
@@ -37,7 +37,7 @@ final class BatchNormTests: XCTestCase {
     }
 
     func testGradientsMatchFiniteDifferencesInTrainingMode() throws {
-        let bn = BatchNorm2d(3)
+        let bn = BatchNorm2d(3, context: makeContext())
         var rng = RNG(seed: 3)
         rng.fillUniform(bn.scale.value, 0.5, 1.5)
         rng.fillUniform(bn.shift.value, -0.5, 0.5)
@@ -45,7 +45,7 @@ final class BatchNormTests: XCTestCase {
     }
 
     func testGradientsMatchFiniteDifferencesInInferenceMode() throws {
-        let bn = BatchNorm2d(4)
+        let bn = BatchNorm2d(4, context: makeContext())
         var rng = RNG(seed: 5)
         rng.fillUniform(bn.scale.value, 0.5, 1.5)
         rng.fillUniform(bn.runningMean, -0.5, 0.5)
@@ -55,7 +55,7 @@ final class BatchNormTests: XCTestCase {
 
     func testLongBatchesKeepPrecision() throws {
         // 65536 rows with a large offset: Float-only sums would drift.
-        let bn = BatchNorm2d(1)
+        let bn = BatchNorm2d(1, context: makeContext())
         let x = Tensor(shape: [64, 32, 32, 1])
         var rng = RNG(seed: 8)
         for i in 0..<x.count { x[i] = 1000 + rng.normal() }

@@ -7,20 +7,31 @@ import XCTest
 /// The measured convolution choice: cached per CPU, pinned by sessions, robust to bad cache files.
 final class ConvolutionChoicesTests: XCTestCase {
     private let key = "k3 s1 p1 8>8 4x4 t2"
+    private let gemm = ConvolutionAlgorithms.named("gemm")!, direct = ConvolutionAlgorithms.named("direct")!
 
     func testAChoiceIsMeasuredOnceThenReadFromTheCache() throws {
         let file = try temporaryFolder(self).appendingPathComponent("c/conv-choices.json")
         var measurements = 0
-        let first = ConvolutionChoices(file: file).algorithm(for: key) { measurements += 1; return [(.gemm, 2e-3), (.direct, 1e-3)] }
-        XCTAssertEqual(first, .direct)
+        let first = ConvolutionChoices(file: file).algorithm(for: key, .forward) { measurements += 1; return [(gemm, 2e-3), (direct, 1e-3)] }
+        XCTAssertEqual(first.name, "direct")
         XCTAssertEqual(measurements, 1)
+        // Each pass has its own choice.
+        let backward = ConvolutionChoices(file: file).algorithm(for: key, .weightGradient) { measurements += 1; return [(gemm, 1e-3), (direct, 2e-3)] }
+        XCTAssertEqual(backward.name, "gemm")
+        XCTAssertEqual(measurements, 2)
         // A new process (a new instance) reads the file and measures nothing.
         let again = ConvolutionChoices(file: file)
-        XCTAssertEqual(again.algorithm(for: key) { XCTFail("measured again"); return [] }, .direct)
-        XCTAssertEqual(again.used, [key: "direct"])
-        // A session's recorded choice wins over the cache.
-        again.pin([key: "gemm"])
-        XCTAssertEqual(again.algorithm(for: key) { XCTFail("measured again"); return [] }, .gemm)
+        XCTAssertEqual(again.algorithm(for: key, .forward) { XCTFail("measured again"); return [] }.name, "direct")
+        XCTAssertEqual(again.used, [key + " forward": "direct"])
+        // A session's recorded choice wins over the cache; one recorded without a pass (earlier versions) pins every pass.
+        again.pin([key + " forward": "gemm"])
+        XCTAssertEqual(again.algorithm(for: key, .forward) { XCTFail("measured again"); return [] }.name, "gemm")
+        let old = ConvolutionChoices(file: file)
+        old.pin([key: "direct"])
+        for pass in ConvolutionPass.allCases {
+            XCTAssertEqual(old.algorithm(for: key, pass) { XCTFail("measured again"); return [] }.name, "direct", "\(pass)")
+        }
+        XCTAssertEqual(old.used.count, 3)
     }
 
     func testADamagedOrForeignCacheIsIgnoredAndRewritten() throws {
@@ -29,24 +40,24 @@ final class ConvolutionChoicesTests: XCTestCase {
         for content in ["{ not json", "[1, 2, 3]", #"{"format": "bsn-conv-choices", "version": "x", "cpu": "y", "choices": {"k": "quantum"}}"#, foreign] {
             try content.write(to: file, atomically: true, encoding: .utf8)
             var measured = false
-            let choice = ConvolutionChoices(file: file).algorithm(for: key) { measured = true; return [(.gemm, 1e-3), (.direct, 2e-3)] }
+            let choice = ConvolutionChoices(file: file).algorithm(for: key, .forward) { measured = true; return [(gemm, 1e-3), (direct, 2e-3)] }
             XCTAssertTrue(measured, "\(content): not trusted, measured")
-            XCTAssertEqual(choice, .gemm)
+            XCTAssertEqual(choice.name, "gemm")
             let rewritten = try JSONSerialization.jsonObject(with: Data(contentsOf: file)) as? [String: Any]
             XCTAssertEqual(rewritten?["cpu"] as? String, ConvolutionChoices.cpu, content)
-            XCTAssertEqual((rewritten?["choices"] as? [String: String])?[key], "gemm", content)
+            XCTAssertEqual((rewritten?["choices"] as? [String: String])?[key + " forward"], "gemm", content)
         }
     }
 
     func testAMeasuredLayerUsesTheCachedChoiceAndComputesTheSameAsThatAlgorithm() throws {
         // A layer left to the measured choice computes exactly what that algorithm computes.
         var rng = RNG(seed: 4)
-        let measured = Conv2d(8, 8, kernel: 3, rng: &rng)
+        let measured = Conv2d(8, 8, kernel: 3, rng: &rng, context: makeContext())
         let x = randomTensor([2, 4, 4, 8], seed: 9)
         let y = try measured.forward(x, training: false).values
-        let chosen = measured.algorithm(height: 4, width: 4)
+        let chosen = measured.algorithms(height: 4, width: 4)[.forward]!
         rng = RNG(seed: 4)
-        let fixed = Conv2d(8, 8, kernel: 3, rng: &rng)
+        let fixed = Conv2d(8, 8, kernel: 3, rng: &rng, context: makeContext())
         fixed.algorithm = chosen
         XCTAssertEqual(try fixed.forward(x, training: false).values, y)
     }

@@ -67,12 +67,23 @@ final class ConvolutionTests: XCTestCase {
         (2, 8, 8, 48, 32, 3, 4, 1, false),
     ]
 
-    /// Every algorithm this CPU can run; the others are named as skipped.
-    private var algorithms: [ConvolutionAlgorithm] {
-        for a in ConvolutionAlgorithm.allCases where !a.isAvailable {
-            print("ConvolutionTests: skipping \(a.rawValue): this CPU lacks its instruction set (\(a.summary))")
+    /// Every registered algorithm this CPU can run; the others are named as skipped.
+    private var algorithms: [any ConvolutionAlgorithm] {
+        for a in ConvolutionAlgorithms.all where !a.isAvailable {
+            print("ConvolutionTests: skipping \(a.name): this CPU lacks its instruction set (\(a.summary))")
         }
-        return ConvolutionAlgorithm.available
+        return ConvolutionAlgorithms.available
+    }
+
+    /// Shapes where an algorithm computes every pass itself (no fallback to gemm): each is tested on some.
+    func testEveryAlgorithmComputesSomeShapeOnItsOwn() {
+        for algorithm in algorithms {
+            let own = (shapes + kernelShapes).filter { (_, h, w, cin, cout, k, s, p, _) in
+                let shape = ConvolutionShape(ConvGeometry(height: h, width: w, channels: cin, kernel: k, stride: s, padding: p), outChannels: cout)
+                return ConvolutionPass.allCases.allSatisfy { algorithm.supports($0, shape) }
+            }
+            XCTAssertGreaterThan(own.count, 2, "\(algorithm.name) computes all three passes of too few test shapes")
+        }
     }
 
     func testConv2dMatchesDirectConvolutionForwardAndBackward() throws {
@@ -83,13 +94,13 @@ final class ConvolutionTests: XCTestCase {
 
     func testEveryAlgorithmAgreesWithGemm() throws {
         // gemm first: the reference the others are compared with.
-        let algorithms = [ConvolutionAlgorithm.gemm] + algorithms.filter { $0 != .gemm }
+        let algorithms = [ConvolutionAlgorithms.gemm] + algorithms.filter { $0.name != "gemm" }
         guard algorithms.count > 1 else { throw XCTSkip("only gemm runs on this CPU: there is nothing to compare it with") }
         for (i, (n, h, w, cin, cout, k, s, p, bias)) in kernelShapes.enumerated() {
             var results = [[Float]]()
             for algorithm in algorithms {
                 var rng = RNG(seed: UInt64(i))
-                let conv = Conv2d(cin, cout, kernel: k, stride: s, padding: p, bias: bias, rng: &rng)
+                let conv = Conv2d(cin, cout, kernel: k, stride: s, padding: p, bias: bias, rng: &rng, context: makeContext())
                 conv.algorithm = algorithm
                 let x = randomTensor([n, h, w, cin], seed: UInt64(i))
                 let y = try conv.forward(x, training: true)
@@ -98,7 +109,7 @@ final class ConvolutionTests: XCTestCase {
             }
             for (k, other) in results.enumerated().dropFirst() {
                 XCTAssertEqual(results[0].count, other.count)
-                for (a, b) in zip(results[0], other) { XCTAssertEqual(a, b, accuracy: 1e-4 * max(1, abs(a)), "\(algorithms[k]) against gemm, shape \(i)") }
+                for (a, b) in zip(results[0], other) { XCTAssertEqual(a, b, accuracy: 1e-4 * max(1, abs(a)), "\(algorithms[k].name) against gemm, shape \(i)") }
             }
         }
     }
@@ -108,7 +119,7 @@ final class ConvolutionTests: XCTestCase {
         for (i, (n, h, w, cin, cout, k, s, p, bias)) in kernelShapes.enumerated() {
             for algorithm in algorithms {
                 var rng = RNG(seed: UInt64(i))
-                let conv = Conv2d(cin, cout, kernel: k, stride: s, padding: p, bias: bias, rng: &rng)
+                let conv = Conv2d(cin, cout, kernel: k, stride: s, padding: p, bias: bias, rng: &rng, context: makeContext())
                 conv.algorithm = algorithm
                 let x = randomTensor([n, h, w, cin], seed: UInt64(i))
                 let b = bias ? conv.bias!.value.data : nil
@@ -118,75 +129,101 @@ final class ConvolutionTests: XCTestCase {
                 let returned = try conv.forward(x, weights: conv.weight.value.data, bias: b, addingTo: target)
                 XCTAssertTrue(returned === target)
                 for (j, v) in target.values.enumerated() {
-                    XCTAssertEqual(v, before[j] + y[j], accuracy: 1e-4 * max(1, abs(v)), "\(algorithm) shape \(i)")
+                    XCTAssertEqual(v, before[j] + y[j], accuracy: 1e-4 * max(1, abs(v)), "\(algorithm.name) shape \(i)")
                 }
                 XCTAssertThrowsError(try conv.forward(x, weights: conv.weight.value.data, bias: b, addingTo: Tensor(shape: [1, 1, 1, 1])))
                 let rectified = try conv.forward(x, weights: conv.weight.value.data, bias: b, addingTo: nil, relu: true).values
-                XCTAssertEqual(rectified, y.map { max(0, $0) }, "\(algorithm) shape \(i) with ReLU")
+                XCTAssertEqual(rectified, y.map { max(0, $0) }, "\(algorithm.name) shape \(i) with ReLU")
                 // Written over the target (not added), then rectified after the addition when accumulating.
                 let over = randomTensor(result.shape, seed: 51)
                 XCTAssertEqual(try conv.forward(x, weights: conv.weight.value.data, bias: b, addingTo: over, accumulate: false).values, y)
                 let sum = randomTensor(result.shape, seed: 52), start = sum.values
                 let rectifiedSum = try conv.forward(x, weights: conv.weight.value.data, bias: b, addingTo: sum, relu: true).values
                 for (j, v) in rectifiedSum.enumerated() {
-                    XCTAssertEqual(v, max(0, start[j] + y[j]), accuracy: 1e-4 * max(1, abs(v)), "\(algorithm) shape \(i) sum + ReLU")
+                    XCTAssertEqual(v, max(0, start[j] + y[j]), accuracy: 1e-4 * max(1, abs(v)), "\(algorithm.name) shape \(i) sum + ReLU")
                 }
             }
         }
     }
 
-    private func compareWithDirectConvolution(_ shapes: [(Int, Int, Int, Int, Int, Int, Int, Int, Bool)], algorithm: ConvolutionAlgorithm) throws {
+    private func compareWithDirectConvolution(_ shapes: [(Int, Int, Int, Int, Int, Int, Int, Int, Bool)], algorithm: any ConvolutionAlgorithm, threads: Int = 2) throws {
         for (i, (n, h, w, cin, cout, k, s, p, bias)) in shapes.enumerated() {
             var rng = RNG(seed: UInt64(i))
-            let conv = Conv2d(cin, cout, kernel: k, stride: s, padding: p, bias: bias, rng: &rng)
+            let conv = Conv2d(cin, cout, kernel: k, stride: s, padding: p, bias: bias, rng: &rng, context: makeContext(threads: threads))
             conv.algorithm = algorithm
             if let b = conv.bias { rng.fillUniform(b.value, -1, 1) }
             let x = randomTensor([n, h, w, cin], seed: UInt64(100 + i))
             let y = try conv.forward(x, training: true)
-            assertClose(y, directConvolution(x, conv), "\(algorithm) forward \(i)")
+            assertClose(y, directConvolution(x, conv), "\(algorithm.name) forward \(i)")
             let dy = randomTensor(y.shape, seed: UInt64(200 + i))
             for p in conv.parameters { p.zeroGradient() }
             let dx = try conv.backward(dy)
             let (rdx, rdw, rdb) = directConvolutionBackward(x, dy, conv)
-            assertClose(dx, rdx, "\(algorithm) dx \(i)")
-            assertClose(conv.weight.gradient, rdw, "\(algorithm) dW \(i)")
-            if let b = conv.bias { assertClose(b.gradient, rdb, "\(algorithm) db \(i)") }
+            assertClose(dx, rdx, "\(algorithm.name) dx \(i)")
+            assertClose(conv.weight.gradient, rdw, "\(algorithm.name) dW \(i)")
+            if let b = conv.bias { assertClose(b.gradient, rdb, "\(algorithm.name) db \(i)") }
         }
     }
 
-    func testConv2dMatchesDirectConvolutionOnSingleThread() throws {
-        let saved = Parallel.threads
-        defer { Parallel.threads = saved }
-        Parallel.threads = 1
-        try testConv2dMatchesDirectConvolutionForwardAndBackward()
+    func testConv2dMatchesDirectConvolutionOnOneAndThreeThreads() throws {
+        for algorithm in algorithms {
+            try compareWithDirectConvolution(shapes + kernelShapes, algorithm: algorithm, threads: 1)
+            try compareWithDirectConvolution(shapes + kernelShapes, algorithm: algorithm, threads: 3)
+        }
     }
 
     func testConv2dGradientsMatchFiniteDifferences() throws {
         for (n, h, w, cin, cout, k, s, p) in [(2, 6, 6, 3, 4, 3, 2, 1), (2, 5, 5, 2, 3, 3, 1, 1), (3, 4, 4, 3, 2, 1, 1, 0),
                                               (2, 5, 5, 8, 8, 3, 2, 1), (2, 4, 4, 8, 16, 3, 1, 1)] {
             var rng = RNG(seed: 5)
-            let conv = Conv2d(cin, cout, kernel: k, stride: s, padding: p, rng: &rng)
+            let conv = Conv2d(cin, cout, kernel: k, stride: s, padding: p, rng: &rng, context: makeContext())
             try checkLayerGradients(conv, input: randomTensor([n, h, w, cin], seed: 6), training: true)
         }
     }
 
     func testConv2dRejectsWrongChannelsWithAClearMessage() {
         var rng = RNG(seed: 1)
-        let conv = Conv2d(3, 4, rng: &rng)
+        let conv = Conv2d(3, 4, rng: &rng, context: makeContext())
         XCTAssertThrowsError(try conv.forward(Tensor(shape: [1, 4, 4, 5]), training: true)) { error in
             XCTAssertEqual("\(error)", "Conv2d: expected 3 input channels, got 5 (shape [1, 4, 4, 5])")
         }
         XCTAssertThrowsError(try conv.forward(Tensor(shape: [4, 4, 3]), training: true))
-        XCTAssertThrowsError(try Conv2d(3, 4, kernel: 5, padding: 0, rng: &rng).forward(Tensor(shape: [1, 3, 3, 3]), training: true))
+        XCTAssertThrowsError(try Conv2d(3, 4, kernel: 5, padding: 0, rng: &rng, context: makeContext()).forward(Tensor(shape: [1, 3, 3, 3]), training: true))
     }
 
     func testConv2dWeightsFollowHeInitialisation() {
         var rng = RNG(seed: 11)
-        let conv = Conv2d(64, 64, kernel: 3, rng: &rng)
+        let conv = Conv2d(64, 64, kernel: 3, rng: &rng, context: makeContext())
         let v = conv.weight.value.values.map(Double.init)
         let mean = v.reduce(0, +) / Double(v.count)
         let std = (v.map { ($0 - mean) * ($0 - mean) }.reduce(0, +) / Double(v.count)).squareRoot()
         XCTAssertEqual(mean, 0, accuracy: 0.002)
         XCTAssertEqual(std, (2.0 / (64 * 9)).squareRoot(), accuracy: 0.002)
+    }
+}
+
+/// What each algorithm says a pass takes of the workspace is what it takes.
+final class ConvolutionWorkspaceTests: XCTestCase {
+    func testEveryAlgorithmStatesTheWorkspaceItsPassesUse() throws {
+        // One chunk on one thread: the images of a pass are one chunk when their rows fit rowsPerChunk.
+        let shapes = [(2, 8, 8, 16, 16, 3, 1, 1), (3, 9, 9, 16, 32, 3, 2, 1), (2, 6, 6, 32, 16, 1, 1, 0), (4, 4, 4, 16, 16, 3, 1, 1)]
+        for algorithm in ConvolutionAlgorithms.available {
+            for (n, h, w, cin, cout, k, s, p) in shapes {
+                let g = ConvGeometry(height: h, width: w, channels: cin, kernel: k, stride: s, padding: p)
+                let shape = ConvolutionShape(g, outChannels: cout)
+                guard ConvolutionPass.allCases.allSatisfy({ algorithm.supports($0, shape) }) else { continue }
+                var rng = RNG(seed: 1)
+                let context = makeContext(threads: 1)
+                let conv = Conv2d(cin, cout, kernel: k, stride: s, padding: p, rng: &rng, context: context)
+                conv.algorithm = algorithm
+                let y = try conv.forward(randomTensor([n, h, w, cin], seed: 2), training: true)
+                let what = "\(algorithm.name) \(h)x\(w) \(cin)>\(cout) k\(k) s\(s)"
+                XCTAssertEqual(context.workspace.floats, algorithm.workspace(.forward, shape, images: n), "forward: \(what)")
+                _ = try conv.backward(randomTensor(y.shape, seed: 3))
+                // The layer's own per-worker partial sums (weights and bias) besides what the algorithm states.
+                let stated = ConvolutionPass.allCases.map { algorithm.workspace($0, shape, images: n) }.reduce(0, +) + shape.weightCount + cout
+                XCTAssertLessThanOrEqual(context.workspace.floats, stated, "forward + backward: \(what)")
+            }
+        }
     }
 }

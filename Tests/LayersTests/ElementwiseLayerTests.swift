@@ -5,14 +5,14 @@ import XCTest
 
 final class ElementwiseLayerTests: XCTestCase {
     func testReLUForwardAndGradient() throws {
-        let relu = ReLU()
+        let relu = ReLU(context: makeContext())
         let y = try relu.forward(Tensor(shape: [4], values: [-1, 2, 0, 3]), training: true)
         XCTAssertEqual(y.values, [0, 2, 0, 3])
-        try checkLayerGradients(ReLU(), input: randomTensor([2, 3, 3, 4], seed: 1, awayFromZero: true), training: true, epsilon: 1e-3)
+        try checkLayerGradients(ReLU(context: makeContext()), input: randomTensor([2, 3, 3, 4], seed: 1, awayFromZero: true), training: true, epsilon: 1e-3)
     }
 
     func testUpsampleCopiesEachPixelToATwoByTwoBlock() throws {
-        let up = Upsample2x()
+        let up = Upsample2x(context: makeContext())
         // 1 image, 2x2, 2 channels: pixel (i, j) holds (10i + j, −(10i + j)).
         let x = Tensor(shape: [1, 2, 2, 2], values: [0, 0, 1, -1, 10, -10, 11, -11])
         let y = try up.forward(x, training: true)
@@ -22,7 +22,7 @@ final class ElementwiseLayerTests: XCTestCase {
             XCTAssertEqual(y[(oy * 4 + ox) * 2], v)
             XCTAssertEqual(y[(oy * 4 + ox) * 2 + 1], -v)
         } }
-        try checkLayerGradients(Upsample2x(), input: randomTensor([2, 3, 2, 3], seed: 2), training: true)
+        try checkLayerGradients(Upsample2x(context: makeContext()), input: randomTensor([2, 3, 2, 3], seed: 2), training: true)
     }
 
     func testGlobalAveragePoolAveragesPixels() throws {
@@ -43,7 +43,7 @@ final class ElementwiseLayerTests: XCTestCase {
     }
 
     func testSumAddsInputsAndPassesTheGradientToEach() throws {
-        let sum = Sum()
+        let sum = Sum(context: makeContext())
         let a = randomTensor([2, 3], seed: 1), b = randomTensor([2, 3], seed: 2), c = randomTensor([2, 3], seed: 3)
         let y = try sum.forward([a, b, c])
         for i in 0..<6 { XCTAssertEqual(y[i], a[i] + b[i] + c[i], accuracy: 1e-6) }

@@ -28,14 +28,15 @@ final class OptimizerTests: XCTestCase {
 
     func testGroupsHaveTheirOwnLearningRates() {
         let weights = parameter(1, gradient: 1), gates = parameter(3, gradient: 1)
+        let gateGroup = ParameterGroup(name: "gates", parameters: [gates], learningRate: 1e-3)
         let sgd = SGD(groups: [
             ParameterGroup(name: "weights", parameters: [weights], learningRate: 0.1, momentum: 0.9, weightDecay: 1e-4),
-            ParameterGroup(name: "gates", parameters: [gates], learningRate: 1e-3),
+            gateGroup,
         ])
         sgd.step()
         XCTAssertEqual(gates.value[0], 3 - 1e-3, accuracy: 1e-7, "no momentum, no decay")
         XCTAssertEqual(weights.value[0], 1 - 0.1 * (1 + 1e-4), accuracy: 1e-7)
-        sgd.group(named: "gates")!.learningRate = 0
+        gateGroup.learningRate = 0             // a group is held, not looked up by its name
         sgd.step()
         XCTAssertEqual(gates.value[0], 3 - 1e-3, accuracy: 1e-7)
         sgd.zeroGradients()

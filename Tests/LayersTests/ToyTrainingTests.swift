@@ -1,5 +1,6 @@
 import Layers
 import Tensor
+import TestSupport
 import XCTest
 
 /// A small conv net on a toy task: is the image made of horizontal or
@@ -24,11 +25,11 @@ final class ToyTrainingTests: XCTestCase {
     }
 
     private func makeNet(rng: inout RNG) -> Sequential {
-        let first = Conv2d(3, 8, kernel: 3, rng: &rng)
+        let first = Conv2d(3, 8, kernel: 3, rng: &rng, context: makeContext())
         first.computesInputGradient = false
         return Sequential([
-            first, BatchNorm2d(8), ReLU(),
-            Conv2d(8, 8, kernel: 3, stride: 2, rng: &rng), BatchNorm2d(8), ReLU(),
+            first, BatchNorm2d(8, context: makeContext()), ReLU(context: makeContext()),
+            Conv2d(8, 8, kernel: 3, stride: 2, rng: &rng, context: makeContext()), BatchNorm2d(8, context: makeContext()), ReLU(context: makeContext()),
             GlobalAveragePool(), Linear(8, 2, rng: &rng),
         ])
     }

@@ -4,20 +4,51 @@ import XCTest
 /// The notebook is a thin layer over the Session API: its commands parse,
 /// call one verb and return an output. This test keeps it that way.
 final class LayeringTests: XCTestCase {
-    func testNotebookSourcesUseOnlyTheSessionAPI() throws {
-        let sources = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-            .appendingPathComponent("Sources/Notebook")
-        let files = try FileManager.default.contentsOfDirectory(atPath: sources.path).filter { $0.hasSuffix(".swift") }
+    private let sources = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        .appendingPathComponent("Sources/Notebook")
+
+    /// Each Swift file's lines of code (comments cut), with their numbers.
+    private func code() throws -> [(file: String, line: Int, code: String)] {
+        let files = try FileManager.default.contentsOfDirectory(atPath: sources.path).filter { $0.hasSuffix(".swift") }.sorted()
         XCTAssertFalse(files.isEmpty)
-        // Engine internals and file layouts belong to the modules below.
-        let forbidden = ["import Layers", "GraphView", "PNG.write", ".trainer", ".executor", ".optimizer", "session.json", "printJSON"]
-        for file in files {
-            let text = try String(contentsOf: sources.appendingPathComponent(file), encoding: .utf8)
-            for (n, line) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
-                let code = line.split(separator: "//", maxSplits: 1, omittingEmptySubsequences: false).first ?? ""
-                for word in forbidden where code.contains(word) {
-                    XCTFail("Sources/Notebook/\(file):\(n + 1) uses '\(word)': \(line.trimmingCharacters(in: .whitespaces))")
+        return try files.flatMap { file in
+            try String(contentsOf: sources.appendingPathComponent(file), encoding: .utf8)
+                .split(separator: "\n", omittingEmptySubsequences: false).enumerated().map { n, line in
+                    (file, n + 1, String(line.split(separator: "//", maxSplits: 1, omittingEmptySubsequences: false).first ?? ""))
                 }
+        }
+    }
+
+    func testNotebookImportsOnlyTheModulesItIsMeantToUse() throws {
+        // The Session API and what its values are made of; the terminal; nothing of the engine (Layers, Tensor's kernels, Files).
+        let allowed: Set = ["Foundation", "Session", "Interface", "Datasets", "SuperNet", "Tensor", "Render", "CReadline"]
+        for (file, n, line) in try code() where line.hasPrefix("import ") {
+            let module = line.dropFirst("import ".count).trimmingCharacters(in: .whitespaces)
+            XCTAssertTrue(allowed.contains(module), "Sources/Notebook/\(file):\(n) imports \(module)")
+        }
+    }
+
+    func testNotebookSourcesUseOnlyTheSessionAPI() throws {
+        // Engine internals and file layouts belong to the modules below.
+        let forbidden = ["GraphView", "PNG.write", ".trainer", ".executor", ".optimizer", "session.json", "printJSON", "Ranks.", "ExecutionContext"]
+        for (file, n, line) in try code() {
+            for word in forbidden where line.contains(word) {
+                XCTFail("Sources/Notebook/\(file):\(n) uses '\(word)': \(line.trimmingCharacters(in: .whitespaces))")
+            }
+        }
+    }
+
+    func testCommandsWriteNoSessionStateThemselves() throws {
+        // A command calls a verb; it never assigns into the session (replacing the session, nb.session = …, is the notebook's).
+        let write = try NSRegularExpression(pattern: #"session\.[A-Za-z_][A-Za-z_0-9.\[\]"]*\s*(=[^=]|\+=|-=|\.append\(|\.merge\(|\.remove|\.insert\()"#)
+        let typeTest = try NSRegularExpression(pattern: #"\bis [A-Z][A-Za-z]*Cost\.Choice\b"#)
+        for (file, n, line) in try code() where file.contains("Command") {
+            let range = NSRange(line.startIndex..., in: line)
+            if write.firstMatch(in: line, range: range) != nil {
+                XCTFail("Sources/Notebook/\(file):\(n) writes session state: \(line.trimmingCharacters(in: .whitespaces))")
+            }
+            if typeTest.firstMatch(in: line, range: range) != nil {
+                XCTFail("Sources/Notebook/\(file):\(n) tests a cost's type (ask the cost instead): \(line.trimmingCharacters(in: .whitespaces))")
             }
         }
     }

@@ -2,6 +2,7 @@ import Foundation
 import Render
 import SuperNet
 import Tensor
+import TestSupport
 import XCTest
 
 func near(_ c: Colour, _ hex: UInt32, tolerance: Float = 0.03) -> Bool {
@@ -59,8 +60,8 @@ final class GraphViewTests: XCTestCase {
         var rng = RNG(seed: 1)
         var b = GraphBuilder(inputShape: FeatureShape(height: 4, width: 4, channels: 3))
         b.add("x", .input)
-        b.add("m1", .module, module: ConvBN(3, 3, rng: &rng), gated: true, inputs: ["x"])
-        b.add("m2", .module, module: ConvBN(3, 3, rng: &rng), gated: true, inputs: ["x"])
+        b.add("m1", .module, module: ConvBN(3, 3, rng: &rng, context: makeContext()), gated: true, inputs: ["x"])
+        b.add("m2", .module, module: ConvBN(3, 3, rng: &rng, context: makeContext()), gated: true, inputs: ["x"])
         b.add("s1", .aggregation, inputs: ["m1"])
         b.add("s2", .aggregation, inputs: ["m2"])
         b.add("out", .output, inputs: ["s1", "s2"])
@@ -106,7 +107,7 @@ final class GraphViewTests: XCTestCase {
     func testCNFLayoutFollowsColumnsAndScales() throws {
         var rng = RNG(seed: 2)
         let net = try Fabric.cnf(columns: 3, scales: 3, channels: 8, segmentation: false, gated: true)
-            .build(input: FeatureShape(height: 8, width: 8, channels: 3), classes: 4, rng: &rng)
+            .build(input: FeatureShape(height: 8, width: 8, channels: 3), classes: 4, rng: &rng, context: makeContext())
         let view = GraphView(net, title: "cnf", width: 600)
         for (i, n) in net.nodes.enumerated() where n.name.hasPrefix("A-") {
             let parts = n.name.dropFirst(2).split(separator: "_").map { Int($0)! }

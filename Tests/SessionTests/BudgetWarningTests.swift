@@ -72,8 +72,8 @@ final class ExpectedCostModeTests: XCTestCase {
     private func gatesAfterOneStep(_ budget: Budget?) throws -> [Float] {
         let s = Session(name: "e", seed: 5)
         try s.load(Shapes(train: 32, validation: 16, test: 16, seed: 2))
-        try s.set(.batch, to: "16")
-        try s.set(.pathLearningRate, to: "0.5")
+        try s.set(.batch(16))
+        try s.set(.pathLearningRate(0.5))
         try s.build(.cnf(columns: 2, scales: 3, channels: 4, segmentation: false, gated: true))
         if let budget { try s.budget(FlopsCost.Choice(), budget) } else { s.removeBudget() }
         try s.train(.steps(1), validate: false)

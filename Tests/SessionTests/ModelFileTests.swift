@@ -21,7 +21,7 @@ final class ModelFileTests: XCTestCase {
     private func trainedClassifier() throws -> Session {
         let s = Session(name: "model", seed: 3)
         try s.load(Shapes(train: 128, validation: 32, test: 12, seed: 2))
-        try s.set(.batch, to: "32")
+        try s.set(.batch(32))
         try s.build(.cnf(columns: 2, scales: 3, channels: 8, segmentation: false, gated: true))
         try s.train(.steps(8), validate: false)
         return s
@@ -80,7 +80,7 @@ final class ModelFileTests: XCTestCase {
         try DatasetFiles.writePartLabels(folder)
         let s = Session(name: "faces", seed: 1)
         try s.load(PartLabelsSource(path: folder.path))
-        try s.set(.batch, to: "2")
+        try s.set(.batch(2))
         try s.build(.cnf(columns: 2, scales: 2, channels: 4, segmentation: true, gated: true))
         try s.train(.steps(2), validate: false)
         let path = folder.appendingPathComponent("faces.bsnmodel").path

@@ -12,7 +12,7 @@ final class SweepChildTests: XCTestCase {
         let store = SessionStore(root: try temporaryFolder(self))
         let parent = Session(name: "p", seed: 4)
         try parent.load(Shapes(train: 64, validation: 16, test: 16, seed: 2))
-        try parent.set(.batch, to: "32")
+        try parent.set(.batch(32))
         try parent.build(.cnf(columns: 2, scales: 3, channels: 4, segmentation: false, gated: true))
         try parent.setWarmup(.epochs(1))
         try parent.train(.epochs(1), validate: false)

@@ -1,6 +1,7 @@
 import Layers
 import SuperNet
 import Tensor
+import TestSupport
 import XCTest
 
 /// Endless batches of the synthetic colour-square task, for the epoch loop.
@@ -34,10 +35,10 @@ final class BudgetLearningTests: XCTestCase {
     private func train(budgetFraction: Double?) throws -> (full: Double, deterministic: Double, accuracy: Double) {
         var rng = RNG(seed: 7)
         let net = try Fabric.cnf(columns: 3, scales: 4, channels: 8, segmentation: false, gated: true)
-            .build(input: FeatureShape(height: 8, width: 8, channels: 3), classes: 3, rng: &rng)
+            .build(input: FeatureShape(height: 8, width: 8, channels: 3), classes: 3, rng: &rng, context: makeContext())
         let flops = FlopsCost(net)
         let full = flops.cost(of: net.fullArchitecture)
-        let trainer = Trainer(network: net, task: .classification, optimisedCost: flops, seed: 1, learningRate: 0.05)
+        let trainer = Trainer(network: net, task: .classification, optimisedCost: flops, seed: 1, learningRate: 0.05, context: makeContext())
         trainer.warmupSteps = 40
         trainer.pathLearningRate = 0.02
         if let fraction = budgetFraction {
@@ -55,8 +56,8 @@ final class BudgetLearningTests: XCTestCase {
     func testEpochsReportMeansAndTheScheduleFollowsEpochs() throws {
         var rng = RNG(seed: 3)
         let net = try Fabric.cnf(columns: 2, scales: 4, channels: 8, segmentation: false, gated: true)
-            .build(input: FeatureShape(height: 8, width: 8, channels: 3), classes: 3, rng: &rng)
-        let trainer = Trainer(network: net, task: .classification, optimisedCost: FlopsCost(net), seed: 1, learningRate: 0.05)
+            .build(input: FeatureShape(height: 8, width: 8, channels: 3), classes: 3, rng: &rng, context: makeContext())
+        let trainer = Trainer(network: net, task: .classification, optimisedCost: FlopsCost(net), seed: 1, learningRate: 0.05, context: makeContext())
         trainer.schedule = PiecewiseConstantSchedule(initial: 0.05, changes: [.init(at: 2, value: 0.005)])
         trainer.warmupSteps = 10
         var epochs = [EpochMetrics]()
@@ -90,8 +91,8 @@ final class TrainerAllocationTests: XCTestCase {
     func testDenseTrainingStepsAllocateNoBuffersAfterTheFirst() throws {
         var rng = RNG(seed: 4)
         let net = try Fabric.cnf(columns: 3, scales: 4, channels: 8, segmentation: false, gated: true)
-            .build(input: FeatureShape(height: 8, width: 8, channels: 3), classes: 3, rng: &rng)
-        let trainer = Trainer(network: net, task: .classification, optimisedCost: FlopsCost(net), seed: 1)
+            .build(input: FeatureShape(height: 8, width: 8, channels: 3), classes: 3, rng: &rng, context: makeContext())
+        let trainer = Trainer(network: net, task: .classification, optimisedCost: FlopsCost(net), seed: 1, context: makeContext())
         trainer.warmupSteps = 100
         let x = Tensor(shape: [16, 8, 8, 3])
         rng.fillUniform(x, -1, 1)

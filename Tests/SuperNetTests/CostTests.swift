@@ -1,5 +1,6 @@
 import SuperNet
 import Tensor
+import TestSupport
 import XCTest
 
 final class CostTests: XCTestCase {
@@ -8,10 +9,10 @@ final class CostTests: XCTestCase {
         var rng = RNG(seed: 1)
         var b = GraphBuilder(inputShape: FeatureShape(height: 4, width: 4, channels: 2))
         b.add("x", .input)
-        b.add("a", .module, module: ConvBN(2, 4, rng: &rng), gated: true, inputs: ["x"])
-        b.add("b", .module, module: ConvBN(2, 4, rng: &rng), gated: true, inputs: ["x"])
+        b.add("a", .module, module: ConvBN(2, 4, rng: &rng, context: makeContext()), gated: true, inputs: ["x"])
+        b.add("b", .module, module: ConvBN(2, 4, rng: &rng, context: makeContext()), gated: true, inputs: ["x"])
         b.add("s", .aggregation, inputs: ["a", "b"])
-        b.add("m", .module, module: ConvBN(4, 4, stride: 2, rng: &rng), gated: true, inputs: ["s"])
+        b.add("m", .module, module: ConvBN(4, 4, stride: 2, rng: &rng, context: makeContext()), gated: true, inputs: ["s"])
         b.add("out", .output, module: PooledLinear(4, classes: 3, rng: &rng), inputs: ["m"])
         return try b.build()
     }
@@ -38,10 +39,10 @@ final class CostTests: XCTestCase {
         // x → a → s1 → c → s2 → out, and x → b → s2; d hangs off s1 into s2 as well.
         var builder = GraphBuilder(inputShape: FeatureShape(height: 2, width: 2, channels: 2))
         builder.add("x", .input)
-        builder.add("a", .module, module: ConvBN(2, 2, rng: &rng), gated: true, inputs: ["x"])
+        builder.add("a", .module, module: ConvBN(2, 2, rng: &rng, context: makeContext()), gated: true, inputs: ["x"])
         builder.add("s1", .aggregation, inputs: ["a"])
-        builder.add("c", .module, module: ConvBN(2, 2, rng: &rng), gated: true, inputs: ["s1"])
-        builder.add("b", .module, module: ConvBN(2, 2, rng: &rng), gated: true, inputs: ["x"])
+        builder.add("c", .module, module: ConvBN(2, 2, rng: &rng, context: makeContext()), gated: true, inputs: ["s1"])
+        builder.add("b", .module, module: ConvBN(2, 2, rng: &rng, context: makeContext()), gated: true, inputs: ["x"])
         builder.add("s2", .aggregation, inputs: ["c", "b"])
         builder.add("out", .output, module: PooledLinear(2, classes: 2, rng: &rng), inputs: ["s2"])
         let net = try builder.build()
@@ -57,7 +58,7 @@ final class CostTests: XCTestCase {
     func testParallelCostOfTheCNFBaselineMatchesThePaper() throws {
         var rng = RNG(seed: 3)
         let net = try Fabric.cnf(columns: 8, scales: 6, channels: 8, segmentation: false, gated: true)
-            .build(input: FeatureShape(height: 32, width: 32, channels: 3), classes: 10, rng: &rng)
+            .build(input: FeatureShape(height: 32, width: 32, channels: 3), classes: 10, rng: &rng, context: makeContext())
         // The seed's tables: CNF W=8 on 32x32 takes 171 / 90 / 53 sequential steps on 1 / 2 / 4 machines.
         for (machines, steps) in [(1, 171), (2, 90), (4, 53)] {
             XCTAssertEqual(ParallelCost(net, machines: machines).cost(of: net.fullArchitecture), Double(steps), "n=\(machines)")
@@ -66,7 +67,7 @@ final class CostTests: XCTestCase {
         }
         // A chain has no parallelism: W=1 is the stem, 5 links and 5 sums, the output: 12 steps (the seed's CNF W=1).
         let chain = try Fabric.cnf(columns: 1, scales: 6, channels: 8, segmentation: false, gated: true)
-            .build(input: FeatureShape(height: 32, width: 32, channels: 3), classes: 10, rng: &rng)
+            .build(input: FeatureShape(height: 32, width: 32, channels: 3), classes: 10, rng: &rng, context: makeContext())
         XCTAssertEqual(ParallelCost(chain, machines: 4).cost(of: chain.fullArchitecture), 12)
     }
 
@@ -81,7 +82,7 @@ final class CostTests: XCTestCase {
                 var previous = "x"
                 for step in 0..<length {
                     let name = "m\(k)_\(step)"
-                    b.add(name, .module, module: ConvBN(2, 2, rng: &rng), gated: true, inputs: [previous])
+                    b.add(name, .module, module: ConvBN(2, 2, rng: &rng, context: makeContext()), gated: true, inputs: [previous])
                     previous = name
                 }
                 ends.append(previous)
@@ -100,7 +101,7 @@ final class CostTests: XCTestCase {
     func testParallelScheduleNeverRunsANodeBeforeItsInputs() throws {
         var rng = RNG(seed: 5)
         let net = try Fabric.resnet(groups: 3, blocks: 2, shortcuts: true, gated: true)
-            .build(input: FeatureShape(height: 8, width: 8, channels: 3), classes: 2, rng: &rng)
+            .build(input: FeatureShape(height: 8, width: 8, channels: 3), classes: 2, rng: &rng, context: makeContext())
         for allocation in [ParallelCost.Allocation.reference, .criticalPath] {
             let cost = ParallelCost(net, machines: 3, allocation: allocation)
             let arch = net.sampleArchitecture([Float](repeating: 0.7, count: net.gateCount), rng: &rng)
@@ -144,9 +145,9 @@ final class CostTests: XCTestCase {
     func testTheHeapScheduleEqualsTheStepByStepListSchedule() throws {
         var rng = RNG(seed: 9)
         let nets = [try Fabric.cnf(columns: 4, scales: 4, channels: 4, segmentation: false, gated: true)
-                        .build(input: FeatureShape(height: 16, width: 16, channels: 3), classes: 3, rng: &rng),
+                        .build(input: FeatureShape(height: 16, width: 16, channels: 3), classes: 3, rng: &rng, context: makeContext()),
                     try Fabric.resnet(groups: 3, blocks: 3, shortcuts: true, gated: true)
-                        .build(input: FeatureShape(height: 8, width: 8, channels: 3), classes: 2, rng: &rng)]
+                        .build(input: FeatureShape(height: 8, width: 8, channels: 3), classes: 2, rng: &rng, context: makeContext())]
         for net in nets {
             // Longest path to the output, in computing nodes (the critical-path priority).
             var length = [Int](repeating: 0, count: net.nodes.count)
@@ -185,7 +186,7 @@ final class TimeCostTests: XCTestCase {
     func testMeasuredLatenciesAddUpOverActiveModules() throws {
         var rng = RNG(seed: 6)
         let net = try Fabric.cnf(columns: 3, scales: 3, channels: 8, segmentation: false, gated: true)
-            .build(input: FeatureShape(height: 8, width: 8, channels: 3), classes: 2, rng: &rng)
+            .build(input: FeatureShape(height: 8, width: 8, channels: 3), classes: 2, rng: &rng, context: makeContext())
         let time = TimeCost(net)
         XCTAssertFalse(time.isMeasured)
         try time.measure(batch: 4)
@@ -207,11 +208,11 @@ final class ReferenceOptionTests: XCTestCase {
         // x → a → s1 → c → out-sum, x → b → out-sum (sink); gates a, c, b.
         var builder = GraphBuilder(inputShape: FeatureShape(height: 4, width: 4, channels: 2))
         builder.add("x", .input)
-        builder.add("a", .module, module: ConvBN(2, 2, rng: &rng), gated: true, inputs: ["x"])
+        builder.add("a", .module, module: ConvBN(2, 2, rng: &rng, context: makeContext()), gated: true, inputs: ["x"])
         builder.add("s1", .aggregation, inputs: ["a"])
-        builder.add("c", .module, module: ConvBN(2, 2, upsample: true, rng: &rng), gated: true, inputs: ["s1"])
-        builder.add("down", .module, module: ConvBN(2, 2, stride: 2, rng: &rng), gated: false, inputs: ["c"])
-        builder.add("b", .module, module: ConvBN(2, 2, rng: &rng), gated: true, inputs: ["x"])
+        builder.add("c", .module, module: ConvBN(2, 2, upsample: true, rng: &rng, context: makeContext()), gated: true, inputs: ["s1"])
+        builder.add("down", .module, module: ConvBN(2, 2, stride: 2, rng: &rng, context: makeContext()), gated: false, inputs: ["c"])
+        builder.add("b", .module, module: ConvBN(2, 2, rng: &rng, context: makeContext()), gated: true, inputs: ["x"])
         builder.add("out", .output, inputs: ["down", "b"])
         let net = try builder.build()
         let flops = FlopsCost(net)
@@ -229,7 +230,7 @@ final class ReferenceOptionTests: XCTestCase {
         XCTAssertFalse(pruned.active.contains(net.index(of: "c")!))
         XCTAssertTrue(unpruned.active.contains(net.index(of: "c")!))
 
-        let trainer = Trainer(network: net, task: .classification, optimisedCost: flops, seed: 1)
+        let trainer = Trainer(network: net, task: .classification, optimisedCost: flops, seed: 1, context: makeContext())
         XCTAssertEqual(trainer.optimisedCostOf(pruned), flops.cost(of: pruned))
         trainer.costsPrunedArchitecture = false
         XCTAssertEqual(trainer.optimisedCostOf(pruned), flops.cost(of: unpruned))

@@ -1,6 +1,7 @@
 import Layers
 import SuperNet
 import Tensor
+import TestSupport
 import XCTest
 
 /// A step that would make the state non-finite changes nothing.
@@ -8,8 +9,8 @@ final class DivergenceTests: XCTestCase {
     private func trainer(learningRate: Float) throws -> (SuperNetwork, Trainer) {
         var rng = RNG(seed: 3)
         let net = try Fabric.cnf(columns: 2, scales: 3, channels: 4, segmentation: false, gated: true)
-            .build(input: FeatureShape(height: 8, width: 8, channels: 3), classes: 3, rng: &rng)
-        return (net, Trainer(network: net, task: .classification, optimisedCost: FlopsCost(net), seed: 1, learningRate: learningRate))
+            .build(input: FeatureShape(height: 8, width: 8, channels: 3), classes: 3, rng: &rng, context: makeContext())
+        return (net, Trainer(network: net, task: .classification, optimisedCost: FlopsCost(net), seed: 1, learningRate: learningRate, context: makeContext()))
     }
 
     private func snapshot(_ t: Trainer) -> [[Float]] {

@@ -9,9 +9,9 @@ final class ExecutorTests: XCTestCase {
         var rng = RNG(seed: 11)
         let small = FeatureShape(height: 4, width: 4, channels: 3), larger = FeatureShape(height: 8, width: 8, channels: 3)
         return [
-            ("CNF", try Fabric.cnf(columns: 3, scales: 3, channels: 8, segmentation: false, gated: true).build(input: small, classes: 3, rng: &rng), small),
-            ("CNF-seg", try Fabric.cnf(columns: 2, scales: 3, channels: 8, segmentation: true, gated: true).build(input: small, classes: 3, rng: &rng), small),
-            ("ResNet Fabric", try Fabric.resnet(groups: 2, blocks: 2, shortcuts: true, gated: true).build(input: larger, classes: 3, rng: &rng), larger),
+            ("CNF", try Fabric.cnf(columns: 3, scales: 3, channels: 8, segmentation: false, gated: true).build(input: small, classes: 3, rng: &rng, context: makeContext()), small),
+            ("CNF-seg", try Fabric.cnf(columns: 2, scales: 3, channels: 8, segmentation: true, gated: true).build(input: small, classes: 3, rng: &rng, context: makeContext()), small),
+            ("ResNet Fabric", try Fabric.resnet(groups: 2, blocks: 2, shortcuts: true, gated: true).build(input: larger, classes: 3, rng: &rng, context: makeContext()), larger),
         ]
     }
 
@@ -46,7 +46,7 @@ final class ExecutorTests: XCTestCase {
             let x = randomTensor(shape.batch(8), seed: 6)
             var results = [(logits: [Float], gradients: [[Float]])]()
             for mode in [ExecutionMode.subBatch, .mask] {
-                let executor = Executor(net, mode: mode)
+                let executor = Executor(net, mode: mode, context: makeContext())
                 for p in net.weights { p.zeroGradient() }
                 let logits = try executor.forward(x, architectures: archs, training: false)
                 try executor.backward(randomTensor(logits.shape, seed: 7))
@@ -65,7 +65,7 @@ final class ExecutorTests: XCTestCase {
             randomiseBatchNorm(net, rng: &rng)
             let archs = architectures(net, count: 6, rng: &rng)
             let x = randomTensor(shape.batch(6), seed: 4)
-            let executor = Executor(net)
+            let executor = Executor(net, context: makeContext())
             let plain = try executor.forward(x, architectures: archs, training: false).values
             let folded = try executor.forward(x, architectures: archs, training: false, inferenceOnly: true).values
             for (a, b) in zip(plain, folded) { XCTAssertEqual(a, b, accuracy: 1e-4 * max(1, abs(a)), name) }
@@ -80,10 +80,10 @@ final class ExecutorTests: XCTestCase {
     func testInconsistentExamplesGetTheOutputBiasAndNoGradient() throws {
         var rng = RNG(seed: 8)
         let shape = FeatureShape(height: 4, width: 4, channels: 3)
-        let net = try Fabric.cnf(columns: 2, scales: 3, channels: 8, segmentation: false, gated: true).build(input: shape, classes: 3, rng: &rng)
+        let net = try Fabric.cnf(columns: 2, scales: 3, channels: 8, segmentation: false, gated: true).build(input: shape, classes: 3, rng: &rng, context: makeContext())
         let off = net.architecture(gates: [Bool](repeating: false, count: net.gateCount))
         XCTAssertFalse(off.isConsistent)
-        let executor = Executor(net)
+        let executor = Executor(net, context: makeContext())
         let head = net.nodes.last!.module as! PointwiseClassifier
         rng.fillUniform(head.conv.bias!.value, 0.5, 1)
         let full = net.fullArchitecture
@@ -101,13 +101,13 @@ final class ExecutorTests: XCTestCase {
         for training in [false, true] {
             var rng = RNG(seed: 21)
             let shape = FeatureShape(height: 4, width: 4, channels: 3)
-            let net = try Fabric.cnf(columns: 3, scales: 3, channels: 8, segmentation: false, gated: true).build(input: shape, classes: 3, rng: &rng)
+            let net = try Fabric.cnf(columns: 3, scales: 3, channels: 8, segmentation: false, gated: true).build(input: shape, classes: 3, rng: &rng, context: makeContext())
             randomiseBatchNorm(net, rng: &rng)
             // Training-mode batch norm over one or two rows is nearly degenerate; give the
             // modules a few examples each there.
             let batch = training ? 12 : 6
             let archs = architectures(net, count: batch, keep: training ? 0.8 : 0.6, rng: &rng)
-            let executor = Executor(net)
+            let executor = Executor(net, context: makeContext())
             let x = randomTensor(shape.batch(batch), seed: 2)
             let logits = try executor.forward(x, architectures: archs, training: training)
             let weights = randomTensor(logits.shape, seed: 3)

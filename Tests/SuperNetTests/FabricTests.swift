@@ -10,7 +10,7 @@ final class FabricTests: XCTestCase {
     func testCNFClassificationCountsMatchTheHandDerivation() throws {
         var rng = RNG(seed: 1)
         let net = try Fabric.cnf(columns: 8, scales: 6, channels: 8, segmentation: false, gated: true)
-            .build(input: FeatureShape(height: 32, width: 32, channels: 3), classes: 10, rng: &rng)
+            .build(input: FeatureShape(height: 32, width: 32, channels: 3), classes: 10, rng: &rng, context: makeContext())
         // Column 0: 5 downward links. Columns 1…7: per column 2 (top and bottom scale) + 3·4
         // (middle scales) = 16 links, 112 in all. Last column: 5 downward links. 5 + 112 + 5 = 122.
         XCTAssertEqual(net.gateCount, 122)
@@ -26,17 +26,17 @@ final class FabricTests: XCTestCase {
     func testCNFWithFewerScalesPoolsItsCoarsestMap() throws {
         var rng = RNG(seed: 1)
         let net = try Fabric.cnf(columns: 3, scales: 3, channels: 8, segmentation: false, gated: true)
-            .build(input: FeatureShape(height: 32, width: 32, channels: 3), classes: 10, rng: &rng)
+            .build(input: FeatureShape(height: 32, width: 32, channels: 3), classes: 10, rng: &rng, context: makeContext())
         XCTAssertEqual(net.nodes.last!.shape, FeatureShape(height: 1, width: 1, channels: 10))
         XCTAssertEqual(net.nodes.last!.parameterCount, 8 * 10 + 10)
-        let logits = try Executor(net).forward(Tensor(shape: [2, 32, 32, 3]), architectures: [net.fullArchitecture], training: false)
+        let logits = try Executor(net, context: makeContext()).forward(Tensor(shape: [2, 32, 32, 3]), architectures: [net.fullArchitecture], training: false)
         XCTAssertEqual(logits.shape, [2, 10])
     }
 
     func testCNFSegmentationHas191Gates() throws {
         var rng = RNG(seed: 1)
         let net = try Fabric.cnf(columns: 8, scales: 9, channels: 8, segmentation: true, gated: true)
-            .build(input: FeatureShape(height: 256, width: 256, channels: 3), classes: 3, rng: &rng)
+            .build(input: FeatureShape(height: 256, width: 256, channels: 3), classes: 3, rng: &rng, context: makeContext())
         // 8 + 7·(2 + 3·7) + 8 = 191; the head sits at scale 0 and gives per-pixel scores.
         XCTAssertEqual(net.gateCount, 191)
         XCTAssertEqual(net.nodes.last!.shape, FeatureShape(height: 256, width: 256, channels: 3))
@@ -45,7 +45,7 @@ final class FabricTests: XCTestCase {
     func testResNetFabricCountsMatchTheHandDerivation() throws {
         var rng = RNG(seed: 2)
         let net = try Fabric.resnet(groups: 3, blocks: 3, shortcuts: true, gated: true)
-            .build(input: FeatureShape(height: 32, width: 32, channels: 3), classes: 10, rng: &rng)
+            .build(input: FeatureShape(height: 32, width: 32, channels: 3), classes: 10, rng: &rng, context: makeContext())
         // Group 0: 3 blocks. Groups 1 and 2: block 0 = block + projection + 2 shortcuts (sources
         // 1 and 0), block 1 = block + 3 shortcuts (0, 1, input), block 2 = block + 2 shortcuts
         // (input, 0); each shortcut is a block and a projection: 6 + 7 + 5 = 18 modules per group.
@@ -61,7 +61,7 @@ final class FabricTests: XCTestCase {
     func testResNetFabricShortcutSourcesFollowTheSpecExample() throws {
         var rng = RNG(seed: 3)
         let net = try Fabric.resnet(groups: 2, blocks: 5, shortcuts: true, gated: true)
-            .build(input: FeatureShape(height: 8, width: 8, channels: 3), classes: 2, rng: &rng)
+            .build(input: FeatureShape(height: 8, width: 8, channels: 3), classes: 2, rng: &rng, context: makeContext())
         func sources(_ d: Int) -> Set<String> {
             Set(net.nodes.filter { $0.name.hasPrefix("g1b\(d)<-") && $0.name.hasSuffix("-block") }
                 .map { String($0.name.dropFirst("g1b\(d)<-".count).dropLast("-block".count)) })
@@ -90,7 +90,7 @@ final class FabricTests: XCTestCase {
         XCTAssertEqual(standard(18), 1_727_962, "the well-known 1.7M of ResNet-110")
         for (depth, count) in expected {
             var rng = RNG(seed: 4)
-            let net = try Fabric.resnet(depth: depth)!.build(input: FeatureShape(height: 32, width: 32, channels: 3), classes: 10, rng: &rng)
+            let net = try Fabric.resnet(depth: depth)!.build(input: FeatureShape(height: 32, width: 32, channels: 3), classes: 10, rng: &rng, context: makeContext())
             XCTAssertEqual(net.gateCount, 0, "a baseline has no gates")
             let params = net.nodes.reduce(0) { $0 + $1.parameterCount }
             XCTAssertEqual(params, ours((depth - 2) / 6), "ResNet-\(depth)")
@@ -112,7 +112,7 @@ final class FabricSizeTests: XCTestCase {
         ]
         for (fabric, input, classes) in cases {
             var rng = RNG(seed: 1)
-            let net = try fabric.build(input: input, classes: classes, rng: &rng)
+            let net = try fabric.build(input: input, classes: classes, rng: &rng, context: makeContext())
             let size = try fabric.size(input: input, classes: classes)
             let parameters = Double(net.weights.reduce(0) { $0 + $1.count })
             let activations = Double(net.nodes.reduce(0) { $0 + $1.shape.elements })
@@ -130,7 +130,7 @@ final class FabricSizeTests: XCTestCase {
     func testBoundsAreCheckedBeforeAnyShiftOrAllocation() {
         let input = FeatureShape(height: 32, width: 32, channels: 3)
         var rng = RNG(seed: 1)
-        assertThrows(try Fabric.resnet(groups: 65, blocks: 1, shortcuts: true, gated: true).build(input: input, classes: 10, rng: &rng),
+        assertThrows(try Fabric.resnet(groups: 65, blocks: 1, shortcuts: true, gated: true).build(input: input, classes: 10, rng: &rng, context: makeContext()),
                      mentions: ["k=65", "1…10"])
         assertThrows(try Fabric.cnf(columns: 2, scales: 63, channels: 4, segmentation: false, gated: true).size(input: input, classes: 10),
                      mentions: ["S=63", "1…30"])

@@ -1,5 +1,6 @@
 import SuperNet
 import Tensor
+import TestSupport
 import XCTest
 
 final class GraphValidationTests: XCTestCase {
@@ -7,7 +8,7 @@ final class GraphValidationTests: XCTestCase {
     private var rng = RNG(seed: 1)
 
     private func conv(_ cin: Int = 2, _ cout: Int = 2, stride: Int = 1) -> ConvBN {
-        ConvBN(cin, cout, stride: stride, rng: &rng)
+        ConvBN(cin, cout, stride: stride, rng: &rng, context: makeContext())
     }
 
     private func expectError(_ contains: String, _ build: (inout GraphBuilder) -> Void, line: UInt = #line) {
@@ -66,7 +67,7 @@ final class GraphValidationTests: XCTestCase {
     func testNodesComeInTopologicalOrder() throws {
         var rng = RNG(seed: 2)
         let net = try Fabric.cnf(columns: 3, scales: 3, channels: 8, segmentation: false, gated: true)
-            .build(input: FeatureShape(height: 4, width: 4, channels: 3), classes: 2, rng: &rng)
+            .build(input: FeatureShape(height: 4, width: 4, channels: 3), classes: 2, rng: &rng, context: makeContext())
         for (i, node) in net.nodes.enumerated() { XCTAssertTrue(node.inputs.allSatisfy { $0 < i }, node.name) }
         XCTAssertEqual(net.nodes.first?.role, .input)
         XCTAssertEqual(net.nodes.last?.role, .output)

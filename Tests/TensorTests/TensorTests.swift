@@ -1,5 +1,5 @@
 import CPUFeatures
-import CSupport
+import CBLASCore
 import Tensor
 import TestSupport
 import XCTest
@@ -30,12 +30,14 @@ final class TensorTests: XCTestCase {
         let n = 1000
         let hits = UnsafeMutablePointer<Int>.allocate(capacity: n)
         defer { hits.deallocate() }
-        hits.initialize(repeating: 0, count: n)
-        Parallel.forEach(n) { i, worker in
-            precondition(worker < Parallel.threads)
-            hits[i] += 1
+        for threads in [1, 2, 3] {
+            hits.initialize(repeating: 0, count: n)
+            Parallel.forEach(n, threads: threads) { i, worker in
+                precondition(worker < threads)
+                hits[i] += 1
+            }
+            XCTAssertTrue((0..<n).allSatisfy { hits[$0] == 1 }, "\(threads) threads")
         }
-        XCTAssertTrue((0..<n).allSatisfy { hits[$0] == 1 })
         let ranges = Parallel.ranges(10, parts: 3)
         XCTAssertEqual(ranges, [0..<3, 3..<6, 6..<10])
     }

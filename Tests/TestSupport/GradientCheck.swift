@@ -95,3 +95,7 @@ public func assertClose(_ a: Tensor, _ b: Tensor, tolerance: Float = 1e-4, _ wha
         return
     }
 }
+
+/// A fresh execution context for a test: its own workspace and convolution
+/// choices, on two threads (so the parallel paths run), nothing shared.
+public func makeContext(threads: Int = 2) -> ExecutionContext { ExecutionContext(threads: threads) }

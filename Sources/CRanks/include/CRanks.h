@@ -14,8 +14,6 @@ int bsn_ranks_start(void);
 /// This process's rank (0 without mpirun) and the number of ranks.
 int bsn_ranks_rank(void);
 int bsn_ranks_count(void);
-/// Ranks on this machine (OMPI_COMM_WORLD_LOCAL_SIZE), 1 without mpirun.
-int bsn_ranks_local_count(void);
 /// Sums in place across ranks. Return 0, or an MPI error code.
 int bsn_ranks_sum_float(float *values, size_t count);
 int bsn_ranks_sum_double(double *values, size_t count);

@@ -81,7 +81,7 @@ extension Session {
         let (net, _) = try requireModel()
         guard (1...10_000).contains(count) else { throw SessionError("expected a number of architectures in 1…10000, got \(count)") }
         var rng = RNG(seed: self.rng.next())
-        let costs: [any Cost] = [FlopsCost(net), ParameterCost(net), ParallelCost(net, machines: 2)]
+        let costs = CostChoices.listed(for: net, CostListing(machines: [2]))
         let p = net.keepProbabilities
         let rows = (0..<count).map { i -> SampleReport.Row in
             let arch = net.sampleArchitecture(p, rng: &rng)

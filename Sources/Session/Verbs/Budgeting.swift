@@ -50,8 +50,7 @@ extension Session {
     /// above the full network (no architecture pays a penalty).
     static func budgetWarnings(_ cost: any Cost, limits: [Double], mode: Budget.Mode, network: SuperNetwork) -> [String] {
         let full = cost.cost(of: network.fullArchitecture)
-        let byParameters = cost.name == "params"
-        let smallest = network.cheapestPath { Double(byParameters ? $0.parameterCount : $0.multiplyAccumulates) }.map { cost.cost(of: $0) }
+        let smallest = network.cheapestPath { cost.nodeCost($0) }.map { cost.cost(of: $0) }
         let q = { (x: Double) in Format.quantity(x) + " " + cost.unit }
         var warnings = [String]()
         if let smallest, case let below = limits.filter({ $0 < smallest }), !below.isEmpty {
@@ -87,7 +86,7 @@ extension Session {
     /// Flops, params, the parallel cost on each of `machines`, and the optimised cost when it is none of these.
     public func costs(machines: [Int] = [1, 2, 4], allocation: ParallelCost.Allocation = .reference) throws -> CostsReport {
         let (net, trainer) = try requireModel()
-        var costs: [any Cost] = [FlopsCost(net), ParameterCost(net)] + machines.map { ParallelCost(net, machines: $0, allocation: allocation) }
+        var costs = CostChoices.listed(for: net, CostListing(machines: machines, allocation: allocation))
         if let optimisedCost, !costs.contains(where: { $0.name == optimisedCost.name }) { costs.append(optimisedCost) }
         return CostsReport(costs: costs.map { net.report($0, sampled: trainer.lastArchitectures) },
                            optimised: optimisedCost?.name ?? "flops", budget: budgetSpec?.budget)

@@ -57,7 +57,7 @@ extension Session {
         let (net, trainer) = try requireModel()
         let p = net.keepProbabilities
         let rows = net.nodes.map { n in
-            ModelSummary.Row(node: n.name, type: n.module?.kind ?? n.role.rawValue, shape: [n.shape.height, n.shape.width, n.shape.channels],
+            ModelSummary.Row(node: n.name, type: n.module?.kind.rawValue ?? n.role.rawValue, shape: [n.shape.height, n.shape.width, n.shape.channels],
                              params: n.parameterCount, flops: n.multiplyAccumulates, keep: n.gate.map { p[$0] })
         }
         return ModelSummary(model: modelSpec!.fabric.summary, nodes: rows,

@@ -178,7 +178,7 @@ extension Session {
             var c = chosen
             let front = try c.make(for: network)
             var costs: [any Cost] = [front]
-            for other in [FlopsCost(network), ParameterCost(network), ParallelCost(network, machines: machines)] as [any Cost]
+            for other in CostChoices.listed(for: network, CostListing(machines: [machines]))
             where !costs.contains(where: { $0.name == other.name }) { costs.append(other) }
             let architecture = network.deterministicArchitecture
             let dead = !architecture.isConsistent

@@ -78,3 +78,69 @@ extension SessionStore {
         return (s, SessionReport(action: .opened, name: name, folder: folder(name).path, contents: contents, removedFiles: removed, readOnly: s.readOnlyBecause))
     }
 }
+
+extension SessionStore {
+    /// The saved session of that name where it stopped, with what the notebook
+    /// says of it; or, when none is saved, a new session of that name (nil report).
+    public func openOrCreate(_ name: String, progress: ((Int, Int) -> Void)? = nil) throws -> (Session, SessionReport?) {
+        try SessionStore.check(name: name)
+        guard exists(name) else { return (Session(name: name, ranks: ranks), nil) }
+        do {
+            let (s, report) = try reopen(name, progress: progress)
+            return (s, report)
+        } catch {
+            throw SessionError("cannot open session '\(name)': \(error)")
+        }
+    }
+}
+
+extension SessionStore {
+    /// Saves `session` if it changed since it was opened or saved (besides the
+    /// cell asking, with `besidesCurrentCell`): what leaving it for another keeps.
+    public func saveIfChanged(_ session: Session, besidesCurrentCell: Bool = false) throws -> SessionReport? {
+        guard session.hasUnsavedChanges(besidesCurrentCell: besidesCurrentCell) else { return nil }
+        return try saveSession(session)
+    }
+
+    /// Saves `session`, under `name` when given (save as: the old folder stays
+    /// as last saved). A save that fails leaves the session's name as it was.
+    public func save(_ session: Session, as name: String?) throws -> SessionReport {
+        guard let name else { return try saveSession(session) }
+        try SessionStore.check(name: name)
+        let old = session.name
+        session.name = name
+        do { return try saveSession(session) } catch {
+            session.name = old
+            throw error
+        }
+    }
+
+    /// Leaves `current` for the saved session `target`: the target is read
+    /// completely first (or, when it is the current one, the current is saved
+    /// first and read back under its own lock); the current is saved if it
+    /// changed. The report names the files either save or open removed.
+    public func switchSession(from current: Session, to target: String, besidesCurrentCell: Bool = true,
+                              progress: ((Int, Int) -> Void)? = nil) throws -> (Session, SessionReport) {
+        let opened: Session, report: SessionReport, left: SessionReport?
+        if target == current.name {
+            left = try saveIfChanged(current, besidesCurrentCell: besidesCurrentCell)
+            (opened, report) = try reopen(target, holding: current.lock, progress: progress)
+        } else {
+            (opened, report) = try reopen(target, progress: progress)
+            left = try saveIfChanged(current, besidesCurrentCell: besidesCurrentCell)
+        }
+        return (opened, SessionReport(action: .opened, name: report.name, folder: report.folder, contents: report.contents,
+                                      removedFiles: (left?.removedFiles ?? []) + report.removedFiles, readOnly: report.readOnly))
+    }
+
+    /// Leaves `current` (saved if it changed) for an empty session `name`
+    /// with the same seed and variables; refuses a name saved already.
+    public func newSession(_ name: String, from current: Session, besidesCurrentCell: Bool = true) throws -> (Session, saved: SessionReport?) {
+        try SessionStore.check(name: name)
+        guard !exists(name) else { throw SessionError("a session '\(name)' exists already (open \(name) to continue it)") }
+        let saved = try saveIfChanged(current, besidesCurrentCell: besidesCurrentCell)
+        let fresh = Session(name: name, seed: current.settings.seed, ranks: ranks)
+        fresh.variables = current.variables
+        return (fresh, saved)
+    }
+}

@@ -32,46 +32,90 @@ public enum TrainingLength: Sendable {
     case steps(Int), epochs(Int)
 }
 
+/// A hyper-parameter with its value, typed: what `Session.set` takes
+/// (the notebook's `set` parses the user's words into one).
+public enum SettingValue: Sendable, Equatable {
+    case learningRate(Double), pathLearningRate(Double), momentum(Double), weightDecay(Double)
+    case batch(Int), seed(UInt64), threads(Int), sampling(Sampling), nesterov(Bool), syncBatchNorm(Bool)
+
+    public var setting: Setting {
+        switch self {
+        case .learningRate: .learningRate
+        case .pathLearningRate: .pathLearningRate
+        case .momentum: .momentum
+        case .weightDecay: .weightDecay
+        case .batch: .batch
+        case .seed: .seed
+        case .threads: .threads
+        case .sampling: .sampling
+        case .nesterov: .nesterov
+        case .syncBatchNorm: .syncBatchNorm
+        }
+    }
+
+    /// The value as the user writes it.
+    public var word: String {
+        switch self {
+        case .learningRate(let x), .pathLearningRate(let x), .momentum(let x), .weightDecay(let x): String(format: "%g", x)
+        case .batch(let n), .threads(let n): "\(n)"
+        case .seed(let n): "\(n)"
+        case .sampling(let m): m.rawValue
+        case .nesterov(let on): on ? "yes" : "no"
+        case .syncBatchNorm(let on): on ? "on" : "off"
+        }
+    }
+
+    /// The bounds of a numeric setting (nil for the others).
+    public static func range(of setting: Setting) -> ClosedRange<Double>? {
+        switch setting {
+        case .learningRate: Settings.learningRateRange
+        case .pathLearningRate: Settings.pathLearningRateRange
+        case .momentum: Settings.momentumRange
+        case .weightDecay: Settings.weightDecayRange
+        default: nil
+        }
+    }
+}
+
 extension Session {
-    /// Sets a hyper-parameter from the user's word for its value, within its bounds.
+    /// Sets a hyper-parameter, within its bounds. `written` is the value as
+    /// the user wrote it ("3.2e1"), for the messages; by default its `word`.
     @discardableResult
-    public func set(_ setting: Setting, to value: String) throws -> Message {
-        func number(_ range: ClosedRange<Double>) throws -> Float {
-            guard let x = parseNumber(value), range.contains(x) else {
-                throw SessionError("\(setting.rawValue): expected a number in [\(String(format: "%g", range.lowerBound)), \(String(format: "%g", range.upperBound))], got '\(value)'")
+    public func set(_ value: SettingValue, written: String? = nil) throws -> Message {
+        let name = value.setting.rawValue, word = written ?? value.word
+        func checked(_ x: Double) throws -> Float {
+            let range = SettingValue.range(of: value.setting)!
+            guard range.contains(x) else {
+                let upper = value.setting == .momentum ? "1)" : String(format: "%g]", range.upperBound)
+                throw SessionError("\(name): expected a number in [\(String(format: "%g", range.lowerBound)), \(upper), got '\(word)'")
             }
             return Float(x)
         }
-        func whole(_ range: ClosedRange<Int>) throws -> Int {
-            guard let n = parseWhole(value), range.contains(n) else {
-                throw SessionError("\(setting.rawValue): expected a whole number in \(Interface.describe(range)), got '\(value)'")
-            }
+        func whole(_ n: Int, _ range: ClosedRange<Int>) throws -> Int {
+            guard range.contains(n) else { throw SessionError("\(name): expected a whole number in \(Interface.describe(range)), got '\(word)'") }
             return n
         }
-        switch setting {
-        case .learningRate:
-            settings.learningRate = try number(Settings.learningRateRange)
+        switch value {
+        case .learningRate(let x):
+            settings.learningRate = try checked(x)
             settings.schedule = nil
-        case .pathLearningRate: settings.pathLearningRate = try number(Settings.pathLearningRateRange)
-        case .momentum:
-            guard let m = parseNumber(value), m >= 0, Float(m) < 1 else { throw SessionError("momentum: expected a number in [0, 1), got '\(value)'") }
-            settings.momentum = Float(m)
-        case .weightDecay: settings.weightDecay = try number(Settings.weightDecayRange)
-        case .batch: try setBatch(try whole(Settings.batchRange))
-        case .threads: try setThreads(try whole(Settings.threadRange))
-        case .seed: reseed(UInt64(try whole(0...Int.max)))
-        case .sampling:
-            guard let m = Sampling(rawValue: value) else { throw SessionError("sampling: expected example or batch, got '\(value)'") }
-            settings.sampling = m
-        case .nesterov:
-            guard ["yes", "no"].contains(value) else { throw SessionError("nesterov: expected yes or no") }
-            settings.nesterov = value == "yes"
-        case .syncBatchNorm:
-            guard ["on", "off"].contains(value) else { throw SessionError("sync-bn: expected on or off") }
-            settings.syncBatchNorm = value == "on" ? true : nil
+        case .pathLearningRate(let x): settings.pathLearningRate = try checked(x)
+        case .momentum(let x): settings.momentum = try checked(x)
+        case .weightDecay(let x): settings.weightDecay = try checked(x)
+        case .batch(let n): try setBatch(try whole(n, Settings.batchRange))
+        case .threads(let n): try setThreads(try whole(n, Settings.threadRange))
+        case .seed(let n): reseed(n)
+        case .sampling(let m): settings.sampling = m
+        case .nesterov(let on): settings.nesterov = on
+        case .syncBatchNorm(let on): settings.syncBatchNorm = on ? true : nil
         }
         applySettings()
-        return Message("\(setting.rawValue) = \(value)")
+        return Message("\(name) = \(word)")
+    }
+
+    /// Defines the script variable `$name`.
+    public func define(_ name: String, as value: String) {
+        variables[name] = value
     }
 
     /// Reseeds the session's generator and the trainer's.

@@ -128,7 +128,7 @@ extension Session {
         } else {
             try store.save(self)
         }
-        Ranks.barrier()                                  // under mpirun: rank 0's save is on disk for every rank
+        ranks.barrier()                                  // under mpirun: rank 0's save is on disk for every rank
         let children = try request.children(of: self)
         let perEpoch = max(loader.batchesPerEpoch, 1)
         var rows = [SweepReport.Row](), pending = [SweepChild]()
@@ -146,10 +146,10 @@ extension Session {
         }
         // The cores split between the workers (a child keeps its thread count when it resumes);
         // under mpirun the ranks are the workers, each on its share of its machine's cores.
-        workers = Ranks.distributed ? Ranks.count : min(workers, pending.count)
-        if worker != nil && !Ranks.distributed { threads = max(1, settings.threads / max(workers, 1)) }
+        workers = ranks.distributed ? ranks.count : min(workers, pending.count)
+        if worker != nil && !ranks.distributed { threads = max(1, settings.threads / max(workers, 1)) }
         observer.note(plural(children.count, "child", "children") + ", \(pending.count) to train"
-                      + (pending.isEmpty ? "" : " in " + plural(workers, Ranks.distributed ? "rank" : "worker") + " × " + plural(threads, "thread")))
+                      + (pending.isEmpty ? "" : " in " + plural(workers, ranks.distributed ? "rank" : "worker") + " × " + plural(threads, "thread")))
         observer.rows(rows)
 
         func handle(_ e: SweepEvent) {
@@ -167,7 +167,7 @@ extension Session {
             observer.event(rows[k], e)
             observer.rows(rows)
         }
-        if Ranks.distributed {
+        if ranks.distributed {
             let failed = try runOnRanks(pending, rows: rows.map(\.session), store: store, threads: threads, cancel: cancel, event: handle)
             // Every child's final state, from its save (most ran on other ranks).
             for r in rows.indices where rows[r].state != .kept {
@@ -184,12 +184,11 @@ extension Session {
         } else if let worker {
             try SweepPool(executable: worker, store: store, threads: threads, size: workers).run(pending, cancel: cancel, event: handle)
         } else {
-            defer { applySettings() }                    // the children set the thread count
             _ = store.runSweepChildren(pending, threads: threads, cancel: cancel, event: handle)
         }
         var report = SweepReport(parent: name, rows: rows, workers: workers, threadsPerWorker: threads, warmup: warmup,
                                  interrupted: cancel.isCancelled, seconds: Date().timeIntervalSince(start))
-        report.onRanks = Ranks.distributed
+        report.onRanks = ranks.distributed
         report.warnings = warnings
         if rows.contains(where: { $0.state == .failed }) { throw SweepFailed(report: report) }
         return report
@@ -205,12 +204,11 @@ extension Session {
                                 cancel: Cancellation, event: @escaping (SweepEvent) -> Void) throws -> [Bool] {
         var writer = store
         writer.writes = true
-        defer { applySettings() }                        // the children set the thread count
-        let mine = pending.enumerated().filter { $0.offset % Ranks.count == Ranks.rank }.map(\.element)
+        let mine = pending.enumerated().filter { $0.offset % ranks.count == ranks.rank }.map(\.element)
         let failedHere = writer.runSweepChildren(mine, threads: threads, cancel: cancel, event: event)
         var failed = rows.map { failedHere.contains($0) ? 1.0 : 0 }
-        Ranks.barrier()
-        Ranks.sum(&failed)
+        ranks.barrier()
+        ranks.sum(&failed)
         return failed.map { $0 > 0 }
     }
 }

@@ -128,16 +128,14 @@ extension Session {
         guard let loader else { throw SessionError("no dataset loaded (e.g. load shapes)") }
         let steps = try stepCount(length)
         // Under mpirun the ranks split every batch (data-parallel); each needs at least one example.
-        let parallel = Ranks.distributed && splitsBatchesAcrossRanks
-        if parallel && settings.batch < Ranks.count {
-            throw SessionError("batch \(settings.batch) is smaller than the \(Ranks.count) ranks that split it: set batch \(Ranks.count) or more")
+        let ranks = context.communicator, parallel = ranks.distributed
+        if parallel && settings.batch < ranks.count {
+            throw SessionError("batch \(settings.batch) is smaller than the \(ranks.count) ranks that split it: set batch \(ranks.count) or more")
         }
-        trainer.dataParallel = parallel
-        trainer.synchronisedBatchNorm = settings.syncBatchNorm == true
         if parallel && settings.syncBatchNorm == true && modelSpec?.mode == .subBatch && net.gateCount > 0 && modelSpec?.fixedGates == nil {
             throw SessionError("sync-bn needs every batch norm to run on every rank: sub-batch execution skips a module on a rank that has no example for it; build with mode=mask, or a model without gates")
         }
-        let source: any BatchSource = parallel ? ShardedBatches(loader) : loader
+        let source: any BatchSource = parallel ? ShardedBatches(loader, ranks: ranks) : loader
         applySettings()
         observer.begin(epochColumns)
         let perEpoch = max(loader.batchesPerEpoch, 1)
@@ -203,14 +201,14 @@ extension Session {
     /// and gate logits, compared; nil when they agree, else what differs.
     func compareRanks(epoch: Int) -> String? {
         guard let network else { return nil }
-        if let perturbed = ProcessInfo.processInfo.environment["BSN_TEST_PERTURB_RANK"], Int(perturbed) == Ranks.rank, epoch == 1 {
+        if let perturbed = ProcessInfo.processInfo.environment["BSN_TEST_PERTURB_RANK"], Int(perturbed) == ranks.rank, epoch == 1 {
             network.weights[0].value.data[0] += 1e-3             // a test hook: this rank drifts
         }
         var checksum = 0.0
         for tensor in network.weights.map(\.value) + [network.gateLogits.value] {
             for (k, v) in tensor.values.enumerated() { checksum += Double(v) * Double(1 + k % 7) }
         }
-        let all = Ranks.gather([checksum], at: Ranks.rank, total: Ranks.count)
+        let all = ranks.gather([checksum], at: ranks.rank, total: ranks.count)
         guard Set(all).count > 1 else { return nil }
         return "the ranks' weights differ after epoch \(epoch) (checksums " + all.enumerated().map { "rank \($0.offset): \($0.element)" }.joined(separator: ", ")
             + "): training stopped; the session holds rank 0's state"
@@ -220,14 +218,14 @@ extension Session {
 /// This rank's rows of each batch of a source (under mpirun), rank r of R
 /// taking rows [N·r/R, N·(r+1)/R) of the global batch of N.
 final class ShardedBatches: BatchSource {
-    let source: any BatchSource
+    let source: any BatchSource, ranks: any Communicator
     private let images = Tensor(shape: [0])
-    init(_ source: any BatchSource) { self.source = source }
+    init(_ source: any BatchSource, ranks: any Communicator) { (self.source, self.ranks) = (source, ranks) }
     var batchesPerEpoch: Int { source.batchesPerEpoch }
 
     func nextBatch() throws -> (images: Tensor, labels: [Int32]) {
         let (all, labels) = try source.nextBatch()
-        let n = all.shape[0], rows = Ranks.shard(of: n)
+        let n = all.shape[0], rows = ranks.shard(of: n)
         let perImage = all.count / max(n, 1), perLabel = labels.count / max(n, 1)
         images.reshape([rows.count] + Array(all.shape.dropFirst()))
         withExtendedLifetime(all) { images.data.update(from: all.data + rows.lowerBound * perImage, count: rows.count * perImage) }

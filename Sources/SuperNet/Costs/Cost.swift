@@ -12,6 +12,13 @@ public protocol Cost: AnyObject {
     /// "MAC", "params", "steps", "ms".
     var unit: String { get }
     func cost(of architecture: Architecture) -> Double
+    /// What one node adds to the cost, for estimates over paths (the
+    /// cheapest input → output path). Default: its multiply-accumulates.
+    func nodeCost(_ node: SuperNetwork.Node) -> Double
+}
+
+extension Cost {
+    public func nodeCost(_ node: SuperNetwork.Node) -> Double { Double(node.multiplyAccumulates) }
 }
 
 /// A cost as the user names it (`flops`, `parallel 4 allocation=critical-path`):
@@ -21,14 +28,47 @@ public protocol Cost: AnyObject {
 public protocol CostChoice: NamedChoice {
     /// The name reports use ("parallel-4").
     var name: String { get }
+    /// What the cost counts, which says how budgets on it are written.
+    var unit: CostUnit { get }
+    /// Its numbers that a saved session must hold within bounds (the manifest checks read them).
+    var boundedParameters: [(key: String, value: Int, bounds: ClosedRange<Int>)] { get }
+    /// The costs of this kind that reports listing several costs show for a network (none: too slow to list, as time).
+    static func listed(for network: SuperNetwork, _ listing: CostListing) -> [any Cost]
     /// Builds the cost for `network`, keeping what building learned (a
     /// measured latency) so that a saved session rebuilds the same cost.
     mutating func make(for network: SuperNetwork) throws -> any Cost
 }
 
+/// What a cost counts: a number (flops, parameters: 2M), or milliseconds
+/// measured on this machine when the budget is set (30ms, 0.03s, 500us).
+public enum CostUnit: Sendable {
+    case count, milliseconds
+}
+
+extension CostChoice {
+    public var unit: CostUnit { .count }
+    public var boundedParameters: [(key: String, value: Int, bounds: ClosedRange<Int>)] { [] }
+    public static func listed(for network: SuperNetwork, _ listing: CostListing) -> [any Cost] { [] }
+}
+
+/// What reports that list several costs ask of machine-dependent ones: the machine counts, and the allocation.
+public struct CostListing: Sendable {
+    public var machines: [Int]
+    public var allocation: ParallelCost.Allocation
+    public init(machines: [Int], allocation: ParallelCost.Allocation = .reference) {
+        (self.machines, self.allocation) = (machines, allocation)
+    }
+}
+
 /// Every cost a budget can be put on, in the order help lists them.
 public enum CostChoices: ChoiceFamily {
     public typealias Member = any CostChoice
+
+    /// The costs a report lists for `network`: each registered cost's own, in catalogue order.
+    public static func listed(for network: SuperNetwork, _ listing: CostListing) -> [any Cost] {
+        catalogue.all.compactMap { $0 as? any CostChoice.Type }.flatMap { $0.listed(for: network, listing) }
+    }
+
     public static let catalogue = ChoiceCatalogue("cost", savedUnder: "cost", [
         FlopsCost.Choice.self, ParameterCost.Choice.self, ParallelCost.Choice.self, TimeCost.Choice.self,
     ])

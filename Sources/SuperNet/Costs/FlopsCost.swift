@@ -21,7 +21,7 @@ public final class FlopsCost: Cost {
             let node = network.nodes[i]
             switch node.role {
             case .module, .output:
-                let coarse = upsamplingAtCoarseResolution && node.module?.kind == "up-conv"
+                let coarse = upsamplingAtCoarseResolution && node.module?.kind == .upConv
                 total += coarse ? node.multiplyAccumulates / 4 : node.multiplyAccumulates
             case .aggregation: total += node.shape.elements * max(0, node.inputs.filter { active.contains($0) }.count - 1)
             case .input, .identity: break
@@ -40,5 +40,6 @@ extension FlopsCost {
         public init(_ arguments: inout Arguments) throws {}
         public var name: String { Self.word }
         public func make(for network: SuperNetwork) throws -> any Cost { FlopsCost(network) }
+        public static func listed(for network: SuperNetwork, _ listing: CostListing) -> [any Cost] { [FlopsCost(network)] }
     }
 }

@@ -138,5 +138,11 @@ extension ParallelCost {
             }
             return ParallelCost(network, machines: machines, allocation: allocation ?? .reference)
         }
+
+        public var boundedParameters: [(key: String, value: Int, bounds: ClosedRange<Int>)] { [("machines", machines, 1...ParallelCost.maxMachines)] }
+
+        public static func listed(for network: SuperNetwork, _ listing: CostListing) -> [any Cost] {
+            listing.machines.map { ParallelCost(network, machines: $0, allocation: listing.allocation) }
+        }
     }
 }

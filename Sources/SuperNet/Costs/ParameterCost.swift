@@ -9,6 +9,7 @@ public final class ParameterCost: Cost {
     public init(_ network: SuperNetwork) { self.network = network }
     public var name: String { "params" }
     public var unit: String { "params" }
+    public func nodeCost(_ node: SuperNetwork.Node) -> Double { Double(node.parameterCount) }
     public func cost(of architecture: Architecture) -> Double {
         Double(architecture.active.members.reduce(0) { $0 + network.nodes[$1].parameterCount })
     }
@@ -23,5 +24,6 @@ extension ParameterCost {
         public init(_ arguments: inout Arguments) throws {}
         public var name: String { Self.word }
         public func make(for network: SuperNetwork) throws -> any Cost { ParameterCost(network) }
+        public static func listed(for network: SuperNetwork, _ listing: CostListing) -> [any Cost] { [ParameterCost(network)] }
     }
 }

@@ -55,6 +55,7 @@ extension TimeCost {
     /// `time`: per-module latency measured on this machine, ms per image.
     public struct Choice: CostChoice {
         public static let word = "time"
+        public var unit: CostUnit { .milliseconds }
         public static let summary = "latency of the kept modules, measured now on this machine (ms per image)"
         /// Per-node latencies, as measured when the budget was set (nil: measure).
         public var latency: [Double]?
@@ -67,6 +68,10 @@ extension TimeCost {
             if let latency { try cost.restore(latency: latency) } else { try cost.measure() }
             latency = cost.latency
             return cost
+        }
+
+        public var boundedParameters: [(key: String, value: Int, bounds: ClosedRange<Int>)] {
+            latency.map { [("latency (count)", $0.count, 0...10_000_000)] } ?? []
         }
     }
 }

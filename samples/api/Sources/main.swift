@@ -9,8 +9,8 @@ print(try session.build(.cnf(columns: 3, scales: 3, channels: 16, segmentation: 
 
 // Multiply-accumulates per image under 6M (the full network has 15.5M), with λ·budget ≈ 1.
 print(try session.budget(FlopsCost.Choice(), Budget(limit: 6e6, lambda: 1 / 6e6)).text)
-try session.set(.batch, to: "32")
-try session.set(.pathLearningRate, to: "0.02")
+try session.set(.batch(32))
+try session.set(.pathLearningRate(0.02))
 try session.setWarmup(.epochs(1))
 
 var observer = TrainingObserver()

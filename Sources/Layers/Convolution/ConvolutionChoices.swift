@@ -2,28 +2,31 @@ import Files
 import Foundation
 import Tensor
 
-/// The convolution algorithm of each shape, chosen by measurement.
+/// The convolution algorithm of each shape and pass, chosen by measurement.
 ///
 /// The first time a shape is used (kernel, stride, padding, channels in and
-/// out, input size, images per pass, threads), each algorithm that can run it
-/// is timed briefly on a scratch layer (forward + backward, best of three)
-/// and the fastest is kept: in memory, and in a cache file keyed by the CPU
-/// and the bsn version (`$BSN_CACHE/conv-choices.json`, by default
+/// out, input size, threads), each registered algorithm that can run a pass
+/// is timed briefly on a scratch layer (best of five rounds) and the fastest
+/// is kept for that pass: in memory, and in a cache file keyed by the CPU and
+/// the bsn version (`$BSN_CACHE/conv-choices.json`, by default
 /// `~/.cache/bsn/`), so later runs start at full speed. A session records
 /// the choices it used and pins them when it is opened again, so a resumed
-/// run computes with the same algorithms, bit for bit.
-/// `BSN_CONV_ALGORITHM=gemm|direct` forces one algorithm everywhere.
+/// run computes with the same algorithms, bit for bit. A choice recorded
+/// for a shape without a pass (by earlier versions) pins all three passes.
+/// `BSN_CONV_ALGORITHM=<name>` forces one algorithm wherever it applies.
+///
+/// Each execution context has its own (its pins are its session's); they
+/// share the cache file, merged on every write.
 public final class ConvolutionChoices: @unchecked Sendable {
-    public static let shared = ConvolutionChoices(file: cacheFile)
-
-    /// The algorithm `BSN_CONV_ALGORITHM` forces, if any (direct only where the CPU has its kernels).
-    public static let forced: ConvolutionAlgorithm? = {
-        guard let forced = ProcessInfo.processInfo.environment["BSN_CONV_ALGORITHM"].flatMap(ConvolutionAlgorithm.init) else { return nil }
-        return forced.isAvailable ? forced : .gemm
+    /// The algorithm `BSN_CONV_ALGORITHM` names, if any (gemm when this CPU cannot run it).
+    public static let forcedByEnvironment: (any ConvolutionAlgorithm)? = {
+        guard let name = ProcessInfo.processInfo.environment["BSN_CONV_ALGORITHM"],
+              let forced = ConvolutionAlgorithms.named(name) else { return nil }
+        return forced.isAvailable ? forced : ConvolutionAlgorithms.gemm
     }()
 
     /// Bumped when the algorithms change, so old measurements are not trusted.
-    public static let version = "bsn 0.1, conv choices 2"
+    public static let version = "bsn 0.1, conv choices 3"
 
     public static var cacheFile: URL {
         let env = ProcessInfo.processInfo.environment
@@ -47,48 +50,60 @@ public final class ConvolutionChoices: @unchecked Sendable {
         var format = "bsn-conv-choices"
         var version: String
         var cpu: String
-        var choices: [String: ConvolutionAlgorithm]
+        var choices: [String: String]
     }
 
     public let file: URL
+    /// The algorithm used wherever it applies instead of the measured choice (nil: measure).
+    public let forced: (any ConvolutionAlgorithm)?
     private let lock = NSLock()
-    private var measured: [String: ConvolutionAlgorithm] = [:]
-    private var pinned: [String: ConvolutionAlgorithm] = [:]
+    private var measured: [String: String] = [:]
+    private var pinned: [String: String] = [:]
     private var usedKeys = Set<String>()
     private var loaded = false
     /// Said once on stderr: a cache that could not be used.
     private var warned = false
 
-    public init(file: URL) { self.file = file }
+    public init(file: URL = ConvolutionChoices.cacheFile, forced: (any ConvolutionAlgorithm)? = ConvolutionChoices.forcedByEnvironment) {
+        self.file = file
+        self.forced = forced
+    }
 
-    /// The algorithm for the shape `key`: pinned by the session, else cached,
-    /// else measured now by `measure` (seconds per candidate) and cached.
-    public func algorithm(for key: String, measure: () -> [(ConvolutionAlgorithm, Double)]) -> ConvolutionAlgorithm {
+    /// The algorithm for `pass` of the shape `shape` (a layer's shape key):
+    /// pinned by the session, else cached, else measured now by `measure`
+    /// (seconds per candidate) and cached.
+    public func algorithm(for shape: String, _ pass: ConvolutionPass,
+                          measure: () -> [(any ConvolutionAlgorithm, Double)]) -> any ConvolutionAlgorithm {
+        let key = shape + " " + pass.rawValue
         lock.lock()
         loadIfNeeded()
         usedKeys.insert(key)
-        if let a = pinned[key] ?? measured[key], a.isAvailable { lock.unlock(); return a }
+        for name in [pinned[key], pinned[shape], measured[key]].compactMap({ $0 }) {
+            if let a = ConvolutionAlgorithms.named(name), a.isAvailable { lock.unlock(); return a }
+        }
         lock.unlock()
         let times = measure()
-        let best = times.min { $0.1 < $1.1 }?.0 ?? .gemm
+        let best = times.min { $0.1 < $1.1 }?.0 ?? ConvolutionAlgorithms.gemm
         lock.lock()
-        measured[key] = best
+        measured[key] = best.name
         save()
         lock.unlock()
         return best
     }
 
-    /// The choices this process used (pinned, cached or measured), for a session to record.
+    /// The choices this context used (pinned, cached or measured), for a session to record.
     public var used: [String: String] {
         lock.withLock {
-            Dictionary(uniqueKeysWithValues: usedKeys.compactMap { k in (pinned[k] ?? measured[k]).map { (k, $0.rawValue) } })
+            Dictionary(uniqueKeysWithValues: usedKeys.compactMap { k in
+                (pinned[k] ?? pinned[String(k[..<(k.lastIndex(of: " ") ?? k.endIndex)])] ?? measured[k]).map { (k, $0) }
+            })
         }
     }
 
     /// Makes these choices (recorded by a session) win over the cache and new measurements.
     public func pin(_ choices: [String: String]) {
         lock.withLock {
-            for (k, v) in choices { if let a = ConvolutionAlgorithm(rawValue: v) { pinned[k] = a } }
+            for (k, v) in choices where ConvolutionAlgorithms.named(v) != nil { pinned[k] = v }
         }
     }
 
@@ -96,8 +111,8 @@ public final class ConvolutionChoices: @unchecked Sendable {
     public var summary: String {
         lock.withLock {
             loadIfNeeded()
-            let counts = Dictionary(grouping: measured.values, by: \.rawValue).mapValues(\.count).sorted { $0.key < $1.key }
-            return "\(file.path): \(measured.count) shapes measured on this CPU"
+            let counts = Dictionary(grouping: measured.values, by: { $0 }).mapValues(\.count).sorted { $0.key < $1.key }
+            return "\(file.path): \(measured.count) shape passes measured on this CPU"
                 + (counts.isEmpty ? "" : " (" + counts.map { "\($0.key) \($0.value)" }.joined(separator: ", ") + ")")
         }
     }

@@ -1,5 +1,5 @@
 #define _GNU_SOURCE
-#include "CSupport.h"
+#include "CBLASCore.h"
 
 #include <cblas.h>
 #include "CPUFeatures.h"
@@ -42,9 +42,11 @@ static void bsn_select_blas_core(int argc, char **argv, char **envp) {
     if (core == NULL || argv == NULL) return;
     setenv("OPENBLAS_CORETYPE", core, 0);
     setenv("BSN_BLAS_CORE_SWITCHED_FROM", detected ? detected : "Unknown", 1);
+    setenv("BSN_BLAS_CORE_SWITCHED_TO", core, 1);   // the marker holds only while the core is this one
     unsetenv("BSN_BLAS_PRETEND_DETECTED");
     execv("/proc/self/exe", argv);
     // exec failed: carry on with the slow kernels, and say so truthfully.
     unsetenv("OPENBLAS_CORETYPE");
     unsetenv("BSN_BLAS_CORE_SWITCHED_FROM");
+    unsetenv("BSN_BLAS_CORE_SWITCHED_TO");
 }

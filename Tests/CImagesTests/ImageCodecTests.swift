@@ -1,8 +1,8 @@
-import CSupport
+import CImages
 import Foundation
 import XCTest
 
-/// The libpng / libjpeg shims in CSupport: round trips in memory, damaged input.
+/// The libpng / libjpeg shims in CImages: round trips in memory, damaged input.
 final class ImageCodecTests: XCTestCase {
     /// The C string in a message buffer.
     private func message(_ buffer: [CChar]) -> String {

@@ -1,4 +1,4 @@
-#include "CSupport.h"
+#include "CImages.h"
 
 #include <png.h>
 #include <stdio.h>

@@ -1,0 +1,128 @@
+import Foundation
+import Interface
+import Layers
+import SuperNet
+import Tensor
+
+/// The benchmarks as the shell runs them (`bsn bench …`, `bsn info`): each
+/// returns what to print, the report as one JSON line or its table, and
+/// says its steps on stderr unless the output is JSON. Rows that need a
+/// process of their own (peak memory, mpirun) run through `RowRunner`.
+public enum BenchCommands {
+    /// A benchmark that cannot run (a bad option, a row that failed).
+    public struct Failure: Error, CustomStringConvertible {
+        public let description: String
+        public init(_ description: String) { self.description = description }
+    }
+
+    private static func step(_ text: String, quiet: Bool) {
+        if !quiet { FileHandle.standardError.write(Data("  \(text)…\n".utf8)) }
+    }
+
+    /// `bsn bench conv`.
+    public static func conv(_ configuration: ConvBenchmark.Configuration, json: Bool) throws -> String {
+        let report = try ConvBenchmark(configuration).run { step($0, quiet: json) }
+        return json ? JSONLine.encode(report) : report.table
+    }
+
+    /// `bsn bench train`: the sgemm ceiling, then every row of the plan in a child process of its own.
+    public static func train(only: String?, seconds: Double, json: Bool, executable: URL) throws -> String {
+        let ceiling = SgemmCeiling.measure()
+        let configs = TrainBenchmark.configs.filter { only == nil || $0.name == only }
+        var rows = [TrainBenchmark.Row]()
+        for (config, mode, gates) in TrainBenchmark.plan(configs: configs) {
+            let what = "\(config.name) \(mode.rawValue) gates \(gates)"
+            step(what, quiet: json)
+            rows.append(try RowRunner.run(executable, ["bench", "train", "--row", [config.name, mode.rawValue, gates].joined(separator: ","), "--seconds", "\(seconds)"],
+                                          what: what, as: TrainBenchmark.Row.self))
+        }
+        struct Report: Codable { let sgemm_gflops: Double; let blas_core: String; let threads: Int; let rows: [TrainBenchmark.Row] }
+        let threads = ProcessInfo.processInfo.activeProcessorCount
+        return json ? JSONLine.encode(Report(sgemm_gflops: ceiling.gflops, blas_core: BLAS.coreName, threads: threads, rows: rows))
+                    : TrainBenchmark.table(rows, sgemm: ceiling.gflops, threads: threads)
+    }
+
+    /// One row of `bench train` ("config,mode,gates"), in this process: its JSON line.
+    public static func trainRow(_ spec: String, seconds: Double) throws -> String {
+        let parts = spec.split(separator: ",").map(String.init)
+        guard parts.count == 3, let config = TrainBenchmark.configs.first(where: { $0.name == parts[0] }),
+              let mode = ExecutionMode(rawValue: parts[1]) else { throw Failure("bsn bench train: bad row \(spec)") }
+        return JSONLine.encode(try TrainBenchmark.measure(config, mode: mode, gatesOn: parts[2], seconds: seconds))
+    }
+
+    /// `bsn bench data`.
+    public static func data(quick: Bool, json: Bool) throws -> String {
+        let ceiling = SgemmCeiling.measure()
+        let report = try DataBenchmark(quick: quick).run { step($0, quiet: json) }
+        struct Output: Codable { let sgemm_gflops: Double; let threads: Int; let report: DataBenchmark.Report }
+        let threads = ProcessInfo.processInfo.activeProcessorCount
+        return json ? JSONLine.encode(Output(sgemm_gflops: ceiling.gflops, threads: threads, report: report))
+                    : DataBenchmark.table(report) + String(format: "\n%d threads; sgemm ceiling %.1f GFLOP/s (same run)", threads, ceiling.gflops)
+    }
+
+    /// `bsn bench scale`: each configuration on 1 rank, then on `ranks` ranks under mpirun, then the cluster estimate's row.
+    public static func scale(ranks: Int, steps: Int, link: String, json: Bool, executable: URL) throws -> String {
+        guard let bits = ScaleBenchmark.parseLink(link) else { throw Failure("bsn bench scale: --link takes a speed like 10Gb, 25Gb or 100Mb, got '\(link)'") }
+        guard let mpirun = ["/usr/bin/mpirun", "/usr/local/bin/mpirun"].first(where: { FileManager.default.isExecutableFile(atPath: $0) }) else {
+            throw Failure("bsn bench scale: needs Open MPI's mpirun (Debian: apt-get install openmpi-bin libopenmpi-dev)")
+        }
+        let ceiling = SgemmCeiling.measure(threads: 1)
+        let me = executable.path, root = getuid() == 0 ? ["--allow-run-as-root"] : []
+        var rows = [ScaleBenchmark.Row]()
+        func run(_ program: String, _ arguments: [String], _ what: String) throws {
+            step(what, quiet: json)
+            rows.append(try RowRunner.run(URL(fileURLWithPath: program), arguments, what: what, as: ScaleBenchmark.Row.self))
+        }
+        for name in ScaleBenchmark.measured {
+            try run(me, ["bench", "scale", "--row", name, "--steps", "\(steps)"], "\(name), 1 rank")
+            try run(mpirun, root + ["--oversubscribe", "-np", "\(ranks)", me, "bench", "scale", "--row", name, "--steps", "\(steps)"], "\(name), \(ranks) ranks")
+        }
+        try run(me, ["bench", "scale", "--row", ScaleBenchmark.estimated, "--steps", "2"], "\(ScaleBenchmark.estimated), 1 rank (for the cluster estimate)")
+        struct Report: Codable { let sgemm_gflops_1_thread: Double; let cores: Int; let link_bits_per_s: Double; let rows: [ScaleBenchmark.Row] }
+        let cores = ProcessInfo.processInfo.activeProcessorCount
+        return json ? JSONLine.encode(Report(sgemm_gflops_1_thread: ceiling.gflops, cores: cores, link_bits_per_s: bits, rows: rows))
+            : "bsn bench scale — \(cores) cores, 1 thread per rank, sgemm ceiling of 1 thread \(Format.fixed(ceiling.gflops, 1)) GFLOP/s (same run)\n\n"
+                + ScaleBenchmark.table(rows, linkBitsPerSecond: bits, linkName: link)
+    }
+
+    /// One row of `bench scale`, in this process (under mpirun: every rank): its JSON line on rank 0, nil elsewhere.
+    public static func scaleRow(_ name: String, steps: Int, ranks: any Communicator) throws -> String? {
+        guard let config = TrainBenchmark.configs.first(where: { $0.name == name }) else { throw Failure("bsn bench scale: no configuration \(name)") }
+        return try ScaleBenchmark.measure(config, steps: steps, ranks: ranks).map(JSONLine.encode)
+    }
+
+    /// `bsn info`: version, OpenBLAS core, the registered convolution algorithms and their cache, threads.
+    public static func info(threads: Int) -> String {
+        [
+            "bsn 0.1",
+            "OpenBLAS core: \(BLAS.coreName)" + (BLAS.coreSwitchedFrom.map { " (selected by bsn; OpenBLAS detected \($0))" } ?? ""),
+            "conv algorithms: " + ConvolutionAlgorithms.available.map(\.summary).joined(separator: "; "),
+            "conv choice: " + (ConvolutionChoices.forcedByEnvironment.map { "forced by BSN_CONV_ALGORITHM: \($0.name)" } ?? "measured per shape and pass"),
+            "conv cache: \(ConvolutionChoices().summary)",
+            "CPU: \(ConvolutionChoices.cpu)",
+            "threads: \(threads)",
+        ].joined(separator: "\n")
+    }
+}
+
+/// Runs one benchmark row in a child process (of this binary, or mpirun
+/// starting it): its peak memory is its own. The row is the last line of
+/// its standard output that is a JSON object.
+public enum RowRunner {
+    public static func run<Row: Decodable>(_ executable: URL, _ arguments: [String], what: String, as: Row.Type) throws -> Row {
+        let process = Process()
+        process.executableURL = executable
+        process.arguments = arguments
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        do { try process.run() } catch { throw BenchCommands.Failure("cannot start \(executable.path): \(error)") }
+        let data = pipe.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        guard process.terminationStatus == 0,
+              let line = String(decoding: data, as: UTF8.self).split(separator: "\n").last(where: { $0.hasPrefix("{") }),
+              let row = try? JSONDecoder().decode(Row.self, from: Data(line.utf8)) else {
+            throw BenchCommands.Failure("the row \(what) failed")
+        }
+        return row
+    }
+}

@@ -1,0 +1,95 @@
+import Foundation
+import Interface
+import Session
+import Tensor
+
+/// The notebook from the shell: `bsn [--session NAME]` (the REPL on a
+/// terminal, a script from standard input otherwise) and `bsn run FILE`.
+/// Each returns the process's exit status.
+public enum Shell {
+    /// A usage mistake or an unreadable input: said on stderr, exit status 2.
+    public struct Failure: Error, CustomStringConvertible {
+        public let description: String
+        public init(_ description: String) { self.description = description }
+    }
+
+    /// `bsn [--session NAME]`: the saved session of that name (or a new one, or
+    /// a fresh notebook-<time> without a name). Under mpirun the REPL is not
+    /// offered: rank 0 reads the script from standard input and gives it to the others.
+    public static func notebook(session name: String?, ranks: any Communicator, worker: URL) throws -> Int32 {
+        let store = SessionStore.default(ranks: ranks)
+        let stamp = ISO8601DateFormatter.string(from: Date(), timeZone: .current, formatOptions: [.withYear, .withMonth, .withDay, .withTime])
+        let interactive = !ranks.distributed && isatty(STDIN_FILENO) == 1 && isatty(STDOUT_FILENO) == 1
+        let (opened, report) = try open(name ?? "notebook-\(stamp)", in: store)
+        let nb = Notebook(session: opened, store: store, console: Console(interactive: interactive, rank: ranks.rank))
+        nb.sweepWorker = worker
+        if interactive { return REPL.run(nb, opened: report) }
+        // What was opened, as a status line (stderr when stdout is piped).
+        if let report { nb.console.status(report.text) }
+        Interrupts.install()
+        let input = ranks.isLeader ? FileHandle.standardInput.readDataToEndOfFile() : Data()
+        let text = String(decoding: ranks.broadcast(input), as: UTF8.self)
+        var status = Script.run(text, file: "<stdin>", in: nb, options: .init())
+        // End of input is Ctrl-D (and SIGTERM ends it too): a session that changed is saved, and a save that fails is the exit status.
+        let end = status == Interrupts.terminatedStatus ? "<stdin>: SIGTERM" : "<stdin>: end of input"
+        if !nb.quitRequested && nb.session.hasUnsavedChanges() && !nb.execute("quit", location: end, implicit: true) { status = 1 }
+        return status
+    }
+
+    /// `bsn run FILE`: runs a script of notebook commands (`$NAME` in it is
+    /// `variables[NAME]`); FILE "-" is standard input. With a session name it
+    /// continues (or creates) that session; otherwise the script starts a
+    /// fresh session named after it (its save replaces the old one).
+    public static func run(_ file: String, session name: String?, variables: [String: String], options: Script.Options,
+                           ranks: any Communicator, worker: URL) throws -> Int32 {
+        // Standard input reaches rank 0 alone: it reads the script and gives it to the others.
+        let text = String(decoding: ranks.broadcast(ranks.isLeader ? Data(try readScript(file).utf8) : Data()), as: UTF8.self)
+        Interrupts.install()
+        let store = SessionStore.default(ranks: ranks)
+        let base = ((file as NSString).lastPathComponent as NSString).deletingPathExtension
+        let fresh = file == "-" ? "stdin" : base.filter { $0.isLetter || $0.isNumber || $0 == "-" || $0 == "_" }
+        let opened = try name.map { try open($0, in: store) }
+        let nb = Notebook(session: opened?.0 ?? Session(name: fresh.isEmpty ? "script" : fresh, ranks: ranks),
+                          store: store, console: Console(interactive: false, rank: ranks.rank))
+        if let report = opened?.1 { nb.console.status(report.text) }
+        for (name, value) in variables { nb.session.define(name, as: value) }
+        nb.sweepWorker = worker
+        var status = Script.run(text, file: file, in: nb, options: options)
+        // SIGTERM: training stopped at the next batch and saved itself; a session that was open (--session) keeps the rest too.
+        if status == Interrupts.terminatedStatus && name != nil && nb.session.hasUnsavedChanges() && !nb.quitRequested
+            && !nb.execute("quit", location: "\(file): SIGTERM", implicit: true) { status = 1 }
+        return status
+    }
+
+    /// The session of that name, saying on a terminal how far the decoding of its images is.
+    private static func open(_ name: String, in store: SessionStore) throws -> (Session, SessionReport?) {
+        let interactive = isatty(STDERR_FILENO) == 1
+        do {
+            let opened = try store.openOrCreate(name, progress: interactive ? { done, total in
+                FileHandle.standardError.write(Data("\r\u{1B}[2Kdecoding images \(done)/\(total)".utf8))
+            } : nil)
+            if interactive { FileHandle.standardError.write(Data("\r\u{1B}[2K".utf8)) }
+            return opened
+        } catch {
+            throw Failure("bsn: \(error)")
+        }
+    }
+
+    /// A script's text: a file (pipes and /dev/stdin included), or standard input for "-".
+    static func readScript(_ file: String) throws -> String {
+        let handle: FileHandle
+        if file == "-" {
+            handle = FileHandle.standardInput
+        } else {
+            var isFolder: ObjCBool = false
+            guard FileManager.default.fileExists(atPath: file, isDirectory: &isFolder) else { throw Failure("bsn run: cannot read \(file) (no such file)") }
+            guard !isFolder.boolValue else { throw Failure("bsn run: \(file) is a folder, expected a script file") }
+            guard let h = FileHandle(forReadingAtPath: file) else { throw Failure("bsn run: cannot read \(file) (permission denied?)") }
+            handle = h
+        }
+        let data: Data
+        do { data = try handle.readToEnd() ?? Data() } catch { throw Failure("bsn run: cannot read \(file) (\(error.localizedDescription))") }
+        guard let text = String(data: data, encoding: .utf8) else { throw Failure("bsn run: \(file) is not a UTF-8 text file") }
+        return text
+    }
+}
