@@ -155,8 +155,8 @@ public final class Conv2d: Layer {
                 let start = DispatchTime.now().uptimeNanoseconds
                 switch pass {
                 case .forward: _ = try? scratch.forward(x, training: true)
-                case .inputGradient: scratch.runInputGradient(dy, x: x)
-                case .weightGradient: scratch.runWeightGradient(dy, x: x)
+                case .inputGradient: scratch.runBackward(dy, x: x, weightGradient: false, inputGradient: true)
+                case .weightGradient: scratch.runBackward(dy, x: x, weightGradient: true, inputGradient: false)
                 }
                 if round > 0 { best[k] = min(best[k], Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9) }
             }
@@ -241,54 +241,55 @@ public final class Conv2d: Layer {
     public func backward(_ outputGradient: Tensor) throws -> Tensor {
         let x = try savedInput(input, "Conv2d")
         try ShapeError.check(outputGradient, sameShapeAs: output, "Conv2d backward")
-        runWeightGradient(outputGradient, x: x)
         inputGradient.reshape(x.shape)
-        if computesInputGradient { runInputGradient(outputGradient, x: x) } else { inputGradient.fill(0) }
+        if !computesInputGradient { inputGradient.fill(0) }
+        runBackward(outputGradient, x: x, weightGradient: true, inputGradient: computesInputGradient)
         return inputGradient
     }
 
-    /// The input gradient of `dy` into `inputGradient` (x gives the input size).
-    private func runInputGradient(_ dy: Tensor, x: Tensor) {
-        let g = geometry(height: x.shape[1], width: x.shape[2]), images = x.shape[0]
-        let (perChunk, chunks) = chunking(images: images, rowsPerImage: g.outHeight * g.outWidth)
-        let plan = choose(g).plans[.inputGradient]!, workspace = context.workspace, w = weight.value.data
-        inputGradient.reshape(x.shape)
-        plan.prepare(.inputGradient, weights: w, workspace: workspace)
-        let dyData = dy.data, dxData = inputGradient.data
-        Parallel.forEach(chunks, threads: context.threads) { chunk, worker in
-            let first = chunk * perChunk
-            plan.inputGradient(dy: dyData, weights: w, dx: dxData, first: first, count: min(perChunk, images - first),
-                               worker: worker, workspace: workspace)
-        }
-    }
-
-    /// The weight and bias gradients of `dy`, added into the parameters'. Each
-    /// worker accumulates its own partial sums (slot weightGradient: the
-    /// plan's weight layout, then Cout bias sums); they are added up in
-    /// worker order, so the result does not depend on timing.
-    private func runWeightGradient(_ dy: Tensor, x: Tensor) {
+    /// The backward passes of `dy` in one sweep over the chunks (each chunk:
+    /// bias and weight gradient, then input gradient), each pass with its own
+    /// plan. The weight and bias gradients are added into the parameters':
+    /// each worker accumulates its own partial sums (slot weightGradient: the
+    /// plan's weight layout, then Cout bias sums), added up in worker order,
+    /// so the result does not depend on timing. The input gradient goes into
+    /// `inputGradient`. (The measured choice times one pass at a time.)
+    private func runBackward(_ dy: Tensor, x: Tensor, weightGradient withWeights: Bool, inputGradient withInput: Bool) {
         let g = geometry(height: x.shape[1], width: x.shape[2]), images = x.shape[0]
         let rowsPerImage = g.outHeight * g.outWidth, cout = outChannels, weightSize = cout * g.patchSize
         let (perChunk, chunks) = chunking(images: images, rowsPerImage: rowsPerImage)
         let workers = min(context.threads, chunks)
-        let plan = choose(g).plans[.weightGradient]!, workspace = context.workspace
-        for worker in 0..<workers {
-            workspace.buffer(worker: worker, slot: ConvSlot.weightGradient, count: weightSize + cout)
-                .update(repeating: 0, count: weightSize + cout)
+        let plans = choose(g).plans, workspace = context.workspace, w = weight.value.data
+        let weightPlan = plans[.weightGradient]!, inputPlan = plans[.inputGradient]!
+        if withInput {
+            inputGradient.reshape(x.shape)
+            inputPlan.prepare(.inputGradient, weights: w, workspace: workspace)
         }
-        let xData = x.data, dyData = dy.data, withBias = bias != nil
+        if withWeights {
+            for worker in 0..<workers {
+                workspace.buffer(worker: worker, slot: ConvSlot.weightGradient, count: weightSize + cout)
+                    .update(repeating: 0, count: weightSize + cout)
+            }
+        }
+        let xData = x.data, dyData = dy.data, dxData = inputGradient.data, withBias = bias != nil
         Parallel.forEach(chunks, threads: context.threads) { chunk, worker in
             let first = chunk * perChunk, count = min(perChunk, images - first)
-            let partial = workspace.buffer(worker: worker, slot: ConvSlot.weightGradient, count: weightSize + cout)
-            if withBias {
-                let db = partial + weightSize, chunkDy = dyData + first * rowsPerImage * cout
-                for r in 0..<count * rowsPerImage { addVectors(db, chunkDy + r * cout, count: cout) }
+            if withWeights {
+                let partial = workspace.buffer(worker: worker, slot: ConvSlot.weightGradient, count: weightSize + cout)
+                if withBias {
+                    let db = partial + weightSize, chunkDy = dyData + first * rowsPerImage * cout
+                    for r in 0..<count * rowsPerImage { addVectors(db, chunkDy + r * cout, count: cout) }
+                }
+                weightPlan.weightGradient(x: xData, dy: dyData, partial: partial, first: first, count: count, worker: worker, workspace: workspace)
             }
-            plan.weightGradient(x: xData, dy: dyData, partial: partial, first: first, count: count, worker: worker, workspace: workspace)
+            if withInput {
+                inputPlan.inputGradient(dy: dyData, weights: w, dx: dxData, first: first, count: count, worker: worker, workspace: workspace)
+            }
         }
+        guard withWeights else { return }
         for worker in 0..<workers {
             let partial = workspace.buffer(worker: worker, slot: ConvSlot.weightGradient, count: weightSize + cout)
-            plan.addWeightGradient(partial, into: weight.gradient.data)
+            weightPlan.addWeightGradient(partial, into: weight.gradient.data)
             if let bias { addVectors(bias.gradient.data, partial + weightSize, count: cout) }
         }
     }
