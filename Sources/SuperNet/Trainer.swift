@@ -84,6 +84,8 @@ public final class Trainer {
     /// their copy taken before each step (allocated once).
     private let guarded: [Tensor]
     private let guardedBackup: [Tensor]
+    /// The weight gradients and the batch-norm running statistics, the tensors the ranks combine (listed once).
+    private let gradients: [Tensor], statistics: [Tensor]
     private let classification = SoftmaxCrossEntropy()
     private let pixels = PixelCrossEntropy()
     var runningBaseline: Double?
@@ -101,8 +103,10 @@ public final class Trainer {
         optimizer = SGD(groups: [weights])
         schedule = PiecewiseConstantSchedule(initial: learningRate)
         rng = RNG(seed: seed)
-        guarded = network.nodes.flatMap { $0.module?.buffers ?? [] } + [network.gateLogits.value]
+        statistics = network.nodes.flatMap { $0.module?.buffers ?? [] }
+        guarded = statistics + [network.gateLogits.value]
         guardedBackup = guarded.map { Tensor(shape: $0.shape) }
+        gradients = optimizer.groups.flatMap(\.parameters).map(\.gradient)
     }
 
     public var epoch: Int { step / max(stepsPerEpoch, 1) }
@@ -229,7 +233,7 @@ public final class Trainer {
 
     /// The global batch's gradients: every rank's part summed across ranks.
     private func reduceGradients() {
-        context.communicator.sum(optimizer.groups.flatMap(\.parameters).map(\.gradient), scale: 1)
+        context.communicator.sum(gradients, scale: 1)
     }
 
     private func checkUpdate() throws {
@@ -254,7 +258,7 @@ public final class Trainer {
     private func commit(_ update: (logits: [Float]?, costs: [Double]), _ loss: Losses, _ batch: Batch) -> StepMetrics {
         optimizer.step()
         if let logits = update.logits { for k in logits.indices { network.gateLogits.value[k] = logits[k] } }
-        context.communicator.sum(network.nodes.flatMap { $0.module?.buffers ?? [] }, scale: 1 / Float(context.communicator.count))
+        context.communicator.sum(statistics, scale: 1 / Float(context.communicator.count))
         step += 1
         let costs = update.costs, all = batch.all
         let perExampleCosts = all.count == 1 ? [Double](repeating: costs[0], count: batch.total) : costs
