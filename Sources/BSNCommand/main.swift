@@ -28,14 +28,12 @@ func leave(_ status: Int32) -> Never {
     exit(status)
 }
 
-/// Runs a command's function: its errors are said on stderr, exit status 1
-/// (2 for a usage mistake, as the shell's parse errors).
+/// Runs a command's function: its errors are said on stderr after the
+/// command's name, exit status 1 (2 for a `ShellFailure`, as for the shell's parse errors).
 func perform(_ what: String, _ body: () throws -> Int32) -> Never {
-    do { leave(try body()) } catch let failure as Shell.Failure {
-        FileHandle.standardError.write(Data("\(failure)\n".utf8))
-        leave(2)
-    } catch let failure as BenchCommands.Failure {
-        FileHandle.standardError.write(Data("\(what): \(failure)\n".utf8))
+    do { leave(try body()) } catch let failure as ShellFailure {
+        let text = "\(failure)"
+        FileHandle.standardError.write(Data(((text.hasPrefix("bsn") ? "" : what + ": ") + text + "\n").utf8))
         leave(2)
     } catch {
         FileHandle.standardError.write(Data("\(what): \(error)\n".utf8))

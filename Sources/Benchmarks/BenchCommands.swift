@@ -9,12 +9,6 @@ import Tensor
 /// says its steps on stderr unless the output is JSON. Rows that need a
 /// process of their own (peak memory, mpirun) run through `RowRunner`.
 public enum BenchCommands {
-    /// A benchmark that cannot run (a bad option, a row that failed).
-    public struct Failure: Error, CustomStringConvertible {
-        public let description: String
-        public init(_ description: String) { self.description = description }
-    }
-
     private static func step(_ text: String, quiet: Bool) {
         if !quiet { FileHandle.standardError.write(Data("  \(text)…\n".utf8)) }
     }
@@ -46,7 +40,7 @@ public enum BenchCommands {
     public static func trainRow(_ spec: String, seconds: Double) throws -> String {
         let parts = spec.split(separator: ",").map(String.init)
         guard parts.count == 3, let config = TrainBenchmark.configs.first(where: { $0.name == parts[0] }),
-              let mode = ExecutionMode(rawValue: parts[1]) else { throw Failure("bsn bench train: bad row \(spec)") }
+              let mode = ExecutionMode(rawValue: parts[1]) else { throw ShellFailure("bsn bench train: bad row \(spec)") }
         return JSONLine.encode(try TrainBenchmark.measure(config, mode: mode, gatesOn: parts[2], seconds: seconds))
     }
 
@@ -62,9 +56,9 @@ public enum BenchCommands {
 
     /// `bsn bench scale`: each configuration on 1 rank, then on `ranks` ranks under mpirun, then the cluster estimate's row.
     public static func scale(ranks: Int, steps: Int, link: String, json: Bool, executable: URL) throws -> String {
-        guard let bits = ScaleBenchmark.parseLink(link) else { throw Failure("bsn bench scale: --link takes a speed like 10Gb, 25Gb or 100Mb, got '\(link)'") }
+        guard let bits = ScaleBenchmark.parseLink(link) else { throw ShellFailure("bsn bench scale: --link takes a speed like 10Gb, 25Gb or 100Mb, got '\(link)'") }
         guard let mpirun = ["/usr/bin/mpirun", "/usr/local/bin/mpirun"].first(where: { FileManager.default.isExecutableFile(atPath: $0) }) else {
-            throw Failure("bsn bench scale: needs Open MPI's mpirun (Debian: apt-get install openmpi-bin libopenmpi-dev)")
+            throw ShellFailure("bsn bench scale: needs Open MPI's mpirun (Debian: apt-get install openmpi-bin libopenmpi-dev)")
         }
         let ceiling = SgemmCeiling.measure(threads: 1)
         let me = executable.path, root = getuid() == 0 ? ["--allow-run-as-root"] : []
@@ -87,7 +81,7 @@ public enum BenchCommands {
 
     /// One row of `bench scale`, in this process (under mpirun: every rank): its JSON line on rank 0, nil elsewhere.
     public static func scaleRow(_ name: String, steps: Int, ranks: any Communicator) throws -> String? {
-        guard let config = TrainBenchmark.configs.first(where: { $0.name == name }) else { throw Failure("bsn bench scale: no configuration \(name)") }
+        guard let config = TrainBenchmark.configs.first(where: { $0.name == name }) else { throw ShellFailure("bsn bench scale: no configuration \(name)") }
         return try ScaleBenchmark.measure(config, steps: steps, ranks: ranks).map(JSONLine.encode)
     }
 
@@ -115,13 +109,13 @@ public enum RowRunner {
         process.arguments = arguments
         let pipe = Pipe()
         process.standardOutput = pipe
-        do { try process.run() } catch { throw BenchCommands.Failure("cannot start \(executable.path): \(error)") }
+        do { try process.run() } catch { throw ShellFailure("cannot start \(executable.path): \(error)") }
         let data = pipe.fileHandleForReading.readDataToEndOfFile()
         process.waitUntilExit()
         guard process.terminationStatus == 0,
               let line = String(decoding: data, as: UTF8.self).split(separator: "\n").last(where: { $0.hasPrefix("{") }),
               let row = try? JSONDecoder().decode(Row.self, from: Data(line.utf8)) else {
-            throw BenchCommands.Failure("the row \(what) failed")
+            throw ShellFailure("the row \(what) failed")
         }
         return row
     }

@@ -25,6 +25,14 @@ public enum JSONLine {
     }
 }
 
+/// What a shell command (bsn run, bsn bench …) cannot do, said on stderr
+/// with exit status 2: a script that cannot be read, a session that cannot
+/// be opened, a benchmark row that failed.
+public struct ShellFailure: Error, CustomStringConvertible {
+    public let description: String
+    public init(_ description: String) { self.description = description }
+}
+
 /// An output that is a sentence ("saved session 'x'"): JSON `{"message": …}`.
 public struct Message: Output, Sendable {
     public let message: String

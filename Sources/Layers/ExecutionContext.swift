@@ -28,9 +28,4 @@ public final class ExecutionContext: @unchecked Sendable {
         self.communicator = communicator
         self.convolutions = convolutions
     }
-
-    /// A context for one process on every core, with its own choices over the shared cache file.
-    public static func standalone(threads: Int = ProcessInfo.processInfo.activeProcessorCount) -> ExecutionContext {
-        ExecutionContext(threads: threads)
-    }
 }

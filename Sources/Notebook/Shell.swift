@@ -7,12 +7,6 @@ import Tensor
 /// terminal, a script from standard input otherwise) and `bsn run FILE`.
 /// Each returns the process's exit status.
 public enum Shell {
-    /// A usage mistake or an unreadable input: said on stderr, exit status 2.
-    public struct Failure: Error, CustomStringConvertible {
-        public let description: String
-        public init(_ description: String) { self.description = description }
-    }
-
     /// `bsn [--session NAME]`: the saved session of that name (or a new one, or
     /// a fresh notebook-<time> without a name). Under mpirun the REPL is not
     /// offered: rank 0 reads the script from standard input and gives it to the others.
@@ -71,7 +65,7 @@ public enum Shell {
             if interactive { FileHandle.standardError.write(Data("\r\u{1B}[2K".utf8)) }
             return opened
         } catch {
-            throw Failure("bsn: \(error)")
+            throw ShellFailure("bsn: \(error)")
         }
     }
 
@@ -82,14 +76,14 @@ public enum Shell {
             handle = FileHandle.standardInput
         } else {
             var isFolder: ObjCBool = false
-            guard FileManager.default.fileExists(atPath: file, isDirectory: &isFolder) else { throw Failure("bsn run: cannot read \(file) (no such file)") }
-            guard !isFolder.boolValue else { throw Failure("bsn run: \(file) is a folder, expected a script file") }
-            guard let h = FileHandle(forReadingAtPath: file) else { throw Failure("bsn run: cannot read \(file) (permission denied?)") }
+            guard FileManager.default.fileExists(atPath: file, isDirectory: &isFolder) else { throw ShellFailure("bsn run: cannot read \(file) (no such file)") }
+            guard !isFolder.boolValue else { throw ShellFailure("bsn run: \(file) is a folder, expected a script file") }
+            guard let h = FileHandle(forReadingAtPath: file) else { throw ShellFailure("bsn run: cannot read \(file) (permission denied?)") }
             handle = h
         }
         let data: Data
-        do { data = try handle.readToEnd() ?? Data() } catch { throw Failure("bsn run: cannot read \(file) (\(error.localizedDescription))") }
-        guard let text = String(data: data, encoding: .utf8) else { throw Failure("bsn run: \(file) is not a UTF-8 text file") }
+        do { data = try handle.readToEnd() ?? Data() } catch { throw ShellFailure("bsn run: cannot read \(file) (\(error.localizedDescription))") }
+        guard let text = String(data: data, encoding: .utf8) else { throw ShellFailure("bsn run: \(file) is not a UTF-8 text file") }
         return text
     }
 }

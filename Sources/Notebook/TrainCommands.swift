@@ -187,11 +187,7 @@ extension SettingValue {
     init(_ setting: Setting, parsing word: String) throws {
         let name = setting.rawValue
         func number() throws -> Double {
-            guard let x = parseNumber(word) else {
-                let range = SettingValue.range(of: setting)!
-                let upper = setting == .momentum ? "1)" : String(format: "%g]", range.upperBound)
-                throw SessionError("\(name): expected a number in [\(String(format: "%g", range.lowerBound)), \(upper), got '\(word)'")
-            }
+            guard let x = parseNumber(word) else { throw SettingValue.outOfRange(setting, written: word) }
             return x
         }
         func whole(_ range: ClosedRange<Int>) throws -> Int {

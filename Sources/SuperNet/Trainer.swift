@@ -143,8 +143,8 @@ public final class Trainer {
             try backward(batch)
             reduceGradients()
             try checkUpdate()
-            let newLogits = try gateUpdate(loss, batch)
-            return commit(newLogits, loss, batch)
+            let update = try gateUpdate(loss, batch)
+            return commit(update, loss, batch)
         } catch let diverged as TrainingDiverged {
             restore(snapshot)
             throw diverged

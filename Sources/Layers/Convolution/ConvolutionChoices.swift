@@ -59,7 +59,8 @@ public final class ConvolutionChoices: @unchecked Sendable {
     private let lock = NSLock()
     private var measured: [String: String] = [:]
     private var pinned: [String: String] = [:]
-    private var usedKeys = Set<String>()
+    /// The keys (shape and pass) this context asked for, with their shape.
+    private var usedKeys: [String: String] = [:]
     private var loaded = false
     /// Said once on stderr: a cache that could not be used.
     private var warned = false
@@ -77,7 +78,7 @@ public final class ConvolutionChoices: @unchecked Sendable {
         let key = shape + " " + pass.rawValue
         lock.lock()
         loadIfNeeded()
-        usedKeys.insert(key)
+        usedKeys[key] = shape
         for name in [pinned[key], pinned[shape], measured[key]].compactMap({ $0 }) {
             if let a = ConvolutionAlgorithms.named(name), a.isAvailable { lock.unlock(); return a }
         }
@@ -94,9 +95,7 @@ public final class ConvolutionChoices: @unchecked Sendable {
     /// The choices this context used (pinned, cached or measured), for a session to record.
     public var used: [String: String] {
         lock.withLock {
-            Dictionary(uniqueKeysWithValues: usedKeys.compactMap { k in
-                (pinned[k] ?? pinned[String(k[..<(k.lastIndex(of: " ") ?? k.endIndex)])] ?? measured[k]).map { (k, $0) }
-            })
+            Dictionary(uniqueKeysWithValues: usedKeys.compactMap { key, shape in (pinned[key] ?? pinned[shape] ?? measured[key]).map { (key, $0) } })
         }
     }
 

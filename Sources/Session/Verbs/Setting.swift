@@ -65,6 +65,13 @@ public enum SettingValue: Sendable, Equatable {
         }
     }
 
+    /// "lr: expected a number in [0, 10], got '11'": a numeric setting's value outside its bounds (or no number), as written.
+    public static func outOfRange(_ setting: Setting, written word: String) -> SessionError {
+        let range = range(of: setting)!
+        let upper = setting == .momentum ? "1)" : String(format: "%g]", range.upperBound)
+        return SessionError("\(setting.rawValue): expected a number in [\(String(format: "%g", range.lowerBound)), \(upper), got '\(word)'")
+    }
+
     /// The bounds of a numeric setting (nil for the others).
     public static func range(of setting: Setting) -> ClosedRange<Double>? {
         switch setting {
@@ -84,11 +91,7 @@ extension Session {
     public func set(_ value: SettingValue, written: String? = nil) throws -> Message {
         let name = value.setting.rawValue, word = written ?? value.word
         func checked(_ x: Double) throws -> Float {
-            let range = SettingValue.range(of: value.setting)!
-            guard range.contains(x) else {
-                let upper = value.setting == .momentum ? "1)" : String(format: "%g]", range.upperBound)
-                throw SessionError("\(name): expected a number in [\(String(format: "%g", range.lowerBound)), \(upper), got '\(word)'")
-            }
+            guard SettingValue.range(of: value.setting)!.contains(x) else { throw SettingValue.outOfRange(value.setting, written: word) }
             return Float(x)
         }
         func whole(_ n: Int, _ range: ClosedRange<Int>) throws -> Int {
