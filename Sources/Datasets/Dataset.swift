@@ -7,13 +7,18 @@ public struct Dataset: Sendable {
     public let source: any DatasetSource
     public let classNames: [String]
     public let train: ImageSet, validation: ImageSet, test: ImageSet
-    /// Images left out of a Part Labels load ("<file>: <reason>").
+    /// Images left out of a Part Labels or folder load ("<file>: <reason>").
     public let skipped: [String]
+    /// What the load wants the user to know (a changed folder, the cache, a warning).
+    public let notes: [String]
+    /// How many image files this load decoded (0 when they came from the cache or are generated).
+    public var imagesDecoded = 0
 
-    public init(source: any DatasetSource, classNames: [String], train: ImageSet, validation: ImageSet, test: ImageSet, skipped: [String]) {
+    public init(source: any DatasetSource, classNames: [String], train: ImageSet, validation: ImageSet, test: ImageSet, skipped: [String],
+                notes: [String] = []) {
         self.source = source
         self.classNames = classNames
-        (self.train, self.validation, self.test, self.skipped) = (train, validation, test, skipped)
+        (self.train, self.validation, self.test, self.skipped, self.notes) = (train, validation, test, skipped, notes)
     }
 
     public var task: LearningTask { train.task }

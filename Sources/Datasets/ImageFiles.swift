@@ -28,12 +28,14 @@ public enum JPEG {
         return try decode(bytes, path, expecting: size)
     }
 
-    public static func decode(_ bytes: Data, _ path: String, expecting size: (width: Int, height: Int)? = nil) throws -> RGBImage {
+    /// With `covering`, the DCT decodes at 1/2, 1/4 or 1/8 scale when that still covers it (and divides both sides).
+    public static func decode(_ bytes: Data, _ path: String, expecting size: (width: Int, height: Int)? = nil,
+                              covering: (width: Int, height: Int)? = nil) throws -> RGBImage {
         var data: UnsafeMutablePointer<UInt8>?, w: Int32 = 0, h: Int32 = 0
         var error = [CChar](repeating: 0, count: 256)
         let status = bytes.withUnsafeBytes { raw in
             bsn_jpeg_decode(raw.bindMemory(to: UInt8.self).baseAddress, raw.count, Int32(clamping: size?.width ?? 0), Int32(clamping: size?.height ?? 0),
-                            &data, &w, &h, &error, error.count)
+                            Int32(clamping: covering?.width ?? 0), Int32(clamping: covering?.height ?? 0), &data, &w, &h, &error, error.count)
         }
         if status == -2 {
             throw DataError("\(path): \(w)x\(h) image, expected " + (size.map { "\($0.width)x\($0.height)" } ?? "at most \(BSN_IMAGE_MAX_PIXELS) pixels"))

@@ -95,8 +95,30 @@ public final class RegularFile {
         return done
     }
 
+    /// The whole file mapped read-only into memory (private: later changes to
+    /// the file by others are not guaranteed to show). An empty file maps to
+    /// an empty region.
+    public func map() throws -> MappedFile {
+        guard size > 0 else { return MappedFile(base: nil, count: 0) }
+        guard let base = mmap(nil, size, PROT_READ, MAP_PRIVATE, fd, 0), base != MAP_FAILED else {
+            throw FileError("\(path): cannot be mapped (\(String(cString: strerror(errno))))")
+        }
+        return MappedFile(base: UnsafeRawPointer(base), count: size)
+    }
+
     /// Whole-file convenience: `RegularFile(path).readAll(limit:)`.
     public static func read(_ path: String, limit: Int? = nil) throws -> Data {
         try RegularFile(path).readAll(limit: limit)
+    }
+}
+
+/// A file's bytes mapped into memory, unmapped when this goes away.
+public final class MappedFile: @unchecked Sendable {
+    public let bytes: UnsafeRawBufferPointer
+
+    init(base: UnsafeRawPointer?, count: Int) { bytes = UnsafeRawBufferPointer(start: base, count: count) }
+
+    deinit {
+        if let base = bytes.baseAddress { munmap(UnsafeMutableRawPointer(mutating: base), bytes.count) }
     }
 }

@@ -1,3 +1,4 @@
+import Datasets
 import Foundation
 import Interface
 import Session
@@ -53,8 +54,8 @@ struct ExportCommand: Command {
     let name = "export"
     let group = CommandGroup.architectures
     let effect: CommandEffect = .leaderOnly
-    let usage = "export arch <file.json> | export model <file.bsnmodel> | export onnx <file.onnx> [--model=<file>] | export script <file.bsn>"
-    let summary = "writes the deterministic architecture (build from reads it), the model found (infer runs it), or the commands as a script"
+    let usage = "export arch <file.json> | export model <file.bsnmodel> | export onnx <file.onnx> [--model=<file>] | export script <file.bsn> | export images <folder> [split=all|train|val|test]"
+    let summary = "writes the deterministic architecture (build from reads it), the model found (infer runs it), the commands as a script, or the dataset as PNG files"
     let example = "export model found.bsnmodel"
     let details = """
     arch     the deterministic architecture as JSON: nodes, edges, costs (build from trains it as a fixed baseline)
@@ -64,23 +65,33 @@ struct ExportCommand: Command {
              convolutions with batch norm folded in, NCHW input "image" (a dynamic batch), output
              "logits"; class names and normalisation in its metadata. --model=<file>: an exported model's
     script   the commands of the cells that changed state, replayable with bsn run
+    images   the loaded dataset (embedded sets too) as PNG files in a new or empty folder, in the layout
+             load images (classification: <split>/<class>/<n>.png) or load masks (segmentation:
+             <split>/images/, <split>/masks/ index PNGs) reads; classes.txt keeps the class order.
+             split=all (the default) writes train/ val/ test/; one split goes straight under the folder
     """
-    let words = ["arch", "model", "onnx", "script", "--model="]
+    let words = ["arch", "model", "onnx", "script", "images", "--model=", "split="]
     /// Commands left out of an exported script: they change nothing a replay needs.
 
     func run(_ a: inout Arguments, _ nb: Notebook) throws -> any Output {
-        let what = try a.required("arch, model, onnx or script")
-        let path = try a.required("a file name")
+        let what = try a.required("arch, model, onnx, script or images")
+        let path = try a.required(what == "images" ? "a folder" : "a file name")
         let model = what == "onnx" ? a.option("model") : nil
+        let split = what == "images" ? a.option("split") : nil
         try a.finish()
         switch what {
+        case "images":
+            let splits = try split.map { $0 == "all" ? Split.allCases : [try Split(parsing: $0)] } ?? Split.allCases
+            let bar = ProgressText()
+            return try nb.session.exportImages(to: path, splits: splits, progress: { done, total in nb.console.progress(bar.line("writing images", done, total)) },
+                                               cancel: nb.freshCancellation)
         case "onnx":
             if let model { return try ExportedModel(file: model).exportONNX(to: path) }
             return try nb.session.exportONNX(to: path)
         case "arch": return try nb.session.exportArchitecture(to: path)
         case "model": return try nb.session.exportModel(to: path)
         case "script": return try nb.session.exportScript(to: path, readOnlyCommands: Registry.readOnly)
-        default: throw UsageError("export: expected arch, model, onnx or script, got '\(what)'" + didYouMean(what, in: ["arch", "model", "onnx", "script"]))
+        default: throw UsageError("export: expected arch, model, onnx, script or images, got '\(what)'" + didYouMean(what, in: ["arch", "model", "onnx", "script", "images"]))
         }
     }
 }

@@ -17,7 +17,8 @@ struct LoadCommand: Command {
         let word = try a.required("a dataset: " + DatasetSources.catalogue.words.joined(separator: ", "))
         let source = try DatasetSources.parse(word, &a)
         try a.finish()
-        return try nb.session.load(source, progress: { done, total in nb.console.progress("decoding images \(done)/\(total)") },
+        let bar = ProgressText()
+        return try nb.session.load(source, progress: { done, total in nb.console.progress(bar.line("decoding images", done, total)) },
                                    cancel: nb.freshCancellation)
     }
 }

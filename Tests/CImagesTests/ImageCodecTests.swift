@@ -42,7 +42,7 @@ final class ImageCodecTests: XCTestCase {
     private func decodeJPEG(_ bytes: [UInt8]) -> (Int32, [UInt8], String) {
         var data: UnsafeMutablePointer<UInt8>?, w: Int32 = 0, h: Int32 = 0
         var error = [CChar](repeating: 0, count: 256)
-        let status = bsn_jpeg_decode(bytes, bytes.count, 0, 0, &data, &w, &h, &error, 256)
+        let status = bsn_jpeg_decode(bytes, bytes.count, 0, 0, 0, 0, &data, &w, &h, &error, 256)
         defer { bsn_free(data) }
         return (status, status == 0 ? Array(UnsafeBufferPointer(start: data, count: Int(w * h * 3))) : [], message(error))
     }

@@ -23,17 +23,36 @@ int bsn_png_encode(const uint8_t *pixels, int width, int height, int channels,
 /// is malloc'ed; release it with bsn_free. Returns 0 or -1 + message.
 int bsn_png_decode(const uint8_t *bytes, size_t size, uint8_t **pixels, int *width, int *height,
                    int *channels, char *error, size_t error_size);
-/// Decodes a JPEG to 8-bit RGB. `*pixels` is malloc'ed; release with
-/// bsn_free. Returns 0, or -1 with libjpeg's message in `error`; any libjpeg
-/// warning (premature end of data, corrupt data) counts as damage (-1).
-/// The header is read first: a size other than expect_width x expect_height
-/// (when expect_width > 0), or above BSN_IMAGE_MAX_PIXELS, returns -2 with
-/// the header's size in *width, *height, before any pixel is decoded.
-int bsn_jpeg_decode(const uint8_t *bytes, size_t size, int expect_width, int expect_height,
+/// Decodes a JPEG (gray, RGB, CMYK or YCCK; baseline or progressive) to
+/// 8-bit RGB; CMYK converts as Pillow converts it. `*pixels` is malloc'ed;
+/// release with bsn_free. Returns 0, or -1 with libjpeg's message in
+/// `error`; any libjpeg warning (premature end of data, corrupt data) counts
+/// as damage (-1). The header is read first: a size other than expect_width
+/// x expect_height (when expect_width > 0), or above BSN_IMAGE_MAX_PIXELS,
+/// returns -2 with the header's size in *width, *height, before any pixel is
+/// decoded. With min_width, min_height > 0 the DCT decodes at 1/8, 1/4 or
+/// 1/2 of the size when that still covers them and divides both sides
+/// (*width, *height give the decoded size).
+int bsn_jpeg_decode(const uint8_t *bytes, size_t size, int expect_width, int expect_height, int min_width, int min_height,
                     uint8_t **pixels, int *width, int *height, char *error, size_t error_size);
 /// Encodes 8-bit RGB as a JPEG (quality 1...100) in `*out` (malloc'ed; bsn_free). 0 or -1 + message.
 int bsn_jpeg_encode(const uint8_t *pixels, int width, int height, int quality,
                     uint8_t **out, size_t *out_size, char *error, size_t error_size);
+
+/// Decodes a segmentation mask PNG. Palette and gray files (any depth, alpha
+/// dropped) give their stored values, unscaled (channels 1: palette index or
+/// gray level; 16-bit values above 255 are refused); colour files give 8-bit
+/// RGB (channels 3, alpha dropped). Same bounds and errors as bsn_png_decode.
+int bsn_png_decode_mask(const uint8_t *bytes, size_t size, uint8_t **pixels, int *width, int *height,
+                        int *channels, char *error, size_t error_size);
+
+/// An image's size from the first bytes of its file, without decoding:
+/// 1 = PNG, 2 = JPEG (size in *width, *height), 0 = neither, -1 = a damaged
+/// header, -3 = the header goes past `size` bytes (read more of the file).
+int bsn_image_probe(const uint8_t *bytes, size_t size, int *width, int *height);
+
+/// A 64-bit hash of `size` bytes (hash.c): finds damage in cache files at memory speed; not cryptographic.
+uint64_t bsn_hash64(const void *data, size_t size, uint64_t seed);
 
 void bsn_free(void *pointer);
 

@@ -18,10 +18,13 @@ public protocol DatasetSource: NamedChoice {
     /// Loads the images. `progress(done, total)` reports long loads;
     /// cancelling stops with `DataError.interrupted`.
     func load(progress: ((Int, Int) -> Void)?, cancel: Cancellation) throws -> Dataset
+    /// A source whose random choices (drawn splits) have no seed of their own takes the session's.
+    mutating func adoptSessionSeed(_ seed: UInt64)
 }
 
 extension DatasetSource {
     public var boundedParameters: [(key: String, value: Int, bounds: ClosedRange<Int>)] { [] }
+    public mutating func adoptSessionSeed(_ seed: UInt64) {}
     public func load() throws -> Dataset { try load(progress: nil, cancel: .never) }
 }
 
@@ -29,7 +32,7 @@ extension DatasetSource {
 public enum DatasetSources: ChoiceFamily {
     public typealias Member = any DatasetSource
     public static let catalogue = ChoiceCatalogue("dataset", savedUnder: "kind", [
-        CIFAR10.self, CIFAR100.self, PartLabelsSource.self, Shapes.self, Faces.self,
+        CIFAR10.self, CIFAR100.self, PartLabelsSource.self, ImageFolderSource.self, MaskFolderSource.self, Shapes.self, Faces.self,
     ])
 }
 

@@ -120,14 +120,14 @@ public struct Arguments {
         return value
     }
 
-    /// yes/no (also true/false), or nil when the option is absent.
+    /// yes/no (also true/false, on/off), or nil when the option is absent.
     public mutating func yesNo(_ keys: String...) throws -> Bool? {
         for k in keys { used.insert(k) }
         guard let (_, v) = lookup(keys) else { return nil }
         switch v {
-        case "yes", "true": return true
-        case "no", "false": return false
-        default: throw UsageError("\(command): \(keys[0])= takes yes or no, got '\(v)'")
+        case "yes", "true", "on": return true
+        case "no", "false", "off": return false
+        default: throw UsageError("\(command): \(keys[0])= takes yes or no (on or off), got '\(v)'")
         }
     }
 
