@@ -13,6 +13,8 @@ public struct Dataset: Sendable {
     public let notes: [String]
     /// How many image files this load decoded (0 when they came from the cache or are generated).
     public var imagesDecoded = 0
+    /// The cache file the decoded images were mapped from, when they were.
+    public var cache: String?
 
     public init(source: any DatasetSource, classNames: [String], train: ImageSet, validation: ImageSet, test: ImageSet, skipped: [String],
                 notes: [String] = []) {

@@ -7,7 +7,8 @@ import Tensor
 public struct FolderOptions: Codable, Equatable, Sendable {
     /// nil: the largest power of two not above the median shorter side, at most 64.
     public var size: ImageSize?
-    public var validation: SplitAmount, test: SplitAmount
+    /// Drawn splits' sizes; nil: the default, 0.1 each.
+    public var validation: SplitAmount?, test: SplitAmount?
     public var flip: Bool, cropPadding: Int
     /// Refuse the load at the first unreadable file instead of skipping it.
     public var strict: Bool
@@ -17,7 +18,7 @@ public struct FolderOptions: Codable, Equatable, Sendable {
     public static let arguments = "[size=N|HxW] [val=0.1] [test=0.1] [flip=on|off] [crop=pad:P] [strict=on] [seed=]"
     public static let completions = ["size=", "val=", "test=", "flip=", "crop=", "strict=", "seed="]
 
-    public init(size: ImageSize? = nil, validation: SplitAmount = .fraction(0.1), test: SplitAmount = .fraction(0.1),
+    public init(size: ImageSize? = nil, validation: SplitAmount? = nil, test: SplitAmount? = nil,
                 flip: Bool = false, cropPadding: Int = 0, strict: Bool = false, seed: UInt64? = nil) {
         (self.size, self.validation, self.test, self.flip, self.cropPadding, self.strict, self.seed) = (size, validation, test, flip, cropPadding, strict, seed)
     }
@@ -44,7 +45,8 @@ public struct FolderOptions: Codable, Equatable, Sendable {
     var words: String {
         var w = [String]()
         if let size { w.append("size=" + (size.height == size.width ? "\(size.height)" : "\(size.height)x\(size.width)")) }
-        w += ["val=\(validation)", "test=\(test)"]
+        if let validation { w.append("val=\(validation)") }
+        if let test { w.append("test=\(test)") }
         if flip { w.append("flip=on") }
         if cropPadding > 0 { w.append("crop=pad:\(cropPadding)") }
         if strict { w.append("strict=on") }
@@ -95,9 +97,7 @@ public enum FolderDataset {
             notes.append(changedNote(root, word: word, options: options, decoding: true))
         }
         var decodedNow = 0
-        if let decoded {
-            notes.append("\(decoded.count) images from the cache (\(pack!.path)); none decoded")
-        } else {
+        if decoded == nil {
             let size = try options.size ?? automaticSize(layout, threads: threads, cancel: cancel)
             try Memory.check(Double(layout.examples.count) * Double(size.height * size.width * (task == .segmentation ? 4 : 3) + 64),
                              "\(word) \(root.path) (\(layout.examples.count) images at \(size.height)x\(size.width))", of: "images")
@@ -113,6 +113,7 @@ public enum FolderDataset {
         }
         var dataset = try assemble(decoded!, source: source(usedKey, decoded!.size), options: options, notes: notes)
         dataset.imagesDecoded = decodedNow
+        if decodedNow == 0 { dataset.cache = pack?.path }
         return dataset
     }
 
@@ -277,8 +278,11 @@ public enum FolderDataset {
         for i in usable { splitOf[i] = layout.examples[i].split }
         let given = Set(usable.compactMap { layout.examples[$0].split })
         let drawFrom = usable.filter { splitOf[$0] == nil || (splitOf[$0] == .train && layout.hasSplitFolders) }
-        let validation = given.contains(.validation) ? SplitAmount.count(0) : options.validation
-        let test = given.contains(.test) ? SplitAmount.count(0) : options.test
+        for (split, asked) in [(Split.validation, options.validation), (.test, options.test)] where given.contains(split) && asked != nil {
+            throw DataError("\(layout.root.path) has its own \(split.rawValue) folder: \(split == .test ? "test" : "val")= draws a split only when the folder has none")
+        }
+        let validation = given.contains(.validation) ? SplitAmount.count(0) : options.validation ?? .fraction(0.1)
+        let test = given.contains(.test) ? SplitAmount.count(0) : options.test ?? .fraction(0.1)
         if !drawFrom.isEmpty, validation != .count(0) || test != .count(0) {
             let drawn = try SplitDrawing.draw(labels: drawFrom.map { layout.examples[$0].label }, classes: classNames.count,
                                               validation: validation, test: test, seed: options.seed ?? 1,

@@ -9,7 +9,7 @@ public struct ImageSize: Codable, Equatable, Hashable, Sendable, CustomStringCon
     public init(side: Int) { self.init(height: side, width: side) }
 
     /// The sides bsn accepts.
-    public static let sides = 4...1024
+    public static let sides = 1...1024
 
     /// "64" or "48x64" (height x width).
     public init(parsing text: String) throws {

@@ -8,12 +8,15 @@ public struct LoadReport: Output, Sendable {
     public let dataset: String, train: Int, validation: Int, test: Int, skipped: Int
     /// Image files decoded by this load (0: generated, or from the cache).
     public let decoded: Int
+    /// The cache file the images were mapped from, if they were.
+    public let cache: String?
     public let notes: [String]
     public let seconds: Double
 
     public var text: String {
         (["loaded \(dataset): \(train) train, \(validation) validation, \(test) test images"
             + (skipped == 0 ? "" : ", \(skipped) skipped (see data)") + (decoded == 0 ? "" : ", \(decoded) files decoded")
+            + (cache == nil ? "" : ", from the cache (nothing decoded)")
             + String(format: " (%.1f s)", seconds)] + notes).joined(separator: "\n")
     }
 }
@@ -30,7 +33,7 @@ extension Session {
         let d = try source.load(progress: progress, cancel: cancel)
         try use(d)
         return LoadReport(dataset: d.name, train: d.train.count, validation: d.validation.count, test: d.test.count,
-                          skipped: d.skipped.count, decoded: d.imagesDecoded, notes: d.notes, seconds: Date().timeIntervalSince(start))
+                          skipped: d.skipped.count, decoded: d.imagesDecoded, cache: d.cache, notes: d.notes, seconds: Date().timeIntervalSince(start))
     }
 
     /// Writes the loaded dataset as a folder of PNG files that `load images`

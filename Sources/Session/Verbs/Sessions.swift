@@ -34,6 +34,8 @@ public struct SessionReport: Output, Sendable {
     public let removedFiles: [String]
     /// For `opened`: why it is read-only (another process holds it), when it is.
     public var readOnly: String? = nil
+    /// For `opened`: what loading its dataset again said (a changed folder, a warning).
+    public var notes: [String] = []
 
     public init(action: Action, name: String, folder: String, contents: [String], removedFiles: [String], readOnly: String? = nil) {
         (self.action, self.name, self.folder, self.contents, self.removedFiles, self.readOnly) = (action, name, folder, contents, removedFiles, readOnly)
@@ -48,7 +50,7 @@ public struct SessionReport: Output, Sendable {
         }
         if !removedFiles.isEmpty { lines.insert(SessionStore.describeRemoved(removedFiles), at: action == .saved ? 0 : 1) }
         if let readOnly { lines.append(SessionStore.describeReadOnly(readOnly)) }
-        return lines.joined(separator: "\n")
+        return (lines + notes).joined(separator: "\n")
     }
 }
 
@@ -75,7 +77,9 @@ extension SessionStore {
         var removed = [String]()
         let s = try open(name, holding: holding, progress: progress, removed: { removed = $0 })
         let contents = [s.dataset?.name, s.modelSpec?.fabric.summary, s.trainer.map { "step \($0.step)" }, "\(s.cells.count) cells"].compactMap { $0 }
-        return (s, SessionReport(action: .opened, name: name, folder: folder(name).path, contents: contents, removedFiles: removed, readOnly: s.readOnlyBecause))
+        var report = SessionReport(action: .opened, name: name, folder: folder(name).path, contents: contents, removedFiles: removed, readOnly: s.readOnlyBecause)
+        report.notes = s.dataset?.notes ?? []
+        return (s, report)
     }
 }
 
@@ -129,8 +133,10 @@ extension SessionStore {
             (opened, report) = try reopen(target, progress: progress)
             left = try saveIfChanged(current, besidesCurrentCell: besidesCurrentCell)
         }
-        return (opened, SessionReport(action: .opened, name: report.name, folder: report.folder, contents: report.contents,
-                                      removedFiles: (left?.removedFiles ?? []) + report.removedFiles, readOnly: report.readOnly))
+        var combined = SessionReport(action: .opened, name: report.name, folder: report.folder, contents: report.contents,
+                                     removedFiles: (left?.removedFiles ?? []) + report.removedFiles, readOnly: report.readOnly)
+        combined.notes = report.notes
+        return (opened, combined)
     }
 
     /// Leaves `current` (saved if it changed) for an empty session `name`
