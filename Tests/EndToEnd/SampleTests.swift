@@ -58,6 +58,16 @@ final class SampleTests: XCTestCase {
         XCTAssertEqual(children.count, 9, "\(children)")
     }
 
+    func testOwnDataSampleExportsLoadsSearchesAndInfers() throws {
+        let (r, folder) = try run("own-data.bsn", [])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertTrue(FileManager.default.fileExists(atPath: folder.appendingPathComponent("own-data-shapes/classes.txt").path))
+        XCTAssertTrue(r.stdout.contains("loaded images in own-data-shapes/: 2000 train, 400 validation, 400 test images"), r.stdout)
+        let test = try XCTUnwrap(r.stdout.split(separator: "\n").first { $0.hasPrefix("test (400 images") }, r.stdout)
+        XCTAssertTrue(test.contains("accuracy"), String(test))
+        XCTAssertTrue(r.stdout.contains("own-data-shapes/test/circle/00000.png (32x32, as in the test pipeline)"), r.stdout)
+    }
+
     func testFacesSegmentationWritesMasks() throws {
         let (r, folder) = try run("faces-segmentation.bsn")
         XCTAssertEqual(r.status, 0, r.stderr)
