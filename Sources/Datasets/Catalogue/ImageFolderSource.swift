@@ -5,7 +5,8 @@ import Tensor
 /// `images <folder> [size=] [val=] [test=] [flip=] [crop=] [strict=on]`: the
 /// user's own classification images, one subfolder per class (or train/ val/
 /// test/ subfolders laid out so), PNG or JPEG of any size.
-public struct ImageFolderSource: DatasetSource {
+public struct ImageFolderSource: FolderSource {
+    public static let task = LearningTask.classification
     public static let word = "images"
     public static let arguments = "<folder> " + FolderOptions.arguments
     public static let summary = "your images: <folder>/<class>/<image> (PNG, JPEG); size= (auto), val= test= (0.1)"
@@ -27,20 +28,4 @@ public struct ImageFolderSource: DatasetSource {
     }
 
     public var name: String { "images in \(URL(fileURLWithPath: path).lastPathComponent)/" }
-    public var origin: String { FolderDataset.origin(path, options, loadedSize) }
-    public var augmentation: Augmentation {
-        let size = loadedSize ?? options.size ?? ImageSize(side: 32)
-        return Augmentation(cropPadding: options.cropPadding, flip: options.flip, height: size.height, width: size.width)
-    }
-
-    public mutating func adoptSessionSeed(_ seed: UInt64) { if options.seed == nil { options.seed = seed } }
-
-    public func load(progress: ((Int, Int) -> Void)?, cancel: Cancellation) throws -> Dataset {
-        try FolderDataset.load(word: Self.word, path: path, task: .classification, options: options, savedKey: listingKey,
-                               progress: progress, cancel: cancel) { key, size in
-            var loaded = self
-            (loaded.listingKey, loaded.loadedSize) = (key, size)
-            return loaded
-        }
-    }
 }

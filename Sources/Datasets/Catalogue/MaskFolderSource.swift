@@ -5,7 +5,8 @@ import Tensor
 /// `masks <folder> [size=] …`: the user's own segmentation set, images/ and
 /// masks/ with the same file names (or train/ val/ test/ subfolders each with
 /// the two); masks are index PNGs, or colour PNGs named by classes.txt.
-public struct MaskFolderSource: DatasetSource {
+public struct MaskFolderSource: FolderSource {
+    public static let task = LearningTask.segmentation
     public static let word = "masks"
     public static let arguments = "<folder> " + FolderOptions.arguments
     public static let summary = "your segmentation set: <folder>/images/, <folder>/masks/ (PNG), [classes.txt]"
@@ -27,20 +28,4 @@ public struct MaskFolderSource: DatasetSource {
     }
 
     public var name: String { "masks in \(URL(fileURLWithPath: path).lastPathComponent)/" }
-    public var origin: String { FolderDataset.origin(path, options, loadedSize) }
-    public var augmentation: Augmentation {
-        let size = loadedSize ?? options.size ?? ImageSize(side: 32)
-        return Augmentation(cropPadding: options.cropPadding, flip: options.flip, height: size.height, width: size.width)
-    }
-
-    public mutating func adoptSessionSeed(_ seed: UInt64) { if options.seed == nil { options.seed = seed } }
-
-    public func load(progress: ((Int, Int) -> Void)?, cancel: Cancellation) throws -> Dataset {
-        try FolderDataset.load(word: Self.word, path: path, task: .segmentation, options: options, savedKey: listingKey,
-                               progress: progress, cancel: cancel) { key, size in
-            var loaded = self
-            (loaded.listingKey, loaded.loadedSize) = (key, size)
-            return loaded
-        }
-    }
 }
