@@ -14,8 +14,9 @@ if [ ${#missing[@]} -gt 0 ]; then
   $sudo apt-get update -qq
   $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}"
 fi
-# The test suite checks ONNX export against ONNX Runtime (Python; bsn itself needs none).
-if [ "${1:-}" = "--tests" ] && ! python3 -c "import onnxruntime, onnx, numpy" >/dev/null 2>&1; then
-  echo "installing for the tests: onnxruntime onnx numpy (pip)" >&2
-  python3 -m pip install --quiet --disable-pip-version-check onnxruntime onnx numpy
+# The test suite checks ONNX export against ONNX Runtime and image decoding
+# against Pillow (Python; bsn itself needs none).
+if [ "${1:-}" = "--tests" ] && ! python3 -c "import onnxruntime, onnx, numpy, PIL" >/dev/null 2>&1; then
+  echo "installing for the tests: onnxruntime onnx numpy pillow (pip)" >&2
+  python3 -m pip install --quiet --disable-pip-version-check onnxruntime onnx numpy pillow
 fi

@@ -250,8 +250,12 @@ int bsn_jpeg_decode(const uint8_t *bytes, size_t size, int expect_width, int exp
     return 0;
 }
 
-int bsn_jpeg_encode(const uint8_t *pixels, int width, int height, int quality,
+int bsn_jpeg_encode(const uint8_t *pixels, int width, int height, int components, int quality, int progressive,
                     uint8_t **out, size_t *out_size, char *error, size_t error_size) {
+    if (components != 1 && components != 3 && components != 4) {
+        set_error(error, error_size, "", "components must be 1, 3 or 4");
+        return -1;
+    }
     struct jpeg_compress_struct info;
     struct jpeg_failure failure;
     unsigned char *volatile buffer = NULL;
@@ -259,10 +263,14 @@ int bsn_jpeg_encode(const uint8_t *pixels, int width, int height, int quality,
     info.err = jpeg_std_error(&failure.manager);
     failure.manager.error_exit = jpeg_fail;
     failure.manager.emit_message = jpeg_note;
+    // CMYK is stored inverted under an Adobe marker, as Photoshop and Pillow write it.
+    JSAMPLE *volatile inverted = components == 4 ? malloc((size_t)width * 4) : NULL;
+    if (components == 4 && !inverted) { set_error(error, error_size, "", "out of memory"); return -1; }
     if (setjmp(failure.jump)) {
         set_error(error, error_size, "", failure.message);
         jpeg_destroy_compress(&info);
         free(buffer);
+        free(inverted);
         return -1;
     }
     jpeg_create_compress(&info);
@@ -270,19 +278,25 @@ int bsn_jpeg_encode(const uint8_t *pixels, int width, int height, int quality,
     jpeg_mem_dest(&info, &target, &size);
     info.image_width = (JDIMENSION)width;
     info.image_height = (JDIMENSION)height;
-    info.input_components = 3;
-    info.in_color_space = JCS_RGB;
+    info.input_components = components;
+    info.in_color_space = components == 1 ? JCS_GRAYSCALE : components == 3 ? JCS_RGB : JCS_CMYK;
     jpeg_set_defaults(&info);
     jpeg_set_quality(&info, quality, TRUE);
+    if (progressive) jpeg_simple_progression(&info);
     jpeg_start_compress(&info, TRUE);
-    size_t stride = (size_t)width * 3;
+    size_t stride = (size_t)width * components;
     while (info.next_scanline < info.image_height) {
         JSAMPROW row = (JSAMPROW)(pixels + stride * info.next_scanline);
+        if (inverted) {
+            for (size_t i = 0; i < stride; i++) inverted[i] = (JSAMPLE)(255 - row[i]);
+            row = inverted;
+        }
         jpeg_write_scanlines(&info, &row, 1);
     }
     jpeg_finish_compress(&info);
     buffer = target;
     jpeg_destroy_compress(&info);
+    free(inverted);
     *out = buffer;
     *out_size = (size_t)size;
     return 0;

@@ -50,7 +50,7 @@ public enum JPEG {
     public static func write(_ image: RGBImage, to path: String, quality: Int = 95) throws -> AtomicFile.Written {
         var out: UnsafeMutablePointer<UInt8>?, size = 0
         var error = [CChar](repeating: 0, count: 256)
-        guard bsn_jpeg_encode(image.pixels, Int32(image.width), Int32(image.height), Int32(quality), &out, &size, &error, error.count) == 0, let out else {
+        guard bsn_jpeg_encode(image.pixels, Int32(image.width), Int32(image.height), 3, Int32(quality), 0, &out, &size, &error, error.count) == 0, let out else {
             throw DataError("\(path): cannot write the JPEG (\(message(error)))")
         }
         defer { bsn_free(out) }

@@ -34,7 +34,7 @@ final class ImageCodecTests: XCTestCase {
     private func encodeJPEG(_ pixels: [UInt8], _ w: Int, _ h: Int) throws -> [UInt8] {
         var out: UnsafeMutablePointer<UInt8>?, size = 0
         var error = [CChar](repeating: 0, count: 256)
-        XCTAssertEqual(bsn_jpeg_encode(pixels, Int32(w), Int32(h), 95, &out, &size, &error, 256), 0, message(error))
+        XCTAssertEqual(bsn_jpeg_encode(pixels, Int32(w), Int32(h), 3, 95, 0, &out, &size, &error, 256), 0, message(error))
         defer { bsn_free(out) }
         return Array(UnsafeBufferPointer(start: out, count: size))
     }

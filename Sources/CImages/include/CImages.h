@@ -35,8 +35,11 @@ int bsn_png_decode(const uint8_t *bytes, size_t size, uint8_t **pixels, int *wid
 /// (*width, *height give the decoded size).
 int bsn_jpeg_decode(const uint8_t *bytes, size_t size, int expect_width, int expect_height, int min_width, int min_height,
                     uint8_t **pixels, int *width, int *height, char *error, size_t error_size);
-/// Encodes 8-bit RGB as a JPEG (quality 1...100) in `*out` (malloc'ed; bsn_free). 0 or -1 + message.
-int bsn_jpeg_encode(const uint8_t *pixels, int width, int height, int quality,
+/// Encodes 8-bit pixels as a JPEG (quality 1...100; baseline, or progressive
+/// when `progressive`) in `*out` (malloc'ed; bsn_free). components: 1 = gray,
+/// 3 = RGB, 4 = CMYK (stored inverted under an Adobe marker, as Photoshop and
+/// Pillow write it). 0 or -1 + message.
+int bsn_jpeg_encode(const uint8_t *pixels, int width, int height, int components, int quality, int progressive,
                     uint8_t **out, size_t *out_size, char *error, size_t error_size);
 
 /// Decodes a segmentation mask PNG. Palette and gray files (any depth, alpha
