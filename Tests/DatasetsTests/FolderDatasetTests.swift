@@ -213,4 +213,39 @@ final class FolderDatasetTests: XCTestCase {
         XCTAssertTrue(rebuilt.notes.contains { $0.contains("damaged") }, "\(rebuilt.notes)")
         XCTAssertEqual(try images(root, "val=0 test=0").imagesDecoded, 0)
     }
+
+    /// 100,000 tiny files: listed, decoded and split without trouble, and the listing's order is the sorted one.
+    func testAHundredThousandTinyFilesLoad() throws {
+        let root = try temporaryFolder(self)
+        var pngs = [Data]()
+        for k in 0..<4 {
+            let url = root.appendingPathComponent("seed-\(k).png")
+            try writePNG([UInt8](repeating: UInt8(60 * k), count: 3), width: 1, height: 1, channels: 3, to: url)
+            pngs.append(try Data(contentsOf: url))
+            try FileManager.default.removeItem(at: url)
+        }
+        for k in 0..<4 {
+            let folder = root.appendingPathComponent("class-\(k)")
+            try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+            // POSIX calls: Foundation's Data.write and removeItem take ~0.4 ms a file here, the kernel 10 µs.
+            try pngs[k].withUnsafeBytes { bytes in
+                for i in 0..<25_000 {
+                    let fd = open(folder.appendingPathComponent(String(format: "%05d.png", i)).path, O_WRONLY | O_CREAT | O_EXCL, 0o644)
+                    guard fd >= 0, write(fd, bytes.baseAddress, bytes.count) == bytes.count, close(fd) == 0 else { throw POSIXError(.EIO) }
+                }
+            }
+        }
+        addTeardownBlock { _ = try? runProgram("/bin/rm", ["-rf", root.path]) }
+        let d = try images(root, "val=1000 test=1000")
+        XCTAssertEqual([d.train.count, d.validation.count, d.test.count], [98_000, 1000, 1000])
+        XCTAssertEqual(d.imagesDecoded, 100_000)
+        XCTAssertEqual(d.skipped, [])
+        XCTAssertEqual(d.classNames, ["class-0", "class-1", "class-2", "class-3"])
+        // Every image kept its class: the pixel value is 60·class.
+        let train = d.train
+        for i in stride(from: 0, to: train.count, by: 997) {
+            XCTAssertEqual(Int(train.pixels[i * train.imageSize]), 60 * Int(train.labels[i]), train.ids[i])
+        }
+        XCTAssertEqual(try images(root, "val=1000 test=1000").imagesDecoded, 0)
+    }
 }

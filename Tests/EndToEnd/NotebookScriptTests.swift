@@ -275,4 +275,42 @@ final class NotebookScriptTests: XCTestCase {
         }
         XCTAssertEqual(try state("straight"), try state("resumed"))
     }
+
+    /// A session on the user's folder remembers the listing it was loaded from: `open` after the folder changed says so
+    /// and prints the exact command that loads the folder as it is now.
+    func testOpeningASessionWhoseFolderChangedSaysSoAndOffersTheReload() throws {
+        let script = try write("own.bsn", """
+        load shapes train=40 val=10 test=10
+        export images mine
+        load images mine flip=on
+        build cnf W=2 S=2 C=4
+        train 2 steps
+        save own
+        """)
+        let first = try bsn(["run", script])
+        XCTAssertEqual(first.status, 0, first.stderr + first.stdout)
+        let root = folder.appendingPathComponent("mine").resolvingSymlinksInPath()
+        let unchanged = try bsn([], input: "open own\ndata\n")
+        XCTAssertEqual(unchanged.status, 0, unchanged.stderr)
+        XCTAssertFalse((unchanged.stdout + unchanged.stderr).contains("has changed"), unchanged.stdout + unchanged.stderr)
+
+        // One more image: the saved decode still comes from the cache, and the note says how to reload.
+        try FileManager.default.copyItem(at: root.appendingPathComponent("train/circle").appendingPathComponent(
+            try FileManager.default.contentsOfDirectory(atPath: root.appendingPathComponent("train/circle").path).sorted()[0]),
+                                         to: root.appendingPathComponent("train/circle/extra.png"))
+        let changed = try bsn([], input: "open own\ndata\n")
+        XCTAssertEqual(changed.status, 0, changed.stderr)
+        let said = changed.stdout + changed.stderr
+        XCTAssertTrue(said.contains("\(root.path) has changed since this session was saved; the session keeps the images it was saved with"), said)
+        XCTAssertTrue(said.contains("`load images \(root.path) flip=on seed=1` loads the folder as it is now"), said)
+        XCTAssertTrue(said.contains("splits: train 40,"), said)
+
+        // Without the cache the folder is decoded as it is now, and the note says that too.
+        try FileManager.default.removeItem(at: folder.appendingPathComponent("cache"))
+        let recoded = try bsn([], input: "open own\ndata\n")
+        XCTAssertEqual(recoded.status, 0, recoded.stderr)
+        let now = recoded.stdout + recoded.stderr
+        XCTAssertTrue(now.contains("its images as they are now were loaded"), now)
+        XCTAssertTrue(now.contains("splits: train 41,"), now)
+    }
 }
