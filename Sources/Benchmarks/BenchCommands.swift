@@ -48,10 +48,10 @@ public enum BenchCommands {
     public static func data(quick: Bool, json: Bool) throws -> String {
         let ceiling = SgemmCeiling.measure()
         let report = try DataBenchmark(quick: quick).run { step($0, quiet: json) }
-        struct Output: Codable { let sgemm_gflops: Double; let threads: Int; let report: DataBenchmark.Report }
-        let threads = ProcessInfo.processInfo.activeProcessorCount
-        return json ? JSONLine.encode(Output(sgemm_gflops: ceiling.gflops, threads: threads, report: report))
-                    : DataBenchmark.table(report) + String(format: "\n%d threads; sgemm ceiling %.1f GFLOP/s (same run)", threads, ceiling.gflops)
+        struct Output: Codable { let cpu: String; let sgemm_gflops: Double; let threads: Int; let report: DataBenchmark.Report }
+        let threads = ProcessInfo.processInfo.activeProcessorCount, cpu = ConvolutionChoices.cpu
+        return json ? JSONLine.encode(Output(cpu: cpu, sgemm_gflops: ceiling.gflops, threads: threads, report: report))
+                    : DataBenchmark.table(report) + String(format: "\nCPU: %@; %d threads; sgemm ceiling %.1f GFLOP/s (same run)", cpu, threads, ceiling.gflops)
     }
 
     /// `bsn bench scale`: each configuration on 1 rank, then on `ranks` ranks under mpirun, then the cluster estimate's row.

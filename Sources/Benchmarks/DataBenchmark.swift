@@ -10,7 +10,8 @@ import Tensor
 /// images with masks, padded to 256x256). For each: images/s of the loader
 /// alone (augmentation and conversion to floats), without and with prefetch,
 /// and with a consumer that works as long as a batch takes to make, which
-/// shows how much of the loading the prefetch thread hides.
+/// shows how much of the loading the prefetch thread hides. Then a folder of
+/// the user's JPEG files through `load images` (FolderLoadBenchmark).
 public struct DataBenchmark {
     public struct Row: Codable, Sendable {
         public let data: String, batch: Int, prefetch: Bool
@@ -21,6 +22,7 @@ public struct DataBenchmark {
     public struct Report: Codable, Sendable {
         public let cifar_images: Int, cifar_load_s: Double, cifar_load_images_per_s: Double
         public let rows: [Row]
+        let folder: FolderLoadBenchmark.Report
     }
 
     public let quick: Bool
@@ -52,8 +54,9 @@ public struct DataBenchmark {
                 rows.append(row(name, batch, prefetch, alone * 1000, try measure(set, augmentation, batch: batch, prefetch: prefetch, consumer: alone)))
             }
         }
+        let folderRow = try FolderLoadBenchmark(files: quick ? 1000 : 10000).run(in: folder, progress: progress)
         return Report(cifar_images: trainCount + testCount, cifar_load_s: loadSeconds,
-                      cifar_load_images_per_s: Double(trainCount + testCount) / loadSeconds, rows: rows)
+                      cifar_load_images_per_s: Double(trainCount + testCount) / loadSeconds, rows: rows, folder: folderRow)
     }
 
     private func row(_ name: String, _ batch: Int, _ prefetch: Bool, _ consumerMs: Double, _ seconds: Double) -> Row {
@@ -106,6 +109,18 @@ public struct DataBenchmark {
         lines += table.lines
         lines.append("")
         lines.append("With a consumer as slow as the loader, prefetch hides the loading when ms/batch ≈ consumer ms (without it: ≈ 2x).")
+        let f = report.folder
+        lines += ["",
+                  String(format: "load images: %d JPEG files of %dx%d (%.1f MB, 10 class folders) decoded to %dx%d; medians of 5",
+                         f.files, f.file_side, f.file_side, f.file_megabytes, f.size, f.size)]
+        var folder = Table([.left("threads", 9), .right("load s", 9), .right("decode images/s", 17)])
+        folder.add(["1", Format.fixed(f.load_1_thread_s, 3), Format.fixed(f.decode_1_thread_images_per_s, 0)])
+        folder.add([String(f.threads), Format.fixed(f.load_all_threads_s, 3), Format.fixed(f.decode_all_threads_images_per_s, 0)])
+        lines += folder.lines
+        lines.append(String(format: "%d threads vs 1: decoding %.2fx, whole load %.2fx (target: decoding ≥ 1.7x on 2 cores)",
+                            f.threads, f.decode_speedup, f.load_speedup))
+        lines.append(String(format: "cache: first load %.3f s (decodes, writes the pack), reload %.4f s = %.1f%% of it (target ≤ 5%%)",
+                            f.cached_first_load_s, f.cached_reload_s, 100 * f.reload_fraction))
         return lines.joined(separator: "\n")
     }
 }

@@ -48,13 +48,19 @@ public enum JPEG {
     /// Writes the file atomically (see AtomicFile).
     @discardableResult
     public static func write(_ image: RGBImage, to path: String, quality: Int = 95) throws -> AtomicFile.Written {
+        let bytes = try encode(image, quality: quality, path)
+        do { return try AtomicFile.write(bytes, to: path) } catch { throw DataError("\(error)") }
+    }
+
+    /// The JPEG file's bytes (baseline, 4:2:0); `path` names it in errors.
+    public static func encode(_ image: RGBImage, quality: Int = 95, _ path: String = "image") throws -> Data {
         var out: UnsafeMutablePointer<UInt8>?, size = 0
         var error = [CChar](repeating: 0, count: 256)
         guard bsn_jpeg_encode(image.pixels, Int32(image.width), Int32(image.height), 3, Int32(quality), 0, &out, &size, &error, error.count) == 0, let out else {
             throw DataError("\(path): cannot write the JPEG (\(message(error)))")
         }
         defer { bsn_free(out) }
-        do { return try AtomicFile.write(Data(bytesNoCopy: out, count: size, deallocator: .none), to: path) } catch { throw DataError("\(error)") }
+        return Data(bytes: out, count: size)
     }
 }
 

@@ -36,6 +36,16 @@ public enum Memory {
     /// everything else the process needs). `what` names the request in the
     /// user's words and `of` what the bytes hold: "CNF W=8 S=6 C=100000 needs
     /// ~2.4 TB of weights; 22 GB available".
+    /// Asks the kernel for 2 MiB pages in the 2 MiB-aligned interior of
+    /// `count` bytes at `base`, not yet touched: a large buffer filled at once
+    /// then costs one page fault per 2 MiB instead of per 4 KiB. Only advice:
+    /// nothing changes where transparent huge pages are off.
+    public static func adviseHugePages(_ base: UnsafeMutableRawPointer, count: Int) {
+        let huge = 2 << 20, start = (Int(bitPattern: base) + huge - 1) / huge * huge, end = (Int(bitPattern: base) + count) / huge * huge
+        guard end > start, let aligned = UnsafeMutableRawPointer(bitPattern: start) else { return }
+        _ = madvise(aligned, end - start, Int32(MADV_HUGEPAGE))
+    }
+
     public static func check(_ bytes: Double, _ what: String, of contents: String) throws {
         let free = available()
         guard bytes.isFinite, bytes <= 0.9 * free - 64e6 else {

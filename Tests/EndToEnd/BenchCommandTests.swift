@@ -50,7 +50,7 @@ final class BenchCommandTests: XCTestCase {
         XCTAssertTrue(run.stdout.contains("threads"), run.stdout)
     }
 
-    func testBenchDataMeasuresTheLoaderWithAndWithoutPrefetch() throws {
+    func testBenchDataMeasuresTheLoaderWithAndWithoutPrefetchAndAFolderOfJPEGs() throws {
         let run = try runBSN(["bench", "data", "--quick", "--json"])
         XCTAssertEqual(run.status, 0, run.stderr)
         let output = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(run.stdout.utf8)) as? [String: Any])
@@ -62,6 +62,15 @@ final class BenchCommandTests: XCTestCase {
         XCTAssertEqual(Set(rows.compactMap { $0["data"] as? String }), ["cifar", "partlabels"])
         XCTAssertEqual(Set(rows.compactMap { $0["prefetch"] as? Bool }), [true, false])
         for row in rows { XCTAssertGreaterThan(row["images_per_s"] as? Double ?? 0, 0) }
+        // The load images row: 1000 JPEG files decoded on one thread and on every core, then reloaded from the cache.
+        XCTAssertFalse((output["cpu"] as? String ?? "").isEmpty)
+        let folder = try XCTUnwrap(report["folder"] as? [String: Any])
+        XCTAssertEqual(folder["files"] as? Int, 1000)
+        XCTAssertEqual(folder["size"] as? Int, 64)
+        for key in ["decode_1_thread_images_per_s", "decode_all_threads_images_per_s", "decode_speedup", "cached_first_load_s", "cached_reload_s"] {
+            XCTAssertGreaterThan(folder[key] as? Double ?? 0, 0, key)
+        }
+        XCTAssertLessThan(folder["reload_fraction"] as? Double ?? 1, 1, "a reload from the cache decodes nothing")
     }
 
     func testUnknownCommandsFailWithUsage() throws {

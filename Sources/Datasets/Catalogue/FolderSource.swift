@@ -22,8 +22,13 @@ extension FolderSource {
     public mutating func adoptSessionSeed(_ seed: UInt64) { if options.seed == nil { options.seed = seed } }
 
     public func load(progress: ((Int, Int) -> Void)?, cancel: Cancellation) throws -> Dataset {
+        try load(threads: ProcessInfo.processInfo.activeProcessorCount, progress: progress, cancel: cancel)
+    }
+
+    /// Loads with the images decoded on `threads` threads (`bsn bench data` compares 1 with all cores).
+    public func load(threads: Int, progress: ((Int, Int) -> Void)?, cancel: Cancellation) throws -> Dataset {
         try FolderDataset.load(word: Self.word, path: path, task: Self.task, options: options, savedKey: listingKey,
-                               progress: progress, cancel: cancel) { key, size in
+                               threads: threads, progress: progress, cancel: cancel) { key, size in
             var loaded = self
             (loaded.listingKey, loaded.loadedSize) = (key, size)
             return loaded

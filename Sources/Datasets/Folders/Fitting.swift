@@ -29,6 +29,8 @@ public struct Fit: Equatable, Sendable {
     /// the reduction (PIL's antialiased bilinear); an exact copy at scale 1.
     public func image(_ image: RGBImage) -> RGBImage {
         if image.width == target.width && image.height == target.height && isIdentity { return image }
+        // Already at the resized size (a JPEG decoded at 1/2, 1/4 or 1/8 scale): the filter reads one pixel with weight 1, a crop.
+        if image.width == resizedWidth && image.height == resizedHeight { return crop(image) }
         let columns = Taps(source: image.width, resized: resizedWidth, first: cropX, count: target.width)
         let rows = Taps(source: image.height, resized: resizedHeight, first: cropY, count: target.height)
         let tw = target.width, th = target.height
@@ -63,6 +65,19 @@ public struct Fit: Equatable, Sendable {
         return RGBImage(width: tw, height: th, pixels: pixels)
     }
 
+    private func crop(_ image: RGBImage) -> RGBImage {
+        let rowBytes = target.width * 3
+        var pixels = [UInt8](repeating: 0, count: target.height * rowBytes)
+        image.pixels.withUnsafeBufferPointer { src in
+            pixels.withUnsafeMutableBufferPointer { out in
+                for y in 0..<target.height {
+                    (out.baseAddress! + y * rowBytes).update(from: src.baseAddress! + ((y + cropY) * image.width + cropX) * 3, count: rowBytes)
+                }
+            }
+        }
+        return RGBImage(width: target.width, height: target.height, pixels: pixels)
+    }
+
     /// A mask (height, width) of class values at the original size, resized by
     /// nearest neighbour with the same geometry.
     public func mask(_ values: [UInt8]) -> [UInt8] {
@@ -83,20 +98,22 @@ public struct Fit: Equatable, Sendable {
 
         init(source: Int, resized: Int, first: Int, count: Int) {
             let scale = Double(source) / Double(resized), support = max(scale, 1)
+            start.reserveCapacity(count)
+            length.reserveCapacity(count)
+            offset.reserveCapacity(count)
             for o in first..<first + count {
                 let centre = (Double(o) + 0.5) * scale
-                let lo = max(0, Int((centre - support).rounded(.down))), hi = min(source, Int((centre + support).rounded(.up)))
-                var w = (lo..<hi).map { i in max(0, 1 - abs(Double(i) + 0.5 - centre) / support) }
+                func weight(_ i: Int) -> Double { max(0, 1 - abs(Double(i) + 0.5 - centre) / support) }
+                var lo = max(0, Int((centre - support).rounded(.down))), hi = min(source, Int((centre + support).rounded(.up)))
                 // Drop zero-weight ends so an unscaled axis reads exactly one pixel with weight 1.
-                var a = 0, b = w.count
-                while a < b - 1 && w[a] == 0 { a += 1 }
-                while b > a + 1 && w[b - 1] == 0 { b -= 1 }
-                w = Array(w[a..<b])
-                let total = w.reduce(0, +)
-                start.append(lo + a)
-                length.append(w.count)
+                while lo < hi - 1 && weight(lo) == 0 { lo += 1 }
+                while hi > lo + 1 && weight(hi - 1) == 0 { hi -= 1 }
+                var total = 0.0
+                for i in lo..<hi { total += weight(i) }
+                start.append(lo)
+                length.append(hi - lo)
                 offset.append(weights.count)
-                weights += w.map { Float(total > 0 ? $0 / total : 1 / Double(w.count)) }
+                for i in lo..<hi { weights.append(Float(total > 0 ? weight(i) / total : 1 / Double(hi - lo))) }
             }
         }
     }

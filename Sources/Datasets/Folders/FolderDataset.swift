@@ -289,14 +289,9 @@ public enum FolderDataset {
                                               stratified: layout.task == .classification, classNames: classNames)
             for (i, split) in zip(drawFrom, drawn) { splitOf[i] = split }
         }
-        var sets = Split.allCases.map { _ in ImageSet(height: d.size.height, width: d.size.width, channels: 3, task: layout.task) }
-        for i in usable {
-            let s = Split.allCases.firstIndex(of: splitOf[i] ?? .train)!
-            if layout.task == .segmentation {
-                sets[s].append(pixels: d.image(i), mask: d.mask(i), id: layout.examples[i].image)
-            } else {
-                sets[s].append(pixels: d.image(i), label: layout.examples[i].label, id: layout.examples[i].image)
-            }
+        let sets = Split.allCases.map { split in
+            ImageSet.gathering(usable.filter { (splitOf[$0] ?? .train) == split }, height: d.size.height, width: d.size.width, channels: 3,
+                               task: layout.task, image: d.image, mask: d.mask, label: { layout.examples[$0].label }, id: { layout.examples[$0].image })
         }
         return Dataset(source: source, classNames: classNames, train: sets[0], validation: sets[1], test: sets[2], skipped: skipped, notes: notes)
     }

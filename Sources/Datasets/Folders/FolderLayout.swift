@@ -108,7 +108,8 @@ struct FolderLayout {
     /// exported order, whatever the classes.
     static func inFileNameOrder(_ examples: [Example]) -> [Example] {
         func rank(_ s: Split?) -> Int { s.map { Split.allCases.firstIndex(of: $0)! } ?? -1 }
-        return examples.map { ($0, ($0.image as NSString).lastPathComponent) }.sorted { a, b in
+        func fileName(_ path: String) -> Substring { path.utf8.lastIndex(of: UInt8(ascii: "/")).map { path[path.index(after: $0)...] } ?? path[...] }
+        return examples.map { ($0, fileName($0.image)) }.sorted { a, b in
             rank(a.0.split) != rank(b.0.split) ? rank(a.0.split) < rank(b.0.split) : a.1 != b.1 ? a.1 < b.1 : a.0.image < b.0.image
         }.map(\.0)
     }

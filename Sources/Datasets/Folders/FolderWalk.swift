@@ -39,12 +39,23 @@ struct FolderWalk {
                 refused.append("\(folder): a folder that cannot be listed")
                 continue
             }
-            for name in names where !name.hasPrefix(".") {
+            // The stat calls on all cores (a folder of 100,000 files spends most of its listing in them).
+            let shown = names.filter { !$0.hasPrefix(".") }
+            let blank = stat()
+            var stats = Array(repeating: blank, count: shown.count), errors = [Int32](repeating: 0, count: shown.count)
+            stats.withUnsafeMutableBufferPointer { stats in
+                errors.withUnsafeMutableBufferPointer { errors in
+                    let parts = Parallel.ranges(shown.count, parts: shown.count / 512 + 1)
+                    Parallel.forEach(parts.count, threads: shown.count < 512 ? 1 : ProcessInfo.processInfo.activeProcessorCount) { part, _ in
+                        for k in parts[part] where stat(absolute + "/" + shown[k], &stats[k]) != 0 { errors[k] = errno }
+                    }
+                }
+            }
+            for (k, name) in shown.enumerated() {
                 let path = folder.isEmpty ? name : folder + "/" + name
-                let full = absolute + "/" + name
-                var s = stat()
-                guard stat(full, &s) == 0 else {
-                    let reason = errno == ELOOP ? "a symbolic link loop" : errno == ENOENT ? "a broken symbolic link" : String(cString: strerror(errno))
+                let s = stats[k]
+                guard errors[k] == 0 else {
+                    let reason = errors[k] == ELOOP ? "a symbolic link loop" : errors[k] == ENOENT ? "a broken symbolic link" : String(cString: strerror(errors[k]))
                     refused.append("\(path): \(reason), not read")
                     continue
                 }
