@@ -10,7 +10,7 @@ import Tensor
 /// the values inside are what gets tested), exported architectures and models.
 struct FileMutations {
     enum Format: String, CaseIterable {
-        case cifar10, cifar100, jpeg, ppm, split, session, arch, model
+        case cifar10, cifar100, jpeg, ppm, split, session, arch, model, images, masks
     }
 
     var rng: RNG
@@ -121,6 +121,15 @@ struct FileMutations {
         }
     }
 
+    /// Sets a PNG's IHDR width and height (the CRC no longer matches, as in a hand-edited file) or damages its bytes.
+    mutating func mutatePNGSize(_ bytes: inout [UInt8]) {
+        guard bytes.count > 24, chance(0.7) else { return mutateBytes(&bytes) }
+        let (w, h) = pick([(65500, 65500), (0, 0), (1, 1), (1 << 31 - 1, 2), (3, 100_000)])
+        for (k, v) in [(16, w), (20, h)] {
+            for b in 0..<4 { bytes[k + b] = UInt8(truncatingIfNeeded: v >> (24 - 8 * b)) }
+        }
+    }
+
     /// Changes a PPM's header or damages its bytes.
     mutating func mutatePPM(_ bytes: inout [UInt8]) {
         if chance(0.5) {
@@ -167,6 +176,34 @@ struct FileMutations {
                 try mutate(folder.appendingPathComponent(pick(PartLabels.splitFiles)), text: true)
             }
             return ["load partlabels \(name) onerror=\(pick(["skip", "stop"]))", "data"]
+        case .images, .masks:
+            // A small folder as export images writes it, then damage: a file's bytes or its PNG header's size, classes.txt,
+            // a file removed or emptied, a stray non-image, an empty folder.
+            let source: any DatasetSource = format == .images ? Shapes(train: 12, validation: 4, test: 4, seed: rng.next())
+                                                              : Faces(side: 16, train: 6, validation: 2, test: 2, seed: rng.next())
+            _ = try FolderExport.write(try source.load(), to: folder.path, splits: Split.allCases)
+            let files = try fm.subpathsOfDirectory(atPath: folder.path).filter { $0.hasSuffix(".png") }.sorted()
+            let victim = folder.appendingPathComponent(pick(files))
+            for _ in 0..<(1 + rng.integer(below: 2)) where fm.fileExists(atPath: victim.path) {
+                switch rng.integer(below: 6) {
+                case 0:
+                    var bytes = [UInt8](try Data(contentsOf: victim))
+                    mutatePNGSize(&bytes)
+                    try Data(bytes).write(to: victim)
+                case 1: try mutate(victim, text: false)
+                case 2: if fm.fileExists(atPath: folder.appendingPathComponent("classes.txt").path) { try mutate(folder.appendingPathComponent("classes.txt"), text: true) }
+                case 3: try Data(pick([[], [0x89, 0x50, 0x4E, 0x47], Array("not an image".utf8)])).write(to: victim)
+                case 4: try? fm.removeItem(at: victim)
+                default:
+                    let parent = victim.deletingLastPathComponent()
+                    try fm.createDirectory(at: parent.appendingPathComponent(pick(["empty", "été ünï", "sub"])), withIntermediateDirectories: true)
+                    try Data("notes".utf8).write(to: parent.appendingPathComponent(pick(["notes.txt", "x.jpg", ".hidden.png"])))
+                }
+            }
+            let options = pick(["", "size=8", "size=16x8", "strict=on", "flip=on crop=pad:2", "size=0", "val=3"])
+            return format == .images
+                ? ["load images \(name) \(options)", "data", "build cnf W=1 S=2 C=2", "train 1 steps", "eval val"]
+                : ["load masks \(name) \(options)", "data", "build cnf-seg W=1 S=2 C=2", "train 1 steps", "eval val", "render masks \(name)-m.png"]
         case .session:
             let sessions = dir.appendingPathComponent("sessions")
             try fm.createDirectory(at: sessions, withIntermediateDirectories: true)

@@ -63,7 +63,7 @@ struct SpecialFiles {
             return ["\(writer) \(name)"]
         }
         let kind = pick([Kind.fifo, .folder, .device])
-        switch rng.integer(below: 6) {
+        switch rng.integer(below: 7) {
         case 0:
             try make(kind, at: dir.appendingPathComponent("r\(i).png").path)
             return ["infer r\(i).png"]
@@ -89,6 +89,26 @@ struct SpecialFiles {
             try fm.removeItem(atPath: victim)
             try make(kind, at: victim)
             return ["load partlabels parts\(i) onerror=skip"]
+        case 5:
+            // A folder of images with a special file, or a link back up the tree, among them.
+            let root = dir.appendingPathComponent("images\(i)")
+            _ = try FolderExport.write(try Shapes(train: 10, validation: 0, test: 0, seed: rng.next()).load(), to: root.path, splits: [.train])
+            // One split exported: the class folders at the top (root/<class>/), as a user's folder without split folders.
+            let train = root
+            var isFolder: ObjCBool = false
+            let classes = try fm.contentsOfDirectory(atPath: train.path).sorted().filter {
+                fm.fileExists(atPath: train.appendingPathComponent($0).path, isDirectory: &isFolder) && isFolder.boolValue
+            }
+            let classFolder = train.appendingPathComponent(pick(classes))
+            if rng.uniform() < 0.3 {
+                try fm.createSymbolicLink(atPath: classFolder.appendingPathComponent("up").path, withDestinationPath: "..")
+            } else {
+                let victim = try fm.contentsOfDirectory(atPath: classFolder.path).sorted().first.map { classFolder.appendingPathComponent($0).path }
+                    ?? classFolder.appendingPathComponent("x.png").path
+                try? fm.removeItem(atPath: victim)
+                try make(kind, at: victim)
+            }
+            return ["load images images\(i) \(pick(["", "strict=on"]))", "data"]
         default:
             let name = "special\(i)", session = dir.appendingPathComponent("sessions/\(name)")
             try fm.copyItem(at: template.appendingPathComponent("sessions/base"), to: session)
