@@ -54,13 +54,45 @@ final class ModelFileTests: XCTestCase {
         }
     }
 
+    /// A file of the user's folder gives the same network input through infer as through load images:
+    /// the same decoding (alpha on black) and the same resize and crop, so the same probabilities.
+    func testInferOnAFileOfAnImageFolderGivesWhatTheLoadedDatasetGives() throws {
+        let root = try temporaryFolder(self)
+        setenv("BSN_CACHE", "off", 1)
+        defer { unsetenv("BSN_CACHE") }
+        var rng = RNG(seed: 11)
+        for name in ["ant", "bee"] {
+            try FileManager.default.createDirectory(at: root.appendingPathComponent(name), withIntermediateDirectories: true)
+            for i in 0..<6 {
+                let pixels = (0..<(50 * 37 * 4)).map { _ in UInt8(truncatingIfNeeded: rng.next()) }
+                try PNG.write(RGBAImage(width: 50, height: 37, pixels: pixels), to: root.appendingPathComponent("\(name)/\(i).png").path)
+            }
+        }
+        let s = Session(name: "folder", seed: 3)
+        try s.load(ImageFolderSource(path: root.path, options: FolderOptions(size: ImageSize(side: 16), validation: .count(0), test: .count(0))))
+        try s.set(.batch(4))
+        try s.build(.cnf(columns: 2, scales: 2, channels: 4, segmentation: false, gated: true))
+        try s.train(.steps(3), validate: false)
+        let train = try XCTUnwrap(s.dataset).train
+        let logits = try datasetLogits(s, train), k = logits.dim(-1)
+        for e in 0..<train.count {
+            let report = try s.infer([root.appendingPathComponent(train.ids[e]).path]).images[0]
+            XCTAssertEqual(report.preparation, "resized 50x37 → 21x16 (shorter side), centre 16x16 cropped; fit=stretch resizes both sides")
+            let row = (0..<k).map { Double(logits.data[e * k + $0]) }, top = row.max()!, sum = row.map { exp($0 - top) }.reduce(0, +)
+            for c in report.classes {
+                let index = try XCTUnwrap(s.dataset).classNames.firstIndex(of: c.name)!
+                XCTAssertEqual(c.value, exp(row[index] - top) / sum, accuracy: 1e-6, train.ids[e])  // float32 rounding of another batch size
+            }
+        }
+    }
+
     func testAnImageOfAnotherSizeIsResizedAndSaysSo() throws {
         let folder = try temporaryFolder(self)
         let s = try trainedClassifier()
         let file = folder.appendingPathComponent("big.png").path
         try PNG.write(RGBAImage(width: 64, height: 48, pixels: [UInt8](repeating: 200, count: 64 * 48 * 4)), to: file)
         let report = try s.infer([file])
-        XCTAssertEqual(report.images[0].preparation, "resized 64x48 → 43x32 (shorter side), centre 32x32 cropped; fit=stretch resizes both sides")
+        XCTAssertEqual(report.images[0].preparation, "resized 64x48 → 42x32 (shorter side), centre 32x32 cropped; fit=stretch resizes both sides")
         XCTAssertEqual(report.images[0].classes.count, 5)
         XCTAssertEqual(report.images[0].classes.map(\.value).reduce(0, +), 1, accuracy: 0.5)
         XCTAssertEqual(try s.infer([file], fit: .stretch).images[0].preparation, "resized 64x48 → 32x32, the dataset's size (stretched: fit=stretch)")

@@ -136,24 +136,16 @@ extension ExportedModel {
         }
     }
 
-    /// An image file's RGB pixels: PNG (alpha dropped) or JPEG, by content. Only a regular file is read.
+    /// An image file's RGB pixels, decoded as `load images` decodes: any PNG or
+    /// JPEG, by content, alpha composited on black. Only a regular file is read.
     public static func readImage(_ path: String) throws -> RGBImage {
         let bytes: Data
-        do { bytes = try RegularFile.read(path, limit: PNG.maxFileBytes) } catch {
+        do { bytes = try RegularFile.read(path, limit: ImageDecoding.maxFileBytes) } catch {
             throw SessionError("\(error)".hasSuffix("no such file") ? "\(path): no such image" : "\(error)")
         }
-        let magic = [UInt8](bytes.prefix(8))
-        if magic.starts(with: [0x89, 0x50, 0x4E, 0x47]) {
-            let rgba: RGBAImage
-            do { rgba = try PNG.decode(bytes, path) } catch { throw SessionError("\(error)") }
-            var rgb = [UInt8](repeating: 0, count: rgba.width * rgba.height * 3)
-            for p in 0..<rgba.width * rgba.height { for k in 0..<3 { rgb[3 * p + k] = rgba.pixels[4 * p + k] } }
-            return RGBImage(width: rgba.width, height: rgba.height, pixels: rgb)
+        do { return try ImageDecoding.rgb(bytes, path) } catch {
+            throw SessionError("\(error)".contains("not a PNG or JPEG") ? "\(path): neither a PNG nor a JPEG file" : "\(error)")
         }
-        if magic.starts(with: [0xFF, 0xD8]) {
-            do { return try JPEG.decode(bytes, path) } catch { throw SessionError("\(error)") }
-        }
-        throw SessionError("\(path): neither a PNG nor a JPEG file")
     }
 
     /// The network's input for one image, as the test pipeline makes it: an
@@ -168,20 +160,20 @@ extension ExportedModel {
         if picture.width != h.imageWidth || picture.height != h.imageHeight {
             let size = "\(picture.width)x\(picture.height)", target = "\(h.imageWidth)x\(h.imageHeight)"
             let sameAspect = picture.width * h.imageHeight == picture.height * h.imageWidth
-            if fit == .stretch || sameAspect {
+            if fit == .stretch && !sameAspect {
                 image = picture.resized(width: h.imageWidth, height: h.imageHeight)
                 geometry = Geometry(sx: Double(h.imageWidth) / Double(picture.width), sy: Double(h.imageHeight) / Double(picture.height),
                                     cropX: 0, cropY: 0, width: h.imageWidth, height: h.imageHeight)
-                preparation = "resized \(size) → \(target), the dataset's size" + (sameAspect ? "" : " (stretched: fit=stretch)")
+                preparation = "resized \(size) → \(target), the dataset's size (stretched: fit=stretch)"
             } else {
-                let scale = max(Double(h.imageWidth) / Double(picture.width), Double(h.imageHeight) / Double(picture.height))
-                let rw = max(h.imageWidth, Int((Double(picture.width) * scale).rounded())), rh = max(h.imageHeight, Int((Double(picture.height) * scale).rounded()))
-                let scaled = picture.resized(width: rw, height: rh)
-                let cropX = (rw - h.imageWidth) / 2, cropY = (rh - h.imageHeight) / 2
-                image = scaled.cropped(x: cropX, y: cropY, width: h.imageWidth, height: h.imageHeight)
+                // As load images brings a file to its size (Resize + CenterCrop, antialiased): the same file gives the same input.
+                let fitting = Fit(width: picture.width, height: picture.height, to: ImageSize(height: h.imageHeight, width: h.imageWidth))
+                let (rw, rh) = (fitting.resizedWidth, fitting.resizedHeight)
+                image = fitting.image(picture)
                 geometry = Geometry(sx: Double(rw) / Double(picture.width), sy: Double(rh) / Double(picture.height),
-                                    cropX: cropX, cropY: cropY, width: h.imageWidth, height: h.imageHeight)
-                preparation = "resized \(size) → \(rw)x\(rh) (shorter side), centre \(target) cropped; fit=stretch resizes both sides"
+                                    cropX: fitting.cropX, cropY: fitting.cropY, width: h.imageWidth, height: h.imageHeight)
+                preparation = sameAspect ? "resized \(size) → \(target), the dataset's size"
+                    : "resized \(size) → \(rw)x\(rh) (shorter side), centre \(target) cropped; fit=stretch resizes both sides"
             }
         }
         if h.inputWidth != h.imageWidth || h.inputHeight != h.imageHeight {
@@ -230,14 +222,6 @@ extension ExportedModel {
 }
 
 extension RGBImage {
-    /// The rectangle (x, y, width, height), inside the image.
-    func cropped(x: Int, y: Int, width w: Int, height h: Int) -> RGBImage {
-        var out = [UInt8]()
-        out.reserveCapacity(w * h * 3)
-        for row in y..<y + h { out += pixels[3 * (row * width + x) ..< 3 * (row * width + x + w)] }
-        return RGBImage(width: w, height: h, pixels: out)
-    }
-
     /// Bilinear resampling to another size (pixel centres aligned).
     func resized(width w: Int, height h: Int) -> RGBImage {
         var out = [UInt8](repeating: 0, count: w * h * 3)
