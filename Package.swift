@@ -21,6 +21,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-collections", from: "1.1.0"),
         // The shell's command line (bsn run, bench, infer, …): help, validation and completion scripts from one declaration.
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        // Search-space files are YAML written by hand (build space): a parser that keeps each node's line for the errors.
+        .package(url: "https://github.com/jpsim/Yams", from: "6.0.0"),
     ],
     targets: [
         // System libraries (Debian: libopenblas-dev, libreadline-dev, libpng-dev, libjpeg62-turbo-dev).
@@ -55,7 +57,7 @@ let package = Package(
         // What the user reads and writes: argument words in, tables, numbers and outputs out.
         .target(name: "Interface"),
         .target(name: "Layers", dependencies: ["Tensor", "CKernels", "CPUFeatures", "Files"], swiftSettings: fast),
-        .target(name: "SuperNet", dependencies: ["Tensor", "Layers", "Interface", .product(name: "HeapModule", package: "swift-collections")], swiftSettings: fast),
+        .target(name: "SuperNet", dependencies: ["Tensor", "Layers", "Interface", .product(name: "HeapModule", package: "swift-collections"), .product(name: "Yams", package: "Yams")], swiftSettings: fast),
         .target(name: "Datasets", dependencies: ["Tensor", "CImages", "Interface", "Files"], swiftSettings: fast),
         // The ONNX messages, generated from onnx.proto and committed (see its README.md).
         .target(name: "ONNXProto", dependencies: [.product(name: "SwiftProtobuf", package: "swift-protobuf")], exclude: ["onnx.proto", "README.md"]),
