@@ -91,3 +91,42 @@ final class SpaceFileTests: XCTestCase {
         }
     }
 }
+
+/// A space with its parameters filled: loops unrolled in order, conditions decided, limits checked.
+final class SpaceExpansionTests: XCTestCase {
+    func expand(_ text: String, _ given: [String: Int] = [:]) throws -> SpaceExpansion {
+        try SpaceExpansion(try SpaceFile(parsing: text, file: "s.yaml"), given: given)
+    }
+
+    func testLoopsUnrollInOrderAndConditionsChoose() throws {
+        let e = try expand(SpaceFileTests.small, ["depth": 3])
+        XCTAssertEqual(e.elements.map(\.name), ["stem", "n1", "e1", "p1", "n2", "e2", "s2", "n3", "e3", "s3"])
+        XCTAssertEqual(e.elements[2].from, ["0"])
+        XCTAssertEqual(e.elements[5].from, ["1"])
+        XCTAssertEqual(e.elements.map { $0.operation?.stride }, [1, nil, 1, 1, nil, 2, 1, nil, 1, 1])
+        XCTAssertEqual(e.elements[6].to, "n2")
+        XCTAssertEqual(e.elements[0].channels, 8)
+        XCTAssertEqual(try expand(SpaceFileTests.small, ["depth": 1, "C": 32]).elements[0].channels, 32)
+        XCTAssertEqual(e.output.from, "n3")
+        // An empty range runs nothing.
+        XCTAssertEqual(try expand(SpaceFileTests.small, ["depth": 0]).elements.map(\.name), ["stem"])
+    }
+
+    func testParametersMustBeKnownAndSet() {
+        XCTAssertThrowsError(try expand(SpaceFileTests.small)) { XCTAssertEqual("\($0)", "s.yaml:2: parameter 'depth' is not set: give it on the command line (depth=…)") }
+        XCTAssertThrowsError(try expand(SpaceFileTests.small, ["depth": 2, "width": 3])) { XCTAssertTrue("\($0)".contains("no parameter 'width' in this space (its parameters: C, depth)"), "\($0)") }
+    }
+
+    func testValuesOutOfRangeAndHugeRepeatsAreRefusedWithTheirLine() {
+        let conv = "params: {k: 3, s: 1, n: 1}\ninput: x\nbody:\n  - for: i in 1..n\n    do:\n      - node: a{i}\n        from: x\n        op: conv k={k} stride={s}\noutput: {from: a1}\n"
+        XCTAssertThrowsError(try expand(conv, ["k": 4])) { XCTAssertEqual("\($0)", "s.yaml:6: a1: conv k=4; a kernel is 1, 3, 5 or 7") }
+        XCTAssertThrowsError(try expand(conv, ["s": 3])) { XCTAssertEqual("\($0)", "s.yaml:6: a1: stride=3; a stride is 1 or 2") }
+        XCTAssertThrowsError(try expand(conv, ["n": 2_000_000_000])) { XCTAssertTrue("\($0)".hasPrefix("s.yaml:4: for: i in 1..2000000000 repeats"), "\($0)") }
+        let nested = "params: {n: 1000}\ninput: x\nbody:\n  - for: i in 1..n\n    do:\n      - for: j in 1..n\n        do:\n          - node: a{i}_{j}\noutput: {from: x}\n"
+        XCTAssertThrowsError(try expand(nested)) { XCTAssertEqual("\($0)", "s.yaml:8: the space expands to more than 100000 nodes and edges") }
+        let shadow = "params: {i: 1}\ninput: x\nbody:\n  - for: i in 1..2\n    do: []\noutput: {from: x}\n"
+        XCTAssertThrowsError(try expand(shadow)) { XCTAssertTrue("\($0)".contains("s.yaml:4: for: 'i' is already a parameter"), "\($0)") }
+        let unset = "input: x\nbody:\n  - node: a{q}\noutput: {from: x}\n"
+        XCTAssertThrowsError(try expand(unset)) { XCTAssertEqual("\($0)", "s.yaml:3: node: 'q': 'q' is not set (no parameter or loop variable of that name)") }
+    }
+}
