@@ -1,4 +1,8 @@
+import Foundation
+import Layers
 import SuperNet
+import Tensor
+import TestSupport
 import XCTest
 
 /// Reading search-space files: the statements as written, and each problem with its file and line.
@@ -42,7 +46,7 @@ final class SpaceFileTests: XCTestCase {
         XCTAssertEqual(f.body.count, 2)
         guard case .node(let stem) = f.body[0], case .loop(let v, let first, let last, let body, let line) = f.body[1] else { return XCTFail("\(f.body)") }
         XCTAssertEqual(stem.operation?.kind, .conv)
-        XCTAssertEqual(stem.operation?.relu, true)
+        XCTAssertEqual(try stem.operation?.relu?.evaluate([:]), 1)
         XCTAssertEqual(try stem.operation?.kernel?.evaluate([:]), 3)
         XCTAssertEqual(try stem.channels?.evaluate(["C": 8]), 8)
         XCTAssertEqual(stem.line, 5)
@@ -128,5 +132,41 @@ final class SpaceExpansionTests: XCTestCase {
         XCTAssertThrowsError(try expand(shadow)) { XCTAssertTrue("\($0)".contains("s.yaml:4: for: 'i' is already a parameter"), "\($0)") }
         let unset = "input: x\nbody:\n  - node: a{q}\noutput: {from: x}\n"
         XCTAssertThrowsError(try expand(unset)) { XCTAssertEqual("\($0)", "s.yaml:3: node: 'q': 'q' is not set (no parameter or loop variable of that name)") }
+    }
+}
+
+/// samples/spaces/cnf.yaml unrolls to the nodes and edges `build cnf` makes (the network built from it is the next step).
+final class SpaceSampleTests: XCTestCase {
+    static func sample(_ name: String) throws -> SpaceFile {
+        let url = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../../samples/spaces/\(name)").standardized
+        return try SpaceFile(parsing: try String(contentsOf: url, encoding: .utf8), file: name)
+    }
+
+    func testCNFSampleUnrollsToBuildCNFsNodesAndEdges() throws {
+        for (w, s) in [(4, 4), (3, 2), (1, 3), (8, 6)] {
+            let e = try SpaceExpansion(try Self.sample("cnf.yaml"), given: ["W": w, "S": s, "C": 16])
+            var rng = RNG(seed: 1)
+            let net = try Fabric.cnf(columns: w, scales: s, channels: 16, segmentation: false, gated: true)
+                .build(input: FeatureShape(height: 32, width: 32, channels: 3), classes: 10, rng: &rng, context: makeContext())
+            let names = Set(net.nodes.map(\.name)).subtracting(["x", "out"])
+            XCTAssertEqual(Set(e.elements.map(\.name)), names, "W=\(w) S=\(s)")
+            XCTAssertEqual(e.elements.count, names.count, "each name once")
+            for element in e.elements {
+                let node = try XCTUnwrap(net.nodes.first { $0.name == element.name }, element.name)
+                switch element.role {
+                case .edge:
+                    XCTAssertEqual(net.nodes[node.inputs[0]].name, element.from[0], element.name)
+                    XCTAssertEqual(node.outputs.map { net.nodes[$0].name }, [element.to!], element.name)
+                    let conv = try XCTUnwrap(node.module as? ConvBN, element.name)
+                    XCTAssertEqual(conv.conv.stride, element.operation!.stride, element.name)
+                    XCTAssertEqual(conv.upsample != nil, element.operation!.upsample, element.name)
+                    XCTAssertNotNil(node.gate, element.name)
+                case .node:
+                    XCTAssertEqual(node.role, element.operation == nil ? .aggregation : .module, element.name)
+                    if element.operation != nil { XCTAssertEqual(node.inputs.map { net.nodes[$0].name }, element.from, element.name) }
+                }
+            }
+            XCTAssertEqual(net.nodes[net.nodes.last!.inputs[0]].name, e.output.from)
+        }
     }
 }

@@ -103,7 +103,9 @@ public struct SpaceExpansion: Sendable, Equatable {
             for f in e.from { from.append(try f.evaluate(values)) }
             let operation = try e.operation.map { (op: SpaceFile.Operation) throws(SpaceExpressionError) in
                 Operation(kind: op.kind, kernel: try op.kernel?.evaluate(values) ?? (op.kind == .conv ? 3 : 0),
-                          stride: try op.stride?.evaluate(values) ?? 1, pooling: op.pooling, upsample: op.upsample, relu: op.relu)
+                          stride: try op.stride?.evaluate(values) ?? 1, pooling: op.pooling,
+                          upsample: try op.upsample.map { (e: SpaceExpression) throws(SpaceExpressionError) in try e.evaluate(values) != 0 } ?? false,
+                          relu: try op.relu.map { (e: SpaceExpression) throws(SpaceExpressionError) in try e.evaluate(values) != 0 } ?? false)
             }
             if let op = operation {
                 if op.kind == .conv && ![1, 3, 5, 7].contains(op.kernel) {

@@ -37,7 +37,8 @@ public struct SpaceFile: Sendable {
         public let kind: Kind
         /// conv: kernel (1, 3, 5, 7); conv and block: stride (1 or 2); pool: "avg" or "max".
         public var kernel: SpaceExpression?, stride: SpaceExpression?, pooling: String?
-        public var upsample = false, relu = false
+        /// `up` / `relu` alone, or `up={expression}` (on where it is not 0).
+        public var upsample: SpaceExpression?, relu: SpaceExpression?
     }
 
     /// A node (an aggregation, or an operation's output) or an edge (an operation between two nodes).
@@ -271,8 +272,8 @@ public struct SpaceFile: Sendable {
                 switch (kind, pair[0]) {
                 case (.conv, "k"): op.kernel = try value()
                 case (.conv, "stride"), (.block, "stride"): op.stride = try value()
-                case (.conv, "up") where pair.count == 1: op.upsample = true
-                case (.conv, "relu") where pair.count == 1: op.relu = true
+                case (.conv, "up"): op.upsample = pair.count == 1 ? Self.on : try value()
+                case (.conv, "relu"): op.relu = pair.count == 1 ? Self.on : try value()
                 case (.pool, "avg") where pair.count == 1, (.pool, "max") where pair.count == 1: op.pooling = pair[0]
                 default: throw fail(node, "op \(kind.rawValue): unknown option '\(word)'" + Self.options(kind))
                 }
@@ -281,9 +282,12 @@ public struct SpaceFile: Sendable {
             return op
         }
 
+        // "up" written alone.
+        static let on = try! SpaceExpression(parsing: "1")
+
         static func options(_ kind: Operation.Kind) -> String {
             switch kind {
-            case .conv: return " (k=1|3|5|7, stride=1|2, up, relu)"
+            case .conv: return " (k=1|3|5|7, stride=1|2, up, relu; up={…} and relu={…} take a condition)"
             case .block: return " (stride=1|2)"
             case .pool: return " (avg or max)"
             case .skip: return " (skip takes none)"
