@@ -81,7 +81,7 @@ final class SpaceFileTests: XCTestCase {
             ("input: x\nbody:\n  - node: a\n    from: x\n    op: conv k=(3\noutput: {from: a}\n", 5, "'(' without its ')'"),
             ("input: x\nbody:\n  - node: a\n  - for: k from 1 to 3\n    do: []\noutput: {from: a}\n", 4, "name in first..last"),
             ("input: x\nbody:\n  - node: a\n  - edge: e\n    from: x\n    to: a\noutput: {from: a}\n", 4, "edge: no op"),
-            ("input: x\nbody:\n  - node: a\n  - layer: e\noutput: {from: a}\n", 4, "starts with node, edge, for or if"),
+            ("input: x\nbody:\n  - node: a\n  - layer: e\noutput: {from: a}\n", 4, "starts with node, edge, for, if or let"),
             ("input: x\nbody:\n  - node: A-{l\noutput: {from: a}\n", 3, "'{' without its '}'"),
             ("input: x\nbody:\n  - node: a\noutput: {from: a, head: regress}\n", 4, "unknown head 'regress'"),
             ("base: &b {node: a}\ninput: x\nbody: [*b]\noutput: {from: a}\n", 1, "unknown key 'base'"),
@@ -124,7 +124,7 @@ final class SpaceExpansionTests: XCTestCase {
     func testValuesOutOfRangeAndHugeRepeatsAreRefusedWithTheirLine() {
         let conv = "params: {k: 3, s: 1, n: 1}\ninput: x\nbody:\n  - for: i in 1..n\n    do:\n      - node: a{i}\n        from: x\n        op: conv k={k} stride={s}\noutput: {from: a1}\n"
         XCTAssertThrowsError(try expand(conv, ["k": 4])) { XCTAssertEqual("\($0)", "s.yaml:6: a1: conv k=4; a kernel is 1, 3, 5 or 7") }
-        XCTAssertThrowsError(try expand(conv, ["s": 3])) { XCTAssertEqual("\($0)", "s.yaml:6: a1: stride=3; a stride is 1 or 2") }
+        XCTAssertThrowsError(try expand(conv, ["s": 3])) { XCTAssertEqual("\($0)", "s.yaml:6: a1: stride=3; a stride is 1, 2 or 4") }
         XCTAssertThrowsError(try expand(conv, ["n": 2_000_000_000])) { XCTAssertTrue("\($0)".hasPrefix("s.yaml:4: for: i in 1..2000000000 repeats"), "\($0)") }
         let nested = "params: {n: 1000}\ninput: x\nbody:\n  - for: i in 1..n\n    do:\n      - for: j in 1..n\n        do:\n          - node: a{i}_{j}\noutput: {from: x}\n"
         XCTAssertThrowsError(try expand(nested)) { XCTAssertEqual("\($0)", "s.yaml:8: the space expands to more than 100000 nodes and edges") }
@@ -164,6 +164,46 @@ final class SpaceSampleTests: XCTestCase {
                 case .node:
                     XCTAssertEqual(node.role, element.operation == nil ? .aggregation : .module, element.name)
                     if element.operation != nil { XCTAssertEqual(node.inputs.map { net.nodes[$0].name }, element.from, element.name) }
+                }
+            }
+            XCTAssertEqual(net.nodes[net.nodes.last!.inputs[0]].name, e.output.from)
+        }
+    }
+
+    /// A fixed skip edge is a direct link; a node with op skip is an identity node.
+    func testResNetFabricSampleUnrollsToTheBuiltInsNodesAndEdges() throws {
+        for (k, n, shortcuts) in [(3, 3, true), (3, 1, true), (2, 4, false), (4, 2, true)] {
+            let e = try SpaceExpansion(try Self.sample("resnet-fabric.yaml"), given: ["k": k, "n": n, "shortcuts": shortcuts ? 1 : 0])
+            var rng = RNG(seed: 1)
+            let net = try Fabric.resnet(groups: k, blocks: n, shortcuts: shortcuts, gated: true)
+                .build(input: FeatureShape(height: 32, width: 32, channels: 3), classes: 10, rng: &rng, context: makeContext())
+            let what = "k=\(k) n=\(n) shortcuts=\(shortcuts)"
+            let links = e.elements.filter { $0.role == .edge && $0.operation?.kind == .skip }
+            let nodes = e.elements.filter { !links.contains($0) }
+            XCTAssertEqual(nodes.map(\.name).sorted(), Set(net.nodes.map(\.name)).subtracting(["x", "out"]).sorted(), what)
+            func named(_ name: String) throws -> SuperNetwork.Node { try XCTUnwrap(net.nodes.first { $0.name == name }, name) }
+            for link in links {
+                XCTAssertTrue(try named(link.to!).inputs.map { net.nodes[$0].name }.contains(link.from[0]), "\(what): \(link.name)")
+            }
+            for element in nodes {
+                let node = try named(element.name)
+                switch (element.role, element.operation?.kind) {
+                case (.edge, .block?):
+                    XCTAssertEqual(net.nodes[node.inputs[0]].name, element.from[0], element.name)
+                    XCTAssertEqual(node.outputs.map { net.nodes[$0].name }, [element.to!], element.name)
+                    XCTAssertEqual(try XCTUnwrap(node.module as? BasicBlock, element.name).parameters.count > 0, true)
+                    XCTAssertEqual(node.shape.channels, element.channels, element.name)
+                    XCTAssertNotNil(node.gate, element.name)
+                case (.edge, .conv?):
+                    let conv = try XCTUnwrap(node.module as? ConvBN, element.name)
+                    XCTAssertEqual([conv.conv.kernel, conv.conv.stride], [element.operation!.kernel, element.operation!.stride], element.name)
+                    XCTAssertEqual(node.outputs.map { net.nodes[$0].name }, [element.to!], element.name)
+                    XCTAssertEqual(node.shape.channels, element.channels, element.name)
+                    XCTAssertNotNil(node.gate, element.name)
+                case (.node, .skip?): XCTAssertEqual(node.role, .identity, element.name)
+                case (.node, nil): XCTAssertEqual(node.role, .aggregation, element.name)
+                case (.node, .conv?): XCTAssertEqual(node.role, .module, element.name)
+                default: XCTFail("\(what): unexpected \(element)")
                 }
             }
             XCTAssertEqual(net.nodes[net.nodes.last!.inputs[0]].name, e.output.from)

@@ -62,10 +62,14 @@ public struct SpaceExpansion: Sendable, Equatable {
         }
     }
 
-    private static func expand(_ statements: [SpaceFile.Statement], _ values: [String: Int], file: String,
+    private static func expand(_ statements: [SpaceFile.Statement], _ outer: [String: Int], file: String,
                                into elements: inout [Element]) throws(SpaceFileError) {
+        var values = outer
         for statement in statements {
             switch statement {
+            case let .binding(name, value, line):
+                guard outer[name] == nil else { throw SpaceFileError(file, line, "let: '\(name)' is already a parameter or an outer loop's variable") }
+                do { values[name] = try value.evaluate(values) } catch { throw SpaceFileError(file, line, "let \(name): \(error)") }
             case let .loop(variable, first, last, body, line):
                 guard values[variable] == nil else {
                     throw SpaceFileError(file, line, "for: '\(variable)' is already a parameter or an outer loop's variable")
@@ -111,7 +115,7 @@ public struct SpaceExpansion: Sendable, Equatable {
                 if op.kind == .conv && ![1, 3, 5, 7].contains(op.kernel) {
                     throw SpaceFileError(file, e.line, "\(name): conv k=\(op.kernel); a kernel is 1, 3, 5 or 7")
                 }
-                if ![1, 2].contains(op.stride) { throw SpaceFileError(file, e.line, "\(name): stride=\(op.stride); a stride is 1 or 2") }
+                if ![1, 2, 4].contains(op.stride) { throw SpaceFileError(file, e.line, "\(name): stride=\(op.stride); a stride is 1, 2 or 4") }
             }
             let channels = try e.channels?.evaluate(values)
             if let channels, channels < 1 || channels > 65536 {

@@ -2,10 +2,10 @@ import Foundation
 
 /// An integer expression of a search-space file: numbers, parameters and
 /// loop variables by name, `+ - * / %` (integer division, rounding toward
-/// zero), parentheses, `min(a, b, …)` and `max(a, b, …)`, comparisons
+/// zero) and `<<` (a doubling: `16 << g`), parentheses, `min(a, b, …)` and `max(a, b, …)`, comparisons
 /// (`< <= == != >= >`) and `and`, `or`, `not` (1 or 0), and `c ? a : b`.
 /// Precedence, lowest first: `?:`, `or`, `and`, `not`, comparisons, `+ -`,
-/// `* / %`, unary minus.
+/// `<< * / %`, unary minus.
 ///
 ///     "2 * C"    "W - 1"    "k < S - 1 ? 2 : 1"    "max(0, k - 1)"
 public struct SpaceExpression: Equatable, Sendable, CustomStringConvertible {
@@ -72,6 +72,9 @@ public struct SpaceExpression: Equatable, Sendable, CustomStringConvertible {
             case "+": result = x.addingReportingOverflow(y)
             case "-": result = x.subtractingReportingOverflow(y)
             case "*": result = x.multipliedReportingOverflow(by: y)
+            case "<<":
+                guard (0..<62).contains(y) else { throw SpaceExpressionError("'\(text)': shift by \(y) (0…61)") }
+                result = x.multipliedReportingOverflow(by: 1 << y)
             case "/", "%":
                 guard y != 0 else { throw SpaceExpressionError("'\(text)': division by zero") }
                 result = op == "/" ? x.dividedReportingOverflow(by: y) : x.remainderReportingOverflow(dividingBy: y)
@@ -150,7 +153,7 @@ public struct SpaceExpression: Equatable, Sendable, CustomStringConvertible {
         mutating func product() throws(SpaceExpressionError) -> Term {
             var t = try unary()
             while true {
-                if take("*") { t = .binary("*", t, try unary()) } else if take("/") { t = .binary("/", t, try unary()) }
+                if take("<<") { t = .binary("<<", t, try unary()) } else if take("*") { t = .binary("*", t, try unary()) } else if take("/") { t = .binary("/", t, try unary()) }
                 else if take("%") { t = .binary("%", t, try unary()) } else { return t }
             }
         }

@@ -61,6 +61,8 @@ public struct SpaceFile: Sendable {
         case edge(Element)
         case loop(variable: String, first: SpaceExpression, last: SpaceExpression, body: [Statement], line: Int)
         case condition(SpaceExpression, then: [Statement], otherwise: [Statement], line: Int)
+        /// `let: {i: expression}`: names a value for the statements after it in the same list.
+        case binding(name: String, value: SpaceExpression, line: Int)
     }
 
     public enum Head: String, Sendable, CaseIterable { case classify, segment }
@@ -210,6 +212,16 @@ public struct SpaceFile: Sendable {
                 guard let body = m["do"] else { throw fail(node, "for: no do (the list it repeats)") }
                 return .loop(variable: variable, first: first, last: last, body: try statements(body), line: line(node))
             }
+            if keys.contains("let") {
+                let m = try mapping(node, allowed: ["let"], what: "let")
+                let pairs = try self.pairs(m["let"]!, "let")
+                guard pairs.count == 1 else { throw fail(node, "let: one name and its value (let: {i: n - 1})") }
+                let name = try string(pairs[0].0, "let")
+                guard name.first.map({ $0.isLetter || $0 == "_" }) == true, name.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "_" }) else {
+                    throw fail(node, "let: '\(name)' is not a name")
+                }
+                return .binding(name: name, value: try expression(pairs[0].1, "let \(name)"), line: line(node))
+            }
             if keys.contains("if") {
                 let m = try mapping(node, allowed: ["if", "do", "else"], what: "if")
                 guard let body = m["do"] else { throw fail(node, "if: no do (the list it runs when true)") }
@@ -218,7 +230,7 @@ public struct SpaceFile: Sendable {
             }
             let isEdge = keys.contains("edge")
             guard isEdge || keys.contains("node") else {
-                throw fail(node, "a body item starts with node, edge, for or if (found: \(keys.joined(separator: ", ")))")
+                throw fail(node, "a body item starts with node, edge, for, if or let (found: \(keys.joined(separator: ", ")))")
             }
             let m = try mapping(node, allowed: isEdge ? ["edge", "from", "to", "op", "out", "fixed"] : ["node", "from", "op", "out", "scale", "gated"],
                                 what: isEdge ? "edge" : "node")
@@ -287,8 +299,8 @@ public struct SpaceFile: Sendable {
 
         static func options(_ kind: Operation.Kind) -> String {
             switch kind {
-            case .conv: return " (k=1|3|5|7, stride=1|2, up, relu; up={…} and relu={…} take a condition)"
-            case .block: return " (stride=1|2)"
+            case .conv: return " (k=1|3|5|7, stride=1|2|4, up, relu; up={…} and relu={…} take a condition)"
+            case .block: return " (stride=1|2|4)"
             case .pool: return " (avg or max)"
             case .skip: return " (skip takes none)"
             }
