@@ -90,7 +90,7 @@ public struct SpaceFile: Sendable {
         if let params = top["params"] {
             for (key, value) in try reader.pairs(params, "params") {
                 let name = try reader.string(key, "a parameter's name")
-                guard name.first.map({ $0.isLetter || $0 == "_" }) == true, name.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "_" }) else {
+                guard SpaceFile.isName(name) else {
                     throw SpaceFileError(file, reader.line(key), "parameter '\(name)': a name is letters, digits and _, starting with a letter")
                 }
                 guard !parameters.contains(where: { $0.name == name }) else { throw SpaceFileError(file, reader.line(key), "parameter '\(name)' is given twice") }
@@ -124,6 +124,11 @@ public struct SpaceFile: Sendable {
         case .scanner(_, let problem, _, _), .parser(_, let problem, _, _), .composer(_, let problem, _, _): return problem
         default: return "\(error)".split(separator: "\n").first.map(String.init) ?? "\(error)"
         }
+    }
+
+    /// Letters, digits and _, starting with a letter or _: a parameter's, a loop variable's or a let's name.
+    static func isName(_ s: String) -> Bool {
+        s.first.map { $0.isLetter || $0 == "_" } == true && s.allSatisfy { $0.isLetter || $0.isNumber || $0 == "_" }
     }
 
     /// Reads YAML nodes into the file's pieces, naming the line of each problem.
@@ -202,7 +207,7 @@ public struct SpaceFile: Sendable {
                     throw fail(m["for"]!, "for: write 'name in first..last' (inclusive), got '\(spec)'")
                 }
                 let variable = parts[0].trimmingCharacters(in: .whitespaces)
-                guard variable.first.map({ $0.isLetter || $0 == "_" }) == true, variable.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "_" }) else {
+                guard SpaceFile.isName(variable) else {
                     throw fail(m["for"]!, "for: '\(variable)' is not a name")
                 }
                 func bound(_ text: String) throws(SpaceFileError) -> SpaceExpression {
@@ -217,7 +222,7 @@ public struct SpaceFile: Sendable {
                 let pairs = try self.pairs(m["let"]!, "let")
                 guard pairs.count == 1 else { throw fail(node, "let: one name and its value (let: {i: n - 1})") }
                 let name = try string(pairs[0].0, "let")
-                guard name.first.map({ $0.isLetter || $0 == "_" }) == true, name.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "_" }) else {
+                guard SpaceFile.isName(name) else {
                     throw fail(node, "let: '\(name)' is not a name")
                 }
                 return .binding(name: name, value: try expression(pairs[0].1, "let \(name)"), line: line(node))
