@@ -94,7 +94,8 @@ public struct SpaceExpansion: Sendable, Equatable {
                 guard elements.count < maxElements else {
                     throw SpaceFileError(file, e.line, "the space expands to more than \(maxElements) nodes and edges")
                 }
-                elements.append(try element(e, edge: { if case .edge = statement { return true }; return false }(), values, file: file))
+                let isEdge = if case .edge = statement { true } else { false }
+                elements.append(try element(e, edge: isEdge, values, file: file))
             }
         }
     }
