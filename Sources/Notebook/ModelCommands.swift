@@ -7,7 +7,7 @@ struct BuildCommand: Command {
     let name = "build"
     let group = CommandGroup.model
     let effect: CommandEffect = .changesState
-    let usage = "build cnf|cnf-seg W= S= C= | build resnet-fabric k= n= | build resnet depth= | build from <arch.json>"
+    let usage = "build cnf|cnf-seg W= S= C= | build resnet-fabric k= n= | build resnet depth= | build space <file.yaml> [key=value …] | build from <arch.json>"
     let summary = "builds a super network (or a fixed baseline) for the loaded dataset"
     let example = "build cnf W=8 S=6 C=32"
     let details = """
@@ -15,13 +15,15 @@ struct BuildCommand: Command {
     cnf-seg W= S= C=        B-CNF for segmentation (per-pixel head at full resolution)
     resnet-fabric k= n=     B-ResNet Fabric: k groups of n blocks, shortcuts of the paper's Figure 1a
     resnet depth=           plain ResNet-20/32/44/56/110 (no gates)
+    space <file.yaml> k=v   a search space written in a file (docs/user-guide.md, "Your own search space");
+                            key=value pairs set the file's params (build space samples/spaces/cnf.yaml W=8 S=6 C=32)
     from <arch.json>        an exported architecture, as a fixed baseline (gates fixed, not learned)
     options: gated=no (every gate fixed on: the CNF baseline), mode=sub-batch|mask (sub-batch)
     """
-    let words = ["cnf", "cnf-seg", "resnet-fabric", "resnet", "from", "W=", "S=", "C=", "k=", "n=", "depth=", "gated=", "mode="]
+    let words = ["cnf", "cnf-seg", "resnet-fabric", "resnet", "space", "from", "W=", "S=", "C=", "k=", "n=", "depth=", "gated=", "mode="]
 
     func run(_ a: inout Arguments, _ nb: Notebook) throws -> any Output {
-        let kind = try a.required("a fabric: cnf, cnf-seg, resnet-fabric, resnet or from")
+        let kind = try a.required("a fabric: cnf, cnf-seg, resnet-fabric, resnet, space or from")
         let gated = try a.yesNo("gated") ?? true
         let mode: ExecutionMode = try a.choice("mode") ?? .subBatch
         let fabric: Fabric
@@ -38,12 +40,27 @@ struct BuildCommand: Command {
             let depth = try a.int("depth", default: 20)!
             guard let f = Fabric.resnet(depth: depth) else { throw UsageError("build resnet: depth= must be 6n+2 (20, 32, 44, 56, 110), got \(depth)") }
             fabric = f
+        case "space":
+            let path = try a.required("a search-space file (e.g. build space samples/spaces/cnf.yaml W=4 S=4 C=16)")
+            var given = [String: Int]()
+            for (key, word) in a.remainingOptions() {
+                let value: Int? = switch word.lowercased() {
+                case "yes", "true", "on": 1
+                case "no", "false", "off": 0
+                default: Int(word)
+                }
+                guard let value else { throw UsageError("build space: \(key)=\(word) is not a whole number (nor yes/no)") }
+                given[key] = value
+            }
+            var source = try SpaceSource.read(path, given: given)
+            source.gated = gated
+            fabric = .space(source)
         case "from":
             let path = try a.required("an architecture file written by export arch")
             try a.finish()
             return try nb.session.build(from: path, mode: mode)
         default:
-            throw UsageError("build: unknown fabric '\(kind)'" + didYouMean(kind, in: ["cnf", "cnf-seg", "resnet-fabric", "resnet", "from"]))
+            throw UsageError("build: unknown fabric '\(kind)'" + didYouMean(kind, in: ["cnf", "cnf-seg", "resnet-fabric", "resnet", "space", "from"]))
         }
         try a.finish()
         return try nb.session.build(fabric, mode: mode)

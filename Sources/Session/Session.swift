@@ -278,6 +278,10 @@ public final class Session {
         if case .resnet = spec.fabric, dataset.isSegmentation {
             throw SessionError("the ResNet fabrics classify; \(dataset.name) is a segmentation dataset: use build cnf-seg")
         }
+        if case .space = spec.fabric, spec.fabric.isSegmentation != dataset.isSegmentation {
+            throw SessionError(dataset.isSegmentation ? "\(dataset.name) is a segmentation dataset; this space's output classifies (head: segment labels every pixel)"
+                                                      : "\(dataset.name) is a classification dataset; this space's output segments (head: classify pools and classifies)")
+        }
         let input = dataset.inputShape
         let size = try spec.fabric.size(input: input, classes: dataset.classNames.count)
         try Memory.check(size.weightBytes, spec.fabric.summary, of: "weights")

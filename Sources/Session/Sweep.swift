@@ -135,6 +135,10 @@ extension Fabric {
         case let .resnet(k, n, shortcuts, gated):
             if !shortcuts && !gated && k == 3 { return "resnet-\(6 * n + 2)" }
             return "resnet-fabric-k\(k)-n\(n)" + (gated ? "-gated" : "")
+        case let .space(source):
+            let values = (try? source.expansion().parameters) ?? source.given
+            let name = source.name.map { $0.isLetter || $0.isNumber || $0 == "-" ? $0 : "-" }
+            return "space-\(String(name))" + values.sorted { $0.key < $1.key }.map { "-\($0.key)\($0.value)" }.joined() + (source.gated ? "-gated" : "")
         }
     }
 }

@@ -39,11 +39,13 @@ extension Fabric {
             [("W", "cnf.columns", w, Self.columnRange), ("S", "cnf.scales", s, Self.scaleRange), ("C", "cnf.channels", c, Self.channelRange)]
         case let .resnet(k, n, _, _):
             [("k", "resnet.groups", k, Self.groupRange), ("n", "resnet.blocks", n, Self.blockRange)]
+        case .space: []            // a space file's numbers are checked as it is unrolled (SpaceExpansion)
         }
     }
 
     /// Throws a message naming the parameter outside its bounds.
     public func validate() throws {
+        if case let .space(source) = self { _ = try source.expansion() }
         for p in boundedParameters where !p.bounds.contains(p.value) {
             throw GraphError("\(summaryKind) \(p.option)=\(p.value) is out of bounds (\(p.bounds.lowerBound)…\(p.bounds.upperBound))")
         }
@@ -53,12 +55,14 @@ extension Fabric {
         switch self {
         case .cnf(_, _, _, let segmentation, _): segmentation ? "CNF-seg" : "CNF"
         case .resnet: "ResNet Fabric"
+        case .space: "space"
         }
     }
 
     /// The fabric's size for this input and number of classes (bounds checked first).
     public func size(input: FeatureShape, classes: Int) throws -> FabricSize {
         try validate()
+        if case let .space(source) = self { return try source.plan(input: input, classes: classes).size }
         let h = Double(input.height), cin = Double(input.channels), k = Double(classes)
         func spatial(_ scale: Int) -> Double {                    // pixels of a map at this scale
             let side = max(1, (h / pow(2, Double(scale))).rounded(.down))
@@ -127,6 +131,7 @@ extension Fabric {
             }
             parameters += width[groups - 1] * k + k
             activations += k
+        case .space: fatalError("unreachable: a space is sized from its plan above")
         }
         return FabricSize(parameters: parameters, activationsPerExample: activations,
                           largestLayerWeights: largestLayer, largestColumnsPerExample: largestColumns)

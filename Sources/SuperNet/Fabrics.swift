@@ -13,6 +13,8 @@ public enum Fabric: Codable, Equatable, Sendable {
     /// 16·2^b, with the shortcut pattern of the seed's Figure 1a.
     /// `shortcuts` false and `gated` false give the plain ResNet-(6n+2).
     case resnet(groups: Int, blocks: Int, shortcuts: Bool, gated: Bool)
+    /// A search space written in a file (`SpacePlan` says how it is read).
+    case space(SpaceSource)
 
     /// Plain ResNet of this depth (20, 32, 44, 56, 110): 3 groups of (depth − 2)/6 blocks.
     public static func resnet(depth: Int) -> Fabric? {
@@ -27,6 +29,18 @@ public enum Fabric: Codable, Equatable, Sendable {
         case let .resnet(k, n, shortcuts, gated):
             if !shortcuts && !gated && k == 3 { return "ResNet-\(6 * n + 2)" }
             return "\(gated ? "B-" : "")ResNet Fabric k=\(k) n=\(n)\(shortcuts ? "" : " (no shortcuts)")"
+        case let .space(source):
+            let parameters = source.parameterSummary
+            return "\(source.gated ? "" : "fixed ")space \(source.name)\(parameters.isEmpty ? "" : " " + parameters) (\((source.path as NSString).lastPathComponent))"
+        }
+    }
+
+    /// True for fabrics whose head labels every pixel.
+    public var isSegmentation: Bool {
+        switch self {
+        case .cnf(_, _, _, let segmentation, _): segmentation
+        case .resnet: false
+        case let .space(source): (try? source.expansion().output.head) == .segment
         }
     }
 
@@ -41,6 +55,8 @@ public enum Fabric: Codable, Equatable, Sendable {
         case let .resnet(k, n, shortcuts, gated):
             return try buildResNet(groups: k, blocks: n, shortcuts: shortcuts, gated: gated,
                                    input: input, classes: classes, rng: &rng, context: context)
+        case let .space(source):
+            return try source.plan(input: input, classes: classes).build(rng: &rng, context: context)
         }
     }
 }

@@ -64,6 +64,10 @@ public enum ModuleKind: String, Sendable {
     case block
     /// The classification or segmentation head.
     case output
+    /// 2x2 average or max pooling (a search-space file's `pool`).
+    case pool
+    /// A gated identity (a search-space file's gated `skip`): no weights, no compute.
+    case skip
 }
 
 /// Tensors shared by all the modules of a network whose results are consumed
@@ -319,4 +323,51 @@ public final class PointwiseClassifier: Module {
 
     public func outputShape(for input: FeatureShape) throws -> FeatureShape { try conv.outputShape(for: input, kind.rawValue) }
     public func multiplyAccumulates(for input: FeatureShape) -> Int { conv.multiplyAccumulates(height: input.height, width: input.width) }
+}
+
+/// 2x2 pooling, stride 2, average or max: the `pool avg` / `pool max` of a
+/// search-space file. No weights; channels unchanged.
+public final class Pool: Module {
+    public let pool: Pool2x2
+
+    public init(_ kind: Pool2x2.Kind, context: ExecutionContext) { pool = Pool2x2(kind, context: context) }
+
+    public var kind: ModuleKind { .pool }
+    public var computesInputGradient = true
+    public func forward(_ x: Tensor, training: Bool) throws -> Tensor { try pool.forward(x, training: training) }
+    public func backward(_ outputGradient: Tensor) throws -> Tensor { try pool.backward(outputGradient) }
+    public func inferenceTensors() -> [Tensor] { [] }
+    public func useInferenceTensors(_ tensors: [Tensor]) {}
+    public func outputShape(for input: FeatureShape) throws -> FeatureShape {
+        guard input.height % 2 == 0, input.width % 2 == 0 else { throw ShapeError("pool: a \(input) map does not halve") }
+        return FeatureShape(height: input.height / 2, width: input.width / 2, channels: input.channels)
+    }
+    /// One operation per input element (an addition or a comparison).
+    public func multiplyAccumulates(for input: FeatureShape) -> Int { input.elements }
+}
+
+/// The identity as a gated module (a search-space file's gated `skip`, one of
+/// a choice block's options): the output is a copy of the input. It costs no
+/// operations and no parameters, and takes no machine in the parallel cost.
+public final class Skip: Module {
+    private let output = Tensor(shape: [0]), inputGradient = Tensor(shape: [0])
+
+    public init() {}
+
+    public var kind: ModuleKind { .skip }
+    public var computesInputGradient = true
+    public func forward(_ x: Tensor, training: Bool) throws -> Tensor {
+        output.reshape(x.shape)
+        output.data.update(from: x.data, count: x.count)
+        return output
+    }
+    public func backward(_ outputGradient: Tensor) throws -> Tensor {
+        inputGradient.reshape(outputGradient.shape)
+        inputGradient.data.update(from: outputGradient.data, count: outputGradient.count)
+        return inputGradient
+    }
+    public func inferenceTensors() -> [Tensor] { [] }
+    public func useInferenceTensors(_ tensors: [Tensor]) {}
+    public func outputShape(for input: FeatureShape) throws -> FeatureShape { input }
+    public func multiplyAccumulates(for input: FeatureShape) -> Int { 0 }
 }

@@ -39,8 +39,10 @@ public final class SuperNetwork {
         /// Where a fabric placed the node on its grid (the CNF's A-l_k at column l, scale k), if it did.
         public let grid: GridPosition?
 
-        /// True for nodes that take a machine in the parallel cost.
-        public var computes: Bool { role == .module || role == .aggregation || (role == .output && module != nil) }
+        /// True for nodes that take a machine in the parallel cost (a gated skip does not).
+        public var computes: Bool {
+            (role == .module && module?.kind != .skip) || role == .aggregation || (role == .output && module != nil)
+        }
     }
 
     public let nodes: [Node]

@@ -136,6 +136,16 @@ public struct Arguments {
         return nil
     }
 
+    /// Takes every `key=value` option not taken yet (a search space's parameters), by key.
+    public mutating func remainingOptions() -> [String: String] {
+        var rest = [String: String]()
+        for (k, v) in options where !used.contains(k) {
+            rest[k] = v
+            used.insert(k)
+        }
+        return rest
+    }
+
     /// Reports words nobody took: unknown options (with the nearest known one) or extra words.
     public func finish(known: [String] = []) throws {
         for k in options.keys.sorted() where !used.contains(k) {

@@ -79,6 +79,7 @@ extension SessionStore {
         let contents = [s.dataset?.name, s.modelSpec?.fabric.summary, s.trainer.map { "step \($0.step)" }, "\(s.cells.count) cells"].compactMap { $0 }
         var report = SessionReport(action: .opened, name: name, folder: folder(name).path, contents: contents, removedFiles: removed, readOnly: s.readOnlyBecause)
         report.notes = s.dataset?.notes ?? []
+        if case let .space(source)? = s.modelSpec?.fabric, let note = source.fileChangeNote { report.notes.append(note) }
         return (s, report)
     }
 }
