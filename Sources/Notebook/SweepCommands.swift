@@ -8,7 +8,7 @@ struct SweepCommand: Command {
     let name = "sweep"
     let group = CommandGroup.selection
     let effect: CommandEffect = .changesState
-    var usage: String { "sweep budget <cost> <C,C,…> lambda=<λ,λ,…> [seeds=1,2] [epochs=N] [--workers=K] | sweep baselines cnf W=1,2,4 | resnet depth=20,32" }
+    var usage: String { "sweep budget <cost> <C,C,…> lambda=<λ,λ,…> [seeds=1,2] [epochs=N] [--workers=K] | sweep baselines cnf W=1,2,4 | resnet depth=20,32 | space [key=1,2,4 …]" }
     let summary = "a grid of budgeted searches (or fixed baselines) from this session, each a session of its own"
     let example = "sweep budget flops 2M,4M,8M lambda=1e-7,1e-6 epochs=8"
     var details: String {
@@ -19,8 +19,9 @@ struct SweepCommand: Command {
                        default here) pulls each child to its own budget, so the children spread along
                        the front; mode=max (budget's default, the paper's) lets every child below its
                        budget fall to the same cheap architecture
-        baselines cnf W=<list> [S=] [C=]  |  baselines resnet depth=<list>
-                       fixed networks (no gates) trained from scratch for as many steps in all
+        baselines cnf W=<list> [S=] [C=]  |  baselines resnet depth=<list>  |  baselines space [key=<list> …]
+                       fixed networks (no gates) trained from scratch for as many steps in all; space: this
+                       session's space file with every edge fixed on, for each combination of the values
         seeds=<list>   one child per seed too (set seed); without it the children share this session's
         epochs=N (10)  epochs each child trains;  --workers=K (one per core) processes, threads split
         With a warm-up set (warmup 2 epochs) and not done yet, this session warms up first, once:
@@ -30,7 +31,7 @@ struct SweepCommand: Command {
         """
     }
     var words: [String] {
-        ["budget", "baselines", "cnf", "resnet", "lambda=", "mode=", "seeds=", "epochs=", "--workers=", "W=", "S=", "C=", "depth="]
+        ["budget", "baselines", "cnf", "resnet", "space", "lambda=", "mode=", "seeds=", "epochs=", "--workers=", "W=", "S=", "C=", "depth="]
             + CostChoices.catalogue.words + CostChoices.catalogue.completions
     }
 
@@ -90,9 +91,10 @@ struct SweepCommand: Command {
                                     worker: nb.sweepWorker, cancel: nb.freshCancellation, observer: observer)
     }
 
-    /// `cnf W=1,2,4 [S=] [C=]` (S and C default to this session's CNF) or `resnet depth=20,32`.
+    /// `cnf W=1,2,4 [S=] [C=]` (S and C default to this session's CNF), `resnet depth=20,32`,
+    /// or `space [key=1,2,4 …]` (this session's space file, every edge fixed on).
     private func baselines(_ a: inout Arguments, _ nb: Notebook) throws -> [Fabric] {
-        let kind = try a.required("cnf or resnet")
+        let kind = try a.required("cnf, resnet or space")
         switch kind {
         case "cnf":
             guard let widths = try a.wholeList("W", "w", range: 1...1000) else { throw UsageError("sweep baselines cnf: needs W=<list> (e.g. W=1,2,4)") }
@@ -108,8 +110,27 @@ struct SweepCommand: Command {
                 guard let f = Fabric.resnet(depth: d) else { throw UsageError("sweep baselines resnet: depth must be 6n+2 (20, 32, 44, 56, 110), got \(d)") }
                 return f
             }
+        case "space":
+            // The session's space with every edge fixed on, for each combination of the listed parameter values.
+            guard case let .space(source)? = nb.session.modelSpec?.fabric else {
+                throw UsageError("sweep baselines space: this session's model is not built from a space file (build space <file> first)")
+            }
+            var combinations: [[String: Int]] = [source.given]
+            for (key, word) in a.remainingOptions().sorted(by: { $0.key < $1.key }) {
+                let values = try word.split(separator: ",").map { part in
+                    guard let v = Int(part) else { throw UsageError("sweep baselines space: \(key)=\(word) is not a list of whole numbers") }
+                    return v
+                }
+                combinations = combinations.flatMap { c in values.map { v in c.merging([key: v]) { $1 } } }
+            }
+            return try combinations.map { given in
+                var fixed = source
+                (fixed.given, fixed.gated) = (given, false)
+                _ = try fixed.expansion()
+                return .space(fixed)
+            }
         default:
-            throw UsageError("sweep baselines: expected cnf or resnet, got '\(kind)'" + didYouMean(kind, in: ["cnf", "resnet"]))
+            throw UsageError("sweep baselines: expected cnf, resnet or space, got '\(kind)'" + didYouMean(kind, in: ["cnf", "resnet", "space"]))
         }
     }
 }

@@ -101,8 +101,14 @@ public struct GraphView {
         self.colouring = colouring
         self.title = title
         self.subtitle = subtitle
-        self.width = max(width, 320)
+        // Room for the gate names: a layered graph with many columns grows wider (up to 4000 pixels).
+        let labelled = network.gateCount <= Self.maxGateLabels
+        fan = labelled ? 26 : 16
+        self.width = max(width, 320, labelled ? min(Int(Double(layout.columns - 1) * 96 + 2 * margin), 4000) : 0)
     }
+
+    /// Distance between the middles of parallel curves (between the same two junctions).
+    let fan: Double
 
     public var height: Int { pixelIndex(top + arcSpace + Double(max(layout.rows, 1)) * rowGap + legendHeight + 20) }
 
@@ -122,7 +128,7 @@ public struct GraphView {
     public func controlPoints(_ a: Point, _ b: Point, index k: Int, count: Int, span: Int) -> (Point, Point) {
         let dx = b.x - a.x, dy = b.y - a.y, length = max(hypot(dx, dy), 1)
         let nx = -dy / length, ny = dx / length                         // unit normal
-        var bend = (Double(k) - Double(count - 1) / 2) * 16
+        var bend = (Double(k) - Double(count - 1) / 2) * fan
         if span > 1 && abs(dy) < 1 { bend -= Self.arcHeight(span: span) }   // long skips arc above the row
         return (Point(a.x + dx / 3 + nx * bend, a.y + dy / 3 + ny * bend), Point(a.x + 2 * dx / 3 + nx * bend, a.y + 2 * dy / 3 + ny * bend))
     }

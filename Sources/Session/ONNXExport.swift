@@ -191,6 +191,12 @@ private struct GraphWriter {
             let y = conv(input, weight: t[0], bias: bias, kernel: 1, stride: 1, padding: 0, name: name)
             // On a 1x1 map the classifier's logits are (batch, classes).
             return segmentation ? y : add("Flatten", [y], name: name + ".flatten", attributes: [Self.int("axis", 1)])
+        case let m as Pool:
+            return add(m.pool.kind == .max ? "MaxPool" : "AveragePool", [input], name: name, attributes: [
+                Self.ints("kernel_shape", [2, 2]), Self.ints("strides", [2, 2]),
+            ])
+        case is Skip:
+            return add("Identity", [input], name: name)
         default:
             throw SessionError("ONNX export: no ONNX form for a module of kind \(module.kind.rawValue) (\(name))")
         }

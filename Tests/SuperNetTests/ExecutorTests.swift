@@ -124,4 +124,58 @@ final class ExecutorTests: XCTestCase {
             }
         }
     }
+
+    /// A choice block (gated 3x3, 5x5 and skip into a sum), then a max pool and an average pool, from a space file.
+    func testGradientsThroughSkipAndPoolModulesMatchFiniteDifferences() throws {
+        let text = """
+        space: choice
+        input: x
+        body:
+          - node: stem
+            from: x
+            op: conv relu
+            out: 4
+          - node: a
+          - edge: a3
+            from: stem
+            to: a
+            op: conv k=3
+          - edge: a5
+            from: stem
+            to: a
+            op: conv k=5
+          - edge: askip
+            from: stem
+            to: a
+            op: skip
+          - node: b
+          - edge: bmax
+            from: a
+            to: b
+            op: pool max
+          - edge: bavg
+            from: a
+            to: b
+            op: pool avg
+        output: {from: b}
+        """
+        var rng = RNG(seed: 23)
+        let shape = FeatureShape(height: 4, width: 4, channels: 3)
+        let net = try Fabric.space(SpaceSource(path: "choice.yaml", text: text)).build(input: shape, classes: 3, rng: &rng, context: makeContext())
+        randomiseBatchNorm(net, rng: &rng)
+        for training in [false, true] {
+        let archs = architectures(net, count: training ? 12 : 6, keep: 0.7, rng: &rng)
+        let executor = Executor(net, context: makeContext())
+        let x = randomTensor(shape.batch(training ? 12 : 6), seed: 2)
+        let logits = try executor.forward(x, architectures: archs, training: training)
+        let weights = randomTensor(logits.shape, seed: 3)
+        for p in net.weights { p.zeroGradient() }
+        try executor.backward(weights)
+        let loss = { () throws -> Double in weightedSum(try executor.forward(x, architectures: archs, training: training), weights) }
+        for p in net.weights {
+            try checkGradient("\(p.name) (training \(training))", of: p.value, analytic: p.gradient.clone(),
+                              epsilon: training ? 3e-4 : 1e-3, tolerance: training ? 5e-2 : 3e-2, samples: 20, loss: loss)
+        }
+        }
+    }
 }
