@@ -72,6 +72,44 @@ final class ONNXTests: XCTestCase {
         XCTAssertLessThanOrEqual(try XCTUnwrap(report["relative_difference"] as? Double), 1e-4)
     }
 
+    static func space(_ name: String, _ given: [String: Int] = [:]) throws -> Fabric {
+        let path = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../../samples/spaces/\(name)").standardized.path
+        return .space(try SpaceSource.read(path, given: given))
+    }
+
+    /// Gated 3x3, 5x5 and skip candidates, searched under a budget: the runtime's logits within 1e-4, the same classes.
+    func testAModelSearchedInTheChoiceBlockSpaceRunsTheSameInONNXRuntime() throws {
+        let s = Session(name: "choice", seed: 4)
+        try s.load(Shapes(train: 512, validation: 64, test: 64))
+        try s.set(.batch(32))
+        try s.set(.learningRate(0.02))
+        try s.build(try Self.space("choice-blocks.yaml", ["C": 4]))
+        let full = FlopsCost(try XCTUnwrap(s.network)).cost(of: try XCTUnwrap(s.network).fullArchitecture)
+        try s.budget(FlopsCost.Choice(), Budget(limit: 0.4 * full, lambda: 2 / full))
+        try s.set(.pathLearningRate(0.1))
+        try s.setWarmup(.epochs(1))
+        try s.train(.epochs(4), validate: false)
+        let net = try XCTUnwrap(s.network)
+        let kept = net.deterministicArchitecture.active
+        XCTAssertLessThan(kept.count, net.nodes.count, "the search pruned something")
+        XCTAssertTrue(net.nodes.indices.contains { kept.contains($0) && net.nodes[$0].module?.kind == .skip }, "a skip candidate is kept")
+        let report = try compare(s, name: "choice")
+        XCTAssertLessThanOrEqual(try XCTUnwrap(report["max_abs_difference"] as? Double), 1e-4)
+        XCTAssertEqual(try XCTUnwrap(report["argmax_agreement"] as? Double), 1)
+    }
+
+    /// Max pools, up-convolutions and skips of the U-Net space, per pixel.
+    func testAUNetSpaceModelAgreesOnEveryPixelsClass() throws {
+        let s = Session(name: "unet", seed: 5)
+        try s.load(Faces(side: 32, train: 64, validation: 16, test: 64))
+        try s.set(.batch(16))
+        try s.build(try Self.space("unet.yaml", ["C": 4]))
+        try s.train(.steps(6), validate: false)
+        let report = try compare(s, name: "unet")
+        XCTAssertGreaterThanOrEqual(try XCTUnwrap(report["argmax_agreement"] as? Double), 0.999)
+        XCTAssertLessThanOrEqual(try XCTUnwrap(report["relative_difference"] as? Double), 1e-4)
+    }
+
     func testAResNet20BaselineRunsTheSameInONNXRuntime() throws {
         let s = Session(name: "resnet", seed: 3)
         try s.load(Shapes(train: 128, validation: 32, test: 64))
