@@ -70,6 +70,21 @@ final class MPITests: XCTestCase {
         XCTAssertTrue(more.stdout.contains("(step 32, epoch 4.00)"), more.stdout)
     }
 
+    /// A search in a space file, at two ranks: every rank builds it from the file; run to run bit for bit.
+    func testTwoRanksSearchASpaceFile() throws {
+        let sample = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../../samples/spaces/choice-blocks.yaml").standardized
+        try FileManager.default.copyItem(at: sample, to: folder.appendingPathComponent("choice.yaml"))
+        let path = try script("space.bsn", Self.search.replacingOccurrences(of: "build cnf W=2 S=3 C=8", with: "build space choice.yaml C=4 layers=1")
+                                                  .replacingOccurrences(of: "save dp", with: "save sp"))
+        let first = try mpirun(path, into: sessions)
+        XCTAssertEqual(first.status, 0, first.output)
+        XCTAssertTrue(first.output.contains("trained 24 steps"), first.output)
+        let again = folder.appendingPathComponent("again")
+        XCTAssertEqual(try mpirun(path, into: again).status, 0)
+        XCTAssertEqual(try state(sessions, "sp"), try state(again, "sp"), "run to run, bit for bit")
+        XCTAssertTrue(try SessionStore(root: sessions).open("sp").modelSpec!.fabric.summary.hasPrefix("space choice-blocks C=4 layers=1"))
+    }
+
     func testWithSyncBNOneStepAtTwoRanksEqualsOneStepInOneProcess() throws {
         // Mask execution runs every batch norm on every rank; one sampled step, gates learning fast.
         let text = "load shapes train=64 val=16 test=16\nset batch 64\nbuild cnf W=2 S=3 C=8 mode=mask\nbudget flops 1M lambda=1e-6\n"

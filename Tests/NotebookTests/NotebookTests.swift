@@ -108,6 +108,66 @@ final class NotebookTests: XCTestCase {
         XCTAssertEqual(second.session.cells.map(\.command), setup + ["train 6 steps", "save", "train 7 steps"])
     }
 
+    /// A session on a space file: every command that reads the model works; the session saves the
+    /// file's text, reopens after the file is deleted (and says so) and continues bit-identically.
+    func testASpaceFileSessionReopensWithoutItsFileAndContinuesExactly() throws {
+        let folder = try temporaryFolder(self)
+        let sample = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../../samples/spaces/choice-blocks.yaml").standardized
+        let space = folder.appendingPathComponent("my-space.yaml")
+        try FileManager.default.copyItem(at: sample, to: space)
+        let setup = ["load shapes train=200 val=40 test=40", "set batch 20", "set lr 0.02", "build space \(space.path) C=4 layers=2",
+                     "budget flops 500k lambda=2e-6", "warmup 3 steps", "set path-lr 0.1"]
+        let straight = try makeNotebook(self, name: "a")
+        for l in setup + ["train 13 steps"] { XCTAssertTrue(straight.execute(l), "\(l): \(straight.session.cells.last!.output)") }
+        XCTAssertTrue(straight.session.modelSpec!.fabric.summary.hasPrefix("space choice-blocks C=4 layers=2 stages=3"))
+
+        let first = try makeNotebook(self, name: "b")
+        for l in setup + ["train 6 steps", "save"] { XCTAssertTrue(first.execute(l), l) }
+        let out = folder.path
+        for l in ["inspect", "arch", "sample 3", "costs", "summary", "render graph \(out)/g.png", "render arch \(out)/a.png",
+                  "export arch \(out)/arch.json", "export model \(out)/m.bsnmodel", "export onnx \(out)/m.onnx",
+                  "export images \(out)/images split=test"] {
+            XCTAssertTrue(first.execute(l), "\(l): \(first.session.cells.last!.output)")
+        }
+        let image = try XCTUnwrap(FileManager.default.enumerator(atPath: "\(out)/images")?.compactMap { $0 as? String }.first { $0.hasSuffix(".png") })
+        XCTAssertTrue(first.execute("infer \(out)/images/\(image)"), first.session.cells.last!.output)
+        XCTAssertTrue(first.execute("infer \(out)/images/\(image) --model=\(out)/m.bsnmodel"), first.session.cells.last!.output)
+        for file in ["g.png", "a.png", "arch.json", "m.bsnmodel", "m.onnx"] {
+            XCTAssertTrue(FileManager.default.fileExists(atPath: folder.appendingPathComponent(file).path), file)
+        }
+        first.session.close()
+        // Edited, then gone: each reopening says so and builds from the saved copy.
+        try (try String(contentsOf: space, encoding: .utf8) + "\n# edited\n").write(to: space, atomically: true, encoding: .utf8)
+        var (reopened, report) = try first.store.reopen("b")
+        XCTAssertTrue(report.text.contains("my-space.yaml has changed"), report.text)
+        reopened.close()
+        try FileManager.default.removeItem(at: space)
+        (reopened, report) = try first.store.reopen("b")
+        XCTAssertTrue(report.text.contains("my-space.yaml is gone"), report.text)
+        let second = Notebook(session: reopened, store: first.store, console: Console(interactive: false))
+        reopened.applySettings()
+        XCTAssertTrue(second.execute("train 7 steps"), second.session.cells.last!.output)
+
+        let a = straight.session.trainer!, b = second.session.trainer!
+        XCTAssertEqual(a.step, b.step)
+        for ((na, ta), (nb, tb)) in zip(a.stateTensors, b.stateTensors) {
+            XCTAssertEqual(na, nb)
+            XCTAssertEqual(ta.values, tb.values, na)
+        }
+        XCTAssertEqual(straight.session.steps, second.session.steps)
+        // The exported architecture and the model file carry the space too: they build and run without the file.
+        XCTAssertTrue(second.execute("build from \(out)/arch.json"), second.session.cells.last!.output)
+        XCTAssertTrue(second.execute("eval test"), second.session.cells.last!.output)
+        XCTAssertTrue(second.execute("export onnx \(out)/again.onnx --model=\(out)/m.bsnmodel"), second.session.cells.last!.output)
+        // Mistakes in the command name their cause.
+        XCTAssertFalse(second.execute("build space \(space.path)"))
+        XCTAssertTrue(second.session.cells.last!.output.contains("no such space file"), second.session.cells.last!.output)
+        XCTAssertFalse(second.execute("build space \(sample.path) C=four"))
+        XCTAssertTrue(second.session.cells.last!.output.contains("C=four is not a whole number"), second.session.cells.last!.output)
+        XCTAssertFalse(second.execute("build space \(sample.path) depth=3"))
+        XCTAssertTrue(second.session.cells.last!.output.contains("no parameter 'depth'"), second.session.cells.last!.output)
+    }
+
     func testDamagedSessionFilesAreRefusedByName() throws {
         let nb = try makeNotebook(self, name: "d")
         for l in ["load shapes train=100 val=20 test=20", "build cnf W=2 S=2 C=8", "train 2 steps"] { XCTAssertTrue(nb.execute(l), l) }

@@ -45,7 +45,7 @@ public struct SpaceExpansion: Sendable, Equatable {
         for (key, value) in given.sorted(by: { $0.key < $1.key }) {
             guard space.parameters.contains(where: { $0.name == key }) else {
                 let known = space.parameters.map(\.name)
-                throw SpaceFileError(space.file, 1, "no parameter '\(key)' in this space" + (known.isEmpty ? " (it has none)" : " (its parameters: \(known.joined(separator: ", ")))"))
+                throw SpaceFileError(space.file, space.parameters.first?.line ?? 1, "no parameter '\(key)' in this space" + (known.isEmpty ? " (it has none)" : " (its parameters: \(known.joined(separator: ", ")))"))
             }
             values[key] = value
         }
