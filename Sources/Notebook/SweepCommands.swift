@@ -116,7 +116,8 @@ struct SweepCommand: Command {
                 throw UsageError("sweep baselines space: this session's model is not built from a space file (build space <file> first)")
             }
             var combinations: [[String: Int]] = [source.given]
-            for (key, word) in a.remainingOptions().sorted(by: { $0.key < $1.key }) {
+            for key in try source.expansion().parameters.keys.sorted() {
+                guard let word = a.option(key) else { continue }
                 let values = try word.split(separator: ",").map { part in
                     guard let v = Int(part) else { throw UsageError("sweep baselines space: \(key)=\(word) is not a list of whole numbers") }
                     return v
