@@ -40,6 +40,19 @@ final class SpaceExpressionTests: XCTestCase {
         XCTAssertThrowsError(try value("9223372036854775807 + 1")) { XCTAssertTrue("\($0)".contains("too large")) }
     }
 
+    func testOverlongAndOverdeepExpressionsAreRefusedNotOverflowed() throws {
+        XCTAssertEqual(try value(String(repeating: "(", count: 60) + "1" + String(repeating: ")", count: 60)), 1)
+        XCTAssertEqual(try value(String(repeating: "- ", count: 60) + "1"), 1)
+        for text in [String(repeating: "(", count: 100) + "1" + String(repeating: ")", count: 100),
+                     String(repeating: "not ", count: 100) + "1", String(repeating: "-", count: 100) + "1",
+                     String(repeating: "1 ? ", count: 100) + "1" + String(repeating: " : 0", count: 100)] {
+            XCTAssertThrowsError(try SpaceExpression(parsing: text)) { XCTAssertTrue("\($0)".contains("nested more than 64 deep"), "\($0)") }
+        }
+        let long = String(repeating: "(", count: 20_000) + "1" + String(repeating: ")", count: 20_000)
+        XCTAssertThrowsError(try SpaceExpression(parsing: long)) { XCTAssertTrue("\($0)".contains("40001 characters; at most 1000"), "\($0)") }
+        XCTAssertEqual(try value(Array(repeating: "1", count: 400).joined(separator: "+")), 400)
+    }
+
     func testTemplatesFillTheirParts() throws {
         XCTAssertEqual(try SpaceTemplate(parsing: "A-{l}_{k + 1}").evaluate(["l": 2, "k": 2]), "A-2_3")
         XCTAssertEqual(try SpaceTemplate(parsing: "stem").evaluate([:]), "stem")

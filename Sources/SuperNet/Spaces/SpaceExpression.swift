@@ -21,7 +21,13 @@ public struct SpaceExpression: Equatable, Sendable, CustomStringConvertible {
     public let term: Term
     public let description: String
 
+    /// Longer or deeper expressions are refused (a damaged file; recursion stays shallow).
+    public static let maxLength = 1000, maxDepth = 64
+
     public init(parsing text: String) throws(SpaceExpressionError) {
+        guard text.count <= Self.maxLength else {
+            throw SpaceExpressionError("an expression of \(text.count) characters; at most \(Self.maxLength)")
+        }
         var parser = Parser(text)
         term = try parser.expression()
         guard parser.atEnd else { throw SpaceExpressionError("'\(text)': unexpected '\(parser.rest)'") }
@@ -93,8 +99,17 @@ public struct SpaceExpression: Equatable, Sendable, CustomStringConvertible {
     /// Recursive descent over the characters; one function per precedence level.
     private struct Parser {
         let chars: [Character]
-        var at = 0
+        var at = 0, depth = 0
         init(_ text: String) { chars = Array(text) }
+
+        /// Counts one more level of nesting (parentheses, `?`, `-`, `not`), refused past `maxDepth`.
+        mutating func nest() throws(SpaceExpressionError) {
+            depth += 1
+            guard depth <= SpaceExpression.maxDepth else {
+                let shown = chars.count > 40 ? String(chars.prefix(40)) + "…" : String(chars)
+                throw SpaceExpressionError("'\(shown)': nested more than \(SpaceExpression.maxDepth) deep")
+            }
+        }
 
         var atEnd: Bool { mutating get { skipSpaces(); return at == chars.count } }
         var rest: String { String(chars[at...]) }
@@ -114,6 +129,8 @@ public struct SpaceExpression: Equatable, Sendable, CustomStringConvertible {
         }
 
         mutating func expression() throws(SpaceExpressionError) -> Term {
+            try nest()
+            defer { depth -= 1 }
             let condition = try or()
             guard take("?") else { return condition }
             let yes = try expression()
@@ -134,7 +151,10 @@ public struct SpaceExpression: Equatable, Sendable, CustomStringConvertible {
         }
 
         mutating func not() throws(SpaceExpressionError) -> Term {
-            take("not") ? .not(try not()) : try comparison()
+            guard take("not") else { return try comparison() }
+            try nest()
+            defer { depth -= 1 }
+            return .not(try not())
         }
 
         mutating func comparison() throws(SpaceExpressionError) -> Term {
@@ -159,7 +179,10 @@ public struct SpaceExpression: Equatable, Sendable, CustomStringConvertible {
         }
 
         mutating func unary() throws(SpaceExpressionError) -> Term {
-            take("-") ? .negate(try unary()) : try atom()
+            guard take("-") else { return try atom() }
+            try nest()
+            defer { depth -= 1 }
+            return .negate(try unary())
         }
 
         mutating func atom() throws(SpaceExpressionError) -> Term {
