@@ -223,8 +223,13 @@ struct FuzzCommand: ParsableCommand {
     @Option(help: "Where failing cases are kept.") var output = "fuzz-out"
     @Flag(help: "Keep every case's folder.") var keep = false
     @Flag(help: "The quick pass (2000 lines, 300 files).") var quick = false
+    @Option(help: "Mutated files only of these formats, comma-separated (\(Fuzzer.Configuration().formats.map(\.rawValue).joined(separator: ", "))).")
+    var formats: String?
 
     func validate() throws {
+        for name in formats?.split(separator: ",") ?? [] where FileMutations.Format(rawValue: String(name)) == nil {
+            throw ValidationError("--formats: no format '\(name)'")
+        }
         for (name, value) in [("--cases", cases), ("--files", files), ("--special", special), ("--shared", shared), ("--kills", kills)] where (value ?? 0) < 0 {
             throw ValidationError("\(name) takes a whole number of at least 0")
         }
@@ -241,6 +246,7 @@ struct FuzzCommand: ParsableCommand {
         (c.kills, c.seed, c.jobs, c.memoryMB, c.deadline) = (kills, seed, jobs, memoryMB, Double(deadline))
         c.output = URL(fileURLWithPath: output)
         c.keep = keep
+        if let formats { c.formats = formats.split(separator: ",").compactMap { FileMutations.Format(rawValue: String($0)) } }
         perform("bsn fuzz") { try Fuzzer.runFromShell(c) }
     }
 }

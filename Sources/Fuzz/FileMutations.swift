@@ -7,10 +7,11 @@ import Tensor
 /// Valid files of every format bsn reads, and mutations of them: CIFAR-10/100
 /// records and name files, Part Labels JPEGs, PPM masks and split files,
 /// session files (re-signed with a valid checksum most of the time, so that
-/// the values inside are what gets tested), exported architectures and models.
-struct FileMutations {
-    enum Format: String, CaseIterable {
-        case cifar10, cifar100, jpeg, ppm, split, session, arch, model, images, masks
+/// the values inside are what gets tested), exported architectures and models,
+/// image folders and search-space files.
+public struct FileMutations {
+    public enum Format: String, CaseIterable, Sendable {
+        case cifar10, cifar100, jpeg, ppm, split, session, arch, model, images, masks, space
     }
 
     var rng: RNG
@@ -142,6 +143,69 @@ struct FileMutations {
         }
     }
 
+    /// A small valid search space that uses every construct: parameters, loops, a condition, `let`, gated and fixed edges.
+    static let space = """
+        space: fuzz
+        params: {C: 4, L: 2}
+        input: x
+        body:
+          - node: a0
+            from: x
+            op: conv k=3 relu
+            out: C
+          - for: l in 1..L
+            do:
+              - let: {w: "l == L ? 2 * C : C"}
+              - node: a{l}
+              - edge: a{l}-3x3
+                from: a{l-1}
+                to: a{l}
+                op: conv k=3
+                out: w
+              - edge: a{l}-skip
+                from: a{l-1}
+                to: a{l}
+                op: conv k=1
+                out: w
+              - if: l > 1
+                do:
+                  - node: p{l}
+                    from: a{l}
+                    op: pool max
+          - edge: fixed
+            from: a0
+            to: a1
+            op: conv k=1 stride=1
+            out: C
+            fixed: true
+        output: {from: "p{L}", head: classify}
+        """
+
+    /// YAML and space-specific damage: aliases, tabs, huge loops and widths, deep nesting, cycles, bad operations.
+    mutating func mutateSpace(_ text: inout String) {
+        var lines = text.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+        let k = rng.integer(below: lines.count)
+        switch rng.integer(below: 6) {
+        case 0:
+            lines.insert(pick(["  - for: i in 0..999999999", "    do: [&a {node: q}, *a]", "params: &p {C: 4}", "\t- node: t", "  - node: a0",
+                               "  - edge: e\n    from: a2\n    to: a0\n    op: conv k=3", "    op: conv k=65536 stride=65536",
+                               "    out: 9223372036854775807 * 2", "  - let: {C: C + 1}", "output: {from: x, head: segment}",
+                               "  - node: " + String(repeating: "{", count: 3000), "    scale: -1", "    gated: maybe",
+                               String(repeating: " ", count: 2000) + "- node: far", "# 日本 \u{0}", "  - if: 1 / 0\n    do: []"]), at: k)
+        case 1:
+            // Deep nesting of flow collections or of indented lists.
+            let depth = pick([65, 200, 5000])
+            lines.insert(pick(["params: " + String(repeating: "[", count: depth) + String(repeating: "]", count: depth),
+                               (0..<min(depth, 300)).map { String(repeating: " ", count: 2 * $0) + "- do:" }.joined(separator: "\n")]), at: k)
+        case 2:
+            lines[k] = pick(["params: {C: 64, L: 64}", "params: {C: 1, L: 0}", "params: {C: 0, L: 2}", "params: {C: -4, L: 2}",
+                             "params: {C: 4, L: 100000}", "input: [x, y]", "space: ", "body: 7"])
+        default:
+            return mutateText(&text)
+        }
+        text = lines.joined(separator: "\n")
+    }
+
     // MARK: cases
 
     /// Writes one mutated case of `format` into `dir` and returns the commands that read it.
@@ -218,6 +282,14 @@ struct FileMutations {
             try fm.copyItem(at: template.appendingPathComponent("arch.json"), to: file)
             try mutate(file, text: true)
             return ["load shapes train=32 val=8 test=8", "build from \(name).json", "arch", "train 1 steps", "export arch \(name)-out.json"]
+        case .space:
+            var text = Self.space
+            // A third of the files stay valid, so that the options and the commands after build get exercised too.
+            for _ in 0..<(chance(0.35) ? 0 : 1 + rng.integer(below: 2)) { if chance(0.6) { mutateSpace(&text) } else { mutateText(&text) } }
+            try Data(text.utf8).write(to: dir.appendingPathComponent("\(name).yaml"))
+            let options = pick(["", "C=2", "L=3", "C=0", "L=999999", "C=99999999999999999999", "gated=no", "mode=x", "Q=1", "C=yes"])
+            return ["load shapes train=32 val=8 test=8", "build space \(name).yaml \(options)", "summary", "costs", "train 1 steps",
+                    "render graph \(name).png", "export arch \(name)-a.json", "save \(name)"]
         case .model:
             let file = dir.appendingPathComponent("\(name).bsnmodel")
             try fm.copyItem(at: template.appendingPathComponent("model.bsnmodel"), to: file)

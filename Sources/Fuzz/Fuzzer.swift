@@ -12,6 +12,8 @@ public struct Fuzzer: Sendable {
     public struct Configuration: Sendable {
         /// Random command lines, and mutated files, in all.
         public var commandLines = 2000, files = 300
+        /// The formats of the mutated files.
+        public var formats = FileMutations.Format.allCases
         public var seed: UInt64 = 1
         /// Children run at once.
         public var jobs = 2
@@ -142,7 +144,7 @@ public struct Fuzzer: Sendable {
             var mutations = FileMutations(rng: RNG(seed: rng.next()), template: template)
             let count = min(c.filesPerScript, c.files - k * c.filesPerScript)
             for i in 0..<count {
-                let format = mutations.pick(FileMutations.Format.allCases)
+                let format = mutations.pick(c.formats)
                 lines += ["# case \(i): \(format.rawValue)"] + (try mutations.makeCase(format, in: folder, index: i))
             }
             counted.files = count

@@ -121,7 +121,8 @@ public struct SpaceFile: Sendable {
 
     static func summary(of error: YamlError) -> String {
         switch error {
-        case .scanner(_, let problem, _, _), .parser(_, let problem, _, _), .composer(_, let problem, _, _): return problem
+        case .scanner(_, let problem, _, _), .parser(_, let problem, _, _), .composer(_, let problem, _, _):
+            return problem.hasPrefix("Maximum nesting level") ? "lists and maps nested too deep" : problem
         default: return "\(error)".split(separator: "\n").first.map(String.init) ?? "\(error)"
         }
     }
