@@ -164,18 +164,18 @@ final class ExecutorTests: XCTestCase {
         let net = try Fabric.space(SpaceSource(path: "choice.yaml", text: text)).build(input: shape, classes: 3, rng: &rng, context: makeContext())
         randomiseBatchNorm(net, rng: &rng)
         for training in [false, true] {
-        let archs = architectures(net, count: training ? 12 : 6, keep: 0.7, rng: &rng)
-        let executor = Executor(net, context: makeContext())
-        let x = randomTensor(shape.batch(training ? 12 : 6), seed: 2)
-        let logits = try executor.forward(x, architectures: archs, training: training)
-        let weights = randomTensor(logits.shape, seed: 3)
-        for p in net.weights { p.zeroGradient() }
-        try executor.backward(weights)
-        let loss = { () throws -> Double in weightedSum(try executor.forward(x, architectures: archs, training: training), weights) }
-        for p in net.weights {
-            try checkGradient("\(p.name) (training \(training))", of: p.value, analytic: p.gradient.clone(),
-                              epsilon: training ? 3e-4 : 1e-3, tolerance: training ? 5e-2 : 3e-2, samples: 20, loss: loss)
-        }
+            let archs = architectures(net, count: training ? 12 : 6, keep: 0.7, rng: &rng)
+            let executor = Executor(net, context: makeContext())
+            let x = randomTensor(shape.batch(training ? 12 : 6), seed: 2)
+            let logits = try executor.forward(x, architectures: archs, training: training)
+            let weights = randomTensor(logits.shape, seed: 3)
+            for p in net.weights { p.zeroGradient() }
+            try executor.backward(weights)
+            let loss = { () throws -> Double in weightedSum(try executor.forward(x, architectures: archs, training: training), weights) }
+            for p in net.weights {
+                try checkGradient("\(p.name) (training \(training))", of: p.value, analytic: p.gradient.clone(),
+                                  epsilon: training ? 3e-4 : 1e-3, tolerance: training ? 5e-2 : 3e-2, samples: 20, loss: loss)
+            }
         }
     }
 }
