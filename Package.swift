@@ -57,7 +57,7 @@ let package = Package(
         // What the user reads and writes: argument words in, tables, numbers and outputs out.
         .target(name: "Interface"),
         .target(name: "Layers", dependencies: ["Tensor", "CKernels", "CPUFeatures", "Files"], swiftSettings: fast),
-        .target(name: "SuperNet", dependencies: ["Tensor", "Layers", "Interface", .product(name: "HeapModule", package: "swift-collections"), .product(name: "Yams", package: "Yams")], swiftSettings: fast),
+        .target(name: "SuperNet", dependencies: ["Tensor", "Layers", "Interface", "Files", .product(name: "HeapModule", package: "swift-collections"), .product(name: "Yams", package: "Yams")], swiftSettings: fast),
         .target(name: "Datasets", dependencies: ["Tensor", "CImages", "Interface", "Files"], swiftSettings: fast),
         // The ONNX messages, generated from onnx.proto and committed (see its README.md).
         .target(name: "ONNXProto", dependencies: [.product(name: "SwiftProtobuf", package: "swift-protobuf")], exclude: ["onnx.proto", "README.md"]),

@@ -127,7 +127,9 @@ extension SweepRequest {
 }
 
 extension Fabric {
-    /// A short name-safe tag: "cnf-W4-S4-C16", "resnet-20", "resnet-fabric-k3-n3".
+    static let maxSpaceTag = 60
+
+    /// A short name-safe tag: "cnf-W4-S4-C16", "resnet-20", "resnet-fabric-k3-n3", "space-unet-C8-depth2".
     var tag: String {
         switch self {
         case let .cnf(w, s, c, segmentation, gated):
@@ -138,7 +140,10 @@ extension Fabric {
         case let .space(source):
             let values = (try? source.expansion().parameters) ?? source.given
             let name = source.name.map { $0.isLetter || $0.isNumber || $0 == "-" ? $0 : "-" }
-            return "space-\(String(name))" + values.sorted { $0.key < $1.key }.map { "-\($0.key)\($0.value)" }.joined() + (source.gated ? "-gated" : "")
+            let tag = "space-\(String(name))" + values.sorted { $0.key < $1.key }.map { "-\($0.key)\($0.value)" }.joined() + (source.gated ? "-gated" : "")
+            // A long name or many parameters: cut, with the whole tag's checksum, so that a child's name stays a session name (≤ 100 characters).
+            guard tag.count > Self.maxSpaceTag else { return tag }
+            return String(tag.prefix(Self.maxSpaceTag - 9)) + "-" + String(format: "%08x", CRC32.of(Data(tag.utf8)))
         }
     }
 }

@@ -144,6 +144,13 @@ final class NotebookTests: XCTestCase {
         try FileManager.default.removeItem(at: space)
         (reopened, report) = try first.store.reopen("b")
         XCTAssertTrue(report.text.contains("my-space.yaml is gone"), report.text)
+        reopened.close()
+        // A FIFO put in its place is never opened (reading it would block): the note and build space say what it is.
+        XCTAssertEqual(mkfifo(space.path, 0o600), 0)
+        (reopened, report) = try first.store.reopen("b")
+        XCTAssertTrue(report.text.contains("not a regular file"), report.text)
+        XCTAssertThrowsError(try SpaceSource.read(space.path)) { XCTAssertTrue("\($0)".contains("FIFO"), "\($0)") }
+        try FileManager.default.removeItem(at: space)
         let second = Notebook(session: reopened, store: first.store, console: Console(interactive: false))
         reopened.applySettings()
         XCTAssertTrue(second.execute("train 7 steps"), second.session.cells.last!.output)

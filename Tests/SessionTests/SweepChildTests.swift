@@ -36,4 +36,37 @@ final class SweepChildTests: XCTestCase {
         try store.save(parent)
         assertThrows(try store.makeChild(children[1], threads: 1), mentions: ["'p' is at step 3, not 2"])
     }
+
+    /// A space's baseline children are named after the space and its parameters; a long name is cut with a checksum, so it stays a session name and unique.
+    func testSpaceBaselineNamesStaySessionNames() throws {
+        let params = (1...12).map { "width_of_stage_\($0): 4" }.joined(separator: ", ")
+        let text = """
+        space: a space whose name a person wrote at length
+        params: {\(params)}
+        input: x
+        body:
+          - node: a
+            from: x
+            op: conv k=3 relu
+            out: width_of_stage_1
+        output: {from: a, head: classify}
+        """
+        let parent = Session(name: "p", seed: 4)
+        try parent.load(Shapes(train: 64, validation: 16, test: 16, seed: 2))
+        try parent.build(.space(SpaceSource(path: "/tmp/long.yaml", text: text)))
+        func fixed(_ given: [String: Int]) -> Fabric { .space(SpaceSource(path: "/tmp/long.yaml", text: text, given: given, gated: false)) }
+        let request = SweepRequest(grid: .baselines([fixed(["width_of_stage_1": 4]), fixed(["width_of_stage_1": 8]), fixed(["width_of_stage_12": 8])]), epochs: 1)
+        let names = try request.children(of: parent).map(\.name)
+        XCTAssertEqual(Set(names).count, 3, "\(names)")
+        for name in names {
+            XCTAssertTrue(name.hasPrefix("p.space-a-space-whose-name-a-person-wrote-at-length-"), name)
+            XCTAssertEqual(name.count, 2 + 60, name)
+            XCTAssertNoThrow(try SessionStore.check(name: name), name)
+        }
+        // A short one is not cut.
+        let sample = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../../samples/spaces/choice-blocks.yaml")
+        let choice = try String(contentsOf: sample, encoding: .utf8)
+        let short = Fabric.space(SpaceSource(path: "choice-blocks.yaml", text: choice, given: ["C": 4], gated: false))
+        XCTAssertEqual(try SweepRequest(grid: .baselines([short]), epochs: 1).children(of: parent).map(\.name), ["p.space-choice-blocks-C4-layers4-stages3"])
+    }
 }

@@ -1,3 +1,4 @@
+import Files
 import Foundation
 import Tensor
 
@@ -15,14 +16,17 @@ public struct SpaceSource: Codable, Equatable, Sendable {
         (self.path, self.text, self.given, self.gated) = (path, text, given, gated)
     }
 
+    /// A space file larger than this is not one (1 MiB).
+    public static let maxBytes = 1 << 20
+
     /// Reads a space file (kept by its absolute path): a regular file of at most 1 MiB, in UTF-8.
     public static func read(_ path: String, given: [String: Int] = [:]) throws -> SpaceSource {
-        var status = stat()
-        guard stat(path, &status) == 0 else { throw GraphError("\(path): no such space file") }
-        guard status.st_mode & S_IFMT == S_IFREG else { throw GraphError("\(path): not a regular file") }
-        guard status.st_size <= 1 << 20 else { throw GraphError("\(path): \(status.st_size) bytes; a space file is at most 1 MiB") }
-        guard let data = FileManager.default.contents(atPath: path) else { throw GraphError("\(path): cannot be read") }
-        guard let text = String(data: data, encoding: .utf8) else { throw GraphError("\(path): not UTF-8 text") }
+        let file: RegularFile
+        do { file = try RegularFile(path) } catch let error as FileError {
+            throw GraphError(error.description.hasSuffix(": no such file") ? "\(path): no such space file" : error.description)
+        }
+        guard file.size <= maxBytes else { throw GraphError("\(path): \(file.size) bytes; a space file is at most 1 MiB") }
+        guard let text = String(data: try file.readAll(limit: maxBytes), encoding: .utf8) else { throw GraphError("\(path): not UTF-8 text") }
         let source = SpaceSource(path: URL(fileURLWithPath: path).standardizedFileURL.path, text: text, given: given)
         _ = try source.expansion()                      // refused now, with its line, rather than at build
         return source
@@ -50,8 +54,11 @@ public struct SpaceSource: Codable, Equatable, Sendable {
 
     /// Whether the file at `path` still holds the text this space was built from, as a note if it does not.
     public var fileChangeNote: String? {
-        guard let data = FileManager.default.contents(atPath: path) else {
-            return "note: space file \(path) is gone; the session uses the copy saved with it"
+        // Read as build space reads it: a FIFO or a device put at the path is not opened, so reopening never blocks.
+        let data: Data
+        do { data = try RegularFile.read(path, limit: Self.maxBytes) } catch {
+            let gone = "\(error)".hasSuffix(": no such file")
+            return "note: space file \(gone ? "\(path) is gone" : "\(error)"); the session uses the copy saved with it"
         }
         guard String(data: data, encoding: .utf8) != text else { return nil }
         return "note: space file \(path) has changed since this network was built; the session uses the copy saved with it (build space \(path) again for the new one)"
