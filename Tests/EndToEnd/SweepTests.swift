@@ -92,6 +92,40 @@ final class SweepTests: XCTestCase {
         for row in rows where row["onFront"] as? Bool != true { XCTAssertNil(row["testAccuracy"] as? Double) }
     }
 
+    /// A space file sweeps as the built-ins do: searches under budgets, the space's fixed baselines for listed
+    /// parameter values, and the front over both.
+    func testASpaceFileSweepsItsBudgetsAndBaselinesAndRanksThemOnTheFront() throws {
+        let space = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../../samples/spaces/choice-blocks.yaml").standardized.path
+        let r = try run("space.bsn", """
+        load shapes train=256 val=64 test=64
+        set batch 32
+        set threads 2
+        build space \(space) C=4 layers=2
+        warmup 1 epochs
+        set path-lr 0.05
+        sweep budget flops 2M,3M lambda=1e-6 mode=max epochs=2 --workers=2
+        sweep baselines space layers=1,2 epochs=2 --workers=2
+        pareto --json
+
+        """)
+        let searches = ["space.flops-2M.lambda-1e-06", "space.flops-3M.lambda-1e-06"]
+        let baselines = ["space.space-choice-blocks-C4-layers1-stages3", "space.space-choice-blocks-C4-layers2-stages3"]
+        for name in searches + baselines {
+            let child = try store.open(name)
+            XCTAssertEqual(child.trainer?.step, 8 + 2 * 8, name)
+            guard case let .space(source)? = child.modelSpec?.fabric else { return XCTFail("\(name): not a space") }
+            XCTAssertEqual(source.gated, searches.contains(name), name)
+            XCTAssertEqual(source.given["layers"], name.contains("layers1") ? 1 : 2, name)
+            XCTAssertEqual(child.network?.gateCount, searches.contains(name) ? 18 : 0, name)   // 3 stages x 2 layers x 3 candidates
+        }
+        // The input, 3 stages of one layer (a stem, two convolutions, a sum; the fixed skip is a link), the head.
+        XCTAssertEqual(try store.open(baselines[0]).network?.nodes.count, 14)
+        let line = try XCTUnwrap(r.stdout.split(separator: "\n").last { $0.hasPrefix("{") }.map(String.init), r.stdout)
+        let rows = try XCTUnwrap((try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])?["rows"] as? [[String: Any]])
+        XCTAssertEqual(Set(rows.compactMap { $0["session"] as? String }), Set(searches + baselines))
+        XCTAssertFalse(rows.filter { $0["onFront"] as? Bool == true }.isEmpty)
+    }
+
     func testAChildStartsFromTheWarmedUpParentsWeightsWithItsGatesReset() throws {
         _ = try run("warm.bsn", Self.parent + "train 12 steps\nsweep budget flops 500k lambda=1e-6 mode=max epochs=1 --workers=1\n")
         let parent = try store.open("warm"), child = try store.open("warm.flops-500k.lambda-1e-06")
