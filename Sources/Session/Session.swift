@@ -279,8 +279,8 @@ public final class Session {
             throw SessionError("the ResNet fabrics classify; \(dataset.name) is a segmentation dataset: use build cnf-seg")
         }
         if case .space = spec.fabric, spec.fabric.isSegmentation != dataset.isSegmentation {
-            throw SessionError(dataset.isSegmentation ? "\(dataset.name) is a segmentation dataset; this space's output classifies (head: segment labels every pixel)"
-                                                      : "\(dataset.name) is a classification dataset; this space's output segments (head: classify pools and classifies)")
+            throw SessionError(dataset.isSegmentation ? "\(dataset.name) is a segmentation dataset and this space's head classifies: write output: {…, head: segment}"
+                                                      : "\(dataset.name) is a classification dataset and this space's head labels pixels: write output: {…, head: classify}")
         }
         let input = dataset.inputShape
         let size = try spec.fabric.size(input: input, classes: dataset.classNames.count)

@@ -52,10 +52,13 @@ public struct TrainingReport: Output, Sendable {
 
     /// The table of epochs (rows printed as they finish).
     public static func table(_ c: Columns) -> Table {
-        Table([.left("epoch", 7), .right("step", 8), .right("lr", 8), .right("loss", 9), .right(c.segmentation ? "pix acc" : "acc", 8),
+        // A long cost name (parallel-2-cp) widens its column rather than running into the one before.
+        let sampled = c.costName + " (sampled)"
+        return Table([.left("epoch", 7), .right("step", 8), .right("lr", 8), .right("loss", 9), .right(c.segmentation ? "pix acc" : "acc", 8),
                .right(c.segmentation ? "val pix" : "val acc", 9)]
               + (c.segmentation ? [.right("val IoU", 9)] : [])
-              + (c.searching ? [.right(c.costName + " (sampled)", 18), .right("deterministic", 15), .right("entropy", 9)] : [.right(c.costName, 12)])
+              + (c.searching ? [.right(sampled, max(18, sampled.count + 2)), .right("deterministic", 15), .right("entropy", 9)]
+                                : [.right(c.costName, max(12, c.costName.count + 2))])
               + [.right("s", 7)])
     }
 
