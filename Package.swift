@@ -66,7 +66,7 @@ let package = Package(
         .target(name: "Render", dependencies: ["SuperNet", "CImages", "Interface", "Files"], swiftSettings: fast),
         .target(name: "BSN", dependencies: ["Session", "SuperNet", "Datasets", "Render", "Interface", "Tensor"]),
         .target(name: "Notebook", dependencies: ["Session", "Interface", "Datasets", "SuperNet", "Tensor", "Render", "CReadline"], swiftSettings: fast),
-        .target(name: "Benchmarks", dependencies: ["Tensor", "Layers", "SuperNet", "Datasets", "Interface", "DatasetFiles"], swiftSettings: fast),
+        .target(name: "Benchmarks", dependencies: ["Tensor", "Layers", "SuperNet", "Datasets", "Interface", "DatasetFiles", "CKernels"], swiftSettings: fast),
         // The fuzz harness (bsn fuzz): random scripts and mutated files run through the binary itself.
         .target(name: "Fuzz", dependencies: ["Notebook", "Session", "Datasets", "Tensor", "DatasetFiles"]),
         .executableTarget(name: "BSNCommand", dependencies: ["Benchmarks", "Notebook", "Session", "Layers", "Tensor", "MPISupport", "Fuzz", "Interface",

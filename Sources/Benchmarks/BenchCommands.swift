@@ -19,9 +19,9 @@ public enum BenchCommands {
         return json ? JSONLine.encode(report) : report.table
     }
 
-    /// `bsn bench train`: the sgemm ceiling, then every row of the plan in a child process of its own.
+    /// `bsn bench train`: the sgemm ceiling and the FMA peak, then every row of the plan in a child process of its own.
     public static func train(only: String?, seconds: Double, json: Bool, executable: URL) throws -> String {
-        let ceiling = SgemmCeiling.measure()
+        let ceiling = SgemmCeiling.measure(), peak = FMAPeak.measure()
         let configs = TrainBenchmark.configs.filter { only == nil || $0.name == only }
         var rows = [TrainBenchmark.Row]()
         for (config, mode, gates) in TrainBenchmark.plan(configs: configs) {
@@ -30,10 +30,10 @@ public enum BenchCommands {
             rows.append(try RowRunner.run(executable, ["bench", "train", "--row", [config.name, mode.rawValue, gates].joined(separator: ","), "--seconds", "\(seconds)"],
                                           what: what, as: TrainBenchmark.Row.self))
         }
-        struct Report: Codable { let sgemm_gflops: Double; let blas_core: String; let threads: Int; let rows: [TrainBenchmark.Row] }
+        struct Report: Codable { let cpu: String; let fma_peak: FMAPeak; let sgemm_gflops: Double; let blas_core: String; let threads: Int; let rows: [TrainBenchmark.Row] }
         let threads = ProcessInfo.processInfo.activeProcessorCount
-        return json ? JSONLine.encode(Report(sgemm_gflops: ceiling.gflops, blas_core: BLAS.coreName, threads: threads, rows: rows))
-                    : TrainBenchmark.table(rows, sgemm: ceiling.gflops, threads: threads)
+        return json ? JSONLine.encode(Report(cpu: ConvolutionChoices.cpu, fma_peak: peak, sgemm_gflops: ceiling.gflops, blas_core: BLAS.coreName, threads: threads, rows: rows))
+                    : TrainBenchmark.table(rows, sgemm: ceiling.gflops, peak: peak, threads: threads)
     }
 
     /// One row of `bench train` ("config,mode,gates"), in this process: its JSON line.
@@ -46,12 +46,12 @@ public enum BenchCommands {
 
     /// `bsn bench data`.
     public static func data(quick: Bool, json: Bool) throws -> String {
-        let ceiling = SgemmCeiling.measure()
+        let ceiling = SgemmCeiling.measure(), peak = FMAPeak.measure()
         let report = try DataBenchmark(quick: quick).run { step($0, quiet: json) }
-        struct Output: Codable { let cpu: String; let sgemm_gflops: Double; let threads: Int; let report: DataBenchmark.Report }
+        struct Output: Codable { let cpu: String; let fma_peak: FMAPeak; let sgemm_gflops: Double; let threads: Int; let report: DataBenchmark.Report }
         let threads = ProcessInfo.processInfo.activeProcessorCount, cpu = ConvolutionChoices.cpu
-        return json ? JSONLine.encode(Output(cpu: cpu, sgemm_gflops: ceiling.gflops, threads: threads, report: report))
-                    : DataBenchmark.table(report) + String(format: "\nCPU: %@; %d threads; sgemm ceiling %.1f GFLOP/s (same run)", cpu, threads, ceiling.gflops)
+        return json ? JSONLine.encode(Output(cpu: cpu, fma_peak: peak, sgemm_gflops: ceiling.gflops, threads: threads, report: report))
+                    : DataBenchmark.table(report) + String(format: "\nCPU: %@; %d threads; sgemm ceiling %.1f GFLOP/s, %@ (same run)", cpu, threads, ceiling.gflops, peak.description)
     }
 
     /// `bsn bench scale`: each configuration on 1 rank, then on `ranks` ranks under mpirun, then the cluster estimate's row.
@@ -60,7 +60,7 @@ public enum BenchCommands {
         guard let mpirun = ["/usr/bin/mpirun", "/usr/local/bin/mpirun"].first(where: { FileManager.default.isExecutableFile(atPath: $0) }) else {
             throw ShellFailure("bsn bench scale: needs Open MPI's mpirun (Debian: apt-get install openmpi-bin libopenmpi-dev)")
         }
-        let ceiling = SgemmCeiling.measure(threads: 1)
+        let ceiling = SgemmCeiling.measure(threads: 1), peak = FMAPeak.measure(threads: 1)
         let me = executable.path, root = getuid() == 0 ? ["--allow-run-as-root"] : []
         var rows = [ScaleBenchmark.Row]()
         func run(_ program: String, _ arguments: [String], _ what: String) throws {
@@ -72,10 +72,10 @@ public enum BenchCommands {
             try run(mpirun, root + ["--oversubscribe", "-np", "\(ranks)", me, "bench", "scale", "--row", name, "--steps", "\(steps)"], "\(name), \(ranks) ranks")
         }
         try run(me, ["bench", "scale", "--row", ScaleBenchmark.estimated, "--steps", "2"], "\(ScaleBenchmark.estimated), 1 rank (for the cluster estimate)")
-        struct Report: Codable { let sgemm_gflops_1_thread: Double; let cores: Int; let link_bits_per_s: Double; let rows: [ScaleBenchmark.Row] }
+        struct Report: Codable { let sgemm_gflops_1_thread: Double; let fma_peak_1_thread: FMAPeak; let cores: Int; let link_bits_per_s: Double; let rows: [ScaleBenchmark.Row] }
         let cores = ProcessInfo.processInfo.activeProcessorCount
-        return json ? JSONLine.encode(Report(sgemm_gflops_1_thread: ceiling.gflops, cores: cores, link_bits_per_s: bits, rows: rows))
-            : "bsn bench scale — \(cores) cores, 1 thread per rank, sgemm ceiling of 1 thread \(Format.fixed(ceiling.gflops, 1)) GFLOP/s (same run)\n\n"
+        return json ? JSONLine.encode(Report(sgemm_gflops_1_thread: ceiling.gflops, fma_peak_1_thread: peak, cores: cores, link_bits_per_s: bits, rows: rows))
+            : "bsn bench scale — \(cores) cores, 1 thread per rank, sgemm ceiling of 1 thread \(Format.fixed(ceiling.gflops, 1)) GFLOP/s, \(peak.description) (same run)\n\n"
                 + ScaleBenchmark.table(rows, linkBitsPerSecond: bits, linkName: link)
     }
 
@@ -85,7 +85,7 @@ public enum BenchCommands {
         return try ScaleBenchmark.measure(config, steps: steps, ranks: ranks).map(JSONLine.encode)
     }
 
-    /// `bsn info`: version, OpenBLAS core, the registered convolution algorithms and their cache, threads.
+    /// `bsn info`: version, OpenBLAS core, the registered convolution algorithms and their cache, threads, the FMA peak (measured now).
     public static func info(threads: Int) -> String {
         [
             "bsn 0.1",
@@ -95,6 +95,7 @@ public enum BenchCommands {
             "conv cache: \(ConvolutionChoices().summary)",
             "CPU: \(ConvolutionChoices.cpu)",
             "threads: \(threads)",
+            "\(FMAPeak.measure(threads: threads).description), measured now",
         ].joined(separator: "\n")
     }
 }

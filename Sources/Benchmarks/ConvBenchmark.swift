@@ -5,7 +5,7 @@ import Tensor
 
 /// `bsn bench conv`: conv forward and forward+backward throughput on the
 /// shapes of a Convolutional Neural Fabric (C channels everywhere, 32x32 down
-/// to 1x1), against the sgemm ceiling measured in the same run.
+/// to 1x1), against the FMA peak and the sgemm ceiling measured in the same run.
 public struct ConvBenchmark {
     public struct Configuration {
         public var channels = [32, 64, 128]
@@ -39,10 +39,12 @@ public struct ConvBenchmark {
         /// The algorithm that ran ("direct512"; forward/input gradient/weight gradient when the passes differ).
         public let algorithm: String
         public let ms: Double, gflops: Double
-        public let ratio_to_sgemm: Double
+        /// GFLOP/s over the FMA peak (the hardware's) and over the sgemm ceiling (OpenBLAS's, with its kernels).
+        public let ratio_to_peak: Double, ratio_to_sgemm: Double
     }
 
     public struct Report: Codable {
+        public let fma_peak: FMAPeak
         public let sgemm_gflops: Double
         public let sgemm_by_size: [String: Double]
         public let blas_core: String
@@ -60,6 +62,8 @@ public struct ConvBenchmark {
     public func run(progress: (String) -> Void = { _ in }) throws -> Report {
         progress("measuring the sgemm ceiling (\(configuration.ceilingSizes.map { "\($0)³" }.joined(separator: ", ")))")
         let ceiling = SgemmCeiling.measure(sizes: configuration.ceilingSizes)
+        progress("measuring the FMA peak")
+        let peak = FMAPeak.measure(threads: configuration.threads)
         BLAS.threads = 1
         var rows = [Row]()
         var rng = RNG(seed: 3)
@@ -93,12 +97,12 @@ public struct ConvBenchmark {
                     for (op, seconds, work) in [("forward", forward, flops), ("forward+backward", both, 3 * flops)] {
                         let gflops = work / seconds / 1e9
                         rows.append(Row(channels: c, size: size, stride: stride, kind: kind, op: op, algorithm: algorithm, ms: seconds * 1e3,
-                                        gflops: gflops, ratio_to_sgemm: gflops / ceiling.gflops))
+                                        gflops: gflops, ratio_to_peak: gflops / max(peak.gflops, 1e-9), ratio_to_sgemm: gflops / ceiling.gflops))
                     }
                 }
             }
         }
-        return Report(sgemm_gflops: ceiling.gflops,
+        return Report(fma_peak: peak, sgemm_gflops: ceiling.gflops,
                       sgemm_by_size: Dictionary(uniqueKeysWithValues: ceiling.bySize.map { ("\($0.size)", $0.gflops) }),
                       blas_core: BLAS.coreName, blas_core_detected: BLAS.coreSwitchedFrom,
                       threads: context.threads, batch: n,
@@ -113,13 +117,16 @@ extension ConvBenchmark.Report {
         let core = blas_core_detected.map { "\(blas_core) (selected by bsn; OpenBLAS detected \($0))" } ?? blas_core
         lines.append("bsn bench conv — batch \(batch), \(threads) threads, OpenBLAS core \(core)")
         lines.append("conv algorithm: \(ConvolutionAlgorithms.named(conv_algorithm)?.summary ?? "measured per shape (algo column)")")
+        lines.append("\(fma_peak.description), measured in this run: the hardware's ceiling")
         lines.append("sgemm ceiling: \(Format.fixed(sgemm_gflops, 1)) GFLOP/s  (" +
                      sgemm_by_size.sorted { Int($0.key)! < Int($1.key)! }.map { "\($0.key)³ \(Format.fixed($0.value, 1))" }.joined(separator: ", ") + ")")
         lines.append("")
-        var table = Table([.left("C", 5), .left("out", 7), .left("conv", 6), .left("algo", 11), .left("op", 18), .left("ms", 10), .left("GFLOP/s", 9), .left("of sgemm", 9)])
+        var table = Table([.left("C", 5), .left("out", 7), .left("conv", 6), .left("algo", max(11, (rows.map(\.algorithm.count).max() ?? 0) + 2)), .left("op", 18), .left("ms", 10), .left("GFLOP/s", 9),
+                           .left("of peak", 9), .left("of sgemm", 9)])
         for row in rows {
             table.add(["\(row.channels)", "\(row.size)x\(row.size)", row.kind, row.algorithm, row.op,
-                       Format.fixed(row.ms, 3), Format.fixed(row.gflops, 1), Format.fixed(100 * row.ratio_to_sgemm, 0) + "%"])
+                       Format.fixed(row.ms, 3), Format.fixed(row.gflops, 1), Format.fixed(100 * row.ratio_to_peak, 0) + "%",
+                       Format.fixed(100 * row.ratio_to_sgemm, 0) + "%"])
         }
         lines += table.lines
         lines.append("")
@@ -127,7 +134,7 @@ extension ConvBenchmark.Report {
             for op in ["forward", "forward+backward"] {
                 let selected = rows.filter { $0.channels == c && $0.op == op }
                 let work = selected.reduce(0) { $0 + $1.gflops * $1.ms }, time = selected.reduce(0) { $0 + $1.ms }
-                lines.append("C=\(c) all shapes, \(op): \(Format.fixed(work / time, 1)) GFLOP/s (\(Format.fixed(100 * work / time / sgemm_gflops, 0))% of sgemm)")
+                lines.append("C=\(c) all shapes, \(op): \(Format.fixed(work / time, 1)) GFLOP/s (\(Format.fixed(100 * work / time / max(fma_peak.gflops, 1e-9), 0))% of the FMA peak, \(Format.fixed(100 * work / time / sgemm_gflops, 0))% of sgemm)")
             }
         }
         return lines.joined(separator: "\n")

@@ -88,9 +88,9 @@ public struct TrainBenchmark {
         return rows
     }
 
-    public static func table(_ rows: [Row], sgemm: Double, threads: Int = ProcessInfo.processInfo.activeProcessorCount) -> String {
-        let lines = ["bsn bench train — \(threads) threads, OpenBLAS core \(BLAS.coreName), conv \(ConvolutionChoices.forcedByEnvironment?.name ?? "measured per shape"), sgemm ceiling \(Format.fixed(sgemm, 1)) GFLOP/s",
-                     ""]
+    public static func table(_ rows: [Row], sgemm: Double, peak: FMAPeak, threads: Int = ProcessInfo.processInfo.activeProcessorCount) -> String {
+        let lines = ["bsn bench train — \(threads) threads, OpenBLAS core \(BLAS.coreName), conv \(ConvolutionChoices.forcedByEnvironment?.name ?? "measured per shape"), sgemm ceiling \(Format.fixed(sgemm, 1)) GFLOP/s, \(peak.description)",
+                     "CPU: \(ConvolutionChoices.cpu)", ""]
         var table = Table([.left("config", 14), .left("mode", 11), .left("gates on", 10), .left("modules", 9), .left("flops", 7),
                            .left("train img/s", 13), .left("infer img/s", 13), .left("peak MB", 9), .left("speed-up train/infer (ideal)", 28)])
         for r in rows {

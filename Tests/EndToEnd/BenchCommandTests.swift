@@ -2,6 +2,11 @@ import Foundation
 import TestSupport
 import XCTest
 
+extension ProcessInfo {
+    /// /proc/cpuinfo lists avx512f (the OS saves ZMM state where the kernel reports it).
+    var cpuHasAVX512: Bool { ((try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8)) ?? "").contains(" avx512f") }
+}
+
 /// Drives the real `bsn` binary.
 final class BenchCommandTests: XCTestCase {
     func testBenchConvJSONHasTheDocumentedFields() throws {
@@ -10,6 +15,13 @@ final class BenchCommandTests: XCTestCase {
         let report = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(run.stdout.utf8)) as? [String: Any])
         let ceiling = try XCTUnwrap(report["sgemm_gflops"] as? Double)
         XCTAssertGreaterThan(ceiling, 1)
+        // The FMA peak of the widest vectors, beside it.
+        let fma = try XCTUnwrap(report["fma_peak"] as? [String: Any]), peak = try XCTUnwrap(fma["gflops"] as? Double)
+        let widths = try XCTUnwrap(fma["by_width"] as? [String: Double])
+        XCTAssertEqual(peak, widths.values.max())
+        XCTAssertEqual(fma["bits"] as? Int, widths.max { $0.value < $1.value }.flatMap { Int($0.key) })
+        XCTAssertTrue(widths.keys.contains("256"), "every CPU bsn runs its kernels on has AVX2 and FMA")
+        XCTAssertEqual(widths.keys.contains("512"), ProcessInfo.processInfo.cpuHasAVX512, "\(widths)")
         XCTAssertFalse((report["blas_core"] as? String ?? "").isEmpty)
         let rows = try XCTUnwrap(report["rows"] as? [[String: Any]])
         XCTAssertFalse(rows.isEmpty)
@@ -19,6 +31,7 @@ final class BenchCommandTests: XCTestCase {
             }
             let gflops = try XCTUnwrap(row["gflops"] as? Double), ratio = try XCTUnwrap(row["ratio_to_sgemm"] as? Double)
             XCTAssertEqual(ratio, gflops / ceiling, accuracy: 1e-9)
+            XCTAssertEqual(try XCTUnwrap(row["ratio_to_peak"] as? Double), gflops / peak, accuracy: 1e-9)
             XCTAssertTrue(["forward", "forward+backward"].contains(row["op"] as? String))
         }
         XCTAssertEqual(Set(rows.compactMap { $0["kind"] as? String }), ["same", "down", "up"])
@@ -46,6 +59,8 @@ final class BenchCommandTests: XCTestCase {
         let run = try runBSN(["bench", "conv", "--quick"])
         XCTAssertEqual(run.status, 0, run.stderr)
         XCTAssertTrue(run.stdout.contains("sgemm ceiling:"), run.stdout)
+        XCTAssertTrue(run.stdout.contains("FMA peak"), run.stdout)
+        XCTAssertTrue(run.stdout.contains("of peak"), run.stdout)
         XCTAssertTrue(run.stdout.contains("OpenBLAS core"), run.stdout)
         XCTAssertTrue(run.stdout.contains("threads"), run.stdout)
     }

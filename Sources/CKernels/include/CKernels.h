@@ -89,4 +89,9 @@ int bsn_bn_backward_sums(const float *dy, const float *x, const float *mu, const
 int bsn_bn_backward_dx(const float *dy, const float *x, const float *mu, const float *inv, const float *gamma,
                        const float *sum_dy, const float *sum_dy_xhat, float centre, long rows, int c, float *dx);
 
+/// One thread's FP32 fused multiply-add rate, measured: `iterations` rounds
+/// of independent FMA chains on `bits`-wide vectors (512 or 256), in flops
+/// per second (an FMA is 2 flops a lane). 0 when this CPU cannot run that width.
+double bsn_fma_flops_per_second(int bits, long iterations);
+
 #endif
