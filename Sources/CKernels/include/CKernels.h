@@ -94,4 +94,36 @@ int bsn_bn_backward_dx(const float *dy, const float *x, const float *mu, const f
 /// per second (an FMA is 2 flops a lane). 0 when this CPU cannot run that width.
 double bsn_fma_flops_per_second(int bits, long iterations);
 
+/// Winograd F(4x4, 3x3) of a stride-1, padding-1 3x3 convolution over NHWC
+/// images (winograd_kernels.h). The images are copied into `padded` with a
+/// zero border: 1 row and column before, and after them up to
+/// 4·tiles + 2 rows and columns. Tiles are taken `block_tiles` at a time:
+/// their transformed inputs go to `v` (36 × block_tiles × in_channels
+/// floats) and the 36 products to `m` (36 × block_tiles × out_channels).
+/// in_channels and out_channels are multiples of the vector width (16 for
+/// _512, 8 for _256).
+typedef struct {
+    const float *padded;
+    int padded_h, padded_w;
+    int in_channels, out_channels;
+    int images, tiles_h, tiles_w;
+    int out_h, out_w;
+    /// bsn_winograd_weights' output, with blocks of 32 (_512) or 16 (_256).
+    const float *u;
+    float *v, *m;
+    int block_tiles;
+    const float *bias;               // NULL for none
+    float *output;                   // images × out_h × out_w × out_channels
+    int accumulate, relu;            // as bsn_conv_job's
+} bsn_winograd_job;
+
+void bsn_winograd_run_512(const bsn_winograd_job *job);
+void bsn_winograd_run_256(const bsn_winograd_job *job);
+
+/// The transformed weights U (36 × cin × cout floats) of weights [cout][3][3][cin]
+/// for the forward job (transpose 0: cin → cout) or the input gradient's
+/// (transpose 1: cout → cin, the filter turned by 180°), in output-channel
+/// blocks of `block` (the last may be block / 2).
+void bsn_winograd_weights(const float *w, int cout, int cin, int transpose, int block, float *u);
+
 #endif

@@ -77,6 +77,8 @@ public enum ConvolutionAlgorithms {
         DirectConvolution(),
         Direct512Convolution(),
         Direct256Convolution(),
+        Winograd512Convolution(),
+        Winograd256Convolution(),
     ]
 
     /// The one that computes every shape, the fallback of the others.
@@ -97,4 +99,5 @@ enum ConvSlot {
     static let columns = 0, columnGradient = 1, weightGradient = 2, paddedInput = 3
     static let packedWeights = 4      // worker 0 only, shared read-only by all workers
     static let paddedOutputGradient = 5
+    static let winogradInput = 6, winogradProducts = 7
 }

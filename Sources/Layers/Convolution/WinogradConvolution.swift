@@ -1,0 +1,153 @@
+import CKernels
+import Tensor
+
+/// Winograd F(4x4, 3x3) for stride-1 3x3 convolutions with padding 1 (the
+/// CNF's same-scale and upsampling edges, ResNet's unstrided convolutions):
+/// 36 multiplications per 4x4 output tile and channel pair instead of 144.
+/// Forward and input gradient (the same transform with the filter turned by
+/// 180° and its channels swapped); the weight gradient is left to the other
+/// algorithms. The kernels are written once over vector extensions
+/// (winograd_kernels.h): `winograd512` on AVX-512 CPUs, `winograd256` on AVX2.
+/// Channels in multiples of the vector width (16 or 8); maps of at least 4x4.
+/// (`WinogradAlgorithm` names them for code outside this module.)
+public protocol WinogradAlgorithm: ConvolutionAlgorithm {}
+
+protocol WinogradScheme: WinogradAlgorithm {
+    var kernels: WinogradKernels { get }
+}
+
+struct WinogradKernels {
+    let run: @convention(c) (UnsafePointer<bsn_winograd_job>?) -> Void
+    /// Floats a vector: channel counts must be multiples of it; weight blocks are twice it.
+    let width: Int
+}
+
+struct Winograd512Convolution: WinogradScheme {
+    var name: String { "winograd512" }
+    var summary: String { "winograd512 (Winograd F(4x4,3x3), AVX-512 transforms and products)" }
+    var isAvailable: Bool { Self.hasAVX512 }
+    private static let hasAVX512 = bsn_kernels512_available() != 0
+    var kernels: WinogradKernels { WinogradKernels(run: bsn_winograd_run_512, width: 16) }
+}
+
+struct Winograd256Convolution: WinogradScheme {
+    var name: String { "winograd256" }
+    var summary: String { "winograd256 (Winograd F(4x4,3x3), AVX2 transforms and products)" }
+    var isAvailable: Bool { Self.hasAVX2 }
+    private static let hasAVX2 = bsn_kernels_available() != 0
+    var kernels: WinogradKernels { WinogradKernels(run: bsn_winograd_run_256, width: 8) }
+}
+
+extension WinogradScheme {
+    var isMeasured: Bool { true }
+
+    func supports(_ pass: ConvolutionPass, _ shape: ConvolutionShape) -> Bool {
+        let g = shape.geometry, w = kernels.width
+        return pass != .weightGradient && g.kernel == 3 && g.stride == 1 && g.padding == 1 && g.height >= 4 && g.width >= 4
+            && shape.inChannels % w == 0 && shape.outChannels % w == 0
+    }
+
+    func workspace(_ pass: ConvolutionPass, _ shape: ConvolutionShape, images: Int) -> Int {
+        guard pass != .weightGradient else { return 0 }
+        let plan = WinogradPlan(shape, kernels: kernels)
+        let channels = pass == .forward ? shape.inChannels : shape.outChannels
+        return images * plan.paddedHeight * plan.paddedWidth * channels
+            + 36 * WinogradPlan.blockTiles * (shape.inChannels + shape.outChannels) + 36 * shape.inChannels * shape.outChannels
+    }
+
+    func plan(_ shape: ConvolutionShape) -> any ConvolutionPlan { WinogradPlan(shape, kernels: kernels) }
+}
+
+/// The Winograd computation of one input size: its tile grid and the transformed weights of the pass in progress.
+final class WinogradPlan: ConvolutionPlan {
+    /// Tiles transformed and multiplied at a time: their 36 input and product matrices stay in cache.
+    static let blockTiles = 24
+
+    let kernels: WinogradKernels
+    let inChannels: Int, outChannels: Int
+    let height: Int, width: Int
+    let tilesHigh: Int, tilesWide: Int
+    /// A map padded by 1 before and up to the last tile's 6x6 patch after.
+    let paddedHeight: Int, paddedWidth: Int
+    private var transformed: UnsafePointer<Float>?
+
+    init(_ shape: ConvolutionShape, kernels: WinogradKernels) {
+        let g = shape.geometry
+        self.kernels = kernels
+        (inChannels, outChannels, height, width) = (shape.inChannels, shape.outChannels, g.height, g.width)
+        (tilesHigh, tilesWide) = ((g.outHeight + 3) / 4, (g.outWidth + 3) / 4)
+        (paddedHeight, paddedWidth) = (4 * tilesHigh + 2, 4 * tilesWide + 2)
+    }
+
+    var fusesOutput: Bool { true }
+
+    /// Transforms the weights of the pass (U = G g Gᵀ, the input gradient's turned and transposed) into the shared slot.
+    func prepare(_ pass: ConvolutionPass, weights: UnsafePointer<Float>, workspace: Workspace) {
+        guard pass != .weightGradient else { return }
+        let u = workspace.buffer(worker: 0, slot: ConvSlot.packedWeights, count: 36 * inChannels * outChannels)
+        bsn_winograd_weights(weights, Int32(outChannels), Int32(inChannels), pass == .inputGradient ? 1 : 0, Int32(2 * kernels.width), u)
+        transformed = UnsafePointer(u)
+    }
+
+    /// Runs the job over `count` images of `source` (`channels` each) into `target` (`targetChannels`).
+    private func run(_ source: UnsafePointer<Float>, channels: Int, into target: UnsafeMutablePointer<Float>, targetChannels: Int,
+                     bias: UnsafePointer<Float>?, accumulate: Bool, relu: Bool, count: Int, worker: Int, workspace: Workspace) {
+        let paddedSize = paddedHeight * paddedWidth * channels
+        let padded = workspace.buffer(worker: worker, slot: ConvSlot.paddedInput, count: count * paddedSize)
+        Self.pad(source, images: count, height: height, width: width, channels: channels,
+                 paddedHeight: paddedHeight, paddedWidth: paddedWidth, into: padded)
+        var job = bsn_winograd_job()
+        job.padded = UnsafePointer(padded)
+        (job.padded_h, job.padded_w) = (Int32(paddedHeight), Int32(paddedWidth))
+        (job.in_channels, job.out_channels) = (Int32(channels), Int32(targetChannels))
+        (job.images, job.tiles_h, job.tiles_w) = (Int32(count), Int32(tilesHigh), Int32(tilesWide))
+        (job.out_h, job.out_w) = (Int32(height), Int32(width))
+        job.u = transformed
+        job.v = workspace.buffer(worker: worker, slot: ConvSlot.winogradInput, count: 36 * Self.blockTiles * channels)
+        job.m = workspace.buffer(worker: worker, slot: ConvSlot.winogradProducts, count: 36 * Self.blockTiles * targetChannels)
+        job.block_tiles = Int32(Self.blockTiles)
+        job.bias = bias
+        job.output = target
+        (job.accumulate, job.relu) = (accumulate ? 1 : 0, relu ? 1 : 0)
+        kernels.run(&job)
+    }
+
+    func forward(x: UnsafePointer<Float>, weights: UnsafePointer<Float>, bias: UnsafePointer<Float>?, y: UnsafeMutablePointer<Float>,
+                 accumulate: Bool, relu: Bool, first: Int, count: Int, worker: Int, workspace: Workspace) {
+        let pixels = height * width
+        run(x + first * pixels * inChannels, channels: inChannels, into: y + first * pixels * outChannels, targetChannels: outChannels,
+            bias: bias, accumulate: accumulate, relu: relu, count: count, worker: worker, workspace: workspace)
+    }
+
+    func inputGradient(dy: UnsafePointer<Float>, weights: UnsafePointer<Float>, dx: UnsafeMutablePointer<Float>,
+                       first: Int, count: Int, worker: Int, workspace: Workspace) {
+        let pixels = height * width
+        run(dy + first * pixels * outChannels, channels: outChannels, into: dx + first * pixels * inChannels, targetChannels: inChannels,
+            bias: nil, accumulate: false, relu: false, count: count, worker: worker, workspace: workspace)
+    }
+
+    func weightGradient(x: UnsafePointer<Float>, dy: UnsafePointer<Float>, partial: UnsafeMutablePointer<Float>,
+                        first: Int, count: Int, worker: Int, workspace: Workspace) {
+        preconditionFailure("winograd does not compute the weight gradient (supports says so)")
+    }
+
+    func addWeightGradient(_ partial: UnsafePointer<Float>, into gradient: UnsafeMutablePointer<Float>) {
+        preconditionFailure("winograd does not compute the weight gradient (supports says so)")
+    }
+
+    /// Copies NHWC images into `target` with one zero row and column before and zeros after, to the padded size.
+    static func pad(_ source: UnsafePointer<Float>, images: Int, height: Int, width: Int, channels c: Int,
+                    paddedHeight ph: Int, paddedWidth pw: Int, into target: UnsafeMutablePointer<Float>) {
+        for n in 0..<images {
+            let image = target + n * ph * pw * c, input = source + n * height * width * c
+            image.update(repeating: 0, count: pw * c)
+            for y in 0..<height {
+                let line = image + (1 + y) * pw * c
+                line.update(repeating: 0, count: c)
+                (line + c).update(from: input + y * width * c, count: width * c)
+                (line + (1 + width) * c).update(repeating: 0, count: (pw - 1 - width) * c)
+            }
+            (image + (1 + height) * pw * c).update(repeating: 0, count: (ph - 1 - height) * pw * c)
+        }
+    }
+}
