@@ -105,6 +105,60 @@ static TARGET void NAME(wino_output)(const bsn_winograd_job *j, long first, int 
     }
 }
 
+// VW floats at `p`, `stride` apart.
+INLINE TARGET wvf NAME(wgather)(const float *p, ptrdiff_t stride) {
+    if (stride == 1) return NAME(wload)(p);
+    wvf v;
+    UNROLL for (int k = 0; k < VW; k++) v[k] = p[k * stride];
+    return v;
+}
+
+// U = G g Gᵀ for VW job output channels at a time, read from `source`: job
+// output channels at stride `s_out`, job input channels at `s_in`, filter taps
+// at `s_y` and `s_x` (negative to turn the filter by 180°).
+static TARGET void NAME(wino_weights)(const float *source, ptrdiff_t s_out, ptrdiff_t s_in, ptrdiff_t s_y, ptrdiff_t s_x,
+                                      int jin, int jout, float *u) {
+    const int block = 2 * VW;
+    const ptrdiff_t per_xi = (ptrdiff_t)jin * jout;
+    for (int ob = 0; ob < jout; ob += block) {
+        const int bw = jout - ob >= block ? block : VW;
+        for (int o = ob; o < ob + bw; o += VW) {
+            for (int i = 0; i < jin; i++) {
+                const float *g = source + (ptrdiff_t)i * s_in + (ptrdiff_t)o * s_out;
+                wvf gg[6][3];                                         // G g, column by column
+                UNROLL for (int kx = 0; kx < 3; kx++) {
+                    const wvf g0 = NAME(wgather)(g + kx * s_x, s_out), g1 = NAME(wgather)(g + s_y + kx * s_x, s_out);
+                    const wvf g2 = NAME(wgather)(g + 2 * s_y + kx * s_x, s_out);
+                    gg[0][kx] = 0.25f * g0;
+                    gg[1][kx] = (-1.0f / 6) * (g0 + g1 + g2);
+                    gg[2][kx] = (-1.0f / 6) * (g0 - g1 + g2);
+                    gg[3][kx] = (1.0f / 24) * g0 + (1.0f / 12) * g1 + (1.0f / 6) * g2;
+                    gg[4][kx] = (1.0f / 24) * g0 - (1.0f / 12) * g1 + (1.0f / 6) * g2;
+                    gg[5][kx] = g2;
+                }
+                float *target = u + (ptrdiff_t)ob * jin + (ptrdiff_t)i * bw + (o - ob);
+                UNROLL for (int a = 0; a < 6; a++) {                  // (G g) Gᵀ, row a
+                    const wvf x0 = gg[a][0], x1 = gg[a][1], x2 = gg[a][2];
+                    const wvf r[6] = {
+                        0.25f * x0, (-1.0f / 6) * (x0 + x1 + x2), (-1.0f / 6) * (x0 - x1 + x2),
+                        (1.0f / 24) * x0 + (1.0f / 12) * x1 + (1.0f / 6) * x2, (1.0f / 24) * x0 - (1.0f / 12) * x1 + (1.0f / 6) * x2, x2,
+                    };
+                    UNROLL for (int b = 0; b < 6; b++) NAME(wstore)(target + (a * 6 + b) * per_xi, r[b]);
+                }
+            }
+        }
+    }
+}
+
+// The forward job's U from weights [cout][3][3][cin] (job input c, output o:
+// w[o][ky][kx][c], outputs gathered), or the input gradient's (job input o,
+// output c: w[o][2 − ky][2 − kx][c], the filter turned by 180°).
+TARGET void NAME(bsn_winograd_weights)(const float *w, int cout, int cin, int transpose, float *u) {
+    const ptrdiff_t k = cin;
+    if (transpose) NAME(wino_weights)(w + 8 * k, 1, 9 * k, -3 * k, -k, cout, cin, u);
+    else NAME(wino_weights)(w, 9 * k, 1, 3 * k, k, cin, cout, u);
+}
+
 TARGET void NAME(bsn_winograd_run)(const bsn_winograd_job *j) {
     const long total = (long)j->images * j->tiles_h * j->tiles_w;
     const ptrdiff_t zero = 0;

@@ -122,8 +122,10 @@ void bsn_winograd_run_256(const bsn_winograd_job *job);
 
 /// The transformed weights U (36 × cin × cout floats) of weights [cout][3][3][cin]
 /// for the forward job (transpose 0: cin → cout) or the input gradient's
-/// (transpose 1: cout → cin, the filter turned by 180°), in output-channel
-/// blocks of `block` (the last may be block / 2).
-void bsn_winograd_weights(const float *w, int cout, int cin, int transpose, int block, float *u);
+/// (transpose 1: cout → cin, the filter turned by 180°), in the output-channel
+/// blocks of the run of the same width (32 for _512, 16 for _256; the last may
+/// be half).
+void bsn_winograd_weights_512(const float *w, int cout, int cin, int transpose, float *u);
+void bsn_winograd_weights_256(const float *w, int cout, int cin, int transpose, float *u);
 
 #endif

@@ -18,6 +18,7 @@ protocol WinogradScheme: WinogradAlgorithm {
 
 struct WinogradKernels {
     let run: @convention(c) (UnsafePointer<bsn_winograd_job>?) -> Void
+    let weights: @convention(c) (UnsafePointer<Float>?, Int32, Int32, Int32, UnsafeMutablePointer<Float>?) -> Void
     /// Floats a vector: channel counts must be multiples of it; weight blocks are twice it.
     let width: Int
 }
@@ -27,7 +28,7 @@ struct Winograd512Convolution: WinogradScheme {
     var summary: String { "winograd512 (Winograd F(4x4,3x3), AVX-512 transforms and products)" }
     var isAvailable: Bool { Self.hasAVX512 }
     private static let hasAVX512 = bsn_kernels512_available() != 0
-    var kernels: WinogradKernels { WinogradKernels(run: bsn_winograd_run_512, width: 16) }
+    var kernels: WinogradKernels { WinogradKernels(run: bsn_winograd_run_512, weights: bsn_winograd_weights_512, width: 16) }
 }
 
 struct Winograd256Convolution: WinogradScheme {
@@ -35,7 +36,7 @@ struct Winograd256Convolution: WinogradScheme {
     var summary: String { "winograd256 (Winograd F(4x4,3x3), AVX2 transforms and products)" }
     var isAvailable: Bool { Self.hasAVX2 }
     private static let hasAVX2 = bsn_kernels_available() != 0
-    var kernels: WinogradKernels { WinogradKernels(run: bsn_winograd_run_256, width: 8) }
+    var kernels: WinogradKernels { WinogradKernels(run: bsn_winograd_run_256, weights: bsn_winograd_weights_256, width: 8) }
 }
 
 extension WinogradScheme {
@@ -85,7 +86,7 @@ final class WinogradPlan: ConvolutionPlan {
     func prepare(_ pass: ConvolutionPass, weights: UnsafePointer<Float>, workspace: Workspace) {
         guard pass != .weightGradient else { return }
         let u = workspace.buffer(worker: 0, slot: ConvSlot.packedWeights, count: 36 * inChannels * outChannels)
-        bsn_winograd_weights(weights, Int32(outChannels), Int32(inChannels), pass == .inputGradient ? 1 : 0, Int32(2 * kernels.width), u)
+        kernels.weights(weights, Int32(outChannels), Int32(inChannels), pass == .inputGradient ? 1 : 0, u)
         transformed = UnsafePointer(u)
     }
 
