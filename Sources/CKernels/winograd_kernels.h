@@ -190,6 +190,114 @@ TARGET void NAME(bsn_winograd_run)(const bsn_winograd_job *j) {
     }
 }
 
+// ---- Weight gradient: dW = Σ over tiles and images of Gᵀ [(A dy Aᵀ) ⊙ (Bᵀ d B)] G
+// (the transpose of the forward algorithm in the filter: the same input
+// transform, A on the 4x4 output-gradient tile, Gᵀ back to 3x3). The sum over
+// tiles of each of the 36 products is a (Cin × tiles) · (tiles × Cout)
+// product: the direct kernels' weight-gradient tiles with one tap.
+
+// A y: four output-gradient values to six.
+#define AY(y, r)                                                       \
+    do {                                                               \
+        const wvf e02 = y[0] + y[2], e13 = y[1] + y[3];                \
+        const wvf f02 = y[0] + 4.0f * y[2], f13 = 2.0f * y[1] + 8.0f * y[3]; \
+        r[0] = y[0];                                                   \
+        r[1] = e02 + e13;                                              \
+        r[2] = e02 - e13;                                              \
+        r[3] = f02 + f13;                                              \
+        r[4] = f02 - f13;                                              \
+        r[5] = y[3];                                                   \
+    } while (0)
+
+// D[ξ][t][o] = (A dy Aᵀ)[ξ] of each tile's output gradient (zero beyond the map).
+static TARGET void NAME(wino_dy)(const bsn_winograd_job *j, const float *dy, long first, int count) {
+    const int c = j->out_channels, per_image = j->tiles_h * j->tiles_w;
+    const ptrdiff_t xi = (ptrdiff_t)count * c;
+    for (int t = 0; t < count; t++) {
+        const long tile = first + t;
+        const int img = (int)(tile / per_image), rest = (int)(tile % per_image);
+        const int ty = rest / j->tiles_w, tx = rest % j->tiles_w;
+        const int rows = j->out_h - 4 * ty < 4 ? j->out_h - 4 * ty : 4, cols = j->out_w - 4 * tx < 4 ? j->out_w - 4 * tx : 4;
+        const float *g = dy + (((ptrdiff_t)img * j->out_h + 4 * ty) * j->out_w + 4 * tx) * c;
+        float *d = j->m + (ptrdiff_t)t * c;
+        for (int cv = 0; cv < c; cv += VW) {
+            wvf half[4][6];                                   // dy Aᵀ, row by row
+            UNROLL for (int i = 0; i < 4; i++) {
+                wvf y[4];
+                UNROLL for (int k = 0; k < 4; k++)
+                    y[k] = i < rows && k < cols ? NAME(wload)(g + ((ptrdiff_t)i * j->out_w + k) * c + cv) : (wvf){0};
+                AY(y, half[i]);
+            }
+            UNROLL for (int k = 0; k < 6; k++) {
+                wvf y[4], r[6];
+                UNROLL for (int i = 0; i < 4; i++) y[i] = half[i][k];
+                AY(y, r);
+                UNROLL for (int i = 0; i < 6; i++) NAME(wstore)(d + (i * 6 + k) * xi + cv, r[i]);
+            }
+        }
+    }
+}
+
+// Adds this job's 36 products, Σ V[ξ][t][c] · D[ξ][t][o] over its tiles, into partial[ξ][c][o].
+TARGET void NAME(bsn_winograd_weight_gradient)(const bsn_winograd_job *j, const float *dy, float *partial) {
+    const long total = (long)j->images * j->tiles_h * j->tiles_w;
+    const ptrdiff_t zero = 0;
+    for (long first = 0; first < total; first += j->block_tiles) {
+        const int count = total - first < j->block_tiles ? (int)(total - first) : j->block_tiles;
+        NAME(wino_input)(j, first, count);
+        NAME(wino_dy)(j, dy, first, count);
+        for (int xi = 0; xi < 36; xi++) {
+            bsn_conv_job g = {0};
+            g.input = j->v + (ptrdiff_t)xi * count * j->in_channels;
+            g.in_pixel_stride = j->in_channels;
+            g.in_row_stride = (ptrdiff_t)count * j->in_channels;
+            g.in_image_stride = (ptrdiff_t)count * j->in_channels;
+            g.taps = 1;
+            g.tap_offsets = &zero;
+            g.in_channels = j->in_channels;
+            g.out_pixel_stride = j->out_channels;
+            g.out_row_stride = (ptrdiff_t)count * j->out_channels;
+            g.out_image_stride = (ptrdiff_t)count * j->out_channels;
+            g.out_channels = j->out_channels;
+            g.images = 1;
+            g.rows = 1;
+            g.cols = count;
+            NAME(bsn_conv_weight_gradient)(&g, j->m + (ptrdiff_t)xi * count * j->out_channels,
+                                           partial + (ptrdiff_t)xi * j->in_channels * j->out_channels);
+        }
+    }
+}
+
+// gradient[o][ky][kx][c] += (Gᵀ M G)[ky][kx] of partial[ξ][c][o], VW output channels at a time.
+TARGET void NAME(bsn_winograd_add_weight_gradient)(const float *partial, int cout, int cin, float *gradient) {
+    const ptrdiff_t per_xi = (ptrdiff_t)cin * cout;
+    for (int c = 0; c < cin; c++) {
+        for (int o = 0; o < cout; o += VW) {
+            const float *m = partial + (ptrdiff_t)c * cout + o;
+            wvf half[3][6];                                   // Gᵀ M, row by row
+            UNROLL for (int k = 0; k < 6; k++) {
+                wvf x[6];
+                UNROLL for (int i = 0; i < 6; i++) x[i] = NAME(wload)(m + (i * 6 + k) * per_xi);
+                half[0][k] = 0.25f * x[0] - (1.0f / 6) * (x[1] + x[2]) + (1.0f / 24) * (x[3] + x[4]);
+                half[1][k] = (1.0f / 6) * (x[2] - x[1]) + (1.0f / 12) * (x[3] - x[4]);
+                half[2][k] = (1.0f / 6) * (x[3] + x[4] - x[1] - x[2]) + x[5];
+            }
+            UNROLL for (int ky = 0; ky < 3; ky++) {
+                const wvf *x = half[ky];
+                const wvf r[3] = {
+                    0.25f * x[0] - (1.0f / 6) * (x[1] + x[2]) + (1.0f / 24) * (x[3] + x[4]),
+                    (1.0f / 6) * (x[2] - x[1]) + (1.0f / 12) * (x[3] - x[4]),
+                    (1.0f / 6) * (x[3] + x[4] - x[1] - x[2]) + x[5],
+                };
+                UNROLL for (int kx = 0; kx < 3; kx++) {
+                    UNROLL for (int l = 0; l < VW; l++) gradient[(((ptrdiff_t)(o + l) * 3 + ky) * 3 + kx) * cin + c] += r[kx][l];
+                }
+            }
+        }
+    }
+}
+
+#undef AY
 #undef BT
 #undef AT
 #undef wvf

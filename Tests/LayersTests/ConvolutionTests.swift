@@ -78,15 +78,13 @@ final class ConvolutionTests: XCTestCase {
         return ConvolutionAlgorithms.available
     }
 
-    /// Shapes where an algorithm computes a pass itself (no fallback to gemm): each pass it computes is tested
-    /// on some (Winograd computes no weight gradient; every algorithm computes a forward pass).
+    /// Shapes where an algorithm computes a pass itself (no fallback to gemm): each is tested on some, for every pass.
     func testEveryAlgorithmComputesSomeShapeOnItsOwn() {
         for algorithm in algorithms {
             for pass in ConvolutionPass.allCases {
                 let own = (shapes + kernelShapes).filter { (_, h, w, cin, cout, k, s, p, _) in
                     algorithm.supports(pass, ConvolutionShape(ConvGeometry(height: h, width: w, channels: cin, kernel: k, stride: s, padding: p), outChannels: cout))
                 }
-                if pass == .weightGradient && algorithm is WinogradAlgorithm { XCTAssertTrue(own.isEmpty, algorithm.name); continue }
                 XCTAssertGreaterThan(own.count, 2, "\(algorithm.name) computes the \(pass.rawValue) of too few test shapes")
             }
         }
@@ -229,7 +227,7 @@ final class ConvolutionWorkspaceTests: XCTestCase {
                 // The layer's own per-worker partial sums (weights and bias) besides what the algorithm states.
                 // A pass the algorithm does not compute is gemm's.
                 let stated = ConvolutionPass.allCases.map { (algorithm.supports($0, shape) ? algorithm : ConvolutionAlgorithms.gemm).workspace($0, shape, images: n) }
-                    .reduce(0, +) + shape.weightCount + cout
+                    .reduce(0, +) + algorithm.partialFloats(shape) + cout
                 XCTAssertLessThanOrEqual(context.workspace.floats, stated, "forward + backward: \(what)")
             }
         }

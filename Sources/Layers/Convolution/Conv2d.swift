@@ -251,15 +251,16 @@ public final class Conv2d: Layer {
     /// bias and weight gradient, then input gradient), each pass with its own
     /// plan. The weight and bias gradients are added into the parameters':
     /// each worker accumulates its own partial sums (slot weightGradient: the
-    /// plan's weight layout, then Cout bias sums), added up in worker order,
+    /// plan's layout, `partialFloats`, then Cout bias sums), added up in worker order,
     /// so the result does not depend on timing. The input gradient goes into
     /// `inputGradient`. (The measured choice times one pass at a time.)
     private func runBackward(_ dy: Tensor, x: Tensor, weightGradient withWeights: Bool, inputGradient withInput: Bool) {
         let g = geometry(height: x.shape[1], width: x.shape[2]), images = x.shape[0]
-        let rowsPerImage = g.outHeight * g.outWidth, cout = outChannels, weightSize = cout * g.patchSize
+        let rowsPerImage = g.outHeight * g.outWidth, cout = outChannels
         let (perChunk, chunks) = chunking(images: images, rowsPerImage: rowsPerImage)
         let workers = min(context.threads, chunks)
-        let plans = choose(g).plans, workspace = context.workspace, w = weight.value.data
+        let chosen = choose(g), plans = chosen.plans, workspace = context.workspace, w = weight.value.data
+        let weightSize = chosen.algorithms[.weightGradient]!.partialFloats(shape(g))
         let weightPlan = plans[.weightGradient]!, inputPlan = plans[.inputGradient]!
         if withInput {
             inputGradient.reshape(x.shape)

@@ -40,6 +40,12 @@ public protocol ConvolutionAlgorithm: Sendable {
     func workspace(_ pass: ConvolutionPass, _ shape: ConvolutionShape, images: Int) -> Int
     /// Its plan for this shape, made once per input size and kept by the layer.
     func plan(_ shape: ConvolutionShape) -> any ConvolutionPlan
+    /// Floats of a worker's partial weight gradient in its own layout (default: the weights' count).
+    func partialFloats(_ shape: ConvolutionShape) -> Int
+}
+
+extension ConvolutionAlgorithm {
+    public func partialFloats(_ shape: ConvolutionShape) -> Int { shape.weightCount }
 }
 
 /// An algorithm's computation of one shape. The layer splits a pass into
@@ -58,7 +64,7 @@ public protocol ConvolutionPlan: AnyObject {
     /// dx (written, not added) from dy.
     func inputGradient(dy: UnsafePointer<Float>, weights: UnsafePointer<Float>, dx: UnsafeMutablePointer<Float>,
                        first: Int, count: Int, worker: Int, workspace: Workspace)
-    /// Adds this chunk's weight gradient into a worker's partial sum (`weightCount` floats, in the plan's own layout).
+    /// Adds this chunk's weight gradient into a worker's partial sum (`partialFloats` floats, in the plan's own layout).
     func weightGradient(x: UnsafePointer<Float>, dy: UnsafePointer<Float>, partial: UnsafeMutablePointer<Float>,
                         first: Int, count: Int, worker: Int, workspace: Workspace)
     /// Adds a partial sum into the weight gradient, [Cout][k][k][Cin].

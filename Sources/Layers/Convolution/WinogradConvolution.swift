@@ -5,20 +5,21 @@ import Tensor
 /// CNF's same-scale and upsampling edges, ResNet's unstrided convolutions):
 /// 36 multiplications per 4x4 output tile and channel pair instead of 144.
 /// Forward and input gradient (the same transform with the filter turned by
-/// 180° and its channels swapped); the weight gradient is left to the other
-/// algorithms. The kernels are written once over vector extensions
+/// 180° and its channels swapped), and the weight gradient as the transpose
+/// of the forward algorithm in the filter (Lavin & Gray §5): the same input
+/// transform, A on the output gradient's 4x4 tiles, 36 sums over tiles of
+/// products, and Gᵀ · G back to 3x3 once per pass. The kernels are written once over vector extensions
 /// (winograd_kernels.h): `winograd512` on AVX-512 CPUs, `winograd256` on AVX2.
 /// Channels in multiples of the vector width (16 or 8); maps of at least 4x4.
-/// (`WinogradAlgorithm` names them for code outside this module.)
-public protocol WinogradAlgorithm: ConvolutionAlgorithm {}
-
-protocol WinogradScheme: WinogradAlgorithm {
+protocol WinogradScheme: ConvolutionAlgorithm {
     var kernels: WinogradKernels { get }
 }
 
 struct WinogradKernels {
     let run: @convention(c) (UnsafePointer<bsn_winograd_job>?) -> Void
     let weights: @convention(c) (UnsafePointer<Float>?, Int32, Int32, Int32, UnsafeMutablePointer<Float>?) -> Void
+    let weightGradient: @convention(c) (UnsafePointer<bsn_winograd_job>?, UnsafePointer<Float>?, UnsafeMutablePointer<Float>?) -> Void
+    let addWeightGradient: @convention(c) (UnsafePointer<Float>?, Int32, Int32, UnsafeMutablePointer<Float>?) -> Void
     /// Floats a vector: channel counts must be multiples of it; weight blocks are twice it.
     let width: Int
 }
@@ -28,7 +29,8 @@ struct Winograd512Convolution: WinogradScheme {
     var summary: String { "winograd512 (Winograd F(4x4,3x3), AVX-512 transforms and products)" }
     var isAvailable: Bool { Self.hasAVX512 }
     private static let hasAVX512 = bsn_kernels512_available() != 0
-    var kernels: WinogradKernels { WinogradKernels(run: bsn_winograd_run_512, weights: bsn_winograd_weights_512, width: 16) }
+    var kernels: WinogradKernels { WinogradKernels(run: bsn_winograd_run_512, weights: bsn_winograd_weights_512, weightGradient: bsn_winograd_weight_gradient_512,
+                        addWeightGradient: bsn_winograd_add_weight_gradient_512, width: 16) }
 }
 
 struct Winograd256Convolution: WinogradScheme {
@@ -36,7 +38,8 @@ struct Winograd256Convolution: WinogradScheme {
     var summary: String { "winograd256 (Winograd F(4x4,3x3), AVX2 transforms and products)" }
     var isAvailable: Bool { Self.hasAVX2 }
     private static let hasAVX2 = bsn_kernels_available() != 0
-    var kernels: WinogradKernels { WinogradKernels(run: bsn_winograd_run_256, weights: bsn_winograd_weights_256, width: 8) }
+    var kernels: WinogradKernels { WinogradKernels(run: bsn_winograd_run_256, weights: bsn_winograd_weights_256, weightGradient: bsn_winograd_weight_gradient_256,
+                        addWeightGradient: bsn_winograd_add_weight_gradient_256, width: 8) }
 }
 
 extension WinogradScheme {
@@ -44,17 +47,20 @@ extension WinogradScheme {
 
     func supports(_ pass: ConvolutionPass, _ shape: ConvolutionShape) -> Bool {
         let g = shape.geometry, w = kernels.width
-        return pass != .weightGradient && g.kernel == 3 && g.stride == 1 && g.padding == 1 && g.height >= 4 && g.width >= 4
+        return g.kernel == 3 && g.stride == 1 && g.padding == 1 && g.height >= 4 && g.width >= 4
             && shape.inChannels % w == 0 && shape.outChannels % w == 0
     }
 
+    /// The padded chunk, a block's transformed tiles and products (or output-gradient tiles), and the transformed weights (shared).
     func workspace(_ pass: ConvolutionPass, _ shape: ConvolutionShape, images: Int) -> Int {
-        guard pass != .weightGradient else { return 0 }
         let plan = WinogradPlan(shape, kernels: kernels)
-        let channels = pass == .forward ? shape.inChannels : shape.outChannels
+        let channels = pass == .inputGradient ? shape.outChannels : shape.inChannels
         return images * plan.paddedHeight * plan.paddedWidth * channels
-            + 36 * WinogradPlan.blockTiles * (shape.inChannels + shape.outChannels) + 36 * shape.inChannels * shape.outChannels
+            + 36 * WinogradPlan.blockTiles * (shape.inChannels + shape.outChannels) + (pass == .weightGradient ? 0 : 36 * shape.inChannels * shape.outChannels)
     }
+
+    /// The 36 sums of products of each channel pair, turned into 3x3 gradients once per pass.
+    func partialFloats(_ shape: ConvolutionShape) -> Int { 36 * shape.inChannels * shape.outChannels }
 
     func plan(_ shape: ConvolutionShape) -> any ConvolutionPlan { WinogradPlan(shape, kernels: kernels) }
 }
@@ -90,9 +96,8 @@ final class WinogradPlan: ConvolutionPlan {
         transformed = UnsafePointer(u)
     }
 
-    /// Runs the job over `count` images of `source` (`channels` each) into `target` (`targetChannels`).
-    private func run(_ source: UnsafePointer<Float>, channels: Int, into target: UnsafeMutablePointer<Float>, targetChannels: Int,
-                     bias: UnsafePointer<Float>?, accumulate: Bool, relu: Bool, count: Int, worker: Int, workspace: Workspace) {
+    /// Pads `count` images of `source` (`channels` each) and returns the job over them, writing `targetChannels`.
+    private func job(_ source: UnsafePointer<Float>, channels: Int, targetChannels: Int, count: Int, worker: Int, workspace: Workspace) -> bsn_winograd_job {
         let paddedSize = paddedHeight * paddedWidth * channels
         let padded = workspace.buffer(worker: worker, slot: ConvSlot.paddedInput, count: count * paddedSize)
         Self.pad(source, images: count, height: height, width: width, channels: channels,
@@ -107,6 +112,13 @@ final class WinogradPlan: ConvolutionPlan {
         job.v = workspace.buffer(worker: worker, slot: ConvSlot.winogradInput, count: 36 * Self.blockTiles * channels)
         job.m = workspace.buffer(worker: worker, slot: ConvSlot.winogradProducts, count: 36 * Self.blockTiles * targetChannels)
         job.block_tiles = Int32(Self.blockTiles)
+        return job
+    }
+
+    /// Runs the job over `count` images of `source` (`channels` each) into `target` (`targetChannels`).
+    private func run(_ source: UnsafePointer<Float>, channels: Int, into target: UnsafeMutablePointer<Float>, targetChannels: Int,
+                     bias: UnsafePointer<Float>?, accumulate: Bool, relu: Bool, count: Int, worker: Int, workspace: Workspace) {
+        var job = job(source, channels: channels, targetChannels: targetChannels, count: count, worker: worker, workspace: workspace)
         job.bias = bias
         job.output = target
         (job.accumulate, job.relu) = (accumulate ? 1 : 0, relu ? 1 : 0)
@@ -127,13 +139,17 @@ final class WinogradPlan: ConvolutionPlan {
             bias: nil, accumulate: false, relu: false, count: count, worker: worker, workspace: workspace)
     }
 
+    /// Adds into `partial`, laid out [36][Cin][Cout].
     func weightGradient(x: UnsafePointer<Float>, dy: UnsafePointer<Float>, partial: UnsafeMutablePointer<Float>,
                         first: Int, count: Int, worker: Int, workspace: Workspace) {
-        preconditionFailure("winograd does not compute the weight gradient (supports says so)")
+        let pixels = height * width
+        var job = job(x + first * pixels * inChannels, channels: inChannels, targetChannels: outChannels, count: count, worker: worker, workspace: workspace)
+        kernels.weightGradient(&job, dy + first * pixels * outChannels, partial)
     }
 
+    /// [36][Cin][Cout] → Gᵀ M G, added to [Cout][3][3][Cin].
     func addWeightGradient(_ partial: UnsafePointer<Float>, into gradient: UnsafeMutablePointer<Float>) {
-        preconditionFailure("winograd does not compute the weight gradient (supports says so)")
+        kernels.addWeightGradient(partial, Int32(outChannels), Int32(inChannels), gradient)
     }
 
     /// Copies NHWC images into `target` with one zero row and column before and zeros after, to the padded size.
