@@ -43,21 +43,31 @@ INLINE TARGET void NAME(wstore)(float *p, wvf v) { __builtin_memcpy(p, &v, sizeo
         r[3] = d12 + 8.0f * d34 + x[5];                                   \
     } while (0)
 
-// V[ξ][t][c] for tiles [first, first + count) of the job's grid (image, tile row, tile column).
+// V[ξ][t][c] for tiles [first, first + count) of the job's grid (image, tile
+// row, tile column). A tile's 6x6 patch starts one row and column before its
+// outputs; where it leaves the image (padding 1, and past the last row or
+// column) it reads zeros.
 static TARGET void NAME(wino_input)(const bsn_winograd_job *j, long first, int count) {
-    const int c = j->in_channels, per_image = j->tiles_h * j->tiles_w;
-    const ptrdiff_t xi = (ptrdiff_t)count * c;             // stride between the 36 components
+    const int c = j->in_channels, h = j->out_h, w = j->out_w, per_image = j->tiles_h * j->tiles_w;
+    const ptrdiff_t xi = (ptrdiff_t)count * c, row = (ptrdiff_t)w * c;
     for (int t = 0; t < count; t++) {
         const long tile = first + t;
         const int img = (int)(tile / per_image), rest = (int)(tile % per_image);
-        const int ty = rest / j->tiles_w, tx = rest % j->tiles_w;
-        const float *p = j->padded + (((ptrdiff_t)img * j->padded_h + 4 * ty) * j->padded_w + 4 * tx) * c;
+        const int y0 = 4 * (rest / j->tiles_w) - 1, x0 = 4 * (rest % j->tiles_w) - 1;
+        const int inside = y0 >= 0 && x0 >= 0 && y0 + 6 <= h && x0 + 6 <= w;
+        const float *p = j->input + (((ptrdiff_t)img * h + y0) * w + x0) * c;
         float *v = j->v + (ptrdiff_t)t * c;
         for (int cv = 0; cv < c; cv += VW) {
             wvf rows[6][6];
             for (int i = 0; i < 6; i++) {
                 wvf x[6];
-                UNROLL for (int k = 0; k < 6; k++) x[k] = NAME(wload)(p + ((ptrdiff_t)i * j->padded_w + k) * c + cv);
+                if (inside) {
+                    UNROLL for (int k = 0; k < 6; k++) x[k] = NAME(wload)(p + i * row + k * c + cv);
+                } else {
+                    const int in_row = y0 + i >= 0 && y0 + i < h;
+                    UNROLL for (int k = 0; k < 6; k++)
+                        x[k] = in_row && x0 + k >= 0 && x0 + k < w ? NAME(wload)(p + i * row + k * c + cv) : (wvf){0};
+                }
                 BT(x, rows[i]);                               // d B, row i
             }
             UNROLL for (int k = 0; k < 6; k++) {
@@ -68,6 +78,13 @@ static TARGET void NAME(wino_input)(const bsn_winograd_job *j, long first, int c
             }
         }
     }
+}
+
+// One output pixel: value + bias, added to what is there, ReLU, as the job says.
+INLINE TARGET void NAME(wino_put)(const bsn_winograd_job *j, float *out, wvf value) {
+    if (j->accumulate) value += NAME(wload)(out);
+    if (j->relu) value = __builtin_elementwise_max(value, (wvf){0});
+    NAME(wstore)(out, value);
 }
 
 // y (4x4 per tile, the valid part) = Aᵀ M A + bias, added to y, ReLU, as the job says.
@@ -90,16 +107,18 @@ static TARGET void NAME(wino_output)(const bsn_winograd_job *j, long first, int 
                 UNROLL for (int i = 0; i < 4; i++) half[i][k] = r[i];
             }
             const wvf b = j->bias ? NAME(wload)(j->bias + cv) : (wvf){0};
+            if (rows == 4 && cols == 4) {                     // a whole tile: unrolled
+                UNROLL for (int i = 0; i < 4; i++) {
+                    wvf r[4];
+                    AT(half[i], r);
+                    UNROLL for (int k = 0; k < 4; k++) NAME(wino_put)(j, y + ((ptrdiff_t)i * j->out_w + k) * c + cv, r[k] + b);
+                }
+                continue;
+            }
             for (int i = 0; i < rows; i++) {
                 wvf r[4];
                 AT(half[i], r);
-                for (int k = 0; k < cols; k++) {
-                    float *out = y + ((ptrdiff_t)i * j->out_w + k) * c + cv;
-                    wvf value = r[k] + b;
-                    if (j->accumulate) value += NAME(wload)(out);
-                    if (j->relu) value = __builtin_elementwise_max(value, (wvf){0});
-                    NAME(wstore)(out, value);
-                }
+                for (int k = 0; k < cols; k++) NAME(wino_put)(j, y + ((ptrdiff_t)i * j->out_w + k) * c + cv, r[k] + b);
             }
         }
     }

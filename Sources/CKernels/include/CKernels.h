@@ -95,16 +95,15 @@ int bsn_bn_backward_dx(const float *dy, const float *x, const float *mu, const f
 double bsn_fma_flops_per_second(int bits, long iterations);
 
 /// Winograd F(4x4, 3x3) of a stride-1, padding-1 3x3 convolution over NHWC
-/// images (winograd_kernels.h). The images are copied into `padded` with a
-/// zero border: 1 row and column before, and after them up to
-/// 4·tiles + 2 rows and columns. Tiles are taken `block_tiles` at a time:
+/// images (winograd_kernels.h), `input` images of out_h × out_w × in_channels
+/// (the border's zeros are not stored: a tile's patch reads zeros where it
+/// leaves the image). Tiles are taken `block_tiles` at a time:
 /// their transformed inputs go to `v` (36 × block_tiles × in_channels
 /// floats) and the 36 products to `m` (36 × block_tiles × out_channels).
 /// in_channels and out_channels are multiples of the vector width (16 for
 /// _512, 8 for _256).
 typedef struct {
-    const float *padded;
-    int padded_h, padded_w;
+    const float *input;
     int in_channels, out_channels;
     int images, tiles_h, tiles_w;
     int out_h, out_w;

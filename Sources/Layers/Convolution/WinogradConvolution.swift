@@ -51,12 +51,10 @@ extension WinogradScheme {
             && shape.inChannels % w == 0 && shape.outChannels % w == 0
     }
 
-    /// The padded chunk, a block's transformed tiles and products (or output-gradient tiles), and the transformed weights (shared).
+    /// A block's transformed tiles and products (or output-gradient tiles), and the transformed weights (shared);
+    /// the images are read in place, whatever their number.
     func workspace(_ pass: ConvolutionPass, _ shape: ConvolutionShape, images: Int) -> Int {
-        let plan = WinogradPlan(shape, kernels: kernels)
-        let channels = pass == .inputGradient ? shape.outChannels : shape.inChannels
-        return images * plan.paddedHeight * plan.paddedWidth * channels
-            + 36 * WinogradPlan.blockTiles * (shape.inChannels + shape.outChannels) + (pass == .weightGradient ? 0 : 36 * shape.inChannels * shape.outChannels)
+        36 * WinogradPlan.blockTiles * (shape.inChannels + shape.outChannels) + (pass == .weightGradient ? 0 : 36 * shape.inChannels * shape.outChannels)
     }
 
     /// The 36 sums of products of each channel pair, turned into 3x3 gradients once per pass.
@@ -74,8 +72,6 @@ final class WinogradPlan: ConvolutionPlan {
     let inChannels: Int, outChannels: Int
     let height: Int, width: Int
     let tilesHigh: Int, tilesWide: Int
-    /// A map padded by 1 before and up to the last tile's 6x6 patch after.
-    let paddedHeight: Int, paddedWidth: Int
     private var transformed: UnsafePointer<Float>?
 
     init(_ shape: ConvolutionShape, kernels: WinogradKernels) {
@@ -83,7 +79,6 @@ final class WinogradPlan: ConvolutionPlan {
         self.kernels = kernels
         (inChannels, outChannels, height, width) = (shape.inChannels, shape.outChannels, g.height, g.width)
         (tilesHigh, tilesWide) = ((g.outHeight + 3) / 4, (g.outWidth + 3) / 4)
-        (paddedHeight, paddedWidth) = (4 * tilesHigh + 2, 4 * tilesWide + 2)
     }
 
     var fusesOutput: Bool { true }
@@ -96,15 +91,10 @@ final class WinogradPlan: ConvolutionPlan {
         transformed = UnsafePointer(u)
     }
 
-    /// Pads `count` images of `source` (`channels` each) and returns the job over them, writing `targetChannels`.
+    /// The job over `count` images of `source` (`channels` each), writing `targetChannels`.
     private func job(_ source: UnsafePointer<Float>, channels: Int, targetChannels: Int, count: Int, worker: Int, workspace: Workspace) -> bsn_winograd_job {
-        let paddedSize = paddedHeight * paddedWidth * channels
-        let padded = workspace.buffer(worker: worker, slot: ConvSlot.paddedInput, count: count * paddedSize)
-        Self.pad(source, images: count, height: height, width: width, channels: channels,
-                 paddedHeight: paddedHeight, paddedWidth: paddedWidth, into: padded)
         var job = bsn_winograd_job()
-        job.padded = UnsafePointer(padded)
-        (job.padded_h, job.padded_w) = (Int32(paddedHeight), Int32(paddedWidth))
+        job.input = source
         (job.in_channels, job.out_channels) = (Int32(channels), Int32(targetChannels))
         (job.images, job.tiles_h, job.tiles_w) = (Int32(count), Int32(tilesHigh), Int32(tilesWide))
         (job.out_h, job.out_w) = (Int32(height), Int32(width))
@@ -150,21 +140,5 @@ final class WinogradPlan: ConvolutionPlan {
     /// [36][Cin][Cout] → Gᵀ M G, added to [Cout][3][3][Cin].
     func addWeightGradient(_ partial: UnsafePointer<Float>, into gradient: UnsafeMutablePointer<Float>) {
         kernels.addWeightGradient(partial, Int32(outChannels), Int32(inChannels), gradient)
-    }
-
-    /// Copies NHWC images into `target` with one zero row and column before and zeros after, to the padded size.
-    static func pad(_ source: UnsafePointer<Float>, images: Int, height: Int, width: Int, channels c: Int,
-                    paddedHeight ph: Int, paddedWidth pw: Int, into target: UnsafeMutablePointer<Float>) {
-        for n in 0..<images {
-            let image = target + n * ph * pw * c, input = source + n * height * width * c
-            image.update(repeating: 0, count: pw * c)
-            for y in 0..<height {
-                let line = image + (1 + y) * pw * c
-                line.update(repeating: 0, count: c)
-                (line + c).update(from: input + y * width * c, count: width * c)
-                (line + (1 + width) * c).update(repeating: 0, count: (pw - 1 - width) * c)
-            }
-            (image + (1 + height) * pw * c).update(repeating: 0, count: (ph - 1 - height) * pw * c)
-        }
     }
 }
