@@ -178,31 +178,35 @@ TARGET void NAME(bsn_winograd_weights)(const float *w, int cout, int cin, int tr
     else NAME(wino_weights)(w, 9 * k, 1, 3 * k, k, cin, cout, u);
 }
 
+// Product ξ of a block of `count` tiles as a 1x1 convolution over `count`
+// pixels: V[ξ] (count × Cin) in; D or M[ξ] (count × Cout) as its output's layout.
+static TARGET bsn_conv_job NAME(product_job)(const bsn_winograd_job *j, int count, int xi, const ptrdiff_t *zero) {
+    bsn_conv_job g = {0};
+    g.input = j->v + (ptrdiff_t)xi * count * j->in_channels;
+    g.in_pixel_stride = j->in_channels;
+    g.in_row_stride = g.in_image_stride = (ptrdiff_t)count * j->in_channels;
+    g.taps = 1;
+    g.tap_offsets = zero;
+    g.in_channels = j->in_channels;
+    g.out_pixel_stride = j->out_channels;
+    g.out_row_stride = g.out_image_stride = (ptrdiff_t)count * j->out_channels;
+    g.out_channels = j->out_channels;
+    g.images = g.rows = 1;
+    g.cols = count;
+    return g;
+}
+
 TARGET void NAME(bsn_winograd_run)(const bsn_winograd_job *j) {
     const long total = (long)j->images * j->tiles_h * j->tiles_w;
     const ptrdiff_t zero = 0;
     for (long first = 0; first < total; first += j->block_tiles) {
         const int count = total - first < j->block_tiles ? (int)(total - first) : j->block_tiles;
         NAME(wino_input)(j, first, count);
-        // The 36 products (count × Cin) · (Cin × Cout), each a 1x1 convolution over `count` pixels.
+        // The 36 products (count × Cin) · (Cin × Cout).
         for (int xi = 0; xi < 36; xi++) {
-            bsn_conv_job g = {0};
-            g.input = j->v + (ptrdiff_t)xi * count * j->in_channels;
-            g.in_pixel_stride = j->in_channels;
-            g.in_row_stride = (ptrdiff_t)count * j->in_channels;
-            g.in_image_stride = (ptrdiff_t)count * j->in_channels;
-            g.taps = 1;
-            g.tap_offsets = &zero;
-            g.in_channels = j->in_channels;
+            bsn_conv_job g = NAME(product_job)(j, count, xi, &zero);
             g.packed_weights = j->u + (ptrdiff_t)xi * j->in_channels * j->out_channels;
             g.output = j->m + (ptrdiff_t)xi * count * j->out_channels;
-            g.out_pixel_stride = j->out_channels;
-            g.out_row_stride = (ptrdiff_t)count * j->out_channels;
-            g.out_image_stride = (ptrdiff_t)count * j->out_channels;
-            g.out_channels = j->out_channels;
-            g.images = 1;
-            g.rows = 1;
-            g.cols = count;
             NAME(bsn_conv_run)(&g);
         }
         NAME(wino_output)(j, first, count);
@@ -265,22 +269,9 @@ TARGET void NAME(bsn_winograd_weight_gradient)(const bsn_winograd_job *j, const 
         const int count = total - first < j->block_tiles ? (int)(total - first) : j->block_tiles;
         NAME(wino_input)(j, first, count);
         NAME(wino_dy)(j, dy, first, count);
+        // The 36 sums over tiles (Cin × count) · (count × Cout).
         for (int xi = 0; xi < 36; xi++) {
-            bsn_conv_job g = {0};
-            g.input = j->v + (ptrdiff_t)xi * count * j->in_channels;
-            g.in_pixel_stride = j->in_channels;
-            g.in_row_stride = (ptrdiff_t)count * j->in_channels;
-            g.in_image_stride = (ptrdiff_t)count * j->in_channels;
-            g.taps = 1;
-            g.tap_offsets = &zero;
-            g.in_channels = j->in_channels;
-            g.out_pixel_stride = j->out_channels;
-            g.out_row_stride = (ptrdiff_t)count * j->out_channels;
-            g.out_image_stride = (ptrdiff_t)count * j->out_channels;
-            g.out_channels = j->out_channels;
-            g.images = 1;
-            g.rows = 1;
-            g.cols = count;
+            const bsn_conv_job g = NAME(product_job)(j, count, xi, &zero);
             NAME(bsn_conv_weight_gradient)(&g, j->m + (ptrdiff_t)xi * count * j->out_channels,
                                            partial + (ptrdiff_t)xi * j->in_channels * j->out_channels);
         }

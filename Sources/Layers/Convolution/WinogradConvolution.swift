@@ -8,8 +8,9 @@ import Tensor
 /// 180° and its channels swapped), and the weight gradient as the transpose
 /// of the forward algorithm in the filter (Lavin & Gray §5): the same input
 /// transform, A on the output gradient's 4x4 tiles, 36 sums over tiles of
-/// products, and Gᵀ · G back to 3x3 once per pass. The kernels are written once over vector extensions
-/// (winograd_kernels.h): `winograd512` on AVX-512 CPUs, `winograd256` on AVX2.
+/// products, and Gᵀ · G back to 3x3 once per pass. The kernels are written
+/// once over vector extensions (winograd_kernels.h): `winograd512` on AVX-512
+/// CPUs, `winograd256` on AVX2.
 /// Channels in multiples of the vector width (16 or 8); maps of at least 4x4.
 protocol WinogradScheme: ConvolutionAlgorithm {
     var kernels: WinogradKernels { get }
@@ -29,8 +30,10 @@ struct Winograd512Convolution: WinogradScheme {
     var summary: String { "winograd512 (Winograd F(4x4,3x3), AVX-512 transforms and products)" }
     var isAvailable: Bool { Self.hasAVX512 }
     private static let hasAVX512 = bsn_kernels512_available() != 0
-    var kernels: WinogradKernels { WinogradKernels(run: bsn_winograd_run_512, weights: bsn_winograd_weights_512, weightGradient: bsn_winograd_weight_gradient_512,
-                        addWeightGradient: bsn_winograd_add_weight_gradient_512, width: 16) }
+    var kernels: WinogradKernels {
+        WinogradKernels(run: bsn_winograd_run_512, weights: bsn_winograd_weights_512, weightGradient: bsn_winograd_weight_gradient_512,
+                        addWeightGradient: bsn_winograd_add_weight_gradient_512, width: 16)
+    }
 }
 
 struct Winograd256Convolution: WinogradScheme {
@@ -38,8 +41,10 @@ struct Winograd256Convolution: WinogradScheme {
     var summary: String { "winograd256 (Winograd F(4x4,3x3), AVX2 transforms and products)" }
     var isAvailable: Bool { Self.hasAVX2 }
     private static let hasAVX2 = bsn_kernels_available() != 0
-    var kernels: WinogradKernels { WinogradKernels(run: bsn_winograd_run_256, weights: bsn_winograd_weights_256, weightGradient: bsn_winograd_weight_gradient_256,
-                        addWeightGradient: bsn_winograd_add_weight_gradient_256, width: 8) }
+    var kernels: WinogradKernels {
+        WinogradKernels(run: bsn_winograd_run_256, weights: bsn_winograd_weights_256, weightGradient: bsn_winograd_weight_gradient_256,
+                        addWeightGradient: bsn_winograd_add_weight_gradient_256, width: 8)
+    }
 }
 
 extension WinogradScheme {
