@@ -136,10 +136,10 @@ INLINE TARGET wvf NAME(wgather)(const float *p, ptrdiff_t stride) {
 // output channels at stride `s_out`, job input channels at `s_in`, filter taps
 // at `s_y` and `s_x` (negative to turn the filter by 180°).
 static TARGET void NAME(wino_weights)(const float *source, ptrdiff_t s_out, ptrdiff_t s_in, ptrdiff_t s_y, ptrdiff_t s_x,
-                                      int jin, int jout, float *u) {
+                                      int jin, int jout, float *u, int part, int parts) {
     const int block = 2 * VW;
     const ptrdiff_t per_xi = (ptrdiff_t)jin * jout;
-    for (int ob = 0; ob < jout; ob += block) {
+    for (int ob = part * block; ob < jout; ob += parts * block) {
         const int bw = jout - ob >= block ? block : VW;
         for (int o = ob; o < ob + bw; o += VW) {
             for (int i = 0; i < jin; i++) {
@@ -171,11 +171,12 @@ static TARGET void NAME(wino_weights)(const float *source, ptrdiff_t s_out, ptrd
 
 // The forward job's U from weights [cout][3][3][cin] (job input c, output o:
 // w[o][ky][kx][c], outputs gathered), or the input gradient's (job input o,
-// output c: w[o][2 − ky][2 − kx][c], the filter turned by 180°).
-TARGET void NAME(bsn_winograd_weights)(const float *w, int cout, int cin, int transpose, float *u) {
+// output c: w[o][2 − ky][2 − kx][c], the filter turned by 180°). Part `part`
+// of `parts` transforms every parts-th output-channel block from the part-th.
+TARGET void NAME(bsn_winograd_weights)(const float *w, int cout, int cin, int transpose, float *u, int part, int parts) {
     const ptrdiff_t k = cin;
-    if (transpose) NAME(wino_weights)(w + 8 * k, 1, 9 * k, -3 * k, -k, cout, cin, u);
-    else NAME(wino_weights)(w, 9 * k, 1, 3 * k, k, cin, cout, u);
+    if (transpose) NAME(wino_weights)(w + 8 * k, 1, 9 * k, -3 * k, -k, cout, cin, u, part, parts);
+    else NAME(wino_weights)(w, 9 * k, 1, 3 * k, k, cin, cout, u, part, parts);
 }
 
 // Product ξ of a block of `count` tiles as a 1x1 convolution over `count`

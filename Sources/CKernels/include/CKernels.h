@@ -123,8 +123,10 @@ void bsn_winograd_run_256(const bsn_winograd_job *job);
 /// for the forward job (transpose 0: cin → cout) or the input gradient's
 /// (transpose 1: cout → cin, the filter turned by 180°), in the output-channel
 /// blocks of the run of the same width (32 for _512, 16 for _256; the last may
-/// be half).
-void bsn_winograd_weights_512(const float *w, int cout, int cin, int transpose, float *u);
+/// be half). Part `part` of `parts` (threads) does every parts-th block from the part-th.
+void bsn_winograd_weights_512(const float *w, int cout, int cin, int transpose, float *u, int part, int parts);
+void bsn_winograd_weights_256(const float *w, int cout, int cin, int transpose, float *u, int part, int parts);
+
 /// The weight gradient the Winograd way (Gᵀ [(A dy Aᵀ) ⊙ (Bᵀ d B)] G): adds
 /// the job's 36 sums over tiles into `partial` ([36][in_channels][out_channels];
 /// `dy` has the output's layout, `m` holds its transformed tiles), and
@@ -134,6 +136,5 @@ void bsn_winograd_weight_gradient_512(const bsn_winograd_job *job, const float *
 void bsn_winograd_weight_gradient_256(const bsn_winograd_job *job, const float *dy, float *partial);
 void bsn_winograd_add_weight_gradient_512(const float *partial, int cout, int cin, float *gradient);
 void bsn_winograd_add_weight_gradient_256(const float *partial, int cout, int cin, float *gradient);
-void bsn_winograd_weights_256(const float *w, int cout, int cin, int transpose, float *u);
 
 #endif

@@ -216,7 +216,7 @@ public final class Conv2d: Layer {
         }
         let (perChunk, chunks) = chunking(images: images, rowsPerImage: rowsPerImage)
         let plan = choose(g).plans[.forward]!, workspace = context.workspace
-        plan.prepare(.forward, weights: w, workspace: workspace)
+        plan.prepare(.forward, weights: w, workspace: workspace, threads: context.threads)
         let fused = plan.fusesOutput
         let y = fused ? target ?? output : output
         y.reshape(outShape)
@@ -264,7 +264,7 @@ public final class Conv2d: Layer {
         let weightPlan = plans[.weightGradient]!, inputPlan = plans[.inputGradient]!
         if withInput {
             inputGradient.reshape(x.shape)
-            inputPlan.prepare(.inputGradient, weights: w, workspace: workspace)
+            inputPlan.prepare(.inputGradient, weights: w, workspace: workspace, threads: context.threads)
         }
         if withWeights {
             for worker in 0..<workers {

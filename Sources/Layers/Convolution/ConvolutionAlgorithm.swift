@@ -56,8 +56,8 @@ public protocol ConvolutionPlan: AnyObject {
     /// True when `forward` adds into or writes over its target and applies
     /// the ReLU itself; otherwise the layer computes into its own output and does that after.
     var fusesOutput: Bool { get }
-    /// Once per pass, before its chunks (packing weights into shared workspace).
-    func prepare(_ pass: ConvolutionPass, weights: UnsafePointer<Float>, workspace: Workspace)
+    /// Once per pass, before its chunks (packing weights into shared workspace), on up to `threads` threads.
+    func prepare(_ pass: ConvolutionPass, weights: UnsafePointer<Float>, workspace: Workspace, threads: Int)
     /// y = conv(x) + bias (added to y when `accumulate`, then ReLU when `relu`; both only when `fusesOutput`).
     func forward(x: UnsafePointer<Float>, weights: UnsafePointer<Float>, bias: UnsafePointer<Float>?, y: UnsafeMutablePointer<Float>,
                  accumulate: Bool, relu: Bool, first: Int, count: Int, worker: Int, workspace: Workspace)
@@ -73,7 +73,7 @@ public protocol ConvolutionPlan: AnyObject {
 
 extension ConvolutionPlan {
     public var fusesOutput: Bool { false }
-    public func prepare(_ pass: ConvolutionPass, weights: UnsafePointer<Float>, workspace: Workspace) {}
+    public func prepare(_ pass: ConvolutionPass, weights: UnsafePointer<Float>, workspace: Workspace, threads: Int) {}
 }
 
 /// The registered algorithms: adding one is its file and a line here.

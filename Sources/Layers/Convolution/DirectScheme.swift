@@ -125,7 +125,7 @@ final class DirectPlan: ConvolutionPlan {
     /// Packs the weights of the forward job, or the transposed weights of
     /// every input-gradient class one after the other (at each class's
     /// `packedStart`), into the shared workspace slot.
-    func prepare(_ pass: ConvolutionPass, weights: UnsafePointer<Float>, workspace: Workspace) {
+    func prepare(_ pass: ConvolutionPass, weights: UnsafePointer<Float>, workspace: Workspace, threads: Int) {
         let buffer = workspace.buffer(worker: 0, slot: ConvSlot.packedWeights, count: kk * inChannels * outChannels)
         switch pass {
         case .forward:

@@ -18,7 +18,7 @@ protocol WinogradScheme: ConvolutionAlgorithm {
 
 struct WinogradKernels {
     let run: @convention(c) (UnsafePointer<bsn_winograd_job>?) -> Void
-    let weights: @convention(c) (UnsafePointer<Float>?, Int32, Int32, Int32, UnsafeMutablePointer<Float>?) -> Void
+    let weights: @convention(c) (UnsafePointer<Float>?, Int32, Int32, Int32, UnsafeMutablePointer<Float>?, Int32, Int32) -> Void
     let weightGradient: @convention(c) (UnsafePointer<bsn_winograd_job>?, UnsafePointer<Float>?, UnsafeMutablePointer<Float>?) -> Void
     let addWeightGradient: @convention(c) (UnsafePointer<Float>?, Int32, Int32, UnsafeMutablePointer<Float>?) -> Void
     /// Floats a vector: channel counts must be multiples of it; weight blocks are twice it.
@@ -88,11 +88,15 @@ final class WinogradPlan: ConvolutionPlan {
 
     var fusesOutput: Bool { true }
 
-    /// Transforms the weights of the pass (U = G g Gᵀ, the input gradient's turned and transposed) into the shared slot.
-    func prepare(_ pass: ConvolutionPass, weights: UnsafePointer<Float>, workspace: Workspace) {
+    /// Transforms the weights of the pass (U = G g Gᵀ, the input gradient's turned and transposed) into the shared
+    /// slot, the output-channel blocks shared out among the threads.
+    func prepare(_ pass: ConvolutionPass, weights: UnsafePointer<Float>, workspace: Workspace, threads: Int) {
         guard pass != .weightGradient else { return }
         let u = workspace.buffer(worker: 0, slot: ConvSlot.packedWeights, count: 36 * inChannels * outChannels)
-        kernels.weights(weights, Int32(outChannels), Int32(inChannels), pass == .inputGradient ? 1 : 0, u)
+        let (kernels, cout, cin) = (kernels, Int32(outChannels), Int32(inChannels)), transpose: Int32 = pass == .inputGradient ? 1 : 0
+        Parallel.forEach(threads, threads: threads) { part, _ in
+            kernels.weights(weights, cout, cin, transpose, u, Int32(part), Int32(threads))
+        }
         transformed = UnsafePointer(u)
     }
 
