@@ -43,17 +43,28 @@ INLINE TARGET void NAME(wstore)(float *p, wvf v) { __builtin_memcpy(p, &v, sizeo
         r[3] = d12 + 8.0f * d34 + x[5];                                   \
     } while (0)
 
+// Where tile `tile` of the job's grid (image, tile row, tile column) lies: its
+// image, its first output row and column, and how many of its 4x4 outputs fall in the map.
+INLINE void NAME(locate)(const bsn_winograd_job *j, long tile, int *image, int *y, int *x, int *rows, int *cols) {
+    const int per_image = j->tiles_h * j->tiles_w, rest = (int)(tile % per_image);
+    *image = (int)(tile / per_image);
+    *y = 4 * (rest / j->tiles_w);
+    *x = 4 * (rest % j->tiles_w);
+    *rows = j->out_h - *y < 4 ? j->out_h - *y : 4;
+    *cols = j->out_w - *x < 4 ? j->out_w - *x : 4;
+}
+
 // V[ξ][t][c] for tiles [first, first + count) of the job's grid (image, tile
 // row, tile column). A tile's 6x6 patch starts one row and column before its
 // outputs; where it leaves the image (padding 1, and past the last row or
 // column) it reads zeros.
 static TARGET void NAME(wino_input)(const bsn_winograd_job *j, long first, int count) {
-    const int c = j->in_channels, h = j->out_h, w = j->out_w, per_image = j->tiles_h * j->tiles_w;
+    const int c = j->in_channels, h = j->out_h, w = j->out_w;
     const ptrdiff_t xi = (ptrdiff_t)count * c, row = (ptrdiff_t)w * c;
     for (int t = 0; t < count; t++) {
-        const long tile = first + t;
-        const int img = (int)(tile / per_image), rest = (int)(tile % per_image);
-        const int y0 = 4 * (rest / j->tiles_w) - 1, x0 = 4 * (rest % j->tiles_w) - 1;
+        int img, y0, x0, rows, cols;
+        NAME(locate)(j, first + t, &img, &y0, &x0, &rows, &cols);
+        y0 -= 1, x0 -= 1;                                      // the patch starts a row and a column before the outputs
         const int inside = y0 >= 0 && x0 >= 0 && y0 + 6 <= h && x0 + 6 <= w;
         const float *p = j->input + (((ptrdiff_t)img * h + y0) * w + x0) * c;
         float *v = j->v + (ptrdiff_t)t * c;
@@ -89,14 +100,12 @@ INLINE TARGET void NAME(wino_put)(const bsn_winograd_job *j, float *out, wvf val
 
 // y (4x4 per tile, the valid part) = Aᵀ M A + bias, added to y, ReLU, as the job says.
 static TARGET void NAME(wino_output)(const bsn_winograd_job *j, long first, int count) {
-    const int c = j->out_channels, per_image = j->tiles_h * j->tiles_w;
+    const int c = j->out_channels;
     const ptrdiff_t xi = (ptrdiff_t)count * c;
     for (int t = 0; t < count; t++) {
-        const long tile = first + t;
-        const int img = (int)(tile / per_image), rest = (int)(tile % per_image);
-        const int ty = rest / j->tiles_w, tx = rest % j->tiles_w;
-        const int rows = j->out_h - 4 * ty < 4 ? j->out_h - 4 * ty : 4, cols = j->out_w - 4 * tx < 4 ? j->out_w - 4 * tx : 4;
-        float *y = j->output + (((ptrdiff_t)img * j->out_h + 4 * ty) * j->out_w + 4 * tx) * c;
+        int img, y0, x0, rows, cols;
+        NAME(locate)(j, first + t, &img, &y0, &x0, &rows, &cols);
+        float *y = j->output + (((ptrdiff_t)img * j->out_h + y0) * j->out_w + x0) * c;
         const float *m = j->m + (ptrdiff_t)t * c;
         for (int cv = 0; cv < c; cv += VW) {
             wvf half[4][6];                                   // Aᵀ M, row by row
@@ -235,14 +244,12 @@ TARGET void NAME(bsn_winograd_run)(const bsn_winograd_job *j) {
 
 // D[ξ][t][o] = (A dy Aᵀ)[ξ] of each tile's output gradient (zero beyond the map).
 static TARGET void NAME(wino_dy)(const bsn_winograd_job *j, const float *dy, long first, int count) {
-    const int c = j->out_channels, per_image = j->tiles_h * j->tiles_w;
+    const int c = j->out_channels;
     const ptrdiff_t xi = (ptrdiff_t)count * c;
     for (int t = 0; t < count; t++) {
-        const long tile = first + t;
-        const int img = (int)(tile / per_image), rest = (int)(tile % per_image);
-        const int ty = rest / j->tiles_w, tx = rest % j->tiles_w;
-        const int rows = j->out_h - 4 * ty < 4 ? j->out_h - 4 * ty : 4, cols = j->out_w - 4 * tx < 4 ? j->out_w - 4 * tx : 4;
-        const float *g = dy + (((ptrdiff_t)img * j->out_h + 4 * ty) * j->out_w + 4 * tx) * c;
+        int img, y0, x0, rows, cols;
+        NAME(locate)(j, first + t, &img, &y0, &x0, &rows, &cols);
+        const float *g = dy + (((ptrdiff_t)img * j->out_h + y0) * j->out_w + x0) * c;
         float *d = j->m + (ptrdiff_t)t * c;
         for (int cv = 0; cv < c; cv += VW) {
             wvf half[4][6];                                   // dy Aᵀ, row by row
