@@ -49,7 +49,9 @@ let package = Package(
 
         // The MPI calls bsn makes, as plain C functions (MPI's handles are macros Swift cannot import).
         .target(name: "CRanks", dependencies: ["CMPI"], linkerSettings: [.linkedLibrary("mpi")]),
-        .target(name: "Tensor", dependencies: ["CBLAS", "CBLASCore"], swiftSettings: fast),
+        // The worker threads of Parallel.forEach, which spin briefly between a step's many short loops.
+        .target(name: "CWorkers"),
+        .target(name: "Tensor", dependencies: ["CBLAS", "CBLASCore", "CWorkers"], swiftSettings: fast),
         // The MPI implementation of Tensor's Communicator: only the executable links MPI.
         .target(name: "MPISupport", dependencies: ["Tensor", "CRanks"]),
         // Reading only regular files, writing atomically (never through a link or onto a device), folder locks.

@@ -1,3 +1,4 @@
+import CWorkers
 import Dispatch
 import Foundation
 
@@ -18,10 +19,18 @@ public enum Parallel {
             return
         }
         withoutActuallyEscaping(body) { body in
-            let unchecked = UncheckedSendable(body)
-            DispatchQueue.concurrentPerform(iterations: workers) { worker in
-                for i in stride(from: worker, to: count, by: workers) { unchecked.value(i, worker) }
+            let part: (Int) -> Void = { worker in
+                for i in stride(from: worker, to: count, by: workers) { body(i, worker) }
             }
+            // The pool's spinning threads; Dispatch's when the pool serves another caller (or this is inside a job).
+            let ran = withUnsafePointer(to: part) { context in
+                bsn_workers_run(Int32(workers), { context, worker in
+                    context!.assumingMemoryBound(to: ((Int) -> Void).self).pointee(Int(worker))
+                }, UnsafeMutableRawPointer(mutating: context))
+            }
+            guard ran == 0 else { return }
+            let unchecked = UncheckedSendable(part)
+            DispatchQueue.concurrentPerform(iterations: workers) { worker in unchecked.value(worker) }
         }
     }
 

@@ -26,22 +26,6 @@ final class TensorTests: XCTestCase {
         XCTAssertThrowsError(try Tensor.nhwc(fromNCHW: Tensor(shape: [3, 4])))
     }
 
-    func testParallelForEachVisitsEveryIndexOnce() {
-        let n = 1000
-        let hits = UnsafeMutablePointer<Int>.allocate(capacity: n)
-        defer { hits.deallocate() }
-        for threads in [1, 2, 3] {
-            hits.initialize(repeating: 0, count: n)
-            Parallel.forEach(n, threads: threads) { i, worker in
-                precondition(worker < threads)
-                hits[i] += 1
-            }
-            XCTAssertTrue((0..<n).allSatisfy { hits[$0] == 1 }, "\(threads) threads")
-        }
-        let ranges = Parallel.ranges(10, parts: 3)
-        XCTAssertEqual(ranges, [0..<3, 3..<6, 6..<10])
-    }
-
     func testSgemmComputesARowMajorProduct() {
         let a: [Float] = [1, 2, 3, 4, 5, 6]        // 2x3
         let b: [Float] = [7, 8, 9, 10, 11, 12]     // 3x2
