@@ -276,27 +276,28 @@ int bsn_bn_sums(const float *x, const float *shift, long rows, int c, float *acc
     }
 }
 
-int bsn_bn_affine(const float *x, float *y, const float *a, const float *b, long rows, int c) {
+int bsn_bn_affine(const float *x, float *y, const float *a, const float *b, long rows, int c, int flags) {
     switch (vector_level()) {
-    case 2: bsn_bn_affine_512(x, y, a, b, rows, c); return 1;
-    case 1: bsn_bn_affine_256(x, y, a, b, rows, c); return 1;
+    case 2: bsn_bn_affine_512(x, y, a, b, rows, c, flags); return 1;
+    case 1: bsn_bn_affine_256(x, y, a, b, rows, c, flags); return 1;
     default: return 0;
     }
 }
 
-int bsn_bn_backward_sums(const float *dy, const float *x, const float *mu, const float *inv, long rows, int c, float *acc) {
+int bsn_bn_backward_sums(const float *dy, const float *x, const float *mu, const float *inv, long rows, int c, float *acc,
+                         const float *mask) {
     switch (vector_level()) {
-    case 2: bsn_bn_backward_sums_512(dy, x, mu, inv, rows, c, acc); return 1;
-    case 1: bsn_bn_backward_sums_256(dy, x, mu, inv, rows, c, acc); return 1;
+    case 2: bsn_bn_backward_sums_512(dy, x, mu, inv, rows, c, acc, mask); return 1;
+    case 1: bsn_bn_backward_sums_256(dy, x, mu, inv, rows, c, acc, mask); return 1;
     default: return 0;
     }
 }
 
 int bsn_bn_backward_dx(const float *dy, const float *x, const float *mu, const float *inv, const float *gamma,
-                       const float *sum_dy, const float *sum_dy_xhat, float centre, long rows, int c, float *dx) {
+                       const float *sum_dy, const float *sum_dy_xhat, float centre, long rows, int c, float *dx, const float *mask) {
     switch (vector_level()) {
-    case 2: bsn_bn_backward_dx_512(dy, x, mu, inv, gamma, sum_dy, sum_dy_xhat, centre, rows, c, dx); return 1;
-    case 1: bsn_bn_backward_dx_256(dy, x, mu, inv, gamma, sum_dy, sum_dy_xhat, centre, rows, c, dx); return 1;
+    case 2: bsn_bn_backward_dx_512(dy, x, mu, inv, gamma, sum_dy, sum_dy_xhat, centre, rows, c, dx, mask); return 1;
+    case 1: bsn_bn_backward_dx_256(dy, x, mu, inv, gamma, sum_dy, sum_dy_xhat, centre, rows, c, dx, mask); return 1;
     default: return 0;
     }
 }

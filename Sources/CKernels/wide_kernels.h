@@ -30,7 +30,9 @@ typedef float NAME(vf) __attribute__((vector_size(VW * 4)));
 INLINE TARGET vf NAME(load)(const float *p) { vf v; __builtin_memcpy(&v, p, sizeof v); return v; }
 INLINE TARGET void NAME(store)(float *p, vf v) { __builtin_memcpy(p, &v, sizeof v); }
 // A scalar times a vector broadcasts the scalar (one vbroadcastss), so the tiles write `x * w`.
-INLINE TARGET vf NAME(relu)(vf v) { return __builtin_elementwise_max(v, (vf){0}); }
+// max(v, 0) that keeps a NaN (as Elementwise.relu does), so a diverging step shows in its loss.
+typedef int NAME(vi) __attribute__((vector_size(VW * 4)));
+INLINE TARGET vf NAME(relu)(vf v) { return (vf)((NAME(vi))v & ~(NAME(vi))(v < (vf){0})); }
 #define LOAD NAME(load)
 #define STORE NAME(store)
 

@@ -9,10 +9,14 @@
 #pragma clang diagnostic ignored "-Wpass-failed"
 
 #define VW 16
+#define WROWS 12
+#define GROWS 8
 #define TARGET __attribute__((target("avx512f")))
 #define SUFFIX _512
 #include "winograd_kernels.h"
 #undef VW
+#undef WROWS
+#undef GROWS
 #undef TARGET
 #undef SUFFIX
 #undef NAME
@@ -20,6 +24,8 @@
 #undef CAT2
 
 #define VW 8
+#define WROWS 6
+#define GROWS 6
 #define TARGET __attribute__((target("avx2,fma")))
 #define SUFFIX _256
 #include "winograd_kernels.h"

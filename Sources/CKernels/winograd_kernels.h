@@ -6,9 +6,11 @@
 // Each 4x4 output tile is Aᵀ [U ⊙ V] A, with V = Bᵀ d B the 6x6 input patch
 // transformed and U = G g Gᵀ the 3x3 filter transformed. Over a block of
 // tiles, the 36 products U ⊙ V summed over input channels are 36 matrix
-// products (tiles × Cin) · (Cin × Cout), which run on the register-tiled
-// direct kernel as 1x1 convolutions (bsn_conv_run_*): 36 products per tile
-// and channel pair instead of 16 · 9 = 144 (4x fewer multiplications).
+// products (tiles × Cin) · (Cin × Cout): 36 products per tile and channel
+// pair instead of 16 · 9 = 144 (4x fewer multiplications). They are
+// register-tiled as the direct kernels are (WROWS tiles × 2·VW output
+// channels; the weight gradient's sums GROWS input channels × 2·VW), with the
+// block's fixed row strides in place of per-pixel offsets.
 // Transforms work on VW channels at a time (NHWC: channels are contiguous).
 
 #define CAT2(a, b) a##b
@@ -16,6 +18,7 @@
 #define NAME(base) CAT(base, SUFFIX)
 
 typedef float NAME(wvf) __attribute__((vector_size(VW * 4)));
+typedef int NAME(wvi) __attribute__((vector_size(VW * 4)));
 #define wvf NAME(wvf)
 
 INLINE TARGET wvf NAME(wload)(const float *p) { wvf v; __builtin_memcpy(&v, p, sizeof v); return v; }
@@ -94,7 +97,7 @@ static TARGET void NAME(wino_input)(const bsn_winograd_job *j, long first, int c
 // One output pixel: value + bias, added to what is there, ReLU, as the job says.
 INLINE TARGET void NAME(wino_put)(const bsn_winograd_job *j, float *out, wvf value) {
     if (j->accumulate) value += NAME(wload)(out);
-    if (j->relu) value = __builtin_elementwise_max(value, (wvf){0});
+    if (j->relu) value = (wvf)((NAME(wvi))value & ~(NAME(wvi))(value < (wvf){0}));   // max(v, 0) keeping a NaN
     NAME(wstore)(out, value);
 }
 
@@ -188,37 +191,58 @@ TARGET void NAME(bsn_winograd_weights)(const float *w, int cout, int cin, int tr
     else NAME(wino_weights)(w, 9 * k, 1, 3 * k, k, cin, cout, u, part, parts);
 }
 
-// Product ξ of a block of `count` tiles as a 1x1 convolution over `count`
-// pixels: V[ξ] (count × Cin) in; D or M[ξ] (count × Cout) as its output's layout.
-static TARGET bsn_conv_job NAME(product_job)(const bsn_winograd_job *j, int count, int xi, const ptrdiff_t *zero) {
-    bsn_conv_job g = {0};
-    g.input = j->v + (ptrdiff_t)xi * count * j->in_channels;
-    g.in_pixel_stride = j->in_channels;
-    g.in_row_stride = g.in_image_stride = (ptrdiff_t)count * j->in_channels;
-    g.taps = 1;
-    g.tap_offsets = zero;
-    g.in_channels = j->in_channels;
-    g.out_pixel_stride = j->out_channels;
-    g.out_row_stride = g.out_image_stride = (ptrdiff_t)count * j->out_channels;
-    g.out_channels = j->out_channels;
-    g.images = g.rows = 1;
-    g.cols = count;
-    return g;
+// ---- The 36 products of a block of `count` tiles: M[ξ] = V[ξ] · U[ξ], a
+// (count × Cin) · (Cin × Cout) matrix product, rows (tiles) Cin and Cout
+// floats apart. U[ξ] is packed in output-channel blocks of 2·VW (the last may
+// be VW): [block][Cin][2·VW]. A register tile holds WROWS tiles × one block.
+
+INLINE TARGET void NAME(product_tile)(const int R, const int two, const float *v, int cin, const float *u, float *m, int cout) {
+    wvf a0[WROWS], a1[WROWS];
+    UNROLL for (int r = 0; r < R; r++) { a0[r] = (wvf){0}; a1[r] = (wvf){0}; }
+    const int width = two ? 2 * VW : VW;
+    for (int c = 0; c < cin; c++) {
+        const wvf w0 = NAME(wload)(u + c * width), w1 = two ? NAME(wload)(u + c * width + VW) : (wvf){0};
+        UNROLL for (int r = 0; r < R; r++) {
+            const float x = v[(ptrdiff_t)r * cin + c];
+            a0[r] += x * w0;
+            if (two) a1[r] += x * w1;
+        }
+    }
+    UNROLL for (int r = 0; r < R; r++) {
+        NAME(wstore)(m + (ptrdiff_t)r * cout, a0[r]);
+        if (two) NAME(wstore)(m + (ptrdiff_t)r * cout + VW, a1[r]);
+    }
+}
+
+#define PRODUCT_ARGS const float *v, int cin, const float *u, float *m, int cout
+static TARGET void NAME(product_full2)(PRODUCT_ARGS) { NAME(product_tile)(WROWS, 1, v, cin, u, m, cout); }
+static TARGET void NAME(product_full1)(PRODUCT_ARGS) { NAME(product_tile)(WROWS, 0, v, cin, u, m, cout); }
+static TARGET void NAME(product_part2)(const int R, PRODUCT_ARGS) { NAME(product_tile)(R, 1, v, cin, u, m, cout); }
+static TARGET void NAME(product_part1)(const int R, PRODUCT_ARGS) { NAME(product_tile)(R, 0, v, cin, u, m, cout); }
+#undef PRODUCT_ARGS
+
+static TARGET void NAME(products)(const float *v, int count, int cin, const float *u, float *m, int cout) {
+    for (int ob = 0; ob < cout; ob += 2 * VW) {
+        const int two = cout - ob >= 2 * VW;
+        const float *block = u + (ptrdiff_t)ob * cin;
+        for (int p = 0; p < count; p += WROWS) {
+            const float *vp = v + (ptrdiff_t)p * cin;
+            float *mp = m + (ptrdiff_t)p * cout + ob;
+            if (count - p >= WROWS) (two ? NAME(product_full2) : NAME(product_full1))(vp, cin, block, mp, cout);
+            else (two ? NAME(product_part2) : NAME(product_part1))(count - p, vp, cin, block, mp, cout);
+        }
+    }
 }
 
 TARGET void NAME(bsn_winograd_run)(const bsn_winograd_job *j) {
     const long total = (long)j->images * j->tiles_h * j->tiles_w;
-    const ptrdiff_t zero = 0;
+    const int cin = j->in_channels, cout = j->out_channels;
     for (long first = 0; first < total; first += j->block_tiles) {
         const int count = total - first < j->block_tiles ? (int)(total - first) : j->block_tiles;
         NAME(wino_input)(j, first, count);
-        // The 36 products (count × Cin) · (Cin × Cout).
-        for (int xi = 0; xi < 36; xi++) {
-            bsn_conv_job g = NAME(product_job)(j, count, xi, &zero);
-            g.packed_weights = j->u + (ptrdiff_t)xi * j->in_channels * j->out_channels;
-            g.output = j->m + (ptrdiff_t)xi * count * j->out_channels;
-            NAME(bsn_conv_run)(&g);
-        }
+        for (int xi = 0; xi < 36; xi++)
+            NAME(products)(j->v + (ptrdiff_t)xi * count * cin, count, cin, j->u + (ptrdiff_t)xi * cin * cout,
+                           j->m + (ptrdiff_t)xi * count * cout, cout);
         NAME(wino_output)(j, first, count);
     }
 }
@@ -269,19 +293,56 @@ static TARGET void NAME(wino_dy)(const bsn_winograd_job *j, const float *dy, lon
     }
 }
 
+// g[c][o] += Σ over the block's tiles t of V[t][c] · D[t][o] for GROWS input
+// channels × one output block (rows of V Cin floats apart, of D Cout; g's rows Cout apart).
+INLINE TARGET void NAME(sum_tile)(const int R, const int two, const float *v, int cin, const float *d, int cout, int count, float *g) {
+    wvf a0[GROWS], a1[GROWS];
+    UNROLL for (int r = 0; r < R; r++) {
+        a0[r] = NAME(wload)(g + (ptrdiff_t)r * cout);
+        a1[r] = two ? NAME(wload)(g + (ptrdiff_t)r * cout + VW) : (wvf){0};
+    }
+    for (int t = 0; t < count; t++) {
+        const float *dt = d + (ptrdiff_t)t * cout, *vt = v + (ptrdiff_t)t * cin;
+        const wvf d0 = NAME(wload)(dt), d1 = two ? NAME(wload)(dt + VW) : (wvf){0};
+        UNROLL for (int r = 0; r < R; r++) {
+            const float x = vt[r];
+            a0[r] += x * d0;
+            if (two) a1[r] += x * d1;
+        }
+    }
+    UNROLL for (int r = 0; r < R; r++) {
+        NAME(wstore)(g + (ptrdiff_t)r * cout, a0[r]);
+        if (two) NAME(wstore)(g + (ptrdiff_t)r * cout + VW, a1[r]);
+    }
+}
+
+#define SUM_ARGS const float *v, int cin, const float *d, int cout, int count, float *g
+static TARGET void NAME(sum_full2)(SUM_ARGS) { NAME(sum_tile)(GROWS, 1, v, cin, d, cout, count, g); }
+static TARGET void NAME(sum_full1)(SUM_ARGS) { NAME(sum_tile)(GROWS, 0, v, cin, d, cout, count, g); }
+static TARGET void NAME(sum_part2)(const int R, SUM_ARGS) { NAME(sum_tile)(R, 1, v, cin, d, cout, count, g); }
+static TARGET void NAME(sum_part1)(const int R, SUM_ARGS) { NAME(sum_tile)(R, 0, v, cin, d, cout, count, g); }
+#undef SUM_ARGS
+
 // Adds this job's 36 products, Σ V[ξ][t][c] · D[ξ][t][o] over its tiles, into partial[ξ][c][o].
 TARGET void NAME(bsn_winograd_weight_gradient)(const bsn_winograd_job *j, const float *dy, float *partial) {
     const long total = (long)j->images * j->tiles_h * j->tiles_w;
-    const ptrdiff_t zero = 0;
+    const int cin = j->in_channels, cout = j->out_channels;
     for (long first = 0; first < total; first += j->block_tiles) {
         const int count = total - first < j->block_tiles ? (int)(total - first) : j->block_tiles;
         NAME(wino_input)(j, first, count);
         NAME(wino_dy)(j, dy, first, count);
         // The 36 sums over tiles (Cin × count) · (count × Cout).
         for (int xi = 0; xi < 36; xi++) {
-            const bsn_conv_job g = NAME(product_job)(j, count, xi, &zero);
-            NAME(bsn_conv_weight_gradient)(&g, j->m + (ptrdiff_t)xi * count * j->out_channels,
-                                           partial + (ptrdiff_t)xi * j->in_channels * j->out_channels);
+            const float *v = j->v + (ptrdiff_t)xi * count * cin, *d = j->m + (ptrdiff_t)xi * count * cout;
+            float *g = partial + (ptrdiff_t)xi * cin * cout;
+            for (int ob = 0; ob < cout; ob += 2 * VW) {
+                const int two = cout - ob >= 2 * VW;
+                for (int c = 0; c < cin; c += GROWS) {
+                    float *gc = g + (ptrdiff_t)c * cout + ob;
+                    if (cin - c >= GROWS) (two ? NAME(sum_full2) : NAME(sum_full1))(v + c, cin, d + ob, cout, count, gc);
+                    else (two ? NAME(sum_part2) : NAME(sum_part1))(cin - c, v + c, cin, d + ob, cout, count, gc);
+                }
+            }
         }
     }
 }

@@ -9,8 +9,11 @@ import Tensor
 /// Training mode uses the batch's mean and (biased) variance and updates the
 /// running statistics with `momentum` (running = (1 − m)·running + m·batch,
 /// the unbiased variance, as PyTorch). Inference mode uses the running ones.
+/// With `rectifies`, a ReLU follows in the same passes: y = max(0, γ · x̂ + β),
+/// and backward takes dy only where y > 0 (the ReLU's backward, fused).
 public final class BatchNorm2d: Layer {
     public let channels: Int
+    public let rectifies: Bool
     public let momentum: Float, epsilon: Float
     public let scale: Parameter   // γ, starts at 1
     public let shift: Parameter   // β, starts at 0
@@ -36,8 +39,9 @@ public final class BatchNorm2d: Layer {
     /// rank must then run every batch norm of the step, in the same order.
     private var synchronises: Bool { context.synchronisedBatchNorm && context.communicator.distributed }
 
-    public init(_ channels: Int, momentum: Float = 0.1, epsilon: Float = 1e-5, context: ExecutionContext) {
+    public init(_ channels: Int, momentum: Float = 0.1, epsilon: Float = 1e-5, relu: Bool = false, context: ExecutionContext) {
         self.channels = channels
+        rectifies = relu
         self.context = context
         (self.momentum, self.epsilon) = (momentum, epsilon)
         scale = Parameter(name: "scale", shape: [channels])
@@ -64,6 +68,25 @@ public final class BatchNorm2d: Layer {
     }
 
     public func forward(_ x: Tensor, training: Bool) throws -> Tensor {
+        output.reshape(x.shape)
+        try normalise(x, training: training, into: output, accumulate: false, relu: rectifies)
+        masksGradient = rectifies
+        return output
+    }
+
+    /// `forward` into `target` (of x's shape): the result is added to it
+    /// (`accumulate`) or written over it, then a ReLU if `relu`. Backward
+    /// then takes the gradient of the result before that ReLU (the caller
+    /// applies the ReLU's backward), whatever `rectifies` says.
+    public func forward(_ x: Tensor, training: Bool, into target: Tensor, accumulate: Bool, relu: Bool) throws {
+        try normalise(x, training: training, into: target, accumulate: accumulate, relu: relu)
+        masksGradient = false
+    }
+
+    /// Whether backward applies the ReLU's backward (the output is the layer's own, rectified).
+    private var masksGradient = false
+
+    private func normalise(_ x: Tensor, training: Bool, into target: Tensor, accumulate: Bool, relu: Bool) throws {
         guard x.rank >= 2 else { throw ShapeError("BatchNorm2d: expected (N, H, W, C) or (N, C), got shape \(x.shape)") }
         try ShapeError.check(x, axis: -1, is: channels, "BatchNorm2d", what: "channels")
         input = x
@@ -119,22 +142,25 @@ public final class BatchNorm2d: Layer {
                 inverseStd[j] = 1 / (runningVariance[j] + epsilon).squareRoot()
             }
         }
-        output.reshape(x.shape)
+        try ShapeError.check(target, sameShapeAs: x, "BatchNorm2d output")
         // y = x · a + b per channel, with a = γ/σ and b = β − μ·a.
         let a = context.workspace.buffer(worker: 0, slot: 10, count: 2 * c), b = a + c
         for j in 0..<c {
             a[j] = scale.value[j] * inverseStd[j]
             b[j] = shift.value[j] - mean[j] * a[j]
         }
-        let xData = x.data, yData = output.data
+        let xData = x.data, yData = target.data, flags = Int32((accumulate ? 1 : 0) | (relu ? 2 : 0))
         context.forEachRowRange(rows) { range in
-            guard bsn_bn_affine(xData + range.lowerBound * c, yData + range.lowerBound * c, a, b, range.count, Int32(c)) == 0 else { return }
+            guard bsn_bn_affine(xData + range.lowerBound * c, yData + range.lowerBound * c, a, b, range.count, Int32(c), flags) == 0 else { return }
             for r in range {
                 let xr = xData + r * c, yr = yData + r * c
-                for j in 0..<c { yr[j] = xr[j] * a[j] + b[j] }
+                for j in 0..<c {
+                    var v = xr[j] * a[j] + b[j]
+                    if accumulate { v += yr[j] }
+                    yr[j] = relu ? max(v, 0) : v
+                }
             }
         }
-        return output
     }
 
     public func backward(_ outputGradient: Tensor) throws -> Tensor {
@@ -146,15 +172,21 @@ public final class BatchNorm2d: Layer {
         sums.update(repeating: 0, count: 2 * c)
         let sumDy = sums, sumDyXhat = sums + c
         let (dyData, xData, mu, inv) = (outputGradient.data, x.data, mean.data, inverseStd.data)
+        // The fused ReLU's backward: dy only where the output is positive.
+        let mask: UnsafePointer<Float>? = masksGradient ? UnsafePointer(output.data) : nil
+        func dy(_ i: Int) -> Float {
+            if let mask, !(mask[i] > 0) { return 0 }
+            return dyData[i]
+        }
         let partial = totals
         context.reducePerChannel(rows: rows, width: 2 * c, into: partial) { range, acc in
             let first = range.lowerBound * c
-            guard bsn_bn_backward_sums(dyData + first, xData + first, mu, inv, range.count, Int32(c), acc) == 0 else { return }
+            guard bsn_bn_backward_sums(dyData + first, xData + first, mu, inv, range.count, Int32(c), acc, mask.map { $0 + first }) == 0 else { return }
             for r in range {
-                let dy = dyData + r * c, xr = xData + r * c
+                let xr = xData + r * c
                 for j in 0..<c {
-                    acc[j] += dy[j]
-                    acc[c + j] += dy[j] * (xr[j] - mu[j]) * inv[j]
+                    acc[j] += dy(r * c + j)
+                    acc[c + j] += dy(r * c + j) * (xr[j] - mu[j]) * inv[j]
                 }
             }
         }
@@ -178,12 +210,12 @@ public final class BatchNorm2d: Layer {
         context.forEachRowRange(rows) { range in
             let first = range.lowerBound * c
             guard bsn_bn_backward_dx(dyData + first, xData + first, mu, inv, gamma, sumDy, sumDyXhat, centre, range.count, Int32(c),
-                                     dxData + first) == 0 else { return }
+                                     dxData + first, mask.map { $0 + first }) == 0 else { return }
             for r in range {
-                let dy = dyData + r * c, xr = xData + r * c, dx = dxData + r * c
+                let xr = xData + r * c, dx = dxData + r * c
                 for j in 0..<c {
                     let xhat = (xr[j] - mu[j]) * inv[j]
-                    dx[j] = gamma[j] * inv[j] * (dy[j] - centre * (sumDy[j] + xhat * sumDyXhat[j]))
+                    dx[j] = gamma[j] * inv[j] * (dy(r * c + j) - centre * (sumDy[j] + xhat * sumDyXhat[j]))
                 }
             }
         }

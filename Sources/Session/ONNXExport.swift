@@ -174,7 +174,7 @@ private struct GraphWriter {
             }
             let t = m.inferenceTensors()
             x = conv(x, weight: t[0], bias: t[1], kernel: m.conv.kernel, stride: m.conv.stride, padding: m.conv.padding, name: name)
-            return m.relu != nil ? add("Relu", [x], name: name + ".relu") : x
+            return m.relu ? add("Relu", [x], name: name + ".relu") : x
         case let m as BasicBlock:
             let middle = try self.module(m.first, input: input, name: name + ".first", segmentation: segmentation)
             return try self.module(m.second, input: middle, name: name + ".second", segmentation: segmentation)

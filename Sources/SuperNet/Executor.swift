@@ -55,6 +55,8 @@ public final class Executor {
         let gradient = Tensor(shape: [0])
         /// A sum's forward bookkeeping: nothing written into it yet; its ReLU already applied.
         var empty = false, rectified = false
+        /// Nothing added into `gradient` yet in this backward pass: the first contribution is copied.
+        var gradientEmpty = false
         /// Not a module and not the input: filled by pushes.
         let isSum: Bool
         /// A module whose successors are all sums: its output is pushed and not kept.
@@ -121,7 +123,7 @@ public final class Executor {
     private func forwardModule(_ i: Int, _ module: any Module, training: Bool, infer: Bool) throws {
         let input = gather(into: nodes[i].gathered, rowsOf: i, from: network.nodes[i].inputs[0])
         let scale = nodes[i].scale
-        if infer && scale == nil, try sumInPlace(i, module, input) { return }
+        if scale == nil, try sumInPlace(i, module, input, training: training, infer: infer) { return }
         var y = infer ? try module.infer(input) : try module.forward(input, training: training)
         if nodes[i].isTransient { return push(y, from: i, scaledBy: scale) }
         if let scale { y = scaleRows(y, by: scale, into: nodes[i].value) }
@@ -129,15 +131,18 @@ public final class Executor {
         push(y, from: i)
     }
 
-    /// Inference: a transient module whose one successor is a sum with the
-    /// same rows writes (or adds) its output straight into the sum; the sum's
-    /// last contribution also applies the aggregation's ReLU. False when the
+    /// A transient module whose one successor is a sum with the same rows
+    /// writes (or adds) its output straight into the sum; the sum's last
+    /// contribution also applies the aggregation's ReLU. False when the
     /// module cannot.
-    private func sumInPlace(_ i: Int, _ module: any Module, _ input: Tensor) throws -> Bool {
+    private func sumInPlace(_ i: Int, _ module: any Module, _ input: Tensor, training: Bool, infer: Bool) throws -> Bool {
         let node = network.nodes[i]
         guard nodes[i].isTransient, node.outputs.count == 1, let j = node.outputs.first, nodes[j].isSum, nodes[j].rows == nodes[i].rows else { return false }
         let last = network.nodes[j].role == .aggregation && network.nodes[j].inputs.max() == i
-        guard try module.infer(input, into: nodes[j].value, accumulate: !nodes[j].empty, relu: last) else { return false }
+        let (target, accumulate) = (nodes[j].value, !nodes[j].empty)
+        let done = infer ? try module.infer(input, into: target, accumulate: accumulate, relu: last)
+                         : try module.forward(input, training: training, into: target, accumulate: accumulate, relu: last)
+        guard done else { return false }
         nodes[j].empty = false
         nodes[j].rectified = last
         return true
@@ -158,13 +163,15 @@ public final class Executor {
         let graph = network.nodes
         for i in graph.indices where !nodes[i].rows.isEmpty && i != network.inputNode && !nodes[i].isTransient {
             nodes[i].gradient.reshape(graph[i].shape.batch(nodes[i].rows.count))
-            Elementwise.fill(nodes[i].gradient.data, 0, count: nodes[i].gradient.count, threads: context.threads)
+            nodes[i].gradientEmpty = true
         }
         if nodes[network.outputNode].isSum {
             Elementwise.copy(nodes[network.outputNode].gradient.data, logitGradient.data, count: logitGradient.count, threads: context.threads)
+            nodes[network.outputNode].gradientEmpty = false
         }
         for i in stride(from: graph.count - 1, through: 1, by: -1) where !nodes[i].rows.isEmpty {
             let node = graph[i]
+            if nodes[i].gradientEmpty { zeroGradient(of: i) }     // nothing flowed back into it
             if let module = node.module {
                 let own = nodes[i].gradient
                 var g = i == network.outputNode ? logitGradient : nodes[i].isTransient ? pullGradient(of: i) : own
@@ -273,10 +280,24 @@ public final class Executor {
         }
     }
 
-    /// Adds node i's input gradient `dx` (rows S_i) into the gradient of node j.
+    /// Adds node i's input gradient `dx` (rows S_i) into the gradient of node j
+    /// (copies it, when it is the first and covers the same rows).
     private func scatterAdd(_ dx: Tensor, rowsOf i: Int, into j: Int) {
         guard j != network.inputNode, !nodes[j].rows.isEmpty else { return }
+        if nodes[j].gradientEmpty {
+            if nodes[i].rows == nodes[j].rows {
+                Elementwise.copy(nodes[j].gradient.data, dx.data, count: dx.count, threads: context.threads)
+                nodes[j].gradientEmpty = false
+                return
+            }
+            zeroGradient(of: j)
+        }
         addRows(of: dx, rowsOf: i, into: nodes[j].gradient, rowsOf: j)
+    }
+
+    private func zeroGradient(of i: Int) {
+        Elementwise.fill(nodes[i].gradient.data, 0, count: nodes[i].gradient.count, threads: context.threads)
+        nodes[i].gradientEmpty = false
     }
 
     /// The gradient w.r.t. transient module i's output: the sum of its

@@ -32,6 +32,10 @@ public protocol Module: Layer {
     /// Returns true, or false (nothing done) when the module cannot, and the
     /// caller uses `infer(x)` itself.
     func infer(_ x: Tensor, into target: Tensor, accumulate: Bool, relu: Bool) throws -> Bool
+    /// `forward` whose result goes into `target`, as `infer(_:into:…)`; backward
+    /// then takes the gradient of the result before that ReLU (the caller's).
+    /// False (nothing done) when the module cannot.
+    func forward(_ x: Tensor, training: Bool, into target: Tensor, accumulate: Bool, relu: Bool) throws -> Bool
     /// Moves the buffers that are consumed at once (the output, internal
     /// gradients) to tensors shared with other modules. Called by an executor
     /// for modules whose output it consumes immediately.
@@ -50,6 +54,7 @@ extension Module {
     public func shareTransientBuffers(_ buffers: TransientBuffers) {}
     public func infer(_ x: Tensor) throws -> Tensor { try forward(x, training: false) }
     public func infer(_ x: Tensor, into target: Tensor, accumulate: Bool, relu: Bool) throws -> Bool { false }
+    public func forward(_ x: Tensor, training: Bool, into target: Tensor, accumulate: Bool, relu: Bool) throws -> Bool { false }
 }
 
 /// The module types of the fabrics.
@@ -94,22 +99,22 @@ extension Conv2d {
     }
 }
 
-/// Convolution, batch norm, optional ReLU; optionally preceded by nearest 2x
-/// upsampling (the CNF's coarse-to-fine links). The paper's "ConvBn".
+/// Convolution, batch norm, optional ReLU (computed by the batch norm's
+/// passes); optionally preceded by nearest 2x upsampling (the CNF's
+/// coarse-to-fine links). The paper's "ConvBn".
 public final class ConvBN: Module {
     public let upsample: Upsample2x?
     public let conv: Conv2d
     public let norm: BatchNorm2d
-    public let relu: ReLU?
+    public var relu: Bool { norm.rectifies }
     private let stack: Sequential
 
     public init(_ inChannels: Int, _ outChannels: Int, kernel: Int = 3, stride: Int = 1, relu: Bool = false,
                 upsample: Bool = false, bias: Bool = true, rng: inout RNG, context: ExecutionContext) {
         self.upsample = upsample ? Upsample2x(context: context) : nil
         conv = Conv2d(inChannels, outChannels, kernel: kernel, stride: stride, bias: bias, rng: &rng, context: context)
-        norm = BatchNorm2d(outChannels, context: context)
-        self.relu = relu ? ReLU(context: context) : nil
-        stack = Sequential([self.upsample as (any Layer)?, conv, norm, self.relu].compactMap { $0 })
+        norm = BatchNorm2d(outChannels, relu: relu, context: context)
+        stack = Sequential([self.upsample as (any Layer)?, conv, norm].compactMap { $0 })
     }
 
     /// The upsampled input lives in a shared buffer: backward recomputes it from `savedInput`.
@@ -117,7 +122,7 @@ public final class ConvBN: Module {
     private var savedInput: Tensor?
 
     public func shareTransientBuffers(_ buffers: TransientBuffers) {
-        guard relu == nil else { return }            // a ReLU's output is needed by its backward
+        guard !relu else { return }                  // a ReLU's output is needed by its backward
         norm.useSharedBuffers(output: buffers.output, inputGradient: buffers.gradientA)
         conv.useSharedBuffers(inputGradient: buffers.gradientB)
         if let upsample {
@@ -142,6 +147,15 @@ public final class ConvBN: Module {
         return try stack.backward(outputGradient)
     }
 
+    /// Without a ReLU of its own, the batch norm writes into the target (and applies the target's ReLU).
+    public func forward(_ x: Tensor, training: Bool, into target: Tensor, accumulate: Bool, relu outputReLU: Bool) throws -> Bool {
+        guard !relu else { return false }
+        if recomputesUpsampling { savedInput = x }
+        let input = try upsample?.forward(x, training: training) ?? x
+        try norm.forward(try conv.forward(input, training: training), training: training, into: target, accumulate: accumulate, relu: outputReLU)
+        return true
+    }
+
     /// Batch norm in inference mode is y = a·z + b per channel (a = γ/σ,
     /// b = β − μ·a): folded into the convolution's weights and bias, it costs
     /// no pass over memory of its own.
@@ -151,7 +165,7 @@ public final class ConvBN: Module {
 
     /// Without a ReLU of its own, the folded convolution stores into the target.
     public func infer(_ x: Tensor, into target: Tensor, accumulate: Bool, relu outputReLU: Bool) throws -> Bool {
-        guard relu == nil else { return false }
+        guard !relu else { return false }
         _ = try foldedForward(x, into: target, accumulate: accumulate, relu: outputReLU)
         return true
     }
@@ -169,7 +183,7 @@ public final class ConvBN: Module {
         }
         // The ReLU, the module's own or the sum's, is applied by the kernel as it stores the result.
         return try conv.forward(input, weights: weights, bias: bias, addingTo: target, accumulate: accumulate,
-                                relu: target == nil ? relu != nil : outputReLU)
+                                relu: target == nil ? relu : outputReLU)
     }
 
     /// Batch norm folded into the convolution: w'[o] = a_o·w[o], b'[o] = a_o·(b[o] − μ_o) + β_o.
@@ -229,6 +243,9 @@ public final class BasicBlock: Module {
     public func infer(_ x: Tensor) throws -> Tensor { try second.infer(try first.infer(x)) }
     public func infer(_ x: Tensor, into target: Tensor, accumulate: Bool, relu: Bool) throws -> Bool {
         try second.infer(try first.infer(x), into: target, accumulate: accumulate, relu: relu)
+    }
+    public func forward(_ x: Tensor, training: Bool, into target: Tensor, accumulate: Bool, relu: Bool) throws -> Bool {
+        try second.forward(try first.forward(x, training: training), training: training, into: target, accumulate: accumulate, relu: relu)
     }
     public func shareTransientBuffers(_ buffers: TransientBuffers) {
         second.shareTransientBuffers(buffers)        // the first ConvBN keeps its own: its ReLU output is the second's input

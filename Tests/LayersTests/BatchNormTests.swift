@@ -65,4 +65,50 @@ final class BatchNormTests: XCTestCase {
         XCTAssertEqual(sum / Double(y.count), 0, accuracy: 2e-3)
         XCTAssertEqual(sumSquares / Double(y.count), 1, accuracy: 2e-3)
     }
+
+    func testFusedReLUEqualsBatchNormThenReLUBitForBit() throws {
+        for training in [true, false] {
+            let fused = BatchNorm2d(16, relu: true, context: makeContext()), plain = BatchNorm2d(16, context: makeContext())
+            let relu = ReLU(context: makeContext())
+            var rng = RNG(seed: 12)
+            rng.fillUniform(fused.scale.value, 0.5, 1.5)
+            rng.fillUniform(fused.shift.value, -0.5, 0.5)
+            plain.scale.value.data.update(from: fused.scale.value.data, count: 16)
+            plain.shift.value.data.update(from: fused.shift.value.data, count: 16)
+            let x = randomTensor([3, 5, 4, 16], seed: 13), dy = randomTensor([3, 5, 4, 16], seed: 14)
+            let y = try fused.forward(x, training: training).values
+            XCTAssertEqual(y, try relu.forward(try plain.forward(x, training: training), training: training).values)
+            XCTAssertTrue(y.contains(0) && y.contains { $0 > 0 }, "the ReLU cuts somewhere")
+            let dx = try fused.backward(dy).values
+            XCTAssertEqual(dx, try plain.backward(try relu.backward(dy)).values, "training \(training)")
+            XCTAssertEqual(fused.scale.gradient.values, plain.scale.gradient.values)
+            XCTAssertEqual(fused.shift.gradient.values, plain.shift.gradient.values)
+        }
+    }
+
+    func testFusedReLUGradientsMatchFiniteDifferences() throws {
+        let bn = BatchNorm2d(3, relu: true, context: makeContext())
+        var rng = RNG(seed: 15)
+        rng.fillUniform(bn.scale.value, 0.5, 1.5)
+        rng.fillUniform(bn.shift.value, -0.2, 0.2)
+        try checkLayerGradients(bn, input: randomTensor([3, 4, 4, 3], seed: 16), training: true, epsilon: 1e-3, tolerance: 3e-2)
+    }
+
+    func testForwardIntoATargetAddsThenRectifiesAndBackwardIgnoresThatReLU() throws {
+        let bn = BatchNorm2d(8, relu: true, context: makeContext()), reference = BatchNorm2d(8, context: makeContext())
+        let x = randomTensor([2, 3, 3, 8], seed: 17), start = randomTensor([2, 3, 3, 8], seed: 18)
+        let expected = try reference.forward(x, training: true).values
+        for (accumulate, relu) in [(false, false), (true, false), (true, true), (false, true)] {
+            let target = start.clone()
+            try bn.forward(x, training: true, into: target, accumulate: accumulate, relu: relu)
+            for i in 0..<target.count {
+                var v = expected[i] + (accumulate ? start[i] : 0)
+                if relu { v = max(v, 0) }
+                XCTAssertEqual(target[i], v, "accumulate \(accumulate), relu \(relu), element \(i)")
+            }
+        }
+        // The caller owns the target's ReLU: backward passes dy through unmasked, as the reference does.
+        let dy = randomTensor([2, 3, 3, 8], seed: 19)
+        XCTAssertEqual(try bn.backward(dy).values, try reference.backward(dy).values)
+    }
 }

@@ -125,6 +125,30 @@ final class ExecutorTests: XCTestCase {
         }
     }
 
+    /// Training a ResNet Fabric writes each block's last batch norm straight into the
+    /// block's sum (and applies the sum's ReLU there), and copies a node's first
+    /// gradient instead of adding it to zeros: the gradients still match finite differences,
+    /// with every module on (everything in place) and with sampled architectures (some rows gathered).
+    func testGradientsThroughAResNetFabricTrainedInPlaceMatchFiniteDifferences() throws {
+        var rng = RNG(seed: 23)
+        let shape = FeatureShape(height: 8, width: 8, channels: 3)
+        let net = try Fabric.resnet(groups: 2, blocks: 2, shortcuts: true, gated: true).build(input: shape, classes: 3, rng: &rng, context: makeContext())
+        randomiseBatchNorm(net, rng: &rng)
+        for (label, archs) in [("full", [net.fullArchitecture]), ("sampled", architectures(net, count: 10, keep: 0.8, rng: &rng))] {
+            let executor = Executor(net, context: makeContext())
+            let x = randomTensor(shape.batch(10), seed: 24)
+            let logits = try executor.forward(x, architectures: archs, training: true)
+            let weights = randomTensor(logits.shape, seed: 25)
+            for p in net.weights { p.zeroGradient() }
+            try executor.backward(weights)
+            let loss = { () throws -> Double in weightedSum(try executor.forward(x, architectures: archs, training: true), weights) }
+            let checked = [net.weights[0], net.weights[net.weights.count / 3], net.weights[net.weights.count / 2], net.weights[net.weights.count - 2]]
+            for p in checked {
+                try checkGradient("\(p.name) (\(label))", of: p.value, analytic: p.gradient.clone(), epsilon: 3e-4, tolerance: 5e-2, samples: 20, loss: loss)
+            }
+        }
+    }
+
     /// A choice block (gated 3x3, 5x5 and skip into a sum), then a max pool and an average pool, from a space file.
     func testGradientsThroughSkipAndPoolModulesMatchFiniteDifferences() throws {
         let text = """

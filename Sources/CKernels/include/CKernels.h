@@ -81,13 +81,17 @@ void bsn_conv_weight_gradient_256(const bsn_conv_job *job, const float *dy, floa
 /// without AVX2 (the caller then runs its own loop).
 /// sums: acc[j] += Σ (x − shift[j]), acc[c + j] += Σ (x − shift[j])².
 int bsn_bn_sums(const float *x, const float *shift, long rows, int c, float *acc);
-/// y = x · a[j] + b[j].
-int bsn_bn_affine(const float *x, float *y, const float *a, const float *b, long rows, int c);
-/// acc[j] += Σ dy, acc[c + j] += Σ dy · (x − mu[j]) · inv[j].
-int bsn_bn_backward_sums(const float *dy, const float *x, const float *mu, const float *inv, long rows, int c, float *acc);
-/// dx = gamma · inv · (dy − centre · (sum_dy + x̂ · sum_dy_xhat)), x̂ = (x − mu) · inv.
+/// y = x · a[j] + b[j]; `flags` bit 0: added to y, bit 1: then max(0, ·).
+int bsn_bn_affine(const float *x, float *y, const float *a, const float *b, long rows, int c, int flags);
+/// acc[j] += Σ dy, acc[c + j] += Σ dy · (x − mu[j]) · inv[j]. With a `mask`
+/// (the output of a ReLU after the normalisation; NULL for none), dy counts
+/// only where the mask is positive: the ReLU's backward, fused.
+int bsn_bn_backward_sums(const float *dy, const float *x, const float *mu, const float *inv, long rows, int c, float *acc,
+                         const float *mask);
+/// dx = gamma · inv · (dy − centre · (sum_dy + x̂ · sum_dy_xhat)), x̂ = (x − mu) · inv; dy masked as above.
 int bsn_bn_backward_dx(const float *dy, const float *x, const float *mu, const float *inv, const float *gamma,
-                       const float *sum_dy, const float *sum_dy_xhat, float centre, long rows, int c, float *dx);
+                       const float *sum_dy, const float *sum_dy_xhat, float centre, long rows, int c, float *dx,
+                       const float *mask);
 
 /// One thread's FP32 fused multiply-add rate, measured: `iterations` rounds
 /// of independent FMA chains on `bits`-wide vectors (512 or 256), in flops
