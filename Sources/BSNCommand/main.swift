@@ -101,8 +101,10 @@ struct Bench: ParsableCommand {
                                    valueName: ConvolutionAlgorithms.names.joined(separator: "|"))) var algorithm: String?
         @Option(help: "Channel counts, comma-separated (default 32,64,128).") var channels: String?
         @Option(help: "Output sizes, comma-separated (default 32,16,8,4,2,1).") var sizes: String?
+        @Option(help: "Seconds each row is timed for, at least (default 0.3; longer gives steadier medians).") var seconds: Double?
 
         func validate() throws {
+            if let seconds, !(seconds > 0 && seconds <= 3600) { throw ValidationError("--seconds takes a number of seconds above 0 (at most 3600), got \(seconds)") }
             if let algorithm, ConvolutionAlgorithms.named(algorithm) == nil {
                 throw ValidationError("--algorithm takes one of \(ConvolutionAlgorithms.names.joined(separator: ", "))" + didYouMean(algorithm, in: ConvolutionAlgorithms.names))
             }
@@ -125,6 +127,7 @@ struct Bench: ParsableCommand {
             }
             if let channels = try list(channels, "--channels") { configuration.channels = channels }
             if let sizes = try list(sizes, "--sizes") { configuration.sizes = sizes }
+            if let seconds { configuration.minimumSeconds = seconds }
             perform("bsn bench conv") { say(try BenchCommands.conv(configuration, json: json)) }
         }
     }

@@ -150,9 +150,14 @@ void bsn_pack_weights(const float *weights, int cout, int kk, int cin,
 
 void bsn_pack_weights_blocked(const float *weights, int cout, int kk, int cin,
                               const int *taps, int tap_count, int transpose, int block, float *packed) {
+    bsn_pack_weights_part(weights, cout, kk, cin, taps, tap_count, transpose, block, packed, 0, 1);
+}
+
+void bsn_pack_weights_part(const float *weights, int cout, int kk, int cin, const int *taps, int tap_count,
+                           int transpose, int block, float *packed, int part, int parts) {
     // Job channels: in → out. Forward: (cin → cout); transposed: (cout → cin).
     const int job_in = transpose ? cout : cin, job_out = transpose ? cin : cout;
-    for (int ob = 0; ob < job_out; ob += block) {
+    for (int ob = part * block; ob < job_out; ob += parts * block) {
         const int width = job_out - ob >= block ? block : block / 2;
         float *block = packed + (ptrdiff_t)ob * tap_count * job_in;
         for (int t = 0; t < tap_count; t++) {

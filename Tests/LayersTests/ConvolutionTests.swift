@@ -68,6 +68,9 @@ final class ConvolutionTests: XCTestCase {
         // Stride-1 3x3 on maps of 4x4 and more (Winograd's 4x4 tiles: whole, cut at the right and bottom, one image or many).
         (3, 4, 4, 16, 16, 3, 1, 1, true), (2, 6, 10, 16, 32, 3, 1, 1, true), (1, 13, 5, 32, 16, 3, 1, 1, false),
         (9, 4, 8, 8, 24, 3, 1, 1, true), (2, 16, 16, 32, 32, 3, 1, 1, true),
+        // Maps of at most 2x2 (the dense algorithms: every image's whole map one row), odd channel counts too.
+        (7, 2, 2, 8, 8, 3, 1, 1, true), (6, 2, 1, 16, 24, 3, 1, 1, false), (13, 1, 1, 32, 16, 3, 1, 1, true),
+        (3, 2, 2, 16, 8, 2, 1, 0, true), (5, 2, 2, 12, 20, 3, 1, 1, true), (30, 2, 2, 16, 32, 3, 1, 1, true),
     ]
 
     /// Every registered algorithm this CPU can run; the others are named as skipped.

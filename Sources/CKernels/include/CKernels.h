@@ -55,6 +55,9 @@ void bsn_pack_weights(const float *weights, int cout, int kk, int cin,
 /// bsn_pack_weights with output-channel blocks of `block` (the last may be block / 2).
 void bsn_pack_weights_blocked(const float *weights, int cout, int kk, int cin,
                               const int *taps, int tap_count, int transpose, int block, float *packed);
+/// Part `part` of `parts` of bsn_pack_weights_blocked: every parts-th block from the part-th (one part per thread).
+void bsn_pack_weights_part(const float *weights, int cout, int kk, int cin, const int *taps, int tap_count,
+                           int transpose, int block, float *packed, int part, int parts);
 
 /// Weight gradient of a forward job, accumulated:
 ///

@@ -85,6 +85,8 @@ public enum ConvolutionAlgorithms {
         Direct256Convolution(),
         Winograd512Convolution(),
         Winograd256Convolution(),
+        DenseMap512Convolution(),
+        DenseMap256Convolution(),
     ]
 
     /// The one that computes every shape, the fallback of the others.
@@ -106,4 +108,5 @@ enum ConvSlot {
     static let packedWeights = 4      // worker 0 only, shared read-only by all workers
     static let paddedOutputGradient = 5
     static let winogradInput = 6, winogradProducts = 7
+    static let denseWeights = 8       // worker 0 only, shared: a small map's whole layer as one matrix
 }

@@ -26,7 +26,7 @@ public final class ConvolutionChoices: @unchecked Sendable {
     }()
 
     /// Bumped when the algorithms change, so old measurements are not trusted.
-    public static let version = "bsn 0.1, conv choices 5"
+    public static let version = "bsn 0.1, conv choices 6"
 
     public static var cacheFile: URL {
         let env = ProcessInfo.processInfo.environment

@@ -129,12 +129,12 @@ final class DirectPlan: ConvolutionPlan {
         let buffer = workspace.buffer(worker: 0, slot: ConvSlot.packedWeights, count: kk * inChannels * outChannels)
         switch pass {
         case .forward:
-            bsn_pack_weights_blocked(weights, Int32(outChannels), Int32(kk), Int32(inChannels),
-                                     liveTaps, Int32(liveTaps.count), 0, Int32(kernels.block), buffer)
+            DirectPlan.pack(weights, outChannels: outChannels, taps: kk, inChannels: inChannels, selected: liveTaps, transpose: false,
+                            block: kernels.block, into: buffer, threads: threads)
         case .inputGradient:
             for c in gradientClasses {
-                bsn_pack_weights_blocked(weights, Int32(outChannels), Int32(kk), Int32(inChannels),
-                                         c.taps, Int32(c.taps.count), 1, Int32(kernels.block), buffer + c.packedStart)
+                DirectPlan.pack(weights, outChannels: outChannels, taps: kk, inChannels: inChannels, selected: c.taps, transpose: true,
+                                block: kernels.block, into: buffer + c.packedStart, threads: threads)
             }
         case .weightGradient:
             return
@@ -197,10 +197,11 @@ final class DirectPlan: ConvolutionPlan {
     /// [live tap][Cin][Cout] → [Cout][k·k][Cin]; dead taps have no gradient.
     func addWeightGradient(_ partial: UnsafePointer<Float>, into gradient: UnsafeMutablePointer<Float>) {
         let cin = inChannels, cout = outChannels, k = geometry.patchSize
-        for (j, tap) in liveTaps.enumerated() {
-            for c in 0..<cin {
-                let source = partial + (j * cin + c) * cout, column = Int(tap) * cin + c
-                for o in 0..<cout { gradient[o * k + column] += source[o] }
+        // Written along the gradient's rows (input channels), read down the partial's columns.
+        for o in 0..<cout {
+            for (j, tap) in liveTaps.enumerated() {
+                let row = gradient + o * k + Int(tap) * cin, source = partial + j * cin * cout + o
+                for c in 0..<cin { row[c] += source[c * cout] }
             }
         }
     }
@@ -235,6 +236,18 @@ final class DirectPlan: ConvolutionPlan {
                 job.rows = Int32(c.rows)
                 job.cols = Int32(c.columns)
                 kernels.run(&job)
+            }
+        }
+    }
+
+    /// bsn_pack_weights_blocked of weights [outChannels][taps][inChannels], its output-channel blocks shared out among `threads` threads.
+    static func pack(_ weights: UnsafePointer<Float>, outChannels: Int, taps: Int, inChannels: Int, selected: [Int32], transpose: Bool,
+                     block: Int, into packed: UnsafeMutablePointer<Float>, threads: Int) {
+        let jobOut = transpose ? inChannels : outChannels, parts = max(1, min(threads, (jobOut + block - 1) / block))
+        selected.withUnsafeBufferPointer { selected in
+            Parallel.forEach(parts, threads: threads) { part, _ in
+                bsn_pack_weights_part(weights, Int32(outChannels), Int32(taps), Int32(inChannels), selected.baseAddress, Int32(selected.count),
+                                      transpose ? 1 : 0, Int32(block), packed, Int32(part), Int32(parts))
             }
         }
     }
