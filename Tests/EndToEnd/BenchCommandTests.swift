@@ -98,7 +98,10 @@ final class BenchCommandTests: XCTestCase {
         XCTAssertTrue(bench.stderr.contains("Usage: bsn bench conv [--json]"), bench.stderr)
         let algorithm = try runBSN(["bench", "conv", "--algorithm", "direkt"])
         XCTAssertEqual(algorithm.status, 2)
-        XCTAssertTrue(algorithm.stderr.contains("--algorithm takes one of gemm, direct, direct512, direct256, winograd512, winograd256, did you mean 'direct'?"), algorithm.stderr)
+        XCTAssertTrue(algorithm.stderr.contains("--algorithm takes one of gemm, direct, direct512, direct256, winograd512, winograd256, dense512, dense256, did you mean 'direct'?"), algorithm.stderr)
+        let seconds = try runBSN(["bench", "conv", "--seconds", "0"])
+        XCTAssertEqual(seconds.status, 2)
+        XCTAssertTrue(seconds.stderr.contains("--seconds takes a number of seconds above 0"), seconds.stderr)
         let set = try runBSN(["run", "x.bsn", "--set", "novalue"])
         XCTAssertEqual(set.status, 2)
         XCTAssertTrue(set.stderr.contains("--set takes NAME=VALUE"), set.stderr)
@@ -110,7 +113,7 @@ final class BenchCommandTests: XCTestCase {
             XCTAssertEqual(run.status, 0, "\(command): \(run.stderr)")
             XCTAssertTrue(run.stdout.contains("USAGE: bsn"), "\(command): \(run.stdout)")
         }
-        XCTAssertTrue(try runBSN(["bench", "conv", "--help"]).stdout.contains("--algorithm <gemm|direct|direct512|direct256|winograd512|winograd256>"))
+        XCTAssertTrue(try runBSN(["bench", "conv", "--help"]).stdout.contains("--algorithm <gemm|direct|direct512|direct256|winograd512|winograd256|dense512|dense256>"))
         for shell in ["bash", "zsh", "fish"] {
             let script = try runBSN(["--generate-completion-script", shell])
             XCTAssertEqual(script.status, 0, shell)
