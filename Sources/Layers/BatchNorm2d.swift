@@ -157,7 +157,7 @@ public final class BatchNorm2d: Layer {
                 for j in 0..<c {
                     var v = xr[j] * a[j] + b[j]
                     if accumulate { v += yr[j] }
-                    yr[j] = relu ? max(v, 0) : v
+                    yr[j] = relu && v < 0 ? 0 : v            // a NaN stays, as in the kernels
                 }
             }
         }

@@ -23,17 +23,15 @@ protocol DenseMapScheme: ConvolutionAlgorithm {
 struct DenseMap512Convolution: DenseMapScheme {
     var name: String { "dense512" }
     var summary: String { "dense512 (maps of at most 2x2 as one matrix product over the batch, AVX-512 kernels)" }
-    var isAvailable: Bool { Self.hasAVX512 }
-    private static let hasAVX512 = bsn_kernels512_available() != 0
-    var kernels: DirectKernels { DirectKernels(run: bsn_conv_run_512, weightGradient: bsn_conv_weight_gradient_512, block: 32) }
+    var isAvailable: Bool { DirectKernels.runs512 }
+    var kernels: DirectKernels { .wide512 }
 }
 
 struct DenseMap256Convolution: DenseMapScheme {
     var name: String { "dense256" }
     var summary: String { "dense256 (maps of at most 2x2 as one matrix product over the batch, AVX2 kernels)" }
-    var isAvailable: Bool { Self.hasAVX2 }
-    private static let hasAVX2 = bsn_kernels_available() != 0
-    var kernels: DirectKernels { DirectKernels(run: bsn_conv_run_256, weightGradient: bsn_conv_weight_gradient_256, block: 16) }
+    var isAvailable: Bool { DirectKernels.runs256 }
+    var kernels: DirectKernels { .wide256 }
 }
 
 extension DenseMapScheme {

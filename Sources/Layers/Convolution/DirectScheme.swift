@@ -23,6 +23,13 @@ struct DirectKernels {
     let weightGradient: @convention(c) (UnsafePointer<bsn_conv_job>?, UnsafePointer<Float>?, UnsafeMutablePointer<Float>?) -> Void
     let block: Int
     var channelMultiple: Int { block / 2 }
+
+    /// The kernels written once over vector extensions (wide_kernels.h), in 512- and 256-bit vectors,
+    /// and whether this CPU runs them (CPUID once, not at every convolution).
+    static let wide512 = DirectKernels(run: bsn_conv_run_512, weightGradient: bsn_conv_weight_gradient_512, block: 32)
+    static let wide256 = DirectKernels(run: bsn_conv_run_256, weightGradient: bsn_conv_weight_gradient_256, block: 16)
+    static let runs512 = bsn_kernels512_available() != 0
+    static let runs256 = bsn_kernels_available() != 0
 }
 
 extension DirectScheme {
