@@ -159,17 +159,31 @@ void bsn_pack_weights_part(const float *weights, int cout, int kk, int cin, cons
     const int job_in = transpose ? cout : cin, job_out = transpose ? cin : cout;
     for (int ob = part * block; ob < job_out; ob += parts * block) {
         const int width = job_out - ob >= block ? block : block / 2;
-        float *block = packed + (ptrdiff_t)ob * tap_count * job_in;
+        float *block_start = packed + (ptrdiff_t)ob * tap_count * job_in;
         for (int t = 0; t < tap_count; t++) {
-            for (int c = 0; c < job_in; c++) {
-                float *dst = block + ((ptrdiff_t)t * job_in + c) * width;
-                for (int j = 0; j < width; j++) {
-                    int o = ob + j;
-                    // source index [cout][kk][cin]
-                    ptrdiff_t src = transpose ? ((ptrdiff_t)c * kk + taps[t]) * cin + o
-                                              : ((ptrdiff_t)o * kk + taps[t]) * cin + c;
-                    dst[j] = weights[src];
-                }
+            float *dst = block_start + (ptrdiff_t)t * job_in * width;
+            if (transpose) {
+                // dst[c][j] = w[c][tap][ob + j]: runs of `width` contiguous floats.
+                for (int c = 0; c < job_in; c++)
+                    memcpy(dst + (ptrdiff_t)c * width, weights + ((ptrdiff_t)c * kk + taps[t]) * cin + ob, (size_t)width * sizeof(float));
+            } else {
+                // dst[c][j] = w[ob + j][tap][c]: a transpose of `width` weight rows.
+                bsn_transpose(weights + ((ptrdiff_t)ob * kk + taps[t]) * cin, (ptrdiff_t)kk * cin, dst, width, width, cin, 0);
+            }
+        }
+    }
+}
+
+void bsn_transpose(const float *src, ptrdiff_t src_stride, float *dst, ptrdiff_t dst_stride, int rows, int cols, int add) {
+    enum { B = 16 };
+    for (int r0 = 0; r0 < rows; r0 += B) {
+        const int r1 = rows - r0 < B ? rows : r0 + B;
+        for (int c0 = 0; c0 < cols; c0 += B) {
+            const int c1 = cols - c0 < B ? cols : c0 + B;
+            for (int c = c0; c < c1; c++) {
+                float *d = dst + (ptrdiff_t)c * dst_stride;
+                if (add) for (int r = r0; r < r1; r++) d[r] += src[(ptrdiff_t)r * src_stride + c];
+                else for (int r = r0; r < r1; r++) d[r] = src[(ptrdiff_t)r * src_stride + c];
             }
         }
     }

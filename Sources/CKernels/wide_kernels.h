@@ -89,8 +89,15 @@ INLINE TARGET void NAME(tile1)(const int R, const float *in, const ptrdiff_t *pi
 // Whole-tile versions with R a compile-time constant (the inner loops unroll), and the partial one.
 static TARGET void NAME(full2)(TILE_ARGS) { NAME(tile2)(WTILE, i, p, o, t, c, w, b, out, op, add); }
 static TARGET void NAME(full1)(TILE_ARGS) { NAME(tile1)(WTILE, i, p, o, t, c, w, b, out, op, add); }
-static TARGET void NAME(part2)(const int R, TILE_ARGS) { NAME(tile2)(R, i, p, o, t, c, w, b, out, op, add); }
-static TARGET void NAME(part1)(const int R, TILE_ARGS) { NAME(tile1)(R, i, p, o, t, c, w, b, out, op, add); }
+// A partial tile (fewer than WTILE pixels: a band's end, a small batch) with its pixel count a constant too,
+// so its accumulators stay in registers: a switch over the counts below WTILE.
+#define PART_CASE(n, tile) case n: if (n < WTILE) NAME(tile)(n, i, p, o, t, c, w, b, out, op, add); break;
+#define PART_CASES(tile) PART_CASE(1, tile) PART_CASE(2, tile) PART_CASE(3, tile) PART_CASE(4, tile) PART_CASE(5, tile) \
+    PART_CASE(6, tile) PART_CASE(7, tile) PART_CASE(8, tile) PART_CASE(9, tile) PART_CASE(10, tile) PART_CASE(11, tile)
+static TARGET void NAME(part2)(const int R, TILE_ARGS) { switch (R) { PART_CASES(tile2) default: NAME(tile2)(R, i, p, o, t, c, w, b, out, op, add); } }
+static TARGET void NAME(part1)(const int R, TILE_ARGS) { switch (R) { PART_CASES(tile1) default: NAME(tile1)(R, i, p, o, t, c, w, b, out, op, add); } }
+#undef PART_CASES
+#undef PART_CASE
 
 TARGET void NAME(bsn_conv_run)(const bsn_conv_job *j) {
     const int cout = j->out_channels, cin = j->in_channels, taps = j->taps;

@@ -55,6 +55,9 @@ void bsn_pack_weights(const float *weights, int cout, int kk, int cin,
 /// bsn_pack_weights with output-channel blocks of `block` (the last may be block / 2).
 void bsn_pack_weights_blocked(const float *weights, int cout, int kk, int cin,
                               const int *taps, int tap_count, int transpose, int block, float *packed);
+/// dst[c · dst_stride + r] = src[r · src_stride + c] (added to dst with `add`) for r < rows, c < cols,
+/// in 16x16 blocks so that both sides are read and written a cache line at a time.
+void bsn_transpose(const float *src, ptrdiff_t src_stride, float *dst, ptrdiff_t dst_stride, int rows, int cols, int add);
 /// Part `part` of `parts` of bsn_pack_weights_blocked: every parts-th block from the part-th (one part per thread).
 void bsn_pack_weights_part(const float *weights, int cout, int kk, int cin, const int *taps, int tap_count,
                            int transpose, int block, float *packed, int part, int parts);

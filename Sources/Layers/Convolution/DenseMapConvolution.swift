@@ -171,12 +171,8 @@ final class DenseMapPlan: ConvolutionPlan {
     /// Each block of the partial into its tap of the gradient [Cout][k·k][Cin].
     func addWeightGradient(_ partial: UnsafePointer<Float>, into gradient: UnsafeMutablePointer<Float>) {
         let (cin, cout, kk) = (inChannels, outChannels, geometry.kernel * geometry.kernel)
-        // Written along the gradient's rows (input channels), read down the partial's columns.
-        for o in 0..<cout {
-            for b in blocks {
-                let row = gradient + (o * kk + b.tap) * cin, source = partial + b.input * cin * outputs + b.output * cout + o
-                for c in 0..<cin { row[c] += source[c * outputs] }
-            }
+        for b in blocks {
+            bsn_transpose(partial + b.input * cin * outputs + b.output * cout, outputs, gradient + b.tap * cin, kk * cin, Int32(cin), Int32(cout), 1)
         }
     }
 }

@@ -204,12 +204,8 @@ final class DirectPlan: ConvolutionPlan {
     /// [live tap][Cin][Cout] → [Cout][k·k][Cin]; dead taps have no gradient.
     func addWeightGradient(_ partial: UnsafePointer<Float>, into gradient: UnsafeMutablePointer<Float>) {
         let cin = inChannels, cout = outChannels, k = geometry.patchSize
-        // Written along the gradient's rows (input channels), read down the partial's columns.
-        for o in 0..<cout {
-            for (j, tap) in liveTaps.enumerated() {
-                let row = gradient + o * k + Int(tap) * cin, source = partial + j * cin * cout + o
-                for c in 0..<cin { row[c] += source[c * cout] }
-            }
+        for (j, tap) in liveTaps.enumerated() {
+            bsn_transpose(partial + j * cin * cout, cout, gradient + Int(tap) * cin, k, Int32(cin), Int32(cout), 1)
         }
     }
 
