@@ -30,9 +30,13 @@ static struct {
     _Atomic int started;               // pool threads running (workers 1 ... started)
     _Atomic int sleepers;              // pool threads waiting for a job in the kernel
     _Atomic int spins;                 // threads and CPUs allow spinning
-    _Atomic(bsn_workers_body) body;
-    _Atomic(void *) context;
-    _Atomic int workers;
+    // The job of generation g is in jobs[g % 2], written before g is published. A thread that a
+    // job does not need may read it late, while the next job is being written into the other slot.
+    struct {
+        _Atomic(bsn_workers_body) body;
+        _Atomic(void *) context;
+        _Atomic int workers;
+    } jobs[2];
 } pool;
 
 static pthread_mutex_t start_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -79,12 +83,13 @@ static void *worker_main(void *argument) {
             futex_wait(generation, (int)seen);
             atomic_fetch_sub(&pool.sleepers, 1);
         }
-        // The job of this generation, read consistently: a job that needs this
-        // thread cannot be replaced before it is done; one that does not may be.
+        // The job of this generation, read consistently: its slot is written again only for
+        // generation + 2, after generation + 1 is published, which the second load would see.
+        // (A job that needs this thread cannot be replaced before the thread is done.)
         const unsigned current = atomic_load(&pool.generation);
-        const int workers = atomic_load(&pool.workers);
-        const bsn_workers_body body = atomic_load(&pool.body);
-        void *const context = atomic_load(&pool.context);
+        const int workers = atomic_load(&pool.jobs[current & 1].workers);
+        const bsn_workers_body body = atomic_load(&pool.jobs[current & 1].body);
+        void *const context = atomic_load(&pool.jobs[current & 1].context);
         if (atomic_load(&pool.generation) != current) continue;
         seen = current;
         if (me >= workers) continue;
@@ -127,12 +132,13 @@ int bsn_workers_run(int workers, bsn_workers_body body, void *context) {
     int idle = 0;
     if (!atomic_compare_exchange_strong(&pool.busy, &idle, 1)) return 0;
     if (!start_threads(workers - 1)) { atomic_store(&pool.busy, 0); return 0; }
-    atomic_store(&pool.body, body);
-    atomic_store(&pool.context, context);
-    atomic_store(&pool.workers, workers);
+    const unsigned next = atomic_load(&pool.generation) + 1;     // only the pool's owner changes it
+    atomic_store(&pool.jobs[next & 1].body, body);
+    atomic_store(&pool.jobs[next & 1].context, context);
+    atomic_store(&pool.jobs[next & 1].workers, workers);
     atomic_store(&pool.pending, workers - 1);
     atomic_store(&pool.caller_sleeps, 0);
-    atomic_fetch_add(&pool.generation, 1);
+    atomic_store(&pool.generation, next);
     if (atomic_load(&pool.sleepers) > 0) futex_wake((_Atomic int *)&pool.generation);
     body(context, 0);
     int left;

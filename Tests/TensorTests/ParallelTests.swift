@@ -36,6 +36,15 @@ final class ParallelTests: XCTestCase {
         XCTAssertEqual([total[0], total[1]], [5_000, 5_000])
     }
 
+    func testJobsOfFewAndManyWorkersInTurnNeverRunAStaleJob() {
+        // More threads than CPUs (`set threads 30` on 2 cores): a thread the last job did not need may
+        // wake late, while the next job is being published; it must run the job it reads, whole.
+        for round in 0..<300 {
+            let threads = round % 2 == 0 ? 30 : 2, n = round % 3 == 0 ? 30 : 7
+            checkOnce(n, threads: threads)
+        }
+    }
+
     func testJobsAfterTheThreadsFellAsleepStillRun() {
         // Longer than the pool's spin: its threads wait in the kernel and must be woken.
         for _ in 0..<3 {
