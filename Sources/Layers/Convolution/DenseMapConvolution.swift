@@ -79,6 +79,8 @@ final class DenseMapPlan: ConvolutionPlan {
     let blocks: [(input: Int, output: Int, tap: Int)]
     private var packed: UnsafePointer<Float>?
     private let zeroOffset: [Int] = [0]
+    /// W' as a 1x1 convolution's weights has one tap (kept, so that packing allocates nothing).
+    private let singleTap: [Int32] = [0]
 
     init(_ shape: ConvolutionShape, kernels: DirectKernels) {
         let g = shape.geometry
@@ -116,7 +118,7 @@ final class DenseMapPlan: ConvolutionPlan {
             }
         }
         let buffer = workspace.buffer(worker: 0, slot: ConvSlot.packedWeights, count: inputs * outputs)
-        DirectPlan.pack(dense, outChannels: outputs, taps: 1, inChannels: inputs, selected: [0], transpose: pass == .inputGradient,
+        DirectPlan.pack(dense, outChannels: outputs, taps: 1, inChannels: inputs, selected: singleTap, transpose: pass == .inputGradient,
                         block: kernels.block, into: buffer, threads: threads)
         packed = UnsafePointer(buffer)
     }
