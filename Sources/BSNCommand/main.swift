@@ -52,7 +52,8 @@ struct BSN: ParsableCommand {
         commandName: "bsn",
         abstract: "Budgeted Super Networks: find neural network architectures that are accurate and cheap.",
         discussion: "Without a command, the notebook: a REPL on a terminal, a script read from standard input otherwise. Its commands are listed by `help` inside it; docs/user-guide.md describes them all.",
-        subcommands: [NotebookCommand.self, Run.self, Bench.self, Infer.self, ExportONNX.self, Info.self, FuzzCommand.self, SweepWorkerCommand.self],
+        subcommands: [NotebookCommand.self, Run.self, Bench.self, Infer.self, ExportONNX.self, Info.self, FuzzCommand.self, SweepWorkerCommand.self,
+                      KernelServerCommand.self],
         defaultSubcommand: NotebookCommand.self)
 }
 
@@ -60,6 +61,14 @@ struct NotebookCommand: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "notebook", abstract: "The notebook (the default): a REPL on a terminal; reads a script from stdin otherwise.")
     @Option(help: "Open (or create) this saved session.") var session: String?
     func run() { perform("bsn") { try Shell.notebook(session: session, ranks: ranks, worker: executable) } }
+}
+
+struct KernelServerCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "kernel-server",
+        abstract: "The notebook over a line-framed JSON protocol on stdin/stdout, for the Jupyter kernel (jupyter/bsn_kernel; docs/architecture.md).")
+    @Option(help: "Open (or create) this saved session.") var session: String?
+    func run() { perform("bsn kernel-server") { try KernelServer.run(session: session, ranks: ranks, worker: executable) } }
 }
 
 struct Run: ParsableCommand {

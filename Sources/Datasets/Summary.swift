@@ -5,7 +5,7 @@ import Tensor
 /// What `data` shows: name, source, splits and sizes, image shape, classes
 /// with their names and balance (images per class, or for segmentation the
 /// fraction of labelled pixels per class), and skipped files.
-public struct DatasetSummary: Codable, Equatable, Sendable, Output {
+public struct DatasetSummary: Codable, Equatable, Sendable, TabularOutput {
     public struct Split: Codable, Equatable, Sendable {
         public let name: String
         public let images: Int
@@ -58,20 +58,30 @@ public struct DatasetSummary: Codable, Equatable, Sendable, Output {
         lines.append("\(classes.count) classes (\(unit) per class in train / validation / test):")
         let width = min(24, classes.map(\.count).max() ?? 0)
         for (k, name) in classes.enumerated() {
-            let cells = splits.map { s -> String in
-                if task == .segmentation {
-                    let total = max(1, s.classCounts.reduce(0, +))
-                    return String(format: "%5.1f%%", 100 * Double(s.classCounts[k]) / Double(total))
-                }
-                return String(s.classCounts[k])
-            }
+            let cells = splits.map { cell($0, class: k) }
             lines.append("  " + Table.pad(String(k), 3, right: true) + "  " + Table.pad(name, width) + "  " + cells.joined(separator: " / "))
         }
-        if !skipped.isEmpty {
-            lines.append("\(skipped.count) images skipped:")
-            lines += skipped.prefix(10).map { "  " + $0 }
-            if skipped.count > 10 { lines.append("  … and \(skipped.count - 10) more") }
-        }
-        return lines.joined(separator: "\n")
+        return (lines + skippedLines).joined(separator: "\n")
+    }
+
+    private var skippedLines: [String] {
+        guard !skipped.isEmpty else { return [] }
+        return ["\(skipped.count) images skipped:"] + skipped.prefix(10).map { "  " + $0 } + (skipped.count > 10 ? ["  … and \(skipped.count - 10) more"] : [])
+    }
+
+    /// For a rich display: the description, then the classes as a table (a row per class, a column per split).
+    public var blocks: [Block] {
+        let unit = task == .segmentation ? "% of pixels" : "images"
+        var table = Table([.right("#", 4), .left("class", 16)] + splits.map { .right($0.name, 12) })
+        for (k, name) in classes.enumerated() { table.add([String(k), name] + splits.map { cell($0, class: k) }) }
+        let head = text.split(separator: "\n").prefix(4).joined(separator: "\n") + "\n\(classes.count) classes (\(unit) per class):"
+        return [.text(head), .table(table), .text(skippedLines.joined(separator: "\n"))]
+    }
+
+    /// A class's share of a split: images, or for segmentation the percentage of labelled pixels.
+    private func cell(_ s: Split, class k: Int) -> String {
+        guard task == .segmentation else { return String(s.classCounts[k]) }
+        let total = max(1, s.classCounts.reduce(0, +))
+        return String(format: "%5.1f%%", 100 * Double(s.classCounts[k]) / Double(total))
     }
 }

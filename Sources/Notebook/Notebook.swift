@@ -49,6 +49,8 @@ public final class Console {
     public let interactive: Bool
     /// A follower rank under mpirun: only errors are printed (prefixed with the rank); rank 0 prints the rest.
     public let muted: Bool
+    /// Nothing is printed, only kept in the cell (the kernel protocol: a `NotebookListener` hears the outputs).
+    private let quiet: Bool
     /// This process's rank (under mpirun), which prefixes a follower's errors.
     private let rank: Int
     public private(set) var captured = ""
@@ -58,25 +60,26 @@ public final class Console {
     /// Progress lines are drawn (stderr is a terminal).
     public let showsProgress: Bool
 
-    /// On rank `rank` of a run under mpirun, only rank 0 prints all it says.
-    public init(interactive: Bool, rank: Int = 0) {
+    /// On rank `rank` of a run under mpirun, only rank 0 prints all it says. A `quiet` console prints nothing.
+    public init(interactive: Bool, rank: Int = 0, quiet: Bool = false) {
         let muted = rank != 0
         self.rank = rank
-        self.interactive = interactive && !muted
+        self.interactive = interactive && !muted && !quiet
         self.muted = muted
-        showsProgress = !muted && (interactive || isatty(STDERR_FILENO) == 1)
+        self.quiet = quiet
+        showsProgress = !muted && !quiet && (interactive || isatty(STDERR_FILENO) == 1)
     }
 
     public func print(_ text: String) {
         endProgress()
-        if !muted { FileHandle.standardOutput.write(Data((text + "\n").utf8)) }
+        if !muted && !quiet { FileHandle.standardOutput.write(Data((text + "\n").utf8)) }
         captured += text + "\n"
     }
 
     /// Bytes for the terminal only (an inline picture): not kept in the cell.
     public func raw(_ text: String) {
         endProgress()
-        if muted { return }
+        if muted || quiet { return }
         FileHandle.standardOutput.write(Data(text.utf8))
     }
 
@@ -86,14 +89,14 @@ public final class Console {
     /// A line the notebook says on its own, not a command's output.
     public func status(_ text: String) {
         endProgress()
-        if muted { return }
+        if muted || quiet { return }
         (stdoutIsTerminal ? FileHandle.standardOutput : FileHandle.standardError).write(Data((text + "\n").utf8))
         captured += text + "\n"
     }
 
     public func error(_ text: String) {
         endProgress()
-        FileHandle.standardError.write(Data(((muted ? "rank \(rank): " : "") + text + "\n").utf8))
+        if !quiet { FileHandle.standardError.write(Data(((muted ? "rank \(rank): " : "") + text + "\n").utf8)) }
         captured += text + "\n"
     }
 
@@ -166,6 +169,28 @@ public struct CommandEffect: OptionSet, Sendable {
     public static let reads: CommandEffect = []
 }
 
+/// What a rich front end (the Jupyter kernel, `KernelServer`) hears of a
+/// cell besides the console's text: each output, each error, the lines and
+/// live displays shown while a command works.
+public protocol NotebookListener: AnyObject {
+    /// A command's output (its pictures included: `ShowsPicture`); `asJSON` when the command was given `--json`.
+    func shown(_ output: any Output, asJSON: Bool)
+    /// A command failed: its one-line error.
+    func failed(_ message: String)
+    /// A line said while a command works (a sweep's notes).
+    func said(_ line: String)
+    /// A live display, created on first use of its key and replaced on each update.
+    func live(_ display: LiveDisplay)
+}
+
+/// A display a long command keeps up to date (training's table and curves, a sweep's table).
+public struct LiveDisplay {
+    /// Names the display: the same key replaces the display's contents.
+    public let key: String
+    public let text: String, html: String
+    public init(key: String, text: String, html: String) { (self.key, self.text, self.html) = (key, text, html) }
+}
+
 /// What a failed command prints on stdout with `--json`.
 struct ErrorOutput: Output {
     let error: String
@@ -186,6 +211,8 @@ public final class Notebook {
     public var terminalImages: TerminalImage.Kind?
     /// The executable a sweep runs its children in (`bsn sweep-worker`); nil runs them in this process, one after the other.
     public var sweepWorker: URL?
+    /// Hears every output, error and live display (the Jupyter kernel's protocol); nil on a terminal or in a script.
+    public var listener: NotebookListener?
     /// The cell in progress prints JSON (`--json`): live lines are left out.
     private(set) var printsJSON = false
     /// The cell in progress is the notebook's own (`execute(implicit:)`): its output is a status line.
@@ -202,7 +229,9 @@ public final class Notebook {
 
     /// A line shown while a command works (a row of the training table); not part of its JSON.
     func live(_ line: String) {
-        if !printsJSON { console.print(line) }
+        if printsJSON { return }
+        console.print(line)
+        listener?.said(line)
     }
 
     /// The cancellation token for a command's long work, reset: a Ctrl-C from before does not stop it.
@@ -257,6 +286,7 @@ public final class Notebook {
                 text = sub.map { text.hasPrefix($0 + ":") } == true ? "\(place.split(separator: " ")[0]) \(text)" : "\(place): \(text)"
             }
             console.error((location.map { $0 + ": " } ?? "") + "error: " + text)
+            listener?.failed(text)
             // With --json the cell's one object on stdout: the error (a partial output was that object already).
             if printsJSON && !(error is FailureWithOutput) && !console.muted { console.print(ErrorOutput(error: text).json) }
         }
@@ -274,6 +304,7 @@ public final class Notebook {
 
     /// Prints what a command returned: its text, or its JSON with `--json`.
     private func show(_ output: any Output) {
+        listener?.shown(output, asJSON: printsJSON)
         if printsJSON { return console.print(output.json) }
         if showsStatus { return output.text.isEmpty ? () : console.status(output.text) }
         if !output.text.isEmpty { console.print(output.text) }

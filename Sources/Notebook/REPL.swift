@@ -117,20 +117,9 @@ public enum REPL {
     private static func complete(_ text: UnsafePointer<CChar>?, start: Int) -> UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>? {
         let prefix = text.map { String(cString: $0) } ?? ""
         let line = String(cString: bsn_rl_line_buffer())
-        let before = String(line.prefix(start)).split(separator: " ")
-        if before.isEmpty {
-            candidates = (Registry.names + Array(Registry.aliases.keys)).filter { $0.hasPrefix(prefix) }.sorted()
-        } else if before.count == 1, Registry.find(String(before[0]))?.name == "open" {
-            candidates = sessionNames().filter { $0.hasPrefix(prefix) }.sorted()
-        } else if let command = Registry.find(String(before[0])) {
-            // Something that looks like a path completes as one; otherwise the command's words first.
-            let looksLikePath = prefix.contains("/") || prefix.hasPrefix(".") || prefix.hasPrefix("~")
-            candidates = looksLikePath ? [] : command.words.filter { $0.hasPrefix(prefix) }
-            if candidates.isEmpty {
-                return rl_completion_matches(text, rl_filename_completion_function)       // paths
-            }
-        } else {
-            candidates = []
+        switch Completion.candidates(prefix: prefix, before: String(line.prefix(start)), sessions: sessionNames) {
+        case .words(let words): candidates = words
+        case .paths: return rl_completion_matches(text, rl_filename_completion_function)
         }
         bsn_rl_completion_done(candidates.count == 1 && candidates[0].hasSuffix("=") ? 0 : 32)
         candidateIndex = 0

@@ -56,7 +56,7 @@ public enum Shell {
     }
 
     /// The session of that name, saying on a terminal how far the decoding of its images is.
-    private static func open(_ name: String, in store: SessionStore) throws -> (Session, SessionReport?) {
+    static func open(_ name: String, in store: SessionStore) throws -> (Session, SessionReport?) {
         let interactive = isatty(STDERR_FILENO) == 1
         do {
             let opened = try store.openOrCreate(name, progress: interactive ? { done, total in

@@ -72,8 +72,9 @@ struct SweepCommand: Command {
             var table = SweepReport.table(nameWidth: max(width, rows.map(\.child.count).max() ?? width))
             for row in rows { table.add(row.cells) }
             nb.console.board(table.text.split(separator: "\n").map(String.init))
+            nb.listener?.live(LiveDisplay(key: "sweep-\(nb.nextCell - 1)", text: table.text, html: table.html))
         }
-        if !nb.console.interactive {
+        if !nb.console.interactive && nb.listener == nil {
             // In a script, a line per epoch and per child that ends.
             observer.event = { row, e in
                 guard e.kind != .progress && e.kind != .started else { return }

@@ -143,6 +143,7 @@ struct TrainCommand: Command {
 /// What `train` (and a sweep's warm-up) shows while it runs: the epoch table's
 /// header, a progress bar per step, a row per epoch.
 func trainingObserver(_ nb: Notebook) -> TrainingObserver {
+    if let listener = nb.listener { return LiveTraining(nb, listener).observer }
     var observer = TrainingObserver(), columns = TrainingReport.Columns(costName: "flops", searching: true, segmentation: false)
     var table = TrainingReport.table(columns)
     observer.begin = { c in

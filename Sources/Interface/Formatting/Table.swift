@@ -1,3 +1,5 @@
+import Foundation
+
 /// A text table: columns of fixed width, text left-aligned and numbers
 /// right-aligned. The one table formatter of the notebook and the benchmarks.
 ///
@@ -42,6 +44,20 @@ public struct Table: Sendable {
     }
 
     public var text: String { lines.joined(separator: "\n") }
+
+    /// The table as an HTML `<table>` (the Jupyter kernel's rich output):
+    /// numbers right-aligned as in the text, a note as a row across every column.
+    public var html: String {
+        let align = { (c: Column) in c.alignRight ? " style=\"text-align:right\"" : " style=\"text-align:left\"" }
+        let noteRows = { (k: Int) in (notes[k] ?? []).map { "<tr><td colspan=\"\(columns.count)\" style=\"text-align:left\"><i>\(HTML.escape($0))</i></td></tr>" } }
+        var out = ["<table>", "<thead><tr>" + columns.map { "<th\(align($0))>\(HTML.escape($0.title))</th>" }.joined() + "</tr></thead>", "<tbody>"]
+        out += noteRows(0)
+        for (k, r) in rows.enumerated() {
+            out.append("<tr>" + zip(columns, r).map { c, cell in "<td\(align(c))>\(HTML.escape(cell.trimmingCharacters(in: .whitespaces)))</td>" }.joined() + "</tr>")
+            out += noteRows(k + 1)
+        }
+        return (out + ["</tbody>", "</table>"]).joined(separator: "\n")
+    }
 
     /// `text` padded with spaces to `width`, on the right (left-aligned) or on the left.
     public static func pad(_ text: String, _ width: Int, right: Bool = false) -> String {

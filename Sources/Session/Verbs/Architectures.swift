@@ -5,7 +5,7 @@ import SuperNet
 import Tensor
 
 /// What `sample` shows: architectures drawn from the gate distribution and their costs.
-public struct SampleReport: Output, Sendable {
+public struct SampleReport: TabularOutput, Sendable {
     public struct Row: Codable, Sendable {
         public let index: Int, modules: Int, consistent: Bool
         /// In the order of `costNames`.
@@ -13,17 +13,19 @@ public struct SampleReport: Output, Sendable {
     }
     public let costNames: [String], moduleCount: Int, architectures: [Row]
 
-    public var text: String {
+    public var text: String { Block.text(blocks) }
+
+    public var blocks: [Block] {
         var table = Table([.right("#", 4), .right("modules", 10)] + costNames.map { .right($0, 12) })
         for r in architectures {
             table.add([String(r.index), r.consistent ? "\(r.modules)/\(moduleCount)" : "no path"] + r.costs.map { Format.quantity($0) })
         }
-        return table.text
+        return [.table(table)]
     }
 }
 
 /// What `inspect` shows: the gate distribution, most uncertain gates first, and the optimised cost.
-public struct GateReport: Output, Sendable {
+public struct GateReport: TabularOutput, Sendable {
     public struct Gate: Codable, Sendable { public let node: String, probability: Float, entropy: Double }
     public let model: String, gates: [Gate], meanEntropy: Double, cost: CostReport, budget: Double?
     /// Gates with p > 0.5, gates with 0.1 < p < 0.9.
@@ -35,8 +37,10 @@ public struct GateReport: Output, Sendable {
     /// Said when a budgeted search's gates have barely moved (`Session.searchHint`).
     public var hint: String? = nil
 
-    public var text: String {
-        guard !gates.isEmpty else { return "\(model) has no gates: nothing to inspect" }
+    public var text: String { Block.text(blocks) }
+
+    public var blocks: [Block] {
+        guard !gates.isEmpty else { return [.text("\(model) has no gates: nothing to inspect")] }
         var lines = [fixed ? "\(gates.count) gates, fixed (built from an architecture file): \(keptGates) on; the architecture uses \(modules) of \(moduleCount) modules"
                      : String(format: "%d gates: %d with p > 0.5, %d undecided (0.1 < p < 0.9); mean entropy %.3f nats%@",
                               gates.count, keptGates, uncertain, meanEntropy, samplingStarted ? "" : " (warm-up: sampling has not started)")
@@ -44,14 +48,13 @@ public struct GateReport: Output, Sendable {
         lines.append("\(cost.name): full \(Format.quantity(cost.full)), expected \(Format.quantity(cost.expected)), deterministic \(Format.quantity(cost.deterministic))"
                      + (budget.map { ", budget \(Format.quantity($0))" } ?? "") + " \(cost.unit)")
         if let hint { lines.append(hint) }
-        lines.append("")
         var table = Table([.left("gate (most uncertain first)", 30), .right("p(keep)", 9), .right("entropy", 9), .left("", 2)])
         for g in gates.prefix(shown) {
             let bar = String(repeating: "█", count: g.probability.isFinite ? Int((max(0, min(1, g.probability)) * 10).rounded()) : 0)
             table.add([g.node, Format.fixed(Double(g.probability), 3), Format.fixed(g.entropy, 3), "  " + bar])
         }
         if shown < gates.count { table.note("… \(gates.count - shown) more (inspect --all)") }
-        return (lines + table.lines).joined(separator: "\n")
+        return [.text(lines.joined(separator: "\n")), .table(table)]
     }
 }
 

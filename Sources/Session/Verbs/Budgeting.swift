@@ -17,17 +17,19 @@ public struct BudgetReport: Output, Sendable {
 }
 
 /// What `costs` shows: every cost of the current state.
-public struct CostsReport: Output, Sendable {
+public struct CostsReport: TabularOutput, Sendable {
     public let costs: [CostReport], optimised: String, budget: Budget?
 
-    public var text: String {
+    public var text: String { Block.text(blocks) }
+
+    public var blocks: [Block] {
         var table = Table([.left("cost", 12), .right("unit", 8), .right("full", 12), .right("expected", 12), .right("deterministic", 15), .right("last batch", 12)])
         for r in costs {
             table.add([r.name + (r.name == optimised ? " *" : ""), r.unit, Format.quantity(r.full), Format.quantity(r.expected),
                        Format.quantity(r.deterministic), r.sampledMean.map { Format.quantity($0) } ?? "-"])
         }
         if let b = budget { table.note("* optimised; budget \(Format.quantity(b.limit)) (λ = \(b.lambda), mode \(b.mode.rawValue))") }
-        return table.text
+        return [.table(table)]
     }
 }
 

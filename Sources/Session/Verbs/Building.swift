@@ -15,13 +15,15 @@ public struct BuildReport: Output, Sendable {
 }
 
 /// What `summary` shows: one row per node, and the totals of the parameter and flops costs.
-public struct ModelSummary: Output, Sendable {
+public struct ModelSummary: TabularOutput, Sendable {
     public struct Row: Codable, Sendable { public let node: String, type: String, shape: [Int], params: Int, flops: Int, keep: Float? }
     public let model: String, nodes: [Row], totals: [CostReport]
     /// The deterministic architecture's modules (after pruning), of all.
     public let modules: Int, moduleCount: Int
 
-    public var text: String {
+    public var text: String { Block.text(blocks) }
+
+    public var blocks: [Block] {
         var table = Table([.left("node", 16), .left("type", 13), .left("shape", 12), .right("params", 10), .right("MAC", 10), .right("p(keep)", 9)])
         for r in nodes {
             table.add([r.node, r.type, r.shape.map(String.init).joined(separator: "x"), Format.quantity(Double(r.params)),
@@ -29,7 +31,7 @@ public struct ModelSummary: Output, Sendable {
         }
         var costs = Table([.left("total", 10), .right("full", 12), .right("expected", 12), .right("deterministic", 15)])
         for t in totals { costs.add([t.name, Format.quantity(t.full), Format.quantity(t.expected), Format.quantity(t.deterministic)]) }
-        return ([model, ""] + table.lines + [""] + costs.lines + ["", "deterministic architecture: \(modules) of \(moduleCount) modules"]).joined(separator: "\n")
+        return [.text(model), .table(table), .table(costs), .text("deterministic architecture: \(modules) of \(moduleCount) modules")]
     }
 }
 

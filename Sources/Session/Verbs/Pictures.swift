@@ -58,6 +58,11 @@ extension Session {
         return RenderReport(path: path, width: canvas.width, height: canvas.height, copy: copy?.path, note: written.note)
     }
 
+    /// `picture` as PNG bytes, `width` pixels wide, written nowhere (a live display, a TensorBoard image).
+    public func pictureData(_ picture: Picture, width: Int) throws -> Data {
+        try PNG.encode(try draw(picture, width: width).image)
+    }
+
     private func draw(_ picture: Picture, width: Int) throws -> Canvas {
         switch picture {
         case .graph(let machines, let allocation):

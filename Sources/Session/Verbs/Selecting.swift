@@ -14,7 +14,7 @@ import Tensor
 /// setting, with the mean and the standard deviation over its seeds; the
 /// front is taken on those. A dead network (no input → output path) is
 /// never on the front.
-public struct ParetoReport: Output, Sendable {
+public struct ParetoReport: TabularOutput, Sendable {
     public enum Layout: String, Codable, Sendable { case text, markdown, csv }
 
     public struct Row: Codable, Sendable {
@@ -117,16 +117,19 @@ public struct ParetoReport: Output, Sendable {
             let lines = [header(seeds: seeds), header(seeds: seeds).map { _ in "---" }] + shown.map { cells($0, exact: false, seeds: seeds) }
             return lines.map { "| " + $0.joined(separator: " | ") + " |" }.joined(separator: "\n")
         case .text:
-            var out = table(shown, seeds: seeds)
-            for n in notes { out.note(n) }
-            var text = out.text
-            if all && seeds {
-                var each = table(seedRows, seeds: false)
-                each.note("each seed's child, marked as its setting is")
-                text += "\n\n" + each.text
-            }
-            return text
+            return Block.text(blocks)
         }
+    }
+
+    /// The text layout's tables: the front (every row with `all`), and each seed's row.
+    public var blocks: [Block] {
+        guard layout == .text else { return [.text(text)] }
+        var out = table(all ? rows : front, seeds: grouped)
+        for n in notes { out.note(n) }
+        guard all && grouped else { return [.table(out)] }
+        var each = table(seedRows, seeds: false)
+        each.note("each seed's child, marked as its setting is")
+        return [.table(out), .table(each)]
     }
 
     private func table(_ shown: [Row], seeds: Bool) -> Table {

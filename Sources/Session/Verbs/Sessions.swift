@@ -3,11 +3,13 @@ import Foundation
 import Interface
 
 /// What `sessions` shows: the saved sessions, the current one marked.
-public struct SessionList: Output, Sendable {
+public struct SessionList: TabularOutput, Sendable {
     public let root: String, current: String?, sessions: [SessionStore.Listing]
 
-    public var text: String {
-        guard !sessions.isEmpty else { return "no saved sessions in \(root)" }
+    public var text: String { Block.text(blocks) }
+
+    public var blocks: [Block] {
+        guard !sessions.isEmpty else { return [.text("no saved sessions in \(root)")] }
         let nameWidth = max(12, (sessions.map(\.name.count).max() ?? 0) + 4)
         // Accuracies of each session's own deterministic architecture, by split: validation (every epoch) and test (when evaluated).
         var table = Table([.left("name", nameWidth), .left("dataset", 30), .left("model", 28), .right("steps", 8), .right("val acc", 9), .right("test acc", 9),
@@ -20,7 +22,7 @@ public struct SessionList: Output, Sendable {
                        s.validationAccuracy.map { Format.fixed($0, 3) } ?? "-", s.testAccuracy.map { Format.fixed($0, 3) } ?? "-",
                        "  " + s.savedAt + (s.name == current ? "" : inUse)])
         }
-        return table.text
+        return [.table(table)]
     }
 }
 

@@ -17,7 +17,7 @@ public struct SweepObserver {
 }
 
 /// What `sweep` reports: a row per child, and how the run ended.
-public struct SweepReport: Output, Sendable {
+public struct SweepReport: TabularOutput, Sendable {
     public enum State: String, Codable, Sendable { case waiting, running, finished, kept, interrupted, failed }
 
     public struct Row: Codable, Sendable {
@@ -65,12 +65,14 @@ public struct SweepReport: Output, Sendable {
                 : "; mode=abs pulls each child to its own budget") + " (docs/benchmarks.md, 'Children that collapse')"
     }
 
-    public var text: String {
-        var lines = [String]()
-        if let warmup { lines.append("warm-up (once, in '\(parent)'): " + warmup.text.split(separator: "\n")[0]) }
+    public var text: String { Block.text(blocks, separator: "\n") }
+
+    /// The warm-up line, the children's table, then the summary.
+    public var blocks: [Block] {
+        var head = [String](), lines = [String]()
+        if let warmup { head.append("warm-up (once, in '\(parent)'): " + warmup.text.split(separator: "\n")[0]) }
         var table = Self.table(nameWidth: rows.map(\.child.count).max() ?? 10)
         for row in rows { table.add(row.cells) }
-        lines.append(table.text)
         let count = { (s: State) in rows.filter { $0.state == s }.count }
         var summary = plural(rows.count, "child", "children") + " of '\(parent)' (sessions \(parent).*): \(count(.finished)) finished now, \(count(.kept)) kept from before"
         if count(.failed) > 0 { summary += ", \(count(.failed)) failed" }
@@ -83,7 +85,7 @@ public struct SweepReport: Output, Sendable {
             if let collapsed = Self.collapsed(rows) { lines.append(collapsed) }
             lines.append("pareto picks the front; open <child> continues one")
         }
-        return lines.joined(separator: "\n")
+        return [.text(head.joined(separator: "\n")), .table(table), .text(lines.joined(separator: "\n"))]
     }
 }
 

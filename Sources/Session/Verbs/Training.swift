@@ -18,7 +18,7 @@ public struct TrainingObserver {
 }
 
 /// What `train` reports: one row per epoch finished, and where training stopped.
-public struct TrainingReport: Output, Sendable {
+public struct TrainingReport: TabularOutput, Sendable {
     public struct Epoch: Codable, Sendable {
         public let epoch: Int, step: Int, learningRate: Double, loss: Double, accuracy: Double
         public let validationAccuracy: Double?, sampledCost: Double, deterministicCost: Double, gateEntropy: Double
@@ -43,7 +43,7 @@ public struct TrainingReport: Output, Sendable {
     /// What the epoch table shows: the optimised cost; sampled cost and gate
     /// entropy only while an architecture is searched (a fixed network has one
     /// cost); the validation's mean IoU for segmentation.
-    public struct Columns: Sendable {
+    public struct Columns: Codable, Sendable {
         public var costName: String, searching: Bool, segmentation: Bool
         public init(costName: String, searching: Bool, segmentation: Bool) {
             (self.costName, self.searching, self.segmentation) = (costName, searching, segmentation)
@@ -76,6 +76,16 @@ public struct TrainingReport: Output, Sendable {
     public var savedAs: String?
     /// Said when a budgeted search's gates have barely moved (`Session.searchHint`).
     public var hint: String?
+    /// The epoch table's columns (the terminal printed the table while training ran).
+    public var columns: Columns?
+
+    /// For a rich display: the epoch table, then what the text says.
+    public var blocks: [Block] {
+        guard let columns, !epochs.isEmpty else { return [.text(text)] }
+        var table = Self.table(columns)
+        for e in epochs { table.add(e.cells(columns)) }
+        return [.table(table), .text(text)]
+    }
 
     public var text: String {
         var lines = [(diverged != nil ? "stopped after \(stepsDone) of \(stepsAsked) steps" : interrupted ? "interrupted after \(stepsDone) of \(stepsAsked) steps" : "trained \(stepsDone) steps")
@@ -186,6 +196,7 @@ extension Session {
                                     cost: net.report(reportedCost!), budget: budgetSpec?.budget.limit, epochs: rows,
                                     interrupted: cancel.isCancelled, diverged: diverged?.description)
         report.hint = searchHint
+        report.columns = epochColumns
         // Training's work is kept whatever happened; a save that fails makes the verb fail.
         if let store {
             do {
