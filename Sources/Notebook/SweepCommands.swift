@@ -24,6 +24,7 @@ struct SweepCommand: Command {
                        session's space file with every edge fixed on, for each combination of the values
         seeds=<list>   one child per seed too (set seed); without it the children share this session's
         epochs=N (10)  epochs each child trains;  --workers=K (one per core) processes, threads split
+        tensorboard=<folder>  TensorBoard logs, one run folder per child (<folder>/<child>); as set tensorboard
         With a warm-up set (warmup 2 epochs) and not done yet, this session warms up first, once:
         every child starts from that checkpoint. Children are named <session>.<cost>-<C>.lambda-<λ>.<mode>[.seed-<s>]
         (open one like any session). Ctrl-C or a killed process: the same command continues the sweep,
@@ -31,7 +32,7 @@ struct SweepCommand: Command {
         """
     }
     var words: [String] {
-        ["budget", "baselines", "cnf", "resnet", "space", "lambda=", "mode=", "seeds=", "epochs=", "--workers=", "W=", "S=", "C=", "depth="]
+        ["budget", "baselines", "cnf", "resnet", "space", "lambda=", "mode=", "seeds=", "epochs=", "--workers=", "tensorboard=", "W=", "S=", "C=", "depth="]
             + CostChoices.catalogue.words + CostChoices.catalogue.completions
     }
 
@@ -62,7 +63,10 @@ struct SweepCommand: Command {
         let seeds = try a.wholeList("seeds", range: 0...Int.max).map { $0.map(UInt64.init) }
         let epochs = try a.int("epochs", default: 10, range: 1...Settings.maxEpoch)!
         let workers = try a.int("workers", default: ProcessInfo.processInfo.activeProcessorCount, range: 1...256)!
+        let tensorboard = a.option("tensorboard")
         try a.finish()
+        // The children are made from this session's save: they inherit the folder, each logging to <folder>/<child>.
+        if let tensorboard { try nb.session.set(.tensorboard(tensorboard == "off" ? nil : tensorboard)) }
 
         var observer = SweepObserver()
         observer.warmup = trainingObserver(nb)

@@ -9,7 +9,7 @@ struct SetCommand: Command {
     let name = "set"
     let group = CommandGroup.training
     let effect: CommandEffect = .changesState
-    let usage = "set lr|path-lr|momentum|wd|batch|seed|threads|sampling|nesterov|sync-bn <value> | set <name> <value>"
+    let usage = "set lr|path-lr|momentum|wd|batch|seed|threads|sampling|nesterov|sync-bn|tensorboard <value> | set <name> <value>"
     let summary = "sets a hyper-parameter, or defines a variable used as $name"
     let example = "set lr 0.05"
     let details = """
@@ -20,6 +20,7 @@ struct SetCommand: Command {
     seed (1)        reseeds the session's generator and the trainer's
     sampling example|batch (example)  one architecture per example, or per batch
     sync-bn on|off (off)  under mpirun: batch-norm statistics over the whole batch, not each rank's rows
+    tensorboard <folder>|off (off)  training writes TensorBoard logs to <folder>/<session name>
     inline on|off|auto (auto)  pictures shown under their cell (kitty, iTerm2 or sixel terminals)
     Any other name defines a variable: set data ~/cifar-10-batches-bin, then load cifar10 $data.
     set alone lists the settings and variables.
@@ -214,6 +215,7 @@ extension SettingValue {
             self = .sampling(m)
         case .nesterov: self = .nesterov(try choice("yes", "no"))
         case .syncBatchNorm: self = .syncBatchNorm(try choice("on", "off"))
+        case .tensorboard: self = .tensorboard(word == "off" ? nil : word)
         }
     }
 }

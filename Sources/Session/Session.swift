@@ -68,6 +68,8 @@ public struct Settings: Codable, Equatable, Sendable {
     public var warmupSteps = 0
     /// Under mpirun: batch norm's training statistics over the whole batch (all ranks), not each rank's rows. Nil: off.
     public var syncBatchNorm: Bool?
+    /// Where training writes TensorBoard logs (`set tensorboard`): the run folder is `<tensorboard>/<session name>`. Nil: none.
+    public var tensorboard: String?
     public init() {}
 
     /// Bounds of the settings (`set` refuses values outside them; so does `open`).
@@ -135,6 +137,8 @@ public final class Session {
     public var cells: [Cell] = []
     /// Files rendered in this session (absolute paths).
     public var renders: [String] = []
+    /// The TensorBoard run training writes to (`settings.tensorboard`), kept across `train` commands.
+    var tensorboardRun: TensorBoardRun?
     /// Set in a sweep's children: the parent, the step and what the child changes.
     public internal(set) var origin: SweepOrigin?
     /// The processes this one runs with: a single process, or MPI's ranks under mpirun.

@@ -11,6 +11,8 @@ public struct EpochMetrics: Codable, Equatable, Sendable {
     public var validationAccuracy: Double?
     /// Segmentation: the validation's mean IoU over classes.
     public var validationMeanIoU: Double?
+    /// The optimised cost's expectation under the gate distribution after the epoch (nil in files written before it was kept).
+    public var expectedCost: Double?
 
     /// The means of an epoch's running totals; costs and entropy as after its last step.
     public init(epoch: Int, totals: EpochTotals, last: StepMetrics?, validationAccuracy: Double? = nil) {

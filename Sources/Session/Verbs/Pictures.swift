@@ -60,7 +60,13 @@ extension Session {
 
     /// `picture` as PNG bytes, `width` pixels wide, written nowhere (a live display, a TensorBoard image).
     public func pictureData(_ picture: Picture, width: Int) throws -> Data {
-        try PNG.encode(try draw(picture, width: width).image)
+        try pictureSized(picture, width: width).png
+    }
+
+    /// `picture` as PNG bytes with its size in pixels.
+    func pictureSized(_ picture: Picture, width: Int) throws -> (png: Data, width: Int, height: Int) {
+        let canvas = try draw(picture, width: width)
+        return (try PNG.encode(canvas.image), canvas.width, canvas.height)
     }
 
     private func draw(_ picture: Picture, width: Int) throws -> Canvas {

@@ -7,7 +7,7 @@ import Tensor
 /// A hyper-parameter the user sets by name (`set lr 0.05`).
 public enum Setting: String, CaseIterable, Sendable {
     case learningRate = "lr", pathLearningRate = "path-lr", momentum, weightDecay = "wd", batch, seed, threads, sampling, nesterov
-    case syncBatchNorm = "sync-bn"
+    case syncBatchNorm = "sync-bn", tensorboard
 }
 
 /// What `set` alone lists: the settings, the schedule, the warm-up and the variables.
@@ -22,6 +22,7 @@ public struct SettingsReport: Output, Sendable {
         if let schedule { lines.append("schedule " + schedule) }
         if s.warmupSteps > 0 { lines.append("warm-up \(s.warmupSteps) steps") }
         if s.syncBatchNorm == true { lines.append("sync-bn on (under mpirun, batch-norm statistics over the whole batch)") }
+        if let folder = s.tensorboard { lines.append("tensorboard logs in \(folder) (tensorboard --logdir \(folder))") }
         for (k, v) in variables.sorted(by: { $0.key < $1.key }) { lines.append("$\(k) = \(v)") }
         return lines.joined(separator: "\n")
     }
@@ -37,6 +38,8 @@ public enum TrainingLength: Sendable {
 public enum SettingValue: Sendable, Equatable {
     case learningRate(Double), pathLearningRate(Double), momentum(Double), weightDecay(Double)
     case batch(Int), seed(UInt64), threads(Int), sampling(Sampling), nesterov(Bool), syncBatchNorm(Bool)
+    /// A folder for TensorBoard logs, or nil (off).
+    case tensorboard(String?)
 
     public var setting: Setting {
         switch self {
@@ -50,6 +53,7 @@ public enum SettingValue: Sendable, Equatable {
         case .sampling: .sampling
         case .nesterov: .nesterov
         case .syncBatchNorm: .syncBatchNorm
+        case .tensorboard: .tensorboard
         }
     }
 
@@ -62,6 +66,7 @@ public enum SettingValue: Sendable, Equatable {
         case .sampling(let m): m.rawValue
         case .nesterov(let on): on ? "yes" : "no"
         case .syncBatchNorm(let on): on ? "on" : "off"
+        case .tensorboard(let folder): folder ?? "off"
         }
     }
 
@@ -111,9 +116,24 @@ extension Session {
         case .sampling(let m): settings.sampling = m
         case .nesterov(let on): settings.nesterov = on
         case .syncBatchNorm(let on): settings.syncBatchNorm = on ? true : nil
+        case .tensorboard(let folder):
+            settings.tensorboard = try folder.map(Self.tensorboardFolder)
+            if let root = settings.tensorboard {
+                return Message("tensorboard = \(root): training writes its logs to \(root)/\(self.name) (tensorboard --logdir \(root))")
+            }
         }
         applySettings()
         return Message("\(name) = \(word)")
+    }
+
+    /// The folder as an absolute path (sweep workers and later sessions may run elsewhere); refused when it exists and is no folder.
+    static func tensorboardFolder(_ written: String) throws -> String {
+        let path = URL(fileURLWithPath: (written as NSString).expandingTildeInPath).standardizedFileURL.path
+        var info = stat()
+        if stat(path, &info) == 0, info.st_mode & S_IFMT != S_IFDIR {
+            throw SessionError("tensorboard: \(written) exists and is not a folder")
+        }
+        return path
     }
 
     /// Defines the script variable `$name`.

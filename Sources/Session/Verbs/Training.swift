@@ -78,6 +78,8 @@ public struct TrainingReport: TabularOutput, Sendable {
     public var hint: String?
     /// The epoch table's columns (the terminal printed the table while training ran).
     public var columns: Columns?
+    /// The TensorBoard run folder written to (`set tensorboard`), and what went wrong writing it (training goes on).
+    public var tensorboard: String?, tensorboardProblem: String?
 
     /// For a rich display: the epoch table, then what the text says.
     public var blocks: [Block] {
@@ -94,6 +96,7 @@ public struct TrainingReport: TabularOutput, Sendable {
                               Format.quantity(cost.deterministic), Format.quantity(cost.expected))
                      + (budget.map { " vs budget \(Format.quantity($0))" } ?? "")]
         if let hint { lines.append(hint) }
+        if let tensorboardProblem { lines.append("tensorboard: \(tensorboardProblem); training went on without its log") }
         if !removedFiles.isEmpty { lines.append(SessionStore.describeRemoved(removedFiles)) }
         if let savedAs { lines.append("saved session '\(savedAs)'") }
         return lines.joined(separator: "\n")
@@ -120,6 +123,14 @@ extension Session {
     /// The epoch table's columns for this session's model, data and cost.
     public var epochColumns: TrainingReport.Columns {
         TrainingReport.Columns(costName: optimisedCost?.name ?? "flops", searching: isSearching, segmentation: dataset?.isSegmentation == true)
+    }
+
+    /// The TensorBoard run of `settings.tensorboard` for this session's name (nil when off), made on first use.
+    func tensorboardLog() throws -> TensorBoardRun? {
+        guard let root = settings.tensorboard else { return nil }
+        let folder = URL(fileURLWithPath: root).appendingPathComponent(name)
+        if tensorboardRun?.folder != folder { tensorboardRun = try TensorBoardRun(root: root, run: name) }
+        return tensorboardRun
     }
 
     /// Whether training learns an architecture: the model has gates, and they are not fixed (`build from`).
@@ -149,6 +160,13 @@ extension Session {
             throw SessionError("sync-bn needs every batch norm to run on every rank: sub-batch execution skips a module on a rank that has no example for it; build with mode=mask, or a model without gates")
         }
         let source: any BatchSource = parallel ? ShardedBatches(loader, ranks: ranks) : loader
+        // Under mpirun rank 0 alone writes the log.
+        let board = ranks.isLeader ? try tensorboardLog() : nil
+        var boardProblem: String?
+        func write(_ board: TensorBoardRun?) {
+            guard let board, boardProblem == nil else { return }
+            do { try board.flush() } catch { boardProblem = "\(error)" }
+        }
         applySettings()
         observer.begin(epochColumns)
         let perEpoch = max(loader.batchesPerEpoch, 1)
@@ -163,6 +181,8 @@ extension Session {
                 self.steps.append(m)
                 position = loader.state
                 done += 1
+                board?.add(m)
+                if board?.due == true { write(board) }
                 observer.step(m, done, steps, Date().timeIntervalSince(start))
                 return !cancel.isCancelled && ranksDisagree == nil
             }, onEpoch: { e in
@@ -177,7 +197,12 @@ extension Session {
                         if dataset.isSegmentation { e.validationMeanIoU = result.meanIoU }
                     }
                 }
+                e.expectedCost = net.report(reportedCost!).expected
                 epochs.append(e)
+                if let board, boardProblem == nil {
+                    board.add(e, step: trainer.step, segmentation: dataset.isSegmentation, graph: try? pictureSized(.graph(), width: 800))
+                    write(board)
+                }
                 let row = TrainingReport.Epoch(epoch: e.epoch, step: trainer.step, learningRate: Double(trainer.weights.learningRate),
                                                loss: e.loss, accuracy: e.accuracy, validationAccuracy: e.validationAccuracy,
                                                sampledCost: e.sampledCost, deterministicCost: e.deterministicCost, gateEntropy: e.gateEntropy,
@@ -190,6 +215,7 @@ extension Session {
             loader.restore(position)
             diverged = error
         }
+        write(board)
         let last = self.steps.last
         var report = TrainingReport(stepsAsked: steps, stepsDone: done, seconds: Date().timeIntervalSince(start), step: trainer.step,
                                     epoch: Double(trainer.step) / Double(perEpoch), lastLoss: last?.loss, lastAccuracy: last?.accuracy,
@@ -197,6 +223,7 @@ extension Session {
                                     interrupted: cancel.isCancelled, diverged: diverged?.description)
         report.hint = searchHint
         report.columns = epochColumns
+        (report.tensorboard, report.tensorboardProblem) = (board?.folder.path, boardProblem)
         // Training's work is kept whatever happened; a save that fails makes the verb fail.
         if let store {
             do {
