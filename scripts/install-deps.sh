@@ -14,9 +14,10 @@ if [ ${#missing[@]} -gt 0 ]; then
   $sudo apt-get update -qq
   $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}"
 fi
-# The test suite checks ONNX export against ONNX Runtime and image decoding
-# against Pillow (Python; bsn itself needs none).
-if [ "${1:-}" = "--tests" ] && ! python3 -c "import onnxruntime, onnx, numpy, PIL" >/dev/null 2>&1; then
-  echo "installing for the tests: onnxruntime onnx numpy pillow (pip)" >&2
-  python3 -m pip install --quiet --disable-pip-version-check onnxruntime onnx numpy pillow
+# The test suite checks ONNX export against ONNX Runtime, image decoding
+# against Pillow, event files against TensorBoard's reader, and the Jupyter
+# kernel through Jupyter's own client and nbclient (Python; bsn itself needs none).
+if [ "${1:-}" = "--tests" ] && ! python3 -c "import onnxruntime, onnx, numpy, PIL, tensorboard, jupyter_client, nbclient, ipykernel, nbformat" >/dev/null 2>&1; then
+  echo "installing for the tests: onnxruntime onnx numpy pillow tensorboard jupyter_client nbclient ipykernel nbformat (pip)" >&2
+  python3 -m pip install --quiet --disable-pip-version-check onnxruntime onnx numpy pillow tensorboard jupyter_client nbclient ipykernel nbformat
 fi

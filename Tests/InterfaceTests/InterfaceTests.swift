@@ -154,3 +154,34 @@ final class ChoiceCatalogueTests: XCTestCase {
         }
     }
 }
+
+/// Tables as HTML for the Jupyter kernel: the same cells, escaped, aligned as in the text.
+final class HTMLTableTests: XCTestCase {
+    func testATableBecomesAnHTMLTableWithItsAlignmentAndNotes() {
+        var t = Table([.left("node", 8), .right("params", 8)])
+        t.note("before")
+        t.add(["A<0>", "480"])
+        t.add(["B & C", "1.2k"])
+        t.note("… 3 more")
+        let html = t.html
+        XCTAssertTrue(html.hasPrefix("<table>"))
+        XCTAssertTrue(html.contains("<th style=\"text-align:left\">node</th><th style=\"text-align:right\">params</th>"), html)
+        XCTAssertTrue(html.contains("<td style=\"text-align:left\">A&lt;0&gt;</td><td style=\"text-align:right\">480</td>"), html)
+        XCTAssertTrue(html.contains("B &amp; C"), html)
+        // Notes stay where they were, as rows across the table.
+        let before = html.range(of: "before")!, first = html.range(of: "A&lt;0&gt;")!, more = html.range(of: "… 3 more")!
+        XCTAssertTrue(before.lowerBound < first.lowerBound && first.lowerBound < more.lowerBound)
+        XCTAssertTrue(html.contains("<td colspan=\"2\""), html)
+    }
+
+    func testBlocksPrintAsTheTextAndRenderAsPreAndTables() {
+        var t = Table([.left("a", 4)])
+        t.add(["x"])
+        let blocks: [Block] = [.text("head"), .table(t), .text(""), .text("tail")]
+        XCTAssertEqual(Block.text(blocks), "head\n\na   \nx   \n\ntail")
+        XCTAssertEqual(Block.text(blocks, separator: "\n"), "head\na   \nx   \ntail")
+        let html = HTML.render(blocks)
+        XCTAssertEqual(html.components(separatedBy: "<pre>").count - 1, 2)
+        XCTAssertTrue(html.contains("<table>"))
+    }
+}
