@@ -64,7 +64,7 @@ let package = Package(
         // The ONNX messages, generated from onnx.proto and committed (see its README.md).
         .target(name: "ONNXProto", dependencies: [.product(name: "SwiftProtobuf", package: "swift-protobuf")], exclude: ["onnx.proto", "README.md"]),
         // The TensorBoard event and summary messages (`set tensorboard`), generated from tensorboard.proto and committed the same way.
-        .target(name: "TensorBoardProto", dependencies: [.product(name: "SwiftProtobuf", package: "swift-protobuf")], exclude: ["tensorboard.proto", "README.md"]),
+        .target(name: "TensorBoardProto", dependencies: [.product(name: "SwiftProtobuf", package: "swift-protobuf")], exclude: ["tensorboard.proto", "hparams.proto", "README.md"]),
         .target(name: "Session", dependencies: ["Tensor", "Layers", "SuperNet", "Datasets", "Render", "Interface", "ONNXProto", "TensorBoardProto", "Files",
                                                 .product(name: "SwiftProtobuf", package: "swift-protobuf")], swiftSettings: fast),
         .target(name: "Render", dependencies: ["SuperNet", "CImages", "Interface", "Files"], swiftSettings: fast),

@@ -145,7 +145,7 @@ struct ParetoCommand: Command {
     let name = "pareto"
     let group = CommandGroup.selection
     let effect: CommandEffect = [.changesState, .leaderOnly]
-    var usage: String { "pareto [<cost>] [--split=val|test] [--metric=accuracy|iou] [--all] [--markdown|--csv] [--parallel=N]   (cost: \(CostChoices.catalogue.usage))" }
+    var usage: String { "pareto [<cost>] [--split=val|test] [--metric=accuracy|iou] [--all] [--markdown|--csv] [--parallel=N] [tensorboard=<folder>]   (cost: \(CostChoices.catalogue.usage))" }
     let summary = "the Pareto front of this session's sweep: accuracy against cost, the front's test accuracy"
     let example = "pareto flops --markdown"
     let details = """
@@ -158,9 +158,12 @@ struct ParetoCommand: Command {
     the seeds. A dead network (no input → output path) is never on the front. The table says when
     the models were trained for different numbers of steps.
     --all lists every model (front marked, dead ones as dead, then each seed); --markdown and
-    --csv print those tables. render pareto <file.png> draws it.
+    --csv print those tables. render pareto <file.png> draws it. tensorboard=<folder> writes every
+    model (each seed's child) as a row of TensorBoard's HParams table: hyper-parameters model, kind,
+    budget, λ, seed; metrics val and test accuracy, the cost, on_front; in <folder>/<child>, beside
+    the child's training curves when the sweep had tensorboard=.
     """
-    var words: [String] { CostChoices.catalogue.words + ["--split=", "--metric=", "--metric=accuracy", "--metric=iou", "--all", "--markdown", "--csv", "--parallel=", "--json"] }
+    var words: [String] { CostChoices.catalogue.words + ["--split=", "--metric=", "--metric=accuracy", "--metric=iou", "--all", "--markdown", "--csv", "--parallel=", "--json", "tensorboard="] }
 
     func run(_ a: inout Arguments, _ nb: Notebook) throws -> any Output {
         let cost = try a.next().map { try CostChoices.parse($0, &a) }
@@ -171,6 +174,7 @@ struct ParetoCommand: Command {
         }
         let all = a.flag("all"), markdown = a.flag("markdown"), csv = a.flag("csv")
         let machines = try a.int("parallel", default: 4, range: 1...ParallelCost.maxMachines)!
+        let tensorboard = a.option("tensorboard")
         try a.finish()
         guard !(markdown && csv) else { throw UsageError("pareto: --markdown or --csv, not both") }
         defer { nb.console.endProgress() }
@@ -179,6 +183,10 @@ struct ParetoCommand: Command {
         }
         report.layout = markdown ? .markdown : csv ? .csv : .text
         report.all = all
+        if let tensorboard {
+            let runs = try nb.session.writeHParams(report, to: tensorboard)
+            report.hparams = "TensorBoard HParams table: \(runs) models in \(tensorboard) (tensorboard --logdir \(tensorboard), tab HPARAMS)"
+        }
         return report
     }
 }

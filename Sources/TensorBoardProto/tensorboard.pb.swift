@@ -9,8 +9,8 @@
 //   https://github.com/apple/swift-protobuf/
 
 /// The subset of TensorBoard's protocol buffers that bsn writes to event
-/// files (`set tensorboard`): tensorboard/compat/proto/event.proto and
-/// summary.proto, with TensorBoard's package and field numbers, so that
+/// files (`set tensorboard`, `pareto tensorboard=`): tensorboard/compat/proto/
+/// event.proto, summary.proto, tensor.proto and tensor_shape.proto, with TensorBoard's package and field numbers, so that
 /// TensorBoard's own reader parses them. Fields bsn never writes are left
 /// out (a reader skips what it does not know, and never sees them here).
 
@@ -29,6 +29,41 @@ import SwiftProtobuf
 fileprivate nonisolated struct _GeneratedWithProtocGenSwiftVersion: SwiftProtobuf.ProtobufAPIVersionCheck {
   struct _2: SwiftProtobuf.ProtobufAPIVersion_2 {}
   typealias Version = _2
+}
+
+/// The tensor a plugin's summary holds (HParams: an empty float vector).
+public nonisolated enum Tensorboard_DataType: SwiftProtobuf.Enum, Swift.CaseIterable {
+  public typealias RawValue = Int
+  case dtInvalid // = 0
+  case dtFloat // = 1
+  case UNRECOGNIZED(Int)
+
+  public init() {
+    self = .dtInvalid
+  }
+
+  public init?(rawValue: Int) {
+    switch rawValue {
+    case 0: self = .dtInvalid
+    case 1: self = .dtFloat
+    default: self = .UNRECOGNIZED(rawValue)
+    }
+  }
+
+  public var rawValue: Int {
+    switch self {
+    case .dtInvalid: return 0
+    case .dtFloat: return 1
+    case .UNRECOGNIZED(let i): return i
+    }
+  }
+
+  // The compiler won't synthesize support with the UNRECOGNIZED case.
+  public static let allCases: [Tensorboard_DataType] = [
+    .dtInvalid,
+    .dtFloat,
+  ]
+
 }
 
 public nonisolated enum Tensorboard_DataClass: SwiftProtobuf.Enum, Swift.CaseIterable {
@@ -71,6 +106,59 @@ public nonisolated enum Tensorboard_DataClass: SwiftProtobuf.Enum, Swift.CaseIte
     .blobSequence,
   ]
 
+}
+
+public nonisolated struct Tensorboard_TensorShapeProto: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var dim: [Tensorboard_TensorShapeProto.Dim] = []
+
+  public var unknownRank: Bool = false
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public nonisolated struct Dim: Sendable {
+    // SwiftProtobuf.Message conformance is added in an extension below. See the
+    // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+    // methods supported on all messages.
+
+    public var size: Int64 = 0
+
+    public var name: String = String()
+
+    public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+    public init() {}
+  }
+
+  public init() {}
+}
+
+public nonisolated struct Tensorboard_TensorProto: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var dtype: Tensorboard_DataType = .dtInvalid
+
+  public var tensorShape: Tensorboard_TensorShapeProto {
+    get {_tensorShape ?? Tensorboard_TensorShapeProto()}
+    set {_tensorShape = newValue}
+  }
+  /// Returns true if `tensorShape` has been explicitly set.
+  public var hasTensorShape: Bool {self._tensorShape != nil}
+  /// Clears the value of `tensorShape`. Subsequent reads from it will return its default value.
+  public mutating func clearTensorShape() {self._tensorShape = nil}
+
+  public var floatVal: [Float] = []
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+
+  fileprivate var _tensorShape: Tensorboard_TensorShapeProto? = nil
 }
 
 /// One record of an event file. The first record of a file carries
@@ -221,11 +309,22 @@ public nonisolated struct Tensorboard_Summary: Sendable {
       set {value = .image(newValue)}
     }
 
+    /// Plugins' data (HParams) hold a tensor; bsn writes an empty one.
+    public var tensor: Tensorboard_TensorProto {
+      get {
+        if case .tensor(let v)? = value {return v}
+        return Tensorboard_TensorProto()
+      }
+      set {value = .tensor(newValue)}
+    }
+
     public var unknownFields = SwiftProtobuf.UnknownStorage()
 
     public nonisolated enum OneOf_Value: Equatable, Sendable {
       case simpleValue(Float)
       case image(Tensorboard_Summary.Image)
+      /// Plugins' data (HParams) hold a tensor; bsn writes an empty one.
+      case tensor(Tensorboard_TensorProto)
 
     }
 
@@ -241,8 +340,126 @@ public nonisolated struct Tensorboard_Summary: Sendable {
 
 fileprivate nonisolated let _protobuf_package = "tensorboard"
 
+nonisolated extension Tensorboard_DataType: SwiftProtobuf._ProtoNameProviding {
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0DT_INVALID\0\u{1}DT_FLOAT\0")
+}
+
 nonisolated extension Tensorboard_DataClass: SwiftProtobuf._ProtoNameProviding {
   public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0DATA_CLASS_UNKNOWN\0\u{1}DATA_CLASS_SCALAR\0\u{1}DATA_CLASS_TENSOR\0\u{1}DATA_CLASS_BLOB_SEQUENCE\0")
+}
+
+nonisolated extension Tensorboard_TensorShapeProto: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".TensorShapeProto"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\u{2}dim\0\u{3}unknown_rank\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 2: try { try decoder.decodeRepeatedMessageField(value: &self.dim) }()
+      case 3: try { try decoder.decodeSingularBoolField(value: &self.unknownRank) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.dim.isEmpty {
+      try visitor.visitRepeatedMessageField(value: self.dim, fieldNumber: 2)
+    }
+    if self.unknownRank != false {
+      try visitor.visitSingularBoolField(value: self.unknownRank, fieldNumber: 3)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Tensorboard_TensorShapeProto, rhs: Tensorboard_TensorShapeProto) -> Bool {
+    if lhs.dim != rhs.dim {return false}
+    if lhs.unknownRank != rhs.unknownRank {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Tensorboard_TensorShapeProto.Dim: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = Tensorboard_TensorShapeProto.protoMessageName + ".Dim"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}size\0\u{1}name\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularInt64Field(value: &self.size) }()
+      case 2: try { try decoder.decodeSingularStringField(value: &self.name) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if self.size != 0 {
+      try visitor.visitSingularInt64Field(value: self.size, fieldNumber: 1)
+    }
+    if !self.name.isEmpty {
+      try visitor.visitSingularStringField(value: self.name, fieldNumber: 2)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Tensorboard_TensorShapeProto.Dim, rhs: Tensorboard_TensorShapeProto.Dim) -> Bool {
+    if lhs.size != rhs.size {return false}
+    if lhs.name != rhs.name {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Tensorboard_TensorProto: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".TensorProto"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}dtype\0\u{3}tensor_shape\0\u{4}\u{3}float_val\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularEnumField(value: &self.dtype) }()
+      case 2: try { try decoder.decodeSingularMessageField(value: &self._tensorShape) }()
+      case 5: try { try decoder.decodeRepeatedFloatField(value: &self.floatVal) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
+    if self.dtype != .dtInvalid {
+      try visitor.visitSingularEnumField(value: self.dtype, fieldNumber: 1)
+    }
+    try { if let v = self._tensorShape {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 2)
+    } }()
+    if !self.floatVal.isEmpty {
+      try visitor.visitPackedFloatField(value: self.floatVal, fieldNumber: 5)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Tensorboard_TensorProto, rhs: Tensorboard_TensorProto) -> Bool {
+    if lhs.dtype != rhs.dtype {return false}
+    if lhs._tensorShape != rhs._tensorShape {return false}
+    if lhs.floatVal != rhs.floatVal {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
 }
 
 nonisolated extension Tensorboard_Event: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
@@ -478,7 +695,7 @@ nonisolated extension Tensorboard_Summary.Image: SwiftProtobuf.Message, SwiftPro
 
 nonisolated extension Tensorboard_Summary.Value: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = Tensorboard_Summary.protoMessageName + ".Value"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}tag\0\u{3}simple_value\0\u{2}\u{2}image\0\u{2}\u{5}metadata\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}tag\0\u{3}simple_value\0\u{2}\u{2}image\0\u{2}\u{4}tensor\0\u{1}metadata\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -508,6 +725,19 @@ nonisolated extension Tensorboard_Summary.Value: SwiftProtobuf.Message, SwiftPro
           self.value = .image(v)
         }
       }()
+      case 8: try {
+        var v: Tensorboard_TensorProto?
+        var hadOneofValue = false
+        if let current = self.value {
+          hadOneofValue = true
+          if case .tensor(let m) = current {v = m}
+        }
+        try decoder.decodeSingularMessageField(value: &v)
+        if let v = v {
+          if hadOneofValue {try decoder.handleConflictingOneOf()}
+          self.value = .tensor(v)
+        }
+      }()
       case 9: try { try decoder.decodeSingularMessageField(value: &self._metadata) }()
       default: break
       }
@@ -530,6 +760,10 @@ nonisolated extension Tensorboard_Summary.Value: SwiftProtobuf.Message, SwiftPro
     case .image?: try {
       guard case .image(let v)? = self.value else { preconditionFailure() }
       try visitor.visitSingularMessageField(value: v, fieldNumber: 4)
+    }()
+    case .tensor?: try {
+      guard case .tensor(let v)? = self.value else { preconditionFailure() }
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 8)
     }()
     case nil: break
     }

@@ -39,13 +39,19 @@ final class WatchingTests: XCTestCase {
 
     /// What TensorBoard's reader finds in a run folder: scalars by tag as (step, value), images by tag as (step, width, height).
     private func readBack(_ run: URL) throws -> (scalars: [String: [(Int, Float)]], images: [String: [[Int]]]) {
+        let (scalars, images, _) = try readAll(run)
+        return (scalars, images)
+    }
+
+    /// readBack, and the HParams plugin's data by tag (as JSON objects).
+    private func readAll(_ run: URL) throws -> (scalars: [String: [(Int, Float)]], images: [String: [[Int]]], hparams: [String: [String: Any]]) {
         let r = try runProgram("/usr/bin/env", ["python3", Self.scripts.appendingPathComponent("tensorboard_dump.py").path, run.path])
         XCTAssertEqual(r.status, 0, r.output)
         let line = try XCTUnwrap(r.output.split(separator: "\n").last { $0.hasPrefix("{") }, r.output)
         let json = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])
         let scalars = try XCTUnwrap(json["scalars"] as? [String: [[Double]]]).mapValues { $0.map { (Int($0[0]), Float($0[1])) } }
         let images = try XCTUnwrap(json["images"] as? [String: [[Int]]])
-        return (scalars, images)
+        return (scalars, images, try XCTUnwrap(json["hparams"] as? [String: [String: Any]]))
     }
 
     /// Every scalar written equals the session's metrics files (steps-*.jsonl, epochs-*.jsonl), step by step, from `after` on.
@@ -116,6 +122,45 @@ final class WatchingTests: XCTestCase {
         }
         // The parent trained before tensorboard= was given: no run of its own.
         XCTAssertFalse(FileManager.default.fileExists(atPath: folder.appendingPathComponent("runs/faces").path))
+    }
+
+    func testParetoWritesEveryModelAsARowOfTensorBoardsHParamsTable() throws {
+        let r = try run("front.bsn", """
+        load shapes train=128 val=64 test=64
+        set batch 32
+        build cnf W=2 S=3 C=8
+        sweep budget flops 500k,1M lambda=1e-6,1e-5 epochs=1 tensorboard=runs --workers=2
+        pareto --all --json tensorboard=runs
+        """)
+        let line = try XCTUnwrap(r.stdout.split(separator: "\n").last { $0.contains("\"rows\"") }, r.stdout)
+        let report = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])
+        XCTAssertTrue((report["hparams"] as? String)?.contains("4 models") == true, "\(report["hparams"] ?? "nil")")
+        let rows = try XCTUnwrap(report["rows"] as? [[String: Any]])
+        XCTAssertEqual(rows.count, 4)
+        // The experiment (the table's columns) in the parent's run.
+        let experiment = try readAll(folder.appendingPathComponent("runs/front")).hparams["_hparams_/experiment"]?["experiment"] as? [String: Any]
+        XCTAssertEqual((experiment?["hparamInfos"] as? [[String: Any]])?.compactMap { $0["name"] as? String }, ["model", "kind", "budget", "lambda", "seed"])
+        XCTAssertEqual((experiment?["metricInfos"] as? [[String: Any]])?.compactMap { ($0["name"] as? [String: Any])?["tag"] as? String },
+                       ["pareto/val_accuracy", "pareto/test_accuracy", "pareto/flops", "pareto/on_front"])
+        for row in rows {
+            let session = try XCTUnwrap(row["session"] as? String)
+            let (scalars, _, hparams) = try readAll(folder.appendingPathComponent("runs/\(session)"))
+            let start = try XCTUnwrap(hparams["_hparams_/session_start_info"]?["sessionStartInfo"] as? [String: Any], session)
+            let values = try XCTUnwrap(start["hparams"] as? [String: Any])
+            XCTAssertEqual(values["model"] as? String, row["model"] as? String)
+            XCTAssertEqual(values["budget"] as? Double, row["budget"] as? Double)
+            XCTAssertEqual(values["lambda"] as? Double, row["lambda"] as? Double)
+            XCTAssertEqual((hparams["_hparams_/session_end_info"]?["sessionEndInfo"] as? [String: Any])?["status"] as? String, "STATUS_SUCCESS")
+            // The results at the child's last step, as the report has them (32-bit floats in TensorBoard).
+            let steps = try XCTUnwrap(row["steps"] as? Int)
+            XCTAssertEqual(scalars["pareto/val_accuracy"]?.map(\.0), [steps])
+            XCTAssertEqual(scalars["pareto/val_accuracy"]?.first?.1, Float(try XCTUnwrap(row["validationAccuracy"] as? Double)))
+            XCTAssertEqual(scalars["pareto/flops"]?.first?.1, Float(try XCTUnwrap(row["cost"] as? Double)))
+            XCTAssertEqual(scalars["pareto/on_front"]?.first?.1, (row["onFront"] as? Bool) == true ? 1 : 0)
+            XCTAssertEqual(scalars["pareto/test_accuracy"]?.first?.1, (row["testAccuracy"] as? Double).map(Float.init))
+            // Beside the child's training curves.
+            XCTAssertEqual(scalars["train/loss"]?.count, 4, session)
+        }
     }
 
     func testARunInterruptedWithCtrlCLeavesAReadableLog() throws {

@@ -68,15 +68,19 @@ public final class TensorBoardRun {
     }
 
     private func scalars(step: Int, _ values: [(String, Double)]) {
-        append(step: step, values.map { tag, x in
-            var value = Tensorboard_Summary.Value()
-            value.tag = tag
-            value.simpleValue = Float(x)
-            return value
-        })
+        append(step: step, values.map { Self.scalar($0, $1) })
     }
 
-    private func append(step: Int, _ values: [Tensorboard_Summary.Value]) {
+    /// A scalar summary value (TensorBoard keeps 32-bit floats).
+    static func scalar(_ tag: String, _ x: Double) -> Tensorboard_Summary.Value {
+        var value = Tensorboard_Summary.Value()
+        value.tag = tag
+        value.simpleValue = Float(x)
+        return value
+    }
+
+    /// An event of these summary values at `step`, written at the next flush.
+    func append(step: Int, _ values: [Tensorboard_Summary.Value]) {
         guard !values.isEmpty else { return }
         var event = Tensorboard_Event()
         event.wallTime = Date().timeIntervalSince1970

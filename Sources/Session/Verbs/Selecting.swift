@@ -55,6 +55,8 @@ public struct ParetoReport: TabularOutput, Sendable {
     public var chance: Double? = nil
     public var layout = Layout.text
     public var all = false
+    /// Where the models were written as a TensorBoard HParams table (`pareto tensorboard=`), and how many.
+    public var hparams: String?
 
     public var front: [Row] { rows.filter(\.onFront) }
     public var dead: [Row] { rows.filter(\.dead) }
@@ -126,6 +128,7 @@ public struct ParetoReport: TabularOutput, Sendable {
         guard layout == .text else { return [.text(text)] }
         var out = table(all ? rows : front, seeds: grouped)
         for n in notes { out.note(n) }
+        if let hparams { out.note(hparams) }
         guard all && grouped else { return [.table(out)] }
         var each = table(seedRows, seeds: false)
         each.note("each seed's child, marked as its setting is")
