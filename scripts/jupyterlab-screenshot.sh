@@ -9,14 +9,18 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 out="${1:-docs/gallery/jupyterlab-quickstart.png}"
 work="$(mktemp -d)"
+notebooks="$work/notebooks"
+mkdir -p "$notebooks" "$work/settings/@jupyterlab/apputils-extension"
+# No "Would you like to get notified about Jupyter news?" over the picture.
+echo '{"fetchNews": "false"}' >"$work/settings/@jupyterlab/apputils-extension/notification.jupyterlab-settings"
 port=8899
 cleanup() { [ -n "${lab:-}" ] && kill "$lab" 2>/dev/null; wait 2>/dev/null; rm -rf "$work"; }
 trap cleanup EXIT
 
-cp samples/quickstart.ipynb "$work/"
-(cd "$work" && jupyter nbconvert --to notebook --execute --inplace --ExecutePreprocessor.timeout=900 quickstart.ipynb)
+cp samples/quickstart.ipynb "$notebooks/"
+(cd "$notebooks" && jupyter nbconvert --to notebook --execute --inplace --ExecutePreprocessor.timeout=900 quickstart.ipynb)
 # Fold the outputs of the cells before training (data, summary), keep the rest open.
-python3 - "$work/quickstart.ipynb" <<'PY'
+python3 - "$notebooks/quickstart.ipynb" <<'PY'
 import sys, nbformat
 path = sys.argv[1]
 nb = nbformat.read(path, as_version=4)
@@ -28,7 +32,7 @@ for cell in nb.cells:
     cell.metadata["jupyter"] = {"outputs_hidden": True}
 nbformat.write(nb, path)
 PY
-jupyter lab --no-browser --port "$port" --ServerApp.root_dir="$work" --IdentityProvider.token=bsn \
+JUPYTERLAB_SETTINGS_DIR="$work/settings" jupyter lab --no-browser --port "$port" --ServerApp.root_dir="$notebooks" --IdentityProvider.token=bsn \
   --LabApp.news_url=None --ServerApp.allow_root=True >"$work/lab.log" 2>&1 &
 lab=$!
 for _ in $(seq 1 60); do
