@@ -65,7 +65,8 @@ struct CommandScripts {
         case 7: return "budget parallel \(small(4)) \(small(20)) lambda=0.1"
         case 8: return "set \(pick(["lr", "path-lr", "momentum", "wd"])) \(lr)"
         case 9: return "set \(pick(["batch", "seed", "threads"])) \(small(64))"
-        case 10: return "set sampling \(pick(["example", "batch"]))"
+        case 10: return pick(["set sampling example", "set sampling batch", "set tensorboard runs", "set tensorboard /dev/null", "set tensorboard off",
+                              "set tensorboard r.png", "pareto tensorboard=runs"])
         case 11: return "schedule \(lr) @\(small(3)):0.01"
         case 12: return "warmup \(small(3)) \(pick(["steps", "epochs"]))"
         case 13, 14: return "train \(rng.integer(below: 6)) \(pick(["steps", "epochs", "steps"]))" + (chance(0.3) ? " --no-val" : "")

@@ -6,7 +6,7 @@ completion, help, errors, interrupt, restart. Run by Tests/EndToEnd/JupyterTests
 
 import json
 import os
-import queue
+import subprocess
 import time
 import unittest
 
@@ -147,6 +147,25 @@ class KernelTests(unittest.TestCase):
             self.assertIn("opened 'interrupted'", kernel.text("%session interrupted"))
             self.assertEqual(kernel.json("sessions")["sessions"][0]["steps"], steps["interrupted"])
             self.assertEqual(kernel.run("eval val")[0]["status"], "ok")
+        finally:
+            kernel.stop()
+
+    def test_bsn_ending_mid_cell_is_an_error_and_the_next_cell_reopens_the_last_save(self):
+        kernel = Kernel(folder("crash"))
+        try:
+            kernel.text("%session crashy\nload shapes train=256 val=64 test=64\nset batch 32\nbuild cnf W=2 S=3 C=8\ntrain 1 epochs")
+            msg_id = kernel.client.execute("train 500 epochs")
+            while True:
+                message = kernel.client.get_iopub_msg(timeout=60)
+                if message["parent_header"].get("msg_id") == msg_id and message["msg_type"] in ("display_data", "update_display_data"):
+                    break
+            subprocess.run(["pkill", "-KILL", "-f", "kernel-server --session crashy"], check=True)
+            reply = kernel.client.get_shell_msg(timeout=30)["content"]
+            self.assertEqual(reply["status"], "error")
+            self.assertIn("bsn exited", reply["evalue"])
+            # The next cell starts bsn again on the session: its last save (after the first epoch).
+            self.assertEqual(kernel.json("sessions")["sessions"][0]["steps"], 8)
+            self.assertIn("session 'crashy'", kernel.text("%session"))
         finally:
             kernel.stop()
 
