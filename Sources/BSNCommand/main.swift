@@ -53,7 +53,7 @@ struct BSN: ParsableCommand {
         abstract: "Budgeted Super Networks: find neural network architectures that are accurate and cheap.",
         discussion: "Without a command, the notebook: a REPL on a terminal, a script read from standard input otherwise. Its commands are listed by `help` inside it; docs/user-guide.md describes them all.",
         subcommands: [NotebookCommand.self, Run.self, Bench.self, Infer.self, ExportONNX.self, Info.self, FuzzCommand.self, SweepWorkerCommand.self,
-                      KernelServerCommand.self],
+                      KernelServerCommand.self, SweepChildCommand.self],
         defaultSubcommand: NotebookCommand.self)
 }
 
@@ -260,6 +260,37 @@ struct FuzzCommand: ParsableCommand {
         c.keep = keep
         if let formats { c.formats = formats.split(separator: ",").compactMap { FileMutations.Format(rawValue: String($0)) } }
         perform("bsn fuzz") { try Fuzzer.runFromShell(c) }
+    }
+}
+
+struct SweepChildCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "sweep-child",
+        abstract: "Train one child of a sweep planned with `sweep … --plan`: a task of a job array (Slurm's sbatch --array).",
+        discussion: "A second task on a child that is training exits at once with status 0; a rerun continues the child from its last save.")
+    @Argument(help: "The planned sweep's session.") var parent: String
+    @Argument(help: "The child's index (0…n-1; default: $SLURM_ARRAY_TASK_ID).") var index: Int?
+    @Option(help: "Threads (default: $SLURM_CPUS_PER_TASK, else every core).") var threads: Int?
+
+    func validate() throws {
+        if let threads, !(1...256).contains(threads) { throw ValidationError("--threads takes 1…256") }
+        if index == nil && Int(ProcessInfo.processInfo.environment["SLURM_ARRAY_TASK_ID"] ?? "") == nil {
+            throw ValidationError("give the child's index, or run as a job-array task (SLURM_ARRAY_TASK_ID)")
+        }
+    }
+
+    func run() {
+        let env = ProcessInfo.processInfo.environment
+        let index = self.index ?? Int(env["SLURM_ARRAY_TASK_ID"]!)!
+        let threads = self.threads ?? Int(env["SLURM_CPUS_PER_TASK"] ?? "").map { min(max($0, 1), 256) } ?? ProcessInfo.processInfo.activeProcessorCount
+        perform("bsn sweep-child") {
+            Interrupts.install()
+            let outcome = try SweepTask.run(store: SessionStore.default(), parent: parent, index: index, threads: threads, cancel: Interrupts.sigint) {
+                print($0)
+            }
+            print(outcome.message)
+            return Interrupts.sigterm.isCancelled && outcome.status != 0 ? Interrupts.terminatedStatus : outcome.status
+        }
     }
 }
 

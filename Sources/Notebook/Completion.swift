@@ -35,7 +35,7 @@ public enum Completion {
         guard let names = try? FileManager.default.contentsOfDirectory(atPath: folder.isEmpty ? "." : folder) else { return [] }
         return names.filter { $0.hasPrefix(start) && (start.hasPrefix(".") || !$0.hasPrefix(".")) }.sorted().prefix(200).map { name in
             var isFolder: ObjCBool = false
-            FileManager.default.fileExists(atPath: folder + name, isDirectory: &isFolder)
+            _ = FileManager.default.fileExists(atPath: folder + name, isDirectory: &isFolder)
             return shownFolder + name + (isFolder.boolValue ? "/" : "")
         }
     }

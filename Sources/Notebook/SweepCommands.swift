@@ -8,7 +8,7 @@ struct SweepCommand: Command {
     let name = "sweep"
     let group = CommandGroup.selection
     let effect: CommandEffect = .changesState
-    var usage: String { "sweep budget <cost> <C,C,…> lambda=<λ,λ,…> [seeds=1,2] [epochs=N] [--workers=K] | sweep baselines cnf W=1,2,4 | resnet depth=20,32 | space [key=1,2,4 …]" }
+    var usage: String { "sweep budget <cost> <C,C,…|a..b:n> lambda=<λ,λ,…|a..b:n> [seeds=N|a..b|s,s,…] [epochs=N] [--workers=K] [--plan] | sweep baselines cnf W=1,2,4 | resnet depth=20,32 | space [key=1,2,4 …]" }
     let summary = "a grid of budgeted searches (or fixed baselines) from this session, each a session of its own"
     let example = "sweep budget flops 2M,4M,8M lambda=1e-7,1e-6 epochs=8"
     var details: String {
@@ -22,9 +22,14 @@ struct SweepCommand: Command {
         baselines cnf W=<list> [S=] [C=]  |  baselines resnet depth=<list>  |  baselines space [key=<list> …]
                        fixed networks (no gates) trained from scratch for as many steps in all; space: this
                        session's space file with every edge fixed on, for each combination of the values
-        seeds=<list>   one child per seed too (set seed); without it the children share this session's
+        A list of budgets or λ may hold log-spaced ranges a..b:n: n values from a to b, both included
+        (lambda=1e-8..1e-6:5 is 1e-8, 3.16e-8, 1e-7, 3.16e-7, 1e-6).
+        seeds=N (1…N), seeds=a..b or seeds=1,5,9   one child per seed too (set seed); without it the children share this session's
         epochs=N (10)  epochs each child trains;  --workers=K (one per core) processes, threads split
         tensorboard=<folder>  TensorBoard logs, one run folder per child (<folder>/<child>); as set tensorboard
+        --plan         trains nothing: records the children in this session for a job array, and prints the
+                       sbatch --array line and the task script (bsn sweep-child <session> <index>); --workers=K
+                       is the array's limit of tasks at once (%K)
         With a warm-up set (warmup 2 epochs) and not done yet, this session warms up first, once:
         every child starts from that checkpoint. Children are named <session>.<cost>-<C>.lambda-<λ>.<mode>[.seed-<s>]
         (open one like any session). Ctrl-C or a killed process: the same command continues the sweep,
@@ -32,7 +37,7 @@ struct SweepCommand: Command {
         """
     }
     var words: [String] {
-        ["budget", "baselines", "cnf", "resnet", "space", "lambda=", "mode=", "seeds=", "epochs=", "--workers=", "tensorboard=", "W=", "S=", "C=", "depth="]
+        ["budget", "baselines", "cnf", "resnet", "space", "lambda=", "mode=", "seeds=", "epochs=", "--workers=", "tensorboard=", "--plan", "W=", "S=", "C=", "depth="]
             + CostChoices.catalogue.words + CostChoices.catalogue.completions
     }
 
@@ -46,9 +51,9 @@ struct SweepCommand: Command {
             let limitsWord = try a.required("the budgets C, separated by commas (e.g. 2M,4M,8M)")
             let timed = cost.unit == .milliseconds
             let words = limitsWord.split(separator: ",", omittingEmptySubsequences: false).map(String.init)
-            let parsed = words.map { budgetLimit($0, timed: timed) }
-            guard parsed.allSatisfy({ $0 != nil }), case let limits = parsed.map({ $0! }), !limits.isEmpty else {
-                throw UsageError("sweep budget: the budgets must be numbers ≥ 0 separated by commas (e.g. 2M,4M,8M), got '\(limitsWord)'")
+            let limits: [Double]
+            do { limits = try parseGridAxis(limitsWord) { budgetLimit($0, timed: timed) } } catch {
+                throw UsageError("sweep budget: the budgets must be numbers ≥ 0 separated by commas, or a range a..b:n (e.g. 2M,4M,8M or 1M..16M:5): \(error)")
             }
             guard let lambdas = try a.numberList("lambda", "λ") else { throw UsageError("sweep budget: needs lambda=<λ,…> (e.g. lambda=1e-7,1e-6)") }
             // abs by default: under max every child below its budget pays nothing, and children collapse onto one architecture (docs/benchmarks.md).
@@ -60,13 +65,18 @@ struct SweepCommand: Command {
         default:
             throw UsageError("sweep: expected budget or baselines, got '\(what)'" + didYouMean(what, in: ["budget", "baselines"]))
         }
-        let seeds = try a.wholeList("seeds", range: 0...Int.max).map { $0.map(UInt64.init) }
+        let seeds = try a.seedList("seeds")
         let epochs = try a.int("epochs", default: 10, range: 1...Settings.maxEpoch)!
         let workers = try a.int("workers", default: ProcessInfo.processInfo.activeProcessorCount, range: 1...256)!
         let tensorboard = a.option("tensorboard")
+        let plan = a.flag("plan")
         try a.finish()
         // The children are made from this session's save: they inherit the folder, each logging to <folder>/<child>.
         if let tensorboard { try nb.session.set(.tensorboard(tensorboard == "off" ? nil : tensorboard)) }
+        let request = SweepRequest(grid: grid, seeds: seeds, epochs: epochs, workers: workers)
+        if plan {
+            return try nb.session.planSweep(request, store: nb.store, executable: nb.sweepWorker?.path ?? "bsn", concurrent: workers)
+        }
 
         var observer = SweepObserver()
         observer.warmup = trainingObserver(nb)
@@ -92,7 +102,7 @@ struct SweepCommand: Command {
             nb.console.endProgress()
             nb.console.endBoard()
         }
-        return try nb.session.sweep(SweepRequest(grid: grid, seeds: seeds, epochs: epochs, workers: workers), store: nb.store,
+        return try nb.session.sweep(request, store: nb.store,
                                     worker: nb.sweepWorker, cancel: nb.freshCancellation, observer: observer)
     }
 

@@ -141,6 +141,8 @@ public final class Session {
     var tensorboardRun: TensorBoardRun?
     /// Set in a sweep's children: the parent, the step and what the child changes.
     public internal(set) var origin: SweepOrigin?
+    /// The sweep recorded for job arrays (`sweep … --plan`): each task trains its child by index.
+    public internal(set) var sweepPlan: SweepPlan?
     /// The processes this one runs with: a single process, or MPI's ranks under mpirun.
     public let ranks: any Communicator
     /// Where the session's network computes: its threads, scratch memory,

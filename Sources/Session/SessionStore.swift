@@ -103,6 +103,8 @@ public struct SessionStore: Sendable {
         var convolutionChoices: [String: String]?
         /// A sweep's child: where it came from (absent otherwise).
         var origin: SweepOrigin?
+        /// A sweep recorded for job arrays (`sweep … --plan`).
+        var sweepPlan: SweepPlan? = nil
         var files: [String: String]          // role → file name
     }
 
@@ -184,7 +186,8 @@ public struct SessionStore: Sendable {
                                     lastValidationAccuracy: s.epochs.last?.validationAccuracy,
                                     validationAccuracy: s.latestAccuracy(on: .validation), testAccuracy: s.latestAccuracy(on: .test),
                                     cost: s.network.map { n in s.reportedCost!.cost(of: n.deterministicArchitecture) },
-                                    costName: s.optimisedCost?.name, convolutionChoices: s.context.convolutions.used, origin: s.origin, files: files)
+                                    costName: s.optimisedCost?.name, convolutionChoices: s.context.convolutions.used, origin: s.origin,
+                                    sweepPlan: s.sweepPlan, files: files)
             if let pause = Self.pauseBeforeManifest { Thread.sleep(forTimeInterval: pause) }
             try CheckedFile.write(try SessionJSON.encoder(pretty: true).encode(manifest), kind: "session", to: dir.appendingPathComponent("session.json"))
         } catch {
@@ -323,6 +326,7 @@ public struct SessionStore: Sendable {
         s.cells = g.cells
         s.renders = m.renders
         s.origin = m.origin
+        s.sweepPlan = m.sweepPlan
         s.lock = lock
         s.savedGeneration = (dir.path, m.generation)
         s.cellsWhenSaved = s.cells.count

@@ -80,6 +80,20 @@ public struct SweepEvent: Codable, Sendable {
 }
 
 extension SweepRequest {
+    /// The values the grid takes, for the user: "budgets 2M, 4M, 8M × λ 1e-08, 1e-07 × seeds 1, 2, 3".
+    public var values: String {
+        var axes = [String]()
+        switch grid {
+        case let .budgets(_, limits, lambdas, _):
+            axes.append((limits.count == 1 ? "budget " : "budgets ") + limits.map { Format.quantity($0) }.joined(separator: ", "))
+            axes.append("λ " + lambdas.map { String(format: "%.3g", $0) }.joined(separator: ", "))
+        case .baselines(let fabrics):
+            axes.append(fabrics.map(\.summary).joined(separator: ", "))
+        }
+        if let seeds { axes.append((seeds.count == 1 ? "seed " : "seeds ") + seeds.map(String.init).joined(separator: ", ")) }
+        return axes.joined(separator: " × ")
+    }
+
     /// The children of this request for `parent` at its current state.
     public func children(of parent: Session) throws -> [SweepChild] {
         let (network, trainer) = try parent.requireModel()
@@ -179,14 +193,17 @@ extension SessionStore {
     /// from its last save (on the threads it started with, so that the
     /// result is the same, bit for bit).
     /// Saves after every epoch and when stopped; `event` hears its progress.
-    public func runSweepChild(_ child: SweepChild, threads: Int, cancel: Cancellation, event: @escaping (SweepEvent) -> Void) throws {
+    /// `holding`: the child's folder lock, when the caller took it first (a job-array task).
+    public func runSweepChild(_ child: SweepChild, threads: Int, cancel: Cancellation, holding: FolderLock? = nil,
+                              event: @escaping (SweepEvent) -> Void) throws {
         let s: Session
         if exists(child.name) {
-            s = try open(child.name, access: .requireWrite)
+            s = try open(child.name, access: .requireWrite, holding: holding)
             guard s.origin == child.origin else { throw SweepConflict(child: child.name, found: s.origin) }
             // It keeps the thread count it started with: sums split across threads round differently.
         } else {
             s = try makeChild(child, threads: threads)
+            if let holding { s.lock = holding }
             try save(s)
         }
         // A child trains alone in its process (under mpirun: one child per rank).

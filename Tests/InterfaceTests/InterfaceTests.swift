@@ -185,3 +185,47 @@ final class HTMLTableTests: XCTestCase {
         XCTAssertTrue(html.contains("<table>"))
     }
 }
+
+/// Sweep grids beyond lists: log-spaced ranges a..b:n and seed counts.
+final class GridAxisTests: XCTestCase {
+    func testARangeGivesExactlyNLogSpacedValuesWithBothEnds() throws {
+        for (a, b, n) in [(1e-8, 1e-6, 5), (2e6, 8e6, 3), (1.0, 1000.0, 4), (5.0, 0.5, 2), (3e-7, 3e-7, 3)] {
+            let values = try parseGridAxis("\(a)..\(b):\(n)")
+            XCTAssertEqual(values.count, n)
+            XCTAssertEqual(values.first, a, "the first end, exactly")
+            XCTAssertEqual(values.last, b, "the last end, exactly")
+            // Evenly spaced in log scale: every ratio the same.
+            let ratio = pow(b / a, 1 / Double(n - 1))
+            for k in 1..<n { XCTAssertEqual(values[k] / values[k - 1], ratio, accuracy: 1e-12 * ratio, "\(a)..\(b):\(n) at \(k)") }
+        }
+        XCTAssertEqual(try parseGridAxis("1e-8..1e-6:3")[1], 1e-7, accuracy: 1e-22)
+        XCTAssertEqual(try parseGridAxis("2M..8M:3")[1], 4e6, accuracy: 1e-6)
+        XCTAssertEqual(try parseGridAxis("1,2..8:3,16").count, 5, "ranges mix with numbers")
+        XCTAssertEqual(try parseGridAxis("1e-7,1e-6"), [1e-7, 1e-6])
+    }
+
+    func testABadRangeSaysWhatIsWrong() {
+        let cases = ["0..1e-6:3": "above 0", "1..2:1": "2…1000 values", "1..2": "not a range", "x..2:3": "not a range", "1..2:3,y": "'y' is not a number",
+                     "-1..2:3": "above 0", "1..2:5000": "2…1000"]
+        for (text, fragment) in cases {
+            XCTAssertThrowsError(try parseGridAxis(text), text) { XCTAssertTrue("\($0)".contains(fragment), "\(text): \($0)") }
+        }
+        var a = try! Arguments(command: "sweep", words: ["lambda=0..1:3"])
+        XCTAssertThrowsError(try a.numberList("lambda")) { XCTAssertTrue("\($0)".hasPrefix("sweep: lambda= takes numbers ≥ 0"), "\($0)") }
+    }
+
+    func testSeedsACountARangeOrAList() throws {
+        func seeds(_ v: String) throws -> [UInt64]? {
+            var a = try Arguments(command: "sweep", words: ["seeds=\(v)"])
+            return try a.seedList("seeds")
+        }
+        XCTAssertEqual(try seeds("3"), [1, 2, 3])
+        XCTAssertEqual(try seeds("1"), [1])
+        XCTAssertEqual(try seeds("4..6"), [4, 5, 6])
+        XCTAssertEqual(try seeds("0..1"), [0, 1])
+        XCTAssertEqual(try seeds("1,5,9"), [1, 5, 9])
+        for bad in ["0", "x", "1,x", "6..4", "1001", "-2", "1..5000"] {
+            XCTAssertThrowsError(try seeds(bad), bad) { XCTAssertTrue("\($0)".contains("a count N"), "\($0)") }
+        }
+    }
+}

@@ -99,13 +99,36 @@ public struct Arguments {
         return list
     }
 
-    /// A comma-separated list of numbers ≥ 0 ("1e-7,1e-6"; k/M/G suffixes).
+    /// A grid axis of numbers ≥ 0: a comma-separated list ("1e-7,1e-6"; k/M/G
+    /// suffixes), any part of which may be a log-spaced range a..b:n (`parseGridAxis`).
     public mutating func numberList(_ keys: String...) throws -> [Double]? {
         for k in keys { used.insert(k) }
         guard let (_, v) = lookup(keys) else { return nil }
-        guard let list = parseNumberList(v), list.allSatisfy({ $0 >= 0 }) else {
-            throw UsageError("\(command): \(keys[0])= takes numbers ≥ 0 separated by commas (e.g. 1e-7,1e-6), got '\(v)'")
+        let list: [Double]
+        do { list = try parseGridAxis(v) } catch {
+            throw UsageError("\(command): \(keys[0])= takes numbers ≥ 0 separated by commas, or a range a..b:n (e.g. 1e-7,1e-6 or 1e-8..1e-6:5): \(error)")
         }
+        guard list.allSatisfy({ $0 >= 0 }) else {
+            throw UsageError("\(command): \(keys[0])= takes numbers ≥ 0, got '\(v)'")
+        }
+        return list
+    }
+
+    /// Seeds: N alone is the seeds 1…N; a..b the seeds a…b; else a comma-separated list (1,5,9).
+    public mutating func seedList(_ keys: String...) throws -> [UInt64]? {
+        for k in keys { used.insert(k) }
+        guard let (_, v) = lookup(keys) else { return nil }
+        let usage = "\(command): \(keys[0])= takes a count N (the seeds 1…N), a range a..b, or seeds separated by commas (1,5,9), at most 1000 of them; got '\(v)'"
+        if let n = Int(v) {
+            guard (1...1000).contains(n) else { throw UsageError(usage) }
+            return (1...n).map(UInt64.init)
+        }
+        if let dots = v.range(of: ".."), let a = UInt64(v[..<dots.lowerBound]), let b = UInt64(v[dots.upperBound...]) {
+            guard a <= b, b - a < 1000 else { throw UsageError(usage) }
+            return Array(a...b)
+        }
+        let list = v.split(separator: ",", omittingEmptySubsequences: false).compactMap { UInt64($0) }
+        guard list.count >= 2, list.count <= 1000, list.count == v.split(separator: ",", omittingEmptySubsequences: false).count else { throw UsageError(usage) }
         return list
     }
 

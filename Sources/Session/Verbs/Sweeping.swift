@@ -105,7 +105,8 @@ extension Session {
         let (_, trainer) = try requireModel()
         guard let loader else { throw SessionError("no dataset loaded (e.g. load shapes)") }
         guard (1...256).contains(request.workers) else { throw SessionError("workers must be in 1…256, got \(request.workers)") }
-        _ = try request.children(of: self)               // checks the grid before any training
+        let planned = try request.children(of: self)     // checks the grid before any training
+        observer.note("grid: \(request.values) = \(plural(planned.count, "child", "children"))")
         var warnings = [String]()
         if case let .budgets(choice, limits, _, mode) = request.grid, let network {
             var c = choice
