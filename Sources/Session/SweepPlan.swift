@@ -20,11 +20,11 @@ public struct SweepPlanReport: Output, Sendable {
     public let scriptName: String, script: String
 
     public var text: String {
-        (["planned \(plural(children.count, "child", "children")) of '\(parent)' (grid: \(grid)); nothing trained.",
+        (["planned \(plural(children.count, "child", "children")) of '\(parent)' (grid: \(grid) = \(plural(children.count, "child", "children"))); nothing trained.",
           "Each child is one task of a job array, its index the child's number (0…\(children.count - 1)):", "",
           "  " + sbatch, "", "\(scriptName):"]
          + script.split(separator: "\n", omittingEmptySubsequences: false).map { "  " + $0 }
-         + ["A rerun of an index continues its child from its last save; a second task on an index that is training exits at once;",
+         + ["", "A rerun of an index continues its child from its last save; a second task on an index that is training exits at once;",
             "pareto shows the finished children at any time."]).joined(separator: "\n")
     }
 }
@@ -37,7 +37,7 @@ extension Session {
     public func planSweep(_ request: SweepRequest, store: SessionStore, executable: String, concurrent: Int) throws -> SweepPlanReport {
         let (_, trainer) = try requireModel()
         if case .budgets = request.grid, settings.warmupSteps > trainer.step {
-            throw SessionError("the warm-up is not done (\(settings.warmupSteps - trainer.step) steps to go) and --plan trains nothing: "
+            throw SessionError("the warm-up is not done (\(plural(settings.warmupSteps - trainer.step, "step")) to go) and --plan trains nothing: "
                                + "train \(settings.warmupSteps - trainer.step) steps first, then plan (every child starts from this session's weights)")
         }
         let children = try request.children(of: self)

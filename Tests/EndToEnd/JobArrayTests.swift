@@ -26,10 +26,10 @@ final class JobArrayTests: XCTestCase {
     }
 
     /// A task, started: `bsn sweep-child parent index --threads 1`.
-    private func task(_ parent: String, _ index: Int) throws -> (Process, Pipe) {
+    private func task(_ parent: String, _ index: Int, threads: Int = 1) throws -> (Process, Pipe) {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: try bsnBinaryPath())
-        process.arguments = ["sweep-child", parent, String(index), "--threads", "1"]
+        process.arguments = ["sweep-child", parent, String(index), "--threads", String(threads)]
         var env = ProcessInfo.processInfo.environment
         for (k, v) in environment { env[k] = v }
         process.environment = env
@@ -82,7 +82,7 @@ final class JobArrayTests: XCTestCase {
         let early = try runBSN(["run", "-"], environment: environment, input: "load shapes train=64 val=16 test=16\nbuild cnf W=2 S=3 C=4\nwarmup 1 epochs\n" + Self.grid + " --plan\n",
                                workingDirectory: folder.path)
         XCTAssertEqual(early.status, 1)
-        XCTAssertTrue(early.stderr.contains("the warm-up is not done (2 steps to go) and --plan trains nothing"), early.stderr)
+        XCTAssertTrue(early.stderr.contains("the warm-up is not done (1 step to go) and --plan trains nothing"), early.stderr)
         // Bad indices and parents say what is wrong.
         let (status, output) = finish(try task("planned", 4))
         XCTAssertEqual(status, 1)
@@ -137,7 +137,8 @@ final class JobArrayTests: XCTestCase {
     func testATaskKilledMidEpochIsFinishedByARerunOfItsIndex() throws {
         _ = try run("local.bsn", Self.parent("sweep budget flops 300k lambda=1e-6 mode=max epochs=40 --workers=1\n"))
         _ = try run("planned.bsn", Self.parent("sweep budget flops 300k lambda=1e-6 mode=max epochs=40 --plan"))
-        let killed = try task("planned", 0)
+        // A local sweep of one child runs it on every thread the session has: 2.
+        let killed = try task("planned", 0, threads: 2)
         // Killed once the child has saved an epoch or two.
         let child = "planned.flops-300k.lambda-1e-06", deadline = Date().addingTimeInterval(60)
         while ((try? store.open(child, access: .read))?.trainer?.step ?? 0) < 8 + 16 && Date() < deadline { usleep(20_000) }
@@ -145,7 +146,7 @@ final class JobArrayTests: XCTestCase {
         _ = finish(killed)
         let stopped = try store.open(child, access: .read).trainer?.step ?? 0
         XCTAssertLessThan(stopped, 8 + 40 * 8, "killed before the end")
-        let rerun = finish(try task("planned", 0))
+        let rerun = finish(try task("planned", 0, threads: 2))
         XCTAssertEqual(rerun.status, 0, rerun.output)
         XCTAssertTrue(rerun.output.contains("(index 0) finished"), rerun.output)
         let finished = try store.open(child)
