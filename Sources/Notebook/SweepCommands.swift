@@ -8,7 +8,7 @@ struct SweepCommand: Command {
     let name = "sweep"
     let group = CommandGroup.selection
     let effect: CommandEffect = .changesState
-    var usage: String { "sweep budget <cost> <C,C,…|a..b:n> lambda=<λ,λ,…|a..b:n> [seeds=N|a..b|s,s,…] [epochs=N] [--workers=K] [--plan] | sweep baselines cnf W=1,2,4 | resnet depth=20,32 | space [key=1,2,4 …]" }
+    var usage: String { "sweep budget <cost> <C,C,…|a..b:n> lambda=<λ,λ,…|a..b:n> [seeds=N|a..b|s,s,…] [epochs=N] [halving=η [rungs=R]] [--workers=K] [--plan] | sweep baselines cnf W=1,2,4 | resnet depth=20,32 | space [key=1,2,4 …]" }
     let summary = "a grid of budgeted searches (or fixed baselines) from this session, each a session of its own"
     let example = "sweep budget flops 2M,4M,8M lambda=1e-7,1e-6 epochs=8"
     var details: String {
@@ -27,6 +27,10 @@ struct SweepCommand: Command {
         seeds=N (1…N), seeds=a..b or seeds=1,5,9   one child per seed too (set seed); without it the children share this session's
         epochs=N (10)  epochs each child trains;  --workers=K (one per core) processes, threads split
         tensorboard=<folder>  TensorBoard logs, one run folder per child (<folder>/<child>); as set tensorboard
+        halving=η [rungs=R]  successive halving: the children train in rungs (epochs/η^(R-1), …, epochs/η,
+                       epochs); after each, the fronts of validation accuracy against cost (non-dominated
+                       sorting) go on, whole fronts until at least 1/η of the children; the others stop, saved
+                       (pareto --all lists them). R: as many rungs as leave the first at least one epoch
         --plan         trains nothing: records the children in this session for a job array, and prints the
                        sbatch --array line and the task script (bsn sweep-child <session> <index>); --workers=K
                        is the array's limit of tasks at once (%K)
@@ -37,7 +41,7 @@ struct SweepCommand: Command {
         """
     }
     var words: [String] {
-        ["budget", "baselines", "cnf", "resnet", "space", "lambda=", "mode=", "seeds=", "epochs=", "--workers=", "tensorboard=", "--plan", "W=", "S=", "C=", "depth="]
+        ["budget", "baselines", "cnf", "resnet", "space", "lambda=", "mode=", "seeds=", "epochs=", "--workers=", "tensorboard=", "--plan", "halving=", "rungs=", "W=", "S=", "C=", "depth="]
             + CostChoices.catalogue.words + CostChoices.catalogue.completions
     }
 
@@ -70,10 +74,13 @@ struct SweepCommand: Command {
         let workers = try a.int("workers", default: ProcessInfo.processInfo.activeProcessorCount, range: 1...256)!
         let tensorboard = a.option("tensorboard")
         let plan = a.flag("plan")
+        let eta = try a.int("halving", range: 2...100), rungs = try a.int("rungs", range: 1...20)
         try a.finish()
+        if rungs != nil && eta == nil { throw UsageError("sweep: rungs= goes with halving=η (e.g. halving=3 rungs=3)") }
         // The children are made from this session's save: they inherit the folder, each logging to <folder>/<child>.
         if let tensorboard { try nb.session.set(.tensorboard(tensorboard == "off" ? nil : tensorboard)) }
-        let request = SweepRequest(grid: grid, seeds: seeds, epochs: epochs, workers: workers)
+        var request = SweepRequest(grid: grid, seeds: seeds, epochs: epochs, workers: workers)
+        request.halving = eta.map { Halving(eta: $0, rungs: rungs) }
         if plan {
             return try nb.session.planSweep(request, store: nb.store, executable: nb.sweepWorker?.path ?? "bsn", concurrent: workers)
         }

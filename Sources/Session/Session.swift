@@ -143,6 +143,8 @@ public final class Session {
     public internal(set) var origin: SweepOrigin?
     /// The sweep recorded for job arrays (`sweep … --plan`): each task trains its child by index.
     public internal(set) var sweepPlan: SweepPlan?
+    /// The decisions of this session's last halving sweep (which children went on after each rung).
+    public internal(set) var halvingRecord: HalvingRecord?
     /// The processes this one runs with: a single process, or MPI's ranks under mpirun.
     public let ranks: any Communicator
     /// Where the session's network computes: its threads, scratch memory,

@@ -105,6 +105,8 @@ public struct SessionStore: Sendable {
         var origin: SweepOrigin?
         /// A sweep recorded for job arrays (`sweep … --plan`).
         var sweepPlan: SweepPlan? = nil
+        /// The decisions of its last halving sweep.
+        var halving: HalvingRecord? = nil
         var files: [String: String]          // role → file name
     }
 
@@ -187,7 +189,7 @@ public struct SessionStore: Sendable {
                                     validationAccuracy: s.latestAccuracy(on: .validation), testAccuracy: s.latestAccuracy(on: .test),
                                     cost: s.network.map { n in s.reportedCost!.cost(of: n.deterministicArchitecture) },
                                     costName: s.optimisedCost?.name, convolutionChoices: s.context.convolutions.used, origin: s.origin,
-                                    sweepPlan: s.sweepPlan, files: files)
+                                    sweepPlan: s.sweepPlan, halving: s.halvingRecord, files: files)
             if let pause = Self.pauseBeforeManifest { Thread.sleep(forTimeInterval: pause) }
             try CheckedFile.write(try SessionJSON.encoder(pretty: true).encode(manifest), kind: "session", to: dir.appendingPathComponent("session.json"))
         } catch {
@@ -327,6 +329,7 @@ public struct SessionStore: Sendable {
         s.renders = m.renders
         s.origin = m.origin
         s.sweepPlan = m.sweepPlan
+        s.halvingRecord = m.halving
         s.lock = lock
         s.savedGeneration = (dir.path, m.generation)
         s.cellsWhenSaved = s.cells.count

@@ -37,6 +37,8 @@ public struct SweepOrigin: Codable, Equatable, Sendable {
 public struct SweepChild: Codable, Sendable {
     public var name: String
     public var origin: SweepOrigin
+    /// Train only up to this step in this run (a rung of a halving sweep); nil: to `origin.targetStep`.
+    public var until: Int?
 
     /// The name's part after the parent's ("flops-4M.lambda-1e-07").
     public var shortName: String {
@@ -59,6 +61,8 @@ public struct SweepRequest {
     public var seeds: [UInt64]?
     public var epochs: Int
     public var workers: Int
+    /// Successive halving (budget grids): nil trains every child for `epochs`.
+    public var halving: Halving?
 
     public init(grid: SweepGrid, seeds: [UInt64]? = nil, epochs: Int, workers: Int = ProcessInfo.processInfo.activeProcessorCount) {
         (self.grid, self.seeds, self.epochs, self.workers) = (grid, seeds, epochs, workers)
@@ -67,7 +71,11 @@ public struct SweepRequest {
 
 /// What a running child tells the sweep (a worker prints one per line, as JSON).
 public struct SweepEvent: Codable, Sendable {
-    public enum Kind: String, Codable, Sendable { case started, progress, epoch, finished, interrupted, failed }
+    public enum Kind: String, Codable, Sendable {
+        case started, progress, epoch, finished, interrupted, failed
+        /// It reached the end of its rung (`SweepChild.until`) and waits for the rung's decision.
+        case rung
+    }
     public var kind: Kind
     public var child: String
     /// The child's step (−1: not known, when the sweep says a worker failed).
@@ -225,8 +233,9 @@ extension SessionStore {
         }
         observer.epoch = { row in report(.epoch, validation: row.validationAccuracy) }
         // One epoch at a time, saved after each: a killed sweep loses at most an epoch per child.
-        while trainer.step < target && !cancel.isCancelled {
-            let steps = min(perEpoch - trainer.step % perEpoch, target - trainer.step)
+        let end = min(child.until ?? target, target)
+        while trainer.step < end && !cancel.isCancelled {
+            let steps = min(perEpoch - trainer.step % perEpoch, end - trainer.step)
             do {
                 try s.train(.steps(steps), validate: true, cancel: cancel, observer: observer, autosave: self)
             } catch let stopped as TrainingStopped {
@@ -234,7 +243,7 @@ extension SessionStore {
                 throw stopped
             }
         }
-        report(trainer.step >= target ? .finished : .interrupted, validation: s.epochs.last?.validationAccuracy)
+        report(trainer.step >= target ? .finished : trainer.step >= end ? .rung : .interrupted, validation: s.epochs.last?.validationAccuracy)
     }
 
     /// A child's origin, step, last validation accuracy and cost from its manifest, without opening it (nil: no such session).

@@ -51,6 +51,8 @@ public struct ParetoReport: TabularOutput, Sendable {
     public var seedRows: [Row] = []
     /// Children whose training has not reached its end (left out).
     public let unfinished: [String]
+    /// Children a halving sweep stopped, with the rung after which they stopped (1 = the first); left off the front.
+    public var stopped: [NamedValue] = []
     /// 1 / classes for classification: what guessing scores (drawn by `render pareto`).
     public var chance: Double? = nil
     public var layout = Layout.text
@@ -101,6 +103,10 @@ public struct ParetoReport: TabularOutput, Sendable {
                 .joined(separator: ", ") + "; the longer-trained models have an edge")
         }
         if !unfinished.isEmpty { notes.append("unfinished, left out: \(unfinished.joined(separator: ", "))") }
+        if !stopped.isEmpty {
+            notes.append(all ? "stopped by halving (saved; open one to continue it): " + stopped.map { "\($0.name) (after rung \(Int($0.value)))" }.joined(separator: ", ")
+                         : "\(stopped.count) stopped by halving, left out (pareto --all lists them)")
+        }
         return notes
     }
 
@@ -215,8 +221,10 @@ extension Session {
         // (A child another process holds keeps its evaluation for the next pareto.)
         for (k, s) in sessions.enumerated() where s.evaluations.count > recorded[k] && s.lock != nil { try store.save(s) }
         let byCost = { (a: ParetoReport.Row, b: ParetoReport.Row) in (a.dead ? 1 : 0, a.cost, a.model) < (b.dead ? 1 : 0, b.cost, b.model) }
+        let stoppedAt = { (child: String) in self.halvingRecord?.stoppedAt(child) }
         var report = ParetoReport(parent: name, costName: rows.first?.costs.first?.name ?? chosen.name, split: split.rawValue, rows: rows.sorted(by: byCost),
-                                  unfinished: children.filter { $0.steps < ($0.origin?.targetStep ?? 0) }.map { $0.name.dropPrefix(name + ".") })
+                                  unfinished: children.filter { $0.steps < ($0.origin?.targetStep ?? 0) && stoppedAt($0.name) == nil }.map { $0.name.dropPrefix(name + ".") })
+        report.stopped = children.compactMap { c in stoppedAt(c.name).map { .init(name: c.name.dropPrefix(name + "."), value: Double($0 + 1)) } }
         report.metric = metric.title
         if rows.contains(where: { $0.seeds > 1 }) { report.seedRows = each.sorted(by: byCost) }
         if let d = dataset, !d.isSegmentation, metric == .accuracy, d.classNames.count > 1 { report.chance = 1 / Double(d.classNames.count) }

@@ -18,7 +18,11 @@ public struct SweepObserver {
 
 /// What `sweep` reports: a row per child, and how the run ended.
 public struct SweepReport: TabularOutput, Sendable {
-    public enum State: String, Codable, Sendable { case waiting, running, finished, kept, interrupted, failed }
+    public enum State: String, Codable, Sendable {
+        case waiting, running, finished, kept, interrupted, failed
+        /// Halving left it behind after a rung (saved; `open` continues it by hand).
+        case stopped
+    }
 
     public struct Row: Codable, Sendable {
         public let session: String, child: String, kind: SweepOrigin.Kind
@@ -27,16 +31,18 @@ public struct SweepReport: TabularOutput, Sendable {
         public var validationAccuracy: Double?
         public var cost: Double?, costName: String?
         public var message: String?
+        /// Halving: the rung it trains in (or stopped after), 0 = the first, of `rungs`.
+        public var rung: Int?, rungs: Int?
 
         /// Its cells in `SweepReport.table`.
         public var cells: [String] {
-            [child, state.rawValue, "\(step / perEpoch)/\(targetStep / perEpoch)", validationAccuracy.map { Format.fixed($0, 3) } ?? "-",
+            [child, state.rawValue + (rung.map { " r\($0 + 1)/\(rungs ?? 0)" } ?? ""), "\(step / perEpoch)/\(targetStep / perEpoch)", validationAccuracy.map { Format.fixed($0, 3) } ?? "-",
              cost.map { Format.quantity($0) + " " + (costName ?? "") } ?? "-"]
         }
     }
 
     public static func table(nameWidth: Int) -> Table {
-        Table([.left("child", nameWidth + 2), .left("state", 12), .right("epoch", 9), .right("val acc", 9), .right("cost", 18)])
+        Table([.left("child", nameWidth + 2), .left("state", 14), .right("epoch", 9), .right("val acc", 9), .right("cost", 18)])
     }
 
     public let parent: String
@@ -50,6 +56,8 @@ public struct SweepReport: TabularOutput, Sendable {
     public let seconds: Double
     /// Budgets nobody means (`budget` says the same); the text leaves them out: the sweep said them when it began.
     public var warnings: [String] = []
+    /// Halving: its rungs, how many children each trained, and the epochs trained against a full grid's.
+    public var halving: String?
 
     /// Said when three or more searches with different budgets ended at one
     /// cost: the children collapsed onto one architecture, and what spreads them.
@@ -78,6 +86,7 @@ public struct SweepReport: TabularOutput, Sendable {
         if count(.failed) > 0 { summary += ", \(count(.failed)) failed" }
         summary += " in \(Format.duration(seconds))" + (workers > 0 ? ", " + plural(workers, onRanks ? "rank" : "worker") + " × " + plural(threadsPerWorker, "thread") : "")
         lines.append(summary)
+        if let halving { lines.append(halving) }
         for row in rows where row.state == .failed { lines.append("\(row.child): \(row.message ?? "failed")") }
         if interrupted || rows.contains(where: { $0.state == .interrupted || $0.state == .waiting }) {
             lines.append("interrupted: the same sweep command continues it (finished children are kept, the others resume from their last save)")
@@ -163,6 +172,7 @@ extension Session {
             rows[k].validationAccuracy = e.validationAccuracy ?? rows[k].validationAccuracy
             switch e.kind {
             case .started, .progress, .epoch: rows[k].state = .running
+            case .rung: rows[k].state = .waiting
             case .finished: rows[k].state = .finished
             case .interrupted: rows[k].state = .interrupted
             case .failed: (rows[k].state, rows[k].message) = (.failed, e.message)
@@ -170,29 +180,108 @@ extension Session {
             observer.event(rows[k], e)
             observer.rows(rows)
         }
-        if ranks.distributed {
-            let failed = try runOnRanks(pending, rows: rows.map(\.session), store: store, threads: threads, cancel: cancel, event: handle)
-            // Every child's final state, from its save (most ran on other ranks).
-            for r in rows.indices where rows[r].state != .kept {
-                if let status = try store.sweepStatus(rows[r].session) {
-                    (rows[r].step, rows[r].validationAccuracy, rows[r].cost, rows[r].costName) = (status.step, status.validationAccuracy, status.cost, status.costName)
+        /// Trains `list` (to each one's `until`, or its end), in the workers, the ranks or this process.
+        func run(_ list: [SweepChild]) throws {
+            if ranks.distributed {
+                let failed = try runOnRanks(list, rows: rows.map(\.session), store: store, threads: threads, cancel: cancel, event: handle)
+                // Every child's state, from its save (most ran on other ranks).
+                for r in rows.indices where list.contains(where: { $0.name == rows[r].session }) {
+                    if let status = try store.sweepStatus(rows[r].session) {
+                        (rows[r].step, rows[r].validationAccuracy, rows[r].cost, rows[r].costName) = (status.step, status.validationAccuracy, status.cost, status.costName)
+                    }
+                    if failed[r] {
+                        rows[r].state = .failed
+                        rows[r].message = rows[r].message ?? "failed on another rank (its error is on that rank's standard error)"
+                    } else {
+                        let until = list.first { $0.name == rows[r].session }?.until ?? rows[r].targetStep
+                        rows[r].state = rows[r].step >= rows[r].targetStep ? .finished : rows[r].step >= until ? .waiting : .interrupted
+                    }
                 }
-                if failed[r] {
-                    rows[r].state = .failed
-                    rows[r].message = rows[r].message ?? "failed on another rank (its error is on that rank's standard error)"
-                } else {
-                    rows[r].state = rows[r].step >= rows[r].targetStep ? .finished : .interrupted
+            } else if let worker {
+                try SweepPool(executable: worker, store: store, threads: threads, size: workers).run(list, cancel: cancel, event: handle)
+            } else {
+                _ = store.runSweepChildren(list, threads: threads, cancel: cancel, event: handle)
+            }
+        }
+        /// A halving sweep (`Halving`): rung by rung, the children still going
+        /// on train to the rung's end, then the rung's survivors are decided and
+        /// recorded in this session (saved). A resumed sweep takes the recorded
+        /// decisions as they are and goes on from the first rung not decided.
+        /// Returns the line the report ends with.
+        func runHalving(_ halving: Halving) throws -> String {
+            guard case .budgets = request.grid else { throw SessionError("halving= is for sweep budget (baselines all train in full)") }
+            let start = children.first?.origin.parentStep ?? trainer.step
+            let ends = try halving.rungEpochs(request.epochs)
+            let rungSteps = ends.map { start + $0 * perEpoch }
+            let names = children.map(\.name)
+            // The same grid and rungs as the record: its decisions stand; anything else starts a new record.
+            var record = halvingRecord.flatMap { $0.children == names && $0.rungSteps == rungSteps && $0.halving == halving ? $0 : nil }
+                ?? HalvingRecord(halving: halving, rungSteps: rungSteps, children: names, survivors: [])
+            if halvingRecord != record {
+                halvingRecord = record
+                try store.save(self)
+            }
+            observer.note("halving η=\(halving.eta): rungs end at epoch \(ends.map(String.init).joined(separator: ", ")); after each, the fronts of val acc against cost go on, at least 1/\(halving.eta) of the children")
+            var alive = children
+            for r in rows.indices { rows[r].rungs = ends.count }
+            for (r, until) in rungSteps.enumerated() {
+                for k in rows.indices where alive.contains(where: { $0.name == rows[k].session }) { rows[k].rung = r }
+                observer.rows(rows)
+                if r < record.survivors.count {
+                    // Decided before this sweep was interrupted: the children went on (or stopped) as recorded.
+                    alive = alive.filter { record.survivors[r].contains($0.name) }
+                    continue
+                }
+                let toTrain = try alive.filter { (try store.sweepStatus($0.name)?.step ?? 0) < until }.map { c -> SweepChild in
+                    var c = c
+                    c.until = until
+                    return c
+                }
+                try run(toTrain)
+                if cancel.isCancelled || rows.contains(where: { $0.state == .failed }) || r == rungSteps.count - 1 { break }
+                let standings = try alive.map { c -> Halving.Standing in
+                    let status = try store.sweepStatus(c.name)
+                    return Halving.Standing(name: c.name, accuracy: status?.validationAccuracy, cost: status?.cost ?? .infinity)
+                }
+                let kept = halving.survivors(standings)
+                record.survivors.append(kept)
+                halvingRecord = record
+                try store.save(self)
+                ranks.barrier()
+                observer.note("rung \(r + 1)/\(rungSteps.count) (epoch \(ends[r])): \(kept.count) of \(alive.count) children go on")
+                alive = alive.filter { kept.contains($0.name) }
+            }
+            // Every child's state from its save: stopped at its rung, finished, or (interrupted) waiting.
+            var epochs = 0
+            for k in rows.indices {
+                if let status = try store.sweepStatus(rows[k].session) {
+                    (rows[k].step, rows[k].validationAccuracy, rows[k].cost, rows[k].costName) = (status.step, status.validationAccuracy, status.cost, status.costName)
+                }
+                epochs += max(0, rows[k].step - start) / perEpoch
+                if let stopped = record.stoppedAt(rows[k].session) {
+                    (rows[k].state, rows[k].rung) = (.stopped, stopped)
+                } else if rows[k].step >= rows[k].targetStep && rows[k].state != .kept {
+                    rows[k].state = .finished
+                } else if rows[k].state == .waiting || rows[k].state == .running {
+                    rows[k].state = cancel.isCancelled ? .interrupted : rows[k].state
                 }
             }
-        } else if let worker {
-            try SweepPool(executable: worker, store: store, threads: threads, size: workers).run(pending, cancel: cancel, event: handle)
+            observer.rows(rows)
+            let counts = [children.count] + record.survivors.map { $0.count }
+            return "halving η=\(halving.eta): rungs at epoch \(ends.map(String.init).joined(separator: ", ")); children \(counts.map(String.init).joined(separator: " → ")); "
+                + "\(epochs) of \(children.count * request.epochs) child-epochs trained (\(Int((100 * Double(epochs) / Double(max(1, children.count * request.epochs))).rounded()))%)"
+        }
+        var halvingLine: String?
+        if let halving = request.halving {
+            halvingLine = try runHalving(halving)
         } else {
-            _ = store.runSweepChildren(pending, threads: threads, cancel: cancel, event: handle)
+            try run(pending)
         }
         var report = SweepReport(parent: name, rows: rows, workers: workers, threadsPerWorker: threads, warmup: warmup,
                                  interrupted: cancel.isCancelled, seconds: Date().timeIntervalSince(start))
         report.onRanks = ranks.distributed
         report.warnings = warnings
+        report.halving = halvingLine
         if rows.contains(where: { $0.state == .failed }) { throw SweepFailed(report: report) }
         return report
     }
