@@ -81,6 +81,10 @@ public struct HalvingRecord: Codable, Equatable, Sendable {
     /// After rung r (for the rungs decided so far): the children that went on.
     public var survivors: [[String]]
 
+    public init(halving: Halving, rungSteps: [Int], children: [String], survivors: [[String]]) {
+        (self.halving, self.rungSteps, self.children, self.survivors) = (halving, rungSteps, children, survivors)
+    }
+
     /// The rung at which a child stopped (0 = the first), nil if it went on.
     public func stoppedAt(_ child: String) -> Int? {
         var alive = Set(children)
