@@ -85,6 +85,9 @@ public struct HalvingRecord: Codable, Equatable, Sendable {
         (self.halving, self.rungSteps, self.children, self.survivors) = (halving, rungSteps, children, survivors)
     }
 
+    /// The children still going on: those the last decision kept (all, before the first).
+    public var alive: [String] { survivors.last ?? children }
+
     /// The rung at which a child stopped (0 = the first), nil if it went on.
     public func stoppedAt(_ child: String) -> Int? {
         var alive = Set(children)
@@ -93,5 +96,24 @@ public struct HalvingRecord: Codable, Equatable, Sendable {
             alive = Set(kept)
         }
         return nil
+    }
+}
+
+extension SessionStore {
+    /// Decides the rung in progress when every child still going on has
+    /// reached its end (their validation accuracy and cost from their saves):
+    /// appends the survivors to the record and returns them; nil when the
+    /// rung is not complete yet, or is the last (nothing to decide).
+    public func decideRung(_ record: inout HalvingRecord) throws -> [String]? {
+        let r = record.survivors.count
+        guard r < record.rungSteps.count - 1 else { return nil }
+        var standings = [Halving.Standing]()
+        for name in record.alive {
+            guard let status = try sweepStatus(name), status.step >= record.rungSteps[r] else { return nil }
+            standings.append(Halving.Standing(name: name, accuracy: status.validationAccuracy, cost: status.cost ?? .infinity))
+        }
+        let kept = record.halving.survivors(standings)
+        record.survivors.append(kept)
+        return kept
     }
 }

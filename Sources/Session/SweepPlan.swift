@@ -15,14 +15,14 @@ public struct SweepPlan: Codable, Sendable {
 /// What `sweep … --plan` reports: the children, and the job array that runs them.
 public struct SweepPlanReport: Output, Sendable {
     public let parent: String, grid: String, children: [String]
-    /// `sbatch --array=0-(n-1)%k <script>`.
+    /// `sbatch --array=0-(n-1)%k <script>`; with halving, one submission per rung, each after the one before.
     public let sbatch: String
     public let scriptName: String, script: String
 
     public var text: String {
         (["planned \(plural(children.count, "child", "children")) of '\(parent)' (grid: \(grid) = \(plural(children.count, "child", "children"))); nothing trained.",
           "Each child is one task of a job array, its index the child's number (0…\(children.count - 1)):", "",
-          "  " + sbatch, "", "\(scriptName):"]
+          ] + sbatch.split(separator: "\n").map { "  " + $0 } + ["", "\(scriptName):"]
          + script.split(separator: "\n", omittingEmptySubsequences: false).map { "  " + $0 }
          + ["", "A rerun of an index continues its child from its last save; a second task on an index that is training exits at once;",
             "pareto shows the finished children at any time."]).joined(separator: "\n")
@@ -42,6 +42,14 @@ extension Session {
         }
         let children = try request.children(of: self)
         sweepPlan = SweepPlan(children: children, grid: request.values)
+        var rungs = 1
+        if let halving = request.halving {
+            guard case .budgets = request.grid else { throw SessionError("halving= is for sweep budget (baselines all train in full)") }
+            let perEpoch = max(loader?.batchesPerEpoch ?? 1, 1)
+            let steps = try halving.rungEpochs(request.epochs).map { trainer.step + $0 * perEpoch }
+            halvingRecord = HalvingRecord(halving: halving, rungSteps: steps, children: children.map(\.name), survivors: [])
+            rungs = steps.count
+        }
         try store.save(self)
         let scriptName = "\(name)-tasks.sh"
         let cwd = FileManager.default.currentDirectoryPath
@@ -56,8 +64,14 @@ extension Session {
         export BSN_SESSIONS=\(quote(store.root.standardizedFileURL.path))
         exec \(quote(executable)) sweep-child \(quote(name)) "$SLURM_ARRAY_TASK_ID" --threads "${SLURM_CPUS_PER_TASK:-\(settings.threads)}"
         """
+        let array = "--array=0-\(children.count - 1)%\(max(1, concurrent)) \(scriptName)"
+        // Halving: one run of the array per rung, each after the one before (a task trains its child to the rung in
+        // progress; the last to reach it decides who goes on and goes on; the children of the others wait for the next run).
+        let sbatch = rungs == 1 ? "sbatch " + array
+            : (["jid=$(sbatch --parsable \(array))                                   # rung 1 of \(rungs)"]
+               + (2...rungs).map { "jid=$(sbatch --parsable --dependency=afterany:$jid \(array))   # rung \($0)" }).joined(separator: "\n")
         return SweepPlanReport(parent: name, grid: request.values, children: children.map(\.name),
-                               sbatch: "sbatch --array=0-\(children.count - 1)%\(max(1, concurrent)) \(scriptName)", scriptName: scriptName, script: script)
+                               sbatch: sbatch, scriptName: scriptName, script: script)
     }
 }
 
@@ -96,13 +110,54 @@ public enum SweepTask {
             return Outcome(status: 0, message: "\(child.name) (index \(index)) is finished (step \(status.step)): nothing for this task to do")
         }
         var last: SweepEvent?
-        try store.runSweepChild(child, threads: threads, cancel: cancel, holding: lock) { e in
-            last = e
-            guard e.kind != .progress else { return }
-            say("\(child.name): \(e.kind.rawValue), step \(e.step)/\(e.targetStep)"
-                + (e.validationAccuracy.map { ", val acc " + Format.fixed($0, 3) } ?? "") + (e.cost.map { ", \(e.costName ?? "cost") " + Format.quantity($0) } ?? ""))
+        func train(until: Int?) throws {
+            var c = child
+            c.until = until
+            try store.runSweepChild(c, threads: threads, cancel: cancel, holding: lock) { e in
+                last = e
+                guard e.kind != .progress else { return }
+                say("\(child.name): \(e.kind.rawValue), step \(e.step)/\(e.targetStep)"
+                    + (e.validationAccuracy.map { ", val acc " + Format.fixed($0, 3) } ?? "") + (e.cost.map { ", \(e.costName ?? "cost") " + Format.quantity($0) } ?? ""))
+            }
         }
-        let done = (last?.step ?? 0) >= child.origin.targetStep
-        return Outcome(status: done ? 0 : 130, message: done ? "\(child.name) (index \(index)) finished" : "\(child.name) (index \(index)) stopped at step \(last?.step ?? 0), saved: rerun the index to continue")
+        let halving = try store.readManifest(store.folder(parent)).halving.flatMap { $0.children == plan.children.map(\.name) ? $0 : nil }
+        guard halving != nil else {
+            try train(until: nil)
+            let done = (last?.step ?? 0) >= child.origin.targetStep
+            return Outcome(status: done ? 0 : 130, message: done ? "\(child.name) (index \(index)) finished"
+                           : "\(child.name) (index \(index)) stopped at step \(last?.step ?? 0), saved: rerun the index to continue")
+        }
+        // Halving: rung by rung. A rung every child going on has reached is decided (under the parent's lock, by the
+        // first task to find it complete); this child then trains to the rung in progress, unless it stopped or waits there.
+        while !cancel.isCancelled {
+            let record = try decideRungs(store: store, parent: parent)
+            let r = record.survivors.count
+            if let stopped = record.stoppedAt(child.name) {
+                return Outcome(status: 0, message: "\(child.name) (index \(index)) was stopped by halving after rung \(stopped + 1): nothing for this task to do")
+            }
+            let step = try store.sweepStatus(child.name)?.step ?? child.origin.parentStep
+            if step >= child.origin.targetStep { return Outcome(status: 0, message: "\(child.name) (index \(index)) finished") }
+            if step >= record.rungSteps[r] {
+                let there = try record.alive.filter { (try store.sweepStatus($0)?.step ?? 0) >= record.rungSteps[r] }.count
+                return Outcome(status: 0, message: "\(child.name) (index \(index)) reached rung \(r + 1) of \(record.rungSteps.count) and waits for the others "
+                               + "(\(there) of \(record.alive.count) there): the array's next run goes on after the rung's decision")
+            }
+            try train(until: record.rungSteps[r])
+        }
+        return Outcome(status: 130, message: "\(child.name) (index \(index)) stopped at step \(last?.step ?? 0), saved: rerun the index to continue")
+    }
+
+    /// The parent's halving record with every complete rung decided: under the parent's lock (waiting for
+    /// another task that holds it), decided rungs are read back and the rung in progress is decided when complete.
+    private static func decideRungs(store: SessionStore, parent: String) throws -> HalvingRecord {
+        let s = try store.open(parent, access: .requireWrite)
+        guard var record = s.halvingRecord else { throw SessionError("'\(parent)' has no halving record") }
+        var changed = false
+        while try store.decideRung(&record) != nil { changed = true }
+        if changed {
+            s.halvingRecord = record
+            try store.save(s)
+        }
+        return record
     }
 }

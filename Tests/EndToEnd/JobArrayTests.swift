@@ -154,4 +154,36 @@ final class JobArrayTests: XCTestCase {
         // A local sweep of the same grid (one worker, one thread) ends at the same weights: the rerun continued from the last save.
         XCTAssertEqual(try state(child), try state("local.flops-300k.lambda-1e-06"), "bit for bit")
     }
+
+    func testAHalvingPlanRunsAsOneArrayPerRungAndEqualsALocalHalvingSweep() throws {
+        let grid = "sweep budget flops 300k..1.2M:3 lambda=1e-6..1e-4:3 mode=abs epochs=9 halving=3 --workers=2"
+        _ = try run("local.bsn", Self.parent(grid))
+        let plan = try run("planned.bsn", Self.parent(grid + " --plan"))
+        XCTAssertTrue(plan.stdout.contains("jid=$(sbatch --parsable --dependency=afterany:$jid --array=0-8%2 planned-tasks.sh)   # rung 3"), plan.stdout)
+        // Three runs of the array (one per rung), each task alone, two at a time, in an order of no meaning.
+        var said = ""
+        for round in 0..<3 {
+            let order = round % 2 == 0 ? [4, 0, 8, 2, 6, 1, 7, 3, 5] : [5, 3, 7, 1, 6, 2, 8, 0, 4]
+            for k in stride(from: 0, to: order.count, by: 2) {
+                let tasks = try order[k..<min(k + 2, order.count)].map { try task("planned", $0) }
+                for t in tasks {
+                    let (status, output) = finish(t)
+                    XCTAssertEqual(status, 0, output)
+                    said += output
+                }
+            }
+        }
+        XCTAssertTrue(said.contains("waits for the others"), said)
+        XCTAssertTrue(said.contains("was stopped by halving after rung 1"), said)
+        let local = try XCTUnwrap(try store.open("local").halvingRecord), planned = try XCTUnwrap(try store.open("planned").halvingRecord)
+        XCTAssertEqual(planned.survivors.count, 2)
+        XCTAssertEqual(planned.survivors.map { $0.map { $0.dropPrefix("planned.") } }, local.survivors.map { $0.map { $0.dropPrefix("local.") } }, "the same survivors")
+        for name in local.children.map({ $0.dropPrefix("local.") }) {
+            XCTAssertEqual(try state("planned." + name), try state("local." + name), "\(name): bit for bit")
+        }
+    }
+}
+
+private extension String {
+    func dropPrefix(_ prefix: String) -> String { hasPrefix(prefix) ? String(dropFirst(prefix.count)) : self }
 }

@@ -239,12 +239,7 @@ extension Session {
                 }
                 try run(toTrain)
                 if cancel.isCancelled || rows.contains(where: { $0.state == .failed }) || r == rungSteps.count - 1 { break }
-                let standings = try alive.map { c -> Halving.Standing in
-                    let status = try store.sweepStatus(c.name)
-                    return Halving.Standing(name: c.name, accuracy: status?.validationAccuracy, cost: status?.cost ?? .infinity)
-                }
-                let kept = halving.survivors(standings)
-                record.survivors.append(kept)
+                guard let kept = try store.decideRung(&record) else { break }
                 halvingRecord = record
                 try store.save(self)
                 ranks.barrier()
