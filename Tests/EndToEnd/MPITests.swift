@@ -175,4 +175,28 @@ final class MPITests: XCTestCase {
             }
         }
     }
+
+    func testAHalvingSweepUnderMPIRunDecidesTheRungsAsLocalWorkersDo() throws {
+        let path = try script("hv.bsn", """
+        load shapes train=256 val=64 test=64
+        set batch 32
+        set threads 1
+        build cnf W=2 S=3 C=8
+        set path-lr 0.05
+        sweep budget flops 300k..1.2M:3 lambda=1e-6..1e-4:3 mode=abs epochs=9 halving=3
+
+        """)
+        let r = try mpirun(path, into: sessions)
+        XCTAssertEqual(r.status, 0, r.output)
+        XCTAssertTrue(r.output.contains("halving η=3: rungs at epoch 1, 3, 9"), r.output)
+        let local = folder.appendingPathComponent("local")
+        let alone = try runBSN(["run", path], environment: ["BSN_SESSIONS": local.path, "BSN_CONV_ALGORITHM": "gemm"], workingDirectory: folder.path)
+        XCTAssertEqual(alone.status, 0, alone.stderr)
+        let a = try XCTUnwrap(try SessionStore(root: sessions).open("hv").halvingRecord), b = try XCTUnwrap(try SessionStore(root: local).open("hv").halvingRecord)
+        XCTAssertEqual(a.survivors, b.survivors, "the same decisions on 2 ranks as in 2 local workers")
+        XCTAssertEqual(a.survivors.count, 2)
+        for child in a.children {
+            XCTAssertEqual(try state(sessions, child), try state(local, child), child)
+        }
+    }
 }

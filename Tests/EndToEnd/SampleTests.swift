@@ -47,15 +47,22 @@ final class SampleTests: XCTestCase {
         let (r, folder) = try run("sweep.bsn")
         XCTAssertEqual(r.status, 0, r.stderr + r.stdout)
         XCTAssertTrue(r.stdout.contains("warming up 'sweep' once"), r.stdout)
-        XCTAssertTrue(r.stdout.contains("6 children of 'sweep'") && r.stdout.contains("3 children of 'sweep'"), r.stdout)
+        XCTAssertTrue(r.stdout.contains("12 children of 'sweep'") && r.stdout.contains("3 children of 'sweep'"), r.stdout)
+        XCTAssertTrue(r.stdout.contains("halving η=3: rungs at epoch 1, 3, 9; children 12 → "), r.stdout)
         XCTAssertTrue(r.stdout.contains("Pareto front of val accuracy against flops"), r.stdout)
-        // The markdown table lists all 9 models, the front marked, test accuracy for the front only.
+        // The markdown table lists the models that trained in full (the searches halving kept, the 3 baselines), the front marked.
+        // "halving η=3: rungs at epoch 1, 3, 9; children 12 → 4 → 2; 32 of 108 child-epochs trained (30%)": the last count trained in full.
+        let line = try XCTUnwrap(r.stdout.split(separator: "\n").first { $0.contains("child-epochs trained") }, r.stdout)
+        let counts = line.split(separator: ";")
+        XCTAssertEqual(counts.count, 3, String(line))
+        let kept = try XCTUnwrap(counts[1].split(separator: "→").last.flatMap { Int($0.trimmingCharacters(in: .whitespaces)) }, String(line))
         let rows = r.stdout.split(separator: "\n").filter { $0.hasPrefix("| ") && !$0.hasPrefix("| model") && !$0.hasPrefix("| ---") }
-        XCTAssertEqual(rows.count, 9, r.stdout)
+        XCTAssertEqual(rows.count, kept + 3, r.stdout)
         XCTAssertFalse(rows.filter { $0.hasSuffix("| * |") }.isEmpty)
+        XCTAssertTrue(r.stdout.contains("\(12 - kept) stopped by halving"), r.stdout)
         XCTAssertEqual(try pngSize(folder.appendingPathComponent("sweep-pareto.png")).0, 1200)
         let children = try FileManager.default.contentsOfDirectory(atPath: folder.appendingPathComponent("sessions").path).filter { $0.hasPrefix("sweep.") }
-        XCTAssertEqual(children.count, 9, "\(children)")
+        XCTAssertEqual(children.count, 15, "\(children)")
     }
 
     func testOwnDataSampleExportsLoadsSearchesAndInfers() throws {

@@ -108,3 +108,15 @@ final class SplitTests: XCTestCase {
         XCTAssertNil(s.latestAccuracy(on: .test))
     }
 }
+
+/// The front's hypervolume, against (accuracy 0, the full network's cost), cost as a share of it.
+final class HypervolumeTests: XCTestCase {
+    func testAStaircaseAreaFromTheReferencePoint() {
+        // Two steps: 0.5 × (40 − 10)/40, then (0.8 − 0.5) × (40 − 20)/40.
+        XCTAssertEqual(ParetoReport.hypervolume([(20, 0.8), (10, 0.5)], reference: 40), 0.525, accuracy: 1e-12)
+        // A point the others dominate adds nothing; one at or past the reference cost adds nothing.
+        XCTAssertEqual(ParetoReport.hypervolume([(20, 0.8), (10, 0.5), (25, 0.7), (40, 0.95), (50, 0.99)], reference: 40), 0.525, accuracy: 1e-12)
+        XCTAssertEqual(ParetoReport.hypervolume([], reference: 40), 0)
+        XCTAssertEqual(ParetoReport.hypervolume([(0, 1)], reference: 40), 1, "everything saved at full accuracy: the whole box")
+    }
+}

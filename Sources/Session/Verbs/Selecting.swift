@@ -53,6 +53,23 @@ public struct ParetoReport: TabularOutput, Sendable {
     public let unfinished: [String]
     /// Children a halving sweep stopped, with the rung after which they stopped (1 = the first); left off the front.
     public var stopped: [NamedValue] = []
+    /// The front's hypervolume: the area it dominates in (accuracy, cost saved), from the reference point
+    /// (accuracy 0, the full super network's cost), with cost as a share of that cost: in [0, 1].
+    public var hypervolume: Double?
+    /// The reference point's cost: the full super network's.
+    public var referenceCost: Double?
+
+    /// The hypervolume of a front of (cost, accuracy) points against (accuracy 0, cost `reference`), cost in shares of `reference`.
+    public static func hypervolume(_ front: [(cost: Double, accuracy: Double)], reference: Double) -> Double {
+        guard reference > 0 else { return 0 }
+        var area = 0.0, below = 0.0
+        // Cheapest first: each point adds the band between the accuracy below it and its own, as wide as the cost it saves.
+        for p in front.sorted(by: { ($0.cost, $0.accuracy) < ($1.cost, $1.accuracy) }) where p.accuracy > below {
+            area += max(0, reference - p.cost) / reference * (p.accuracy - below)
+            below = p.accuracy
+        }
+        return area
+    }
     /// 1 / classes for classification: what guessing scores (drawn by `render pareto`).
     public var chance: Double? = nil
     public var layout = Layout.text
@@ -103,6 +120,10 @@ public struct ParetoReport: TabularOutput, Sendable {
                 .joined(separator: ", ") + "; the longer-trained models have an edge")
         }
         if !unfinished.isEmpty { notes.append("unfinished, left out: \(unfinished.joined(separator: ", "))") }
+        if let hypervolume, let referenceCost {
+            notes.append(String(format: "hypervolume %.4f (the area the front dominates: \(split) \(metric) × the share of \(costName) saved; reference point: \(metric) 0, \(costName) %@, the full network's)",
+                                hypervolume, Format.quantity(referenceCost)))
+        }
         if !stopped.isEmpty {
             notes.append(all ? "stopped by halving (saved; open one to continue it): " + stopped.map { "\($0.name) (after rung \(Int($0.value)))" }.joined(separator: ", ")
                          : "\(stopped.count) stopped by halving, left out (pareto --all lists them)")
@@ -224,6 +245,12 @@ extension Session {
         let stoppedAt = { (child: String) in self.halvingRecord?.stoppedAt(child) }
         var report = ParetoReport(parent: name, costName: rows.first?.costs.first?.name ?? chosen.name, split: split.rawValue, rows: rows.sorted(by: byCost),
                                   unfinished: children.filter { $0.steps < ($0.origin?.targetStep ?? 0) && stoppedAt($0.name) == nil }.map { $0.name.dropPrefix(name + ".") })
+        if let network {
+            var c = chosen
+            let reference = try c.make(for: network).cost(of: network.fullArchitecture)
+            report.referenceCost = reference
+            report.hypervolume = ParetoReport.hypervolume(rows.filter(\.onFront).compactMap { r in r.validationAccuracy.map { (r.cost, $0) } }, reference: reference)
+        }
         report.stopped = children.compactMap { c in stoppedAt(c.name).map { .init(name: c.name.dropPrefix(name + "."), value: Double($0 + 1)) } }
         report.metric = metric.title
         if rows.contains(where: { $0.seeds > 1 }) { report.seedRows = each.sorted(by: byCost) }
