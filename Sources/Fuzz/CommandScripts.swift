@@ -77,8 +77,9 @@ struct CommandScripts {
                      + (chance(0.2) ? " --schedule=\(small(4))" : "") + (chance(0.2) ? " n=\(small(6))" : "")
         case 19: return pick(["save s1", "save s2", "open s1", "open s2", "open case", "new s\(small(9))", "sessions", "history 3 --output"])
         case 20: return pick(["render masks m.png split=test n=2", "eval test --json", "sample 3 --json"])
-        case 21: return "sweep budget flops \(pick(["100k,200k", "1M", "0,5", "nan", "1e30"])) lambda=\(pick(["1e-6", "1e-6,1e-5", "nan", "-1"]))"
-                     + " epochs=\(small(2))" + (chance(0.3) ? " --workers=\(small(3))" : "") + (chance(0.2) ? " seeds=\(small(3)),\(small(3))" : "")
+        case 21: return "sweep budget flops \(pick(["100k,200k", "1M", "0,5", "nan", "1e30", "100k..400k:3", "0..1M:3", "1M..2M:1"])) lambda=\(pick(["1e-6", "1e-6,1e-5", "nan", "-1", "1e-7..1e-5:3"]))"
+                     + " epochs=\(small(3))" + (chance(0.3) ? " --workers=\(small(3))" : "") + (chance(0.2) ? " seeds=\(pick(["2", "1..2", "1,3", "0", "x"]))" : "")
+                     + (chance(0.3) ? " halving=\(pick(["2", "3", "1"]))" + (chance(0.3) ? " rungs=\(small(3))" : "") : "") + (chance(0.1) ? " --plan" : "")
         case 22: return pick(["pareto", "pareto --all --markdown", "pareto params --csv", "pareto --split=test", "sweep baselines cnf W=1,2 epochs=1",
                               "sweep baselines resnet depth=8 epochs=1", "export model m.bsnmodel", "infer r.png", "infer r.png --model=m.bsnmodel",
                               "infer m.bsnmodel", "infer /dev/null", "export onnx m.onnx",
