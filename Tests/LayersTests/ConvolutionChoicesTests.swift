@@ -34,6 +34,20 @@ final class ConvolutionChoicesTests: XCTestCase {
         XCTAssertEqual(old.used.count, 3)
     }
 
+    func testAPinnedChoiceHoldsAtAnotherThreadCountOverTheCache() throws {
+        // A sweep's child runs on 1 thread where its parent chose on 2: it computes as the parent chose,
+        // whatever this CPU's cache or a new measurement would say.
+        let file = try temporaryFolder(self).appendingPathComponent("c/conv-choices.json")
+        _ = ConvolutionChoices(file: file).algorithm(for: "k3 s1 p1 8>8 4x4 t1", .forward) { [(gemm, 1e-3), (direct, 2e-3)] }
+        let child = ConvolutionChoices(file: file)
+        child.pin(["k3 s1 p1 8>8 4x4 t2 forward": "direct"])
+        XCTAssertEqual(child.algorithm(for: "k3 s1 p1 8>8 4x4 t1", .forward) { XCTFail("measured"); return [] }.name, "direct")
+        XCTAssertEqual(child.used["k3 s1 p1 8>8 4x4 t1 forward"], "direct", "recorded as used")
+        // Another shape, or another pass, is not pinned by it.
+        XCTAssertEqual(child.algorithm(for: "k3 s1 p1 8>8 8x8 t1", .forward) { [(gemm, 1e-3), (direct, 2e-3)] }.name, "gemm")
+        XCTAssertEqual(child.algorithm(for: "k3 s1 p1 8>8 4x4 t1", .weightGradient) { [(gemm, 1e-3), (direct, 2e-3)] }.name, "gemm")
+    }
+
     func testADamagedOrForeignCacheIsIgnoredAndRewritten() throws {
         let file = try temporaryFolder(self).appendingPathComponent("conv-choices.json")
         let foreign = #"{"format": "bsn-conv-choices", "version": "\#(ConvolutionChoices.version)", "cpu": "a CPU from elsewhere", "choices": {"\#(key)": "direct"}}"#

@@ -59,6 +59,8 @@ public final class ConvolutionChoices: @unchecked Sendable {
     private let lock = NSLock()
     private var measured: [String: String] = [:]
     private var pinned: [String: String] = [:]
+    /// The pinned choices by shape and pass without the thread count: a session's choice holds at any thread count.
+    private var pinnedAtAnyThreads: [String: String] = [:]
     /// The keys (shape and pass) this context asked for, with their shape.
     private var usedKeys: [String: String] = [:]
     private var loaded = false
@@ -79,7 +81,10 @@ public final class ConvolutionChoices: @unchecked Sendable {
         lock.lock()
         loadIfNeeded()
         usedKeys[key] = shape
-        for name in [pinned[key], pinned[shape], measured[key]].compactMap({ $0 }) {
+        // A session's own choice first, then its choice for this shape at another thread count (a sweep's
+        // child runs on fewer threads than its parent: it computes as the parent chose, whatever this
+        // process would measure), then this CPU's cache.
+        for name in [pinned[key], pinned[shape], pinnedAtAnyThreads[Self.withoutThreads(key)], measured[key]].compactMap({ $0 }) {
             if let a = ConvolutionAlgorithms.named(name), a.isAvailable { lock.unlock(); return a }
         }
         lock.unlock()
@@ -92,17 +97,27 @@ public final class ConvolutionChoices: @unchecked Sendable {
         return best
     }
 
+    /// A key ("k3 s1 p1 16>16 16x16 t2 forward") without its thread count ("k3 s1 p1 16>16 16x16 forward").
+    static func withoutThreads(_ key: String) -> String {
+        key.split(separator: " ").filter { !($0.first == "t" && $0.dropFirst().allSatisfy(\.isNumber) && $0.count > 1) }.joined(separator: " ")
+    }
+
     /// The choices this context used (pinned, cached or measured), for a session to record.
     public var used: [String: String] {
         lock.withLock {
-            Dictionary(uniqueKeysWithValues: usedKeys.compactMap { key, shape in (pinned[key] ?? pinned[shape] ?? measured[key]).map { (key, $0) } })
+            Dictionary(uniqueKeysWithValues: usedKeys.compactMap { key, shape in
+                (pinned[key] ?? pinned[shape] ?? pinnedAtAnyThreads[Self.withoutThreads(key)] ?? measured[key]).map { (key, $0) }
+            })
         }
     }
 
     /// Makes these choices (recorded by a session) win over the cache and new measurements.
     public func pin(_ choices: [String: String]) {
         lock.withLock {
-            for (k, v) in choices where ConvolutionAlgorithms.named(v) != nil { pinned[k] = v }
+            for (k, v) in choices.sorted(by: { $0.key < $1.key }) where ConvolutionAlgorithms.named(v) != nil {
+                pinned[k] = v
+                pinnedAtAnyThreads[Self.withoutThreads(k)] = v
+            }
         }
     }
 
