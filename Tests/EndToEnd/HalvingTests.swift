@@ -94,8 +94,8 @@ final class HalvingSweepTests: XCTestCase {
     }
 
     func testAHalvingSweepKilledDuringARungAndRerunEndsTheSameBitForBit() throws {
-        // Four times the data (32 steps an epoch), so that the kill lands inside the second rung.
-        let script = Self.script.replacingOccurrences(of: "train=256", with: "train=1024")
+        // Eight times the data (64 steps an epoch), so that the kill lands inside the second rung.
+        let script = Self.script.replacingOccurrences(of: "train=256", with: "train=2048")
         let path = try write("h.bsn", script)
         let whole = try runBSN(["run", path], environment: environment("whole"), workingDirectory: folder.path)
         XCTAssertEqual(whole.status, 0, whole.stdout + whole.stderr)
@@ -114,7 +114,7 @@ final class HalvingSweepTests: XCTestCase {
         let deadline = Date().addingTimeInterval(120)
         while Date() < deadline {
             if let decided = (try? store("killed").open("h", access: .read))?.halvingRecord?.survivors, !decided.isEmpty,
-               let first = decided.first?.first, ((try? store("killed").open(first, access: .read))?.trainer?.step ?? 0) > 32 { break }
+               let first = decided.first?.first, ((try? store("killed").open(first, access: .read))?.trainer?.step ?? 0) > 64 { break }
             usleep(20_000)
         }
         kill(process.processIdentifier, SIGKILL)

@@ -115,7 +115,8 @@ final class JobArrayTests: XCTestCase {
     }
 
     func testTwoTasksOnOneIndexTrainItOnce() throws {
-        _ = try run("planned.bsn", Self.parent("sweep budget flops 300k lambda=1e-6 mode=max epochs=6 --plan"))
+        // Long enough (40 epochs) that the second task starts while the first trains.
+        _ = try run("planned.bsn", Self.parent("sweep budget flops 300k lambda=1e-6 mode=max epochs=40 --plan"))
         let first = try task("planned", 0)
         // The second starts once the first holds the child.
         let lock = store.folder("planned.flops-300k.lambda-1e-06").appendingPathComponent(".lock").path
@@ -127,11 +128,11 @@ final class JobArrayTests: XCTestCase {
         let one = finish(first)
         XCTAssertEqual(one.status, 0, one.output)
         XCTAssertTrue(one.output.contains("(index 0) finished"), one.output)
-        XCTAssertEqual(try store.open("planned.flops-300k.lambda-1e-06").trainer?.step, 8 + 6 * 8)
+        XCTAssertEqual(try store.open("planned.flops-300k.lambda-1e-06").trainer?.step, 8 + 40 * 8)
         // A task on a finished child has nothing to do.
         let again = finish(try task("planned", 0))
         XCTAssertEqual(again.status, 0)
-        XCTAssertTrue(again.output.contains("is finished (step 56): nothing for this task to do"), again.output)
+        XCTAssertTrue(again.output.contains("is finished (step 328): nothing for this task to do"), again.output)
     }
 
     func testATaskKilledMidEpochIsFinishedByARerunOfItsIndex() throws {
