@@ -18,11 +18,7 @@ final class HalvingSweepTests: XCTestCase {
 
     private func store(_ sessions: String = "sessions") -> SessionStore { SessionStore(root: folder.appendingPathComponent(sessions)) }
 
-    private func state(_ store: SessionStore, _ session: String) throws -> Data {
-        let dir = store.folder(session)
-        let file = try XCTUnwrap(try FileManager.default.contentsOfDirectory(atPath: dir.path).first { $0.hasPrefix("state-") }, session)
-        return try Data(contentsOf: dir.appendingPathComponent(file))
-    }
+    private func state(_ store: SessionStore, _ session: String) throws -> Data { try savedStateBytes(store.folder(session)) }
 
     /// 9 children (3 budgets × 3 λ), 9 epochs of 8 steps: rungs at epochs 1, 3, 9.
     static let script = """

@@ -48,11 +48,7 @@ final class JobArrayTests: XCTestCase {
     }
 
     /// The bytes of a session's saved weights, gates, statistics and optimizer state.
-    private func state(_ session: String) throws -> Data {
-        let dir = store.folder(session)
-        let file = try XCTUnwrap(try FileManager.default.contentsOfDirectory(atPath: dir.path).first { $0.hasPrefix("state-") }, session)
-        return try Data(contentsOf: dir.appendingPathComponent(file))
-    }
+    private func state(_ session: String) throws -> Data { try savedStateBytes(store.folder(session)) }
 
     private static func parent(_ sweep: String) -> String {
         """

@@ -19,3 +19,10 @@ public func assertThrows(_ body: @autoclosure () throws -> some Any, mentions fr
         for f in fragments { XCTAssertTrue("\(error)".contains(f), "'\(error)' should mention '\(f)'", file: file, line: line) }
     }
 }
+
+/// The bytes of a saved session's tensors file (`state-<g>.bin`) in its folder: weights, gates, statistics, optimizer state.
+public func savedStateBytes(_ sessionFolder: URL, file: StaticString = #filePath, line: UInt = #line) throws -> Data {
+    let name = try XCTUnwrap(try FileManager.default.contentsOfDirectory(atPath: sessionFolder.path).first { $0.hasPrefix("state-") },
+                             sessionFolder.lastPathComponent, file: file, line: line)
+    return try Data(contentsOf: sessionFolder.appendingPathComponent(name))
+}
