@@ -161,21 +161,37 @@ struct Bench: ParsableCommand {
     }
 
     struct Scale: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Data-parallel training: 1 rank x 1 thread against N ranks x 1 thread under mpirun, and a cluster estimate for CNF C=128.")
+        static let configuration = CommandConfiguration(
+            abstract: "Data-parallel training: 1 rank x 1 thread against N ranks x 1 thread under mpirun, the gradients' all-reduce overlapped with backward and fused after it, and a model of the step on a cluster.",
+            discussion: "With --hosts N the N-rank rows run on test hosts made by `sudo scripts/test-hosts.sh up N 1gbit 0.1ms` (network namespaces joined by links of that speed), one rank each; otherwise on this machine (shared memory).")
         @Flag(help: "One JSON object instead of the table.") var json = false
-        @Option(help: "Ranks under mpirun (2…64).") var ranks = 2
-        @Option(help: "Link speed of the cluster estimate (10Gb, 25Gb, 100Mb…).") var link = "10Gb"
+        @Option(help: "Ranks under mpirun on this machine (2…64).") var ranks = 2
+        @Option(help: "Run the N-rank rows on N test hosts (2…16).") var hosts: Int?
+        @Option(help: "Link speed: of the test hosts (checked), and of the model beside the rows (10Gb, 1Gb, 100Mb…).") var link = "10Gb"
+        @Option(help: "Link speed of the cluster model (default: --link).") var clusterLink: String?
+        @Option(help: "Latency of one message in the model (0.1ms, 50us…).") var latency = "0.1ms"
+        @Option(help: "Bytes per all-reduce bucket of the overlapped rows and the model (1M, 25M…).") var bucket = "\(GradientBuckets.defaultBytes)"
         @Option(help: "Training steps timed per row (1…1000).") var steps = 10
         @Option(help: .hidden) var row: String?
 
         func validate() throws {
             guard (2...64).contains(ranks) else { throw ValidationError("--ranks takes a whole number in 2…64") }
+            if let hosts, !(2...16).contains(hosts) { throw ValidationError("--hosts takes a whole number in 2…16") }
             guard (1...1000).contains(steps) else { throw ValidationError("--steps takes a whole number in 1…1000") }
+            guard let ms = parseMilliseconds(latency), ms >= 0, ms < 1000 else { throw ValidationError("--latency takes a duration like 0.1ms or 50us, got '\(latency)'") }
+            guard let bytes = parseWhole(bucket), bytes == 0 || Settings.allreduceBucketRange.contains(bytes) else {
+                throw ValidationError("--bucket takes a size in bytes from 4k to 4G (1M, 25M), or 0 for one all-reduce, got '\(bucket)'")
+            }
         }
 
         func run() {
-            if let row { perform("bsn bench scale") { try BenchCommands.scaleRow(row, steps: steps, ranks: BSNCommand.ranks).map(say) ?? 0 } }
-            perform("bsn bench scale") { say(try BenchCommands.scale(ranks: ranks, steps: steps, link: link, json: json, executable: executable)) }
+            let bytes = parseWhole(bucket) ?? GradientBuckets.defaultBytes
+            if let row { perform("bsn bench scale") { try BenchCommands.scaleRow(row, steps: steps, bucket: bytes, ranks: BSNCommand.ranks).map(say) ?? 0 } }
+            var request = BenchCommands.ScaleRequest()
+            (request.ranks, request.hosts, request.link, request.clusterLink, request.steps, request.json) = (ranks, hosts, link, clusterLink, steps, json)
+            request.latencyMs = parseMilliseconds(latency) ?? 0.1
+            request.bucket = bytes
+            perform("bsn bench scale") { say(try BenchCommands.scale(request, executable: executable)) }
         }
     }
 

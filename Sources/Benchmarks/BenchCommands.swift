@@ -54,9 +54,30 @@ public enum BenchCommands {
                     : DataBenchmark.table(report) + String(format: "\nCPU: %@; %d threads; sgemm ceiling %.1f GFLOP/s, %@ (same run)", cpu, threads, ceiling.gflops, peak.description)
     }
 
-    /// `bsn bench scale`: each configuration on 1 rank, then on `ranks` ranks under mpirun, then the cluster estimate's row.
-    public static func scale(ranks: Int, steps: Int, link: String, json: Bool, executable: URL) throws -> String {
-        guard let bits = ScaleBenchmark.parseLink(link) else { throw ShellFailure("bsn bench scale: --link takes a speed like 10Gb, 25Gb or 100Mb, got '\(link)'") }
+    /// What `bench scale` measures and models.
+    public struct ScaleRequest: Sendable {
+        public var ranks = 2, steps = 10
+        /// Test hosts to run the N-rank rows on (`scripts/test-hosts.sh up N`), or nil: this machine's shared memory.
+        public var hosts: Int?
+        /// The hosts' link speed (and the model's beside the rows), the cluster model's, and the latency of one message.
+        public var link = "10Gb", clusterLink: String?, latencyMs = 0.1
+        /// Bytes per all-reduce bucket of the overlapped rows and the model.
+        public var bucket = GradientBuckets.defaultBytes
+        public var json = false
+        public init() {}
+    }
+
+    /// `bsn bench scale`: each configuration on 1 rank, then on N ranks under
+    /// mpirun (overlapped, then fused), then the cluster model's row.
+    public static func scale(_ request: ScaleRequest, executable: URL) throws -> String {
+        let json = request.json
+        func link(_ text: String) throws -> ScaleBenchmark.Link {
+            guard let bits = ScaleBenchmark.parseLink(text) else { throw ShellFailure("bsn bench scale: a link takes a speed like 10Gb, 25Gb or 100Mb, got '\(text)'") }
+            return ScaleBenchmark.Link(name: text, bitsPerSecond: bits, latencySeconds: request.latencyMs / 1000)
+        }
+        let hostsLink = try link(request.link), cluster = try link(request.clusterLink ?? request.link)
+        let launcher = try request.hosts.map { try TestHosts(count: $0, link: hostsLink) }
+        let ranks = request.hosts ?? request.ranks
         guard let mpirun = ["/usr/bin/mpirun", "/usr/local/bin/mpirun"].first(where: { FileManager.default.isExecutableFile(atPath: $0) }) else {
             throw ShellFailure("bsn bench scale: needs Open MPI's mpirun (Debian: apt-get install openmpi-bin libopenmpi-dev)")
         }
@@ -67,22 +88,39 @@ public enum BenchCommands {
             step(what, quiet: json)
             rows.append(try RowRunner.run(URL(fileURLWithPath: program), arguments, what: what, as: ScaleBenchmark.Row.self))
         }
-        for name in ScaleBenchmark.measured {
-            try run(me, ["bench", "scale", "--row", name, "--steps", "\(steps)"], "\(name), 1 rank")
-            try run(mpirun, root + ["--oversubscribe", "-np", "\(ranks)", me, "bench", "scale", "--row", name, "--steps", "\(steps)"], "\(name), \(ranks) ranks")
+        func row(_ name: String, steps: Int, bucket: Int) -> [String] {
+            [me, "bench", "scale", "--row", name, "--steps", "\(steps)", "--bucket", "\(bucket)"]
         }
-        try run(me, ["bench", "scale", "--row", ScaleBenchmark.estimated, "--steps", "2"], "\(ScaleBenchmark.estimated), 1 rank (for the cluster estimate)")
-        struct Report: Codable { let sgemm_gflops_1_thread: Double; let fma_peak_1_thread: FMAPeak; let cores: Int; let link_bits_per_s: Double; let rows: [ScaleBenchmark.Row] }
+        let place = launcher.map { "\($0.count) test hosts, \(request.link) links" } ?? "this machine"
+        for name in ScaleBenchmark.measured {
+            try run(me, Array(row(name, steps: request.steps, bucket: 0).dropFirst()), "\(name), 1 rank")
+            for bucket in [request.bucket, 0] {
+                let what = "\(name), \(ranks) ranks on \(place), " + (bucket == 0 ? "fused all-reduce" : "buckets of \(Format.quantity(Double(bucket), exact: true)) bytes")
+                if let launcher { try run(launcher.script, ["mpirun", "\(ranks)"] + row(name, steps: request.steps, bucket: bucket), what) }
+                else { try run(mpirun, root + ["--oversubscribe", "-np", "\(ranks)"] + row(name, steps: request.steps, bucket: bucket), what) }
+            }
+        }
+        try run(me, Array(row(ScaleBenchmark.estimated, steps: 2, bucket: 0).dropFirst()), "\(ScaleBenchmark.estimated), 1 rank (for the cluster model)")
+        struct Report: Codable {
+            let cpu: String, sgemm_gflops_1_thread: Double, fma_peak_1_thread: FMAPeak, cores: Int
+            let hosts: String?, link_bits_per_s: Double, cluster_link_bits_per_s: Double, latency_ms: Double, bucket_bytes: Int
+            let rows: [ScaleBenchmark.Row]
+        }
         let cores = ProcessInfo.processInfo.activeProcessorCount
-        return json ? JSONLine.encode(Report(sgemm_gflops_1_thread: ceiling.gflops, fma_peak_1_thread: peak, cores: cores, link_bits_per_s: bits, rows: rows))
-            : "bsn bench scale — \(cores) cores, 1 thread per rank, sgemm ceiling of 1 thread \(Format.fixed(ceiling.gflops, 1)) GFLOP/s, \(peak.description) (same run)\n\n"
-                + ScaleBenchmark.table(rows, linkBitsPerSecond: bits, linkName: link)
+        if json {
+            return JSONLine.encode(Report(cpu: ConvolutionChoices.cpu, sgemm_gflops_1_thread: ceiling.gflops, fma_peak_1_thread: peak, cores: cores,
+                                          hosts: launcher?.description, link_bits_per_s: hostsLink.bitsPerSecond, cluster_link_bits_per_s: cluster.bitsPerSecond,
+                                          latency_ms: request.latencyMs, bucket_bytes: request.bucket, rows: rows))
+        }
+        return "bsn bench scale — \(ConvolutionChoices.cpu), \(cores) cores, 1 thread per rank, sgemm ceiling of 1 thread \(Format.fixed(ceiling.gflops, 1)) GFLOP/s, "
+            + "\(peak.description) (same run)\n" + (launcher.map { "ranks on \($0.description)\n" } ?? "") + "\n"
+            + ScaleBenchmark.table(rows, hostsLink: launcher == nil ? nil : hostsLink, cluster: cluster, bucket: request.bucket)
     }
 
     /// One row of `bench scale`, in this process (under mpirun: every rank): its JSON line on rank 0, nil elsewhere.
-    public static func scaleRow(_ name: String, steps: Int, ranks: any Communicator) throws -> String? {
+    public static func scaleRow(_ name: String, steps: Int, bucket: Int, ranks: any Communicator) throws -> String? {
         guard let config = TrainBenchmark.configs.first(where: { $0.name == name }) else { throw ShellFailure("bsn bench scale: no configuration \(name)") }
-        return try ScaleBenchmark.measure(config, steps: steps, ranks: ranks).map(JSONLine.encode)
+        return try ScaleBenchmark.measure(config, steps: steps, bucket: bucket, ranks: ranks).map(JSONLine.encode)
     }
 
     /// `bsn info`: version, OpenBLAS core, the registered convolution algorithms and their cache, threads, the FMA peak (measured now).

@@ -34,6 +34,42 @@ static int sum_in_pieces(char *values, size_t n, size_t size, MPI_Datatype type)
 int bsn_ranks_sum_float(float *values, size_t n) { return sum_in_pieces((char *)values, n, sizeof(float), MPI_FLOAT); }
 int bsn_ranks_sum_double(double *values, size_t n) { return sum_in_pieces((char *)values, n, sizeof(double), MPI_DOUBLE); }
 
+// The sums started and not yet waited for (completed ones become MPI_REQUEST_NULL).
+static MPI_Request *pending = NULL;
+static int pending_count = 0, pending_capacity = 0;
+
+int bsn_ranks_start_sum_float(float *values, size_t n) {
+    if (count == 1) return 0;
+    for (size_t done = 0; done < n;) {
+        int piece = n - done > INT_MAX ? INT_MAX : (int)(n - done);
+        if (pending_count == pending_capacity) {
+            int capacity = pending_capacity == 0 ? 64 : 2 * pending_capacity;
+            MPI_Request *grown = realloc(pending, (size_t)capacity * sizeof(MPI_Request));
+            if (grown == NULL) return MPI_ERR_NO_MEM;
+            pending = grown;
+            pending_capacity = capacity;
+        }
+        int status = MPI_Iallreduce(MPI_IN_PLACE, values + done, piece, MPI_FLOAT, MPI_SUM, MPI_COMM_WORLD, &pending[pending_count]);
+        if (status != MPI_SUCCESS) return status;
+        pending_count += 1;
+        done += (size_t)piece;
+    }
+    return 0;
+}
+
+int bsn_ranks_progress_sums(void) {
+    if (pending_count == 0) return 0;
+    int done = 0;
+    return MPI_Testall(pending_count, pending, &done, MPI_STATUSES_IGNORE);
+}
+
+int bsn_ranks_finish_sums(void) {
+    if (pending_count == 0) return 0;
+    int status = MPI_Waitall(pending_count, pending, MPI_STATUSES_IGNORE);
+    pending_count = 0;
+    return status;
+}
+
 int bsn_ranks_broadcast(void *bytes, size_t n, int root) {
     if (count == 1) return 0;
     for (size_t done = 0; done < n;) {

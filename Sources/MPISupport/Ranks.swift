@@ -41,6 +41,21 @@ public final class MPIRanks: Communicator, @unchecked Sendable {
         }
     }
 
+    public func startSum(_ values: UnsafeMutablePointer<Float>, count: Int) {
+        let status = bsn_ranks_start_sum_float(values, count)
+        if status != 0 { fail("all-reduce failed to start (MPI error \(status))") }
+    }
+
+    public func progressSums() {
+        let status = bsn_ranks_progress_sums()
+        if status != 0 { fail("all-reduce failed (MPI error \(status))") }
+    }
+
+    public func finishSums() {
+        let status = bsn_ranks_finish_sums()
+        if status != 0 { fail("all-reduce failed (MPI error \(status))") }
+    }
+
     public func barrier() {
         if bsn_ranks_barrier() != 0 { fail("barrier failed") }
     }

@@ -9,7 +9,7 @@ struct SetCommand: Command {
     let name = "set"
     let group = CommandGroup.training
     let effect: CommandEffect = .changesState
-    let usage = "set lr|path-lr|momentum|wd|batch|seed|threads|sampling|nesterov|sync-bn|tensorboard <value> | set <name> <value>"
+    let usage = "set lr|path-lr|momentum|wd|batch|seed|threads|sampling|nesterov|sync-bn|allreduce-bucket|tensorboard <value> | set <name> <value>"
     let summary = "sets a hyper-parameter, or defines a variable used as $name"
     let example = "set lr 0.05"
     let details = """
@@ -20,6 +20,8 @@ struct SetCommand: Command {
     seed (1)        reseeds the session's generator and the trainer's
     sampling example|batch (example)  one architecture per example, or per batch
     sync-bn on|off (off)  under mpirun: batch-norm statistics over the whole batch, not each rank's rows
+    allreduce-bucket <bytes>|off (1M)  under mpirun: gradients all-reduced in buckets of this size during
+                    backward (overlapped); off: in one all-reduce after backward
     tensorboard <folder>|off (off)  training writes TensorBoard logs to <folder>/<session name>
     inline on|off|auto (auto)  pictures shown under their cell (kitty, iTerm2 or sixel terminals)
     Any other name defines a variable: set data ~/cifar-10-batches-bin, then load cifar10 $data.
@@ -216,6 +218,12 @@ extension SettingValue {
         case .nesterov: self = .nesterov(try choice("yes", "no"))
         case .syncBatchNorm: self = .syncBatchNorm(try choice("on", "off"))
         case .tensorboard: self = .tensorboard(word == "off" ? nil : word)
+        case .allreduceBucket:
+            if word == "off" { self = .allreduceBucket(0); return }
+            guard let bytes = parseWhole(word), Settings.allreduceBucketRange.contains(bytes) else {
+                throw SessionError("allreduce-bucket: expected a size in bytes from 4k to 4G (for example 1M or 25M), or off, got '\(word)'")
+            }
+            self = .allreduceBucket(bytes)
         }
     }
 }

@@ -68,6 +68,8 @@ public struct Settings: Codable, Equatable, Sendable {
     public var warmupSteps = 0
     /// Under mpirun: batch norm's training statistics over the whole batch (all ranks), not each rank's rows. Nil: off.
     public var syncBatchNorm: Bool?
+    /// Under mpirun: bytes per gradient all-reduce bucket, started during backward; 0: one all-reduce after it. Nil: the default.
+    public var allreduceBucket: Int?
     /// Where training writes TensorBoard logs (`set tensorboard`): the run folder is `<tensorboard>/<session name>`. Nil: none.
     public var tensorboard: String?
     public init() {}
@@ -80,6 +82,7 @@ public struct Settings: Codable, Equatable, Sendable {
     public static let momentumRange = 0.0...Double(Float(1).nextDown)
     public static let batchRange = 1...100_000
     public static let threadRange = 1...256
+    public static let allreduceBucketRange = 4_000...4_000_000_000
     /// The longest run a `train` or `warmup` may ask for, in steps, and the last epoch of a schedule.
     public static let maxSteps = 1_000_000_000
     public static let maxEpoch = 10_000_000
@@ -356,6 +359,7 @@ public final class Session {
         guard let trainer else { return }
         trainer.pathLearningRate = modelSpec?.fixedGates == nil ? settings.pathLearningRate : 0
         trainer.sampling = settings.sampling
+        trainer.allreduceBucket = settings.allreduceBucket ?? GradientBuckets.defaultBytes
         trainer.warmupSteps = settings.warmupSteps
         trainer.schedule = settings.schedule ?? PiecewiseConstantSchedule(initial: settings.learningRate)
         for g in trainer.optimizer.groups {

@@ -159,7 +159,10 @@ public final class Executor {
     }
 
     /// Back-propagates the gradient of the loss with respect to the logits.
-    public func backward(_ logitGradient: Tensor) throws {
+    /// `passed(i)` is called once backward is done with node i, from the
+    /// last node to the input (every node, run or not): from then on the
+    /// weight gradients of nodes i… are final (`GradientBuckets` starts their all-reduce).
+    public func backward(_ logitGradient: Tensor, passed: (Int) -> Void = { _ in }) throws {
         let graph = network.nodes
         for i in graph.indices where !nodes[i].rows.isEmpty && i != network.inputNode && !nodes[i].isTransient {
             nodes[i].gradient.reshape(graph[i].shape.batch(nodes[i].rows.count))
@@ -169,7 +172,9 @@ public final class Executor {
             Elementwise.copy(nodes[network.outputNode].gradient.data, logitGradient.data, count: logitGradient.count, threads: context.threads)
             nodes[network.outputNode].gradientEmpty = false
         }
-        for i in stride(from: graph.count - 1, through: 1, by: -1) where !nodes[i].rows.isEmpty {
+        for i in stride(from: graph.count - 1, through: 1, by: -1) {
+            defer { passed(i) }
+            guard !nodes[i].rows.isEmpty else { continue }
             let node = graph[i]
             if nodes[i].gradientEmpty { zeroGradient(of: i) }     // nothing flowed back into it
             if let module = node.module {
@@ -185,6 +190,7 @@ public final class Executor {
                 for j in node.inputs where !nodes[j].isTransient { scatterAdd(g, rowsOf: i, into: j) }
             }
         }
+        passed(0)
     }
 
     /// Rows used by node i in the last forward pass (for reports and tests).

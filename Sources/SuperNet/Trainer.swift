@@ -84,8 +84,14 @@ public final class Trainer {
     /// their copy taken before each step (allocated once).
     private let guarded: [Tensor]
     private let guardedBackup: [Tensor]
-    /// The weight gradients and the batch-norm running statistics, the tensors the ranks combine (listed once).
-    private let gradients: [Tensor], statistics: [Tensor]
+    /// The batch-norm running statistics, which the ranks average after each step.
+    private let statistics: [Tensor]
+    /// The weight gradients summed across ranks, in buckets overlapped with
+    /// backward (`allreduceBucket` bytes each), or in one all-reduce after it (0).
+    public var allreduceBucket = GradientBuckets.defaultBytes {
+        didSet { if allreduceBucket != oldValue { buckets = makeBuckets() } }
+    }
+    public private(set) lazy var buckets = makeBuckets()
     private let classification = SoftmaxCrossEntropy()
     private let pixels = PixelCrossEntropy()
     var runningBaseline: Double?
@@ -106,7 +112,11 @@ public final class Trainer {
         statistics = network.nodes.flatMap { $0.module?.buffers ?? [] }
         guarded = statistics + [network.gateLogits.value]
         guardedBackup = guarded.map { Tensor(shape: $0.shape) }
-        gradients = optimizer.groups.flatMap(\.parameters).map(\.gradient)
+    }
+
+    private func makeBuckets() -> GradientBuckets {
+        GradientBuckets(groups: network.nodes.map { $0.module?.parameters.map(\.gradient) ?? [] },
+                        bucketBytes: allreduceBucket, communicator: context.communicator)
     }
 
     public var epoch: Int { step / max(stepsPerEpoch, 1) }
@@ -228,12 +238,15 @@ public final class Trainer {
         let outputGradient = try lossGradient()
         let share = Float(batch.count) / Float(batch.total)
         if share != 1 { for k in 0..<outputGradient.count { outputGradient.data[k] *= share } }
-        try executor.backward(outputGradient)
+        if buckets.communicator !== context.communicator { buckets = makeBuckets() }
+        buckets.begin()
+        try executor.backward(outputGradient, passed: buckets.backwardPassed)
     }
 
-    /// The global batch's gradients: every rank's part summed across ranks.
+    /// The global batch's gradients: every rank's part summed across ranks
+    /// (the buckets started during backward, then the rest).
     private func reduceGradients() {
-        context.communicator.sum(gradients, scale: 1)
+        buckets.finish()
     }
 
     private func checkUpdate() throws {

@@ -17,6 +17,14 @@ public protocol Communicator: AnyObject, Sendable {
     /// Every element of these tensors summed across ranks after being
     /// multiplied by `scale` (one all-reduce of one packed buffer).
     func sum(_ tensors: [Tensor], scale: Float)
+    /// Starts summing `count` floats in place across ranks and returns at
+    /// once (MPI_Iallreduce): they hold the sum after `finishSums`, and must
+    /// not be touched before. Every rank starts the same sums in the same order.
+    func startSum(_ values: UnsafeMutablePointer<Float>, count: Int)
+    /// Lets the started sums advance (MPI moves them only inside its calls).
+    func progressSums()
+    /// Waits until every started sum is done.
+    func finishSums()
     /// Waits for every rank.
     func barrier()
     /// Rank 0's bytes, in every rank.
@@ -52,6 +60,9 @@ public final class SingleProcess: Communicator {
         guard scale != 1 else { return }
         for t in tensors { for k in 0..<t.count { t.data[k] *= scale } }
     }
+    public func startSum(_ values: UnsafeMutablePointer<Float>, count: Int) {}
+    public func progressSums() {}
+    public func finishSums() {}
     public func barrier() {}
     public func broadcast(_ data: Data) -> Data { data }
 }

@@ -70,6 +70,25 @@ final class MPITests: XCTestCase {
         XCTAssertTrue(more.stdout.contains("(step 32, epoch 4.00)"), more.stdout)
     }
 
+    /// The gradients' all-reduce in buckets started during backward gives
+    /// the weights of one all-reduce after it, bit for bit (at 2 ranks each
+    /// element's sum is fl(a + b), whatever the buckets).
+    func testOverlappedAndFusedAllReduceGiveTheSameSessionAfterThreeSteps() throws {
+        var states = [Data]()
+        for bucket in ["off", "4k", "64k"] {
+            let text = Self.search.replacingOccurrences(of: "set batch 64", with: "set batch 64\nset allreduce-bucket \(bucket)")
+                .replacingOccurrences(of: "warmup 1 epochs", with: "warmup 1 steps").replacingOccurrences(of: "train 3 epochs", with: "train 3 steps")
+            let root = folder.appendingPathComponent("bucket-\(bucket)")
+            let r = try mpirun(try script("bucket-\(bucket).bsn", text), into: root)
+            XCTAssertEqual(r.status, 0, r.output)
+            XCTAssertTrue(r.output.contains("allreduce-bucket = \(bucket)"), r.output)
+            XCTAssertEqual(try SessionStore(root: root).open("dp").trainer?.step, 3)
+            states.append(try state(root, "dp"))
+        }
+        XCTAssertEqual(states[1], states[0], "buckets of 4k bytes against one all-reduce")
+        XCTAssertEqual(states[2], states[0], "buckets of 64k bytes against one all-reduce")
+    }
+
     /// A search in a space file, at two ranks: every rank builds it from the file; run to run bit for bit.
     func testTwoRanksSearchASpaceFile() throws {
         let sample = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../../samples/spaces/choice-blocks.yaml").standardized

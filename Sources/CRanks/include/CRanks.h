@@ -17,6 +17,13 @@ int bsn_ranks_count(void);
 /// Sums in place across ranks. Return 0, or an MPI error code.
 int bsn_ranks_sum_float(float *values, size_t count);
 int bsn_ranks_sum_double(double *values, size_t count);
+/// Starts summing in place across ranks without waiting (MPI_Iallreduce):
+/// the values hold the sum after bsn_ranks_finish_sums. Return 0, or an MPI error code.
+int bsn_ranks_start_sum_float(float *values, size_t count);
+/// Lets the started sums advance (MPI_Testall).
+int bsn_ranks_progress_sums(void);
+/// Waits for every started sum (MPI_Waitall).
+int bsn_ranks_finish_sums(void);
 /// Copies `count` bytes from `root` to every rank.
 int bsn_ranks_broadcast(void *bytes, size_t count, int root);
 /// Waits for every rank.

@@ -7,7 +7,7 @@ import Tensor
 /// A hyper-parameter the user sets by name (`set lr 0.05`).
 public enum Setting: String, CaseIterable, Sendable {
     case learningRate = "lr", pathLearningRate = "path-lr", momentum, weightDecay = "wd", batch, seed, threads, sampling, nesterov
-    case syncBatchNorm = "sync-bn", tensorboard
+    case syncBatchNorm = "sync-bn", allreduceBucket = "allreduce-bucket", tensorboard
 }
 
 /// What `set` alone lists: the settings, the schedule, the warm-up and the variables.
@@ -22,6 +22,10 @@ public struct SettingsReport: Output, Sendable {
         if let schedule { lines.append("schedule " + schedule) }
         if s.warmupSteps > 0 { lines.append("warm-up \(s.warmupSteps) steps") }
         if s.syncBatchNorm == true { lines.append("sync-bn on (under mpirun, batch-norm statistics over the whole batch)") }
+        if let bytes = s.allreduceBucket {
+            lines.append(bytes == 0 ? "allreduce-bucket off (under mpirun, one all-reduce after backward)"
+                                    : "allreduce-bucket \(Format.quantity(Double(bytes), exact: true)) bytes (under mpirun, overlapped with backward)")
+        }
         if let folder = s.tensorboard { lines.append("tensorboard logs in \(folder) (tensorboard --logdir \(folder))") }
         for (k, v) in variables.sorted(by: { $0.key < $1.key }) { lines.append("$\(k) = \(v)") }
         return lines.joined(separator: "\n")
@@ -40,6 +44,8 @@ public enum SettingValue: Sendable, Equatable {
     case batch(Int), seed(UInt64), threads(Int), sampling(Sampling), nesterov(Bool), syncBatchNorm(Bool)
     /// A folder for TensorBoard logs, or nil (off).
     case tensorboard(String?)
+    /// Bytes per all-reduce bucket; 0: one all-reduce after backward.
+    case allreduceBucket(Int)
 
     public var setting: Setting {
         switch self {
@@ -54,6 +60,7 @@ public enum SettingValue: Sendable, Equatable {
         case .nesterov: .nesterov
         case .syncBatchNorm: .syncBatchNorm
         case .tensorboard: .tensorboard
+        case .allreduceBucket: .allreduceBucket
         }
     }
 
@@ -67,6 +74,7 @@ public enum SettingValue: Sendable, Equatable {
         case .nesterov(let on): on ? "yes" : "no"
         case .syncBatchNorm(let on): on ? "on" : "off"
         case .tensorboard(let folder): folder ?? "off"
+        case .allreduceBucket(let bytes): bytes == 0 ? "off" : Format.quantity(Double(bytes), exact: true)
         }
     }
 
@@ -116,6 +124,11 @@ extension Session {
         case .sampling(let m): settings.sampling = m
         case .nesterov(let on): settings.nesterov = on
         case .syncBatchNorm(let on): settings.syncBatchNorm = on ? true : nil
+        case .allreduceBucket(let bytes):
+            guard bytes == 0 || Settings.allreduceBucketRange.contains(bytes) else {
+                throw SessionError("allreduce-bucket: expected a size in bytes from 4k to 4G, or off, got '\(word)'")
+            }
+            settings.allreduceBucket = bytes == GradientBuckets.defaultBytes ? nil : bytes
         case .tensorboard(let folder):
             settings.tensorboard = try folder.map(Self.tensorboardFolder)
             if let root = settings.tensorboard {
