@@ -170,27 +170,31 @@ struct Bench: ParsableCommand {
         @Option(help: "Link speed: of the test hosts (checked), and of the model beside the rows (10Gb, 1Gb, 100Mb…).") var link = "10Gb"
         @Option(help: "Link speed of the cluster model (default: --link).") var clusterLink: String?
         @Option(help: "Latency of one message in the model (0.1ms, 50us…).") var latency = "0.1ms"
-        @Option(help: "Bytes per all-reduce bucket of the overlapped rows and the model (1M, 25M…).") var bucket = "\(GradientBuckets.defaultBytes)"
+        @Option(help: "Bytes per all-reduce bucket of the overlapped rows and the model (1M, 25M…; auto: 1/8 of the gradients, 1M…25M).") var bucket = "auto"
+        @Option(help: "Global batch of the cluster model (default: the configuration's, 32).") var clusterBatch: Int?
         @Option(help: "Training steps timed per row (1…1000).") var steps = 10
         @Option(help: .hidden) var row: String?
+
+        /// The bucket: bytes, 0 (fused) or nil (auto); a bad word is nil too (`validate` refuses it first).
+        private var bucketBytes: Int? { bucket == "auto" ? nil : parseWhole(bucket) }
 
         func validate() throws {
             guard (2...64).contains(ranks) else { throw ValidationError("--ranks takes a whole number in 2…64") }
             if let hosts, !(2...16).contains(hosts) { throw ValidationError("--hosts takes a whole number in 2…16") }
             guard (1...1000).contains(steps) else { throw ValidationError("--steps takes a whole number in 1…1000") }
             guard let ms = parseMilliseconds(latency), ms >= 0, ms < 1000 else { throw ValidationError("--latency takes a duration like 0.1ms or 50us, got '\(latency)'") }
-            guard let bytes = parseWhole(bucket), bytes == 0 || Settings.allreduceBucketRange.contains(bytes) else {
-                throw ValidationError("--bucket takes a size in bytes from 4k to 4G (1M, 25M), or 0 for one all-reduce, got '\(bucket)'")
+            guard bucket == "auto" || bucketBytes.map({ $0 == 0 || Settings.allreduceBucketRange.contains($0) }) == true else {
+                throw ValidationError("--bucket takes a size in bytes from 4k to 4G (1M, 25M), auto, or 0 for one all-reduce, got '\(bucket)'")
             }
+            if let clusterBatch, !(1...1_000_000).contains(clusterBatch) { throw ValidationError("--cluster-batch takes a whole number in 1…1000000") }
         }
 
         func run() {
-            let bytes = parseWhole(bucket) ?? GradientBuckets.defaultBytes
-            if let row { perform("bsn bench scale") { try BenchCommands.scaleRow(row, steps: steps, bucket: bytes, ranks: BSNCommand.ranks).map(say) ?? 0 } }
+            if let row { perform("bsn bench scale") { try BenchCommands.scaleRow(row, steps: steps, bucket: bucketBytes, ranks: BSNCommand.ranks).map(say) ?? 0 } }
             var request = BenchCommands.ScaleRequest()
             (request.ranks, request.hosts, request.link, request.clusterLink, request.steps, request.json) = (ranks, hosts, link, clusterLink, steps, json)
             request.latencyMs = parseMilliseconds(latency) ?? 0.1
-            request.bucket = bytes
+            (request.bucket, request.clusterBatch) = (bucketBytes, clusterBatch)
             perform("bsn bench scale") { say(try BenchCommands.scale(request, executable: executable)) }
         }
     }

@@ -61,8 +61,10 @@ public enum BenchCommands {
         public var hosts: Int?
         /// The hosts' link speed (and the model's beside the rows), the cluster model's, and the latency of one message.
         public var link = "10Gb", clusterLink: String?, latencyMs = 0.1
-        /// Bytes per all-reduce bucket of the overlapped rows and the model.
-        public var bucket = GradientBuckets.defaultBytes
+        /// Bytes per all-reduce bucket of the overlapped rows and the model (nil: automatic).
+        public var bucket: Int?
+        /// The cluster model's global batch (nil: the configuration's).
+        public var clusterBatch: Int?
         public var json = false
         public init() {}
     }
@@ -88,14 +90,14 @@ public enum BenchCommands {
             step(what, quiet: json)
             rows.append(try RowRunner.run(URL(fileURLWithPath: program), arguments, what: what, as: ScaleBenchmark.Row.self))
         }
-        func row(_ name: String, steps: Int, bucket: Int) -> [String] {
-            [me, "bench", "scale", "--row", name, "--steps", "\(steps)", "--bucket", "\(bucket)"]
+        func row(_ name: String, steps: Int, bucket: Int?) -> [String] {
+            [me, "bench", "scale", "--row", name, "--steps", "\(steps)", "--bucket", bucket.map(String.init) ?? "auto"]
         }
         let place = launcher.map { "\($0.count) test hosts, \(request.link) links" } ?? "this machine"
         for name in ScaleBenchmark.measured {
             try run(me, Array(row(name, steps: request.steps, bucket: 0).dropFirst()), "\(name), 1 rank")
             for bucket in [request.bucket, 0] {
-                let what = "\(name), \(ranks) ranks on \(place), " + (bucket == 0 ? "fused all-reduce" : "buckets of \(Format.quantity(Double(bucket), exact: true)) bytes")
+                let what = "\(name), \(ranks) ranks on \(place), " + (bucket == 0 ? "fused all-reduce" : "buckets of " + ScaleBenchmark.describe(bucket))
                 if let launcher { try run(launcher.script, ["mpirun", "\(ranks)"] + row(name, steps: request.steps, bucket: bucket), what) }
                 else { try run(mpirun, root + ["--oversubscribe", "-np", "\(ranks)"] + row(name, steps: request.steps, bucket: bucket), what) }
             }
@@ -103,22 +105,22 @@ public enum BenchCommands {
         try run(me, Array(row(ScaleBenchmark.estimated, steps: 2, bucket: 0).dropFirst()), "\(ScaleBenchmark.estimated), 1 rank (for the cluster model)")
         struct Report: Codable {
             let cpu: String, sgemm_gflops_1_thread: Double, fma_peak_1_thread: FMAPeak, cores: Int
-            let hosts: String?, link_bits_per_s: Double, cluster_link_bits_per_s: Double, latency_ms: Double, bucket_bytes: Int
+            let hosts: String?, link_bits_per_s: Double, cluster_link_bits_per_s: Double, latency_ms: Double, bucket_bytes: Int?, cluster_batch: Int?
             let rows: [ScaleBenchmark.Row]
         }
         let cores = ProcessInfo.processInfo.activeProcessorCount
         if json {
             return JSONLine.encode(Report(cpu: ConvolutionChoices.cpu, sgemm_gflops_1_thread: ceiling.gflops, fma_peak_1_thread: peak, cores: cores,
                                           hosts: launcher?.description, link_bits_per_s: hostsLink.bitsPerSecond, cluster_link_bits_per_s: cluster.bitsPerSecond,
-                                          latency_ms: request.latencyMs, bucket_bytes: request.bucket, rows: rows))
+                                          latency_ms: request.latencyMs, bucket_bytes: request.bucket, cluster_batch: request.clusterBatch, rows: rows))
         }
         return "bsn bench scale — \(ConvolutionChoices.cpu), \(cores) cores, 1 thread per rank, sgemm ceiling of 1 thread \(Format.fixed(ceiling.gflops, 1)) GFLOP/s, "
             + "\(peak.description) (same run)\n" + (launcher.map { "ranks on \($0.description)\n" } ?? "") + "\n"
-            + ScaleBenchmark.table(rows, hostsLink: launcher == nil ? nil : hostsLink, cluster: cluster, bucket: request.bucket)
+            + ScaleBenchmark.table(rows, hostsLink: launcher == nil ? nil : hostsLink, cluster: cluster, bucket: request.bucket, clusterBatch: request.clusterBatch)
     }
 
     /// One row of `bench scale`, in this process (under mpirun: every rank): its JSON line on rank 0, nil elsewhere.
-    public static func scaleRow(_ name: String, steps: Int, bucket: Int, ranks: any Communicator) throws -> String? {
+    public static func scaleRow(_ name: String, steps: Int, bucket: Int?, ranks: any Communicator) throws -> String? {
         guard let config = TrainBenchmark.configs.first(where: { $0.name == name }) else { throw ShellFailure("bsn bench scale: no configuration \(name)") }
         return try ScaleBenchmark.measure(config, steps: steps, bucket: bucket, ranks: ranks).map(JSONLine.encode)
     }

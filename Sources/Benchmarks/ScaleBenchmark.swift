@@ -37,7 +37,7 @@ public enum ScaleBenchmark {
     /// One row in this process (under mpirun: every rank; rank 0's result is
     /// returned, nil elsewhere). Every rank runs the same fixed number of steps:
     /// each step meets the others in its all-reduces.
-    public static func measure(_ config: TrainBenchmark.Config, steps: Int, bucket: Int, ranks: any Communicator) throws -> Row? {
+    public static func measure(_ config: TrainBenchmark.Config, steps: Int, bucket: Int?, ranks: any Communicator) throws -> Row? {
         BLAS.threads = 1
         var rng = RNG(seed: 1)
         let input = FeatureShape(height: 32, width: 32, channels: 3)
@@ -76,19 +76,19 @@ public enum ScaleBenchmark {
         let step = median(times)
         return Row(config: config.name, ranks: ranks.count, threads: 1, batch: config.batch, images_per_s: Double(config.batch) / step,
                    step_ms: 1000 * step, allreduce_ms: reduce.isEmpty ? 0 : 1000 * median(reduce), gradient_mb: Double(weights * 4) / 1e6,
-                   bucket_bytes: trainer.buckets.bucketCount == 0 ? 0 : bucket, wait_ms: ranks.distributed ? 1000 * median(waits) : 0,
+                   bucket_bytes: trainer.buckets.bucketCount == 0 ? 0 : trainer.buckets.bucketBytes, wait_ms: ranks.distributed ? 1000 * median(waits) : 0,
                    forward_ms: profile?.forward ?? 0, backward_ms: profile?.backward ?? 0, backward_profile: profile?.passed ?? [])
     }
 
-    /// Forward and backward of the whole network on the batch, and when
-    /// backward passed each node (the median of 3 passes by backward time).
+    /// Forward and backward on the batch with the last step's architectures,
+    /// and when backward passed each node (the median of 3 passes by backward time).
     private static func backwardProfile(_ trainer: Trainer, images: Tensor) throws -> (forward: Double, backward: Double, passed: [Passed]) {
-        let executor = trainer.executor, network = trainer.network
-        let bytes = network.nodes.map { 4 * ($0.module?.parameters.reduce(0) { $0 + $1.count } ?? 0) }
+        let executor = trainer.executor
+        let bytes = trainer.network.nodes.map { 4 * ($0.module?.parameters.reduce(0) { $0 + $1.count } ?? 0) }
         var passes = [(forward: Double, backward: Double, passed: [Passed])]()
         for _ in 0..<3 {
             let t0 = Timing.now()
-            let logits = try executor.forward(images, architectures: [network.fullArchitecture], training: true)
+            let logits = try executor.forward(images, architectures: trainer.lastArchitectures, training: true)
             let gradient = Tensor(shape: logits.shape)
             gradient.fill(1 / Float(logits.count))
             let t1 = Timing.now()
@@ -111,15 +111,17 @@ public enum ScaleBenchmark {
         }
     }
 
-    /// The step of `one` (a 1-rank row) on `machines` machines of 1 thread:
-    /// forward and backward take 1/N of the time, the rest (loss, SGD update)
-    /// does not shrink. Buckets of `bucket` bytes form as backward passes the
-    /// nodes (`backward_profile`), each starting when complete and after the
-    /// one before it: a ring all-reduce of 2·(N−1) messages, each of
-    /// bytes/N, at the link's speed and latency. The step waits for the last.
-    /// Bucket 0: one all-reduce of every gradient after backward.
-    public static func model(_ one: Row, machines n: Int, link: Link, bucket: Int) -> (compute: Double, reduce: Double, exposed: Double, step: Double) {
-        let share = 1 / Double(n)
+    /// The step of `one` (a 1-rank row) on `machines` machines of 1 thread
+    /// with a global batch of `batch` (nil: the row's): forward and backward
+    /// scale with the images a machine has, the rest (loss, sampling, SGD
+    /// update) does not shrink. Buckets of `bucket` bytes (nil: automatic)
+    /// form as backward passes the nodes (`backward_profile`), each starting
+    /// when complete and after the one before it: a ring all-reduce of
+    /// 2·(N−1) messages, each of bytes/N, at the link's speed and latency. The
+    /// step waits for the last. Bucket 0: one all-reduce after backward.
+    public static func model(_ one: Row, machines n: Int, link: Link, bucket: Int?, batch: Int? = nil) -> (compute: Double, reduce: Double, exposed: Double, step: Double) {
+        let share = Double(batch ?? one.batch) / Double(one.batch * n)
+        let bucket = bucket ?? GradientBuckets.automaticBytes(gradientBytes: Int(one.gradient_mb * 1e6))
         let forward = one.forward_ms * share, backward = one.backward_ms * share
         let rest = max(0, one.step_ms - one.forward_ms - one.backward_ms)
         func transfer(_ bytes: Int) -> Double {
@@ -144,8 +146,18 @@ public enum ScaleBenchmark {
 
     /// The measured rows with the model's efficiency beside each, then the
     /// model for `estimated` on a cluster of 1…32 machines, fused and overlapped.
-    public static func table(_ rows: [Row], hostsLink: Link?, cluster: Link, bucket: Int) -> String {
-        var table = Table([.left("config", 13), .right("ranks", 6), .left("link", 7), .right("bucket", 7), .right("img/s", 7), .right("step ms", 8),
+    /// "auto (1/8 of the gradients, 1M…25M)", "4M bytes".
+    public static func describe(_ bucket: Int?) -> String {
+        bucket.map { Format.quantity(Double($0), exact: true) + " bytes" } ?? "auto size (1/8 of the gradients, 1M…25M bytes)"
+    }
+
+    /// Efficiency of a modelled step against the 1-rank row: images/s per machine, relative.
+    static func efficiency(_ one: Row, machines n: Int, step: Double, batch: Int) -> Double {
+        (Double(batch) / step) / (Double(one.batch) / one.step_ms) / Double(n)
+    }
+
+    public static func table(_ rows: [Row], hostsLink: Link?, cluster: Link, bucket: Int?, clusterBatch: Int? = nil) -> String {
+        var table = Table([.left("config", 13), .right("ranks", 5), .right("link", 6), .right("bucket", 7), .right("img/s", 7), .right("step ms", 8),
                            .right("all-reduce ms", 14), .right("waited ms", 10), .right("hidden", 7), .right("speed-up", 9), .right("efficiency", 11),
                            .right("model", 6)])
         for r in rows where r.config != estimated {
@@ -164,17 +176,18 @@ public enum ScaleBenchmark {
         lines += ["", "all-reduce ms: one blocking all-reduce of every gradient; waited ms: what the step waited for its all-reduces after backward",
                   "(median); hidden: the all-reduce's part under backward; model: the efficiency the model below predicts for the row."]
         guard let c = rows.first(where: { $0.config == estimated && $0.ranks == 1 }) else { return lines.joined(separator: "\n") }
-        lines += ["", "\(estimated) on a cluster of N machines like this one (one rank of 1 thread each, global batch \(c.batch)), \(cluster.name) links, "
+        let batch = clusterBatch ?? c.batch
+        lines += ["", "\(estimated) on a cluster of N machines like this one (one rank of 1 thread each, global batch \(batch)), \(cluster.name) links, "
                       + "\(Format.fixed(cluster.latencySeconds * 1e3, 2)) ms per message:",
                   "measured here: forward \(Format.fixed(c.forward_ms, 0)) ms, backward \(Format.fixed(c.backward_ms, 0)) ms, the rest of the step "
                       + "\(Format.fixed(max(0, c.step_ms - c.forward_ms - c.backward_ms), 0)) ms; \(Format.fixed(c.gradient_mb, 1)) MB of gradients per step.",
                   "Model: forward and backward shrink as 1/N, the rest does not; ring all-reduce 2·(N−1)/N · bytes / speed + 2·(N−1) · latency,",
-                  "fused after backward, or overlapped: buckets of \(Format.quantity(Double(bucket), exact: true)) bytes, each started when backward has finished it."]
+                  "fused after backward, or overlapped: buckets of \(describe(bucket)), each started when backward has finished it."]
         var estimate = Table([.right("machines", 9), .right("compute ms", 11), .right("all-reduce ms", 14), .right("fused step", 11), .right("efficiency", 11),
                               .right("overlapped step", 16), .right("waited ms", 10), .right("efficiency", 11)])
         for n in [1, 2, 4, 8, 16, 32] {
-            let fused = model(c, machines: n, link: cluster, bucket: 0), overlapped = model(c, machines: n, link: cluster, bucket: bucket)
-            func efficiency(_ step: Double) -> String { Format.fixed(100 * c.step_ms / (Double(n) * step), 0) + "%" }
+            let fused = model(c, machines: n, link: cluster, bucket: 0, batch: batch), overlapped = model(c, machines: n, link: cluster, bucket: bucket, batch: batch)
+            func efficiency(_ step: Double) -> String { Format.fixed(100 * Self.efficiency(c, machines: n, step: step, batch: batch), 0) + "%" }
             estimate.add([String(n), Format.fixed(fused.compute, 0), Format.fixed(fused.reduce, 0), Format.fixed(fused.step, 0), efficiency(fused.step),
                           Format.fixed(overlapped.step, 0), Format.fixed(overlapped.exposed, 0), efficiency(overlapped.step)])
         }

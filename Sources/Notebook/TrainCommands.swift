@@ -20,8 +20,8 @@ struct SetCommand: Command {
     seed (1)        reseeds the session's generator and the trainer's
     sampling example|batch (example)  one architecture per example, or per batch
     sync-bn on|off (off)  under mpirun: batch-norm statistics over the whole batch, not each rank's rows
-    allreduce-bucket <bytes>|off (1M)  under mpirun: gradients all-reduced in buckets of this size during
-                    backward (overlapped); off: in one all-reduce after backward
+    allreduce-bucket <bytes>|auto|off (auto: 1/8 of the gradients, 1M…25M)  under mpirun: gradients
+                    all-reduced in buckets of this size during backward; off: in one all-reduce after it
     tensorboard <folder>|off (off)  training writes TensorBoard logs to <folder>/<session name>
     inline on|off|auto (auto)  pictures shown under their cell (kitty, iTerm2 or sixel terminals)
     Any other name defines a variable: set data ~/cifar-10-batches-bin, then load cifar10 $data.
@@ -219,9 +219,9 @@ extension SettingValue {
         case .syncBatchNorm: self = .syncBatchNorm(try choice("on", "off"))
         case .tensorboard: self = .tensorboard(word == "off" ? nil : word)
         case .allreduceBucket:
-            if word == "off" { self = .allreduceBucket(0); return }
+            if word == "off" || word == "auto" { self = .allreduceBucket(word == "off" ? 0 : nil); return }
             guard let bytes = parseWhole(word), Settings.allreduceBucketRange.contains(bytes) else {
-                throw SessionError("allreduce-bucket: expected a size in bytes from 4k to 4G (for example 1M or 25M), or off, got '\(word)'")
+                throw SessionError("allreduce-bucket: expected a size in bytes from 4k to 4G (for example 1M or 25M), auto or off, got '\(word)'")
             }
             self = .allreduceBucket(bytes)
         }

@@ -68,7 +68,7 @@ public struct Settings: Codable, Equatable, Sendable {
     public var warmupSteps = 0
     /// Under mpirun: batch norm's training statistics over the whole batch (all ranks), not each rank's rows. Nil: off.
     public var syncBatchNorm: Bool?
-    /// Under mpirun: bytes per gradient all-reduce bucket, started during backward; 0: one all-reduce after it. Nil: the default.
+    /// Under mpirun: bytes per gradient all-reduce bucket, started during backward; 0: one all-reduce after it. Nil: automatic.
     public var allreduceBucket: Int?
     /// Where training writes TensorBoard logs (`set tensorboard`): the run folder is `<tensorboard>/<session name>`. Nil: none.
     public var tensorboard: String?
@@ -359,7 +359,7 @@ public final class Session {
         guard let trainer else { return }
         trainer.pathLearningRate = modelSpec?.fixedGates == nil ? settings.pathLearningRate : 0
         trainer.sampling = settings.sampling
-        trainer.allreduceBucket = settings.allreduceBucket ?? GradientBuckets.defaultBytes
+        trainer.allreduceBucket = settings.allreduceBucket
         trainer.warmupSteps = settings.warmupSteps
         trainer.schedule = settings.schedule ?? PiecewiseConstantSchedule(initial: settings.learningRate)
         for g in trainer.optimizer.groups {

@@ -87,8 +87,9 @@ public final class Trainer {
     /// The batch-norm running statistics, which the ranks average after each step.
     private let statistics: [Tensor]
     /// The weight gradients summed across ranks, in buckets overlapped with
-    /// backward (`allreduceBucket` bytes each), or in one all-reduce after it (0).
-    public var allreduceBucket = GradientBuckets.defaultBytes {
+    /// backward (`allreduceBucket` bytes each; nil: `GradientBuckets.automaticBytes`),
+    /// or in one all-reduce after it (0).
+    public var allreduceBucket: Int? {
         didSet { if allreduceBucket != oldValue { buckets = makeBuckets() } }
     }
     public private(set) lazy var buckets = makeBuckets()

@@ -17,11 +17,17 @@ import Foundation
 /// With `bucketBytes` 0, or a single process, `finish` sums every gradient
 /// in one all-reduce after backward (fused; nothing at all on one process).
 public final class GradientBuckets {
-    /// Bytes per bucket unless set (`set allreduce-bucket`): chosen by
-    /// measurement (docs/benchmarks.md, "Overlapped all-reduce").
-    public static let defaultBytes = 1_000_000
+    /// Bytes per bucket unless set (`set allreduce-bucket`): an eighth of
+    /// the gradients, from 1 MB to 25 MB. Chosen by measurement and by the
+    /// step model (docs/benchmarks.md, "Overlapped all-reduce"): small buckets
+    /// start early (a small network on 2 hosts), few buckets pay the
+    /// per-message latency few times (a large network on many machines).
+    public static func automaticBytes(gradientBytes: Int) -> Int {
+        min(max(gradientBytes / 8, 1_000_000), 25_000_000)
+    }
 
     public let communicator: any Communicator
+    /// Bytes per bucket (0: fused).
     public let bucketBytes: Int
     /// Seconds the last `finish` waited: the part of the all-reduce that backward did not hide.
     public private(set) var lastWait: Double = 0
@@ -37,10 +43,12 @@ public final class GradientBuckets {
     private var started = 0
     private let all: [Tensor]
 
-    public init(groups: [[Tensor]], bucketBytes: Int, communicator: any Communicator) {
+    /// `bucketBytes` nil: `automaticBytes`.
+    public init(groups: [[Tensor]], bucketBytes: Int?, communicator: any Communicator) {
         self.communicator = communicator
-        self.bucketBytes = max(0, bucketBytes)
         all = groups.flatMap { $0 }
+        let bucketBytes = max(0, bucketBytes ?? Self.automaticBytes(gradientBytes: 4 * all.reduce(0) { $0 + $1.count }))
+        self.bucketBytes = bucketBytes
         var buckets = [Bucket](), tensors = [Tensor](), bytes = 0, lowest = 0
         func close() {
             guard !tensors.isEmpty else { return }

@@ -22,7 +22,7 @@ public struct SettingsReport: Output, Sendable {
         if let schedule { lines.append("schedule " + schedule) }
         if s.warmupSteps > 0 { lines.append("warm-up \(s.warmupSteps) steps") }
         if s.syncBatchNorm == true { lines.append("sync-bn on (under mpirun, batch-norm statistics over the whole batch)") }
-        if let bytes = s.allreduceBucket {
+        if let bytes = s.allreduceBucket {   // (automatic when not set)
             lines.append(bytes == 0 ? "allreduce-bucket off (under mpirun, one all-reduce after backward)"
                                     : "allreduce-bucket \(Format.quantity(Double(bytes), exact: true)) bytes (under mpirun, overlapped with backward)")
         }
@@ -44,8 +44,8 @@ public enum SettingValue: Sendable, Equatable {
     case batch(Int), seed(UInt64), threads(Int), sampling(Sampling), nesterov(Bool), syncBatchNorm(Bool)
     /// A folder for TensorBoard logs, or nil (off).
     case tensorboard(String?)
-    /// Bytes per all-reduce bucket; 0: one all-reduce after backward.
-    case allreduceBucket(Int)
+    /// Bytes per all-reduce bucket; 0: one all-reduce after backward; nil: automatic.
+    case allreduceBucket(Int?)
 
     public var setting: Setting {
         switch self {
@@ -74,7 +74,7 @@ public enum SettingValue: Sendable, Equatable {
         case .nesterov(let on): on ? "yes" : "no"
         case .syncBatchNorm(let on): on ? "on" : "off"
         case .tensorboard(let folder): folder ?? "off"
-        case .allreduceBucket(let bytes): bytes == 0 ? "off" : Format.quantity(Double(bytes), exact: true)
+        case .allreduceBucket(let bytes): bytes.map { $0 == 0 ? "off" : Format.quantity(Double($0), exact: true) } ?? "auto"
         }
     }
 
@@ -125,10 +125,10 @@ extension Session {
         case .nesterov(let on): settings.nesterov = on
         case .syncBatchNorm(let on): settings.syncBatchNorm = on ? true : nil
         case .allreduceBucket(let bytes):
-            guard bytes == 0 || Settings.allreduceBucketRange.contains(bytes) else {
-                throw SessionError("allreduce-bucket: expected a size in bytes from 4k to 4G, or off, got '\(word)'")
+            guard bytes.map({ $0 == 0 || Settings.allreduceBucketRange.contains($0) }) ?? true else {
+                throw SessionError("allreduce-bucket: expected a size in bytes from 4k to 4G, auto or off, got '\(word)'")
             }
-            settings.allreduceBucket = bytes == GradientBuckets.defaultBytes ? nil : bytes
+            settings.allreduceBucket = bytes
         case .tensorboard(let folder):
             settings.tensorboard = try folder.map(Self.tensorboardFolder)
             if let root = settings.tensorboard {
