@@ -87,7 +87,7 @@ let package = Package(
         .testTarget(name: "RenderTests", dependencies: ["Render", "SuperNet", "Layers", "Tensor", "TestSupport"]),
         .testTarget(name: "SessionTests", dependencies: ["Session", "SuperNet", "Datasets", "Render", "Tensor", "Interface", "TestSupport", "DatasetFiles", "TensorBoardProto"]),
         .testTarget(name: "NotebookTests", dependencies: ["Notebook", "Session", "SuperNet", "TestSupport"]),
-        .testTarget(name: "EndToEnd", dependencies: ["BSNCommand", "TestSupport", "Session", "Fuzz", "Datasets", "Notebook", "SuperNet", "Tensor", "Interface"]),
+        .testTarget(name: "EndToEnd", dependencies: ["BSNCommand", "TestSupport", "Session", "Fuzz", "Datasets", "Notebook", "SuperNet", "Tensor", "Interface", "Benchmarks"]),
         .testTarget(name: "FilesTests", dependencies: ["Files"]),
         .testTarget(name: "InterfaceTests", dependencies: ["Interface"]),
     ],

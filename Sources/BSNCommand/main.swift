@@ -170,7 +170,7 @@ struct Bench: ParsableCommand {
         @Option(help: "Link speed: of the test hosts (checked), and of the model beside the rows (10Gb, 1Gb, 100Mb…).") var link = "10Gb"
         @Option(help: "Link speed of the cluster model (default: --link).") var clusterLink: String?
         @Option(help: "Latency of one message in the model (0.1ms, 50us…).") var latency = "0.1ms"
-        @Option(help: "Bytes per all-reduce bucket of the overlapped rows and the model (1M, 25M…; auto: 1/8 of the gradients, 1M…25M).") var bucket = "auto"
+        @Option(help: "Bytes per all-reduce bucket of the overlapped rows and the model (1M, 25M…; auto: gradients × ranks / 32, 256k…25M).") var bucket = "auto"
         @Option(help: "Global batch of the cluster model (default: the configuration's, 32).") var clusterBatch: Int?
         @Option(help: "Training steps timed per row (1…1000).") var steps = 10
         @Option(help: .hidden) var row: String?

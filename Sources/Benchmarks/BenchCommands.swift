@@ -102,7 +102,7 @@ public enum BenchCommands {
                 else { try run(mpirun, root + ["--oversubscribe", "-np", "\(ranks)"] + row(name, steps: request.steps, bucket: bucket), what) }
             }
         }
-        try run(me, Array(row(ScaleBenchmark.estimated, steps: 2, bucket: 0).dropFirst()), "\(ScaleBenchmark.estimated), 1 rank (for the cluster model)")
+        try run(me, Array(row(ScaleBenchmark.estimated, steps: 3, bucket: 0).dropFirst()), "\(ScaleBenchmark.estimated), 1 rank (for the cluster model)")
         struct Report: Codable {
             let cpu: String, sgemm_gflops_1_thread: Double, fma_peak_1_thread: FMAPeak, cores: Int
             let hosts: String?, link_bits_per_s: Double, cluster_link_bits_per_s: Double, latency_ms: Double, bucket_bytes: Int?, cluster_batch: Int?

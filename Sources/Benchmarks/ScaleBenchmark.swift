@@ -23,11 +23,19 @@ public enum ScaleBenchmark {
         /// backward passed each node (from the last) with that node's gradient bytes.
         public let forward_ms: Double, backward_ms: Double
         public let backward_profile: [Passed]
+
+        public init(config: String, ranks: Int, threads: Int, batch: Int, images_per_s: Double, step_ms: Double, allreduce_ms: Double, gradient_mb: Double,
+                    bucket_bytes: Int, wait_ms: Double, forward_ms: Double, backward_ms: Double, backward_profile: [Passed]) {
+            (self.config, self.ranks, self.threads, self.batch, self.images_per_s, self.step_ms) = (config, ranks, threads, batch, images_per_s, step_ms)
+            (self.allreduce_ms, self.gradient_mb, self.bucket_bytes, self.wait_ms) = (allreduce_ms, gradient_mb, bucket_bytes, wait_ms)
+            (self.forward_ms, self.backward_ms, self.backward_profile) = (forward_ms, backward_ms, backward_profile)
+        }
     }
 
     /// Backward passed a node `ms` after it began; the node's weight gradients have `bytes`.
     public struct Passed: Codable, Sendable {
         public let ms: Double, bytes: Int
+        public init(ms: Double, bytes: Int) { (self.ms, self.bytes) = (ms, bytes) }
     }
 
     /// Configurations of the efficiency target, and the one the cluster estimate is for.
@@ -51,13 +59,15 @@ public enum ScaleBenchmark {
         var data = RNG(seed: 3 + UInt64(ranks.rank))
         data.fillUniform(images, -1, 1)
         let labels = (0..<rows.count).map { _ in Int32(data.integer(below: 10)) }
-        var times = [Double](), waits = [Double]()
+        var times = [Double](), waits = [Double](), forwards = [Double](), backwards = [Double]()
         for k in 0..<steps + 2 {
             let t0 = Timing.now()
             try trainer.trainStep(images: images, labels: labels)
             if k >= 2 {                                           // the first two allocate and choose algorithms
                 times.append(Timing.now() - t0)
                 waits.append(trainer.buckets.lastWait)
+                forwards.append(trainer.lastPasses.forward)
+                backwards.append(trainer.lastPasses.backward)
             }
         }
         let weights = network.weights.reduce(0) { $0 + $1.count }
@@ -71,30 +81,32 @@ public enum ScaleBenchmark {
                 reduce.append(Timing.now() - t0)
             }
         }
+        // When backward passed each node, on the steps' own scale of time.
+        let backward = median(backwards)
         let profile = ranks.distributed ? nil : try backwardProfile(trainer, images: images)
+        let timeline = profile.map { p in p.passed.map { Passed(ms: $0.ms * 1000 * backward / p.backward, bytes: $0.bytes) } } ?? []
         guard ranks.isLeader else { return nil }
         let step = median(times)
         return Row(config: config.name, ranks: ranks.count, threads: 1, batch: config.batch, images_per_s: Double(config.batch) / step,
                    step_ms: 1000 * step, allreduce_ms: reduce.isEmpty ? 0 : 1000 * median(reduce), gradient_mb: Double(weights * 4) / 1e6,
                    bucket_bytes: trainer.buckets.bucketCount == 0 ? 0 : trainer.buckets.bucketBytes, wait_ms: ranks.distributed ? 1000 * median(waits) : 0,
-                   forward_ms: profile?.forward ?? 0, backward_ms: profile?.backward ?? 0, backward_profile: profile?.passed ?? [])
+                   forward_ms: 1000 * median(forwards), backward_ms: 1000 * backward, backward_profile: timeline)
     }
 
-    /// Forward and backward on the batch with the last step's architectures,
-    /// and when backward passed each node (the median of 3 passes by backward time).
-    private static func backwardProfile(_ trainer: Trainer, images: Tensor) throws -> (forward: Double, backward: Double, passed: [Passed]) {
+    /// When backward passed each node, on the batch with the last step's
+    /// architectures (the median of 3 passes by backward time, in ms), and that backward's time.
+    private static func backwardProfile(_ trainer: Trainer, images: Tensor) throws -> (backward: Double, passed: [Passed]) {
         let executor = trainer.executor
         let bytes = trainer.network.nodes.map { 4 * ($0.module?.parameters.reduce(0) { $0 + $1.count } ?? 0) }
-        var passes = [(forward: Double, backward: Double, passed: [Passed])]()
+        var passes = [(backward: Double, passed: [Passed])]()
         for _ in 0..<3 {
-            let t0 = Timing.now()
             let logits = try executor.forward(images, architectures: trainer.lastArchitectures, training: true)
             let gradient = Tensor(shape: logits.shape)
             gradient.fill(1 / Float(logits.count))
             let t1 = Timing.now()
             var passed = [Passed]()
             try executor.backward(gradient) { node in passed.append(Passed(ms: 1000 * (Timing.now() - t1), bytes: bytes[node])) }
-            passes.append((1000 * (t1 - t0), 1000 * (Timing.now() - t1), passed))
+            passes.append((1000 * (Timing.now() - t1), passed))
         }
         return passes.sorted { $0.backward < $1.backward }[1]
     }
@@ -121,7 +133,7 @@ public enum ScaleBenchmark {
     /// step waits for the last. Bucket 0: one all-reduce after backward.
     public static func model(_ one: Row, machines n: Int, link: Link, bucket: Int?, batch: Int? = nil) -> (compute: Double, reduce: Double, exposed: Double, step: Double) {
         let share = Double(batch ?? one.batch) / Double(one.batch * n)
-        let bucket = bucket ?? GradientBuckets.automaticBytes(gradientBytes: Int(one.gradient_mb * 1e6))
+        let bucket = bucket ?? GradientBuckets.automaticBytes(gradientBytes: Int(one.gradient_mb * 1e6), ranks: n)
         let forward = one.forward_ms * share, backward = one.backward_ms * share
         let rest = max(0, one.step_ms - one.forward_ms - one.backward_ms)
         func transfer(_ bytes: Int) -> Double {
@@ -146,9 +158,9 @@ public enum ScaleBenchmark {
 
     /// The measured rows with the model's efficiency beside each, then the
     /// model for `estimated` on a cluster of 1…32 machines, fused and overlapped.
-    /// "auto (1/8 of the gradients, 1M…25M)", "4M bytes".
+    /// "auto (gradients × ranks / 32, 256k…25M)", "4M bytes".
     public static func describe(_ bucket: Int?) -> String {
-        bucket.map { Format.quantity(Double($0), exact: true) + " bytes" } ?? "auto size (1/8 of the gradients, 1M…25M bytes)"
+        bucket.map { Format.quantity(Double($0), exact: true) + " bytes" } ?? "auto size (gradients × ranks / 32, 256k…25M bytes)"
     }
 
     /// Efficiency of a modelled step against the 1-rank row: images/s per machine, relative.

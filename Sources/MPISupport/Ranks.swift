@@ -28,15 +28,17 @@ public final class MPIRanks: Communicator, @unchecked Sendable {
         let total = tensors.reduce(0) { $0 + $1.count }
         guard total > 0 else { return }
         if packed.count != total { packed = Tensor(shape: [total]) }
+        let buffer = packed.data
         var at = 0
         for t in tensors {
-            for j in 0..<t.count { packed.data[at + j] = scale * t.data[j] }
+            (buffer + at).update(from: t.data, count: t.count)
             at += t.count
         }
-        sum(packed.data, count: total)
+        if scale != 1 { for k in 0..<total { buffer[k] *= scale } }
+        sum(buffer, count: total)
         at = 0
         for t in tensors {
-            t.data.update(from: packed.data + at, count: t.count)
+            t.data.update(from: buffer + at, count: t.count)
             at += t.count
         }
     }

@@ -20,7 +20,7 @@ struct SetCommand: Command {
     seed (1)        reseeds the session's generator and the trainer's
     sampling example|batch (example)  one architecture per example, or per batch
     sync-bn on|off (off)  under mpirun: batch-norm statistics over the whole batch, not each rank's rows
-    allreduce-bucket <bytes>|auto|off (auto: 1/8 of the gradients, 1M…25M)  under mpirun: gradients
+    allreduce-bucket <bytes>|auto|off (auto: gradients × ranks / 32, 256k…25M)  under mpirun: gradients
                     all-reduced in buckets of this size during backward; off: in one all-reduce after it
     tensorboard <folder>|off (off)  training writes TensorBoard logs to <folder>/<session name>
     inline on|off|auto (auto)  pictures shown under their cell (kitty, iTerm2 or sixel terminals)

@@ -39,6 +39,7 @@ extension SessionStore.Manifest {
         try check(settings.batch, "settings.batch", Settings.batchRange)
         try check(settings.threads, "settings.threads", Settings.threadRange)
         try check(settings.warmupSteps, "settings.warmupSteps", 0...Settings.maxSteps)
+        if let b = settings.allreduceBucket, b != 0 { try check(b, "settings.allreduceBucket", Settings.allreduceBucketRange) }
         if let s = settings.schedule { try check(s, "settings.schedule") }
 
         if let c = convolutionChoices { try check(c.count, "convolutionChoices (count)", 0...100_000) }

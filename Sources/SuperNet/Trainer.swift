@@ -93,6 +93,8 @@ public final class Trainer {
         didSet { if allreduceBucket != oldValue { buckets = makeBuckets() } }
     }
     public private(set) lazy var buckets = makeBuckets()
+    /// Seconds the last step spent in forward and in backward (for benchmarks).
+    public private(set) var lastPasses = (forward: 0.0, backward: 0.0)
     private let classification = SoftmaxCrossEntropy()
     private let pixels = PixelCrossEntropy()
     var runningBaseline: Double?
@@ -148,10 +150,14 @@ public final class Trainer {
             if !isWarmingUp && !samplingStarted { startSampling() }
             let batch = sample(rowsHere: images.shape[0])
             weights.learningRate = schedule.value(at: epoch)
+            let start = DispatchTime.now().uptimeNanoseconds
             let logits = try executor.forward(images, architectures: batch.here, training: true)
+            let forwardEnd = DispatchTime.now().uptimeNanoseconds
             let loss = try losses(logits, labels: labels, batch)
             try check(loss)
+            let backwardStart = DispatchTime.now().uptimeNanoseconds
             try backward(batch)
+            lastPasses = (Double(forwardEnd - start) / 1e9, Double(DispatchTime.now().uptimeNanoseconds - backwardStart) / 1e9)
             reduceGradients()
             try checkUpdate()
             let update = try gateUpdate(loss, batch)

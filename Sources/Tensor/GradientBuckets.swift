@@ -17,13 +17,14 @@ import Foundation
 /// With `bucketBytes` 0, or a single process, `finish` sums every gradient
 /// in one all-reduce after backward (fused; nothing at all on one process).
 public final class GradientBuckets {
-    /// Bytes per bucket unless set (`set allreduce-bucket`): an eighth of
-    /// the gradients, from 1 MB to 25 MB. Chosen by measurement and by the
-    /// step model (docs/benchmarks.md, "Overlapped all-reduce"): small buckets
-    /// start early (a small network on 2 hosts), few buckets pay the
-    /// per-message latency few times (a large network on many machines).
-    public static func automaticBytes(gradientBytes: Int) -> Int {
-        min(max(gradientBytes / 8, 1_000_000), 25_000_000)
+    /// Bytes per bucket unless set (`set allreduce-bucket`): the gradients
+    /// × ranks / 32 (a sixteenth at 2 ranks), from 256 kB to 25 MB. Chosen by
+    /// measurement and by the step model (docs/benchmarks.md, "Overlapped
+    /// all-reduce"): small buckets start early, so that little is left to send
+    /// when backward ends; but each bucket's ring all-reduce pays the latency
+    /// of 2·(ranks − 1) messages, so buckets grow with the ranks.
+    public static func automaticBytes(gradientBytes: Int, ranks: Int) -> Int {
+        min(max(gradientBytes / 32 * ranks, 256_000), 25_000_000)
     }
 
     public let communicator: any Communicator
@@ -47,7 +48,7 @@ public final class GradientBuckets {
     public init(groups: [[Tensor]], bucketBytes: Int?, communicator: any Communicator) {
         self.communicator = communicator
         all = groups.flatMap { $0 }
-        let bucketBytes = max(0, bucketBytes ?? Self.automaticBytes(gradientBytes: 4 * all.reduce(0) { $0 + $1.count }))
+        let bucketBytes = max(0, bucketBytes ?? Self.automaticBytes(gradientBytes: 4 * all.reduce(0) { $0 + $1.count }, ranks: communicator.count))
         self.bucketBytes = bucketBytes
         var buckets = [Bucket](), tensors = [Tensor](), bytes = 0, lowest = 0
         func close() {

@@ -1,3 +1,4 @@
+import Benchmarks
 import Foundation
 import TestSupport
 import XCTest
@@ -43,16 +44,55 @@ final class BenchCommandTests: XCTestCase {
         let report = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(run.stdout.utf8)) as? [String: Any])
         XCTAssertGreaterThan(try XCTUnwrap(report["sgemm_gflops_1_thread"] as? Double), 1)
         let rows = try XCTUnwrap(report["rows"] as? [[String: Any]])
-        // Each measured config at 1 and 2 ranks, then the CNF C=128 row the cluster estimate uses.
+        // Each measured config at 1 rank, and at 2 ranks with buckets then fused; then the CNF C=128 row the cluster model uses.
         XCTAssertEqual(rows.map { "\($0["config"]!) \($0["ranks"]!)" },
-                       ["cnf_c32_b64 1", "cnf_c32_b64 2", "resnet20_b64 1", "resnet20_b64 2", "cnf_c128_b32 1"])
+                       ["cnf_c32_b64 1", "cnf_c32_b64 2", "cnf_c32_b64 2", "resnet20_b64 1", "resnet20_b64 2", "resnet20_b64 2", "cnf_c128_b32 1"])
+        XCTAssertEqual(rows.map { $0["bucket_bytes"] as? Int == 0 }, [true, false, true, true, false, true, true], "overlapped, then fused")
+        // Automatic buckets at 2 ranks: a sixteenth of the gradients, at least 256 kB.
+        XCTAssertEqual(rows[1]["bucket_bytes"] as? Int, Int(4.549416e6) / 32 * 2)
+        XCTAssertEqual(rows[4]["bucket_bytes"] as? Int, 256_000)
         for row in rows {
             XCTAssertGreaterThan(try XCTUnwrap(row["images_per_s"] as? Double), 0)
             let reduce = try XCTUnwrap(row["allreduce_ms"] as? Double)
-            XCTAssertTrue((row["ranks"] as? Int) == 1 ? reduce == 0 : reduce > 0, "\(row)")
+            let one = (row["ranks"] as? Int) == 1
+            XCTAssertTrue(one ? reduce == 0 : reduce > 0, "\(row)")
+            XCTAssertGreaterThanOrEqual(try XCTUnwrap(row["wait_ms"] as? Double), 0)
+            // One rank: when backward passed each node, with every gradient byte once, in time order.
+            let profile = try XCTUnwrap(row["backward_profile"] as? [[String: Any]])
+            XCTAssertEqual(profile.isEmpty, !one)
+            if one {
+                let bytes = profile.compactMap { $0["bytes"] as? Int }.reduce(0, +), times = profile.compactMap { $0["ms"] as? Double }
+                XCTAssertEqual(Double(bytes) / 1e6, try XCTUnwrap(row["gradient_mb"] as? Double), accuracy: 1e-6)
+                XCTAssertEqual(times, times.sorted())
+                XCTAssertGreaterThan(try XCTUnwrap(row["backward_ms"] as? Double), 0)
+                XCTAssertGreaterThan(try XCTUnwrap(row["forward_ms"] as? Double), 0)
+            }
         }
         let c128 = try XCTUnwrap(rows.last?["gradient_mb"] as? Double)
         XCTAssertEqual(c128, 4 * 18e6 / 1e6, accuracy: 10, "about 72 MB of gradients per step at C=128")
+    }
+
+    /// The step model on a hand-worked example: 4 nodes of 1 MB each, passed
+    /// at 50, 100, 150 and 200 ms of a 200 ms backward after a 100 ms forward
+    /// and 20 ms of the rest; 2 machines on 1 Gb/s links.
+    func testTheStepModelOverlapsBucketsWithBackward() throws {
+        let one = ScaleBenchmark.Row(config: "toy", ranks: 1, threads: 1, batch: 64, images_per_s: 200, step_ms: 320, allreduce_ms: 0, gradient_mb: 4,
+                                     bucket_bytes: 0, wait_ms: 0, forward_ms: 100, backward_ms: 200,
+                                     backward_profile: [50, 100, 150, 200].map { ScaleBenchmark.Passed(ms: $0, bytes: 1_000_000) })
+        let link = ScaleBenchmark.Link(name: "1Gb", bitsPerSecond: 1e9, latencySeconds: 0)
+        // Fused: 150 ms of compute, then 2·(1/2)·4 MB at 1 Gb/s = 32 ms, then the rest.
+        let fused = ScaleBenchmark.model(one, machines: 2, link: link, bucket: 0)
+        XCTAssertEqual(fused.step, 150 + 32 + 20, accuracy: 1e-9)
+        XCTAssertEqual(fused.exposed, 32, accuracy: 1e-9)
+        // Buckets of 1 MB, ready at 75, 100, 125 and 150 ms, 8 ms each: the last ends at 158.
+        let overlapped = ScaleBenchmark.model(one, machines: 2, link: link, bucket: 1_000_000)
+        XCTAssertEqual(overlapped.exposed, 8, accuracy: 1e-9)
+        XCTAssertEqual(overlapped.step, 150 + 8 + 20, accuracy: 1e-9)
+        // Buckets of 2 MB, ready at 100 and 150 ms, 16 ms each; 0.1 ms per message adds 2·(N−1) = 2 messages a bucket.
+        let slow = ScaleBenchmark.Link(name: "1Gb", bitsPerSecond: 1e9, latencySeconds: 1e-4)
+        XCTAssertEqual(ScaleBenchmark.model(one, machines: 2, link: slow, bucket: 2_000_000).exposed, 16.2, accuracy: 1e-9)
+        // At 4 machines, a global batch of 128 gives each machine 32 images: the compute of one machine with 64 halves.
+        XCTAssertEqual(ScaleBenchmark.model(one, machines: 4, link: link, bucket: 0, batch: 128).compute, 150 + 20, accuracy: 1e-9)
     }
 
     func testBenchConvTablePrintsTheConfiguration() throws {

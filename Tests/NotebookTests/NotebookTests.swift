@@ -32,6 +32,8 @@ final class NotebookTests: XCTestCase {
             ("load imagenet", "unknown dataset 'imagenet'"),
             ("set momentum 1.5", "[0, 1)"),
             ("set batch lots", "whole number"),
+            ("set allreduce-bucket 12", "from 4k to 4G"),
+            ("set allreduce-bucket big", "auto or off, got 'big'"),
             ("schedule 0.1 @x:0.01", "@<epoch>:<lr>"),
             ("open missing-session", "no session 'missing-session'"),
             ("budget flops 1M lambda=1e-6", "no model"),
@@ -56,6 +58,23 @@ final class NotebookTests: XCTestCase {
         XCTAssertTrue(nb.session.cells.last!.output.contains("example:"))
         XCTAssertTrue(nb.execute("train --help"))
         XCTAssertTrue(nb.session.cells.last!.output.contains("train <n> epochs|steps"))
+    }
+
+    /// `set allreduce-bucket`: bytes, auto or off, kept in the session's settings and listed by `set`.
+    func testTheAllReduceBucketIsASettingSavedWithTheSession() throws {
+        let nb = try makeNotebook(self)
+        XCTAssertTrue(nb.execute("set allreduce-bucket 25M"))
+        XCTAssertEqual(nb.session.settings.allreduceBucket, 25_000_000)
+        XCTAssertTrue(nb.execute("set"))
+        XCTAssertTrue(nb.session.cells.last!.output.contains("allreduce-bucket 25M bytes (under mpirun, overlapped with backward)"), nb.session.cells.last!.output)
+        XCTAssertTrue(nb.execute("set allreduce-bucket off"))
+        XCTAssertEqual(nb.session.settings.allreduceBucket, 0)
+        XCTAssertTrue(nb.execute("save b"))
+        XCTAssertEqual(try nb.store.open("b").settings.allreduceBucket, 0, "saved and reopened")
+        XCTAssertTrue(nb.execute("set allreduce-bucket auto"))
+        XCTAssertNil(nb.session.settings.allreduceBucket)
+        XCTAssertTrue(nb.execute("set"))
+        XCTAssertFalse(nb.session.cells.last!.output.contains("allreduce-bucket"))
     }
 
     func testASmallSearchRunsThroughTheCommands() throws {
