@@ -163,9 +163,10 @@ public enum ScaleBenchmark {
         bucket.map { Format.quantity(Double($0), exact: true) + " bytes" } ?? "auto size (gradients × ranks / 32, 256k…25M bytes)"
     }
 
-    /// Efficiency of a modelled step against the 1-rank row: images/s per machine, relative.
+    /// Efficiency of a modelled step on N machines: the step of one machine
+    /// with the same global batch, over N times this step.
     static func efficiency(_ one: Row, machines n: Int, step: Double, batch: Int) -> Double {
-        (Double(batch) / step) / (Double(one.batch) / one.step_ms) / Double(n)
+        model(one, machines: 1, link: Link(name: "", bitsPerSecond: 1, latencySeconds: 0), bucket: 0, batch: batch).step / (Double(n) * step)
     }
 
     public static func table(_ rows: [Row], hostsLink: Link?, cluster: Link, bucket: Int?, clusterBatch: Int? = nil) -> String {
@@ -193,8 +194,9 @@ public enum ScaleBenchmark {
                       + "\(Format.fixed(cluster.latencySeconds * 1e3, 2)) ms per message:",
                   "measured here: forward \(Format.fixed(c.forward_ms, 0)) ms, backward \(Format.fixed(c.backward_ms, 0)) ms, the rest of the step "
                       + "\(Format.fixed(max(0, c.step_ms - c.forward_ms - c.backward_ms), 0)) ms; \(Format.fixed(c.gradient_mb, 1)) MB of gradients per step.",
-                  "Model: forward and backward shrink as 1/N, the rest does not; ring all-reduce 2·(N−1)/N · bytes / speed + 2·(N−1) · latency,",
-                  "fused after backward, or overlapped: buckets of \(describe(bucket)), each started when backward has finished it."]
+                  "Model: forward and backward scale with the images a machine has (the global batch / N), the rest does not; ring all-reduce",
+                  "2·(N−1)/N · bytes / speed + 2·(N−1) · latency,",
+                  "fused after backward, or overlapped: buckets of \(describe(bucket)),", "each started when backward has finished it."]
         var estimate = Table([.right("machines", 9), .right("compute ms", 11), .right("all-reduce ms", 14), .right("fused step", 11), .right("efficiency", 11),
                               .right("overlapped step", 16), .right("waited ms", 10), .right("efficiency", 11)])
         for n in [1, 2, 4, 8, 16, 32] {
