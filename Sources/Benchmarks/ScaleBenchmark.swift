@@ -81,16 +81,16 @@ public enum ScaleBenchmark {
                 reduce.append(Timing.now() - t0)
             }
         }
-        // When backward passed each node, on the steps' own scale of time.
-        let backward = median(backwards)
+        // When backward passed each node, stretched to the timed steps' backward (both in ms).
+        let backward = 1000 * median(backwards)
         let profile = ranks.distributed ? nil : try backwardProfile(trainer, images: images)
-        let timeline = profile.map { p in p.passed.map { Passed(ms: $0.ms * 1000 * backward / p.backward, bytes: $0.bytes) } } ?? []
+        let timeline = profile.map { p in p.passed.map { Passed(ms: $0.ms * (backward / p.backward), bytes: $0.bytes) } } ?? []
         guard ranks.isLeader else { return nil }
         let step = median(times)
         return Row(config: config.name, ranks: ranks.count, threads: 1, batch: config.batch, images_per_s: Double(config.batch) / step,
                    step_ms: 1000 * step, allreduce_ms: reduce.isEmpty ? 0 : 1000 * median(reduce), gradient_mb: Double(weights * 4) / 1e6,
                    bucket_bytes: trainer.buckets.bucketCount == 0 ? 0 : trainer.buckets.bucketBytes, wait_ms: ranks.distributed ? 1000 * median(waits) : 0,
-                   forward_ms: 1000 * median(forwards), backward_ms: 1000 * backward, backward_profile: timeline)
+                   forward_ms: 1000 * median(forwards), backward_ms: backward, backward_profile: timeline)
     }
 
     /// When backward passed each node, on the batch with the last step's
