@@ -145,19 +145,25 @@ public enum BenchCommands {
 /// its standard output that is a JSON object.
 public enum RowRunner {
     public static func run<Row: Decodable>(_ executable: URL, _ arguments: [String], what: String, as: Row.Type) throws -> Row {
-        let process = Process()
-        process.executableURL = executable
-        process.arguments = arguments
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        do { try process.run() } catch { throw ShellFailure("cannot start \(executable.path): \(error)") }
-        let data = pipe.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        guard process.terminationStatus == 0,
-              let line = String(decoding: data, as: UTF8.self).split(separator: "\n").last(where: { $0.hasPrefix("{") }),
+        let (status, output) = try self.output(executable, arguments)
+        guard status == 0,
+              let line = output.split(separator: "\n").last(where: { $0.hasPrefix("{") }),
               let row = try? JSONDecoder().decode(Row.self, from: Data(line.utf8)) else {
             throw ShellFailure("the row \(what) failed")
         }
         return row
+    }
+
+    /// Runs a program to its end: its status and standard output (its errors go to ours, or nowhere).
+    static func output(_ executable: URL, _ arguments: [String], quiet: Bool = false) throws -> (status: Int32, stdout: String) {
+        let process = Process(), pipe = Pipe()
+        process.executableURL = executable
+        process.arguments = arguments
+        process.standardOutput = pipe
+        if quiet { process.standardError = FileHandle.nullDevice }
+        do { try process.run() } catch { throw ShellFailure("cannot start \(executable.path): \(error)") }
+        let data = pipe.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return (process.terminationStatus, String(decoding: data, as: UTF8.self))
     }
 }

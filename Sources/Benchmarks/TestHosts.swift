@@ -22,7 +22,7 @@ struct TestHosts: CustomStringConvertible {
         guard let script = candidates.first(where: { FileManager.default.isExecutableFile(atPath: $0) }) else {
             throw ShellFailure("bsn bench scale --hosts: needs scripts/test-hosts.sh (run bsn from the repository)")
         }
-        let status = try Self.output(script, ["status"])
+        let status = try RowRunner.output(URL(fileURLWithPath: script), ["status"], quiet: true).stdout
         let up = status.split(separator: "\n").filter { $0.hasPrefix("bsnh") }
         guard up.count >= count else {
             throw ShellFailure("bsn bench scale --hosts \(count): \(up.count) test hosts are up; make them first: sudo scripts/test-hosts.sh up \(count) \(Self.tcRate(link.bitsPerSecond))")
@@ -44,17 +44,5 @@ struct TestHosts: CustomStringConvertible {
     /// 1e9 → "1gbit" (tc's words).
     static func tcRate(_ bits: Double) -> String {
         bits >= 1e9 ? String(format: "%ggbit", bits / 1e9) : String(format: "%gmbit", bits / 1e6)
-    }
-
-    private static func output(_ script: String, _ arguments: [String]) throws -> String {
-        let process = Process(), pipe = Pipe()
-        process.executableURL = URL(fileURLWithPath: script)
-        process.arguments = arguments
-        process.standardOutput = pipe
-        process.standardError = FileHandle.nullDevice
-        do { try process.run() } catch { throw ShellFailure("cannot run \(script): \(error)") }
-        let data = pipe.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return String(decoding: data, as: UTF8.self)
     }
 }

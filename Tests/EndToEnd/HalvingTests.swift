@@ -97,16 +97,7 @@ final class HalvingSweepTests: XCTestCase {
         XCTAssertEqual(whole.status, 0, whole.stdout + whole.stderr)
 
         // The same sweep, killed (kill -9) once the first rung is decided and the second is under way, then run again.
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: try bsnBinaryPath())
-        process.arguments = ["run", path]
-        var env = ProcessInfo.processInfo.environment
-        for (k, v) in environment("killed") { env[k] = v }
-        process.environment = env
-        process.currentDirectoryURL = folder
-        process.standardOutput = FileHandle.nullDevice
-        process.standardError = FileHandle.nullDevice
-        try process.run()
+        let process = try startBSN(["run", path], environment: environment("killed"), in: folder)
         let deadline = Date().addingTimeInterval(120)
         while Date() < deadline {
             if let decided = (try? store("killed").open("h", access: .read))?.halvingRecord?.survivors, !decided.isEmpty,

@@ -71,16 +71,20 @@ final class MPITests: XCTestCase {
         XCTAssertTrue(more.stdout.contains("(step 32, epoch 4.00)"), more.stdout)
     }
 
+    /// `search` for 3 steps (after 1 warm-up step) with `set allreduce-bucket <bucket>` and a batch of `batch`.
+    private static func threeSteps(bucket: String, batch: Int) -> String {
+        search.replacingOccurrences(of: "set batch 64", with: "set batch \(batch)\nset allreduce-bucket \(bucket)")
+            .replacingOccurrences(of: "warmup 1 epochs", with: "warmup 1 steps").replacingOccurrences(of: "train 3 epochs", with: "train 3 steps")
+    }
+
     /// The gradients' all-reduce in buckets started during backward gives
     /// the weights of one all-reduce after it, bit for bit (at 2 ranks each
     /// element's sum is fl(a + b), whatever the buckets).
     func testOverlappedAndFusedAllReduceGiveTheSameSessionAfterThreeSteps() throws {
         var states = [Data]()
         for bucket in ["off", "4k", "64k"] {
-            let text = Self.search.replacingOccurrences(of: "set batch 64", with: "set batch 64\nset allreduce-bucket \(bucket)")
-                .replacingOccurrences(of: "warmup 1 epochs", with: "warmup 1 steps").replacingOccurrences(of: "train 3 epochs", with: "train 3 steps")
             let root = folder.appendingPathComponent("bucket-\(bucket)")
-            let r = try mpirun(try script("bucket-\(bucket).bsn", text), into: root)
+            let r = try mpirun(try script("bucket-\(bucket).bsn", Self.threeSteps(bucket: bucket, batch: 64)), into: root)
             XCTAssertEqual(r.status, 0, r.output)
             XCTAssertTrue(r.output.contains("allreduce-bucket = \(bucket)"), r.output)
             XCTAssertEqual(try SessionStore(root: root).open("dp").trainer?.step, 3)
@@ -97,10 +101,8 @@ final class MPITests: XCTestCase {
     func testAtThreeRanksOverlappedAndFusedAllReduceAgreeWithinRounding() throws {
         var trainers = [Trainer]()
         for bucket in ["off", "4k", "4k"] {
-            let text = Self.search.replacingOccurrences(of: "set batch 64", with: "set batch 60\nset allreduce-bucket \(bucket)")
-                .replacingOccurrences(of: "warmup 1 epochs", with: "warmup 1 steps").replacingOccurrences(of: "train 3 epochs", with: "train 3 steps")
             let root = folder.appendingPathComponent("three-\(bucket)-\(trainers.count)")
-            let r = try mpirun(try script("three-\(bucket).bsn", text), into: root, ranks: 3)
+            let r = try mpirun(try script("three-\(bucket).bsn", Self.threeSteps(bucket: bucket, batch: 60)), into: root, ranks: 3)
             XCTAssertEqual(r.status, 0, r.output)
             trainers.append(try XCTUnwrap(try SessionStore(root: root).open("dp").trainer))
         }

@@ -334,14 +334,7 @@ final class ReliabilityTests: XCTestCase {
         let sessions = folder.appendingPathComponent("sessions"), session = sessions.appendingPathComponent("k")
         var rng = RNG(seed: 5), lastStep = 0, kills = 0
         for round in 0..<50 {
-            let process = Process()
-            process.executableURL = URL(fileURLWithPath: binary)
-            process.arguments = ["run", loop, "--session", "k"]
-            process.environment = ProcessInfo.processInfo.environment.merging(["BSN_SESSIONS": sessions.path]) { $1 }
-            process.currentDirectoryURL = folder
-            process.standardOutput = FileHandle.nullDevice
-            process.standardError = FileHandle.nullDevice
-            try process.run()
+            let process = try startProgram(binary, ["run", loop, "--session", "k"], environment: ["BSN_SESSIONS": sessions.path], in: folder)
             usleep(UInt32(50_000 + rng.integer(below: 400_000)))
             if process.isRunning { kill(process.processIdentifier, SIGKILL); kills += 1 }
             process.waitUntilExit()

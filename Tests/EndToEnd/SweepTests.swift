@@ -143,16 +143,7 @@ final class SweepTests: XCTestCase {
 
         """
         let path = try script("killed.bsn", text)
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: try bsnBinaryPath())
-        process.arguments = ["run", path]
-        var env = ProcessInfo.processInfo.environment
-        for (k, v) in environment { env[k] = v }
-        process.environment = env
-        process.currentDirectoryURL = folder
-        process.standardOutput = FileHandle.nullDevice
-        process.standardError = FileHandle.nullDevice
-        try process.run()
+        let process = try startBSN(["run", path], environment: environment, in: folder)
         // Kill the sweep as soon as its first child is finished.
         let deadline = Date().addingTimeInterval(120)
         var finished = [SessionStore.Listing]()

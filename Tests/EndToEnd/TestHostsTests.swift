@@ -40,25 +40,10 @@ final class TestHostsTests: XCTestCase {
 
     /// `bsn run <script>` at 2 ranks: on the test hosts, or on this machine (loopback and shared memory).
     private func twoRanks(_ script: String, sessions: URL, onHosts: Bool) throws -> Process {
-        let process = Process()
-        let bsn = [try bsnBinaryPath(), "run", script]
-        let exported = ["-x", "BSN_SESSIONS", "-x", "BSN_CONV_ALGORITHM"]
-        if onHosts {
-            process.executableURL = URL(fileURLWithPath: self.script)
-            process.arguments = ["mpirun", "2"] + exported + bsn
-        } else {
-            process.executableURL = URL(fileURLWithPath: "/usr/bin/mpirun")
-            process.arguments = ["--allow-run-as-root", "--oversubscribe", "-np", "2"] + exported + bsn
-        }
-        var environment = ProcessInfo.processInfo.environment
-        environment["BSN_SESSIONS"] = sessions.path
-        environment["BSN_CONV_ALGORITHM"] = "gemm"
-        process.environment = environment
-        process.currentDirectoryURL = folder
-        process.standardOutput = FileHandle.nullDevice
-        process.standardError = FileHandle.nullDevice
-        try process.run()
-        return process
+        let bsn = ["-x", "BSN_SESSIONS", "-x", "BSN_CONV_ALGORITHM", try bsnBinaryPath(), "run", script]
+        let environment: [String: String?] = ["BSN_SESSIONS": sessions.path, "BSN_CONV_ALGORITHM": "gemm"]
+        return onHosts ? try startProgram(self.script, ["mpirun", "2"] + bsn, environment: environment, in: folder)
+                       : try startProgram("/usr/bin/mpirun", ["--allow-run-as-root", "--oversubscribe", "-np", "2"] + bsn, environment: environment, in: folder)
     }
 
     /// Waits at most `seconds` for the process; kills it and fails if it is still running.

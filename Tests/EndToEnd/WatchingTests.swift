@@ -172,16 +172,7 @@ final class WatchingTests: XCTestCase {
         set tensorboard runs
         train 500 epochs
         """.write(to: script, atomically: true, encoding: .utf8)
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: try bsnBinaryPath())
-        process.arguments = ["run", script.path]
-        var env = ProcessInfo.processInfo.environment
-        for (k, v) in environment { env[k] = v }
-        process.environment = env
-        process.currentDirectoryURL = folder
-        process.standardOutput = FileHandle.nullDevice
-        process.standardError = FileHandle.nullDevice
-        try process.run()
+        let process = try startBSN(["run", script.path], environment: environment, in: folder)
         // Interrupt once the second epoch's file is written: mid-epoch, most likely.
         let run = folder.appendingPathComponent("runs/long")
         let deadline = Date().addingTimeInterval(120)

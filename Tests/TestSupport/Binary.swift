@@ -49,6 +49,28 @@ public func runBSN(_ arguments: [String], environment: [String: String?] = [:], 
                      stderr: String(decoding: errData.value ?? Data(), as: UTF8.self))
 }
 
+/// Starts `bsn arguments…` (see `startProgram`).
+public func startBSN(_ arguments: [String], environment: [String: String?] = [:], in folder: URL) throws -> Process {
+    try startProgram(try bsnBinaryPath(), arguments, environment: environment, in: folder)
+}
+
+/// Starts a program in `folder` with extra environment variables (a nil
+/// value removes the variable), its output discarded, and returns at once:
+/// for tests that kill or interrupt it while it runs.
+public func startProgram(_ executable: String, _ arguments: [String], environment: [String: String?] = [:], in folder: URL) throws -> Process {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: executable)
+    process.arguments = arguments
+    var env = ProcessInfo.processInfo.environment
+    for (key, value) in environment { env[key] = value }
+    process.environment = env
+    process.currentDirectoryURL = folder
+    process.standardOutput = FileHandle.nullDevice
+    process.standardError = FileHandle.nullDevice
+    try process.run()
+    return process
+}
+
 /// Runs any program with its output and errors in one stream; waits for it.
 /// The status is a shell's: 128 + the signal when a signal ended it.
 public func runProgram(_ executable: String, _ arguments: [String], in folder: URL? = nil) throws -> (status: Int32, output: String) {
