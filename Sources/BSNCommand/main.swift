@@ -14,6 +14,10 @@ import Tensor
 // command calls one function of a module. The notebook's own commands are the
 // Notebook module's registry.
 
+/// A closed pipe is an error of a write (EPIPE), not the death of the process:
+/// the notebook then stops its work, saves and leaves (StandardStreams).
+StandardStreams.ignoreBrokenPipes()
+
 /// Under mpirun MPI starts before anything else (a plain bsn never starts it) and ends at exit.
 let ranks = Ranks.start()
 atexit { Ranks.finish() }
@@ -33,10 +37,10 @@ func leave(_ status: Int32) -> Never {
 func perform(_ what: String, _ body: () throws -> Int32) -> Never {
     do { leave(try body()) } catch let failure as ShellFailure {
         let text = "\(failure)"
-        FileHandle.standardError.write(Data(((text.hasPrefix("bsn") ? "" : what + ": ") + text + "\n").utf8))
+        try? FileHandle.standardError.write(contentsOf: Data(((text.hasPrefix("bsn") ? "" : what + ": ") + text + "\n").utf8))
         leave(2)
     } catch {
-        FileHandle.standardError.write(Data("\(what): \(error)\n".utf8))
+        try? FileHandle.standardError.write(contentsOf: Data("\(what): \(error)\n".utf8))
         leave(1)
     }
 }
@@ -330,7 +334,7 @@ if ProcessInfo.processInfo.environment["BSN_PEAK_MEMORY"] != nil {
     atexit {
         let status = (try? String(contentsOfFile: "/proc/self/status", encoding: .utf8)) ?? ""
         let kb = status.split(separator: "\n").first { $0.hasPrefix("VmHWM:") }?.split(separator: " ").dropFirst().first ?? "?"
-        FileHandle.standardError.write(Data("bsn: peak resident memory \(kb) kB\n".utf8))
+        try? FileHandle.standardError.write(contentsOf: Data("bsn: peak resident memory \(kb) kB\n".utf8))
     }
 }
 
@@ -339,7 +343,7 @@ let words = Array(CommandLine.arguments.dropFirst())
 let commands = BSN.configuration.subcommands.map { $0._commandName } + ["help"]
 if let first = words.first, !first.hasPrefix("-"), !commands.contains(first) {
     let shown = BSN.configuration.subcommands.filter { $0.configuration.shouldDisplay }.map { $0._commandName }
-    FileHandle.standardError.write(Data("bsn: unknown command '\(first)'\(didYouMean(first, in: shown)) (bsn --help lists them)\n".utf8))
+    try? FileHandle.standardError.write(contentsOf: Data("bsn: unknown command '\(first)'\(didYouMean(first, in: shown)) (bsn --help lists them)\n".utf8))
     leave(2)
 }
 do {
@@ -349,6 +353,6 @@ do {
     // Usage mistakes exit with 2, as they always have; help and completion scripts with 0.
     let code = BSN.exitCode(for: error)
     if code == .success { BSN.exit(withError: error) }
-    FileHandle.standardError.write(Data((BSN.fullMessage(for: error) + "\n").utf8))
+    try? FileHandle.standardError.write(contentsOf: Data((BSN.fullMessage(for: error) + "\n").utf8))
     leave(code == .validationFailure ? 2 : code.rawValue)
 }

@@ -1,4 +1,5 @@
 import Foundation
+import Interface
 import Tensor
 
 /// The LFW Part Labels face segmentation set in its official layout:
@@ -33,7 +34,7 @@ public enum PartLabels {
         let bytes = try contents(of: file)
         guard let text = String(data: bytes, encoding: .utf8) else { throw DataError("\(file.path): not a text file") }
         var result = [Entry]()
-        for (n, line) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+        for (n, line) in splitLines(text).enumerated() {
             let fields = line.split(whereSeparator: { $0 == " " || $0 == "\t" || $0 == "\r" })
             if fields.isEmpty { continue }
             guard fields.count == 2, let number = Int(fields[1]), number >= 0 else {

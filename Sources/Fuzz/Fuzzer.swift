@@ -310,9 +310,9 @@ extension Fuzzer {
     public static func runFromShell(_ configuration: Configuration) throws -> Int32 {
         let interactive = isatty(STDERR_FILENO) == 1
         let report = try Fuzzer(configuration).run { line in
-            FileHandle.standardError.write(Data((interactive ? "\r\u{1B}[2K" + line : line + "\n").utf8))
+            try? FileHandle.standardError.write(contentsOf: Data((interactive ? "\r\u{1B}[2K" + line : line + "\n").utf8))
         }
-        if interactive { FileHandle.standardError.write(Data("\n".utf8)) }
+        if interactive { try? FileHandle.standardError.write(contentsOf: Data("\n".utf8)) }
         print(report.summary)
         return report.failures.isEmpty ? 0 : 1
     }

@@ -72,7 +72,7 @@ public final class MPIRanks: Communicator, @unchecked Sendable {
     }
 
     private func fail(_ what: String) -> Never {
-        FileHandle.standardError.write(Data("bsn: rank \(rank) of \(count): \(what); stopping every rank\n".utf8))
+        try? FileHandle.standardError.write(contentsOf: Data("bsn: rank \(rank) of \(count): \(what); stopping every rank\n".utf8))
         bsn_ranks_abort(1)
         fatalError()
     }

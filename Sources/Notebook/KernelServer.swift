@@ -31,20 +31,22 @@ import Tensor
 /// itself), as Ctrl-C does in the REPL. End of input saves a session that
 /// changed and exits; SIGTERM does the same after the command in progress, with status 143.
 public final class KernelServer: NotebookListener {
-    private let out: FileHandle
+    /// The frames' descriptor (standard output as it was at start).
+    private let out: Int32
     private let lock = NSLock()
-    private var request = 0, line: Int?
+    /// The id of the request in progress: what its line said (a number or a string), or null when it held none.
+    private var request: Any = NSNull()
+    private var line: Int?
 
-    private init(out: FileHandle) { self.out = out }
+    private init(out: Int32) { self.out = out }
 
     public static func run(session name: String?, ranks: any Communicator, worker: URL) throws -> Int32 {
         // The protocol's own descriptor; stdout from now on is stderr.
         let fd = dup(STDOUT_FILENO)
         guard fd >= 0, dup2(STDERR_FILENO, STDOUT_FILENO) >= 0 else { throw ShellFailure("bsn kernel-server: cannot set up its output (\(String(cString: strerror(errno))))") }
-        let server = KernelServer(out: FileHandle(fileDescriptor: fd, closeOnDealloc: true))
+        let server = KernelServer(out: fd)
         let store = SessionStore.default(ranks: ranks)
-        let stamp = ISO8601DateFormatter.string(from: Date(), timeZone: .current, formatOptions: [.withYear, .withMonth, .withDay, .withTime])
-        let (opened, report) = try Shell.open(name ?? "notebook-\(stamp)", in: store)
+        let (opened, report) = try Shell.open(name, in: store)
         let nb = Notebook(session: opened, store: store, console: Console(interactive: false, quiet: true))
         nb.sweepWorker = worker
         nb.listener = server
@@ -53,11 +55,13 @@ public final class KernelServer: NotebookListener {
         server.send(["event": "ready", "session": nb.session.name,
                      "text": report?.text ?? "new session '\(nb.session.name)' (saved in \(store.folder(nb.session.name).path))"])
         while !nb.quitRequested && !Interrupts.sigterm.isCancelled, let text = readLine(strippingNewline: true) {
+            // A line that does not parse is answered with the id it holds, if one can be read from it.
+            server.request = requestID(in: text)
             guard let data = text.data(using: .utf8), let message = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else {
                 server.send(["event": "error", "message": "bsn kernel-server: a request must be one JSON object per line"])
                 continue
             }
-            server.request = message["id"] as? Int ?? 0
+            server.request = message["id"].flatMap { $0 is NSNumber || $0 is String ? $0 : nil } ?? NSNull()
             if let code = message["execute"] as? String {
                 server.execute(code, in: nb)
             } else if let line = message["complete"] as? String {
@@ -70,8 +74,9 @@ public final class KernelServer: NotebookListener {
                 server.send(["event": "error", "message": "bsn kernel-server: expected execute, complete or inspect"])
             }
         }
-        // End of input (the kernel shut down) or SIGTERM: a session that changed is saved.
-        var status: Int32 = Interrupts.sigterm.isCancelled ? Interrupts.terminatedStatus : 0
+        // End of input (the kernel shut down), SIGTERM or the frames' pipe closing: a session that changed is saved.
+        var status: Int32 = Interrupts.stopStatus ?? 0
+        if Interrupts.outputClosed.isCancelled { StandardStreams.error("bsn kernel-server: its frames' reader is gone; saving and leaving\n") }
         nb.listener = nil
         if !nb.quitRequested && nb.session.hasUnsavedChanges() && !nb.execute("quit", implicit: true) { status = 1 }
         return status
@@ -81,7 +86,7 @@ public final class KernelServer: NotebookListener {
     private func execute(_ code: String, in nb: Notebook) {
         var ok = true
         nb.cancellation.reset()
-        for (n, text) in code.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+        for (n, text) in splitLines(code).enumerated() {
             let trimmed = text.trimmingCharacters(in: .whitespaces)
             if trimmed.isEmpty || trimmed.hasPrefix("#") { continue }
             line = n + 1
@@ -114,13 +119,34 @@ public final class KernelServer: NotebookListener {
         send(["event": "live", "key": display.key, "text": display.text, "html": display.html])
     }
 
-    /// One frame: the message as one line of JSON, with the request's id.
+    /// One frame: the message as one line of JSON, with the request's id. When
+    /// the frames' reader is gone (the kernel died), the work in progress stops
+    /// at its next batch and the server saves and leaves.
     private func send(_ message: [String: Any]) {
         var message = message
         if message["id"] == nil && message["event"] as? String != "ready" { message["id"] = request }
         guard let data = try? JSONSerialization.data(withJSONObject: message, options: [.sortedKeys, .withoutEscapingSlashes]) else { return }
         lock.lock()
         defer { lock.unlock() }
-        out.write(data + Data([0x0A]))
+        if Interrupts.outputClosed.isCancelled { return }
+        let sent = (data + Data([0x0A])).withUnsafeBytes { StandardStreams.write($0, to: out) }
+        if !sent { Interrupts.closeOutput() }
+    }
+
+    /// The `"id"` of a request line that does not parse as a whole: a number
+    /// or a string right after `"id":` near its start, else null.
+    static func requestID(in line: String) -> Any {
+        let head = String(decoding: line.utf8.prefix(4096), as: UTF8.self)
+        guard let key = head.range(of: "\"id\"") else { return NSNull() }
+        var rest = head[key.upperBound...].drop { $0 == " " || $0 == "\t" }
+        guard rest.first == ":" else { return NSNull() }
+        rest = rest.dropFirst().drop { $0 == " " || $0 == "\t" }
+        if rest.first == "\"" {
+            let body = rest.dropFirst()
+            guard let end = body.firstIndex(of: "\""), !body[..<end].contains("\\") else { return NSNull() }
+            return String(body[..<end])
+        }
+        let digits = rest.prefix { $0.isASCII && ($0.isNumber || $0 == "-") }
+        return Int(digits).map { $0 as Any } ?? NSNull()
     }
 }

@@ -72,7 +72,7 @@ public final class Console {
 
     public func print(_ text: String) {
         endProgress()
-        if !muted && !quiet { FileHandle.standardOutput.write(Data((text + "\n").utf8)) }
+        if !muted && !quiet { output(text + "\n") }
         captured += text + "\n"
     }
 
@@ -80,7 +80,12 @@ public final class Console {
     public func raw(_ text: String) {
         endProgress()
         if muted || quiet { return }
-        FileHandle.standardOutput.write(Data(text.utf8))
+        output(text)
+    }
+
+    /// Standard output, whose reader may be gone (`bsn run x.bsn | head`): then the work stops as after SIGTERM.
+    private func output(_ text: String) {
+        if !StandardStreams.output(text) { Interrupts.closeOutput() }
     }
 
     /// Whether stdout is a terminal (status lines go there; else to stderr).
@@ -90,20 +95,20 @@ public final class Console {
     public func status(_ text: String) {
         endProgress()
         if muted || quiet { return }
-        (stdoutIsTerminal ? FileHandle.standardOutput : FileHandle.standardError).write(Data((text + "\n").utf8))
+        if stdoutIsTerminal { output(text + "\n") } else { StandardStreams.error(text + "\n") }
         captured += text + "\n"
     }
 
     public func error(_ text: String) {
         endProgress()
-        if !quiet { FileHandle.standardError.write(Data(((muted ? "rank \(rank): " : "") + text + "\n").utf8)) }
+        if !quiet { StandardStreams.error((muted ? "rank \(rank): " : "") + text + "\n") }
         captured += text + "\n"
     }
 
     /// A progress line, redrawn in place (terminal only; not kept in the cell).
     public func progress(_ text: String) {
         guard showsProgress else { return }
-        FileHandle.standardError.write(Data(("\r\u{1B}[2K" + text).utf8))
+        StandardStreams.error("\r\u{1B}[2K" + text)
         progressShown = true
     }
 
@@ -112,20 +117,20 @@ public final class Console {
         guard interactive else { return }
         endProgress()
         let up = boardHeight > 0 ? "\u{1B}[\(boardHeight)A\r\u{1B}[J" : ""
-        FileHandle.standardError.write(Data((up + lines.joined(separator: "\n") + "\n").utf8))
+        StandardStreams.error(up + lines.joined(separator: "\n") + "\n")
         boardHeight = lines.count
     }
 
     /// Erases the live block (its final state is printed with the command's output).
     public func endBoard() {
         guard boardHeight > 0 else { return }
-        FileHandle.standardError.write(Data("\u{1B}[\(boardHeight)A\r\u{1B}[J".utf8))
+        StandardStreams.error("\u{1B}[\(boardHeight)A\r\u{1B}[J")
         boardHeight = 0
     }
 
     public func endProgress() {
         guard progressShown else { return }
-        FileHandle.standardError.write(Data("\r\u{1B}[2K".utf8))
+        StandardStreams.error("\r\u{1B}[2K")
         progressShown = false
     }
 
@@ -138,11 +143,30 @@ public final class Console {
 /// then the notebook saves what changed and exits with 143.
 /// The signal handler can only reach a global, so these tokens are the one
 /// place where the signals land; the Session API itself only sees tokens.
+/// A closed standard output (its reader is gone) is a stop like SIGTERM:
+/// `closeOutput` cancels both tokens, and the notebook saves and exits with 141.
 public enum Interrupts {
     public static let sigint = Cancellation()
     public static let sigterm = Cancellation()
     /// The exit status after SIGTERM (128 + 15).
     public static let terminatedStatus: Int32 = 143
+    /// The exit status when standard output closed (128 + SIGPIPE, as a shell reports a process its pipe ended).
+    public static let outputClosedStatus: Int32 = 141
+    /// Set when the notebook's output (standard output, the kernel's frames) found its reader gone.
+    public static let outputClosed = Cancellation()
+    /// The notebook's output has no reader any more: the work stops at its next batch, then the notebook saves and exits.
+    static func closeOutput() {
+        outputClosed.cancel()
+        sigterm.cancel()
+        sigint.cancel()
+    }
+    /// The status a stop by signal or closed output ends with, or nil when nothing stopped the notebook.
+    public static var stopStatus: Int32? {
+        guard sigterm.isCancelled else { return nil }
+        return outputClosed.isCancelled ? outputClosedStatus : terminatedStatus
+    }
+    /// What stopped the notebook, for its last line ("SIGTERM", "its output closing").
+    static var stopCause: String { outputClosed.isCancelled ? "its output closing (its reader is gone)" : "SIGTERM" }
     public static func install() {
         signal(SIGINT) { _ in Interrupts.sigint.cancel() }
         signal(SIGTERM) { _ in
@@ -260,8 +284,7 @@ public final class Notebook {
             let words = try tokenize(line, variables: session.variables)
             guard let name = words.first else { return true }       // blank or comment: not a cell
             guard let command = Registry.find(name) else {
-                let shown = name.count > 40 ? name.prefix(40) + "…" : Substring(name)
-                throw UsageError("unknown command '\(shown)'" + didYouMean(name, in: Registry.names) + " (help lists the commands)")
+                throw UsageError("unknown command '\(shown(name))'" + didYouMean(name, in: Registry.names) + " (help lists the commands)")
             }
             // The cell is recorded before the command runs, so that a save
             // made by the command (save, train, quit) includes it.

@@ -1,5 +1,6 @@
 import CReadline
 import Foundation
+import Interface
 import Session
 import Tensor
 
@@ -43,7 +44,7 @@ public enum REPL {
         while !nb.quitRequested {
             guard let line = readLine(prompt: "[\(nb.nextCell)]> ", interrupt: nb.cancellation) else {
                 // Ctrl-D: save and quit; if the save fails, stay (a second Ctrl-D leaves without it).
-                FileHandle.standardOutput.write(Data("\n".utf8))
+                StandardStreams.output("\n")
                 if saveFailed { status = 1; break }
                 if Interrupts.sigterm.isCancelled {
                     // SIGTERM at the prompt: save what changed and leave with 143.
@@ -103,7 +104,7 @@ public enum REPL {
                 rl_free_line_state()
                 rl_replace_line("", 0)
                 // ^C, then erase what a search's longer display left on the line.
-                FileHandle.standardOutput.write(Data("^C\u{1B}[K\n".utf8))
+                StandardStreams.output("^C\u{1B}[K\n")
                 rl_on_new_line()
                 rl_redisplay()
                 continue

@@ -38,7 +38,7 @@ struct Help: Command {
         if let topic = a.next() {
             try a.finish()
             guard let c = Registry.find(topic) else {
-                throw UsageError("no command '\(topic)'" + didYouMean(topic, in: Registry.names))
+                throw UsageError("no command '\(shown(topic))'" + didYouMean(topic, in: Registry.names))
             }
             return Message(c.help)
         }

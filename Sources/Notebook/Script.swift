@@ -1,4 +1,5 @@
 import Foundation
+import Interface
 
 /// Runs a script: the same commands as the REPL, one per line, without
 /// prompts or progress redraws. An error stops the script with the file name
@@ -15,10 +16,10 @@ public enum Script {
 
     /// Returns the process exit status: 0, 1 when a command failed, 130
     /// when Ctrl-C (SIGINT) stopped it (after the command it interrupted),
-    /// 143 when SIGTERM did.
+    /// 143 when SIGTERM did, 141 when standard output closed.
     public static func run(_ text: String, file: String, in nb: Notebook, options: Options) -> Int32 {
         var status: Int32 = 0
-        for (n, line) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+        for (n, line) in splitLines(text).enumerated() {
             let trimmed = line.trimmingCharacters(in: .whitespaces)
             if trimmed.isEmpty || trimmed.hasPrefix("#") { continue }
             if options.echo { nb.console.print("[\(nb.nextCell)]> \(trimmed)") }
@@ -26,9 +27,9 @@ public enum Script {
                 status = 1
                 if !options.keepGoing { break }
             }
-            if Interrupts.sigterm.isCancelled {
-                nb.console.error("\(file): stopped by SIGTERM after line \(n + 1)")
-                return Interrupts.terminatedStatus
+            if let stop = Interrupts.stopStatus {
+                nb.console.error("\(file): stopped by \(Interrupts.stopCause) after line \(n + 1)")
+                return stop
             }
             if nb.cancellation.isCancelled {
                 nb.console.error("\(file): stopped by Ctrl-C after line \(n + 1)")

@@ -12,9 +12,8 @@ public enum Shell {
     /// offered: rank 0 reads the script from standard input and gives it to the others.
     public static func notebook(session name: String?, ranks: any Communicator, worker: URL) throws -> Int32 {
         let store = SessionStore.default(ranks: ranks)
-        let stamp = ISO8601DateFormatter.string(from: Date(), timeZone: .current, formatOptions: [.withYear, .withMonth, .withDay, .withTime])
         let interactive = !ranks.distributed && isatty(STDIN_FILENO) == 1 && isatty(STDOUT_FILENO) == 1
-        let (opened, report) = try open(name ?? "notebook-\(stamp)", in: store)
+        let (opened, report) = try open(name, in: store)
         let nb = Notebook(session: opened, store: store, console: Console(interactive: interactive, rank: ranks.rank))
         nb.sweepWorker = worker
         if interactive { return REPL.run(nb, opened: report) }
@@ -24,8 +23,8 @@ public enum Shell {
         let input = ranks.isLeader ? FileHandle.standardInput.readDataToEndOfFile() : Data()
         let text = String(decoding: ranks.broadcast(input), as: UTF8.self)
         var status = Script.run(text, file: "<stdin>", in: nb, options: .init())
-        // End of input is Ctrl-D (and SIGTERM ends it too): a session that changed is saved, and a save that fails is the exit status.
-        let end = status == Interrupts.terminatedStatus ? "<stdin>: SIGTERM" : "<stdin>: end of input"
+        // End of input is Ctrl-D (SIGTERM and a closed output end it too): a session that changed is saved, and a save that fails is the exit status.
+        let end = Interrupts.stopStatus != nil ? "<stdin>: \(Interrupts.stopCause)" : "<stdin>: end of input"
         if !nb.quitRequested && nb.session.hasUnsavedChanges() && !nb.execute("quit", location: end, implicit: true) { status = 1 }
         return status
     }
@@ -49,20 +48,27 @@ public enum Shell {
         for (name, value) in variables { nb.session.define(name, as: value) }
         nb.sweepWorker = worker
         var status = Script.run(text, file: file, in: nb, options: options)
-        // SIGTERM: training stopped at the next batch and saved itself; a session that was open (--session) keeps the rest too.
-        if status == Interrupts.terminatedStatus && name != nil && nb.session.hasUnsavedChanges() && !nb.quitRequested
-            && !nb.execute("quit", location: "\(file): SIGTERM", implicit: true) { status = 1 }
+        // A script that failed or was stopped (SIGTERM, a closed output; training
+        // stopped at the next batch and saved itself) keeps what it did when its
+        // session is on disk (--session, or saved by the script): the cells that
+        // ran, the failing one marked.
+        if status != 0 && (name != nil || nb.session.isSaved) && nb.session.hasUnsavedChanges() && !nb.quitRequested {
+            let cause = Interrupts.stopStatus != nil ? Interrupts.stopCause : status == 130 ? "Ctrl-C" : "a command failed"
+            if !nb.execute("quit", location: "\(file): \(cause)", implicit: true) { status = 1 }
+        }
         return status
     }
 
-    /// The session of that name, saying on a terminal how far the decoding of its images is.
-    static func open(_ name: String, in store: SessionStore) throws -> (Session, SessionReport?) {
+    /// The session of that name, saying on a terminal how far the decoding of
+    /// its images is; without a name, a new session of a name no other has.
+    static func open(_ name: String?, in store: SessionStore) throws -> (Session, SessionReport?) {
+        guard let name else { return (Session(name: store.freshName(), ranks: store.ranks), nil) }
         let interactive = isatty(STDERR_FILENO) == 1
         do {
             let opened = try store.openOrCreate(name, progress: interactive ? { done, total in
-                FileHandle.standardError.write(Data("\r\u{1B}[2Kdecoding images \(done)/\(total)".utf8))
+                StandardStreams.error("\r\u{1B}[2Kdecoding images \(done)/\(total)")
             } : nil)
-            if interactive { FileHandle.standardError.write(Data("\r\u{1B}[2K".utf8)) }
+            if interactive { StandardStreams.error("\r\u{1B}[2K") }
             return opened
         } catch {
             throw ShellFailure("bsn: \(error)")

@@ -165,6 +165,8 @@ public final class Session {
     public internal(set) var lock: FolderLock?
     /// The folder and generation this session was opened from or last saved as: a save refuses to replace another one.
     var savedGeneration: (folder: String, generation: Int)?
+    /// Whether the session is on disk: opened from a save, or saved since.
+    public var isSaved: Bool { savedGeneration != nil }
     /// Why the session is read-only (another process holds its folder), when it is.
     public internal(set) var readOnlyBecause: String?
     /// Cells when it was opened or last saved.
@@ -271,6 +273,7 @@ public final class Session {
                       verify: ((SuperNetwork) throws -> Void)? = nil) throws -> BuildReport {
         try fabric.validate()
         guard let dataset else { throw SessionError("no data: load a dataset first (e.g. load shapes)") }
+        let replaced = replacedNote()
         let spec = ModelSpec(fabric: fabric, mode: mode, seed: rng.next(), fixedGates: fixedGates)
         try instantiate(spec, for: dataset, verify: verify)
         budgetSpec = nil
@@ -278,7 +281,20 @@ public final class Session {
         epochs = []
         evaluations = []
         try makeLoader(seed: loader?.state.seed ?? rng.next())
-        return buildReport()
+        var report = buildReport()
+        report.replaced = replaced
+        return report
+    }
+
+    /// What a build says when it replaces a trained network (a notebook run
+    /// again over its session must not drop the training without a word): what
+    /// it was, and whether the session's last save still holds it.
+    func replacedNote() -> String? {
+        guard let old = modelSpec, let step = trainer?.step, step > 0 else { return nil }
+        let was = "this replaces \(old.fabric.summary), trained \(step) steps"
+        guard let saved = savedGeneration else { return was + "; it was never saved and is gone (save <name> before build keeps a network)" }
+        return was + "; the last save in \(saved.folder) keeps it until this session is saved again "
+            + "(training saves it): open \(name) brings it back, save <other-name> keeps the new one apart"
     }
 
     private func instantiate(_ spec: ModelSpec, for dataset: Dataset, verify: ((SuperNetwork) throws -> Void)? = nil) throws {

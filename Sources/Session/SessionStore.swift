@@ -110,11 +110,39 @@ public struct SessionStore: Sendable {
         var files: [String: String]          // role → file name
     }
 
-    /// Valid session names: letters, digits, '-', '_', '.', not starting with '.'.
+    /// Valid session names: letters, digits, '-', '_', '.', not starting with
+    /// '.'; at most 100 characters and 255 bytes (a file name's limit: a name
+    /// of 100 letters outside ASCII can pass it).
     public static func check(name: String) throws {
         let ok = !name.isEmpty && name.count <= 100 && !name.hasPrefix(".")
             && name.unicodeScalars.allSatisfy { CharacterSet.alphanumerics.contains($0) || "-_.".unicodeScalars.contains($0) }
-        guard ok else { throw SessionError("'\(name)' is not a valid session name (letters, digits, - _ . ; not starting with .)") }
+        guard ok else { throw SessionError("'\(shown(name))' is not a valid session name (letters, digits, - _ . ; not starting with .; at most 100 characters)") }
+        guard name.utf8.count <= 255 else {
+            throw SessionError("'\(shown(name))' is not a valid session name: \(name.utf8.count) bytes in UTF-8, a file name has at most 255")
+        }
+    }
+
+    /// Why the folder of session `name` cannot be a session's, or nil when it
+    /// can: it does not exist yet, or it is a folder bsn made (it holds the
+    /// lock file or a manifest, or nothing). A symbolic link, a file, a device
+    /// or somebody's non-empty folder planted under that name is never written
+    /// into, nor read as a session.
+    public func refusal(of name: String) -> String? {
+        let dir = folder(name)
+        var info = stat()
+        guard lstat(dir.path, &info) == 0 else { return errno == ENOENT ? nil : "\(dir.path): \(String(cString: strerror(errno)))" }
+        switch info.st_mode & S_IFMT {
+        case S_IFDIR: break
+        case S_IFLNK:
+            let target = (try? FileManager.default.destinationOfSymbolicLink(atPath: dir.path)).map { " to \($0)" } ?? ""
+            return "\(dir.path) is a symbolic link\(target), not a session folder; bsn writes sessions only in folders it made (remove the link, or use another name)"
+        case S_IFREG: return "\(dir.path) is a file, not a session folder (remove it, or use another name)"
+        default: return "\(dir.path) is a special file, not a session folder (use another name)"
+        }
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: dir.path)) ?? []
+        if names.isEmpty || names.contains(".lock") || names.contains("session.json") { return nil }
+        let shown = names.sorted().prefix(3).joined(separator: ", ") + (names.count > 3 ? ", …" : "")
+        return "\(dir.path) is a folder bsn did not make (it holds \(shown)); bsn writes sessions only in folders it made (use another name)"
     }
 
     // MARK: save
@@ -127,7 +155,7 @@ public struct SessionStore: Sendable {
         guard writes else { return false }
         if s.lock?.folder == dir.path { return true }
         if let known = s.savedGeneration, known.folder != dir.path { return false }
-        guard (try? Self.check(name: s.name)) != nil,
+        guard (try? Self.check(name: s.name)) != nil, refusal(of: s.name) == nil,
               (try? FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)) != nil,
               let lock = try? FolderLock(dir.path, wait: 0) else { return false }
         s.lock = lock
@@ -143,6 +171,7 @@ public struct SessionStore: Sendable {
         try Self.check(name: s.name)
         guard writes else { return [] }
         let dir = folder(s.name)
+        if let refusal = refusal(of: s.name) { throw SessionError("cannot save session '\(s.name)': \(refusal)") }
         do { try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true) } catch {
             throw SessionError("cannot save session '\(s.name)': \(dir.path): cannot create the session folder (\(error.localizedDescription))")
         }
@@ -296,6 +325,7 @@ public struct SessionStore: Sendable {
             let saved = list().map(\.name)
             throw SessionError("no session '\(name)' in \(root.path)" + (saved.isEmpty ? "" : " (sessions: \(saved.joined(separator: ", ")))"))
         }
+        if let refusal = refusal(of: name) { throw SessionError(refusal) }
         var lock: FolderLock?, readOnlyBecause: String?
         // A store that does not write (a follower rank under mpirun) takes no lock: rank 0 holds it.
         let access = writes ? access : .read

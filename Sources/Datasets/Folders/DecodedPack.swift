@@ -19,6 +19,11 @@ final class DecodedImages: @unchecked Sendable {
     private let allocated: UnsafeMutableRawPointer?
 
     var count: Int { layout.examples.count }
+    /// Pixels then masks: one region in memory (allocated or mapped together).
+    var body: UnsafeRawBufferPointer {
+        precondition(masks.count == 0 || pixels.baseAddress! + pixels.count == masks.baseAddress!, "pixels and masks are one region")
+        return UnsafeRawBufferPointer(start: pixels.baseAddress, count: pixels.count + masks.count)
+    }
     var imageBytes: Int { size.height * size.width * 3 }
     var maskBytes: Int { layout.task == .segmentation ? size.height * size.width : 0 }
 
@@ -63,15 +68,19 @@ final class DecodedImages: @unchecked Sendable {
 /// changes (so the cache grows only by packs of new folders or sizes).
 /// `<cache>` is `$BSN_CACHE`, or `~/.cache/bsn`; `BSN_CACHE=off` turns it off.
 ///
-///     bsn-pack 1 <key> <index bytes> <pixel offset> <payload bytes> <hash>\n   (fixed width, 96 bytes)
+///     bsn-pack 2 <key> <index bytes> <pixel offset> <payload bytes> <hash>\n   (fixed width, 96 bytes)
 ///     index: text lines (escaped paths), see `indexText`
 ///     zero padding to <pixel offset> (a multiple of 64)
 ///     pixels (n, H, W, 3), then masks (n, H, W)
 ///
 /// `key` hashes the listing (paths, sizes, modification times) and the
-/// options; `hash` covers everything after the header line, in 8 MiB chunks.
+/// options; `hash` covers everything after the header line, in 8 MiB chunks
+/// of two regions: index and padding, then pixels and masks. A pack that
+/// fails any check is damaged: the load says so once and decodes again.
 enum DecodedPack {
     static let headerBytes = 96
+    /// 2: the checksum covers the pixels and masks as one region (it is checked before the index is read).
+    static let version = 2
 
     /// The cache folder, or nil when turned off.
     static var folder: URL? {
@@ -83,33 +92,37 @@ enum DecodedPack {
     }
 
     /// Reads the pack at `url` when its key is one of `keys`; nil when there is
-    /// none or it holds another listing. Throws when it is damaged.
+    /// none, it holds another listing or was written by another version.
+    /// Throws when it is damaged. Nothing of it is believed before it is
+    /// checked: the header's numbers are bounded by the file's length, the
+    /// checksum covers all that follows the header, and only then is the
+    /// index parsed, with every count bounded by the lines it has.
     static func read(_ url: URL, keys: [String], root: URL) throws -> (key: String, images: DecodedImages)? {
         guard FileManager.default.fileExists(atPath: url.path) else { return nil }
         let mapped: MappedFile
         do { mapped = try RegularFile(url.path).map(populate: true) } catch { throw DataError("\(error)") }
         let bytes = mapped.bytes
-        guard bytes.count >= headerBytes, let line = String(bytes: bytes.prefix(headerBytes - 1), encoding: .utf8) else {
+        guard bytes.count >= headerBytes, let line = String(bytes: bytes.prefix(headerBytes - 1), encoding: .utf8), bytes[headerBytes - 1] == 0x0A else {
             throw DataError("\(url.path): not a bsn pack")
         }
-        let f = line.split(separator: " ")
-        guard f.count == 7, f[0] == "bsn-pack", f[1] == "1", let indexBytes = Int(f[3]), let pixelOffset = Int(f[4]),
-              let payload = Int(f[5]), let hash = UInt64(f[6].trimmingCharacters(in: .whitespaces), radix: 16) else {
-            throw DataError("\(url.path): damaged pack header")
-        }
+        let f = line.split(separator: " ", omittingEmptySubsequences: true)
+        guard f.count == 7, f[0] == "bsn-pack" else { throw DataError("\(url.path): damaged pack header") }
+        guard f[1] == "\(version)" else { return nil }         // another version's pack: decoded again and replaced
         let key = String(f[2])
         guard keys.contains(key) else { return nil }
-        guard bytes.count == headerBytes + payload, headerBytes + indexBytes <= pixelOffset, pixelOffset <= bytes.count else {
-            throw DataError("\(url.path): \(bytes.count) bytes, the header announces \(headerBytes + payload) (truncated or damaged)")
+        guard let indexBytes = Int(f[3]), let pixelOffset = Int(f[4]), let payload = Int(f[5]), let hash = UInt64(f[6], radix: 16),
+              payload == bytes.count - headerBytes, indexBytes >= 0, headerBytes + indexBytes <= pixelOffset, pixelOffset <= bytes.count else {
+            throw DataError("\(url.path): damaged pack header (\(bytes.count) bytes)")
         }
+        let head = UnsafeRawBufferPointer(rebasing: bytes[headerBytes ..< pixelOffset])
+        let body = UnsafeRawBufferPointer(rebasing: bytes[pixelOffset...])
+        guard checksum([head, body]) == hash else { throw DataError("\(url.path): damaged (checksum mismatch)") }
         let index = String(decoding: UnsafeRawBufferPointer(rebasing: bytes[headerBytes ..< headerBytes + indexBytes]), as: UTF8.self)
         let (size, layout, failures, maskClasses) = try parseIndex(index, root: root, file: url.path)
         let n = layout.examples.count, image = size.height * size.width * 3, mask = layout.task == .segmentation ? size.height * size.width : 0
-        guard pixelOffset + n * (image + mask) == bytes.count else { throw DataError("\(url.path): the index and the pixels disagree (damaged)") }
-        let head = UnsafeRawBufferPointer(rebasing: bytes[headerBytes ..< pixelOffset])
-        let pixels = UnsafeRawBufferPointer(rebasing: bytes[pixelOffset ..< pixelOffset + n * image])
-        let masks = UnsafeRawBufferPointer(rebasing: bytes[(pixelOffset + n * image)...])
-        guard checksum([head, pixels, masks]) == hash else { throw DataError("\(url.path): damaged (checksum mismatch)") }
+        guard n * (image + mask) == body.count else { throw DataError("\(url.path): the index and the pixels disagree (damaged)") }
+        let pixels = UnsafeRawBufferPointer(rebasing: body[..<(n * image)])
+        let masks = UnsafeRawBufferPointer(rebasing: body[(n * image)...])
         return (key, DecodedImages(size: size, layout: layout, failures: failures, maskClasses: maskClasses,
                                    pixels: pixels, masks: masks, owner: mapped))
     }
@@ -127,8 +140,8 @@ enum DecodedPack {
         body.copyMemory(from: index, byteCount: index.count)
         padding.withUnsafeBytes { body.advanced(by: index.count).copyMemory(from: $0.baseAddress!, byteCount: $0.count) }
         let head = UnsafeRawBufferPointer(start: body, count: pixelOffset - headerBytes)
-        let hash = checksum([head, decoded.pixels, decoded.masks])
-        var header = "bsn-pack 1 \(key) \(index.count) \(pixelOffset) \(payload) " + String(hash, radix: 16)
+        let hash = checksum([head, decoded.body])
+        var header = "bsn-pack \(version) \(key) \(index.count) \(pixelOffset) \(payload) " + String(hash, radix: 16)
         header += String(repeating: " ", count: max(0, headerBytes - 1 - header.utf8.count)) + "\n"
         precondition(header.utf8.count == headerBytes, "pack header too long")
         do {
@@ -188,41 +201,49 @@ enum DecodedPack {
         return lines.joined(separator: "\n") + "\n"
     }
 
+    /// The index, every count bounded (by the lines left, or the format's range) before it is used.
     static func parseIndex(_ text: String, root: URL, file: String) throws -> (ImageSize, FolderLayout, [String?], Int) {
         var lines = text.split(separator: "\n", omittingEmptySubsequences: false)[...]
+        let damaged = DataError("\(file): damaged index")
         func next() throws -> Substring {
             guard let line = lines.popFirst() else { throw DataError("\(file): the index ends early (damaged)") }
             return line
         }
-        func field(_ name: String) throws -> [Int] {
-            let parts = try next().split(separator: " ")
-            guard parts.first.map(String.init) == name else { throw DataError("\(file): damaged index (expected \(name))") }
-            return try parts.dropFirst().map { guard let v = Int($0) else { throw DataError("\(file): damaged index") }; return v }
+        /// `name v…`: exactly `count` whole numbers in `range`.
+        func field(_ name: String, _ count: Int = 1, in range: ClosedRange<Int>) throws -> [Int] {
+            let parts = try next().split(separator: " ", omittingEmptySubsequences: false)
+            guard parts.count == count + 1, parts[0] == name else { throw DataError("\(file): damaged index (expected \(name))") }
+            return try parts.dropFirst().map { guard let v = Int($0), range.contains(v) else { throw damaged }; return v }
         }
-        let size = try field("size"), taskLine = try next()
-        guard size.count == 2, taskLine.hasPrefix("task "), let task = LearningTask(rawValue: String(taskLine.dropFirst(5))) else {
-            throw DataError("\(file): damaged index")
-        }
-        let maskClasses = try field("maskclasses")[0], splitFolders = try field("splitfolders")[0] == 1
+        /// `name n`, followed by n lines: n is at most the lines left.
+        func count(_ name: String) throws -> Int { try field(name, in: 0...lines.count)[0] }
+        let size = try field("size", 2, in: ImageSize.sides), taskLine = try next()
+        guard taskLine.hasPrefix("task "), let task = LearningTask(rawValue: String(taskLine.dropFirst(5))) else { throw damaged }
+        let maskClasses = try field("maskclasses", in: 0...256)[0], splitFolders = try field("splitfolders", in: 0...1)[0] == 1
         var layout = FolderLayout(root: root, task: task, classNames: [])
         layout.hasSplitFolders = splitFolders
         var colours = [[UInt8]]()
-        for _ in 0..<(try field("classes")[0]) {
+        for _ in 0..<(try count("classes")) {
             let parts = try next().split(separator: "\t", omittingEmptySubsequences: false)
+            guard parts.count <= 2 else { throw damaged }
             layout.classNames.append(unescape(parts[0]))
             if parts.count == 2 { colours.append(parts[1].split(separator: " ").compactMap { UInt8($0) }) }
         }
-        if !colours.isEmpty { layout.classColours = colours }
+        if !colours.isEmpty {
+            guard colours.count == layout.classNames.count, colours.allSatisfy({ $0.count == 3 }) else { throw damaged }
+            layout.classColours = colours
+        }
         var failures = [String?]()
-        for _ in 0..<(try field("examples")[0]) {
+        for _ in 0..<(try count("examples")) {
             // Split on the bytes: a tab is always one byte in UTF-8, and a 100,000-line index parses in milliseconds.
             let p = try next().utf8.split(separator: UInt8(ascii: "\t"), omittingEmptySubsequences: false).map { Substring($0) }
-            guard p.count == 6, let label = Int32(p[1]) else { throw DataError("\(file): damaged index line") }
+            guard p.count == 6, p[0] == "ok" || p[0] == "skip", let label = Int32(p[1]) else { throw DataError("\(file): damaged index line") }
             let split = p[2] == "-" ? nil : try Split(parsing: String(p[2]))
             layout.examples.append(.init(image: unescape(p[3]), mask: p[4] == "-" ? nil : unescape(p[4]), label: label, split: split))
             failures.append(p[0] == "ok" ? nil : unescape(p[5]))
         }
-        for _ in 0..<(try field("refused")[0]) { layout.refused.append(unescape(try next())) }
+        for _ in 0..<(try count("refused")) { layout.refused.append(unescape(try next())) }
+        guard lines.count <= 1, lines.first?.isEmpty ?? true else { throw damaged }
         return (ImageSize(height: size[0], width: size[1]), layout, failures, maskClasses)
     }
 

@@ -1,4 +1,5 @@
 import Foundation
+import Interface
 import Tensor
 
 /// What a dataset folder holds, found from its layout before any image is
@@ -119,7 +120,7 @@ struct FolderLayout {
     static func readClassOrder(_ file: URL, folders: [String]) throws -> (names: [String], listed: FolderWalk.File) {
         let bytes = try contents(of: file)
         guard let text = String(data: bytes, encoding: .utf8) else { throw DataError("\(file.path): not a text file") }
-        let names = text.split(separator: "\n").map { $0.trimmingCharacters(in: .whitespacesAndNewlines) }.filter { !$0.isEmpty && !$0.hasPrefix("#") }
+        let names = splitLines(text).map { $0.trimmingCharacters(in: .whitespacesAndNewlines) }.filter { !$0.isEmpty && !$0.hasPrefix("#") }
         guard Set(names) == Set(folders), names.count == folders.count else {
             let missing = folders.filter { !names.contains($0) }, unknown = names.filter { !folders.contains($0) }
             throw DataError("\(file.path): lists the class order, so it must name each class folder once"
@@ -206,7 +207,7 @@ struct FolderLayout {
         let bytes = try contents(of: file)
         guard let text = String(data: bytes, encoding: .utf8) else { throw DataError("\(file.path): not a text file") }
         var names = [String](), colours = [[UInt8]]()
-        for (n, line) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+        for (n, line) in splitLines(text).enumerated() {
             let content = line.split(separator: "#", maxSplits: 1, omittingEmptySubsequences: false).first ?? ""
             let fields = content.split(whereSeparator: { $0 == " " || $0 == "\t" || $0 == "\r" })
             if fields.isEmpty { continue }

@@ -149,7 +149,7 @@ public final class ConvolutionChoices: @unchecked Sendable {
     private func warn(_ message: String) {
         guard !warned else { return }
         warned = true
-        FileHandle.standardError.write(Data(("bsn: warning: " + message + "\n").utf8))
+        try? FileHandle.standardError.write(contentsOf: Data(("bsn: warning: " + message + "\n").utf8))
     }
 
     /// Writes the cache atomically (AtomicFile: a temporary file, then a rename), merged

@@ -32,16 +32,27 @@ public final class TensorBoardRun {
     /// Creates the run's folder (and `root` if needed).
     public init(root: String, run: String) throws {
         folder = URL(fileURLWithPath: root).appendingPathComponent(run)
-        var info = stat()
-        if lstat(root, &info) == 0, info.st_mode & S_IFMT != S_IFDIR {
-            throw SessionError("tensorboard: \(root) exists and is not a folder")
-        }
+        try Self.check(root: root, written: root)
         do {
             try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
         } catch {
             throw SessionError("tensorboard: cannot create the folder \(folder.path) (\(error.localizedDescription))")
         }
         stamp = Int(Date().timeIntervalSince1970)
+    }
+
+    /// Refuses a logs folder training could not write: something that exists
+    /// and is not a folder, a symbolic link included (bsn never writes through
+    /// one). `set tensorboard` checks it too, so that `train` does not refuse
+    /// it later, after the user has left.
+    public static func check(root: String, written: String) throws {
+        var info = stat()
+        guard lstat(root, &info) == 0 else { return }
+        switch info.st_mode & S_IFMT {
+        case S_IFDIR: return
+        case S_IFLNK: throw SessionError("tensorboard: \(written) is a symbolic link; bsn writes logs only into a real folder (give the folder it points to)")
+        default: throw SessionError("tensorboard: \(written) exists and is not a folder")
+        }
     }
 
     /// A step's metrics, as scalars at that step.

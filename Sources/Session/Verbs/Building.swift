@@ -7,10 +7,13 @@ public struct BuildReport: Output, Sendable {
     public let model: String, fixedArchitecture: Bool
     public let nodes: Int, modules: Int, gates: Int
     public let parameters: Double, multiplyAccumulates: Double
+    /// What the build replaced when a trained network was there before, and where that one is still kept.
+    public var replaced: String? = nil
 
     public var text: String {
         "built \(model)\(fixedArchitecture ? " (fixed architecture from file)" : ""): \(nodes) nodes, \(modules) modules, \(gates) gates\(fixedArchitecture ? " (fixed)" : ""); "
             + "\(Format.quantity(parameters)) parameters, \(Format.quantity(multiplyAccumulates)) multiply-accumulates per image"
+            + (replaced.map { "\nnote: " + $0 } ?? "")
     }
 }
 

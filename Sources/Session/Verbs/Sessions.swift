@@ -87,6 +87,21 @@ extension SessionStore {
 }
 
 extension SessionStore {
+    /// A name for a notebook started without one, that no session in this
+    /// folder has: `notebook-<date>T<hhmmss>-<pid>`, then `-2`, `-3`… while a
+    /// folder of that name exists. Two notebooks started in the same second
+    /// (scripts piped in a loop) get two sessions: the pid tells them apart.
+    public func freshName(at date: Date = Date(), pid: Int32 = getpid()) -> String {
+        let stamp = ISO8601DateFormatter.string(from: date, timeZone: .current, formatOptions: [.withYear, .withMonth, .withDay, .withTime])
+        let base = "notebook-\(stamp)-\(pid)"
+        var name = base, n = 1
+        while FileManager.default.fileExists(atPath: folder(name).path) || (try? FileManager.default.destinationOfSymbolicLink(atPath: folder(name).path)) != nil {
+            n += 1
+            name = "\(base)-\(n)"
+        }
+        return name
+    }
+
     /// The saved session of that name where it stopped, with what the notebook
     /// says of it; or, when none is saved, a new session of that name (nil report).
     public func openOrCreate(_ name: String, progress: ((Int, Int) -> Void)? = nil) throws -> (Session, SessionReport?) {

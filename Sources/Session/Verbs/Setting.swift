@@ -142,10 +142,7 @@ extension Session {
     /// The folder as an absolute path (sweep workers and later sessions may run elsewhere); refused when it exists and is no folder.
     static func tensorboardFolder(_ written: String) throws -> String {
         let path = URL(fileURLWithPath: (written as NSString).expandingTildeInPath).standardizedFileURL.path
-        var info = stat()
-        if stat(path, &info) == 0, info.st_mode & S_IFMT != S_IFDIR {
-            throw SessionError("tensorboard: \(written) exists and is not a folder")
-        }
+        try TensorBoardRun.check(root: path, written: written)
         return path
     }
 

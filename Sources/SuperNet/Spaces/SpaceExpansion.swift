@@ -25,6 +25,10 @@ public struct SpaceExpansion: Sendable, Equatable {
 
     /// More elements than this is a mistake (a repeat count typed wrong), refused before anything is built.
     public static let maxElements = 100_000
+    /// More loop iterations than this, nested loops' counts multiplied, is
+    /// refused too (by the line of the loop that passes it), even when the
+    /// loops hold nothing: expanding a space takes well under a second.
+    public static let maxIterations = 1_000_000
 
     public let file: String
     public let parameters: [String: Int]
@@ -55,17 +59,22 @@ public struct SpaceExpansion: Sendable, Equatable {
         parameters = values
         input = space.input
         var elements = [Element]()
-        try Self.expand(space.body, values, file: space.file, into: &elements)
+        var work = 0
+        try Self.expand(space.body, values, repeats: 1, file: space.file, into: &elements, work: &work)
         self.elements = elements
         do { output = (try space.output.from.evaluate(values), space.output.head, space.output.line) } catch {
             throw SpaceFileError(space.file, space.output.line, "output: \(error)")
         }
     }
 
-    private static func expand(_ statements: [SpaceFile.Statement], _ outer: [String: Int], file: String,
-                               into elements: inout [Element]) throws(SpaceFileError) {
+    /// `repeats`: how many times the enclosing loops run this list, their
+    /// counts multiplied; `work` counts every statement run and every
+    /// iteration (a loop whose bounds change with the outer variable is bounded too).
+    private static func expand(_ statements: [SpaceFile.Statement], _ outer: [String: Int], repeats: Int, file: String,
+                               into elements: inout [Element], work: inout Int) throws(SpaceFileError) {
         var values = outer
         for statement in statements {
+            work += 1
             switch statement {
             case let .binding(name, value, line):
                 guard outer[name] == nil else { throw SpaceFileError(file, line, "let: '\(name)' is already a parameter or an outer loop's variable") }
@@ -81,15 +90,24 @@ public struct SpaceExpansion: Sendable, Equatable {
                 guard b - a < maxElements else {
                     throw SpaceFileError(file, line, "for: \(variable) in \(a)..\(b) repeats \(b - a + 1) times; a space has at most \(maxElements) nodes and edges")
                 }
+                // Nested loops multiply: refused by the product, before the first iteration.
+                let (total, overflow) = repeats.multipliedReportingOverflow(by: b - a + 1)
+                guard !overflow, total <= maxIterations, work + (b - a + 1) <= maxIterations else {
+                    let times = overflow || total > maxIterations ? "\(overflow ? "more than \(Int.max)" : "\(total)") times with the loops around it"
+                        : "past \(maxIterations) iterations with what came before"
+                    throw SpaceFileError(file, line, "for: \(variable) in \(a)..\(b) repeats \(times); a space expands in at most \(maxIterations) loop iterations "
+                                         + "(and \(maxElements) nodes and edges)")
+                }
                 var inner = values
                 for i in a...b {
                     inner[variable] = i
-                    try expand(body, inner, file: file, into: &elements)
+                    work += 1
+                    try expand(body, inner, repeats: total, file: file, into: &elements, work: &work)
                 }
             case let .condition(test, then, otherwise, line):
                 let holds: Bool
                 do { holds = try test.evaluate(values) != 0 } catch { throw SpaceFileError(file, line, "if: \(error)") }
-                try expand(holds ? then : otherwise, values, file: file, into: &elements)
+                try expand(holds ? then : otherwise, values, repeats: repeats, file: file, into: &elements, work: &work)
             case .node(let e), .edge(let e):
                 guard elements.count < maxElements else {
                     throw SpaceFileError(file, e.line, "the space expands to more than \(maxElements) nodes and edges")
