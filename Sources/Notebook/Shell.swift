@@ -48,12 +48,13 @@ public enum Shell {
         for (name, value) in variables { nb.session.define(name, as: value) }
         nb.sweepWorker = worker
         var status = Script.run(text, file: file, in: nb, options: options)
-        // A script that failed or was stopped (SIGTERM, a closed output; training
-        // stopped at the next batch and saved itself) keeps what it did when its
-        // session is on disk (--session, or saved by the script): the cells that
-        // ran, the failing one marked.
-        if status != 0 && (name != nil || nb.session.isSaved) && nb.session.hasUnsavedChanges() && !nb.quitRequested {
-            let cause = Interrupts.stopStatus != nil ? Interrupts.stopCause : status == 130 ? "Ctrl-C" : "a command failed"
+        // A script stopped (SIGTERM, a closed output; training stopped at the
+        // next batch and saved itself) keeps what it did; so does one that
+        // failed when its session is on disk (--session, or saved by the
+        // script): the cells that ran, the failing one marked.
+        let stopped = Interrupts.stopStatus != nil
+        if status != 0 && (stopped || name != nil || nb.session.isSaved) && nb.session.hasUnsavedChanges() && !nb.quitRequested {
+            let cause = stopped ? Interrupts.stopCause : status == 130 ? "Ctrl-C" : "a command failed"
             if !nb.execute("quit", location: "\(file): \(cause)", implicit: true) { status = 1 }
         }
         return status

@@ -214,6 +214,41 @@ final class FolderDatasetTests: XCTestCase {
         XCTAssertEqual(try images(root, "val=0 test=0").imagesDecoded, 0)
     }
 
+    /// Every one-byte change of a pack's header, index and padding (each
+    /// position, to each of eight bytes that make numbers, fields and lines
+    /// wrong) gives a load that decodes again with the original pixels and
+    /// masks, with the damage warning unless the change made it another
+    /// version's or another listing's pack: never a trap, never the damaged pack used.
+    func testEveryOneByteChangeOfAPacksHeaderAndIndexIsWarnedAndRebuilt() throws {
+        let root = try temporaryFolder(self).appendingPathComponent("faces")
+        _ = try FolderExport.write(try Faces(side: 16, train: 4, validation: 2, test: 2, seed: 5).load(), to: root.path, splits: Split.allCases)
+        let first = try masks(root)
+        let pack = try FileManager.default.contentsOfDirectory(at: cache, includingPropertiesForKeys: nil).first { $0.pathExtension == "pack" }!
+        let original = try Data(contentsOf: pack)
+        let header = String(decoding: original.prefix(95), as: UTF8.self).split(separator: " ")
+        let pixelOffset = Int(header[4])!
+        // The version (byte 9) and the key (bytes 11…26): changed, the pack is simply not this load's.
+        let quiet = Set([9] + Array(11..<(11 + header[2].count)))
+        var loads = 0
+        for position in 0..<pixelOffset {
+            for byte: UInt8 in [0x2D, 0x20, 0x39, 0x30, 0x0A, 0x09, 0x00, 0xFF] where byte != original[position] {
+                var bytes = original
+                bytes[position] = byte
+                try bytes.write(to: pack)
+                let d = try masks(root)
+                loads += 1
+                XCTAssertEqual(d.imagesDecoded, 8, "byte \(position) → \(byte): decoded again")
+                XCTAssertEqual(d.train.pixels, first.train.pixels)
+                XCTAssertEqual(d.test.masks, first.test.masks)
+                if !quiet.contains(position) {
+                    XCTAssertTrue(d.notes.contains { $0.hasPrefix("warning: the cached decode is damaged and was ignored") }, "byte \(position) → \(byte): \(d.notes)")
+                }
+                XCTAssertEqual(try Data(contentsOf: pack), original, "rebuilt as it was")
+            }
+        }
+        XCTAssertGreaterThan(loads, 8 * 300)
+    }
+
     /// 100,000 tiny files: listed, decoded and split without trouble, and the listing's order is the sorted one.
     func testAHundredThousandTinyFilesLoad() throws {
         let root = try temporaryFolder(self)

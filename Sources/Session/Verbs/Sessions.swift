@@ -106,6 +106,7 @@ extension SessionStore {
     /// says of it; or, when none is saved, a new session of that name (nil report).
     public func openOrCreate(_ name: String, progress: ((Int, Int) -> Void)? = nil) throws -> (Session, SessionReport?) {
         try SessionStore.check(name: name)
+        if let refusal = refusal(of: name) { throw SessionError("cannot open session '\(name)': \(refusal)") }
         guard exists(name) else { return (Session(name: name, ranks: ranks), nil) }
         do {
             let (s, report) = try reopen(name, progress: progress)
