@@ -251,6 +251,7 @@ struct FuzzCommand: ParsableCommand {
     @Option(help: "Mutated files.") var files: Int?
     @Option(help: "Special files (default files/10, at least 40).") var special: Int?
     @Option(help: "Shared-folder rounds (default files/40, at least 10).") var shared: Int?
+    @Option(help: "Everyday-use cases: closed pipes, cache bytes, planted links, nested loops, CRLF, huge words (default files/40, at least 12).") var everyday: Int?
     @Option(help: "Processes killed mid-write.") var kills = 0
     @Option(help: "The seed.") var seed: UInt64 = 1
     @Option(help: "Jobs at once.") var jobs = 2
@@ -266,7 +267,7 @@ struct FuzzCommand: ParsableCommand {
         for name in formats?.split(separator: ",") ?? [] where FileMutations.Format(rawValue: String(name)) == nil {
             throw ValidationError("--formats: no format '\(name)'")
         }
-        for (name, value) in [("--cases", cases), ("--files", files), ("--special", special), ("--shared", shared), ("--kills", kills)] where (value ?? 0) < 0 {
+        for (name, value) in [("--cases", cases), ("--files", files), ("--special", special), ("--shared", shared), ("--everyday", everyday), ("--kills", kills)] where (value ?? 0) < 0 {
             throw ValidationError("\(name) takes a whole number of at least 0")
         }
         guard memoryMB >= 256 else { throw ValidationError("--memory-mb takes at least 256") }
@@ -279,6 +280,7 @@ struct FuzzCommand: ParsableCommand {
         c.files = files ?? c.files
         c.specialFiles = special ?? max(40, c.files / 10)
         c.sharedRounds = shared ?? max(10, c.files / 40)
+        c.everydayCases = everyday ?? max(12, c.files / 40)
         (c.kills, c.seed, c.jobs, c.memoryMB, c.deadline) = (kills, seed, jobs, memoryMB, Double(deadline))
         c.output = URL(fileURLWithPath: output)
         c.keep = keep

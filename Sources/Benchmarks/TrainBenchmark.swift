@@ -23,6 +23,8 @@ public struct TrainBenchmark {
         public let config: String, mode: String, gates_on: String
         public let train_images_per_s: Double, infer_images_per_s: Double
         public let peak_rss_mb: Double
+        /// The memory check's estimate for training this configuration (MB), and the peak measured above what the process held before building it.
+        public let estimated_mb: Double, measured_mb: Double
         /// Mean fraction of the modules the sampled architectures used.
         public let active_modules: Double
         /// The pruned architecture's multiply-accumulates as a fraction of the full network's.
@@ -43,6 +45,8 @@ public struct TrainBenchmark {
         var rng = RNG(seed: 1)
         let input = FeatureShape(height: 32, width: 32, channels: 3)
         let context = ExecutionContext(threads: threads)
+        let before = Memory.resident()
+        Memory.resetPeak()
         let network = try config.fabric.build(input: input, classes: 10, rng: &rng, context: context)
         let trainer = Trainer(network: network, task: .classification, optimisedCost: FlopsCost(network), seed: 2, mode: mode, context: context)
         trainer.pathLearningRate = 0                         // keep the distribution fixed
@@ -64,6 +68,9 @@ public struct TrainBenchmark {
         let labels = (0..<config.batch).map { _ in Int32(rng.integer(below: 10)) }
 
         let train = try Timing.median(minimumRuns: 3, minimumSeconds: seconds) { try trainer.trainStep(images: images, labels: labels) }
+        // Measured after training, before inference: what the memory check estimates.
+        let measured = (Memory.peakResident() - before) / 1_048_576
+        let estimated = try config.fabric.size(input: input, classes: 10).trainingBytes(batch: config.batch, input: input, threads: threads) / 1_048_576
         let modules = network.nodes.indices.filter { network.nodes[$0].role == .module }
         let used = trainer.lastArchitectures.map { a in Double(modules.filter { a.active.contains($0) }.count) / Double(max(modules.count, 1)) }
         let architectures = trainer.lastArchitectures
@@ -72,7 +79,7 @@ public struct TrainBenchmark {
         }
         return Row(config: config.name, mode: mode.rawValue, gates_on: gatesOn,
                    train_images_per_s: Double(config.batch) / train, infer_images_per_s: Double(config.batch) / infer,
-                   peak_rss_mb: Timing.peakResidentMiB(), active_modules: used.reduce(0, +) / Double(max(used.count, 1)),
+                   peak_rss_mb: Timing.peakResidentMiB(), estimated_mb: estimated, measured_mb: measured, active_modules: used.reduce(0, +) / Double(max(used.count, 1)),
                    flops_fraction: architectures.map { flops.cost(of: $0) }.reduce(0, +) / Double(max(architectures.count, 1)) / full)
     }
 
@@ -92,7 +99,7 @@ public struct TrainBenchmark {
         let lines = ["bsn bench train — \(threads) threads, OpenBLAS core \(BLAS.coreName), conv \(ConvolutionChoices.forcedByEnvironment?.name ?? "measured per shape"), sgemm ceiling \(Format.fixed(sgemm, 1)) GFLOP/s, \(peak.description)",
                      "CPU: \(ConvolutionChoices.cpu)", ""]
         var table = Table([.left("config", 14), .left("mode", 11), .left("gates on", 10), .left("modules", 9), .left("flops", 7),
-                           .left("train img/s", 13), .left("infer img/s", 13), .left("peak MB", 9), .left("speed-up train/infer (ideal)", 28)])
+                           .left("train img/s", 13), .left("infer img/s", 13), .left("peak MB", 9), .left("train MB est./meas.", 20), .left("speed-up train/infer (ideal)", 28)])
         for r in rows {
             // A pruned row against the dense row of the same config and mode: measured and ideal (full / kept flops).
             let dense = rows.first { $0.config == r.config && $0.mode == r.mode && $0.gates_on == "all" }
@@ -101,7 +108,9 @@ public struct TrainBenchmark {
                     + "x (" + Format.fixed(1 / max(r.flops_fraction, 1e-9), 2) + "x)"
             } ?? ""
             table.add([r.config, r.mode, r.gates_on, Format.fixed(100 * r.active_modules, 0) + "%", Format.fixed(100 * r.flops_fraction, 0) + "%",
-                       Format.fixed(r.train_images_per_s, 1), Format.fixed(r.infer_images_per_s, 1), Format.fixed(r.peak_rss_mb, 0), speedup])
+                       Format.fixed(r.train_images_per_s, 1), Format.fixed(r.infer_images_per_s, 1), Format.fixed(r.peak_rss_mb, 0),
+                       Format.fixed(r.estimated_mb, 0) + " / " + Format.fixed(r.measured_mb, 0) + String(format: " (%+.0f%%)", 100 * (r.measured_mb / max(r.estimated_mb, 1e-9) - 1)),
+                       speedup])
         }
         return (lines + table.lines).joined(separator: "\n")
     }

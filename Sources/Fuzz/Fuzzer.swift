@@ -28,6 +28,8 @@ public struct Fuzzer: Sendable {
         public var specialFiles = 40
         /// Rounds of the concurrency recipe (several processes on one sessions folder).
         public var sharedRounds = 10
+        /// Cases of the everyday-use recipe (closed pipes, cache bytes, planted links, nested loops, CRLF, huge words).
+        public var everydayCases = 12
         public var output = URL(fileURLWithPath: "fuzz-out")
         /// Keep every batch's folder (script, files, output), not only failures.
         public var keep = false
@@ -40,14 +42,14 @@ public struct Fuzzer: Sendable {
 
     public struct Report: Sendable {
         public var commandScripts = 0, commandLines = 0, fileScripts = 0, files = 0, kills = 0
-        public var specialScripts = 0, specialFiles = 0, sharedRounds = 0
+        public var specialScripts = 0, specialFiles = 0, sharedRounds = 0, everydayCases = 0
         public var interrupted = 0
         public var peakResident = 0
         public var failures: [Failure] = []
         public var seconds = 0.0
         public var summary: String {
-            var lines = [String(format: "%d command lines in %d scripts, %d mutated files in %d scripts, %d special files in %d scripts, %d concurrency rounds, %d kill -9 rounds, %.0f s: %d failures (%d runs needed SIGINT at the deadline; largest peak resident memory %@)",
-                                commandLines, commandScripts, files, fileScripts, specialFiles, specialScripts, sharedRounds, kills, seconds, failures.count, interrupted,
+            var lines = [String(format: "%d command lines in %d scripts, %d mutated files in %d scripts, %d special files in %d scripts, %d concurrency rounds, %d everyday-use cases, %d kill -9 rounds, %.0f s: %d failures (%d runs needed SIGINT at the deadline; largest peak resident memory %@)",
+                                commandLines, commandScripts, files, fileScripts, specialFiles, specialScripts, sharedRounds, everydayCases, kills, seconds, failures.count, interrupted,
                                 Memory.format(Double(peakResident)))]
             for f in failures { lines.append("  \(f.kind): \(f.folder) — \(f.detail)") }
             return lines.joined(separator: "\n")
@@ -57,7 +59,7 @@ public struct Fuzzer: Sendable {
     public let configuration: Configuration
     public init(_ configuration: Configuration) { self.configuration = configuration }
 
-    private enum Job: Sendable { case commands(Int), files(Int), special(Int), shared(Int) }
+    private enum Job: Sendable { case commands(Int), files(Int), special(Int), shared(Int), everyday(Int) }
 
     /// Runs every batch; `progress` gets a line after each.
     public func run(progress: @escaping @Sendable (String) -> Void) throws -> Report {
@@ -72,9 +74,10 @@ public struct Fuzzer: Sendable {
         let commandJobs = (c.commandLines + c.linesPerScript - 1) / max(c.linesPerScript, 1)
         let fileJobs = (c.files + c.filesPerScript - 1) / max(c.filesPerScript, 1)
         let specialJobs = (c.specialFiles + c.filesPerScript - 1) / max(c.filesPerScript, 1)
+        let everydayJobs = (c.everydayCases + Self.everydayPerScript - 1) / Self.everydayPerScript
         // The concurrency rounds first: each starts several processes, better spread over the run than left to its end.
-        let jobs: [Job] = (0..<c.sharedRounds).map(Job.shared) + (0..<commandJobs).map(Job.commands) + (0..<fileJobs).map(Job.files)
-            + (0..<specialJobs).map(Job.special)
+        let jobs: [Job] = (0..<c.sharedRounds).map(Job.shared) + (0..<everydayJobs).map(Job.everyday) + (0..<commandJobs).map(Job.commands)
+            + (0..<fileJobs).map(Job.files) + (0..<specialJobs).map(Job.special)
         let state = Shared()
         let start = Date()
         let workers = max(1, c.jobs)
@@ -100,9 +103,12 @@ public struct Fuzzer: Sendable {
         return report
     }
 
+    /// Everyday-use cases in one job's script.
+    static let everydayPerScript = 4
+
     /// What one job ran and how it ended.
     struct JobOutcome {
-        var commandLines = 0, files = 0, specialFiles = 0, sharedRounds = 0
+        var commandLines = 0, files = 0, specialFiles = 0, sharedRounds = 0, everydayCases = 0
         var result: Child.Result
         var failure: Failure?
     }
@@ -126,6 +132,8 @@ public struct Fuzzer: Sendable {
             }
             let kept = try keep(folder, as: "shared-\(c.seed)-\(number)")
             return JobOutcome(sharedRounds: 1, result: result, failure: Failure(kind: "shared", folder: kept.path, detail: problems.joined(separator: "; ").prefix(600).description))
+        case .everyday(let k):
+            return try everyday(k, number: number, rng: &rng, binary: binary, folder: folder)
         case .special(let k):
             var s = SpecialFiles(rng: RNG(seed: rng.next()), template: template)
             lines = try s.prepare(in: folder)
@@ -181,6 +189,37 @@ public struct Fuzzer: Sendable {
         let lastError = stderr.split(separator: "\n").last { $0.contains("rror") }.map(String.init) ?? ""
         return JobOutcome(commandLines: counted.lines, files: files, specialFiles: specials, result: result,
                           failure: Failure(kind: kind, folder: kept.path, detail: failure + (lastError.isEmpty ? "" : "; \(lastError.prefix(200))")))
+    }
+
+    /// A job of everyday-use cases: a bash script around the binary (EverydayCases) that says FAIL for each miss.
+    private func everyday(_ k: Int, number: Int, rng: inout RNG, binary: String, folder: URL) throws -> JobOutcome {
+        let c = configuration, fm = FileManager.default
+        let count = min(Self.everydayPerScript, c.everydayCases - k * Self.everydayPerScript)
+        var cases = EverydayCases(rng: RNG(seed: rng.next())), lines = [EverydayCases.preamble]
+        for i in 0..<count { lines += cases.makeCase(cases.pick(EverydayCases.Kind.allCases), index: i) }
+        lines.append(EverydayCases.ending)
+        try lines.joined(separator: "\n").write(to: folder.appendingPathComponent("case.sh"), atomically: false, encoding: .utf8)
+        var child = Child(binary: "/bin/bash", arguments: ["case.sh"], folder: folder, memoryLimitKB: c.memoryMB * 1024,
+                          deadline: 120 * Double(count), grace: c.grace)
+        child.environment["BSN"] = binary
+        let result = try child.run()
+        let said = (try? String(contentsOf: folder.appendingPathComponent("stdout.txt"), encoding: .utf8)) ?? ""
+        var failure: String?
+        switch result.outcome {
+        case .exited(0): break
+        case .exited(let s): failure = said.split(separator: "\n").filter { $0.hasPrefix("FAIL") }.joined(separator: "; ") + (s == 1 ? "" : " (exit \(s))")
+        case .signalled(let s): failure = "the case script was killed by signal \(s)"
+        case .hung: failure = "still running \(Int(child.deadline + c.grace)) s after start: a hang"
+        }
+        guard let failure else {
+            if !c.keep { try? fm.removeItem(at: folder) }
+            return JobOutcome(everydayCases: count, result: result, failure: nil)
+        }
+        let kept = try keep(folder, as: "everyday-\(c.seed)-\(number)")
+        let reproduce = "#!/bin/sh\n# \(failure.prefix(300))\ncd \"$(dirname \"$0\")\" && rm -rf sessions cache && BSN=\(binary) HOME=. BSN_SESSIONS=sessions exec bash case.sh\n"
+        try reproduce.write(to: kept.appendingPathComponent("reproduce.sh"), atomically: false, encoding: .utf8)
+        chmod(kept.appendingPathComponent("reproduce.sh").path, 0o755)
+        return JobOutcome(everydayCases: count, result: result, failure: Failure(kind: "everyday", folder: kept.path, detail: String(failure.prefix(600))))
     }
 
     /// Moves a failed job's folder under `<output>/failures/`.
@@ -297,10 +336,11 @@ private final class Shared: @unchecked Sendable {
         if o.files > 0 { report.fileScripts += 1; report.files += o.files }
         if o.specialFiles > 0 { report.specialScripts += 1; report.specialFiles += o.specialFiles }
         report.sharedRounds += o.sharedRounds
+        report.everydayCases += o.everydayCases
         if o.result.interrupted { report.interrupted += 1 }
         report.peakResident = max(report.peakResident, o.result.peakResident)
         if let f = o.failure { report.failures.append(f) }
-        return "[\(done)/\(total)] \(report.commandLines) command lines, \(report.files) files, \(report.specialFiles) special, \(report.sharedRounds) concurrency rounds, \(report.failures.count) failures"
+        return "[\(done)/\(total)] \(report.commandLines) command lines, \(report.files) files, \(report.specialFiles) special, \(report.sharedRounds) concurrency rounds, \(report.everydayCases) everyday cases, \(report.failures.count) failures"
             + (o.failure.map { "  ← \($0.kind): \($0.detail)" } ?? "")
     }
 }

@@ -63,7 +63,11 @@ public enum Shell {
     /// The session of that name, saying on a terminal how far the decoding of
     /// its images is; without a name, a new session of a name no other has.
     static func open(_ name: String?, in store: SessionStore) throws -> (Session, SessionReport?) {
-        guard let name else { return (Session(name: store.freshName(), ranks: store.ranks), nil) }
+        guard let name else {
+            // Under mpirun every rank takes rank 0's name (their pids differ).
+            let fresh = String(decoding: store.ranks.broadcast(Data(store.freshName().utf8)), as: UTF8.self)
+            return (Session(name: fresh, ranks: store.ranks), nil)
+        }
         let interactive = isatty(STDERR_FILENO) == 1
         do {
             let opened = try store.openOrCreate(name, progress: interactive ? { done, total in

@@ -171,6 +171,8 @@ public final class Session {
     public internal(set) var readOnlyBecause: String?
     /// Cells when it was opened or last saved.
     var cellsWhenSaved = 0
+    /// Resident memory when the model was built or opened, and the step it opened at (`memoryReport`).
+    var residentBeforeModel = 0.0, trainedStepsAtOpen = 0
 
     /// The accuracy of the deterministic architecture on `split` measured last: epochs' validation rows (at the step where each
     /// epoch ended) and `eval` results, the later step winning, an evaluation
@@ -312,7 +314,10 @@ public final class Session {
         let input = dataset.inputShape
         let size = try spec.fabric.size(input: input, classes: dataset.classNames.count)
         try Memory.check(size.weightBytes, spec.fabric.summary, of: "weights")
-        try checkTrainingMemory(spec.fabric, size, input: input, batch: settings.batch, threads: settings.threads)
+        try checkTrainingMemory(spec, size, input: input, batch: settings.batch, threads: settings.threads)
+        // What the process held before the network: the peak from here on is the network's (summary compares it with the estimate).
+        residentBeforeModel = Memory.resident()
+        Memory.resetPeak()
         var seed = RNG(seed: spec.seed)
         applySettings()
         let net = try spec.fabric.build(input: input, classes: dataset.classNames.count, rng: &seed, context: context)
@@ -348,17 +353,34 @@ public final class Session {
     }
 
     /// Refuses a batch (or a thread count) whose activations and workspace do not fit next to the weights.
-    private func checkTrainingMemory(_ fabric: Fabric, _ size: FabricSize, input: FeatureShape, batch: Int, threads: Int) throws {
-        try Memory.check(size.trainingBytes(batch: min(batch, dataset?.train.count ?? batch), input: input, threads: threads),
-                         "training \(fabric.summary) with batch \(batch)" + (threads > 2 ? " on \(threads) threads" : ""),
+    private func checkTrainingMemory(_ spec: ModelSpec, _ size: FabricSize, input: FeatureShape, batch: Int, threads: Int) throws {
+        try Memory.check(size.trainingBytes(batch: min(batch, dataset?.train.count ?? batch), input: input, threads: threads, gathers: gathers(spec)),
+                         "training \(spec.fabric.summary) with batch \(batch)" + (threads > 2 ? " on \(threads) threads" : ""),
                          of: "weights, activations and workspace (a smaller batch needs less: set batch)")
+    }
+
+    /// The memory check's estimate for training the session's model now (its
+    /// batch and threads), beside what this process measured: its peak since
+    /// the model was built or opened, above what it held before.
+    public func memoryReport() -> MemoryReport? {
+        guard let spec = modelSpec, let dataset, let size = try? spec.fabric.size(input: dataset.inputShape, classes: dataset.classNames.count) else { return nil }
+        let batch = min(settings.batch, dataset.train.count)
+        let estimate = size.trainingBytes(batch: batch, input: dataset.inputShape, threads: settings.threads, gathers: gathers(spec))
+        let measured = max(0, Memory.peakResident() - residentBeforeModel)
+        return MemoryReport(batch: batch, threads: settings.threads, estimated: estimate, measured: measured, before: residentBeforeModel,
+                            trained: (trainer?.step ?? 0) > trainedStepsAtOpen)
+    }
+
+    /// Whether training gathers each module's rows (sub-batch mode, one architecture per example, gates learned).
+    private func gathers(_ spec: ModelSpec) -> Bool {
+        spec.mode == .subBatch && spec.fixedGates == nil && settings.sampling == .perExample
     }
 
     /// The same check for the session's model, when it has one.
     private func checkTrainingMemory(batch: Int, threads: Int) throws {
         guard let spec = modelSpec, let dataset else { return }
         let size = try spec.fabric.size(input: dataset.inputShape, classes: dataset.classNames.count)
-        try checkTrainingMemory(spec.fabric, size, input: dataset.inputShape, batch: batch, threads: threads)
+        try checkTrainingMemory(spec, size, input: dataset.inputShape, batch: batch, threads: threads)
     }
 
     /// Changes the worker thread count (each thread has its own convolution workspace).

@@ -363,6 +363,7 @@ public struct SessionStore: Sendable {
         s.lock = lock
         s.savedGeneration = (dir.path, m.generation)
         s.cellsWhenSaved = s.cells.count
+        s.trainedStepsAtOpen = s.trainer?.step ?? 0
         s.readOnlyBecause = access == .read ? "opened to read only" : readOnlyBecause
         if let lock {
             let stale = removeStaleFiles(dir, keeping: Set(m.files.values), lock: lock)

@@ -64,6 +64,28 @@ public enum Memory {
         return String(format: "%.0f bytes", bytes)
     }
 
+    /// This process's resident memory now (`VmRSS`), in bytes; 0 where /proc has none.
+    public static func resident() -> Double { status("VmRSS:") }
+
+    /// This process's peak resident memory (`VmHWM`) since it started or since `resetPeak`, in bytes.
+    public static func peakResident() -> Double { status("VmHWM:") }
+
+    /// Starts the peak over from the resident memory now (Linux: "5" to
+    /// /proc/self/clear_refs), so that a later `peakResident` measures one
+    /// piece of work. False where the kernel does not allow it.
+    @discardableResult
+    public static func resetPeak() -> Bool {
+        let fd = open("/proc/self/clear_refs", O_WRONLY | O_CLOEXEC)
+        guard fd >= 0 else { return false }
+        defer { close(fd) }
+        return write(fd, "5", 1) == 1
+    }
+
+    private static func status(_ name: String) -> Double {
+        guard let text = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8), let kb = field(text, name) else { return 0 }
+        return kb * 1024
+    }
+
     private static func field(_ text: String, _ name: String) -> Double? {
         guard let line = text.split(separator: "\n").first(where: { $0.hasPrefix(name) }) else { return nil }
         return line.split(separator: " ").dropFirst().first.flatMap { Double($0) }

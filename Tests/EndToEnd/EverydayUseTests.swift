@@ -278,4 +278,26 @@ final class EverydayUseTests: XCTestCase {
         let cells = try bsn(["--session", "fails"], input: "history\n")
         XCTAssertTrue(cells.stdout.contains("[6]! trian 3"), cells.stdout)
     }
+
+    // (13) The memory check's estimate is within 25% of the measured peak: the four bench configurations (every gate on)
+    // and ResNet Fabrics and a CNF trained in the notebook (gates sampled per example: every module gathers its rows).
+    func testTheMemoryEstimateIsWithinAQuarterOfTheMeasuredPeak() throws {
+        for config in ["cnf_c32_b64", "cnf_c64_b64", "cnf_c128_b32", "resnet20_b64"] {
+            let r = try bsn(["bench", "train", "--row", "\(config),sub-batch,all", "--seconds", "0.05"])
+            XCTAssertEqual(r.status, 0, r.stderr)
+            let row = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data((r.stdout.split(separator: "\n").last ?? "").utf8)) as? [String: Any], r.stdout)
+            let estimated = try XCTUnwrap(row["estimated_mb"] as? Double), measured = try XCTUnwrap(row["measured_mb"] as? Double)
+            XCTAssertEqual(measured / estimated, 1, accuracy: 0.25, "\(config): estimated \(estimated) MB, measured \(measured) MB")
+        }
+        for build in ["resnet-fabric k=3 n=3", "resnet-fabric k=2 n=5", "cnf W=4 S=5 C=16"] {
+            let r = try bsn(["run", "-"], input: "load shapes train=512 val=16 test=16\nbuild \(build)\ntrain 3 steps\nsummary --json\n")
+            XCTAssertEqual(r.status, 0, r.stderr)
+            let line = try XCTUnwrap(r.stdout.split(separator: "\n").last { $0.contains("\"memory\"") })
+            let summary = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])
+            let memory = try XCTUnwrap(summary["memory"] as? [String: Any])
+            let estimated = try XCTUnwrap(memory["estimated"] as? Double), measured = try XCTUnwrap(memory["measured"] as? Double)
+            XCTAssertEqual(memory["trained"] as? Bool, true)
+            XCTAssertEqual(measured / estimated, 1, accuracy: 0.25, "\(build): estimated \(estimated), measured \(measured) bytes")
+        }
+    }
 }

@@ -1,6 +1,7 @@
 import Foundation
 import Interface
 import SuperNet
+import Tensor
 
 /// What `build` reports: the network's size and the cost of the architecture it starts from.
 public struct BuildReport: Output, Sendable {
@@ -17,12 +18,33 @@ public struct BuildReport: Output, Sendable {
     }
 }
 
+/// The memory check's estimate for training a model beside the peak this
+/// process measured while it built and trained it.
+public struct MemoryReport: Codable, Sendable {
+    public let batch: Int, threads: Int
+    /// Bytes: the estimate (weights, activations, workspace, input batches), the peak measured above `before`, what the process held before the model.
+    public let estimated: Double, measured: Double, before: Double
+    /// Whether this process trained the model (the peak includes a training step).
+    public let trained: Bool
+
+    /// measured / estimated − 1, once trained.
+    public var error: Double? { trained && estimated > 0 ? measured / estimated - 1 : nil }
+
+    public var text: String {
+        "memory to train at batch \(batch) on \(threads) threads: estimated \(Memory.format(estimated)); "
+            + (trained ? "measured \(Memory.format(measured)) at peak (\(error! >= 0 ? "+" : "")\(Format.fixed(100 * error!, 0))%), above the \(Memory.format(before)) in use before the network"
+                       : "measured once it trains (train 1 steps)")
+    }
+}
+
 /// What `summary` shows: one row per node, and the totals of the parameter and flops costs.
 public struct ModelSummary: TabularOutput, Sendable {
     public struct Row: Codable, Sendable { public let node: String, type: String, shape: [Int], params: Int, flops: Int, keep: Float? }
     public let model: String, nodes: [Row], totals: [CostReport]
     /// The deterministic architecture's modules (after pruning), of all.
     public let modules: Int, moduleCount: Int
+    /// The memory check's estimate and the measured peak.
+    public var memory: MemoryReport? = nil
 
     public var text: String { Block.text(blocks) }
 
@@ -35,6 +57,7 @@ public struct ModelSummary: TabularOutput, Sendable {
         var costs = Table([.left("total", 10), .right("full", 12), .right("expected", 12), .right("deterministic", 15)])
         for t in totals { costs.add([t.name, Format.quantity(t.full), Format.quantity(t.expected), Format.quantity(t.deterministic)]) }
         return [.text(model), .table(table), .table(costs), .text("deterministic architecture: \(modules) of \(moduleCount) modules")]
+            + (memory.map { [.text($0.text)] } ?? [])
     }
 }
 
@@ -67,6 +90,6 @@ extension Session {
         }
         return ModelSummary(model: modelSpec!.fabric.summary, nodes: rows,
                             totals: [net.report(ParameterCost(net)), net.report(FlopsCost(net), sampled: trainer.lastArchitectures)],
-                            modules: net.moduleCount(of: net.deterministicArchitecture), moduleCount: net.moduleCount)
+                            modules: net.moduleCount(of: net.deterministicArchitecture), moduleCount: net.moduleCount, memory: memoryReport())
     }
 }

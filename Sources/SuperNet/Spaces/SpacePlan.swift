@@ -219,6 +219,7 @@ public struct SpacePlan: Sendable {
             size.activationsPerExample += Double(outputPixels) * b          // the convolution's output
             size.largestLayerWeights = max(size.largestLayerWeights, k * k * a * b + b)
             size.largestColumnsPerExample = max(size.largestColumnsPerExample, Double(outputPixels) * k * k * a)
+            size.largestColumnsPerChunk = max(size.largestColumnsPerChunk, max(Double(outputPixels), Double(Conv2d.rowsPerChunk)) * k * k * a)
         }
         for node in nodes {
             size.activationsPerExample += Double(node.shape.elements)
@@ -229,6 +230,7 @@ public struct SpacePlan: Sendable {
                 continue
             }
             guard let op = node.operation else { continue }
+            if node.gated { size.gatheredFloatsPerExample += Double(x.elements) }
             switch op.kind {
             case .conv:
                 if op.upsample { size.activationsPerExample += Double(4 * x.elements) }
