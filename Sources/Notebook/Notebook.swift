@@ -302,7 +302,8 @@ public final class Notebook {
             ok = false
             if let partial = error as? FailureWithOutput { show(partial.output) }
             // Errors of the Session API say what went wrong; the command's name (and its sub-command) say where.
-            var text = "\(error)"
+            // A pasted megabyte that a message quotes is shown by its start.
+            var text = shortenedWords("\(error)")
             if error is SessionError {
                 // "lr: expected …" from the verb becomes "set lr: expected …".
                 let place = place(of: line), sub = place.split(separator: " ").dropFirst().first.map(String.init)

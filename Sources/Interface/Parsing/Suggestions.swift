@@ -38,6 +38,16 @@ public func shown(_ word: some StringProtocol, limit: Int = 40) -> String {
     word.count > limit ? String(word.prefix(limit)) + "…" : String(word)
 }
 
+/// `text` with every word of more than 200 characters (a run without a
+/// space) shown by its first 40 and "… (N characters)": a message that
+/// quotes a pasted megabyte does not repeat it.
+public func shortenedWords(_ text: String) -> String {
+    guard text.utf8.count > 200 else { return text }
+    return text.split(separator: " ", omittingEmptySubsequences: false).map { word in
+        word.utf8.count > 200 ? String(word.prefix(40)) + "… (\(word.count) characters)" : String(word)
+    }.joined(separator: " ")
+}
+
 /// The lines of a text, whatever ends them: "\n", "\r\n" (a script saved on
 /// Windows) or a lone "\r". Swift's `split(separator: "\n")` sees "\r\n"
 /// as one character that is not "\n" and would join such lines into one.
