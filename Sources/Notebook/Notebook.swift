@@ -241,6 +241,8 @@ public final class Notebook {
     private(set) var printsJSON = false
     /// The cell in progress is the notebook's own (`execute(implicit:)`): its output is a status line.
     private var showsStatus = false
+    /// What the notebook's own cells' status lines start with ("train.bsn:6: stopped: "), when set.
+    var statusPrefix: String?
     /// Cells since the session was opened or created (numbers continue the session's).
     public var nextCell: Int { (session.cells.last?.number ?? 0) + 1 }
 
@@ -330,7 +332,7 @@ public final class Notebook {
     private func show(_ output: any Output) {
         listener?.shown(output, asJSON: printsJSON)
         if printsJSON { return console.print(output.json) }
-        if showsStatus { return output.text.isEmpty ? () : console.status(output.text) }
+        if showsStatus { return output.text.isEmpty ? () : console.status((statusPrefix ?? "") + output.text) }
         if !output.text.isEmpty { console.print(output.text) }
         showInline(output)
     }

@@ -55,6 +55,7 @@ public enum Shell {
         let stopped = Interrupts.stopStatus != nil
         if status != 0 && (stopped || name != nil || nb.session.isSaved) && nb.session.hasUnsavedChanges() && !nb.quitRequested {
             let cause = stopped ? Interrupts.stopCause : status == 130 ? "Ctrl-C" : "a command failed"
+            nb.statusPrefix = "\(file): \(cause): "
             if !nb.execute("quit", location: "\(file): \(cause)", implicit: true) { status = 1 }
         }
         return status

@@ -167,6 +167,8 @@ public final class Session {
     var savedGeneration: (folder: String, generation: Int)?
     /// Whether the session is on disk: opened from a save, or saved since.
     public var isSaved: Bool { savedGeneration != nil }
+    /// Why the session was opened without its data and model (its data could not be loaded): its save stays as it was.
+    public internal(set) var dataUnavailable: String?
     /// Why the session is read-only (another process holds its folder), when it is.
     public internal(set) var readOnlyBecause: String?
     /// Cells when it was opened or last saved.

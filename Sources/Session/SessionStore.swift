@@ -172,6 +172,9 @@ public struct SessionStore: Sendable {
         guard writes else { return [] }
         let dir = folder(s.name)
         if let refusal = refusal(of: s.name) { throw SessionError("cannot save session '\(s.name)': \(refusal)") }
+        if let missing = s.dataUnavailable, s.savedGeneration?.folder == dir.path {
+            throw SessionError("cannot save session '\(s.name)': it was opened without its data and would lose its model: \(missing); save <other-name> keeps this session's work")
+        }
         do { try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true) } catch {
             throw SessionError("cannot save session '\(s.name)': \(dir.path): cannot create the session folder (\(error.localizedDescription))")
         }
@@ -344,7 +347,16 @@ public struct SessionStore: Sendable {
         s.settings = m.settings
         s.variables = m.variables
         s.rng = m.rng
-        try s.restore(dataset: m.dataset?.value, loader: m.loader, model: m.model, budget: m.budget, trainer: m.trainer, progress: progress, datasets: datasets)
+        do {
+            try s.restore(dataset: m.dataset?.value, loader: m.loader, model: m.model, budget: m.budget, trainer: m.trainer, progress: progress, datasets: datasets)
+        } catch where m.dataset != nil && s.dataset == nil && access != .requireWrite {
+            // Its data cannot be loaded (a folder moved or gone, a file damaged): the session
+            // opens without data and model, its save kept as it is (saving under its name is refused).
+            let source = m.dataset!.value
+            s.dataUnavailable = "its data could not be loaded (\(error)); the saved model and training stay on disk as they are: "
+                + "bring \(source.name) back (\(source.origin)) and open \(name) again, or load it from its new place in a new session"
+            s.settings = m.settings
+        }
         if let state = g.state, let trainer = s.trainer {
             try TensorArchive.restore(state, into: trainer.stateTensors, file: dir.appendingPathComponent(m.files["state"]!).path)
         }
@@ -364,7 +376,7 @@ public struct SessionStore: Sendable {
         s.savedGeneration = (dir.path, m.generation)
         s.cellsWhenSaved = s.cells.count
         s.trainedStepsAtOpen = s.trainer?.step ?? 0
-        s.readOnlyBecause = access == .read ? "opened to read only" : readOnlyBecause
+        s.readOnlyBecause = access == .read ? "opened to read only" : readOnlyBecause ?? s.dataUnavailable
         if let lock {
             let stale = removeStaleFiles(dir, keeping: Set(m.files.values), lock: lock)
             if !stale.isEmpty { removed?(stale) }

@@ -145,6 +145,31 @@ final class EverydayUseTests: XCTestCase {
         }
     }
 
+    // (3) A session whose data cannot be loaded (its folder gone, its cached decode damaged) opens without it, says how to
+    // get it back, and its save stays as it was; with the folder back it opens whole.
+    func testASessionWhoseDataCannotBeLoadedOpensAndKeepsItsSave() throws {
+        XCTAssertEqual(try bsn(["run", "-"], input: "load shapes train=24 val=4 test=4\nexport images img\n").status, 0)
+        XCTAssertEqual(try bsn(["run", "-"], input: "load images img size=8\nbuild cnf W=2 S=3 C=4\ntrain 2 steps\nsave gone\n").status, 0)
+        let session = folder.appendingPathComponent("sessions/gone")
+        let saved = try savedStateBytes(session)
+        try FileManager.default.moveItem(at: folder.appendingPathComponent("img"), to: folder.appendingPathComponent("img.moved"))
+        let cache = folder.appendingPathComponent("cache")
+        let pack = try XCTUnwrap(try FileManager.default.contentsOfDirectory(at: cache, includingPropertiesForKeys: nil).first { $0.pathExtension == "pack" })
+        var bytes = try Data(contentsOf: pack)
+        bytes[200] ^= 0xFF
+        try bytes.write(to: pack)
+        let r = try bsn(["--session", "gone"], input: "history\nsave\n")
+        XCTAssertTrue(r.stdout.contains("opened 'gone'") || r.stderr.contains("opened 'gone'"), r.stdout + r.stderr)
+        XCTAssertTrue((r.stdout + r.stderr).contains("its data could not be loaded"), r.stdout + r.stderr)
+        XCTAssertTrue((r.stdout + r.stderr).contains("bring images in img/ back"), r.stdout + r.stderr)
+        XCTAssertTrue(r.stdout.contains("train 2 steps"), "its cells are there: \(r.stdout)")
+        XCTAssertTrue(r.stderr.contains("cannot save session 'gone': it was opened without its data"), r.stderr)
+        XCTAssertEqual(try savedStateBytes(session), saved, "the save is as it was")
+        try FileManager.default.moveItem(at: folder.appendingPathComponent("img.moved"), to: folder.appendingPathComponent("img"))
+        let (step, opened) = try reopenedStep("gone")
+        XCTAssertEqual(step, 2, opened)
+    }
+
     // (4) A link, a foreign folder or a file planted in the sessions folder is refused, and what it points to is unchanged.
     func testPlantedLinksForeignFoldersAndFilesAreRefused() throws {
         let sessions = folder.appendingPathComponent("sessions"), target = folder.appendingPathComponent("elsewhere")
