@@ -57,6 +57,10 @@ public final class KernelServer: NotebookListener {
         while !nb.quitRequested && !Interrupts.sigterm.isCancelled, let text = readLine(strippingNewline: true) {
             // A line that does not parse is answered with the id it holds, if one can be read from it.
             server.request = requestID(in: text)
+            guard text.utf8.count <= longestRequest else {
+                server.send(["event": "error", "message": "bsn kernel-server: a request of \(text.utf8.count) bytes; at most \(longestRequest)"])
+                continue
+            }
             guard let data = text.data(using: .utf8), let message = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else {
                 server.send(["event": "error", "message": "bsn kernel-server: a request must be one JSON object per line"])
                 continue
@@ -132,6 +136,9 @@ public final class KernelServer: NotebookListener {
         let sent = (data + Data([0x0A])).withUnsafeBytes { StandardStreams.write($0, to: out) }
         if !sent { Interrupts.closeOutput() }
     }
+
+    /// The longest request line parsed (bytes): a cell's lines are at most 1 MiB each.
+    static let longestRequest = 16 << 20
 
     /// The `"id"` of a request line that does not parse as a whole: a number
     /// or a string right after `"id":` near its start, else null.

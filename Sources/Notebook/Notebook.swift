@@ -267,6 +267,9 @@ public final class Notebook {
     }
 
 
+    /// The longest line a cell runs (bytes).
+    static let longestLine = 1 << 20
+
     /// Runs one line as a cell; returns false when the command failed (its
     /// one-line error is printed, prefixed with `location` (file:line) when
     /// given; nothing else changes). With `--json` the cell prints exactly one
@@ -275,6 +278,9 @@ public final class Notebook {
     /// its own (the save at the end of input): its output is a status line.
     @discardableResult
     public func execute(_ line: String, location: String? = nil, implicit: Bool = false) -> Bool {
+        // No command is a megabyte long: such a line (a paste gone wrong) is one error, recorded by its start.
+        let length = line.utf8.count, tooLong = length > Self.longestLine
+        let line = tooLong ? String(line.prefix(200)) + "…" : line
         let number = nextCell, current = session
         console.startCell()
         var ok = true
@@ -283,6 +289,7 @@ public final class Notebook {
         showsStatus = implicit
         defer { (printsJSON, showsStatus) = (false, false) }
         do {
+            if tooLong { throw UsageError("a line of \(length) bytes is too long for a command (at most \(Self.longestLine))") }
             let words = try tokenize(line, variables: session.variables)
             guard let name = words.first else { return true }       // blank or comment: not a cell
             guard let command = Registry.find(name) else {

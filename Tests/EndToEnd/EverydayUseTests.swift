@@ -236,16 +236,21 @@ final class EverydayUseTests: XCTestCase {
         XCTAssertTrue(r.output.contains("status 143") || r.output.contains("status 0"), r.output)
     }
 
-    // (6) A suggestion is looked for only in words of a sane length: a 10 MB word is answered at once.
+    // (6) A suggestion is looked for only in words of a sane length, and no command line is megabytes long: answered at once.
     func testAHugeWordIsAnsweredAtOnce() throws {
-        let word = String(repeating: "x", count: 10_000_000)
+        let word = String(repeating: "x", count: 900_000), line = String(repeating: "y", count: 10_000_000)
         let start = Date()
-        let r = try bsn(["run", "-"], input: "help \(word)\n\(word)\nhelp trian\n")
+        let r = try bsn(["run", "-", "--keep-going"], input: "help \(word)\n\(word)\n\(line)\nhelp trian\n")
         XCTAssertLessThan(Date().timeIntervalSince(start), 5)
-        XCTAssertTrue(r.stderr.contains("no command 'xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx…'"), String(r.stderr.prefix(300)))
+        XCTAssertTrue(r.stderr.contains("-:1: error: no command 'xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx…'"), String(r.stderr.prefix(300)))
+        XCTAssertTrue(r.stderr.contains("-:3: error: a line of 10000000 bytes is too long for a command (at most 1048576)"), String(r.stderr.prefix(600)))
         XCTAssertLessThan(r.stderr.utf8.count, 2000, "the word is not repeated back whole")
         let small = try bsn(["run", "-"], input: "trian 3\n")
         XCTAssertTrue(small.stderr.contains("did you mean 'train'?"), small.stderr)
+        // Through the kernel: a 20 MB request is one error with its id, a 900 kB word an answer.
+        let k = try bsn(["kernel-server"], input: #"{"id": 4, "execute": "help "# + line + line + #""}"# + "\n" + #"{"id": 5, "execute": "help "# + word + #""}"# + "\n")
+        XCTAssertTrue(k.stdout.contains(#""event":"error","id":4,"message":"bsn kernel-server: a request of 20000029 bytes; at most 16777216""#), String(k.stdout.prefix(600)))
+        XCTAssertTrue(k.stdout.contains(#""event":"error","id":5"#), String(k.stdout.prefix(600)))
     }
 
     // (7) CRLF line endings, in scripts and kernel cells.
