@@ -222,7 +222,7 @@ final class EverydayUseTests: XCTestCase {
         for (file, line) in [("nest.yaml", 11), ("triangle.yaml", 11)] {
             let start = Date()
             let r = try shell("timeout 10 \"$BSN\" run - <<< $'load shapes train=64 val=16 test=16\\nbuild space \(file)'")
-            XCTAssertLessThan(Date().timeIntervalSince(start), 1.5, r.output)
+            XCTAssertLessThan(Date().timeIntervalSince(start), 1.0, r.output)
             XCTAssertEqual(r.status, 1, r.output)
             XCTAssertTrue(r.output.contains("\(file):\(line): for: b in") && r.output.contains("a space expands in at most 1000000 loop iterations"), r.output)
         }
