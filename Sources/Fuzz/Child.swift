@@ -95,6 +95,8 @@ public struct Child: Sendable {
                 kill(pid, SIGINT)
                 interrupted = true
             } else if interrupted && !killed && elapsed > deadline + grace {
+                // A hang: its threads' stacks, when gdb is here, are kept beside its output before it is killed.
+                recordStacks(of: pid)
                 kill(pid, SIGKILL)
                 killed = true
             }
@@ -109,6 +111,26 @@ public struct Child: Sendable {
         let signalled = (waitStatus & 0x7f) != 0 && (waitStatus & 0x7f) != 0x7f
         let outcome: Outcome = signalled ? .signalled(waitStatus & 0x7f) : .exited((waitStatus >> 8) & 0xff)
         return Result(outcome: outcome, peakResident: peak, seconds: seconds, interrupted: interrupted)
+    }
+}
+
+extension Child {
+    /// Writes every thread's stack of process `pid` to `stacks<outputName>.txt`
+    /// in the child's folder with gdb (at most 60 s), where gdb is installed.
+    func recordStacks(of pid: pid_t) {
+        let gdb = "/usr/bin/gdb"
+        guard FileManager.default.isExecutableFile(atPath: gdb) else { return }
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/timeout")
+        process.arguments = ["60", gdb, "-p", "\(pid)", "-batch", "-ex", "thread apply all bt 30"]
+        let file = folder.appendingPathComponent("stacks\(outputName).txt")
+        guard FileManager.default.createFile(atPath: file.path, contents: nil), let out = try? FileHandle(forWritingTo: file) else { return }
+        process.standardOutput = out
+        process.standardError = out
+        process.standardInput = FileHandle.nullDevice
+        guard (try? process.run()) != nil else { return }
+        process.waitUntilExit()
+        try? out.close()
     }
 }
 

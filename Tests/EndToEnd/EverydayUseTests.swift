@@ -1,4 +1,5 @@
 import Foundation
+import Fuzz
 import TestSupport
 import XCTest
 
@@ -328,6 +329,19 @@ final class EverydayUseTests: XCTestCase {
             let estimated = try XCTUnwrap(memory["estimated"] as? Double), measured = try XCTUnwrap(memory["measured"] as? Double)
             XCTAssertEqual(memory["trained"] as? Bool, true)
             XCTAssertEqual(measured / estimated, 1, accuracy: 0.25, "\(build): estimated \(estimated), measured \(measured) bytes")
+        }
+    }
+
+    // bsn fuzz: a run that outlives SIGINT and its grace is a hang, and its threads' stacks are kept (where gdb is installed).
+    func testAFuzzChildThatHangsIsKilledWithItsStacksKept() throws {
+        let child = Child(binary: "/bin/sh", arguments: ["-c", "trap '' INT; sleep 30"], folder: folder, memoryLimitKB: 1 << 20, deadline: 0.5, grace: 0.5)
+        let start = Date()
+        let result = try child.run()
+        XCTAssertEqual(result.outcome, .hung)
+        XCTAssertLessThan(Date().timeIntervalSince(start), 25)
+        if FileManager.default.isExecutableFile(atPath: "/usr/bin/gdb") {
+            let stacks = try String(contentsOf: folder.appendingPathComponent("stacks.txt"), encoding: .utf8)
+            XCTAssertTrue(stacks.contains("#0"), stacks)
         }
     }
 }
