@@ -37,10 +37,10 @@ func leave(_ status: Int32) -> Never {
 func perform(_ what: String, _ body: () throws -> Int32) -> Never {
     do { leave(try body()) } catch let failure as ShellFailure {
         let text = "\(failure)"
-        try? FileHandle.standardError.write(contentsOf: Data(((text.hasPrefix("bsn") ? "" : what + ": ") + text + "\n").utf8))
+        StandardStreams.error((text.hasPrefix("bsn") ? "" : what + ": ") + text + "\n")
         leave(2)
     } catch {
-        try? FileHandle.standardError.write(contentsOf: Data("\(what): \(error)\n".utf8))
+        StandardStreams.error("\(what): \(error)\n")
         leave(1)
     }
 }
@@ -334,9 +334,7 @@ struct SweepWorkerCommand: ParsableCommand {
 // inflate a child's rusage).
 if ProcessInfo.processInfo.environment["BSN_PEAK_MEMORY"] != nil {
     atexit {
-        let status = (try? String(contentsOfFile: "/proc/self/status", encoding: .utf8)) ?? ""
-        let kb = status.split(separator: "\n").first { $0.hasPrefix("VmHWM:") }?.split(separator: " ").dropFirst().first ?? "?"
-        try? FileHandle.standardError.write(contentsOf: Data("bsn: peak resident memory \(kb) kB\n".utf8))
+        StandardStreams.error("bsn: peak resident memory \(Int(Memory.peakResident() / 1024)) kB\n")
     }
 }
 
@@ -345,7 +343,7 @@ let words = Array(CommandLine.arguments.dropFirst())
 let commands = BSN.configuration.subcommands.map { $0._commandName } + ["help"]
 if let first = words.first, !first.hasPrefix("-"), !commands.contains(first) {
     let shown = BSN.configuration.subcommands.filter { $0.configuration.shouldDisplay }.map { $0._commandName }
-    try? FileHandle.standardError.write(contentsOf: Data("bsn: unknown command '\(first)'\(didYouMean(first, in: shown)) (bsn --help lists them)\n".utf8))
+    StandardStreams.error("bsn: unknown command '\(first)'\(didYouMean(first, in: shown)) (bsn --help lists them)\n")
     leave(2)
 }
 do {
@@ -355,6 +353,6 @@ do {
     // Usage mistakes exit with 2, as they always have; help and completion scripts with 0.
     let code = BSN.exitCode(for: error)
     if code == .success { BSN.exit(withError: error) }
-    try? FileHandle.standardError.write(contentsOf: Data((BSN.fullMessage(for: error) + "\n").utf8))
+    StandardStreams.error(BSN.fullMessage(for: error) + "\n")
     leave(code == .validationFailure ? 2 : code.rawValue)
 }

@@ -10,7 +10,7 @@ import Tensor
 /// process of their own (peak memory, mpirun) run through `RowRunner`.
 public enum BenchCommands {
     private static func step(_ text: String, quiet: Bool) {
-        if !quiet { try? FileHandle.standardError.write(contentsOf: Data("  \(text)…\n".utf8)) }
+        if !quiet { StandardStreams.error("  \(text)…\n") }
     }
 
     /// `bsn bench conv`.

@@ -1,4 +1,5 @@
 import Foundation
+import Tensor
 
 /// Wall-clock timing for benchmarks: medians of repeated runs.
 public enum Timing {
@@ -25,10 +26,5 @@ public enum Timing {
     }
 
     /// Peak resident set size of this process so far, in MiB (VmHWM).
-    public static func peakResidentMiB() -> Double {
-        guard let status = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8),
-              let line = status.split(separator: "\n").first(where: { $0.hasPrefix("VmHWM:") }),
-              let kb = Double(line.split(separator: " ").dropFirst().first ?? "") else { return 0 }
-        return kb / 1024
-    }
+    public static func peakResidentMiB() -> Double { Memory.peakResident() / 1_048_576 }
 }

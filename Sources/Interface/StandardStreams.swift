@@ -41,6 +41,11 @@ public enum StandardStreams {
         return true
     }
 
+    /// Writes all of `data` to `fd`; false when the descriptor refuses it.
+    public static func write(_ data: Data, to fd: Int32) -> Bool {
+        data.withUnsafeBytes { write($0, to: fd) }
+    }
+
     private static func write(_ text: String, to fd: Int32, closed: borrowing Atomic<Bool>) -> Bool {
         if closed.load(ordering: .relaxed) { return false }
         var text = text

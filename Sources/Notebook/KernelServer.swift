@@ -133,8 +133,7 @@ public final class KernelServer: NotebookListener {
         lock.lock()
         defer { lock.unlock() }
         if Interrupts.outputClosed.isCancelled { return }
-        let sent = (data + Data([0x0A])).withUnsafeBytes { StandardStreams.write($0, to: out) }
-        if !sent { Interrupts.closeOutput() }
+        if !StandardStreams.write(data + Data([0x0A]), to: out) { Interrupts.closeOutput() }
     }
 
     /// The longest request line parsed (bytes): a cell's lines are at most 1 MiB each.

@@ -355,7 +355,6 @@ public struct SessionStore: Sendable {
             let source = m.dataset!.value
             s.dataUnavailable = "its data could not be loaded (\(error)); the saved model and training stay on disk as they are: "
                 + "bring \(source.name) back (\(source.origin)) and open \(name) again, or load it from its new place in a new session"
-            s.settings = m.settings
         }
         if let state = g.state, let trainer = s.trainer {
             try TensorArchive.restore(state, into: trainer.stateTensors, file: dir.appendingPathComponent(m.files["state"]!).path)

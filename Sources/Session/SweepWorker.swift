@@ -14,7 +14,7 @@ public enum SweepWorker {
     /// `threads` threads; returns the exit status: 0 done, 130 stopped, 1 failed, 2 bad arguments.
     public static func run(root: String, threads: Int, child spec: String) -> Int32 {
         guard !root.isEmpty, let child = try? JSONDecoder().decode(SweepChild.self, from: Data(spec.utf8)) else {
-            try? FileHandle.standardError.write(contentsOf: Data("bsn sweep-worker: needs --sessions DIR and a child as JSON\n".utf8))
+            StandardStreams.error("bsn sweep-worker: needs --sessions DIR and a child as JSON\n")
             return 2
         }
         signal(SIGINT) { _ in SweepWorker.stop.cancel() }
@@ -28,7 +28,7 @@ public enum SweepWorker {
         do {
             try SessionStore(root: URL(fileURLWithPath: root)).runSweepChild(child, threads: threads, cancel: stop) { e in
                 // The parent gone (its pipe closed): the child stops at its next batch, as after SIGTERM.
-                if let line = try? encoder.encode(e), !(line + Data([0x0A])).withUnsafeBytes({ StandardStreams.write($0, to: STDOUT_FILENO) }) {
+                if let line = try? encoder.encode(e), !StandardStreams.write(line + Data([0x0A]), to: STDOUT_FILENO) {
                     SweepWorker.stop.cancel()
                 }
             }

@@ -32,8 +32,8 @@ public struct MemoryReport: Codable, Sendable {
 
     public var text: String {
         "memory to train at batch \(batch) on \(threads) threads: estimated \(Memory.format(estimated)); "
-            + (trained ? "measured \(Memory.format(measured)) at peak (\(error! >= 0 ? "+" : "")\(Format.fixed(100 * error!, 0))%), above the \(Memory.format(before)) in use before the network"
-                       : "measured once it trains (train 1 steps)")
+            + (error.map { "measured \(Memory.format(measured)) at peak (" + String(format: "%+.0f%%", 100 * $0) + "), above the \(Memory.format(before)) in use before the network" }
+               ?? "measured once it trains (train 1 steps)")
     }
 }
 
