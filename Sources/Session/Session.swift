@@ -388,6 +388,11 @@ public final class Session {
     /// Changes the worker thread count (each thread has its own convolution workspace).
     public func setThreads(_ n: Int) throws {
         guard Settings.threadRange.contains(n) else { throw SessionError("threads must be a whole number in 1…\(Settings.threadRange.upperBound)") }
+        let fitting = Parallel.fitting(n)
+        guard fitting >= n else {
+            throw SessionError("threads \(n) do not fit in this process's address-space limit (ulimit -v): each worker thread takes "
+                               + "~\(Memory.format(Parallel.threadBytes)) (its stack and OpenBLAS's buffer); at most \(fitting) fit now")
+        }
         try checkTrainingMemory(batch: settings.batch, threads: n)
         settings.threads = n
     }

@@ -18,6 +18,7 @@ public enum Parallel {
             for i in 0..<count { body(i, 0) }
             return
         }
+        _ = warmupRegistered
         withoutActuallyEscaping(body) { body in
             let part: (Int) -> Void = { worker in
                 for i in stride(from: worker, to: count, by: workers) { body(i, worker) }
@@ -28,10 +29,51 @@ public enum Parallel {
                     context!.assumingMemoryBound(to: ((Int) -> Void).self).pointee(Int(worker))
                 }, UnsafeMutableRawPointer(mutating: context))
             }
-            guard ran == 0 else { return }
+            if ran == 1 { return }
+            if ran == -1 {
+                // The threads would not fit in the address-space limit: the parts run here, one after another
+                // (the same assignment of indices to workers, so the same numbers).
+                warnOnce(workers)
+                for worker in 0..<workers { part(worker) }
+                return
+            }
             let unchecked = UncheckedSendable(part)
             DispatchQueue.concurrentPerform(iterations: workers) { worker in unchecked.value(worker) }
         }
+    }
+
+    /// How many of `threads` workers can run in parallel now: all of them,
+    /// or fewer where the threads still to start would not fit in this
+    /// process's address-space limit (`ulimit -v`).
+    public static func fitting(_ threads: Int) -> Int { Int(bsn_workers_fitting(Int32(min(threads, 64)))) }
+
+    /// The address space one more worker thread is counted to take (its
+    /// stack, its malloc arena, OpenBLAS's buffer), in bytes.
+    public static var threadBytes: Double { Double(bsn_workers_thread_bytes()) }
+
+    /// A new pool thread's first call under an address-space limit: a product
+    /// large enough that OpenBLAS maps its buffer (it skips it for tiny ones).
+    private static let warmupRegistered: Void = bsn_workers_set_warmup { _, _ in
+        let n = 128
+        let a = [Float](repeating: 0, count: n * n)
+        var c = [Float](repeating: 0, count: n * n)
+        a.withUnsafeBufferPointer { a in
+            c.withUnsafeMutableBufferPointer { c in
+                BLAS.sgemm(m: n, n: n, k: n, a: a.baseAddress!, lda: n, b: a.baseAddress!, ldb: n, c: c.baseAddress!, ldc: n)
+            }
+        }
+    }
+
+    private static let warned = NSLock()
+    nonisolated(unsafe) private static var hasWarned = false
+
+    /// Says once that loops run on one thread for want of address space.
+    private static func warnOnce(_ workers: Int) {
+        let first = warned.withLock { defer { hasWarned = true }; return !hasWarned }
+        guard first else { return }
+        let message = "bsn: warning: \(workers) worker threads do not fit in this process's address-space limit (ulimit -v; "
+            + "each takes ~\(Memory.format(threadBytes))): loops of more workers than fit run on one thread; set threads \(fitting(workers)) to use what fits\n"
+        try? FileHandle.standardError.write(contentsOf: Data(message.utf8))
     }
 
     /// Splits `0..<count` into `parts` contiguous ranges of nearly equal length.

@@ -344,4 +344,30 @@ final class EverydayUseTests: XCTestCase {
             XCTAssertTrue(stacks.contains("#0"), stacks)
         }
     }
+
+    // (14) Under an address-space limit (ulimit -v) OpenBLAS retries for ever to map a buffer that does not fit (the long
+    // fuzz run's hang: 37 threads under 4 GB). `set threads` refuses what would not fit; a session saved with more threads
+    // trains under the limit with its loops on one thread where the threads do not fit: a warning, and the same numbers.
+    func testThreadsThatDoNotFitTheAddressSpaceLimitAreRefusedOrRunOnOneThread() throws {
+        let limitKB = 4 << 20
+        try write("many.bsn", "load shapes train=256 val=16 test=16\nbuild resnet depth=8\nset threads 37\n")
+        var r = try shell("ulimit -v \(limitKB); timeout 120 \"$BSN\" run many.bsn; echo \"status $?\"")
+        XCTAssertTrue(r.output.contains("many.bsn:3: error: set threads: threads 37 do not fit in this process's address-space limit (ulimit -v): "
+                                        + "each worker thread takes ~210 MB (its stack and OpenBLAS's buffer); at most "), r.output)
+        XCTAssertTrue(r.output.contains("status 1"), r.output)
+
+        try write("save.bsn", "load shapes train=256 val=16 test=16\nbuild resnet depth=8\nset threads 37\nsave t37\nsave t37-free\n")
+        XCTAssertEqual(try bsn(["run", "save.bsn"]).status, 0)
+        try write("train.bsn", "train 2 epochs\n")
+        r = try shell("ulimit -v \(limitKB); BSN_CONV_ALGORITHM=gemm timeout 120 \"$BSN\" run train.bsn --session t37; echo \"status $?\"")
+        XCTAssertTrue(r.output.contains("status 0"), r.output)
+        XCTAssertTrue(r.output.contains(" worker threads do not fit in this process's address-space limit (ulimit -v; each takes ~210 MB): "
+                                        + "loops of more workers than fit run on one thread; set threads "), r.output)
+        let free = try shell("BSN_CONV_ALGORITHM=gemm timeout 120 \"$BSN\" run train.bsn --session t37-free")
+        func rows(_ output: String) -> [String] {
+            output.split(separator: "\n").filter { $0.hasPrefix("1 ") || $0.hasPrefix("2 ") }.map { String($0.dropLast(6)) }
+        }
+        XCTAssertEqual(rows(r.output).count, 2, r.output)
+        XCTAssertEqual(rows(r.output), rows(free.output), "without the limit: \(free.output)")
+    }
 }
