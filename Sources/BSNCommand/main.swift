@@ -187,7 +187,7 @@ struct Bench: ParsableCommand {
             if let hosts, !(2...16).contains(hosts) { throw ValidationError("--hosts takes a whole number in 2…16") }
             guard (1...1000).contains(steps) else { throw ValidationError("--steps takes a whole number in 1…1000") }
             guard let ms = parseMilliseconds(latency), ms >= 0, ms < 1000 else { throw ValidationError("--latency takes a duration like 0.1ms or 50us, got '\(latency)'") }
-            guard bucket == "auto" || bucketBytes.map({ $0 == 0 || Settings.allreduceBucketRange.contains($0) }) == true else {
+            guard bucket == "auto" || bucketBytes.map({ (try? Settings.Declared.allreduceBucket.checked($0)) != nil }) == true else {
                 throw ValidationError("--bucket takes a size in bytes from 4k to 4G (1M, 25M), auto, or 0 for one all-reduce, got '\(bucket)'")
             }
             if let clusterBatch, !(1...1_000_000).contains(clusterBatch) { throw ValidationError("--cluster-batch takes a whole number in 1…1000000") }

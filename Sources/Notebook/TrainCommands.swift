@@ -9,25 +9,15 @@ struct SetCommand: Command {
     let name = "set"
     let group = CommandGroup.training
     let effect: CommandEffect = .changesState
-    let usage = "set lr|path-lr|momentum|wd|batch|seed|threads|sampling|nesterov|sync-bn|allreduce-bucket|tensorboard <value> | set <name> <value>"
+    let usage = "set " + Settings.table.map(\.name).joined(separator: "|") + " <value> | set <name> <value>"
     let summary = "sets a hyper-parameter, or defines a variable used as $name"
     let example = "set lr 0.05"
-    let details = """
-    lr (0.1)        weight learning rate (a schedule overrides it)
-    path-lr (1e-3)  learning rate of the gate logits (REINFORCE)
-    momentum (0.9)  SGD momentum;  wd (5e-4) weight decay;  nesterov yes|no (no)
-    batch (64)      batch size;    threads (all cores)
-    seed (1)        reseeds the session's generator and the trainer's
-    sampling example|batch (example)  one architecture per example, or per batch
-    sync-bn on|off (off)  under mpirun: batch-norm statistics over the whole batch, not each rank's rows
-    allreduce-bucket <bytes>|auto|off (auto: gradients × ranks / 32, 256k…25M)  under mpirun: gradients
-                    all-reduced in buckets of this size during backward; off: in one all-reduce after it
-    tensorboard <folder>|off (off)  training writes TensorBoard logs to <folder>/<session name>
-    inline on|off|auto (auto)  pictures shown under their cell (kitty, iTerm2 or sixel terminals)
-    Any other name defines a variable: set data ~/cifar-10-batches-bin, then load cifar10 $data.
-    set alone lists the settings and variables.
-    """
-    static let keys = Setting.allCases.map(\.rawValue) + ["inline"]
+    let details = (Settings.table.map { "\($0.name) \($0.help)" } + [
+        "inline on|off|auto (auto)  pictures shown under their cell (kitty, iTerm2 or sixel terminals)",
+        "Any other name defines a variable: set data ~/cifar-10-batches-bin, then load cifar10 $data.",
+        "set alone lists the settings and variables.",
+    ]).joined(separator: "\n")
+    static let keys = Settings.table.map(\.name) + ["inline"]
 
     /// `set` alone: the session's settings and variables, and the notebook's picture setting.
     struct Listing: Output {
@@ -43,7 +33,7 @@ struct SetCommand: Command {
         }
         let value = try a.required("a value for \(key)")
         try a.finish()
-        if let setting = Setting(rawValue: key) { return try nb.session.set(try SettingValue(setting, parsing: value), written: value) }
+        if let setting = Settings.named(key) { return try setting.set(value, in: nb.session) }
         if key == "inline" {
             guard let mode = InlinePictures(rawValue: value) else { throw UsageError("set inline: expected on, off or auto, got '\(value)'") }
             nb.inlinePictures = mode
@@ -182,48 +172,6 @@ struct EvalCommand: Command {
         defer { nb.console.endProgress() }
         return try nb.session.evaluate(split, sampled: sampled, cancel: nb.freshCancellation) { done, total in
             nb.console.progress("evaluating \(done)/\(total) batches")
-        }
-    }
-}
-
-extension SettingValue {
-    /// The user's word for a setting's value, as its type (bounds are the Session's to check).
-    init(_ setting: Setting, parsing word: String) throws {
-        let name = setting.rawValue
-        func number() throws -> Double {
-            guard let x = parseNumber(word) else { throw SettingValue.outOfRange(setting, written: word) }
-            return x
-        }
-        func whole(_ range: ClosedRange<Int>) throws -> Int {
-            guard let n = parseWhole(word), range.contains(n) else {
-                throw SessionError("\(name): expected a whole number in \(Interface.describe(range)), got '\(word)'")
-            }
-            return n
-        }
-        func choice(_ yes: String, _ no: String) throws -> Bool {
-            guard word == yes || word == no else { throw SessionError("\(name): expected \(yes) or \(no)") }
-            return word == yes
-        }
-        switch setting {
-        case .learningRate: self = .learningRate(try number())
-        case .pathLearningRate: self = .pathLearningRate(try number())
-        case .momentum: self = .momentum(try number())
-        case .weightDecay: self = .weightDecay(try number())
-        case .batch: self = .batch(try whole(Settings.batchRange))
-        case .threads: self = .threads(try whole(Settings.threadRange))
-        case .seed: self = .seed(UInt64(try whole(0...Int.max)))
-        case .sampling:
-            guard let m = Sampling(rawValue: word) else { throw SessionError("sampling: expected example or batch, got '\(word)'") }
-            self = .sampling(m)
-        case .nesterov: self = .nesterov(try choice("yes", "no"))
-        case .syncBatchNorm: self = .syncBatchNorm(try choice("on", "off"))
-        case .tensorboard: self = .tensorboard(word == "off" ? nil : word)
-        case .allreduceBucket:
-            if word == "off" || word == "auto" { self = .allreduceBucket(word == "off" ? 0 : nil); return }
-            guard let bytes = parseWhole(word), Settings.allreduceBucketRange.contains(bytes) else {
-                throw SessionError("allreduce-bucket: expected a size in bytes from 4k to 4G (for example 1M or 25M), auto or off, got '\(word)'")
-            }
-            self = .allreduceBucket(bytes)
         }
     }
 }

@@ -21,6 +21,9 @@ extension SessionStore.Manifest {
             guard range.contains(value) else { throw refuse(name, value, "\(range.lowerBound)…\(range.upperBound)") }
         }
         func check(_ value: Float, _ name: String, _ range: ClosedRange<Double>) throws { try check(Double(value), name, range) }
+        func check(_ value: Float, _ name: String, _ setting: SettingDeclaration<Float>) throws {
+            guard setting.domain.allows(value) else { throw refuse(name, value, setting.domain.expected) }
+        }
         func check(_ schedule: PiecewiseConstantSchedule, _ name: String) throws {
             try check(schedule.initial, "\(name).initial", Settings.learningRateRange)
             try check(schedule.changes.count, "\(name).changes (count)", 0...10_000)
@@ -32,14 +35,8 @@ extension SessionStore.Manifest {
         let big = 1_000_000_000_000, finite = -Double.greatestFiniteMagnitude...Double.greatestFiniteMagnitude
         try check(generation, "generation", 0...big)
 
-        try check(settings.learningRate, "settings.learningRate", Settings.learningRateRange)
-        try check(settings.pathLearningRate, "settings.pathLearningRate", Settings.pathLearningRateRange)
-        try check(settings.momentum, "settings.momentum", Settings.momentumRange)
-        try check(settings.weightDecay, "settings.weightDecay", Settings.weightDecayRange)
-        try check(settings.batch, "settings.batch", Settings.batchRange)
-        try check(settings.threads, "settings.threads", Settings.threadRange)
+        for setting in Settings.table { try setting.checkSaved(settings, file: file) }
         try check(settings.warmupSteps, "settings.warmupSteps", 0...Settings.maxSteps)
-        if let b = settings.allreduceBucket, b != 0 { try check(b, "settings.allreduceBucket", Settings.allreduceBucketRange) }
         if let s = settings.schedule { try check(s, "settings.schedule") }
 
         if let c = convolutionChoices { try check(c.count, "convolutionChoices (count)", 0...100_000) }
@@ -64,9 +61,9 @@ extension SessionStore.Manifest {
             try check(t.step, "trainer.step", 0...big)
             try check(t.warmupSteps, "trainer.warmupSteps", 0...big)
             try check(t.stepsPerEpoch, "trainer.stepsPerEpoch", 1...Settings.maxSteps)
-            try check(t.pathLearningRate, "trainer.pathLearningRate", Settings.pathLearningRateRange)
-            try check(t.momentum, "trainer.momentum", Settings.momentumRange)
-            try check(t.weightDecay, "trainer.weightDecay", Settings.weightDecayRange)
+            try check(t.pathLearningRate, "trainer.pathLearningRate", Settings.Declared.pathLearningRate)
+            try check(t.momentum, "trainer.momentum", Settings.Declared.momentum)
+            try check(t.weightDecay, "trainer.weightDecay", Settings.Declared.weightDecay)
             try check(t.schedule, "trainer.schedule")
             if let r = t.runningBaseline { try check(r, "trainer.runningBaseline", finite) }
             if let e = t.epochTotals {

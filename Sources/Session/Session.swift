@@ -50,44 +50,6 @@ public struct BudgetSpec: Codable, Equatable, Sendable {
     }
 }
 
-/// Hyper-parameters set with `set`, `schedule` and `warmup`.
-public struct Settings: Codable, Equatable, Sendable {
-    public var learningRate: Float = 0.1
-    public var pathLearningRate: Float = 1e-3
-    public var momentum: Float = 0.9
-    public var weightDecay: Float = 5e-4
-    public var nesterov = false
-    public var batch = 64
-    public var seed: UInt64 = 1
-    /// All cores (under mpirun: the cores split between the ranks on this machine).
-    public var threads = Cores.perRank
-    public var sampling = Sampling.perExample
-    /// Learning-rate changes by epoch ("0.1 @150:0.01 @225:0.001"); nil: constant `learningRate`.
-    public var schedule: PiecewiseConstantSchedule?
-    /// Warm-up length, in steps.
-    public var warmupSteps = 0
-    /// Under mpirun: batch norm's training statistics over the whole batch (all ranks), not each rank's rows. Nil: off.
-    public var syncBatchNorm: Bool?
-    /// Under mpirun: bytes per gradient all-reduce bucket, started during backward; 0: one all-reduce after it. Nil: automatic.
-    public var allreduceBucket: Int?
-    /// Where training writes TensorBoard logs (`set tensorboard`): the run folder is `<tensorboard>/<session name>`. Nil: none.
-    public var tensorboard: String?
-    public init() {}
-
-    /// Bounds of the settings (`set` refuses values outside them; so does `open`).
-    public static let learningRateRange = 0.0...10.0
-    public static let pathLearningRateRange = 0.0...100.0
-    public static let weightDecayRange = 0.0...1.0
-    /// [0, 1) as a Float holds it.
-    public static let momentumRange = 0.0...Double(Float(1).nextDown)
-    public static let batchRange = 1...100_000
-    public static let threadRange = 1...256
-    public static let allreduceBucketRange = 4_000...4_000_000_000
-    /// The longest run a `train` or `warmup` may ask for, in steps, and the last epoch of a schedule.
-    public static let maxSteps = 1_000_000_000
-    public static let maxEpoch = 10_000_000
-}
-
 /// One numbered cell of the notebook: the command and what it printed.
 public struct Cell: Codable, Equatable, Sendable {
     public var number: Int
@@ -258,7 +220,7 @@ public final class Session {
 
     /// Changes the batch size: a new loader continuing the same seed and epoch.
     public func setBatch(_ n: Int) throws {
-        guard Settings.batchRange.contains(n) else { throw SessionError("batch must be a whole number in 1…\(Settings.batchRange.upperBound)") }
+        _ = try Settings.Declared.batch.checked(n)
         try checkTrainingMemory(batch: n, threads: settings.threads)
         settings.batch = n
         if let old = loader {
@@ -387,7 +349,7 @@ public final class Session {
 
     /// Changes the worker thread count (each thread has its own convolution workspace).
     public func setThreads(_ n: Int) throws {
-        guard Settings.threadRange.contains(n) else { throw SessionError("threads must be a whole number in 1…\(Settings.threadRange.upperBound)") }
+        _ = try Settings.Declared.threads.checked(n)
         let fitting = Parallel.fitting(n)
         guard fitting >= n else {
             throw SessionError("threads \(n) do not fit in this process's address-space limit (ulimit -v): each worker thread takes "

@@ -3,7 +3,7 @@ import Layers
 import Tensor
 
 /// When architectures are drawn.
-public enum Sampling: String, Codable, Sendable {
+public enum Sampling: String, Codable, CaseIterable, Sendable {
     /// One architecture per example (the reference code's choice).
     case perExample = "example"
     /// One architecture per mini-batch. The batch-mean baseline would cancel the
