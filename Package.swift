@@ -85,7 +85,7 @@ let package = Package(
         .testTarget(name: "LayersTests", dependencies: ["Layers", "TestSupport"]),
         .testTarget(name: "DatasetsTests", dependencies: ["Datasets", "SuperNet", "Layers", "TestSupport", "CImages", "Interface"]),
         .testTarget(name: "RenderTests", dependencies: ["Render", "SuperNet", "Layers", "Tensor", "TestSupport"]),
-        .testTarget(name: "SessionTests", dependencies: ["Session", "SuperNet", "Datasets", "Render", "Tensor", "Interface", "TestSupport", "DatasetFiles", "TensorBoardProto"]),
+        .testTarget(name: "SessionTests", dependencies: ["Session", "SuperNet", "Datasets", "Render", "Tensor", "Interface", "TestSupport", "DatasetFiles", "TensorBoardProto", "Files"]),
         .testTarget(name: "NotebookTests", dependencies: ["Notebook", "Session", "SuperNet", "TestSupport"]),
         .testTarget(name: "EndToEnd", dependencies: ["BSNCommand", "TestSupport", "Session", "Fuzz", "Datasets", "Notebook", "SuperNet", "Tensor", "Interface", "Benchmarks"]),
         .testTarget(name: "FilesTests", dependencies: ["Files"]),

@@ -4,8 +4,14 @@ import Tensor
 /// A problem with a dataset's files or options, with a message that names the
 /// file and says what is wrong.
 public struct DataError: Error, CustomStringConvertible, Equatable {
+    public enum Kind: Sendable {
+        /// Bytes that are neither a PNG nor a JPEG.
+        case notAnImage
+        case other
+    }
+    public let kind: Kind
     public let description: String
-    public init(_ message: String) { description = message }
+    public init(_ message: String, kind: Kind = .other) { (description, self.kind) = (message, kind) }
     /// The user stopped a long load (Ctrl-C).
     public static let interrupted = DataError("interrupted: nothing was loaded")
 }

@@ -1,9 +1,20 @@
 import Foundation
 
-/// A problem with a file bsn was asked to read or write; the message names it.
+/// A problem with a file bsn was asked to read or write; the message names
+/// it, and the kind says what callers may act on (never the message's words).
 public struct FileError: Error, CustomStringConvertible, Equatable, Sendable {
+    public enum Kind: Sendable {
+        /// Nothing at the path.
+        case missing
+        /// A FIFO, a device, a socket or a folder where a regular file was expected.
+        case notRegular
+        /// Larger than such a file may be.
+        case tooLarge
+        case other
+    }
+    public let kind: Kind
     public let description: String
-    public init(_ message: String) { description = message }
+    public init(_ message: String, kind: Kind = .other) { (description, self.kind) = (message, kind) }
 }
 
 /// What a file-system entry is, in the user's words ("a FIFO"), for the
@@ -41,7 +52,8 @@ public final class RegularFile {
         let fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC)
         guard fd >= 0 else {
             let e = errno
-            throw FileError("\(path): " + (e == ENOENT ? "no such file" : "cannot be read (\(String(cString: strerror(e))))"))
+            throw e == ENOENT ? FileError("\(path): no such file", kind: .missing)
+                              : FileError("\(path): cannot be read (\(String(cString: strerror(e))))")
         }
         var info = stat()
         guard fstat(fd, &info) == 0 else {
@@ -51,7 +63,7 @@ public final class RegularFile {
         }
         guard info.st_mode & S_IFMT == S_IFREG else {
             close(fd)
-            throw FileError("\(path): \(describeKind(info.st_mode)), not a regular file; bsn reads only regular files")
+            throw FileError("\(path): \(describeKind(info.st_mode)), not a regular file; bsn reads only regular files", kind: .notRegular)
         }
         // Reads of a regular file never block anyway; clear the flag for clarity.
         _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK)
@@ -63,7 +75,7 @@ public final class RegularFile {
     /// The whole file (refused first when larger than `limit` bytes).
     public func readAll(limit: Int? = nil) throws -> Data {
         if let limit, size > limit {
-            throw FileError("\(path): \(size) bytes, larger than any such file (at most \(limit))")
+            throw FileError("\(path): \(size) bytes, larger than any such file (at most \(limit))", kind: .tooLarge)
         }
         var data = Data(count: size)
         let got = try data.withUnsafeMutableBytes { try read(into: $0, at: 0) }

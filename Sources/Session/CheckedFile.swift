@@ -53,14 +53,15 @@ public enum CheckedFile {
         let fields = header.split(separator: " ")
         guard fields.count == 4, fields[0].hasPrefix("bsn-") else { throw SessionError("\(name): not a bsn \(kind == "model" ? "model" : "session") file") }
         guard fields[0] == "bsn-\(kind)" else { throw SessionError("\(name): a \(fields[0].dropFirst(4)) file, expected \(kind)") }
-        guard let v = Int(fields[1]) else { throw SessionError("\(name): damaged header") }
+        guard let v = Int(fields[1]) else { throw SessionError("\(name): damaged header", kind: .damaged) }
         guard v <= version else { throw SessionError("\(name): format version \(v) is newer than this bsn reads (\(version)); update bsn") }
-        guard let count = Int(fields[2]), let crc = UInt32(fields[3], radix: 16) else { throw SessionError("\(name): damaged header") }
+        guard let count = Int(fields[2]), let crc = UInt32(fields[3], radix: 16) else { throw SessionError("\(name): damaged header", kind: .damaged) }
         let payload = bytes[(newline + 1)...]
         guard payload.count == count else {
-            throw SessionError("\(name): \(payload.count < count ? "truncated" : "too long") (\(payload.count) bytes of payload, the header says \(count))")
+            throw SessionError("\(name): \(payload.count < count ? "truncated" : "too long") (\(payload.count) bytes of payload, the header says \(count))",
+                               kind: .damaged)
         }
-        guard CRC32.of(payload) == crc else { throw SessionError("\(name): checksum mismatch, the file is damaged") }
+        guard CRC32.of(payload) == crc else { throw SessionError("\(name): checksum mismatch, the file is damaged", kind: .damaged) }
         return payload                 // a slice of the bytes read: no second copy of a large state
     }
 
@@ -75,7 +76,7 @@ public enum CheckedFile {
             do { try Memory.check(Double(file.size), name, of: "file contents") } catch { throw SessionError("\(error)") }
             return try file.readAll()
         } catch let e as FileError {
-            throw SessionError(e.description.hasSuffix("no such file") ? "\(name): missing" : e.description)
+            throw e.kind == .missing ? SessionError("\(name): missing", kind: .missing) : SessionError(e.description)
         }
     }
 
@@ -140,8 +141,17 @@ public enum CheckedFile {
 
 /// A problem with a session or its files.
 public struct SessionError: Error, CustomStringConvertible, Equatable {
+    /// What callers may act on (never the message's words).
+    public enum Kind: Sendable {
+        /// A file a session or model names is not there.
+        case missing
+        /// A file whose bytes are not what was written (header, length or checksum).
+        case damaged
+        case other
+    }
+    public let kind: Kind
     public let description: String
-    public init(_ message: String) { description = message }
+    public init(_ message: String, kind: Kind = .other) { (description, self.kind) = (message, kind) }
 }
 
 /// CRC-32 (IEEE 802.3, as zlib and PNG), table-driven.

@@ -392,7 +392,7 @@ public struct SessionStore: Sendable {
             let m = try readManifest(dir)
             do {
                 return try readFiles(m, dir)
-            } catch let e as SessionError where !locked && attempts < 100 && e.description.hasSuffix(": missing") {
+            } catch let e as SessionError where !locked && attempts < 100 && e.kind == .missing {
                 // Read again only when a newer save is what removed the file.
                 guard let now = try? readManifest(dir), now.generation != m.generation else { throw e }
                 attempts += 1

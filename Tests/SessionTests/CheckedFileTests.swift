@@ -1,3 +1,4 @@
+import Files
 import Foundation
 import Session
 import TestSupport
@@ -34,6 +35,28 @@ final class CheckedFileTests: XCTestCase {
         try newer.write(to: url)
         assertThrows(try CheckedFile.read(url, kind: "state"), mentions: ["x.bin", "version 7"])
         assertThrows(try CheckedFile.read(folder.appendingPathComponent("nope"), kind: "state"), mentions: ["nope", "missing"])
+    }
+
+    /// Callers act on an error's kind, never on its words: each kind comes from the condition, whatever the message says.
+    func testErrorsCarryTheKindCallersSwitchOn() throws {
+        let folder = try temporaryFolder(self)
+        func kind(_ body: () throws -> Void) -> Any? {
+            do { try body() } catch let e as FileError { return e.kind } catch let e as SessionError { return e.kind } catch { return error }
+            return nil
+        }
+        let missing = folder.appendingPathComponent("nope")
+        XCTAssertEqual(kind { _ = try RegularFile(missing.path) } as? FileError.Kind, .missing)
+        XCTAssertEqual(kind { _ = try RegularFile(folder.path) } as? FileError.Kind, .notRegular)
+        let url = folder.appendingPathComponent("x.bin")
+        _ = try CheckedFile.write(Data(repeating: 7, count: 100), kind: "state", to: url)
+        XCTAssertEqual(kind { _ = try RegularFile(url.path).readAll(limit: 10) } as? FileError.Kind, .tooLarge)
+        XCTAssertEqual(kind { _ = try CheckedFile.read(missing, kind: "state") } as? SessionError.Kind, .missing)
+        var bytes = try Data(contentsOf: url)
+        bytes[bytes.count - 1] ^= 1
+        try bytes.write(to: url)
+        XCTAssertEqual(kind { _ = try CheckedFile.read(url, kind: "state") } as? SessionError.Kind, .damaged)
+        try bytes.prefix(bytes.count - 3).write(to: url)
+        XCTAssertEqual(kind { _ = try CheckedFile.read(url, kind: "state") } as? SessionError.Kind, .damaged)
     }
 
     func testUnwritableFolderGivesAMessage() {

@@ -195,7 +195,7 @@ public enum FolderDataset {
         do { bytes = try RegularFile.read(imagePath, limit: ImageDecoding.maxFileBytes) } catch { throw DataError("\(e.image): \(reason(error, imagePath))") }
         guard !bytes.isEmpty else { throw DataError("\(e.image): an empty file") }
         guard let header = try relative(e.image, imagePath, { try ImageDecoding.probe(bytes.prefix(1 << 16), imagePath) }) else {
-            throw DataError("\(e.image): not a PNG or JPEG image")
+            throw DataError("\(e.image): not a PNG or JPEG image", kind: .notAnImage)
         }
         let fit = Fit(width: header.width, height: header.height, to: size)
         let image = try relative(e.image, imagePath) {

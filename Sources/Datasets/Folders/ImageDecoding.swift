@@ -78,7 +78,7 @@ public enum ImageDecoding {
     /// that still covers the size the image will be resized to.
     public static func rgb(_ bytes: Data, _ path: String, covering: (width: Int, height: Int)? = nil) throws -> RGBImage {
         guard let (kind, _, _) = try probe(bytes.prefix(1 << 16), path, allowingShort: bytes.count) else {
-            throw DataError("\(path): not a PNG or JPEG image")
+            throw DataError("\(path): not a PNG or JPEG image", kind: .notAnImage)
         }
         switch kind {
         case .jpeg: return try JPEG.decode(bytes, path, covering: covering)

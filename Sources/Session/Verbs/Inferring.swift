@@ -141,10 +141,10 @@ extension ExportedModel {
     public static func readImage(_ path: String) throws -> RGBImage {
         let bytes: Data
         do { bytes = try RegularFile.read(path, limit: ImageDecoding.maxFileBytes) } catch {
-            throw SessionError("\(error)".hasSuffix("no such file") ? "\(path): no such image" : "\(error)")
+            throw SessionError((error as? FileError)?.kind == .missing ? "\(path): no such image" : "\(error)", kind: (error as? FileError)?.kind == .missing ? .missing : .other)
         }
         do { return try ImageDecoding.rgb(bytes, path) } catch {
-            throw SessionError("\(error)".contains("not a PNG or JPEG") ? "\(path): neither a PNG nor a JPEG file" : "\(error)")
+            throw SessionError((error as? DataError)?.kind == .notAnImage ? "\(path): neither a PNG nor a JPEG file" : "\(error)")
         }
     }
 

@@ -23,7 +23,7 @@ public struct SpaceSource: Codable, Equatable, Sendable {
     public static func read(_ path: String, given: [String: Int] = [:]) throws -> SpaceSource {
         let file: RegularFile
         do { file = try RegularFile(path) } catch let error as FileError {
-            throw GraphError(error.description.hasSuffix(": no such file") ? "\(path): no such space file" : error.description)
+            throw GraphError(error.kind == .missing ? "\(path): no such space file" : error.description)
         }
         guard file.size <= maxBytes else { throw GraphError("\(path): \(file.size) bytes; a space file is at most 1 MiB") }
         guard let text = String(data: try file.readAll(limit: maxBytes), encoding: .utf8) else { throw GraphError("\(path): not UTF-8 text") }
@@ -57,7 +57,7 @@ public struct SpaceSource: Codable, Equatable, Sendable {
         // Read as build space reads it: a FIFO or a device put at the path is not opened, so reopening never blocks.
         let data: Data
         do { data = try RegularFile.read(path, limit: Self.maxBytes) } catch {
-            let gone = "\(error)".hasSuffix(": no such file")
+            let gone = (error as? FileError)?.kind == .missing
             return "note: space file \(gone ? "\(path) is gone" : "\(error)"); the session uses the copy saved with it"
         }
         guard String(data: data, encoding: .utf8) != text else { return nil }
