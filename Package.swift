@@ -72,7 +72,7 @@ let package = Package(
         .target(name: "Notebook", dependencies: ["Session", "Interface", "Datasets", "SuperNet", "Tensor", "Render", "CReadline"], swiftSettings: fast),
         .target(name: "Benchmarks", dependencies: ["Tensor", "Layers", "SuperNet", "Datasets", "Interface", "DatasetFiles", "CKernels"], swiftSettings: fast),
         // The fuzz harness (bsn fuzz): random scripts and mutated files run through the binary itself.
-        .target(name: "Fuzz", dependencies: ["Notebook", "Session", "Datasets", "Tensor", "DatasetFiles"]),
+        .target(name: "Fuzz", dependencies: ["Notebook", "Session", "Datasets", "Tensor", "DatasetFiles", "Interface"]),
         .executableTarget(name: "BSNCommand", dependencies: ["Benchmarks", "Notebook", "Session", "Layers", "Tensor", "MPISupport", "Fuzz", "Interface",
                                                              .product(name: "ArgumentParser", package: "swift-argument-parser")]),
 

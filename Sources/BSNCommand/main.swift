@@ -33,16 +33,24 @@ func leave(_ status: Int32) -> Never {
 }
 
 /// Runs a command's function: its errors are said on stderr after the
-/// command's name, exit status 1 (2 for a `ShellFailure`, as for the shell's parse errors).
+/// command's name, exit status 1 (2 for a `ShellFailure` or a `UsageError`, as for the shell's parse errors).
 func perform(_ what: String, _ body: () throws -> Int32) -> Never {
     do { leave(try body()) } catch let failure as ShellFailure {
         let text = "\(failure)"
         StandardStreams.error((text.hasPrefix("bsn") ? "" : what + ": ") + text + "\n")
         leave(2)
+    } catch let usage as UsageError {
+        StandardStreams.error("\(what): \(usage)\n")
+        leave(2)
     } catch {
         StandardStreams.error("\(what): \(error)\n")
         leave(1)
     }
+}
+
+/// A module's refusal of the options (a `UsageError`) as the parser's own: said with the usage, exit status 2.
+func validated<T>(_ body: () throws -> T) throws -> T {
+    do { return try body() } catch let e as UsageError { throw ValidationError(e.description) }
 }
 
 /// Prints a command's output (a report's table or JSON line) and succeeds.
@@ -81,20 +89,12 @@ struct Run: ParsableCommand {
     @Flag(help: "Print each command before its output.") var echo = false
     @Flag(help: "Go on after a command fails.") var keepGoing = false
     @Option(help: "Continue (or create) this saved session instead of a fresh one named after the script.") var session: String?
-    @Option(name: .customLong("set"), help: ArgumentHelp("$NAME in the script is VALUE (repeatable).", valueName: "NAME=VALUE"))
-    var assignments: [String] = []
-
-    func validate() throws {
-        for pair in assignments where !(pair.firstIndex(of: "=").map { $0 != pair.startIndex } ?? false) {
-            throw ValidationError("--set takes NAME=VALUE (e.g. --set data=$HOME/cifar-10-batches-bin), got '\(pair)'")
-        }
-    }
+    @Option(name: .customLong("set"), help: ArgumentHelp("$NAME in the script is VALUE (repeatable).", valueName: "NAME=VALUE"),
+            transform: Assignment.init(parsing:))
+    var assignments: [Assignment] = []
 
     func run() {
-        let variables = Dictionary(assignments.map { pair in
-            let eq = pair.firstIndex(of: "=")!
-            return (String(pair[..<eq]), String(pair[pair.index(after: eq)...]))
-        }) { _, last in last }
+        let variables = Dictionary(assignments.map { ($0.name, $0.value) }) { _, last in last }
         perform("bsn run") {
             try Shell.run(file, session: session, variables: variables, options: .init(echo: echo, keepGoing: keepGoing), ranks: ranks, worker: executable)
         }
@@ -116,31 +116,14 @@ struct Bench: ParsableCommand {
         @Option(help: "Output sizes, comma-separated (default 32,16,8,4,2,1).") var sizes: String?
         @Option(help: "Seconds each row is timed for, at least (default 0.3; longer gives steadier medians).") var seconds: Double?
 
-        func validate() throws {
-            if let seconds, !(seconds > 0 && seconds <= 3600) { throw ValidationError("--seconds takes a number of seconds above 0 (at most 3600), got \(seconds)") }
-            if let algorithm, ConvolutionAlgorithms.named(algorithm) == nil {
-                throw ValidationError("--algorithm takes one of \(ConvolutionAlgorithms.names.joined(separator: ", "))" + didYouMean(algorithm, in: ConvolutionAlgorithms.names))
-            }
-            _ = try list(channels, "--channels")
-            _ = try list(sizes, "--sizes")
+        private var configuration: ConvBenchmark.Configuration {
+            get throws { try ConvBenchmark.Configuration(quick: quick, algorithm: algorithm, channels: channels, sizes: sizes, seconds: seconds) }
         }
 
-        private func list(_ text: String?, _ name: String) throws -> [Int]? {
-            guard let text else { return nil }
-            let values = text.split(separator: ",").map { Int($0.trimmingCharacters(in: .whitespaces)) }
-            guard !values.isEmpty, values.allSatisfy({ ($0 ?? 0) > 0 }) else { throw ValidationError("\(name) takes positive whole numbers separated by commas, got '\(text)'") }
-            return values.map { $0! }
-        }
+        func validate() throws { _ = try validated { try configuration } }
 
         func run() throws {
-            var configuration = quick ? ConvBenchmark.Configuration.quick : ConvBenchmark.Configuration()
-            if let name = algorithm, let chosen = ConvolutionAlgorithms.named(name) {
-                guard chosen.isAvailable else { throw ValidationError("this CPU cannot run \(chosen.summary)") }
-                configuration.algorithm = chosen
-            }
-            if let channels = try list(channels, "--channels") { configuration.channels = channels }
-            if let sizes = try list(sizes, "--sizes") { configuration.sizes = sizes }
-            if let seconds { configuration.minimumSeconds = seconds }
+            let configuration = try configuration
             perform("bsn bench conv") { say(try BenchCommands.conv(configuration, json: json)) }
         }
     }
@@ -179,26 +162,18 @@ struct Bench: ParsableCommand {
         @Option(help: "Training steps timed per row (1…1000).") var steps = 10
         @Option(help: .hidden) var row: String?
 
-        /// The bucket: bytes, 0 (fused) or nil (auto); a bad word is nil too (`validate` refuses it first).
-        private var bucketBytes: Int? { bucket == "auto" ? nil : parseWhole(bucket) }
-
-        func validate() throws {
-            guard (2...64).contains(ranks) else { throw ValidationError("--ranks takes a whole number in 2…64") }
-            if let hosts, !(2...16).contains(hosts) { throw ValidationError("--hosts takes a whole number in 2…16") }
-            guard (1...1000).contains(steps) else { throw ValidationError("--steps takes a whole number in 1…1000") }
-            guard let ms = parseMilliseconds(latency), ms >= 0, ms < 1000 else { throw ValidationError("--latency takes a duration like 0.1ms or 50us, got '\(latency)'") }
-            guard bucket == "auto" || bucketBytes.map({ (try? Settings.Declared.allreduceBucket.checked($0)) != nil }) == true else {
-                throw ValidationError("--bucket takes a size in bytes from 4k to 4G (1M, 25M), auto, or 0 for one all-reduce, got '\(bucket)'")
+        private var request: BenchCommands.ScaleRequest {
+            get throws {
+                try BenchCommands.ScaleRequest(ranks: ranks, hosts: hosts, link: link, clusterLink: clusterLink, latency: latency, bucket: bucket,
+                                               clusterBatch: clusterBatch, steps: steps, json: json)
             }
-            if let clusterBatch, !(1...1_000_000).contains(clusterBatch) { throw ValidationError("--cluster-batch takes a whole number in 1…1000000") }
         }
 
-        func run() {
-            if let row { perform("bsn bench scale") { try BenchCommands.scaleRow(row, steps: steps, bucket: bucketBytes, ranks: BSNCommand.ranks).map(say) ?? 0 } }
-            var request = BenchCommands.ScaleRequest()
-            (request.ranks, request.hosts, request.link, request.clusterLink, request.steps, request.json) = (ranks, hosts, link, clusterLink, steps, json)
-            request.latencyMs = parseMilliseconds(latency) ?? 0.1
-            (request.bucket, request.clusterBatch) = (bucketBytes, clusterBatch)
+        func validate() throws { _ = try validated { try request } }
+
+        func run() throws {
+            if let row { perform("bsn bench scale") { try BenchCommands.scaleRow(row, steps: steps, bucket: try BenchCommands.ScaleRequest.bucket(bucket), ranks: BSNCommand.ranks).map(say) ?? 0 } }
+            let request = try request
             perform("bsn bench scale") { say(try BenchCommands.scale(request, executable: executable)) }
         }
     }
@@ -263,29 +238,18 @@ struct FuzzCommand: ParsableCommand {
     @Option(help: "Mutated files only of these formats, comma-separated (\(Fuzzer.Configuration().formats.map(\.rawValue).joined(separator: ", "))).")
     var formats: String?
 
-    func validate() throws {
-        for name in formats?.split(separator: ",") ?? [] where FileMutations.Format(rawValue: String(name)) == nil {
-            throw ValidationError("--formats: no format '\(name)'")
+    private var configuration: Fuzzer.Configuration {
+        get throws {
+            try Fuzzer.Configuration(cases: cases, files: files, special: special, shared: shared, everyday: everyday, kills: kills, seed: seed,
+                                     jobs: jobs, memoryMB: memoryMB, deadline: deadline, output: output, keep: keep, formats: formats)
         }
-        for (name, value) in [("--cases", cases), ("--files", files), ("--special", special), ("--shared", shared), ("--everyday", everyday), ("--kills", kills)] where (value ?? 0) < 0 {
-            throw ValidationError("\(name) takes a whole number of at least 0")
-        }
-        guard memoryMB >= 256 else { throw ValidationError("--memory-mb takes at least 256") }
-        guard jobs >= 1, deadline >= 1 else { throw ValidationError("--jobs and --deadline take at least 1") }
     }
 
-    func run() {
-        var c = Fuzzer.Configuration()
-        c.commandLines = cases ?? c.commandLines
-        c.files = files ?? c.files
-        c.specialFiles = special ?? max(40, c.files / 10)
-        c.sharedRounds = shared ?? max(10, c.files / 40)
-        c.everydayCases = everyday ?? max(12, c.files / 40)
-        (c.kills, c.seed, c.jobs, c.memoryMB, c.deadline) = (kills, seed, jobs, memoryMB, Double(deadline))
-        c.output = URL(fileURLWithPath: output)
-        c.keep = keep
-        if let formats { c.formats = formats.split(separator: ",").compactMap { FileMutations.Format(rawValue: String($0)) } }
-        perform("bsn fuzz") { try Fuzzer.runFromShell(c) }
+    func validate() throws { _ = try validated { try configuration } }
+
+    func run() throws {
+        let configuration = try configuration
+        perform("bsn fuzz") { try Fuzzer.runFromShell(configuration) }
     }
 }
 
@@ -298,26 +262,7 @@ struct SweepChildCommand: ParsableCommand {
     @Argument(help: "The child's index (0…n-1; default: $SLURM_ARRAY_TASK_ID).") var index: Int?
     @Option(help: "Threads (default: $SLURM_CPUS_PER_TASK, else every core).") var threads: Int?
 
-    func validate() throws {
-        if let threads, !(1...256).contains(threads) { throw ValidationError("--threads takes 1…256") }
-        if index == nil && Int(ProcessInfo.processInfo.environment["SLURM_ARRAY_TASK_ID"] ?? "") == nil {
-            throw ValidationError("give the child's index, or run as a job-array task (SLURM_ARRAY_TASK_ID)")
-        }
-    }
-
-    func run() {
-        let env = ProcessInfo.processInfo.environment
-        let index = self.index ?? Int(env["SLURM_ARRAY_TASK_ID"]!)!
-        let threads = self.threads ?? Int(env["SLURM_CPUS_PER_TASK"] ?? "").map { min(max($0, 1), 256) } ?? ProcessInfo.processInfo.activeProcessorCount
-        perform("bsn sweep-child") {
-            Interrupts.install()
-            let outcome = try SweepTask.run(store: SessionStore.default(), parent: parent, index: index, threads: threads, cancel: Interrupts.sigint) {
-                print($0)
-            }
-            print(outcome.message)
-            return Interrupts.sigterm.isCancelled && outcome.status != 0 ? Interrupts.terminatedStatus : outcome.status
-        }
-    }
+    func run() { perform("bsn sweep-child") { try Shell.sweepChild(parent: parent, index: index, threads: threads) } }
 }
 
 struct SweepWorkerCommand: ParsableCommand {
@@ -329,14 +274,7 @@ struct SweepWorkerCommand: ParsableCommand {
     func run() { leave(SweepWorker.run(root: sessions, threads: threads, child: child)) }
 }
 
-// BSN_PEAK_MEMORY=1: at exit, the process's peak resident memory (VmHWM) on
-// stderr, for tests and the fuzz harness (a spawning parent's size would
-// inflate a child's rusage).
-if ProcessInfo.processInfo.environment["BSN_PEAK_MEMORY"] != nil {
-    atexit {
-        StandardStreams.error("bsn: peak resident memory \(Int(Memory.peakResident() / 1024)) kB\n")
-    }
-}
+Shell.reportPeakMemoryAtExitIfAsked()
 
 // A first word that is no command is a typo of one (not an argument of the notebook).
 let words = Array(CommandLine.arguments.dropFirst())

@@ -67,6 +67,29 @@ public enum BenchCommands {
         public var clusterBatch: Int?
         public var json = false
         public init() {}
+
+        /// The request `bench scale`'s options describe, checked once.
+        public init(ranks: Int, hosts: Int?, link: String, clusterLink: String?, latency: String, bucket: String, clusterBatch: Int?,
+                    steps: Int, json: Bool) throws {
+            guard (2...64).contains(ranks) else { throw UsageError("--ranks takes a whole number in 2…64") }
+            if let hosts, !(2...16).contains(hosts) { throw UsageError("--hosts takes a whole number in 2…16") }
+            guard (1...1000).contains(steps) else { throw UsageError("--steps takes a whole number in 1…1000") }
+            guard let ms = parseMilliseconds(latency), ms >= 0, ms < 1000 else { throw UsageError("--latency takes a duration like 0.1ms or 50us, got '\(latency)'") }
+            if let clusterBatch, !(1...1_000_000).contains(clusterBatch) { throw UsageError("--cluster-batch takes a whole number in 1…1000000") }
+            (self.ranks, self.hosts, self.link, self.clusterLink, self.latencyMs, self.clusterBatch, self.steps, self.json)
+                = (ranks, hosts, link, clusterLink, ms, clusterBatch, steps, json)
+            self.bucket = try Self.bucket(bucket)
+        }
+
+        /// `--bucket`: bytes per all-reduce bucket as `set allreduce-bucket` takes them (4k…4G), auto (nil), or off or 0 (one all-reduce).
+        public static func bucket(_ word: String) throws -> Int? {
+            if word == "auto" { return nil }
+            if word == "off" || word == "0" { return 0 }
+            guard let bytes = parseWhole(word), GradientBuckets.chosenBytes.contains(bytes) else {
+                throw UsageError("--bucket takes a size in bytes from 4k to 4G (1M, 25M), auto, or off (0) for one all-reduce, got '\(word)'")
+            }
+            return bytes
+        }
     }
 
     /// `bsn bench scale`: each configuration on 1 rank, then on N ranks under

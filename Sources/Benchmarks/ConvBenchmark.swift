@@ -141,3 +141,31 @@ extension ConvBenchmark.Report {
     }
 }
 
+
+extension ConvBenchmark.Configuration {
+    /// The configuration `bench conv`'s options describe, checked once:
+    /// `--algorithm` a name this CPU runs, `--channels` and `--sizes` positive
+    /// whole numbers separated by commas, `--seconds` above 0.
+    public init(quick: Bool, algorithm: String?, channels: String?, sizes: String?, seconds: Double?) throws {
+        self = quick ? .quick : Self()
+        if let algorithm {
+            guard let chosen = ConvolutionAlgorithms.named(algorithm) else {
+                throw UsageError("--algorithm takes one of \(ConvolutionAlgorithms.names.joined(separator: ", "))" + didYouMean(algorithm, in: ConvolutionAlgorithms.names))
+            }
+            guard chosen.isAvailable else { throw UsageError("this CPU cannot run \(chosen.summary)") }
+            self.algorithm = chosen
+        }
+        if let channels { self.channels = try Self.positiveList(channels, "--channels") }
+        if let sizes { self.sizes = try Self.positiveList(sizes, "--sizes") }
+        if let seconds {
+            guard seconds > 0 && seconds <= 3600 else { throw UsageError("--seconds takes a number of seconds above 0 (at most 3600), got \(seconds)") }
+            minimumSeconds = seconds
+        }
+    }
+
+    private static func positiveList(_ text: String, _ option: String) throws -> [Int] {
+        let values = text.split(separator: ",").map { Int($0.trimmingCharacters(in: .whitespaces)) }
+        guard !values.isEmpty, values.allSatisfy({ ($0 ?? 0) > 0 }) else { throw UsageError("\(option) takes positive whole numbers separated by commas, got '\(text)'") }
+        return values.map { $0! }
+    }
+}

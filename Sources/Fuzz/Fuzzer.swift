@@ -1,5 +1,6 @@
 import Dispatch
 import Foundation
+import Interface
 import Tensor
 
 /// `bsn fuzz`: random command scripts and mutated files of every format bsn
@@ -355,5 +356,35 @@ extension Fuzzer {
         if interactive { try? FileHandle.standardError.write(contentsOf: Data("\n".utf8)) }
         print(report.summary)
         return report.failures.isEmpty ? 0 : 1
+    }
+}
+
+extension Fuzzer.Configuration {
+    /// The configuration `bsn fuzz`'s options describe, checked once; counts
+    /// not given take their defaults: special files files/10 (at least 40),
+    /// shared-folder rounds and everyday cases files/40 (at least 10 and 12).
+    public init(cases: Int?, files: Int?, special: Int?, shared: Int?, everyday: Int?, kills: Int, seed: UInt64, jobs: Int,
+                memoryMB: Int, deadline: Int, output: String, keep: Bool, formats: String?) throws {
+        for (name, value) in [("--cases", cases), ("--files", files), ("--special", special), ("--shared", shared), ("--everyday", everyday), ("--kills", kills)]
+        where (value ?? 0) < 0 {
+            throw UsageError("\(name) takes a whole number of at least 0")
+        }
+        guard memoryMB >= 256 else { throw UsageError("--memory-mb takes at least 256") }
+        guard jobs >= 1, deadline >= 1 else { throw UsageError("--jobs and --deadline take at least 1") }
+        self.init()
+        if let formats {
+            self.formats = try formats.split(separator: ",").map { name in
+                guard let format = FileMutations.Format(rawValue: String(name)) else { throw UsageError("--formats: no format '\(name)'") }
+                return format
+            }
+        }
+        commandLines = cases ?? commandLines
+        self.files = files ?? self.files
+        specialFiles = special ?? max(40, self.files / 10)
+        sharedRounds = shared ?? max(10, self.files / 40)
+        everydayCases = everyday ?? max(12, self.files / 40)
+        (self.kills, self.seed, self.jobs, self.memoryMB, self.deadline) = (kills, seed, jobs, memoryMB, Double(deadline))
+        self.output = URL(fileURLWithPath: output)
+        self.keep = keep
     }
 }

@@ -29,6 +29,36 @@ public enum Shell {
         return status
     }
 
+    /// `bsn sweep-child PARENT [INDEX] [--threads T]`: trains one child of a
+    /// planned sweep, as a job-array task. The index defaults to
+    /// `$SLURM_ARRAY_TASK_ID`, the threads to `$SLURM_CPUS_PER_TASK`, else every
+    /// core. SIGTERM (Slurm's time limit) stops it at the next batch, saved.
+    public static func sweepChild(parent: String, index: Int?, threads: Int?) throws -> Int32 {
+        let env = ProcessInfo.processInfo.environment
+        guard let index = index ?? Int(env["SLURM_ARRAY_TASK_ID"] ?? "") else {
+            throw UsageError("give the child's index, or run as a job-array task (SLURM_ARRAY_TASK_ID)")
+        }
+        let slurm = Int(env["SLURM_CPUS_PER_TASK"] ?? "").map { min(max($0, 1), 256) }
+        let threads = threads ?? slurm ?? ProcessInfo.processInfo.activeProcessorCount
+        guard (try? Settings.Declared.threads.checked(threads)) != nil else {
+            throw UsageError("--threads takes \(Settings.Declared.threads.domain.expected), got \(threads)")
+        }
+        Interrupts.install()
+        let outcome = try SweepTask.run(store: SessionStore.default(), parent: parent, index: index, threads: threads, cancel: Interrupts.sigint) {
+            print($0)
+        }
+        print(outcome.message)
+        return Interrupts.sigterm.isCancelled && outcome.status != 0 ? Interrupts.terminatedStatus : outcome.status
+    }
+
+    /// `BSN_PEAK_MEMORY=1`: at exit, the process's peak resident memory
+    /// (VmHWM) on stderr, for tests and the fuzz harness (a spawning parent's
+    /// size would inflate a child's rusage).
+    public static func reportPeakMemoryAtExitIfAsked() {
+        guard ProcessInfo.processInfo.environment["BSN_PEAK_MEMORY"] != nil else { return }
+        atexit { StandardStreams.error("bsn: peak resident memory \(Int(Memory.peakResident() / 1024)) kB\n") }
+    }
+
     /// `bsn run FILE`: runs a script of notebook commands (`$NAME` in it is
     /// `variables[NAME]`); FILE "-" is standard input. With a session name it
     /// continues (or creates) that session; otherwise the script starts a

@@ -17,6 +17,9 @@ import Foundation
 /// With `bucketBytes` 0, or a single process, `finish` sums every gradient
 /// in one all-reduce after backward (fused; nothing at all on one process).
 public final class GradientBuckets {
+    /// The bucket sizes a user may choose (bytes), besides 0 (one all-reduce after backward) and automatic.
+    public static let chosenBytes = 4_000...4_000_000_000
+
     /// Bytes per bucket unless set (`set allreduce-bucket`): the gradients
     /// × ranks / 32 (a sixteenth at 2 ranks), from 256 kB to 25 MB. Chosen by
     /// measurement and by the step model (docs/benchmarks.md, "Overlapped

@@ -75,3 +75,15 @@ public func timeSuffixWarning(_ text: String) -> String? {
     guard let last = text.last, "kKMG".contains(last), let ms = parseNumber(text) else { return nil }
     return "'\(text)' is read as \(Format.quantity(ms)) ms (\(Format.duration(ms / 1000))): time budgets are milliseconds; write 30ms, 0.03s or 500us"
 }
+
+/// `NAME=VALUE`, as `bsn run --set` takes it: `$NAME` in the script is VALUE.
+public struct Assignment: Sendable, Equatable {
+    public let name: String, value: String
+
+    public init(parsing pair: String) throws {
+        guard let eq = pair.firstIndex(of: "="), eq != pair.startIndex else {
+            throw UsageError("--set takes NAME=VALUE (e.g. --set data=$HOME/cifar-10-batches-bin), got '\(pair)'")
+        }
+        (name, value) = (String(pair[..<eq]), String(pair[pair.index(after: eq)...]))
+    }
+}

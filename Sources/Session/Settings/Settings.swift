@@ -86,7 +86,7 @@ extension Settings {
             "allreduce-bucket", \.allreduceBucket, "allreduceBucket",
             SettingDomain(expected: "a size in bytes from 4k to 4G (for example 1M or 25M), auto or off",
                           read: { $0 == "auto" ? .some(nil) : $0 == "off" ? .some(0) : parseWhole($0).map { .some($0) } },
-                          allows: { $0.map { $0 == 0 || (4_000...4_000_000_000).contains($0) } ?? true },
+                          allows: { $0.map { $0 == 0 || GradientBuckets.chosenBytes.contains($0) } ?? true },
                           write: { $0.map { $0 == 0 ? "off" : Format.quantity(Double($0), exact: true) } ?? "auto" }),
             help: "<bytes>|auto|off (auto: gradients × ranks / 32, 256k…25M)  under mpirun: gradients all-reduced in buckets of this size "
                 + "during backward; off: in one all-reduce after it",
