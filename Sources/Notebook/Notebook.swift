@@ -297,7 +297,7 @@ public final class Notebook {
             }
             // The cell is recorded before the command runs, so that a save
             // made by the command (save, train, quit) includes it.
-            session.cells.append(Cell(number: number, command: line, output: "", failed: false))
+            session.record(cell: number, command: line)
             var arguments = try Arguments(command: command.name, words: Array(words.dropFirst()))
             printsJSON = arguments.flag("json")
             if arguments.flag("help") {
@@ -326,12 +326,7 @@ public final class Notebook {
         // Under mpirun every rank finishes the command before any starts the next (rank 0's files are written).
         store.ranks.barrier()
         guard session === current else { return ok }            // open replaced the session: its cells are its own
-        if session.cells.last?.number == number {
-            session.cells[session.cells.count - 1].output = console.captured
-            session.cells[session.cells.count - 1].failed = !ok
-        } else {
-            session.cells.append(Cell(number: number, command: line, output: console.captured, failed: !ok))
-        }
+        session.record(cell: number, command: line, output: console.captured, failed: !ok)
         return ok
     }
 

@@ -75,11 +75,11 @@ extension Dataset {
 /// trainer, the budget, the settings, the history of metrics and cells.
 /// `save` and `open` persist it (see SessionStore).
 public final class Session {
-    public var name: String
-    public var settings = Settings()
-    public var variables: [String: String] = [:]
+    public internal(set) var name: String
+    public internal(set) var settings = Settings()
+    public internal(set) var variables: [String: String] = [:]
     /// The session's generator: seeds of loaders and models are drawn from it.
-    public var rng: RNG
+    public internal(set) var rng: RNG
 
     /// What the loaded dataset was loaded from (saved with the session, not the images).
     public private(set) var datasetSource: (any DatasetSource)?
@@ -96,10 +96,10 @@ public final class Session {
     /// The cost reports speak of: the optimised one, or flops when none is set (nil without a model).
     public var reportedCost: (any Cost)? { optimisedCost ?? network.map { FlopsCost($0) } }
 
-    public var steps: [StepMetrics] = []
-    public var epochs: [EpochMetrics] = []
-    public var evaluations: [Evaluation] = []
-    public var cells: [Cell] = []
+    public internal(set) var steps: [StepMetrics] = []
+    public internal(set) var epochs: [EpochMetrics] = []
+    public internal(set) var evaluations: [Evaluation] = []
+    public internal(set) var cells: [Cell] = []
     /// Files rendered in this session (absolute paths).
     public var renders: [String] = []
     /// The TensorBoard run training writes to (`settings.tensorboard`), kept across `train` commands.
@@ -138,6 +138,17 @@ public final class Session {
     /// Resident memory when the model was built or opened, and the step it opened at (`memoryReport`).
     var residentBeforeModel = 0.0, trainedStepsAtOpen = 0
 
+    /// Records a notebook cell before its command runs (so that a save the command makes includes it),
+    /// or, with its number already last, its output and whether it failed.
+    public func record(cell number: Int, command: String, output: String = "", failed: Bool = false) {
+        if cells.last?.number == number {
+            cells[cells.count - 1].output = output
+            cells[cells.count - 1].failed = failed
+        } else {
+            cells.append(Cell(number: number, command: command, output: output, failed: failed))
+        }
+    }
+
     /// The accuracy of the deterministic architecture on `split` measured last: epochs' validation rows (at the step where each
     /// epoch ended) and `eval` results, the later step winning, an evaluation
     /// over an epoch row at the same step. Evaluations of sampled
@@ -151,7 +162,7 @@ public final class Session {
                 if let v = e.validationAccuracy { latest = (step, v) }
             }
         }
-        for e in evaluations where e.splitValue == split && e.sampled != true && e.step >= (latest?.step ?? 0) {
+        for e in evaluations where e.split == split && e.sampled != true && e.step >= (latest?.step ?? 0) {
             latest = (e.step, e.accuracy)
         }
         return latest?.accuracy
@@ -174,16 +185,39 @@ public final class Session {
     }
 
     public struct Evaluation: Codable, Equatable, Sendable {
-        public var step: Int, split: String, loss: Double, accuracy: Double
+        public var step: Int, split: Split, loss: Double, accuracy: Double
         public var cost: Double?
         /// True when sampled architectures were evaluated (absent: the deterministic one).
         public var sampled: Bool?
         /// Segmentation: the mean IoU over classes.
         public var meanIoU: Double?
-        /// The split, typed ("validation" recorded by earlier versions is validation too).
-        public var splitValue: Split? { try? Split(parsing: split) }
-        public init(step: Int, split: String, loss: Double, accuracy: Double, cost: Double?, sampled: Bool? = nil, meanIoU: Double? = nil) {
+        public init(step: Int, split: Split, loss: Double, accuracy: Double, cost: Double?, sampled: Bool? = nil, meanIoU: Double? = nil) {
             (self.step, self.split, self.loss, self.accuracy, self.cost, self.sampled, self.meanIoU) = (step, split, loss, accuracy, cost, sampled, meanIoU)
+        }
+
+        private enum Key: String, CodingKey { case step, split, loss, accuracy, cost, sampled, meanIoU }
+
+        /// The split as any version wrote it ("validation", recorded by earlier versions, is "val").
+        public init(from decoder: any Decoder) throws {
+            let c = try decoder.container(keyedBy: Key.self)
+            let word = try c.decode(String.self, forKey: .split)
+            guard let split = try? Split(parsing: word) else {
+                throw DecodingError.dataCorruptedError(forKey: .split, in: c, debugDescription: "unknown split '\(word)'")
+            }
+            self.init(step: try c.decode(Int.self, forKey: .step), split: split, loss: try c.decode(Double.self, forKey: .loss),
+                      accuracy: try c.decode(Double.self, forKey: .accuracy), cost: try c.decodeIfPresent(Double.self, forKey: .cost),
+                      sampled: try c.decodeIfPresent(Bool.self, forKey: .sampled), meanIoU: try c.decodeIfPresent(Double.self, forKey: .meanIoU))
+        }
+
+        public func encode(to encoder: any Encoder) throws {
+            var c = encoder.container(keyedBy: Key.self)
+            try c.encode(step, forKey: .step)
+            try c.encode(split, forKey: .split)
+            try c.encode(loss, forKey: .loss)
+            try c.encode(accuracy, forKey: .accuracy)
+            try c.encodeIfPresent(cost, forKey: .cost)
+            try c.encodeIfPresent(sampled, forKey: .sampled)
+            try c.encodeIfPresent(meanIoU, forKey: .meanIoU)
         }
     }
 

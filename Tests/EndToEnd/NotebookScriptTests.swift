@@ -99,7 +99,7 @@ final class NotebookScriptTests: XCTestCase {
         let listing = try XCTUnwrap(store.list().first { $0.name == "acc" })
         let lastEpoch = try XCTUnwrap(session.epochs.last?.validationAccuracy)
         XCTAssertEqual(listing.validationAccuracy, lastEpoch, "the last epoch (step 12), not the sampled evaluation at step 4")
-        XCTAssertEqual(listing.testAccuracy, session.evaluations.first { $0.split == "test" }?.accuracy)
+        XCTAssertEqual(listing.testAccuracy, session.evaluations.first { $0.split == .test }?.accuracy)
         let row = try XCTUnwrap(listed.stdout.split(separator: "\n").first { $0.hasPrefix("acc ") })
         XCTAssertTrue(row.contains(Format.fixed(lastEpoch, 3)), String(row))
     }

@@ -89,7 +89,7 @@ final class NotebookTests: XCTestCase {
         XCTAssertEqual(nb.session.epochs.count, 3)
         XCTAssertTrue(trainer.samplingStarted)
         XCTAssertTrue(nb.session.steps.allSatisfy { $0.loss.isFinite && $0.accuracy >= 0 && $0.accuracy <= 1 })
-        XCTAssertEqual(nb.session.evaluations.last?.split, "val")
+        XCTAssertEqual(nb.session.evaluations.last?.split, .validation)
         // The session was saved by train; the JSON outputs parse.
         XCTAssertTrue(FileManager.default.fileExists(atPath: nb.store.folder("t").appendingPathComponent("session.json").path))
         for command in ["costs --json", "inspect --json", "sample 2 --json", "eval test --json", "summary --json", "data --json", "sessions --json"] {

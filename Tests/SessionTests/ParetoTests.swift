@@ -101,11 +101,14 @@ final class SplitTests: XCTestCase {
         XCTAssertEqual(try Split(parsing: "validation"), .validation)
         XCTAssertEqual(try Split(parsing: "VAL"), .validation)
         XCTAssertThrowsError(try Split(parsing: "dev")) { XCTAssertTrue("\($0)".contains("unknown split 'dev' (train, val or test)")) }
-        let s = Session(name: "v")
         // As an earlier version recorded `eval validation`: the word the user typed.
-        s.evaluations = [.init(step: 3, split: "validation", loss: 1, accuracy: 0.5, cost: nil)]
-        XCTAssertEqual(s.latestAccuracy(on: .validation), 0.5)
-        XCTAssertNil(s.latestAccuracy(on: .test))
+        let json = Data(#"{"step":3,"split":"validation","loss":1,"accuracy":0.5}"#.utf8)
+        let earlier = try JSONDecoder().decode(Session.Evaluation.self, from: json)
+        XCTAssertEqual(earlier.split, .validation)
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = .sortedKeys
+        XCTAssertEqual(String(decoding: try encoder.encode(earlier), as: UTF8.self), #"{"accuracy":0.5,"loss":1,"split":"val","step":3}"#)
+        XCTAssertThrowsError(try JSONDecoder().decode(Session.Evaluation.self, from: Data(#"{"step":3,"split":"dev","loss":1,"accuracy":0.5}"#.utf8)))
     }
 }
 

@@ -25,9 +25,9 @@ final class SearchHintTests: XCTestCase {
         XCTAssertTrue(hint.contains("path-lr is 0"), hint)
         XCTAssertTrue(hint.contains("unchanged"), hint)
         // The same entropies with a deterministic cost that fell in the last step: the search moved.
-        let last = stuck.steps.count - 1
-        stuck.steps[last].deterministicCost *= 0.8
-        XCTAssertNil(stuck.searchHint)
+        var moved = stuck.steps
+        moved[moved.count - 1].deterministicCost *= 0.8
+        XCTAssertNil(stuck.searchHint(over: moved))
 
         // A real search whose deterministic cost fell: nothing said, whatever the entropy did.
         let moving = try search(pathRate: 0.3, limit: 3e5)

@@ -42,7 +42,7 @@ extension Session {
         }
         let cost = reportedCost!
         let c = cost.cost(of: net.deterministicArchitecture)
-        evaluations.append(.init(step: trainer.step, split: split.rawValue, loss: r.loss, accuracy: r.accuracy, cost: c, sampled: sampled ? true : nil,
+        evaluations.append(.init(step: trainer.step, split: split, loss: r.loss, accuracy: r.accuracy, cost: c, sampled: sampled ? true : nil,
                                 meanIoU: dataset.isSegmentation ? r.meanIoU : nil))
         return EvaluationReport(split: split.rawValue, examples: r.examples, loss: r.loss, accuracy: r.accuracy, classAccuracy: r.classAccuracy,
                                 meanIoU: dataset.isSegmentation ? r.meanIoU : nil, cost: c, costName: cost.name, sampled: sampled,

@@ -104,8 +104,8 @@ extension Session {
                                          width: width)
             }
             // This session's evaluations (test split preferred), and the saved sessions on the same data and cost.
-            let split: Split = evaluations.contains { $0.splitValue == .test } ? .test : .validation
-            var models = evaluations.filter { $0.splitValue == split }.compactMap { e in
+            let split: Split = evaluations.contains { $0.split == .test } ? .test : .validation
+            var models = evaluations.filter { $0.split == split }.compactMap { e in
                 e.cost.map { (cost: $0, accuracy: e.accuracy, label: "\(name) @\(e.step)") }
             }
             for l in store?.list() ?? [] where l.name != name && l.dataset == dataset?.name && l.costName == optimisedCost?.name {

@@ -9,7 +9,10 @@ extension Session {
     /// moved (gates going from p ≈ 0.95 to p ≈ 0.05 keep their entropy: the
     /// cost tells that they moved). It names the reason and the usual remedy.
     /// Nil otherwise.
-    public var searchHint: String? {
+    public var searchHint: String? { searchHint(over: steps) }
+
+    /// The hint as it would read after these steps (the session's own, or a variant of them).
+    public func searchHint(over steps: [StepMetrics]) -> String? {
         guard let trainer, let budgetSpec, let loader, modelSpec?.fixedGates == nil, trainer.samplingStarted, let last = steps.last,
               last.sampling else { return nil }
         // The sampling since it last (re)started.

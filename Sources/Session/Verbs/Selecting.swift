@@ -268,7 +268,7 @@ extension Session {
     /// What an evaluation of the deterministic architecture recorded on a split at this step, if anything.
     func recordedMeasure(_ metric: ParetoMetric, on split: Split) -> Double? {
         guard let step = trainer?.step else { return nil }
-        if let e = evaluations.last(where: { $0.step == step && $0.splitValue == split && $0.sampled != true && (metric == .accuracy || $0.meanIoU != nil) }) {
+        if let e = evaluations.last(where: { $0.step == step && $0.split == split && $0.sampled != true && (metric == .accuracy || $0.meanIoU != nil) }) {
             return metric == .accuracy ? e.accuracy : e.meanIoU
         }
         // The validation of the epoch that ended at this step.
