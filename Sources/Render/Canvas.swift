@@ -180,15 +180,6 @@ public final class Canvas {
         }
     }
 
-    /// A line from `a` to `b` ending in a filled arrowhead at `b`.
-    public func arrow(_ a: Point, _ b: Point, width lineWidth: Double = 1.5, head: Double = 8, _ colour: Colour) {
-        let dx = b.x - a.x, dy = b.y - a.y, length = max(hypot(dx, dy), 1e-9)
-        let ux = dx / length, uy = dy / length
-        let base = Point(b.x - ux * head, b.y - uy * head)
-        line(a, base, width: lineWidth, colour)
-        polygon([b, Point(base.x - uy * head * 0.45, base.y + ux * head * 0.45), Point(base.x + uy * head * 0.45, base.y - ux * head * 0.45)], colour)
-    }
-
     /// Copies an RGB byte image (h, w, 3), each pixel drawn as a scale x scale block.
     public func image(_ pixels: [UInt8], width w: Int, height h: Int, x: Int, y: Int, scale: Int = 1, alpha: Float = 1) {
         for j in 0..<(h * scale) {

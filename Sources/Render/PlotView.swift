@@ -74,7 +74,6 @@ public struct Plot {
             canvas.line(Point(left, yy), Point(right, yy), width: 1, Colour.lightGrey.with(alpha: 0.7))
             canvas.text(Format.quantity(t, exact: true), x: left - 6, y: yy - 3, size: .small, .grey, anchor: .right)
         }
-        // Log axes: 1, 2, 5 × 10^k when they span less than three decades, else powers of ten.
         // Log axes: powers of ten over three decades or more, 1-2-5 steps over one to three,
         // and round values in between below one decade.
         let xTicks: [Double]

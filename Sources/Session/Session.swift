@@ -44,9 +44,7 @@ public struct BudgetSpec: Codable, Equatable, Sendable {
     }
 
     public static func == (a: BudgetSpec, b: BudgetSpec) -> Bool {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = .sortedKeys
-        return a.budget == b.budget && (try? encoder.encode(SavedChoice<CostChoices>(a.cost))) == (try? encoder.encode(SavedChoice<CostChoices>(b.cost)))
+        a.budget == b.budget && SavedChoice<CostChoices>(a.cost).key == SavedChoice<CostChoices>(b.cost).key
     }
 }
 
@@ -471,12 +469,10 @@ public final class DatasetCache {
     public init() {}
 
     func dataset(_ source: any DatasetSource, progress: ((Int, Int) -> Void)?) throws -> Dataset {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = .sortedKeys
-        let key = try encoder.encode(SavedChoice<DatasetSources>(source))
-        if let d = loaded[key] { return d }
+        let key = SavedChoice<DatasetSources>(source).key
+        if let key, let d = loaded[key] { return d }
         let d = try source.load(progress: progress, cancel: .never)
-        loaded[key] = d
+        if let key { loaded[key] = d }
         return d
     }
 }

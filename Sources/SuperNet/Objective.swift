@@ -29,11 +29,15 @@ public struct Budget: Codable, Equatable, Sendable {
         (self.limit, self.lambda, self.mode, self.inconsistentPenalty) = (limit, lambda, mode, inconsistentPenalty)
     }
 
-    /// λ · max(0, C − C_budget), or λ · |C − C_budget|.
-    public func penalty(cost: Double) -> Double {
+    /// The penalty of one sampled architecture of cost C: λ · max(0, C − C_budget), or
+    /// λ · |C − C_budget|. Mode expected: the score-function estimate of the gradient of
+    /// λ · max(0, E[C] − C_budget) weighs each sample by λ · C while E[C] (the batch's mean
+    /// cost, `meanCost`; C itself when not given) is over the budget, and by 0 otherwise.
+    public func penalty(cost: Double, meanCost: Double? = nil) -> Double {
         switch mode {
-        case .max, .expected: lambda * Swift.max(0, cost - limit)
+        case .max: lambda * Swift.max(0, cost - limit)
         case .abs: lambda * Swift.abs(cost - limit)
+        case .expected: (meanCost ?? cost) > limit ? lambda * cost : 0
         }
     }
 }

@@ -326,10 +326,7 @@ public final class Trainer {
     private func gateLogits(losses: [Float], costs: [Double], architectures: [Architecture], probabilities: [Float]) -> [Float] {
         let meanCost = costs.reduce(0, +) / Double(max(costs.count, 1))
         let penalty = { (c: Double) -> Double in
-            guard let budget = self.budget else { return 0 }
-            // mode expected: the score-function estimate of ∇ λ·max(0, E[C] − budget) weighs each sample by λ·C while E[C] is over.
-            if budget.mode == .expected { return meanCost > budget.limit ? budget.lambda * c : 0 }
-            return budget.penalty(cost: c)
+            self.budget?.penalty(cost: c, meanCost: meanCost) ?? 0
         }
         var objectives: [Double], gates: [[Bool]], baseline: Double?
         if architectures.count == 1 {

@@ -1,9 +1,9 @@
 import Synchronization
 
 /// A dense Float32 array with a shape, stored contiguously in the order of its
-/// dimensions (row-major). Image tensors are NCHW at the public API and NHWC
-/// ("channels last") inside the engine; each function's comment names the
-/// layout it expects, e.g. `x is (N, H, W, C)`.
+/// dimensions (row-major). Image tensors are NHWC ("channels last")
+/// throughout; each function's comment names the layout it expects, e.g.
+/// `x is (N, H, W, C)` (ONNX export writes NCHW, converting at its boundary).
 ///
 /// A tensor is a reference type that owns a buffer of some capacity:
 /// `reshape` reuses the buffer when it is large enough, so a layer that keeps

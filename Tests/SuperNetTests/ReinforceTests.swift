@@ -42,6 +42,9 @@ final class ReinforceTests: XCTestCase {
         XCTAssertEqual(Budget(limit: 10, lambda: 0.1).penalty(cost: 7), 0)
         XCTAssertEqual(Budget(limit: 10, lambda: 0.1).penalty(cost: 15), 0.5, accuracy: 1e-12)
         XCTAssertEqual(Budget(limit: 10, lambda: 0.1, mode: .abs).penalty(cost: 7), 0.3, accuracy: 1e-12)
+        // Expected: each sample weighs λ·C while the batch's mean cost is over the budget.
+        XCTAssertEqual(Budget(limit: 10, lambda: 0.1, mode: .expected).penalty(cost: 7, meanCost: 12), 0.7, accuracy: 1e-12)
+        XCTAssertEqual(Budget(limit: 10, lambda: 0.1, mode: .expected).penalty(cost: 15, meanCost: 9), 0)
     }
 
     func testBetterThanAverageSamplesBecomeMoreLikely() {

@@ -16,16 +16,6 @@ final class TensorTests: XCTestCase {
         XCTAssertEqual(t.count, 40)
     }
 
-    func testLayoutConversionsRoundTripAndPlaceElements() throws {
-        let x = randomTensor([2, 3, 4, 5], seed: 3)           // NCHW
-        let y = try Tensor.nhwc(fromNCHW: x)
-        XCTAssertEqual(y.shape, [2, 4, 5, 3])
-        // x[n=1, c=2, h=3, w=4] sits at y[1, 3, 4, 2]
-        XCTAssertEqual(y[((1 * 4 + 3) * 5 + 4) * 3 + 2], x[((1 * 3 + 2) * 4 + 3) * 5 + 4])
-        XCTAssertEqual(try Tensor.nchw(fromNHWC: y).values, x.values)
-        XCTAssertThrowsError(try Tensor.nhwc(fromNCHW: Tensor(shape: [3, 4])))
-    }
-
     func testSgemmComputesARowMajorProduct() {
         let a: [Float] = [1, 2, 3, 4, 5, 6]        // 2x3
         let b: [Float] = [7, 8, 9, 10, 11, 12]     // 3x2

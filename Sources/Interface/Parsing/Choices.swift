@@ -106,3 +106,12 @@ public struct SavedChoice<Family: ChoiceFamily>: Codable {
 }
 
 extension SavedChoice: @unchecked Sendable {}
+
+extension SavedChoice {
+    /// The choice as saved, keys sorted: equal bytes for equal choices (a key, and equality, of values of any member type).
+    public var key: Data? {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = .sortedKeys
+        return try? encoder.encode(self)
+    }
+}

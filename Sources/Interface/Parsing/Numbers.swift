@@ -15,13 +15,6 @@ public func parseWhole(_ text: String) -> Int? {
     return Int(x)
 }
 
-/// Comma-separated numbers as `parseNumber` reads them ("2M,4M,8M"); nil if any is not a finite number.
-public func parseNumberList(_ text: String) -> [Double]? {
-    let parts = text.split(separator: ",", omittingEmptySubsequences: false).map { parseNumber(String($0)) }
-    guard !parts.isEmpty, parts.allSatisfy({ $0?.isFinite == true }) else { return nil }
-    return parts.map { $0! }
-}
-
 /// A grid axis as the user writes it: numbers separated by commas, any of
 /// them a log-spaced range `a..b:n`, n values from a to b evenly spaced in
 /// log scale, both ends included exactly ("1e-8..1e-6:3" is 1e-8, 1e-7, 1e-6).

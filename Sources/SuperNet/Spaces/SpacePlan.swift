@@ -1,4 +1,5 @@
 import Foundation
+import Interface
 import Layers
 import Tensor
 
@@ -97,18 +98,8 @@ public struct SpacePlan: Sendable {
 
     /// " (did you mean 'A-0_1'?)" for a name one or two edits from a known one.
     static func nearest(_ name: String, _ known: Dictionary<String, Int>.Keys) -> String {
-        func distance(_ a: [Character], _ b: [Character]) -> Int {
-            var row = Array(0...b.count)
-            for (i, x) in a.enumerated() {
-                var next = [i + 1]
-                for (j, y) in b.enumerated() { next.append(min(row[j + 1] + 1, next[j] + 1, row[j] + (x == y ? 0 : 1))) }
-                row = next
-            }
-            return row[b.count]
-        }
-        let target = Array(name)
-        let best = known.sorted().map { ($0, distance(target, Array($0))) }.min { $0.1 < $1.1 }
-        guard let best, best.1 <= 2 else { return "" }
+        guard name.utf8.count <= longestSuggestedWord,
+              let best = known.sorted().map({ ($0, editDistance(name, $0)) }).min(by: { $0.1 < $1.1 }), best.1 <= 2 else { return "" }
         return " (did you mean '\(best.0)'?)"
     }
 
