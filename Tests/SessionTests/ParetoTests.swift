@@ -77,49 +77,26 @@ final class ParetoTests: XCTestCase {
 
 /// A sweep whose searches all end at one cost says so.
 final class SweepCollapseTests: XCTestCase {
-    private func rows(_ children: [(String, Double, String)]) throws -> [SweepReport.Row] {
-        let json = children.map { child, cost, kind in
+    /// Finished rows: (child, its budget for a search, cost, kind).
+    private func rows(_ children: [(String, Budget?, Double, String)]) throws -> [SweepReport.Row] {
+        let json = children.map { child, _, cost, kind in
             #"{"session":"s.\#(child)","child":"\#(child)","kind":"\#(kind)","state":"finished","step":10,"targetStep":10,"perEpoch":5,"cost":\#(cost),"costName":"flops"}"#
         }
-        return try JSONDecoder().decode([SweepReport.Row].self, from: Data(("[" + json.joined(separator: ",") + "]").utf8))
+        var rows = try JSONDecoder().decode([SweepReport.Row].self, from: Data(("[" + json.joined(separator: ",") + "]").utf8))
+        for (k, child) in children.enumerated() { rows[k].budget = child.1 }
+        return rows
     }
 
     func testSaidWhenEverySearchEndsAtOneCostAndNotOtherwise() throws {
-        let budgets = ["flops-3M.lambda-1e-07", "flops-6M.lambda-1e-07", "flops-9M.lambda-1e-07"]
-        let said = try XCTUnwrap(SweepReport.collapsed(try rows(budgets.map { ($0, 1.81e6, "search") } + [("cnf-W1-S4-C16", 1.2e6, "baseline")])))
+        let budgets = [3e6, 6e6, 9e6].map { Budget(limit: $0, lambda: 1e-7) }
+        let names = ["flops-3M.lambda-1e-07", "flops-6M.lambda-1e-07", "flops-9M.lambda-1e-07"]
+        let said = try XCTUnwrap(SweepReport.collapsed(try rows(zip(names, budgets).map { ($0, $1, 1.81e6, "search") } + [("cnf-W1-S4-C16", nil, 1.2e6, "baseline")])))
         XCTAssertTrue(said.hasPrefix("all 3 searches ended at one architecture (1.81M flops)"), said)
         XCTAssertTrue(said.contains("mode=abs pulls each child to its own budget"), said)
-        XCTAssertNil(SweepReport.collapsed(try rows([(budgets[0], 1.81e6, "search"), (budgets[1], 1.81e6, "search"), (budgets[2], 8e6, "search")])))
+        let abs = try XCTUnwrap(SweepReport.collapsed(try rows(zip(names, budgets).map { ($0 + ".abs", Budget(limit: $1.limit, lambda: 1e-7, mode: .abs), 1.81e6, "search") })))
+        XCTAssertTrue(abs.contains("try larger λ, or budgets further apart"), abs)
+        XCTAssertNil(SweepReport.collapsed(try rows([(names[0], budgets[0], 1.81e6, "search"), (names[1], budgets[1], 1.81e6, "search"), (names[2], budgets[2], 8e6, "search")])))
         // One budget with several λ at one cost is no collapse of budgets.
-        XCTAssertNil(SweepReport.collapsed(try rows(["flops-3M.lambda-1e-07", "flops-3M.lambda-2e-07", "flops-3M.lambda-3e-07"].map { ($0, 1e6, "search") })))
-    }
-}
-
-/// Splits are typed: "val" and "validation" are one split, however an evaluation was recorded.
-final class SplitTests: XCTestCase {
-    func testValidationIsOneSplitUnderEitherWord() throws {
-        XCTAssertEqual(try Split(parsing: "validation"), .validation)
-        XCTAssertEqual(try Split(parsing: "VAL"), .validation)
-        XCTAssertThrowsError(try Split(parsing: "dev")) { XCTAssertTrue("\($0)".contains("unknown split 'dev' (train, val or test)")) }
-        // As an earlier version recorded `eval validation`: the word the user typed.
-        let json = Data(#"{"step":3,"split":"validation","loss":1,"accuracy":0.5}"#.utf8)
-        let earlier = try JSONDecoder().decode(Session.Evaluation.self, from: json)
-        XCTAssertEqual(earlier.split, .validation)
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = .sortedKeys
-        XCTAssertEqual(String(decoding: try encoder.encode(earlier), as: UTF8.self), #"{"accuracy":0.5,"loss":1,"split":"val","step":3}"#)
-        XCTAssertThrowsError(try JSONDecoder().decode(Session.Evaluation.self, from: Data(#"{"step":3,"split":"dev","loss":1,"accuracy":0.5}"#.utf8)))
-    }
-}
-
-/// The front's hypervolume, against (accuracy 0, the full network's cost), cost as a share of it.
-final class HypervolumeTests: XCTestCase {
-    func testAStaircaseAreaFromTheReferencePoint() {
-        // Two steps: 0.5 × (40 − 10)/40, then (0.8 − 0.5) × (40 − 20)/40.
-        XCTAssertEqual(ParetoReport.hypervolume([(20, 0.8), (10, 0.5)], reference: 40), 0.525, accuracy: 1e-12)
-        // A point the others dominate adds nothing; one at or past the reference cost adds nothing.
-        XCTAssertEqual(ParetoReport.hypervolume([(20, 0.8), (10, 0.5), (25, 0.7), (40, 0.95), (50, 0.99)], reference: 40), 0.525, accuracy: 1e-12)
-        XCTAssertEqual(ParetoReport.hypervolume([], reference: 40), 0)
-        XCTAssertEqual(ParetoReport.hypervolume([(0, 1)], reference: 40), 1, "everything saved at full accuracy: the whole box")
+        XCTAssertNil(SweepReport.collapsed(try rows([1e-7, 2e-7, 3e-7].map { ("flops-3M.lambda-\($0)", Budget(limit: 3e6, lambda: $0), 1e6, "search") })))
     }
 }

@@ -16,7 +16,7 @@ extension Session {
     @discardableResult
     public func writeHParams(_ report: ParetoReport, to root: String) throws -> Int {
         let rows = report.seedRows.isEmpty ? report.rows : report.seedRows
-        let measure = report.metric == "accuracy" ? "accuracy" : "mean_iou"
+        let measure = report.metric == .accuracy ? "accuracy" : "mean_iou"
         let metrics = ["pareto/val_\(measure)", "pareto/test_\(measure)", "pareto/\(report.costName)", "pareto/on_front"]
         let folder = try Self.tensorboardFolder(root)
 

@@ -59,7 +59,7 @@ extension Session {
             var line = (below.count == 1 ? "the budget \(q(below[0])) is" : "the budgets \(below.map { Format.quantity($0) }.joined(separator: ", ")) \(cost.unit) are")
                 + " below the smallest non-empty architecture (one input → output path: \(q(smallest)); the full network: \(q(full))):"
                 + " no architecture that predicts anything fits"
-            if cost.unit != "ms", below.count == 1, let meant = [("k", 1e3), ("M", 1e6), ("G", 1e9)].first(where: { below[0] * $0.1 >= smallest && below[0] * $0.1 <= full }) {
+            if cost.counts == .count, below.count == 1, let meant = [("k", 1e3), ("M", 1e6), ("G", 1e9)].first(where: { below[0] * $0.1 >= smallest && below[0] * $0.1 <= full }) {
                 line += "; did you mean \(Format.quantity(below[0], exact: true))\(meant.0)?"
             }
             warnings.append(line)

@@ -43,8 +43,8 @@ public struct ParetoReport: TabularOutput, Sendable {
     }
 
     public let parent: String, costName: String, split: String
-    /// "accuracy" or "mean IoU" (segmentation, `--metric=iou`).
-    public var metric = "accuracy"
+    /// Accuracy, or mean IoU (segmentation, `--metric=iou`).
+    public var metric = ParetoMetric.accuracy
     /// One row per setting, sorted by cost; with `all` false the text shows the front only.
     public let rows: [Row]
     /// Each seed's own row, when some setting has several (`--all` lists them).
@@ -86,7 +86,7 @@ public struct ParetoReport: TabularOutput, Sendable {
         return counts.count > 1 ? counts : []
     }
 
-    private var measure: String { metric == "accuracy" ? "acc" : "IoU" }
+    private var measure: String { metric == .accuracy ? "acc" : "IoU" }
 
     private func header(seeds: Bool) -> [String] {
         ["model", "budget", "λ"] + (rows.first?.costs.map(\.name) ?? [costName]) + ["val \(measure)", "test \(measure)", "steps"]
@@ -174,12 +174,26 @@ public struct ParetoReport: TabularOutput, Sendable {
 }
 
 /// What `pareto` ranks the models by.
-public enum ParetoMetric: String, CaseIterable, Sendable {
+public enum ParetoMetric: String, CaseIterable, Codable, Sendable, CustomStringConvertible {
     case accuracy
     /// Mean intersection over union (segmentation).
     case iou
 
-    var title: String { self == .accuracy ? "accuracy" : "mean IoU" }
+    /// As reports say it (and their JSON writes it): "accuracy", "mean IoU".
+    public var description: String { self == .accuracy ? "accuracy" : "mean IoU" }
+
+    public init(from decoder: any Decoder) throws {
+        let word = try decoder.singleValueContainer().decode(String.self)
+        guard let metric = Self.allCases.first(where: { $0.description == word || $0.rawValue == word }) else {
+            throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath, debugDescription: "unknown metric '\(word)'"))
+        }
+        self = metric
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.singleValueContainer()
+        try c.encode(description)
+    }
 }
 
 extension Session {
@@ -252,7 +266,7 @@ extension Session {
             report.hypervolume = ParetoReport.hypervolume(rows.filter(\.onFront).compactMap { r in r.validationAccuracy.map { (r.cost, $0) } }, reference: reference)
         }
         report.stopped = children.compactMap { c in stoppedAt(c.name).map { .init(name: c.name.dropPrefix(name + "."), value: Double($0 + 1)) } }
-        report.metric = metric.title
+        report.metric = metric
         if rows.contains(where: { $0.seeds > 1 }) { report.seedRows = each.sorted(by: byCost) }
         if let d = dataset, !d.isSegmentation, metric == .accuracy, d.classNames.count > 1 { report.chance = 1 / Double(d.classNames.count) }
         return report

@@ -33,6 +33,8 @@ public struct SweepReport: TabularOutput, Sendable {
         public var message: String?
         /// Halving: the rung it trains in (or stopped after), 0 = the first, of `rungs`.
         public var rung: Int?, rungs: Int?
+        /// A search's budget (the limit and its mode).
+        public var budget: Budget?
 
         /// Its cells in `SweepReport.table`.
         public var cells: [String] {
@@ -67,9 +69,9 @@ public struct SweepReport: TabularOutput, Sendable {
         let searches = rows.filter { $0.kind == .search && ($0.state == .finished || $0.state == .kept) }
         let costs = searches.compactMap(\.cost)
         guard searches.count >= 3, costs.count == searches.count, let low = costs.min(), let high = costs.max(), high - low <= 0.01 * high,
-              Set(searches.map { $0.child.split(separator: ".").first ?? "" }).count > 1 else { return nil }
+              Set(searches.map { $0.budget?.limit }).count > 1 else { return nil }
         return "all \(searches.count) searches ended at one architecture (\(Format.quantity(high)) \(searches[0].costName ?? "")): below its budget a child pays no penalty, "
-            + "so nothing holds it up to the budget" + (searches[0].child.hasSuffix(".abs") || searches[0].child.contains(".abs.") ? "; try larger λ, or budgets further apart"
+            + "so nothing holds it up to the budget" + (searches[0].budget?.mode == .abs ? "; try larger λ, or budgets further apart"
                 : "; mode=abs pulls each child to its own budget") + " (docs/benchmarks.md, 'Children that collapse')"
     }
 
@@ -147,6 +149,7 @@ extension Session {
         for child in children {
             var row = SweepReport.Row(session: child.name, child: child.shortName, kind: child.origin.kind, state: .waiting,
                                       step: child.origin.parentStep, targetStep: child.origin.targetStep, perEpoch: perEpoch)
+            row.budget = child.origin.budget?.budget
             if let status = try store.sweepStatus(child.name) {
                 guard status.origin == child.origin else { throw SweepConflict(child: child.name, found: status.origin) }
                 (row.step, row.validationAccuracy, row.cost, row.costName) = (status.step, status.validationAccuracy, status.cost, status.costName ?? "flops")

@@ -9,8 +9,10 @@ import Tensor
 public protocol Cost: AnyObject {
     /// "flops", "params", "parallel-2", "time".
     var name: String { get }
-    /// "MAC", "params", "steps", "ms".
+    /// "MAC", "params", "steps", "ms": how reports write its values.
     var unit: String { get }
+    /// What it counts, which says how budgets on it are written (a count takes k, M, G suffixes).
+    var counts: CostUnit { get }
     func cost(of architecture: Architecture) -> Double
     /// What one node adds to the cost, for estimates over paths (the
     /// cheapest input → output path). Default: its multiply-accumulates.
@@ -18,6 +20,7 @@ public protocol Cost: AnyObject {
 }
 
 extension Cost {
+    public var counts: CostUnit { .count }
     public func nodeCost(_ node: SuperNetwork.Node) -> Double { Double(node.multiplyAccumulates) }
 }
 

@@ -17,6 +17,7 @@ public final class TimeCost: Cost {
 
     public var name: String { "time" }
     public var unit: String { "ms" }
+    public var counts: CostUnit { .milliseconds }
     public var isMeasured: Bool { latency.contains { $0 > 0 } }
 
     /// Puts back latencies measured earlier (a saved session), one per node.
