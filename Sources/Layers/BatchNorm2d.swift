@@ -12,6 +12,10 @@ import Tensor
 /// With `rectifies`, a ReLU follows in the same passes: y = max(0, γ · x̂ + β),
 /// and backward takes dy only where y > 0 (the ReLU's backward, fused).
 public final class BatchNorm2d: Layer {
+    /// Its workspace buffers: the folded scale and shift, the batch's sums, a worker's row accumulators (`reducePerChannel`).
+    static let scaleAndShiftSlot = WorkspaceSlot(BatchNorm2d.self, 0), sumsSlot = WorkspaceSlot(BatchNorm2d.self, 1)
+    static let rowSlot = WorkspaceSlot(BatchNorm2d.self, 2)
+
     public let channels: Int
     public let rectifies: Bool
     public let momentum: Float, epsilon: Float
@@ -144,7 +148,7 @@ public final class BatchNorm2d: Layer {
         }
         try ShapeError.check(target, sameShapeAs: x, "BatchNorm2d output")
         // y = x · a + b per channel, with a = γ/σ and b = β − μ·a.
-        let a = context.workspace.buffer(worker: 0, slot: 10, count: 2 * c), b = a + c
+        let a = context.workspace.buffer(worker: 0, slot: Self.scaleAndShiftSlot, count: 2 * c), b = a + c
         for j in 0..<c {
             a[j] = scale.value[j] * inverseStd[j]
             b[j] = shift.value[j] - mean[j] * a[j]
@@ -168,7 +172,7 @@ public final class BatchNorm2d: Layer {
         try ShapeError.check(outputGradient, sameShapeAs: x, "BatchNorm2d backward")
         let c = channels, rows = x.count / c
         // Σ dy and Σ dy·x̂ per channel; x̂ is recomputed from x, μ and 1/σ.
-        let sums = context.workspace.buffer(worker: 0, slot: 11, count: 2 * c)
+        let sums = context.workspace.buffer(worker: 0, slot: Self.sumsSlot, count: 2 * c)
         sums.update(repeating: 0, count: 2 * c)
         let sumDy = sums, sumDyXhat = sums + c
         let (dyData, xData, mu, inv) = (outputGradient.data, x.data, mean.data, inverseStd.data)
@@ -241,7 +245,7 @@ func reducePerChannel(rows: Int, width: Int, into result: UnsafeMutablePointer<D
     let workers = max(1, min(threads, blocks))
     // Per worker: `width` Float accumulators, then `width` Doubles (2 Floats each).
     func scratch(_ worker: Int) -> (UnsafeMutablePointer<Float>, UnsafeMutablePointer<Double>) {
-        let buffer = workspace.buffer(worker: worker, slot: 12, count: 3 * width + 2)
+        let buffer = workspace.buffer(worker: worker, slot: BatchNorm2d.rowSlot, count: 3 * width + 2)
         let raw = UnsafeMutableRawPointer(buffer + width + 2).alignedUp(for: Double.self)
         return (buffer, raw.bindMemory(to: Double.self, capacity: width))
     }

@@ -177,7 +177,7 @@ public final class ConvBN: Module {
             (weights, bias) = (loaded.weight.data, loaded.bias.data)
         } else {
             let perOutput = conv.kernel * conv.kernel * conv.inChannels, cout = conv.outChannels
-            weights = conv.context.workspace.buffer(worker: 0, slot: 20, count: cout * (perOutput + 1))
+            weights = conv.context.workspace.buffer(worker: 0, slot: WorkspaceSlot(Self.self, 0), count: cout * (perOutput + 1))
             bias = weights + cout * perOutput
             fold(into: weights, bias: bias)
         }

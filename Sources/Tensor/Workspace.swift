@@ -6,12 +6,13 @@ import Synchronization
 /// a training step free of allocations after the first.
 ///
 /// A buffer is named by (worker, slot); a layer uses distinct slots for
-/// buffers it needs at the same time.
+/// buffers it needs at the same time. Slots are declared by their owners
+/// (`WorkspaceSlot(BatchNorm2d.self, 0)`): one type's slots never meet another's.
 public final class Workspace: @unchecked Sendable {
     public init() {}
 
     private let lock = Mutex<Void>(())
-    private var buffers: [[Int: Tensor]] = []
+    private var buffers: [[WorkspaceSlot: Tensor]] = []
 
     /// Floats held in all buffers (what the convolution algorithms' stated workspace is checked against).
     public var floats: Int {
@@ -20,7 +21,7 @@ public final class Workspace: @unchecked Sendable {
 
     /// A buffer of at least `count` elements for this worker and slot. Its
     /// contents are left over from the previous user.
-    public func buffer(worker: Int, slot: Int, count: Int) -> UnsafeMutablePointer<Float> {
+    public func buffer(worker: Int, slot: WorkspaceSlot, count: Int) -> UnsafeMutablePointer<Float> {
         lock.withLock { _ in
             while buffers.count <= worker { buffers.append([:]) }
             if let tensor = buffers[worker][slot] {
@@ -32,4 +33,12 @@ public final class Workspace: @unchecked Sendable {
             return tensor.data
         }
     }
+}
+
+/// A workspace buffer's name: its owner (a type) and a number of the owner's.
+public struct WorkspaceSlot: Hashable, Sendable {
+    let owner: ObjectIdentifier, index: Int
+
+    /// Slot `index` of the buffers `owner` uses.
+    public init<Owner>(_ owner: Owner.Type, _ index: Int) { (self.owner, self.index) = (ObjectIdentifier(owner), index) }
 }

@@ -117,7 +117,7 @@ public final class Conv2d: Layer {
         }
         let candidates = ConvolutionAlgorithms.available.filter { $0.isMeasured && $0.supports(pass, shape) }
         guard candidates.count > 1, passes.contains(pass) else { return candidates.first ?? ConvolutionAlgorithms.gemm }
-        return context.convolutions.algorithm(for: shapeKey(g), pass) {
+        return context.convolutions.algorithm(for: shapeKey(g), threads: context.threads, pass) {
             measure(pass, g, candidates, images: imagesPerPass(rowsPerImage: g.outHeight * g.outWidth))
         }
     }
@@ -128,9 +128,9 @@ public final class Conv2d: Layer {
         min(64, max(1, Conv2d.rowsPerChunk / max(rowsPerImage, 1)) * context.threads)
     }
 
-    /// The cache key of a shape: "k3 s1 p1 16>32 32x32 t2" (kernel, stride, padding, channels, input size, threads).
+    /// The cache key of a shape: "k3 s1 p1 16>32 32x32" (kernel, stride, padding, channels, input size).
     public func shapeKey(_ g: ConvGeometry) -> String {
-        "k\(kernel) s\(stride) p\(padding) \(inChannels)>\(outChannels) \(g.height)x\(g.width) t\(context.threads)"
+        "k\(kernel) s\(stride) p\(padding) \(inChannels)>\(outChannels) \(g.height)x\(g.width)"
     }
 
     /// Seconds of one pass of each candidate, on a scratch layer of this

@@ -27,6 +27,8 @@ public struct ConvolutionShape: Equatable, Sendable {
 public protocol ConvolutionAlgorithm: Sendable {
     /// Its name in `BSN_CONV_ALGORITHM`, `bench conv --algorithm=`, caches and sessions.
     var name: String { get }
+    /// Bumped when its arithmetic or its speed changes: the measured choices' cache is then measured again.
+    var version: Int { get }
     /// What it is, for reports.
     var summary: String { get }
     /// This CPU can run it.
@@ -45,6 +47,7 @@ public protocol ConvolutionAlgorithm: Sendable {
 }
 
 extension ConvolutionAlgorithm {
+    public var version: Int { 1 }
     public func partialFloats(_ shape: ConvolutionShape) -> Int { shape.weightCount }
 }
 
@@ -104,9 +107,11 @@ public enum ConvolutionAlgorithms {
 
 /// Workspace slots of the convolution (per worker unless noted).
 enum ConvSlot {
-    static let columns = 0, columnGradient = 1, weightGradient = 2, paddedInput = 3
-    static let packedWeights = 4      // worker 0 only, shared read-only by all workers
-    static let paddedOutputGradient = 5
-    static let winogradInput = 6, winogradProducts = 7
-    static let denseWeights = 8       // worker 0 only, shared: a small map's whole layer as one matrix
+    static let columns = slot(0), columnGradient = slot(1), weightGradient = slot(2), paddedInput = slot(3)
+    static let packedWeights = slot(4)      // worker 0 only, shared read-only by all workers
+    static let paddedOutputGradient = slot(5)
+    static let winogradInput = slot(6), winogradProducts = slot(7)
+    static let denseWeights = slot(8)       // worker 0 only, shared: a small map's whole layer as one matrix
+
+    private static func slot(_ index: Int) -> WorkspaceSlot { WorkspaceSlot(ConvSlot.self, index) }
 }

@@ -25,8 +25,13 @@ public final class ConvolutionChoices: @unchecked Sendable {
         return forced.isAvailable ? forced : ConvolutionAlgorithms.gemm
     }()
 
-    /// Bumped when the algorithms change, so old measurements are not trusted.
-    public static let version = "bsn 0.1, conv choices 6"
+    /// The algorithms the measurements chose among, each with its own
+    /// version: a cache measured among others (an algorithm added, or one
+    /// whose version was bumped because its arithmetic or speed changed) is
+    /// not trusted, and every shape is measured again.
+    public static var version: String {
+        "conv choices among " + ConvolutionAlgorithms.all.map { "\($0.name) \($0.version)" }.joined(separator: ", ")
+    }
 
     public static var cacheFile: URL {
         let env = ProcessInfo.processInfo.environment
@@ -53,16 +58,38 @@ public final class ConvolutionChoices: @unchecked Sendable {
         var choices: [String: String]
     }
 
+    /// A choice's key: the layer's shape ("k3 s1 p1 16>32 32x32"), the threads it runs on and the pass.
+    /// Choices recorded by earlier versions may lack the pass (they pin all three).
+    struct Entry: Hashable {
+        var shape: String, threads: Int?, pass: ConvolutionPass?
+
+        /// As files write it: "k3 s1 p1 16>32 32x32 t2 forward".
+        var text: String { ([shape] + [threads.map { "t\($0)" }, pass?.rawValue].compactMap { $0 }).joined(separator: " ") }
+
+        init(shape: String, threads: Int?, pass: ConvolutionPass?) { (self.shape, self.threads, self.pass) = (shape, threads, pass) }
+
+        /// A key as a cache file or a session wrote it (read once, when the file is).
+        init(parsing text: String) {
+            var words = text.split(separator: " ").map(String.init)
+            pass = words.last.flatMap(ConvolutionPass.init(rawValue:))
+            if pass != nil { words.removeLast() }
+            threads = words.last.flatMap { $0.first == "t" ? Int($0.dropFirst()) : nil }
+            if threads != nil { words.removeLast() }
+            shape = words.joined(separator: " ")
+        }
+    }
+
     public let file: URL
     /// The algorithm used wherever it applies instead of the measured choice (nil: measure).
     public let forced: (any ConvolutionAlgorithm)?
     private let lock = NSLock()
-    private var measured: [String: String] = [:]
-    private var pinned: [String: String] = [:]
-    /// The pinned choices by shape and pass without the thread count: a session's choice holds at any thread count.
-    private var pinnedAtAnyThreads: [String: String] = [:]
-    /// The keys (shape and pass) this context asked for, with their shape.
-    private var usedKeys: [String: String] = [:]
+    private var measured: [Entry: String] = [:]
+    /// The session's choices, as recorded (with the pass, or without it: all passes).
+    private var pinned: [Entry: String] = [:]
+    /// The same by shape and pass at any thread count: a session's choice holds at any thread count.
+    private var pinnedAtAnyThreads: [Entry: String] = [:]
+    /// The shapes and passes this context asked for.
+    private var usedKeys: Set<Entry> = []
     private var loaded = false
     /// Said once on stderr: a cache that could not be used.
     private var warned = false
@@ -72,21 +99,16 @@ public final class ConvolutionChoices: @unchecked Sendable {
         self.forced = forced
     }
 
-    /// The algorithm for `pass` of the shape `shape` (a layer's shape key):
-    /// pinned by the session, else cached, else measured now by `measure`
-    /// (seconds per candidate) and cached.
-    public func algorithm(for shape: String, _ pass: ConvolutionPass,
+    /// The algorithm for `pass` of the shape `shape` (a layer's shape key,
+    /// "k3 s1 p1 16>32 32x32") on `threads` threads: pinned by the session,
+    /// else cached, else measured now by `measure` (seconds per candidate) and cached.
+    public func algorithm(for shape: String, threads: Int, _ pass: ConvolutionPass,
                           measure: () -> [(any ConvolutionAlgorithm, Double)]) -> any ConvolutionAlgorithm {
-        let key = shape + " " + pass.rawValue
+        let key = Entry(shape: shape, threads: threads, pass: pass)
         lock.lock()
         loadIfNeeded()
-        usedKeys[key] = shape
-        // A session's own choice first, then its choice for this shape at another thread count (a sweep's
-        // child runs on fewer threads than its parent: it computes as the parent chose, whatever this
-        // process would measure), then this CPU's cache.
-        for name in [pinned[key], pinned[shape], pinnedAtAnyThreads[Self.withoutThreads(key)], measured[key]].compactMap({ $0 }) {
-            if let a = ConvolutionAlgorithms.named(name), a.isAvailable { lock.unlock(); return a }
-        }
+        usedKeys.insert(key)
+        if let name = chosen(key), let a = ConvolutionAlgorithms.named(name), a.isAvailable { lock.unlock(); return a }
         lock.unlock()
         let times = measure()
         let best = times.min { $0.1 < $1.1 }?.0 ?? ConvolutionAlgorithms.gemm
@@ -97,26 +119,28 @@ public final class ConvolutionChoices: @unchecked Sendable {
         return best
     }
 
-    /// A key ("k3 s1 p1 16>16 16x16 t2 forward") without its thread count ("k3 s1 p1 16>16 16x16 forward").
-    static func withoutThreads(_ key: String) -> String {
-        key.split(separator: " ").filter { !($0.first == "t" && $0.dropFirst().allSatisfy(\.isNumber) && $0.count > 1) }.joined(separator: " ")
+    /// A session's own choice first, then its choice for this shape at another thread count (a sweep's
+    /// child runs on fewer threads than its parent: it computes as the parent chose, whatever this
+    /// process would measure), then this CPU's cache (lock held). With `runnable`, only one this CPU runs.
+    private func chosen(_ key: Entry, runnable: Bool = true) -> String? {
+        [pinned[key], pinned[Entry(shape: key.shape, threads: key.threads, pass: nil)],
+         pinnedAtAnyThreads[Entry(shape: key.shape, threads: nil, pass: key.pass)], measured[key]].compactMap { $0 }
+            .first { !runnable || ConvolutionAlgorithms.named($0)?.isAvailable == true }
     }
 
-    /// The choices this context used (pinned, cached or measured), for a session to record.
+    /// The choices this context used (pinned, cached or measured), for a session to record
+    /// (a pin this CPU cannot run is kept, for the machines that can).
     public var used: [String: String] {
-        lock.withLock {
-            Dictionary(uniqueKeysWithValues: usedKeys.compactMap { key, shape in
-                (pinned[key] ?? pinned[shape] ?? pinnedAtAnyThreads[Self.withoutThreads(key)] ?? measured[key]).map { (key, $0) }
-            })
-        }
+        lock.withLock { Dictionary(uniqueKeysWithValues: usedKeys.compactMap { key in chosen(key, runnable: false).map { (key.text, $0) } }) }
     }
 
     /// Makes these choices (recorded by a session) win over the cache and new measurements.
     public func pin(_ choices: [String: String]) {
         lock.withLock {
             for (k, v) in choices.sorted(by: { $0.key < $1.key }) where ConvolutionAlgorithms.named(v) != nil {
-                pinned[k] = v
-                pinnedAtAnyThreads[Self.withoutThreads(k)] = v
+                let key = Entry(parsing: k)
+                pinned[key] = v
+                pinnedAtAnyThreads[Entry(shape: key.shape, threads: nil, pass: key.pass)] = v
             }
         }
     }
@@ -143,7 +167,7 @@ public final class ConvolutionChoices: @unchecked Sendable {
         guard cache.cpu == Self.cpu, cache.version == Self.version else {
             return warn("\(file.path) was measured on another CPU or bsn version (\(cache.cpu), \(cache.version)); it is measured again and rewritten")
         }
-        measured = cache.choices
+        measured = Dictionary(cache.choices.map { (Entry(parsing: $0.key), $0.value) }) { first, _ in first }
     }
 
     private func warn(_ message: String) {
@@ -156,7 +180,7 @@ public final class ConvolutionChoices: @unchecked Sendable {
     /// with what another process may have written since. A cache that cannot
     /// be written is not an error: the choices stay in memory.
     private func save() {
-        var choices = measured
+        var choices = Dictionary(uniqueKeysWithValues: measured.map { ($0.key.text, $0.value) })
         if let data = try? RegularFile.read(file.path, limit: 64 << 20),
            let other = try? JSONDecoder().decode(CacheFile.self, from: data), other.cpu == Self.cpu, other.version == Self.version {
             choices.merge(other.choices) { mine, _ in mine }
