@@ -1,6 +1,7 @@
 import Foundation
 import Interface
 import Render
+import Tensor
 
 /// Successive halving, Pareto-aware (`sweep budget … halving=η [rungs=R]`):
 /// the children train in rungs, and after each rung but the last only the
@@ -115,5 +116,47 @@ extension SessionStore {
         let kept = record.halving.survivors(standings)
         record.survivors.append(kept)
         return kept
+    }
+}
+
+extension HalvingRecord {
+    /// The record of a new halving sweep of `children`, made at step `start` of their parent.
+    init(halving: Halving, epochs: Int, start: Int, perEpoch: Int, children: [String]) throws {
+        let steps = try halving.rungEpochs(epochs).map { start + $0 * perEpoch }
+        self.init(halving: halving, rungSteps: steps, children: children, survivors: [])
+    }
+}
+
+/// How a caller's part of a halving sweep ended (`SessionStore.halve`).
+enum HalvingEnd: Equatable {
+    /// Its children reached their end.
+    case finished
+    /// None of its children goes on: halving stopped them after this rung (0 = the first).
+    case stopped(afterRung: Int)
+    /// Its children reached the rung in progress; others have not yet (a job-array task leaves them to the next run).
+    case waiting(rung: Int)
+    /// Cancelled, or training said not to go on (a child failed).
+    case interrupted
+}
+
+extension SessionStore {
+    /// The halving loop, for a whole sweep (`names`: every child) and for a
+    /// job-array task (`names`: its one child). Rung by rung: `decide` decides
+    /// the rungs every child going on has reached and keeps the record (in
+    /// the parent, saved); then the caller's children still going on and short
+    /// of the rung in progress train to its end (`train`, given the rung and its
+    /// step, returns whether to go on).
+    func halve(_ names: [String], decide: () throws -> HalvingRecord,
+               train: (_ names: [String], _ rung: Int, _ until: Int) throws -> Bool, cancel: Cancellation) throws -> HalvingEnd {
+        while !cancel.isCancelled {
+            let record = try decide()
+            let r = record.survivors.count
+            let going = names.filter(record.alive.contains)
+            guard !going.isEmpty else { return .stopped(afterRung: names.compactMap(record.stoppedAt).min() ?? r) }
+            let short = try going.filter { (try sweepStatus($0)?.step ?? 0) < record.rungSteps[r] }
+            if short.isEmpty { return r == record.rungSteps.count - 1 ? .finished : .waiting(rung: r) }
+            guard try train(short, r, record.rungSteps[r]) else { return .interrupted }
+        }
+        return .interrupted
     }
 }

@@ -70,6 +70,15 @@ public struct SweepRequest {
 }
 
 /// What a running child tells the sweep (a worker prints one per line, as JSON).
+/// A sweep child as its save says it is (`SessionStore.sweepStatus`).
+struct SweepStatus {
+    var origin: SweepOrigin?
+    var step: Int
+    var validationAccuracy: Double?
+    /// The reported cost of the deterministic architecture, and its name (flops when no budget is set).
+    var cost: Double?, costName: String
+}
+
 public struct SweepEvent: Codable, Sendable {
     public enum Kind: String, Codable, Sendable {
         case started, progress, epoch, finished, interrupted, failed
@@ -247,10 +256,11 @@ extension SessionStore {
     }
 
     /// A child's origin, step, last validation accuracy and cost from its manifest, without opening it (nil: no such session).
-    func sweepStatus(_ name: String) throws -> (origin: SweepOrigin?, step: Int, validationAccuracy: Double?, cost: Double?, costName: String?)? {
+    func sweepStatus(_ name: String) throws -> SweepStatus? {
         guard exists(name) else { return nil }
         let m = try readManifest(folder(name))
-        return (m.origin, m.trainer?.step ?? 0, m.lastValidationAccuracy, m.cost, m.costName)
+        return SweepStatus(origin: m.origin, step: m.trainer?.step ?? 0, validationAccuracy: m.lastValidationAccuracy, cost: m.cost,
+                           costName: m.costName ?? "flops")
     }
 }
 

@@ -45,10 +45,10 @@ extension Session {
         var rungs = 1
         if let halving = request.halving {
             guard case .budgets = request.grid else { throw SessionError("halving= is for sweep budget (baselines all train in full)") }
-            let perEpoch = max(loader?.batchesPerEpoch ?? 1, 1)
-            let steps = try halving.rungEpochs(request.epochs).map { trainer.step + $0 * perEpoch }
-            halvingRecord = HalvingRecord(halving: halving, rungSteps: steps, children: children.map(\.name), survivors: [])
-            rungs = steps.count
+            let record = try HalvingRecord(halving: halving, epochs: request.epochs, start: trainer.step, perEpoch: max(loader?.batchesPerEpoch ?? 1, 1),
+                                           children: children.map(\.name))
+            halvingRecord = record
+            rungs = record.rungSteps.count
         }
         try store.save(self)
         let scriptName = "\(name)-tasks.sh"
@@ -129,22 +129,28 @@ public enum SweepTask {
         }
         // Halving: rung by rung. A rung every child going on has reached is decided (under the parent's lock, by the
         // first task to find it complete); this child then trains to the rung in progress, unless it stopped or waits there.
-        while !cancel.isCancelled {
-            let record = try decideRungs(store: store, parent: parent)
-            let r = record.survivors.count
-            if let stopped = record.stoppedAt(child.name) {
-                return Outcome(status: 0, message: "\(child.name) (index \(index)) was stopped by halving after rung \(stopped + 1): nothing for this task to do")
-            }
-            let step = try store.sweepStatus(child.name)?.step ?? child.origin.parentStep
-            if step >= child.origin.targetStep { return Outcome(status: 0, message: "\(child.name) (index \(index)) finished") }
-            if step >= record.rungSteps[r] {
-                let there = try record.alive.filter { (try store.sweepStatus($0)?.step ?? 0) >= record.rungSteps[r] }.count
-                return Outcome(status: 0, message: "\(child.name) (index \(index)) reached rung \(r + 1) of \(record.rungSteps.count) and waits for the others "
-                               + "(\(there) of \(record.alive.count) there): the array's next run goes on after the rung's decision")
-            }
-            try train(until: record.rungSteps[r])
+        var record: HalvingRecord?
+        let end = try store.halve([child.name], decide: {
+            let decided = try decideRungs(store: store, parent: parent)
+            record = decided
+            return decided
+        }, train: { _, _, until in
+            try train(until: until)
+            return true
+        }, cancel: cancel)
+        switch end {
+        case .finished:
+            return Outcome(status: 0, message: "\(child.name) (index \(index)) finished")
+        case .stopped(let rung):
+            return Outcome(status: 0, message: "\(child.name) (index \(index)) was stopped by halving after rung \(rung + 1): nothing for this task to do")
+        case .waiting(let r):
+            let record = record!
+            let there = try record.alive.filter { (try store.sweepStatus($0)?.step ?? 0) >= record.rungSteps[r] }.count
+            return Outcome(status: 0, message: "\(child.name) (index \(index)) reached rung \(r + 1) of \(record.rungSteps.count) and waits for the others "
+                           + "(\(there) of \(record.alive.count) there): the array's next run goes on after the rung's decision")
+        case .interrupted:
+            return Outcome(status: 130, message: "\(child.name) (index \(index)) stopped at step \(last?.step ?? 0), saved: rerun the index to continue")
         }
-        return Outcome(status: 130, message: "\(child.name) (index \(index)) stopped at step \(last?.step ?? 0), saved: rerun the index to continue")
     }
 
     /// The parent's halving record with every complete rung decided: under the parent's lock (waiting for

@@ -106,27 +106,55 @@ extension Session {
     /// first, once; it is then saved, and each child is made from that save.
     /// Children run in `request.workers` processes of `worker` (the bsn
     /// executable, `bsn sweep-worker`), or one after the other in this
-    /// process when `worker` is nil. A child that exists already is kept if
-    /// finished and continued otherwise. Cancelling stops every child at its
-    /// next batch (each saves). Throws `SweepFailed` (with the report) when a
-    /// child failed.
+    /// process when `worker` is nil; under mpirun, on the ranks. A child that
+    /// exists already is kept if finished and continued otherwise. Cancelling
+    /// stops every child at its next batch (each saves). Throws `SweepFailed`
+    /// (with the report) when a child failed.
     @discardableResult
     public func sweep(_ request: SweepRequest, store: SessionStore, worker: URL? = nil, cancel: Cancellation = .never,
                       observer: SweepObserver = SweepObserver()) throws -> SweepReport {
-        let (_, trainer) = try requireModel()
-        guard let loader else { throw SessionError("no dataset loaded (e.g. load shapes)") }
+        let start = Date()
+        let (warnings, warmup) = try prepareSweep(request, store: store, cancel: cancel, observer: observer)
+        if warmup != nil && cancel.isCancelled {
+            return SweepReport(parent: name, rows: [], workers: 0, threadsPerWorker: settings.threads, warmup: warmup, interrupted: true,
+                               seconds: Date().timeIntervalSince(start))
+        }
+        let children = try request.children(of: self)
+        let table = try SweepTable(children, store: store, perEpoch: max(loader?.batchesPerEpoch ?? 1, 1), observer: observer)
+        let pending = children.filter { table.row($0.name).state == .waiting }
+        let runner = sweepRunner(worker: worker, workers: request.workers, pending: pending.count, store: store)
+        observer.note(plural(children.count, "child", "children") + ", \(pending.count) to train" + (pending.isEmpty ? "" : " in "
+                      + plural(runner.workers, ranks.distributed ? "rank" : "worker") + " × " + plural(runner.threads, "thread")))
+        observer.rows(table.rows)
+        var halvingLine: String?
+        if let halving = request.halving {
+            halvingLine = try halve(children, halving, request, table: table, runner: runner, store: store, cancel: cancel)
+        } else {
+            try runner.train(pending, cancel: cancel, event: table.handle)
+        }
+        var report = SweepReport(parent: name, rows: table.rows, workers: runner.workers, threadsPerWorker: runner.threads, warmup: warmup,
+                                 interrupted: cancel.isCancelled, seconds: Date().timeIntervalSince(start))
+        (report.onRanks, report.warnings, report.halving) = (ranks.distributed, warnings, halvingLine)
+        if table.rows.contains(where: { $0.state == .failed }) { throw SweepFailed(report: report) }
+        return report
+    }
+
+    /// Checks the request, says its grid and the budgets nobody means, then
+    /// trains the warm-up (once, when set and not done) or saves this session:
+    /// every child is made from its save.
+    private func prepareSweep(_ request: SweepRequest, store: SessionStore, cancel: Cancellation,
+                              observer: SweepObserver) throws -> (warnings: [String], warmup: TrainingReport?) {
+        let (network, trainer) = try requireModel()
+        guard loader != nil else { throw SessionError("no dataset loaded (e.g. load shapes)") }
         guard (1...256).contains(request.workers) else { throw SessionError("workers must be in 1…256, got \(request.workers)") }
         let planned = try request.children(of: self)     // checks the grid before any training
         observer.note("grid: \(request.values) = \(plural(planned.count, "child", "children"))")
         var warnings = [String]()
-        if case let .budgets(choice, limits, _, mode) = request.grid, let network {
+        if case let .budgets(choice, limits, _, mode) = request.grid {
             var c = choice
             warnings = Self.budgetWarnings(try c.make(for: network), limits: limits, mode: mode, network: network)
             for w in warnings { observer.note("warning: " + w) }
         }
-        let start = Date()
-        var workers = worker == nil ? 1 : request.workers, threads = settings.threads
-
         var warmup: TrainingReport?
         if case .budgets = request.grid, settings.warmupSteps > trainer.step {
             observer.note("warming up '\(name)' once: \(settings.warmupSteps - trainer.step) steps with every gate on")
@@ -135,188 +163,150 @@ extension Session {
             splitsBatchesAcrossRanks = false
             defer { splitsBatchesAcrossRanks = split }
             warmup = try train(.steps(settings.warmupSteps - trainer.step), validate: true, cancel: cancel, observer: observer.warmup, autosave: store)
-            if cancel.isCancelled {
-                return SweepReport(parent: name, rows: [], workers: 0, threadsPerWorker: threads, warmup: warmup, interrupted: true,
-                                   seconds: Date().timeIntervalSince(start))
-            }
         } else {
             try store.save(self)
         }
         ranks.barrier()                                  // under mpirun: rank 0's save is on disk for every rank
-        let children = try request.children(of: self)
-        let perEpoch = max(loader.batchesPerEpoch, 1)
-        var rows = [SweepReport.Row](), pending = [SweepChild]()
-        for child in children {
+        return (warnings, warmup)
+    }
+
+    /// Who trains the children: the ranks under mpirun (each on its share of
+    /// its machine's cores), else `workers` processes of `worker` sharing the
+    /// cores (a child keeps its thread count when it resumes), else this process.
+    private func sweepRunner(worker: URL?, workers: Int, pending: Int, store: SessionStore) -> any SweepRunner {
+        if ranks.distributed { return RankRunner(store: store, ranks: ranks, threads: settings.threads) }
+        guard let worker else { return LocalRunner(store: store, threads: settings.threads, workers: min(1, pending)) }
+        let size = min(workers, pending)
+        return SweepPool(executable: worker, store: store, threads: max(1, settings.threads / max(size, 1)), size: size)
+    }
+
+    /// A halving sweep (`Halving`): rung by rung, the children still going on
+    /// train to the rung's end, then the rung's survivors are decided and
+    /// recorded in this session (saved). A resumed sweep takes the recorded
+    /// decisions as they are and goes on from the first rung not decided.
+    /// Returns the line the report ends with.
+    private func halve(_ children: [SweepChild], _ halving: Halving, _ request: SweepRequest, table: SweepTable, runner: any SweepRunner,
+                       store: SessionStore, cancel: Cancellation) throws -> String {
+        guard case .budgets = request.grid else { throw SessionError("halving= is for sweep budget (baselines all train in full)") }
+        let epochs = request.epochs
+        let names = children.map(\.name), start = children.first?.origin.parentStep ?? trainer?.step ?? 0
+        let fresh = try HalvingRecord(halving: halving, epochs: epochs, start: start, perEpoch: table.perEpoch, children: names)
+        // The same grid and rungs as the record: its decisions stand; anything else starts a new record.
+        var record = halvingRecord.flatMap { $0.children == names && $0.rungSteps == fresh.rungSteps && $0.halving == halving ? $0 : nil } ?? fresh
+        if halvingRecord != record {
+            halvingRecord = record
+            try store.save(self)
+        }
+        let ends = try halving.rungEpochs(epochs)
+        table.observer.note("halving η=\(halving.eta): rungs end at epoch \(ends.map(String.init).joined(separator: ", ")); after each, the fronts of val acc against cost go on, at least 1/\(halving.eta) of the children")
+        table.setRungs(ends.count)
+        _ = try store.halve(names, decide: {
+            while case let before = record.alive.count, let kept = try store.decideRung(&record) {
+                halvingRecord = record
+                try store.save(self)
+                ranks.barrier()
+                let r = record.survivors.count - 1
+                table.observer.note("rung \(r + 1)/\(record.rungSteps.count) (epoch \(ends[r])): \(kept.count) of \(before) children go on")
+            }
+            return record
+        }, train: { going, r, until in
+            table.setRung(r, of: going)
+            try runner.train(children.filter { going.contains($0.name) }.map { $0.until(until) }, cancel: cancel, event: table.handle)
+            return !table.rows.contains { $0.state == .failed }
+        }, cancel: cancel)
+        // Every child's state from its save: stopped at its rung, finished, or (interrupted) waiting.
+        let epochsTrained = try table.settle(record, store: store, start: start, cancelled: cancel.isCancelled)
+        let counts = [children.count] + record.survivors.map { $0.count }
+        return "halving η=\(halving.eta): rungs at epoch \(ends.map(String.init).joined(separator: ", ")); children \(counts.map(String.init).joined(separator: " → ")); "
+            + "\(epochsTrained) of \(children.count * epochs) child-epochs trained (\(Int((100 * Double(epochsTrained) / Double(max(1, children.count * epochs))).rounded()))%)"
+    }
+}
+
+/// A sweep's rows as its children train: each event updates its child's
+/// row (`Row.update(from:)`), and the observer hears it.
+final class SweepTable {
+    private(set) var rows: [SweepReport.Row]
+    let observer: SweepObserver, perEpoch: Int
+
+    /// A row per child, as its save says (kept when finished, waiting otherwise).
+    init(_ children: [SweepChild], store: SessionStore, perEpoch: Int, observer: SweepObserver) throws {
+        (self.perEpoch, self.observer) = (perEpoch, observer)
+        rows = try children.map { child in
             var row = SweepReport.Row(session: child.name, child: child.shortName, kind: child.origin.kind, state: .waiting,
                                       step: child.origin.parentStep, targetStep: child.origin.targetStep, perEpoch: perEpoch)
             row.budget = child.origin.budget?.budget
             if let status = try store.sweepStatus(child.name) {
                 guard status.origin == child.origin else { throw SweepConflict(child: child.name, found: status.origin) }
-                (row.step, row.validationAccuracy, row.cost, row.costName) = (status.step, status.validationAccuracy, status.cost, status.costName ?? "flops")
-                if status.step >= child.origin.targetStep { row.state = .kept } else { pending.append(child) }
-            } else {
-                pending.append(child)
+                row.update(from: status)
+                if status.step >= child.origin.targetStep { row.state = .kept }
             }
-            rows.append(row)
+            return row
         }
-        // The cores split between the workers (a child keeps its thread count when it resumes);
-        // under mpirun the ranks are the workers, each on its share of its machine's cores.
-        workers = ranks.distributed ? ranks.count : min(workers, pending.count)
-        if worker != nil && !ranks.distributed { threads = max(1, settings.threads / max(workers, 1)) }
-        observer.note(plural(children.count, "child", "children") + ", \(pending.count) to train"
-                      + (pending.isEmpty ? "" : " in " + plural(workers, ranks.distributed ? "rank" : "worker") + " × " + plural(threads, "thread")))
+    }
+
+    func row(_ session: String) -> SweepReport.Row { rows.first { $0.session == session }! }
+
+    func handle(_ e: SweepEvent) {
+        guard let k = rows.firstIndex(where: { $0.session == e.child }) else { return }
+        rows[k].update(from: e)
+        observer.event(rows[k], e)
         observer.rows(rows)
+    }
 
-        func handle(_ e: SweepEvent) {
-            guard let k = rows.firstIndex(where: { $0.session == e.child }) else { return }
-            if e.step >= 0 { rows[k].step = e.step }
-            rows[k].cost = e.cost ?? rows[k].cost
-            rows[k].costName = e.costName ?? rows[k].costName
-            rows[k].validationAccuracy = e.validationAccuracy ?? rows[k].validationAccuracy
-            switch e.kind {
-            case .started, .progress, .epoch: rows[k].state = .running
-            case .rung: rows[k].state = .waiting
-            case .finished: rows[k].state = .finished
-            case .interrupted: rows[k].state = .interrupted
-            case .failed: (rows[k].state, rows[k].message) = (.failed, e.message)
-            }
-            observer.event(rows[k], e)
-            observer.rows(rows)
-        }
-        /// Trains `list` (to each one's `until`, or its end), in the workers, the ranks or this process.
-        func run(_ list: [SweepChild]) throws {
-            if ranks.distributed {
-                let failed = try runOnRanks(list, rows: rows.map(\.session), store: store, threads: threads, cancel: cancel, event: handle)
-                // Every child's state, from its save (most ran on other ranks).
-                for r in rows.indices where list.contains(where: { $0.name == rows[r].session }) {
-                    if let status = try store.sweepStatus(rows[r].session) {
-                        (rows[r].step, rows[r].validationAccuracy, rows[r].cost, rows[r].costName) = (status.step, status.validationAccuracy, status.cost, status.costName)
-                    }
-                    if failed[r] {
-                        rows[r].state = .failed
-                        rows[r].message = rows[r].message ?? "failed on another rank (its error is on that rank's standard error)"
-                    } else {
-                        let until = list.first { $0.name == rows[r].session }?.until ?? rows[r].targetStep
-                        rows[r].state = rows[r].step >= rows[r].targetStep ? .finished : rows[r].step >= until ? .waiting : .interrupted
-                    }
-                }
-            } else if let worker {
-                try SweepPool(executable: worker, store: store, threads: threads, size: workers).run(list, cancel: cancel, event: handle)
-            } else {
-                _ = store.runSweepChildren(list, threads: threads, cancel: cancel, event: handle)
+    func setRungs(_ count: Int) { for k in rows.indices { rows[k].rungs = count } }
+
+    func setRung(_ r: Int, of sessions: [String]) {
+        for k in rows.indices where sessions.contains(rows[k].session) { rows[k].rung = r }
+        observer.rows(rows)
+    }
+
+    /// After halving: each row from its save, stopped at its rung, finished, or (cancelled) interrupted; returns the child-epochs trained.
+    func settle(_ record: HalvingRecord, store: SessionStore, start: Int, cancelled: Bool) throws -> Int {
+        var epochs = 0
+        for k in rows.indices {
+            if let status = try store.sweepStatus(rows[k].session) { rows[k].update(from: status) }
+            epochs += max(0, rows[k].step - start) / perEpoch
+            if let stopped = record.stoppedAt(rows[k].session) {
+                (rows[k].state, rows[k].rung) = (.stopped, stopped)
+            } else if rows[k].step >= rows[k].targetStep && rows[k].state != .kept {
+                rows[k].state = .finished
+            } else if rows[k].state == .waiting || rows[k].state == .running {
+                rows[k].state = cancelled ? .interrupted : rows[k].state
             }
         }
-        /// A halving sweep (`Halving`): rung by rung, the children still going
-        /// on train to the rung's end, then the rung's survivors are decided and
-        /// recorded in this session (saved). A resumed sweep takes the recorded
-        /// decisions as they are and goes on from the first rung not decided.
-        /// Returns the line the report ends with.
-        func runHalving(_ halving: Halving) throws -> String {
-            guard case .budgets = request.grid else { throw SessionError("halving= is for sweep budget (baselines all train in full)") }
-            let start = children.first?.origin.parentStep ?? trainer.step
-            let ends = try halving.rungEpochs(request.epochs)
-            let rungSteps = ends.map { start + $0 * perEpoch }
-            let names = children.map(\.name)
-            // The same grid and rungs as the record: its decisions stand; anything else starts a new record.
-            var record = halvingRecord.flatMap { $0.children == names && $0.rungSteps == rungSteps && $0.halving == halving ? $0 : nil }
-                ?? HalvingRecord(halving: halving, rungSteps: rungSteps, children: names, survivors: [])
-            if halvingRecord != record {
-                halvingRecord = record
-                try store.save(self)
-            }
-            observer.note("halving η=\(halving.eta): rungs end at epoch \(ends.map(String.init).joined(separator: ", ")); after each, the fronts of val acc against cost go on, at least 1/\(halving.eta) of the children")
-            var alive = children
-            for r in rows.indices { rows[r].rungs = ends.count }
-            for (r, until) in rungSteps.enumerated() {
-                for k in rows.indices where alive.contains(where: { $0.name == rows[k].session }) { rows[k].rung = r }
-                observer.rows(rows)
-                if r < record.survivors.count {
-                    // Decided before this sweep was interrupted: the children went on (or stopped) as recorded.
-                    alive = alive.filter { record.survivors[r].contains($0.name) }
-                    continue
-                }
-                let toTrain = try alive.filter { (try store.sweepStatus($0.name)?.step ?? 0) < until }.map { c -> SweepChild in
-                    var c = c
-                    c.until = until
-                    return c
-                }
-                try run(toTrain)
-                if cancel.isCancelled || rows.contains(where: { $0.state == .failed }) || r == rungSteps.count - 1 { break }
-                guard let kept = try store.decideRung(&record) else { break }
-                halvingRecord = record
-                try store.save(self)
-                ranks.barrier()
-                observer.note("rung \(r + 1)/\(rungSteps.count) (epoch \(ends[r])): \(kept.count) of \(alive.count) children go on")
-                alive = alive.filter { kept.contains($0.name) }
-            }
-            // Every child's state from its save: stopped at its rung, finished, or (interrupted) waiting.
-            var epochs = 0
-            for k in rows.indices {
-                if let status = try store.sweepStatus(rows[k].session) {
-                    (rows[k].step, rows[k].validationAccuracy, rows[k].cost, rows[k].costName) = (status.step, status.validationAccuracy, status.cost, status.costName)
-                }
-                epochs += max(0, rows[k].step - start) / perEpoch
-                if let stopped = record.stoppedAt(rows[k].session) {
-                    (rows[k].state, rows[k].rung) = (.stopped, stopped)
-                } else if rows[k].step >= rows[k].targetStep && rows[k].state != .kept {
-                    rows[k].state = .finished
-                } else if rows[k].state == .waiting || rows[k].state == .running {
-                    rows[k].state = cancel.isCancelled ? .interrupted : rows[k].state
-                }
-            }
-            observer.rows(rows)
-            let counts = [children.count] + record.survivors.map { $0.count }
-            return "halving η=\(halving.eta): rungs at epoch \(ends.map(String.init).joined(separator: ", ")); children \(counts.map(String.init).joined(separator: " → ")); "
-                + "\(epochs) of \(children.count * request.epochs) child-epochs trained (\(Int((100 * Double(epochs) / Double(max(1, children.count * request.epochs))).rounded()))%)"
-        }
-        var halvingLine: String?
-        if let halving = request.halving {
-            halvingLine = try runHalving(halving)
-        } else {
-            try run(pending)
-        }
-        var report = SweepReport(parent: name, rows: rows, workers: workers, threadsPerWorker: threads, warmup: warmup,
-                                 interrupted: cancel.isCancelled, seconds: Date().timeIntervalSince(start))
-        report.onRanks = ranks.distributed
-        report.warnings = warnings
-        report.halving = halvingLine
-        if rows.contains(where: { $0.state == .failed }) { throw SweepFailed(report: report) }
-        return report
+        observer.rows(rows)
+        return epochs
     }
 }
 
-extension Session {
-    /// Under mpirun: child k runs on rank k mod N, in that rank's process
-    /// (each rank writes its own children's sessions); rank 0 hears its own
-    /// children as they run. Returns, for every row, whether its child failed
-    /// on some rank (summed across ranks).
-    fileprivate func runOnRanks(_ pending: [SweepChild], rows: [String], store: SessionStore, threads: Int,
-                                cancel: Cancellation, event: @escaping (SweepEvent) -> Void) throws -> [Bool] {
-        var writer = store
-        writer.writes = true
-        let mine = pending.enumerated().filter { $0.offset % ranks.count == ranks.rank }.map(\.element)
-        let failedHere = writer.runSweepChildren(mine, threads: threads, cancel: cancel, event: event)
-        var failed = rows.map { failedHere.contains($0) ? 1.0 : 0 }
-        ranks.barrier()
-        ranks.sum(&failed)
-        return failed.map { $0 > 0 }
+extension SweepReport.Row {
+    /// What a child's event says: its step, accuracy and cost, and its state.
+    mutating func update(from e: SweepEvent) {
+        if e.step >= 0 { step = e.step }
+        cost = e.cost ?? cost
+        costName = e.costName ?? costName
+        validationAccuracy = e.validationAccuracy ?? validationAccuracy
+        switch e.kind {
+        case .started, .progress, .epoch: state = .running
+        case .rung: state = .waiting
+        case .finished: state = .finished
+        case .interrupted: state = .interrupted
+        case .failed: (state, message) = (.failed, e.message ?? message)
+        }
+    }
+
+    /// What a child's save says: its step, accuracy and cost.
+    mutating func update(from status: SweepStatus) {
+        (step, validationAccuracy, cost, costName) = (status.step, status.validationAccuracy, status.cost, status.costName)
     }
 }
 
-extension SessionStore {
-    /// Runs children one after the other in this process (until cancelled);
-    /// a child that fails is reported as an event. Returns the failed ones' names.
-    func runSweepChildren(_ children: [SweepChild], threads: Int, cancel: Cancellation, event: @escaping (SweepEvent) -> Void) -> Set<String> {
-        var failed = Set<String>()
-        for child in children where !cancel.isCancelled {
-            do {
-                try runSweepChild(child, threads: threads, cancel: cancel, event: event)
-            } catch {
-                event(SweepEvent(kind: .failed, child: child.name, step: -1, targetStep: child.origin.targetStep, message: "\(error)"))
-                failed.insert(child.name)
-            }
-        }
-        return failed
+extension SweepChild {
+    /// The same child, trained only to `step` (a rung's end).
+    func until(_ step: Int) -> SweepChild {
+        var c = self
+        c.until = step
+        return c
     }
 }
 
@@ -327,101 +317,6 @@ public struct SweepFailed: FailureWithOutput, CustomStringConvertible {
     public var description: String {
         let failed = report.rows.filter { $0.state == .failed }.map(\.child)
         return "\(failed.count) of \(report.rows.count) children failed (\(failed.joined(separator: ", "))); once the cause is fixed (a damaged session can be removed), the same command retries them"
-    }
-}
-
-/// Worker processes running a sweep's children: at most `size` at once,
-/// each `<executable> sweep-worker --sessions <root> --threads <t> <child JSON>`,
-/// whose standard output is one `SweepEvent` JSON per line.
-struct SweepPool {
-    let executable: URL, store: SessionStore, threads: Int, size: Int
-
-    /// One running worker: its process and what it has said.
-    final class Worker: @unchecked Sendable {
-        let child: SweepChild, process = Process()
-        let lock = NSLock()
-        var lines = [Data](), errors = Data(), outputClosed = false, errorsClosed = false
-        init(child: SweepChild) { self.child = child }
-        var done: Bool { lock.withLock { outputClosed && errorsClosed } && !process.isRunning }
-    }
-
-    func run(_ children: [SweepChild], cancel: Cancellation, event: @escaping (SweepEvent) -> Void) throws {
-        var queue = children[...], running = [Worker]()
-        let wake = DispatchSemaphore(value: 0)
-        var signalled = false
-        while !queue.isEmpty || !running.isEmpty {
-            while running.count < size, !cancel.isCancelled, let child = queue.popFirst() {
-                do {
-                    running.append(try launch(child, wake: wake))
-                } catch {
-                    // The workers already started stop at their next batch (saved) before this fails.
-                    for w in running where w.process.isRunning { kill(w.process.processIdentifier, SIGTERM) }
-                    for w in running { w.process.waitUntilExit() }
-                    throw error
-                }
-            }
-            if running.isEmpty { break }
-            _ = wake.wait(timeout: .now() + 0.2)
-            if cancel.isCancelled && !signalled {
-                for w in running where w.process.isRunning { kill(w.process.processIdentifier, SIGTERM) }
-                signalled = true
-            }
-            var ended = Set<ObjectIdentifier>()
-            for w in running {
-                let finished = w.done                    // before reading: every line it wrote is in by then
-                let lines: [Data] = w.lock.withLock { defer { w.lines = [] }; return w.lines }
-                for line in lines {
-                    if let e = try? JSONDecoder().decode(SweepEvent.self, from: line) { event(e) }
-                }
-                guard finished else { continue }
-                ended.insert(ObjectIdentifier(w))
-                let status = w.process.terminationStatus
-                if status != 0 {
-                    let said = String(decoding: w.errors, as: UTF8.self).split(separator: "\n").last.map(String.init)
-                    let interrupted = status == 130 || status == 143 || w.process.terminationReason == .uncaughtSignal
-                    event(SweepEvent(kind: interrupted ? .interrupted : .failed, child: w.child.name, step: -1, targetStep: w.child.origin.targetStep,
-                                     message: said ?? "the worker exited with status \(status)"))
-                }
-            }
-            running.removeAll { ended.contains(ObjectIdentifier($0)) }
-        }
-    }
-
-    private func launch(_ child: SweepChild, wake: DispatchSemaphore) throws -> Worker {
-        let w = Worker(child: child)
-        let spec = String(decoding: try JSONEncoder().encode(child), as: UTF8.self)
-        w.process.executableURL = executable
-        w.process.arguments = ["sweep-worker", "--sessions", store.root.path, "--threads", "\(threads)", spec]
-        let output = Pipe(), errors = Pipe()
-        w.process.standardOutput = output
-        w.process.standardError = errors
-        w.process.standardInput = FileHandle.nullDevice
-        w.process.terminationHandler = { _ in wake.signal() }
-        do { try w.process.run() } catch {
-            throw SessionError("cannot start a sweep worker (\(executable.path)): \(error.localizedDescription)")
-        }
-        Thread.detachNewThread {
-            var pending = Data()
-            while true {
-                let chunk = output.fileHandleForReading.availableData
-                if chunk.isEmpty { break }
-                pending.append(chunk)
-                while let newline = pending.firstIndex(of: 0x0A) {
-                    let line = pending[pending.startIndex..<newline]
-                    w.lock.withLock { w.lines.append(Data(line)) }
-                    pending.removeSubrange(pending.startIndex...newline)
-                }
-                wake.signal()
-            }
-            w.lock.withLock { w.outputClosed = true }
-            wake.signal()
-        }
-        Thread.detachNewThread {
-            let data = errors.fileHandleForReading.readDataToEndOfFile()
-            w.lock.withLock { (w.errors, w.errorsClosed) = (data, true) }
-            wake.signal()
-        }
-        return w
     }
 }
 
