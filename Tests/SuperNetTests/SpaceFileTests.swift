@@ -61,7 +61,7 @@ final class SpaceFileTests: XCTestCase {
         guard case .edge(let skip) = then[0], case .edge(let pool) = otherwise[0] else { return XCTFail() }
         XCTAssertEqual(skip.operation?.kind, .skip)
         XCTAssertFalse(skip.gated)
-        XCTAssertEqual(pool.operation?.pooling, "max")
+        XCTAssertEqual(pool.operation?.pooling, .max)
         XCTAssertEqual(try f.output.from.evaluate(["depth": 4]), "n4")
         XCTAssertEqual(f.output.head, .classify)
     }

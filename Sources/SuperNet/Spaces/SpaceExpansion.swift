@@ -1,4 +1,5 @@
 import Foundation
+import Layers
 
 /// A search-space file with its parameters filled: loops unrolled and
 /// conditions decided, every name and number computed. The elements come in
@@ -7,7 +8,7 @@ import Foundation
 public struct SpaceExpansion: Sendable, Equatable {
     public struct Operation: Sendable, Equatable {
         public let kind: SpaceFile.Operation.Kind
-        public let kernel: Int, stride: Int, pooling: String?, upsample: Bool, relu: Bool
+        public let kernel: Int, stride: Int, pooling: Pool2x2.Kind?, upsample: Bool, relu: Bool
     }
 
     public struct Element: Sendable, Equatable {

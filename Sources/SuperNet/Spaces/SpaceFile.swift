@@ -1,4 +1,5 @@
 import Foundation
+import Layers
 import Yams
 
 /// A search-space file as written (YAML), read into statements that keep
@@ -35,8 +36,8 @@ public struct SpaceFile: Sendable {
     public struct Operation: Sendable, Equatable {
         public enum Kind: String, Sendable, CaseIterable { case conv, skip, pool, block }
         public let kind: Kind
-        /// conv: kernel (1, 3, 5, 7); conv and block: stride (1 or 2); pool: "avg" or "max".
-        public var kernel: SpaceExpression?, stride: SpaceExpression?, pooling: String?
+        /// conv: kernel (1, 3, 5, 7); conv and block: stride (1 or 2); pool: average or max.
+        public var kernel: SpaceExpression?, stride: SpaceExpression?, pooling: Pool2x2.Kind?
         /// `up` / `relu` alone, or `up={expression}` (on where it is not 0).
         public var upsample: SpaceExpression?, relu: SpaceExpression?
     }
@@ -292,7 +293,7 @@ public struct SpaceFile: Sendable {
                 case (.conv, "stride"), (.block, "stride"): op.stride = try value()
                 case (.conv, "up"): op.upsample = pair.count == 1 ? Self.on : try value()
                 case (.conv, "relu"): op.relu = pair.count == 1 ? Self.on : try value()
-                case (.pool, "avg") where pair.count == 1, (.pool, "max") where pair.count == 1: op.pooling = pair[0]
+                case (.pool, let word) where pair.count == 1 && Pool2x2.Kind(rawValue: word) != nil: op.pooling = Pool2x2.Kind(rawValue: word)
                 default: throw fail(node, "op \(kind.rawValue): unknown option '\(word)'" + Self.options(kind))
                 }
             }

@@ -254,7 +254,7 @@ public struct SpacePlan: Sendable {
                                         upsample: op.upsample, rng: &rng, context: context)
                     case .block:
                         module = BasicBlock(x.channels, node.shape.channels, stride: op.stride, rng: &rng, context: context)
-                    case .pool: module = Pool(op.pooling == "max" ? .max : .average, context: context)
+                    case .pool: module = Pool(op.pooling ?? .average, context: context)
                     case .skip: module = Skip()
                     }
                 }
