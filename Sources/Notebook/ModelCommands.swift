@@ -38,7 +38,7 @@ struct BuildCommand: Command {
             fabric = .resnet(groups: k, blocks: n, shortcuts: true, gated: gated)
         case "resnet":
             let depth = try a.int("depth", default: 20)!
-            guard let f = Fabric.resnet(depth: depth) else { throw UsageError("build resnet: depth= must be 6n+2 (20, 32, 44, 56, 110), got \(depth)") }
+            guard let f = Fabric.resnet(depth: depth) else { throw UsageError("build resnet: depth= must be \(Fabric.resnetDepths), got \(depth)") }
             fabric = f
         case "space":
             let path = try a.required("a search-space file (e.g. build space samples/spaces/cnf.yaml W=4 S=4 C=16)")

@@ -129,7 +129,7 @@ struct SweepCommand: Command {
         case "resnet":
             guard let depths = try a.wholeList("depth", range: 8...1000) else { throw UsageError("sweep baselines resnet: needs depth=<list> (e.g. depth=20,32)") }
             return try depths.map { d in
-                guard let f = Fabric.resnet(depth: d) else { throw UsageError("sweep baselines resnet: depth must be 6n+2 (20, 32, 44, 56, 110), got \(d)") }
+                guard let f = Fabric.resnet(depth: d) else { throw UsageError("sweep baselines resnet: depth must be \(Fabric.resnetDepths), got \(d)") }
                 return f
             }
         case "space":

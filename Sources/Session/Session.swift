@@ -296,17 +296,7 @@ public final class Session {
     }
 
     private func instantiate(_ spec: ModelSpec, for dataset: Dataset, verify: ((SuperNetwork) throws -> Void)? = nil) throws {
-        if case let .cnf(_, _, _, segmentation, _) = spec.fabric, segmentation != dataset.isSegmentation {
-            throw SessionError(segmentation ? "cnf-seg needs a segmentation dataset (partlabels, faces); \(dataset.name) is classification: use build cnf"
-                                            : "\(dataset.name) is a segmentation dataset: use build cnf-seg")
-        }
-        if case .resnet = spec.fabric, dataset.isSegmentation {
-            throw SessionError("the ResNet fabrics classify; \(dataset.name) is a segmentation dataset: use build cnf-seg")
-        }
-        if case .space = spec.fabric, spec.fabric.isSegmentation != dataset.isSegmentation {
-            throw SessionError(dataset.isSegmentation ? "\(dataset.name) is a segmentation dataset and this space's head classifies: write output: {…, head: segment}"
-                                                      : "\(dataset.name) is a classification dataset and this space's head labels pixels: write output: {…, head: classify}")
-        }
+        guard spec.fabric.isSegmentation == dataset.isSegmentation else { throw SessionError(spec.fabric.mismatch(dataset.name)) }
         let input = dataset.inputShape
         let size = try spec.fabric.size(input: input, classes: dataset.classNames.count)
         try Memory.check(size.weightBytes, spec.fabric.summary, of: "weights")

@@ -44,6 +44,20 @@ public enum Fabric: Codable, Equatable, Sendable {
         }
     }
 
+    /// Why it cannot learn `dataset`, a dataset of the other kind (segmentation where it classifies, or the reverse).
+    public func mismatch(_ dataset: String) -> String {
+        switch self {
+        case .cnf(_, _, _, true, _): "cnf-seg needs a segmentation dataset (partlabels, faces); \(dataset) is classification: use build cnf"
+        case .cnf: "\(dataset) is a segmentation dataset: use build cnf-seg"
+        case .resnet: "the ResNet fabrics classify; \(dataset) is a segmentation dataset: use build cnf-seg"
+        case .space: isSegmentation ? "\(dataset) is a classification dataset and this space's head labels pixels: write output: {…, head: classify}"
+                                    : "\(dataset) is a segmentation dataset and this space's head classifies: write output: {…, head: segment}"
+        }
+    }
+
+    /// The depths `resnet(depth:)` takes, as messages say them.
+    public static let resnetDepths = "6n+2 (20, 32, 44, 56, 110)"
+
     /// Builds the super network for inputs of this shape, with `classes`
     /// outputs; its layers compute in `context`.
     public func build(input: FeatureShape, classes: Int, rng: inout RNG, context: ExecutionContext) throws -> SuperNetwork {

@@ -1,5 +1,7 @@
 import Foundation
+import Datasets
 import Session
+import SuperNet
 import TestSupport
 import XCTest
 
@@ -63,5 +65,26 @@ final class SettingsTableTests: XCTestCase {
         _ = try CheckedFile.write(Data(edited.utf8), kind: "session", to: manifest)
         let opened = try runBSN(["--session", "b"], environment: environment, input: "", workingDirectory: folder.path)
         XCTAssertTrue((opened.stdout + opened.stderr).contains("settings.batch = 0 is out of bounds (a whole number in 1…100000)"), opened.stdout + opened.stderr)
+    }
+}
+
+/// A fabric says why it cannot learn a dataset of the other kind (one check, the fabric's words).
+final class FabricMismatchTests: XCTestCase {
+    func testEachFabricRefusesTheOtherKindOfDatasetInItsOwnWords() throws {
+        let shapes = Session(name: "c")
+        try shapes.load(Shapes(train: 16, validation: 8, test: 8, seed: 2))
+        XCTAssertThrowsError(try shapes.build(.cnf(columns: 2, scales: 3, channels: 4, segmentation: true, gated: true))) {
+            XCTAssertEqual("\($0)", "cnf-seg needs a segmentation dataset (partlabels, faces); \(shapes.dataset!.name) is classification: use build cnf")
+        }
+        let faces = Session(name: "s")
+        try faces.load(Faces(side: 16, train: 8, validation: 4, test: 4, seed: 2))
+        let name = faces.dataset!.name
+        XCTAssertThrowsError(try faces.build(.cnf(columns: 2, scales: 3, channels: 4, segmentation: false, gated: true))) {
+            XCTAssertEqual("\($0)", "\(name) is a segmentation dataset: use build cnf-seg")
+        }
+        XCTAssertThrowsError(try faces.build(.resnet(groups: 3, blocks: 1, shortcuts: true, gated: true))) {
+            XCTAssertEqual("\($0)", "the ResNet fabrics classify; \(name) is a segmentation dataset: use build cnf-seg")
+        }
+        XCTAssertNoThrow(try faces.build(.cnf(columns: 2, scales: 3, channels: 4, segmentation: true, gated: true)))
     }
 }
