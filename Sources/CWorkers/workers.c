@@ -57,7 +57,6 @@ static struct {
 
 static pthread_mutex_t start_lock = PTHREAD_MUTEX_INITIALIZER;
 static _Atomic(bsn_workers_body) warmup;
-// The address space one more thread takes: a bound until a thread has been measured (start_lock held).
 // The address space one more thread is counted to take (start_lock held): its stack, a malloc arena, a BLAS buffer.
 static long thread_bytes = (8L + 64L + 128L) << 20;
 // The process's size before the first pool thread started under a limit, or -1.

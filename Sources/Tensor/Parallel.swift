@@ -1,6 +1,7 @@
 import CWorkers
 import Dispatch
 import Foundation
+import Synchronization
 
 /// Work split over the machine's cores. Hot loops hand out independent chunks
 /// with `Parallel.forEach`; each worker has an index (`0..<workers`) so it can
@@ -64,13 +65,11 @@ public enum Parallel {
         }
     }
 
-    private static let warned = NSLock()
-    nonisolated(unsafe) private static var hasWarned = false
+    private static let warned = Atomic<Bool>(false)
 
     /// Says once that loops run on one thread for want of address space.
     private static func warnOnce(_ workers: Int) {
-        let first = warned.withLock { defer { hasWarned = true }; return !hasWarned }
-        guard first else { return }
+        guard !warned.exchange(true, ordering: .relaxed) else { return }
         let message = "bsn: warning: \(workers) worker threads do not fit in this process's address-space limit (ulimit -v; "
             + "each takes ~\(Memory.format(threadBytes))): loops of more workers than fit run on one thread; set threads \(fitting(workers)) to use what fits\n"
         try? FileHandle.standardError.write(contentsOf: Data(message.utf8))
